@@ -1,0 +1,226 @@
+//! The crate's one public error type and its detail enums.
+//!
+//! Messages name what was wrong (which part, which limit, which key kind) and never
+//! contain key bytes, token text or decrypted data. Every failure of a MAC or a
+//! signature is the single variant [`Error::Verification`].
+
+use core::fmt;
+
+/// Everything that can go wrong in vaulttoken.
+///
+/// The enum is `#[non_exhaustive]`: later layers (claims, rules, footers, key rings)
+/// add variants, so match the ones you care about and keep a catch-all arm.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::{Error, LocalKey, v4};
+///
+/// let key = LocalKey::generate()?;
+/// let err = v4::local::decrypt(&key, "v4.public.AAAA", None, b"").unwrap_err();
+/// assert!(matches!(err, Error::UnsupportedHeader { .. }));
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The token has the right header but is not well formed; found before any
+    /// cryptography.
+    #[error("malformed token: {0}")]
+    Malformed(#[from] MalformedToken),
+    /// The token's version and purpose are not the ones this operation accepts.
+    #[error("token version/purpose not accepted: expected a `{expected}` token")]
+    UnsupportedHeader {
+        /// The header this operation accepts, such as `v4.local.`.
+        expected: &'static str,
+    },
+    /// Wrong key, or an altered body, footer or implicit assertion.
+    ///
+    /// Deliberately one variant with one message: a caller cannot tell a bad MAC
+    /// from a bad signature, or a wrong key from a modified token.
+    #[error("invalid token")]
+    Verification,
+    /// The token's footer is not the footer the caller required.
+    #[error("token footer does not match the expected footer")]
+    FooterMismatch,
+    /// A key of one kind was offered where another kind is required, for example
+    /// a `PUBLIC KEY` PEM document where a private key was expected.
+    #[error("wrong key type: expected a {expected} key, found a {found} key")]
+    WrongKeyType {
+        /// The kind of key the operation needs.
+        expected: KeyKind,
+        /// The kind of key that was offered.
+        found: KeyKind,
+    },
+    /// The key was cleared explicitly, or was ephemeral and has been used once.
+    #[error("key has been cleared and can no longer be used")]
+    KeyCleared,
+    /// Key material could not be loaded: wrong length, bad encoding, or a public
+    /// key that is unsafe to verify with.
+    #[error("invalid key: {0}")]
+    InvalidKey(#[from] KeyError),
+    /// The operating system's random number generator failed.
+    #[error("the operating system's random number generator failed")]
+    Randomness,
+}
+
+/// Why a token was malformed. Found by format checks alone, before any cryptography.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::{Error, LocalKey, MalformedToken, v4};
+///
+/// let key = LocalKey::generate()?;
+/// let err = v4::local::decrypt(&key, "v4.local.AAAA.", None, b"").unwrap_err();
+/// assert!(matches!(err, Error::Malformed(MalformedToken::EmptyFooter)));
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MalformedToken {
+    /// The token has more than the three parts `header.body.footer`.
+    #[error("too many `.`-separated parts")]
+    TooManyParts,
+    /// The token ends in `.` with nothing after it.
+    #[error("footer section is present but empty")]
+    EmptyFooter,
+    /// A part is not canonical unpadded base64url.
+    #[error("{0} is not canonical unpadded base64url")]
+    Base64(TokenPart),
+    /// The decoded body is shorter than the smallest possible token of its purpose.
+    #[error("body is too short: at least {minimum} bytes are required")]
+    BodyTooShort {
+        /// The smallest decoded body this purpose allows.
+        minimum: usize,
+    },
+}
+
+/// A part of a token, named in error messages.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::TokenPart;
+///
+/// assert_eq!(TokenPart::Footer.to_string(), "footer");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenPart {
+    /// The payload part between the header and the footer.
+    Body,
+    /// The optional part after the second `.`.
+    Footer,
+}
+
+impl fmt::Display for TokenPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Body => "body",
+            Self::Footer => "footer",
+        })
+    }
+}
+
+/// The three kinds of v4 key, named in errors.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::KeyKind;
+///
+/// assert_eq!(KeyKind::Secret.to_string(), "v4 secret");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyKind {
+    /// A symmetric key for `v4.local`.
+    Local,
+    /// An Ed25519 signing key for `v4.public`.
+    Secret,
+    /// An Ed25519 verifying key for `v4.public`.
+    Public,
+}
+
+impl fmt::Display for KeyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Local => "v4 local",
+            Self::Secret => "v4 secret",
+            Self::Public => "v4 public",
+        })
+    }
+}
+
+/// Why key material was refused. Never carries the material itself.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::{Error, KeyError, LocalKey};
+///
+/// let err = LocalKey::from_bytes(&[0u8; 31]).unwrap_err();
+/// assert!(matches!(
+///     err,
+///     Error::InvalidKey(KeyError::Length { expected: 32, found: 31 })
+/// ));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The decoded key has the wrong number of bytes.
+    #[error("expected {expected} bytes, found {found}")]
+    Length {
+        /// The length this key type requires.
+        expected: usize,
+        /// The length that was supplied.
+        found: usize,
+    },
+    /// The text is not valid in the named encoding.
+    #[error("not valid {0}")]
+    Encoding(KeyEncoding),
+    /// The bytes are not the encoding of a point on the Ed25519 curve.
+    #[error("public key is not a point on the Ed25519 curve")]
+    NotOnCurve,
+    /// The public key is a point of small order, which would let forged
+    /// signatures verify.
+    #[error("public key has small order (weak key)")]
+    WeakPublicKey,
+    /// The public key is a valid point, but not in its one canonical encoding.
+    #[error("public key is not canonically encoded")]
+    NonCanonicalPublicKey,
+    /// A 64-byte secret key whose second half is not the public key of its first half.
+    #[error("the public half of the secret key does not match its seed")]
+    KeyPairMismatch,
+}
+
+/// A text encoding of key material, named in [`KeyError::Encoding`].
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::KeyEncoding;
+///
+/// assert_eq!(KeyEncoding::Hex.to_string(), "hex");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyEncoding {
+    /// Hexadecimal, upper or lower case.
+    Hex,
+    /// Unpadded base64url.
+    Base64Url,
+    /// A PEM document (PKCS#8 or SPKI).
+    Pem,
+}
+
+impl fmt::Display for KeyEncoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Hex => "hex",
+            Self::Base64Url => "unpadded base64url",
+            Self::Pem => "PEM",
+        })
+    }
+}
