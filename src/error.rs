@@ -62,6 +62,133 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Randomness,
+    /// An authenticated payload, or claims being built, are not valid PASETO claims.
+    #[error("invalid claims: {0}")]
+    Payload(#[from] PayloadError),
+    /// A footer broke a limit or is not a valid footer for the parse mode.
+    #[error("invalid footer: {0}")]
+    Footer(#[from] FooterError),
+}
+
+/// Why a footer was refused. Limits are checked on the raw bytes, before any JSON
+/// parser sees them.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::footer::{Footer, FooterLimits, FooterMode};
+/// use vaulttoken::{Error, FooterError};
+///
+/// let deep = br#"{"a":{"b":{"c":1}}}"#;
+/// let err = Footer::parse(deep, FooterMode::Claims, &FooterLimits::default()).unwrap_err();
+/// assert!(matches!(err, Error::Footer(FooterError::TooDeep { max_depth: 2 })));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FooterError {
+    /// The footer is longer than the configured maximum.
+    #[error("footer is longer than {max_len} bytes")]
+    TooLong {
+        /// The configured maximum length in bytes.
+        max_len: usize,
+    },
+    /// JSON nesting is deeper than the configured maximum.
+    #[error("footer JSON is nested deeper than {max_depth}")]
+    TooDeep {
+        /// The configured maximum depth (a flat object is depth 1).
+        max_depth: usize,
+    },
+    /// The JSON has more keys than the configured maximum.
+    #[error("footer JSON has more than {max_keys} keys")]
+    TooManyKeys {
+        /// The configured maximum number of keys, counted at every depth.
+        max_keys: usize,
+    },
+    /// The footer is not UTF-8.
+    #[error("footer is not UTF-8")]
+    NotUtf8,
+    /// Claims mode: the footer is not a JSON object with unique keys.
+    #[error("footer is not a JSON object with unique keys")]
+    NotJsonObject,
+    /// `kid` or `wpk` is not a string.
+    #[error("footer claim `{claim}` must be a string")]
+    WrongType {
+        /// The reserved footer claim.
+        claim: &'static str,
+    },
+    /// A custom footer claim uses a reserved name (`kid`, `wpk`).
+    #[error("custom footer claim `{claim}` uses a reserved name")]
+    ReservedName {
+        /// The reserved name.
+        claim: &'static str,
+    },
+    /// A value given as a custom footer claim could not be serialized.
+    #[error("custom footer claim could not be serialized")]
+    NotSerializable,
+}
+
+/// Why a payload or a set of claims is not valid. Names the claim, never its value.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::{Claims, Error, PayloadError};
+///
+/// let err = Claims::from_payload(br#"{"a":1,"a":2}"#).unwrap_err();
+/// assert!(matches!(err, Error::Payload(PayloadError::DuplicateKey)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// The payload is not UTF-8.
+    #[error("payload is not UTF-8")]
+    NotUtf8,
+    /// The payload is not JSON.
+    #[error("payload is not valid JSON (line {line}, column {column})")]
+    NotJson {
+        /// Line of the first error, from 1.
+        line: usize,
+        /// Column of the first error, from 1.
+        column: usize,
+    },
+    /// The top level of the payload is not a JSON object.
+    #[error("payload is not a JSON object")]
+    NotAnObject,
+    /// An object in the payload has the same key twice.
+    #[error("payload has a duplicate key")]
+    DuplicateKey,
+    /// A registered claim has the wrong JSON type.
+    #[error("claim `{claim}` must be {expected}")]
+    WrongType {
+        /// The registered claim.
+        claim: &'static str,
+        /// What it must be.
+        expected: &'static str,
+    },
+    /// A time claim is not an RFC 3339 date-time.
+    #[error("claim `{claim}` is not an RFC 3339 date-time")]
+    InvalidTime {
+        /// The registered claim.
+        claim: &'static str,
+    },
+    /// A time is outside the years 0000 to 9999 that RFC 3339 can express.
+    #[error("claim `{claim}` is out of the range RFC 3339 can express")]
+    TimeOutOfRange {
+        /// The registered claim.
+        claim: &'static str,
+    },
+    /// A custom claim uses a registered claim's name; use the typed setter instead.
+    #[error("custom claim `{claim}` uses a registered claim name")]
+    ReservedName {
+        /// The name that was refused.
+        claim: String,
+    },
+    /// A value given as custom claims could not be turned into a JSON object.
+    #[error("custom claims must serialize to a JSON object")]
+    CustomNotAnObject,
+    /// Custom claims could not be deserialized into the requested type.
+    #[error("custom claims do not match the requested type")]
+    CustomType,
 }
 
 /// Why a token was malformed. Found by format checks alone, before any cryptography.

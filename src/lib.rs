@@ -3,10 +3,14 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod claims;
+pub mod footer;
 pub mod v4;
 
+mod clock;
 mod encoding;
 mod error;
+mod json;
 mod keys;
 mod pae;
 
@@ -14,5 +18,9 @@ mod pae;
 #[doc(hidden)]
 pub mod danger;
 
-pub use crate::error::{Error, KeyEncoding, KeyError, KeyKind, MalformedToken, TokenPart};
+pub use crate::claims::{Claims, ClaimsBuilder};
+pub use crate::clock::{Clock, FixedClock, SystemClock};
+pub use crate::error::{
+    Error, FooterError, KeyEncoding, KeyError, KeyKind, MalformedToken, PayloadError, TokenPart,
+};
 pub use crate::keys::{LocalKey, PublicKey, SecretBytes, SecretKey, SecretString};

@@ -1,0 +1,951 @@
+//! Claims: the registered PASETO claims, typed, plus any custom JSON claims.
+//!
+//! On the wire a payload is a UTF-8 JSON object with unique keys at every depth;
+//! `exp`, `nbf` and `iat` are RFC 3339 strings. [`Claims::builder`] has secure
+//! defaults: `iat` and `nbf` are now, `exp` is one hour from now, and a token with
+//! no expiry needs the visibly named [`ClaimsBuilder::without_expiry`].
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use crate::clock::{Clock, SystemClock};
+use crate::encoding;
+use crate::error::{Error, PayloadError};
+use crate::json::{self, JsonError};
+use crate::keys::random_array;
+
+/// The registered claim names, reserved at the top level of a payload.
+pub const REGISTERED_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+
+/// The validity [`Claims::builder`] gives a token unless told otherwise: 1 hour.
+pub const DEFAULT_VALIDITY: Duration = Duration::hours(1);
+
+/// The claims of one token: registered claims with their types, custom claims as
+/// JSON.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::Claims;
+///
+/// let claims = Claims::builder()
+///     .subject("user-42")
+///     .claim("role", "admin")
+///     .build()?;
+/// assert_eq!(claims.subject(), Some("user-42"));
+/// assert_eq!(claims.custom_str("role"), Some("admin"));
+/// assert!(claims.expiration().is_some());
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claims {
+    issuer: Option<String>,
+    subject: Option<String>,
+    audience: Option<String>,
+    expiration: Option<OffsetDateTime>,
+    not_before: Option<OffsetDateTime>,
+    issued_at: Option<OffsetDateTime>,
+    token_id: Option<String>,
+    custom: Map<String, Value>,
+}
+
+impl Claims {
+    /// Starts a builder with the secure defaults: `iat` = `nbf` = now and
+    /// `exp` = now + [`DEFAULT_VALIDITY`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let claims = vaulttoken::Claims::builder().build()?;
+    /// let lifetime = claims.expiration().unwrap() - claims.issued_at().unwrap();
+    /// assert_eq!(lifetime, time::Duration::hours(1));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn builder() -> ClaimsBuilder {
+        ClaimsBuilder::default()
+    }
+
+    /// Parses a payload: UTF-8, a JSON object, unique keys at every depth, and
+    /// registered claims of the right types.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Payload`] naming the first problem found.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::{Claims, Error, PayloadError};
+    ///
+    /// let claims = Claims::from_payload(br#"{"sub":"a","exp":"2039-01-01T00:00:00+00:00"}"#)?;
+    /// assert_eq!(claims.subject(), Some("a"));
+    ///
+    /// let err = Claims::from_payload(br#"{"exp":1700000000}"#).unwrap_err();
+    /// assert!(matches!(err, Error::Payload(PayloadError::WrongType { claim: "exp", .. })));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn from_payload(payload: &[u8]) -> Result<Self, Error> {
+        let mut custom = json::parse_object(payload).map_err(|err| match err {
+            JsonError::NotUtf8 => PayloadError::NotUtf8,
+            JsonError::Syntax { line, column } => PayloadError::NotJson { line, column },
+            JsonError::DuplicateKey => PayloadError::DuplicateKey,
+            JsonError::NotAnObject => PayloadError::NotAnObject,
+        })?;
+        Ok(Self {
+            issuer: take_string(&mut custom, "iss")?,
+            subject: take_string(&mut custom, "sub")?,
+            audience: take_string(&mut custom, "aud")?,
+            expiration: take_time(&mut custom, "exp")?,
+            not_before: take_time(&mut custom, "nbf")?,
+            issued_at: take_time(&mut custom, "iat")?,
+            token_id: take_string(&mut custom, "jti")?,
+            custom,
+        })
+    }
+
+    /// Serializes the claims as a JSON payload, registered claims first.
+    ///
+    /// # Errors
+    ///
+    /// [`PayloadError::TimeOutOfRange`] if a time cannot be written as RFC 3339.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let claims = vaulttoken::Claims::builder().subject("s").without_expiry().build()?;
+    /// let payload = claims.to_payload()?;
+    /// assert_eq!(vaulttoken::Claims::from_payload(&payload)?, claims);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn to_payload(&self) -> Result<Vec<u8>, Error> {
+        let mut object = Map::new();
+        let strings = [
+            ("iss", &self.issuer),
+            ("sub", &self.subject),
+            ("aud", &self.audience),
+            ("jti", &self.token_id),
+        ];
+        for (name, value) in strings {
+            if let Some(value) = value {
+                object.insert(name.to_owned(), Value::String(value.clone()));
+            }
+        }
+        let times = [
+            ("exp", self.expiration),
+            ("nbf", self.not_before),
+            ("iat", self.issued_at),
+        ];
+        for (name, time) in times {
+            if let Some(time) = time {
+                object.insert(name.to_owned(), Value::String(format_time(name, time)?));
+            }
+        }
+        object.extend(self.custom.iter().map(|(k, v)| (k.clone(), v.clone())));
+        serde_json::to_vec(&Value::Object(object))
+            .map_err(|_| unreachable!("a JSON value always serializes"))
+    }
+
+    /// `iss`: who issued the token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().issuer("auth.example").build()?;
+    /// assert_eq!(c.issuer(), Some("auth.example"));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// `sub`: whom the token is about.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().subject("u1").build()?;
+    /// assert_eq!(c.subject(), Some("u1"));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+
+    /// `aud`: whom the token is for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().audience("api").build()?;
+    /// assert_eq!(c.audience(), Some("api"));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn audience(&self) -> Option<&str> {
+        self.audience.as_deref()
+    }
+
+    /// `exp`: when the token expires; `None` for a non-expiring token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().without_expiry().build()?;
+    /// assert_eq!(c.expiration(), None);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn expiration(&self) -> Option<OffsetDateTime> {
+        self.expiration
+    }
+
+    /// `nbf`: when the token becomes valid.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().build()?;
+    /// assert_eq!(c.not_before(), c.issued_at());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn not_before(&self) -> Option<OffsetDateTime> {
+        self.not_before
+    }
+
+    /// `iat`: when the token was issued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().build()?;
+    /// assert_eq!(c.issued_at().unwrap().nanosecond(), 0);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn issued_at(&self) -> Option<OffsetDateTime> {
+        self.issued_at
+    }
+
+    /// `jti`: the token's unique identifier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().random_token_id().build()?;
+    /// assert_eq!(c.token_id().unwrap().len(), 43);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn token_id(&self) -> Option<&str> {
+        self.token_id.as_deref()
+    }
+
+    /// A custom claim as raw JSON.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().claim("n", 5).build()?;
+    /// assert_eq!(c.custom("n"), Some(&serde_json::json!(5)));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn custom(&self, name: &str) -> Option<&Value> {
+        self.custom.get(name)
+    }
+
+    /// A custom string claim; `None` if absent or not a string.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().claim("r", "admin").claim("n", 1).build()?;
+    /// assert_eq!(c.custom_str("r"), Some("admin"));
+    /// assert_eq!(c.custom_str("n"), None);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn custom_str(&self, name: &str) -> Option<&str> {
+        self.custom(name)?.as_str()
+    }
+
+    /// A custom integer claim; `None` if absent or not an integer in `i64`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().claim("n", -3).claim("f", 1.5).build()?;
+    /// assert_eq!(c.custom_i64("n"), Some(-3));
+    /// assert_eq!(c.custom_i64("f"), None);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn custom_i64(&self, name: &str) -> Option<i64> {
+        self.custom(name)?.as_i64()
+    }
+
+    /// A custom number claim as `f64`; `None` if absent or not a number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().claim("f", 1.5).build()?;
+    /// assert_eq!(c.custom_f64("f"), Some(1.5));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn custom_f64(&self, name: &str) -> Option<f64> {
+        self.custom(name)?.as_f64()
+    }
+
+    /// A custom boolean claim; `None` if absent or not a boolean.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().claim("b", true).build()?;
+    /// assert_eq!(c.custom_bool("b"), Some(true));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn custom_bool(&self, name: &str) -> Option<bool> {
+        self.custom(name)?.as_bool()
+    }
+
+    /// A custom object claim; `None` if absent or not an object.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder()
+    ///     .claim("o", serde_json::json!({"k": [1, 2]}))
+    ///     .build()?;
+    /// assert_eq!(c.custom_object("o").unwrap()["k"][1], 2);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn custom_object(&self, name: &str) -> Option<&Map<String, Value>> {
+        self.custom(name)?.as_object()
+    }
+
+    /// A custom array claim; `None` if absent or not an array.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().claim("a", ["x", "y"]).build()?;
+    /// assert_eq!(c.custom_array("a").unwrap().len(), 2);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn custom_array(&self, name: &str) -> Option<&Vec<Value>> {
+        self.custom(name)?.as_array()
+    }
+
+    /// All custom claims.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().claim("a", 1).build()?;
+    /// assert_eq!(c.custom_claims().len(), 1);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn custom_claims(&self) -> &Map<String, Value> {
+        &self.custom
+    }
+
+    /// Deserializes the custom claims into your own type.
+    ///
+    /// # Errors
+    ///
+    /// [`PayloadError::CustomType`] if they do not fit `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    /// struct Session { role: String, tenant: u32 }
+    ///
+    /// let mine = Session { role: "admin".into(), tenant: 7 };
+    /// let claims = vaulttoken::Claims::builder().custom_claims(&mine).build()?;
+    /// assert_eq!(claims.deserialize_custom::<Session>()?, mine);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn deserialize_custom<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        T::deserialize(&Value::Object(self.custom.clone()))
+            .map_err(|_| PayloadError::CustomType.into())
+    }
+
+    /// A fresh random token identifier: 256 bits from the OS, base64url-encoded.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Randomness`] if the OS cannot supply random bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = vaulttoken::Claims::generate_token_id()?;
+    /// assert_ne!(a, vaulttoken::Claims::generate_token_id()?);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn generate_token_id() -> Result<String, Error> {
+        let bytes = random_array::<32>()?;
+        Ok(encoding::encode_base64url(bytes.as_ref()))
+    }
+}
+
+/// Builds [`Claims`] with secure defaults. Every setter returns the builder; the
+/// first error (a reserved name, an unserializable value) is reported by `build`.
+///
+/// # Examples
+///
+/// ```
+/// use time::Duration;
+///
+/// let claims = vaulttoken::Claims::builder()
+///     .issuer("auth.example")
+///     .audience("api.example")
+///     .expires_in(Duration::minutes(5))
+///     .build()?;
+/// assert_eq!(claims.expiration().unwrap() - claims.issued_at().unwrap(), Duration::minutes(5));
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Default)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ClaimsBuilder {
+    issuer: Option<String>,
+    subject: Option<String>,
+    audience: Option<String>,
+    token_id: Option<String>,
+    expiry: Expiry,
+    not_before: Option<OffsetDateTime>,
+    issued_at: Option<OffsetDateTime>,
+    custom: Map<String, Value>,
+    random_token_id: bool,
+    error: Option<Error>,
+}
+
+#[derive(Debug, Default)]
+enum Expiry {
+    #[default]
+    Default,
+    In(Duration),
+    At(OffsetDateTime),
+    Never,
+}
+
+impl ClaimsBuilder {
+    /// Sets `iss`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().issuer("i").build()?;
+    /// assert_eq!(c.issuer(), Some("i"));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Sets `sub`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().subject("s").build()?;
+    /// assert_eq!(c.subject(), Some("s"));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Sets `aud`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().audience("a").build()?;
+    /// assert_eq!(c.audience(), Some("a"));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Sets `jti`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().token_id("t-1").build()?;
+    /// assert_eq!(c.token_id(), Some("t-1"));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn token_id(mut self, token_id: impl Into<String>) -> Self {
+        self.token_id = Some(token_id.into());
+        self.random_token_id = false;
+        self
+    }
+
+    /// Sets `jti` to a fresh random identifier (see [`Claims::generate_token_id`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().random_token_id().build()?;
+    /// assert!(c.token_id().is_some());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn random_token_id(mut self) -> Self {
+        self.random_token_id = true;
+        self
+    }
+
+    /// Sets `exp` to `iat` + `validity` (the default validity is 1 hour).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().expires_in(time::Duration::days(1)).build()?;
+    /// assert_eq!(c.expiration().unwrap() - c.issued_at().unwrap(), time::Duration::days(1));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn expires_in(mut self, validity: Duration) -> Self {
+        self.expiry = Expiry::In(validity);
+        self
+    }
+
+    /// Sets `exp` to a fixed time (truncated to whole seconds).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use time::macros::datetime;
+    ///
+    /// let c = vaulttoken::Claims::builder().expires_at(datetime!(2039-01-01 0:00 UTC)).build()?;
+    /// assert_eq!(c.expiration(), Some(datetime!(2039-01-01 0:00 UTC)));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn expires_at(mut self, expiration: OffsetDateTime) -> Self {
+        self.expiry = Expiry::At(expiration);
+        self
+    }
+
+    /// Builds claims with no `exp`: the token never expires.
+    ///
+    /// # Security
+    ///
+    /// A stolen non-expiring token stays valid until its key is retired. Decoding
+    /// also requires the rule set to allow non-expiring tokens explicitly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = vaulttoken::Claims::builder().without_expiry().build()?;
+    /// assert_eq!(c.expiration(), None);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn without_expiry(mut self) -> Self {
+        self.expiry = Expiry::Never;
+        self
+    }
+
+    /// Sets `nbf` (defaults to `iat`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use time::macros::datetime;
+    ///
+    /// let c = vaulttoken::Claims::builder().not_before(datetime!(2030-01-01 0:00 UTC)).build()?;
+    /// assert_eq!(c.not_before(), Some(datetime!(2030-01-01 0:00 UTC)));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn not_before(mut self, not_before: OffsetDateTime) -> Self {
+        self.not_before = Some(not_before);
+        self
+    }
+
+    /// Sets `iat` (defaults to the clock's now).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use time::macros::datetime;
+    ///
+    /// let c = vaulttoken::Claims::builder().issued_at(datetime!(2030-01-01 0:00 UTC)).build()?;
+    /// assert_eq!(c.expiration(), Some(datetime!(2030-01-01 1:00 UTC)));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn issued_at(mut self, issued_at: OffsetDateTime) -> Self {
+        self.issued_at = Some(issued_at);
+        self
+    }
+
+    /// Adds one custom claim. Registered names are refused (use the typed setters).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::{Claims, Error, PayloadError};
+    ///
+    /// let c = Claims::builder().claim("tags", ["a", "b"]).build()?;
+    /// assert_eq!(c.custom_array("tags").unwrap().len(), 2);
+    ///
+    /// let err = Claims::builder().claim("exp", 0).build().unwrap_err();
+    /// assert!(matches!(err, Error::Payload(PayloadError::ReservedName { .. })));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn claim(mut self, name: impl Into<String>, value: impl Serialize) -> Self {
+        let name = name.into();
+        match serde_json::to_value(value) {
+            Ok(value) => self.insert_custom(name, value),
+            Err(_) => self.fail(PayloadError::CustomNotAnObject.into()),
+        }
+        self
+    }
+
+    /// Adds every field of a serializable struct (or map) as custom claims.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(serde::Serialize)]
+    /// struct Extra { plan: &'static str, seats: u8 }
+    ///
+    /// let c = vaulttoken::Claims::builder().custom_claims(&Extra { plan: "pro", seats: 5 }).build()?;
+    /// assert_eq!(c.custom_i64("seats"), Some(5));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn custom_claims(mut self, claims: &impl Serialize) -> Self {
+        match serde_json::to_value(claims) {
+            Ok(Value::Object(map)) => {
+                for (name, value) in map {
+                    self.insert_custom(name, value);
+                }
+            }
+            _ => self.fail(PayloadError::CustomNotAnObject.into()),
+        }
+        self
+    }
+
+    /// Builds the claims with the system clock.
+    ///
+    /// # Errors
+    ///
+    /// The first error a setter recorded, [`PayloadError::TimeOutOfRange`] for a time
+    /// RFC 3339 cannot express, or [`Error::Randomness`] for a random `jti`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let claims = vaulttoken::Claims::builder().build()?;
+    /// assert!(claims.issued_at().is_some());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn build(self) -> Result<Claims, Error> {
+        self.build_with_clock(&SystemClock)
+    }
+
+    /// Builds the claims with `clock` as the source of "now".
+    ///
+    /// # Errors
+    ///
+    /// As for [`ClaimsBuilder::build`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::{Claims, FixedClock};
+    ///
+    /// let clock = FixedClock::new(datetime!(2030-01-01 0:00:00.75 UTC));
+    /// let c = Claims::builder().build_with_clock(&clock)?;
+    /// assert_eq!(c.issued_at(), Some(datetime!(2030-01-01 0:00 UTC)));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn build_with_clock(self, clock: &dyn Clock) -> Result<Claims, Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let issued_at = whole_seconds("iat", self.issued_at.unwrap_or_else(|| clock.now()))?;
+        let not_before = whole_seconds("nbf", self.not_before.unwrap_or(issued_at))?;
+        let expiration = match self.expiry {
+            Expiry::Default => Some(add("exp", issued_at, DEFAULT_VALIDITY)?),
+            Expiry::In(validity) => Some(add("exp", issued_at, validity)?),
+            Expiry::At(at) => Some(whole_seconds("exp", at)?),
+            Expiry::Never => None,
+        };
+        let token_id = if self.random_token_id {
+            Some(Claims::generate_token_id()?)
+        } else {
+            self.token_id
+        };
+        Ok(Claims {
+            issuer: self.issuer,
+            subject: self.subject,
+            audience: self.audience,
+            expiration,
+            not_before: Some(not_before),
+            issued_at: Some(issued_at),
+            token_id,
+            custom: self.custom,
+        })
+    }
+
+    fn insert_custom(&mut self, name: String, value: Value) {
+        if REGISTERED_CLAIMS.contains(&name.as_str()) {
+            self.fail(PayloadError::ReservedName { claim: name }.into());
+        } else {
+            self.custom.insert(name, value);
+        }
+    }
+
+    fn fail(&mut self, error: Error) {
+        self.error.get_or_insert(error);
+    }
+}
+
+/// Truncates to whole seconds and checks RFC 3339 can write the time.
+fn whole_seconds(claim: &'static str, time: OffsetDateTime) -> Result<OffsetDateTime, Error> {
+    let time = time
+        .replace_nanosecond(0)
+        .map_err(|_| PayloadError::TimeOutOfRange { claim })?;
+    format_time(claim, time)?;
+    Ok(time)
+}
+
+fn add(claim: &'static str, time: OffsetDateTime, span: Duration) -> Result<OffsetDateTime, Error> {
+    let sum = time
+        .checked_add(span)
+        .ok_or(PayloadError::TimeOutOfRange { claim })?;
+    whole_seconds(claim, sum)
+}
+
+fn format_time(claim: &'static str, time: OffsetDateTime) -> Result<String, Error> {
+    time.format(&Rfc3339)
+        .map_err(|_| PayloadError::TimeOutOfRange { claim }.into())
+}
+
+fn take_string(
+    custom: &mut Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<String>, Error> {
+    match custom.remove(claim) {
+        None => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value)),
+        Some(_) => Err(PayloadError::WrongType {
+            claim,
+            expected: "a string",
+        }
+        .into()),
+    }
+}
+
+fn take_time(
+    custom: &mut Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<OffsetDateTime>, Error> {
+    match custom.remove(claim) {
+        None => Ok(None),
+        Some(Value::String(text)) => parse_time(&text)
+            .map(Some)
+            .ok_or_else(|| PayloadError::InvalidTime { claim }.into()),
+        Some(_) => Err(PayloadError::WrongType {
+            claim,
+            expected: "an RFC 3339 date-time string",
+        }
+        .into()),
+    }
+}
+
+/// RFC 3339 `date-time`, with the `T` separator its grammar requires (the `time`
+/// crate also accepts any other byte there).
+fn parse_time(text: &str) -> Option<OffsetDateTime> {
+    matches!(text.as_bytes().get(10), Some(b'T' | b't'))
+        .then(|| OffsetDateTime::parse(text, &Rfc3339).ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::clock::FixedClock;
+
+    fn clock() -> FixedClock {
+        FixedClock::new(datetime!(2030-01-01 12:00:00.999 UTC))
+    }
+
+    #[test]
+    fn defaults_are_now_now_and_one_hour() {
+        let c = Claims::builder().build_with_clock(&clock()).unwrap();
+        assert_eq!(c.issued_at(), Some(datetime!(2030-01-01 12:00 UTC)));
+        assert_eq!(c.not_before(), c.issued_at());
+        assert_eq!(c.expiration(), Some(datetime!(2030-01-01 13:00 UTC)));
+    }
+
+    #[test]
+    fn times_are_rfc3339_on_the_wire() {
+        let c = Claims::builder().build_with_clock(&clock()).unwrap();
+        let payload = String::from_utf8(c.to_payload().unwrap()).unwrap();
+        assert!(
+            payload.contains(r#""exp":"2030-01-01T13:00:00Z""#),
+            "{payload}"
+        );
+        assert!(
+            payload.contains(r#""iat":"2030-01-01T12:00:00Z""#),
+            "{payload}"
+        );
+    }
+
+    #[test]
+    fn payload_round_trips_every_claim_kind() {
+        let c = Claims::builder()
+            .issuer("i")
+            .subject("s")
+            .audience("a")
+            .token_id("j")
+            .claim("n", serde_json::Value::Null)
+            .claim("nested", serde_json::json!({"a": [1, {"b": false}]}))
+            .build_with_clock(&clock())
+            .unwrap();
+        assert_eq!(Claims::from_payload(&c.to_payload().unwrap()).unwrap(), c);
+    }
+
+    #[test]
+    fn registered_claims_of_the_wrong_type_are_refused() {
+        for (payload, claim) in [
+            (&br#"{"iss":1}"#[..], "iss"),
+            (br#"{"sub":null}"#, "sub"),
+            (br#"{"aud":["a"]}"#, "aud"),
+            (br#"{"jti":{}}"#, "jti"),
+            (br#"{"exp":1700000000}"#, "exp"),
+            (br#"{"nbf":true}"#, "nbf"),
+        ] {
+            let err = Claims::from_payload(payload).unwrap_err();
+            assert!(
+                matches!(err, Error::Payload(PayloadError::WrongType { claim: c, .. }) if c == claim),
+                "{claim}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn time_claims_must_be_rfc3339() {
+        for text in [
+            "2030-01-01",
+            "2030-01-01 00:00:00Z",
+            "2030-01-01x00:00:00Z",
+            "yesterday",
+            "2030-13-01T00:00:00Z",
+            "",
+        ] {
+            let payload = format!(r#"{{"iat":"{text}"}}"#);
+            assert!(matches!(
+                Claims::from_payload(payload.as_bytes()),
+                Err(Error::Payload(PayloadError::InvalidTime { claim: "iat" }))
+            ));
+        }
+        let offset = Claims::from_payload(br#"{"exp":"2039-01-01T00:00:00+02:00"}"#).unwrap();
+        assert_eq!(offset.expiration(), Some(datetime!(2038-12-31 22:00 UTC)));
+    }
+
+    #[test]
+    fn payload_shape_errors_are_named() {
+        assert!(matches!(
+            Claims::from_payload(b"[]"),
+            Err(Error::Payload(PayloadError::NotAnObject))
+        ));
+        assert!(matches!(
+            Claims::from_payload(b"\xc3\x28"),
+            Err(Error::Payload(PayloadError::NotUtf8))
+        ));
+        assert!(matches!(
+            Claims::from_payload(br#"{"a":{"b":1,"b":2}}"#),
+            Err(Error::Payload(PayloadError::DuplicateKey))
+        ));
+        assert!(matches!(
+            Claims::from_payload(b"{"),
+            Err(Error::Payload(PayloadError::NotJson { line: 1, .. }))
+        ));
+    }
+
+    #[test]
+    fn custom_claims_cannot_use_registered_names() {
+        #[derive(Serialize)]
+        struct Sneaky {
+            exp: u64,
+        }
+        for builder in [
+            Claims::builder().claim("sub", "x"),
+            Claims::builder().custom_claims(&Sneaky { exp: 1 }),
+        ] {
+            assert!(matches!(
+                builder.build_with_clock(&clock()),
+                Err(Error::Payload(PayloadError::ReservedName { .. }))
+            ));
+        }
+    }
+
+    #[test]
+    fn non_object_custom_claims_are_refused() {
+        assert!(matches!(
+            Claims::builder()
+                .custom_claims(&[1, 2])
+                .build_with_clock(&clock()),
+            Err(Error::Payload(PayloadError::CustomNotAnObject))
+        ));
+    }
+
+    #[test]
+    fn out_of_range_times_are_errors_not_panics() {
+        let far = Claims::builder()
+            .issued_at(datetime!(9999-12-31 23:30 UTC))
+            .build_with_clock(&clock());
+        assert!(matches!(
+            far,
+            Err(Error::Payload(PayloadError::TimeOutOfRange {
+                claim: "exp"
+            }))
+        ));
+        let huge = Claims::builder()
+            .expires_in(Duration::MAX)
+            .build_with_clock(&clock());
+        assert!(matches!(
+            huge,
+            Err(Error::Payload(PayloadError::TimeOutOfRange {
+                claim: "exp"
+            }))
+        ));
+    }
+
+    #[test]
+    fn typed_getters_return_none_on_a_type_mismatch() {
+        let c = Claims::builder()
+            .claim("s", "x")
+            .build_with_clock(&clock())
+            .unwrap();
+        assert_eq!(c.custom_i64("s"), None);
+        assert_eq!(c.custom_bool("s"), None);
+        assert_eq!(c.custom_object("s"), None);
+        assert_eq!(c.custom_array("s"), None);
+        assert_eq!(c.custom_f64("s"), None);
+        assert_eq!(c.custom_str("missing"), None);
+    }
+}
