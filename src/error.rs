@@ -68,6 +68,23 @@ pub enum Error {
     /// A footer broke a limit or is not a valid footer for the parse mode.
     #[error("invalid footer: {0}")]
     Footer(#[from] FooterError),
+    /// An authentic token (or claims about to be issued) broke one or more rules;
+    /// every violation is listed.
+    #[error("claims rejected: {0}")]
+    Claims(crate::rules::Violations),
+    /// The token is longer than the service accepts; checked before any decoding.
+    #[error("token is longer than {max_len} bytes")]
+    TokenTooLong {
+        /// The service's maximum token length.
+        max_len: usize,
+    },
+    /// The footer names a key id the key source does not know, or names none where
+    /// one is required. Fails closed.
+    #[error("no key is known for this token's key id")]
+    UnknownKeyId,
+    /// The service has no key to issue tokens with (a verification-only service).
+    #[error("this service cannot issue tokens: it has no issuing key")]
+    NoIssuingKey,
 }
 
 /// Why a footer was refused. Limits are checked on the raw bytes, before any JSON

@@ -5,6 +5,7 @@
 
 pub mod claims;
 pub mod footer;
+pub mod rules;
 pub mod v4;
 
 mod clock;
