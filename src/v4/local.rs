@@ -90,9 +90,9 @@ pub fn decrypt(
     implicit: &[u8],
 ) -> Result<Vec<u8>, Error> {
     let parts = TokenParts::split::<Local>(token)?;
+    let body = parts.decode_body::<Local>()?;
     let footer = parts.decode_footer()?;
     check_expected_footer(&footer, expected_footer)?;
-    let body = parts.decode_body::<Local>()?;
     key.use_for_operation(|k| open(k, body, &footer, implicit))?
 }
 

@@ -98,9 +98,9 @@ pub fn verify(
     implicit: &[u8],
 ) -> Result<Vec<u8>, Error> {
     let parts = TokenParts::split::<Public>(token)?;
+    let mut body = parts.decode_body::<Public>()?;
     let footer = parts.decode_footer()?;
     check_expected_footer(&footer, expected_footer)?;
-    let mut body = parts.decode_body::<Public>()?;
 
     let message_len = body.len() - SIGNATURE_LEN;
     let signature_bytes: &[u8; SIGNATURE_LEN] = body[message_len..]
