@@ -142,6 +142,10 @@ pub enum FooterError {
     /// A value given as a custom footer claim could not be serialized.
     #[error("custom footer claim could not be serialized")]
     NotSerializable,
+    /// The footer's `kid` differs from the issuing key's id, or a key id would have
+    /// to go into a text footer.
+    #[error("footer key id conflicts with the issuing key's id")]
+    KeyIdConflict,
 }
 
 /// Why a payload or a set of claims is not valid. Names the claim, never its value.

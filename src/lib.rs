@@ -6,6 +6,7 @@
 pub mod claims;
 pub mod footer;
 pub mod rules;
+pub mod service;
 pub mod v4;
 
 mod clock;

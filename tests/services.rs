@@ -1,0 +1,395 @@
+//! Token services through the public API: issuing, decoding, rules, footers,
+//! key selection, limits, and the bad inputs the Tokens issue lists.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test should fail loudly on any unexpected error"
+)]
+
+use std::sync::Arc;
+
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+use vaulttoken::footer::{Footer, FooterClaims, FooterLimits, FooterMode};
+use vaulttoken::rules::{RuleSet, Violation, rule_fn};
+use vaulttoken::service::{LocalService, PublicService, StaticKey};
+use vaulttoken::{Claims, Error, FixedClock, FooterError, LocalKey, PayloadError, SecretKey, v4};
+
+const NOW: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
+
+fn clock() -> FixedClock {
+    FixedClock::new(NOW)
+}
+
+fn rules() -> RuleSet {
+    RuleSet::default().with_clock(clock())
+}
+
+fn claims() -> Claims {
+    Claims::builder()
+        .subject("user-1")
+        .claim("role", "admin")
+        .build_with_clock(&clock())
+        .unwrap()
+}
+
+fn local_key() -> LocalKey {
+    LocalKey::from_bytes(&[0x42; 32]).unwrap()
+}
+
+fn local_service() -> LocalService {
+    LocalService::builder(local_key()).rules(rules()).build()
+}
+
+#[test]
+fn local_service_round_trips_claims_and_footer() {
+    let service = local_service();
+    let footer = Footer::Claims(FooterClaims::new().with_claim("region", "eu").unwrap());
+    let token = service.encode_with_footer(&claims(), &footer).unwrap();
+    let verified = service.decode(&token).unwrap();
+    assert_eq!(verified.claims(), &claims());
+    assert_eq!(verified.footer(), &footer);
+}
+
+#[test]
+fn public_service_signs_and_a_verifier_with_only_the_public_key_verifies() {
+    let secret = SecretKey::from_seed(&[7; 32]).unwrap();
+    let public = secret.public_key();
+    let signer = PublicService::signing(secret).rules(rules()).build();
+    let verifier = PublicService::verifying(public).rules(rules()).build();
+    let token = signer.encode(&claims()).unwrap();
+    assert_eq!(verifier.decode(&token).unwrap().claims(), &claims());
+    assert!(matches!(
+        verifier.encode(&claims()),
+        Err(Error::NoIssuingKey)
+    ));
+}
+
+#[test]
+fn a_public_service_refuses_local_tokens_and_vice_versa() {
+    let local_token = local_service().encode(&claims()).unwrap();
+    let verifier = PublicService::verifying(SecretKey::generate().unwrap().public_key())
+        .rules(rules())
+        .build();
+    assert!(matches!(
+        verifier.decode(&local_token),
+        Err(Error::UnsupportedHeader {
+            expected: "v4.public."
+        })
+    ));
+}
+
+#[test]
+fn an_expired_token_is_never_issued() {
+    let stale = Claims::builder()
+        .issued_at(NOW - Duration::hours(3))
+        .build_with_clock(&clock())
+        .unwrap();
+    let Err(Error::Claims(violations)) = local_service().encode(&stale) else {
+        panic!("an expired token was issued");
+    };
+    assert!(violations.contains_rule("not-expired"));
+}
+
+#[test]
+fn decode_reports_every_failing_rule_at_once() {
+    let token = local_service().encode(&claims()).unwrap();
+    let strict = LocalService::builder(local_key())
+        .rules(
+            rules()
+                .issued_by("auth.example")
+                .for_any_audience(["api", "web"])
+                .require_claims(["tenant"])
+                .with_rule(rule_fn("role-is-reader", |ctx| {
+                    if ctx.claims.custom_str("role") == Some("reader") {
+                        Ok(())
+                    } else {
+                        Err(Violation::new("role-is-reader", "role must be reader")
+                            .on_claim("role"))
+                    }
+                })),
+        )
+        .build();
+    let Err(Error::Claims(violations)) = strict.decode(&token) else {
+        panic!("expected rule violations");
+    };
+    let failed: Vec<&str> = violations.iter().map(Violation::rule).collect();
+    assert_eq!(
+        failed,
+        [
+            "issued-by",
+            "for-audience",
+            "required-claims",
+            "role-is-reader"
+        ]
+    );
+    let message = Error::Claims(violations).to_string();
+    assert!(!message.contains("admin"), "{message}");
+}
+
+#[test]
+fn the_service_clock_decides_expiry() {
+    let token = local_service().encode(&claims()).unwrap();
+    let later = LocalService::builder(local_key())
+        .rules(RuleSet::default().with_clock(FixedClock::new(NOW + Duration::hours(2))))
+        .build();
+    assert!(
+        matches!(later.decode(&token), Err(Error::Claims(v)) if v.contains_rule("not-expired"))
+    );
+}
+
+#[test]
+fn non_expiring_tokens_need_both_opt_ins() {
+    let forever = Claims::builder()
+        .without_expiry()
+        .build_with_clock(&clock())
+        .unwrap();
+    assert!(matches!(
+        local_service().encode(&forever),
+        Err(Error::Claims(_))
+    ));
+    let allowing = LocalService::builder(local_key())
+        .rules(rules().allow_non_expiring())
+        .build();
+    let token = allowing.encode(&forever).unwrap();
+    assert_eq!(allowing.decode(&token).unwrap().claims().expiration(), None);
+    assert!(matches!(
+        local_service().decode(&token),
+        Err(Error::Claims(_))
+    ));
+}
+
+#[test]
+fn implicit_assertions_bind_tokens_to_a_context() {
+    let service = local_service();
+    let token = service
+        .encode_with(&claims(), &Footer::None, b"tenant-7")
+        .unwrap();
+    assert!(service.decode_with(&token, None, b"tenant-7").is_ok());
+    assert!(matches!(
+        service.decode_with(&token, None, b"tenant-8"),
+        Err(Error::Verification)
+    ));
+}
+
+#[test]
+fn an_expected_footer_must_match_exactly() {
+    let service = local_service();
+    let footer = Footer::Text("v1".into());
+    let token = service.encode_with_footer(&claims(), &footer).unwrap();
+    assert!(service.decode_with_footer(&token, &footer).is_ok());
+    assert!(matches!(
+        service.decode_with_footer(&token, &Footer::Text("v2".into())),
+        Err(Error::FooterMismatch)
+    ));
+}
+
+#[test]
+fn a_keyed_static_key_writes_its_kid_and_refuses_other_kids() {
+    let keys = Arc::new(StaticKey::new(local_key()).with_key_id("k1"));
+    let service = LocalService::with_providers(keys.clone(), Some(keys))
+        .rules(rules())
+        .build();
+    let token = service.encode(&claims()).unwrap();
+    let untrusted: v4::UntrustedToken<v4::Local> = token.parse().unwrap();
+    assert_eq!(
+        untrusted
+            .untrusted_footer()
+            .untrusted_key_id(&FooterLimits::default())
+            .unwrap()
+            .as_deref(),
+        Some("k1")
+    );
+    assert_eq!(
+        service.decode(&token).unwrap().footer(),
+        &Footer::Claims(FooterClaims::new().with_key_id("k1"))
+    );
+
+    // The same key, but a footer that names another kid: fails closed.
+    let other_kid = br#"{"kid":"k2"}"#;
+    let forged_kid = v4::local::encrypt(
+        &local_key(),
+        &claims().to_payload().unwrap(),
+        other_kid,
+        b"",
+    )
+    .unwrap();
+    assert!(matches!(
+        service.decode(&forged_kid),
+        Err(Error::UnknownKeyId)
+    ));
+
+    let conflicting = Footer::Claims(FooterClaims::new().with_key_id("k9"));
+    assert!(matches!(
+        service.encode_with_footer(&claims(), &conflicting),
+        Err(Error::Footer(FooterError::KeyIdConflict))
+    ));
+}
+
+#[test]
+fn an_oversized_token_is_refused_before_decoding() {
+    let service = LocalService::builder(local_key())
+        .rules(rules())
+        .max_token_len(200)
+        .build();
+    let big = Claims::builder()
+        .claim("blob", "x".repeat(500))
+        .build_with_clock(&clock())
+        .unwrap();
+    assert!(matches!(
+        service.encode(&big),
+        Err(Error::TokenTooLong { max_len: 200 })
+    ));
+    let garbage = format!("v4.local.{}", "A".repeat(300));
+    assert!(matches!(
+        service.decode(&garbage),
+        Err(Error::TokenTooLong { max_len: 200 })
+    ));
+}
+
+#[test]
+fn a_large_token_works_when_the_limit_allows_it() {
+    let service = LocalService::builder(local_key())
+        .rules(rules())
+        .max_token_len(512 * 1024)
+        .build();
+    let big = Claims::builder()
+        .claim("blob", "x".repeat(256 * 1024))
+        .build_with_clock(&clock())
+        .unwrap();
+    let token = service.encode(&big).unwrap();
+    assert_eq!(service.decode(&token).unwrap().claims(), &big);
+}
+
+/// A token with a raw payload and footer, authentic under the service key.
+fn raw_local_token(payload: &[u8], footer: &[u8]) -> String {
+    v4::local::encrypt(&local_key(), payload, footer, b"").unwrap()
+}
+
+fn roomy_service() -> LocalService {
+    LocalService::builder(local_key())
+        .rules(rules())
+        .max_token_len(1 << 22)
+        .build()
+}
+
+#[test]
+fn a_100_kib_footer_is_refused_by_the_length_limit() {
+    let footer = format!(r#"{{"kid":"{}"}}"#, "a".repeat(100 * 1024));
+    let token = raw_local_token(&claims().to_payload().unwrap(), footer.as_bytes());
+    assert!(matches!(
+        roomy_service().decode(&token),
+        Err(Error::Footer(FooterError::TooLong { max_len: 8192 }))
+    ));
+}
+
+#[test]
+fn a_footer_nested_10000_deep_is_refused_before_parsing() {
+    let footer = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let wrapped = format!(r#"{{"a":{footer}}}"#);
+    let service = LocalService::builder(local_key())
+        .rules(rules())
+        .footer_limits(FooterLimits::default().max_len(1 << 20))
+        .max_token_len(1 << 22)
+        .build();
+    let token = raw_local_token(&claims().to_payload().unwrap(), wrapped.as_bytes());
+    assert!(matches!(
+        service.decode(&token),
+        Err(Error::Footer(FooterError::TooDeep { max_depth: 2 }))
+    ));
+}
+
+#[test]
+fn a_footer_with_100000_keys_is_refused_before_parsing() {
+    let keys: Vec<String> = (0..100_000).map(|i| format!(r#""k{i}":0"#)).collect();
+    let footer = format!("{{{}}}", keys.join(","));
+    let service = LocalService::builder(local_key())
+        .rules(rules())
+        .footer_limits(FooterLimits::default().max_len(1 << 22))
+        .max_token_len(1 << 23)
+        .build();
+    let token = raw_local_token(&claims().to_payload().unwrap(), footer.as_bytes());
+    assert!(matches!(
+        service.decode(&token),
+        Err(Error::Footer(FooterError::TooManyKeys { max_keys: 512 }))
+    ));
+}
+
+#[test]
+fn footer_modes_change_how_a_verified_footer_is_read() {
+    let token = raw_local_token(&claims().to_payload().unwrap(), b"not-json");
+    let claims_mode = LocalService::builder(local_key())
+        .rules(rules())
+        .footer_mode(FooterMode::Claims)
+        .build();
+    assert!(matches!(
+        claims_mode.decode(&token),
+        Err(Error::Footer(FooterError::NotJsonObject))
+    ));
+    let text_mode = LocalService::builder(local_key())
+        .rules(rules())
+        .footer_mode(FooterMode::Text)
+        .build();
+    assert_eq!(
+        text_mode.decode(&token).unwrap().footer(),
+        &Footer::Text("not-json".into())
+    );
+}
+
+#[test]
+fn bad_payloads_get_named_errors() {
+    type Check = fn(&Error) -> bool;
+    let cases: [(&[u8], Check); 5] = [
+        (b"[1,2,3]", |e| {
+            matches!(e, Error::Payload(PayloadError::NotAnObject))
+        }),
+        (b"\xff\xfe{}", |e| {
+            matches!(e, Error::Payload(PayloadError::NotUtf8))
+        }),
+        (br#"{"sub":"a","sub":"b"}"#, |e| {
+            matches!(e, Error::Payload(PayloadError::DuplicateKey))
+        }),
+        (br#"{"exp":1893499200}"#, |e| {
+            matches!(
+                e,
+                Error::Payload(PayloadError::WrongType { claim: "exp", .. })
+            )
+        }),
+        (br#"{"nbf":"tomorrow"}"#, |e| {
+            matches!(
+                e,
+                Error::Payload(PayloadError::InvalidTime { claim: "nbf" })
+            )
+        }),
+    ];
+    for (payload, expected) in cases {
+        let err = roomy_service()
+            .decode(&raw_local_token(payload, b""))
+            .unwrap_err();
+        assert!(expected(&err), "{payload:?}: {err:?}");
+    }
+}
+
+#[test]
+fn custom_claims_decode_into_a_serde_struct() {
+    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    struct Session {
+        tenant: u32,
+        scopes: Vec<String>,
+        prefs: std::collections::BTreeMap<String, bool>,
+    }
+    let session = Session {
+        tenant: 7,
+        scopes: vec!["read".into(), "write".into()],
+        prefs: [("dark".to_owned(), true)].into(),
+    };
+    let claims = Claims::builder()
+        .custom_claims(&session)
+        .build_with_clock(&clock())
+        .unwrap();
+    let service = local_service();
+    let decoded = service.decode(&service.encode(&claims).unwrap()).unwrap();
+    assert_eq!(
+        decoded.claims().deserialize_custom::<Session>().unwrap(),
+        session
+    );
+}
