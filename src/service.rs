@@ -12,7 +12,9 @@ use core::fmt;
 use core::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::claims::Claims;
+use time::Duration;
+
+use crate::claims::{Claims, ClaimsBuilder, DEFAULT_VALIDITY};
 use crate::error::{Error, FooterError};
 use crate::footer::{Footer, FooterClaims, FooterLimits, FooterMode, UntrustedFooter};
 use crate::keys::{LocalKey, PublicKey, SecretKey};
@@ -334,6 +336,7 @@ pub struct TokenService<P: ServicePurpose> {
     footer_mode: FooterMode,
     footer_limits: FooterLimits,
     max_token_len: usize,
+    validity: Duration,
     purpose: PhantomData<P>,
 }
 
@@ -351,6 +354,7 @@ impl<P: ServicePurpose> fmt::Debug for TokenService<P> {
             .field("footer_mode", &self.footer_mode)
             .field("footer_limits", &self.footer_limits)
             .field("max_token_len", &self.max_token_len)
+            .field("validity", &self.validity)
             .finish_non_exhaustive()
     }
 }
@@ -429,6 +433,26 @@ impl<P: ServicePurpose> TokenService<P> {
         issuing: Option<Arc<dyn IssuingKeyProvider<P::IssuingKey>>>,
     ) -> ServiceBuilder<P> {
         ServiceBuilder::new(decoding, issuing)
+    }
+
+    /// A claims builder preset with this service's default validity (1 hour unless
+    /// [`ServiceBuilder::default_validity`] changed it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use time::Duration;
+    /// use vaulttoken::{LocalKey, service::LocalService};
+    ///
+    /// let service = LocalService::builder(LocalKey::generate()?)
+    ///     .default_validity(Duration::minutes(5))
+    ///     .build();
+    /// let claims = service.claims_builder().subject("u").build()?;
+    /// assert_eq!(claims.expiration().unwrap() - claims.issued_at().unwrap(), Duration::minutes(5));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn claims_builder(&self) -> ClaimsBuilder {
+        Claims::builder().expires_in(self.validity)
     }
 
     /// Issues a token for `claims` with no footer (or just the key's `kid`).
@@ -610,7 +634,8 @@ fn with_key_id(footer: &Footer, key_id: Option<String>) -> Result<Footer, Error>
 /// Configures a [`TokenService`].
 ///
 /// Defaults: [`RuleSet::default`], [`FooterMode::Auto`], [`FooterLimits::default`],
-/// and a maximum token length of [`DEFAULT_MAX_TOKEN_LEN`] (64 KiB).
+/// a maximum token length of [`DEFAULT_MAX_TOKEN_LEN`] (64 KiB), and a default
+/// validity of 1 hour.
 ///
 /// # Examples
 ///
@@ -654,6 +679,7 @@ impl<P: ServicePurpose> ServiceBuilder<P> {
                 footer_mode: FooterMode::Auto,
                 footer_limits: FooterLimits::default(),
                 max_token_len: DEFAULT_MAX_TOKEN_LEN,
+                validity: DEFAULT_VALIDITY,
                 purpose: PhantomData,
             },
         }
@@ -697,6 +723,17 @@ impl<P: ServicePurpose> ServiceBuilder<P> {
     /// See [`ServiceBuilder`].
     pub fn max_token_len(mut self, max_len: usize) -> Self {
         self.service.max_token_len = max_len;
+        self
+    }
+
+    /// The validity of claims made with [`TokenService::claims_builder`] (default
+    /// 1 hour).
+    ///
+    /// # Examples
+    ///
+    /// See [`TokenService::claims_builder`].
+    pub fn default_validity(mut self, validity: Duration) -> Self {
+        self.service.validity = validity;
         self
     }
 
