@@ -98,7 +98,7 @@ impl FooterLimits {
         self.max_len
     }
 
-    fn check_len(&self, bytes: &[u8]) -> Result<(), Error> {
+    pub(crate) fn check_len(&self, bytes: &[u8]) -> Result<(), Error> {
         if bytes.len() > self.max_len {
             return Err(FooterError::TooLong {
                 max_len: self.max_len,
@@ -155,7 +155,7 @@ pub enum FooterMode {
 /// use vaulttoken::footer::{Footer, FooterClaims};
 ///
 /// let footer = Footer::Claims(FooterClaims::new().with_key_id("k4.lid.abc"));
-/// assert_eq!(footer.to_bytes()?, br#"{"kid":"k4.lid.abc"}"#);
+/// assert_eq!(footer.to_bytes(), br#"{"kid":"k4.lid.abc"}"#);
 /// # Ok::<(), vaulttoken::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -208,44 +208,38 @@ impl Footer {
 
     /// The bytes that go into a token.
     ///
-    /// # Errors
-    ///
-    /// Infallible for footers built through this API; reserved for future forms.
-    ///
     /// # Examples
     ///
     /// ```
     /// use vaulttoken::footer::Footer;
     ///
-    /// assert_eq!(Footer::Text("hi".into()).to_bytes()?, b"hi");
-    /// assert!(Footer::None.to_bytes()?.is_empty());
+    /// assert_eq!(Footer::Text("hi".into()).to_bytes(), b"hi");
+    /// assert!(Footer::None.to_bytes().is_empty());
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
-    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
-        Ok(match self {
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
             Self::None => Vec::new(),
             Self::Text(text) => text.as_bytes().to_vec(),
             Self::Claims(claims) => claims.to_json(),
-        })
+        }
     }
 
     /// The same footer as an [`UntrustedFooter`], for code that handles both.
     ///
-    /// # Errors
-    ///
-    /// As for [`Footer::to_bytes`].
-    ///
     /// # Examples
     ///
     /// ```
     /// use vaulttoken::footer::Footer;
     ///
-    /// let untrusted = Footer::Text("x".into()).to_untrusted()?;
+    /// let untrusted = Footer::Text("x".into()).to_untrusted();
     /// assert_eq!(untrusted.as_untrusted_bytes(), b"x");
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
-    pub fn to_untrusted(&self) -> Result<UntrustedFooter, Error> {
-        self.to_bytes().map(UntrustedFooter::new)
+    #[must_use]
+    pub fn to_untrusted(&self) -> UntrustedFooter {
+        UntrustedFooter::new(self.to_bytes())
     }
 }
 
@@ -416,7 +410,7 @@ impl FooterClaims {
 /// ```
 /// use vaulttoken::footer::{FooterClaims, FooterLimits, Footer};
 ///
-/// let untrusted = Footer::Claims(FooterClaims::new().with_key_id("k1")).to_untrusted()?;
+/// let untrusted = Footer::Claims(FooterClaims::new().with_key_id("k1")).to_untrusted();
 /// let claims = untrusted.untrusted_claims(&FooterLimits::default())?;
 /// assert_eq!(claims.untrusted_key_id(), Some("k1"));
 /// # Ok::<(), vaulttoken::Error>(())
@@ -432,7 +426,7 @@ impl UntrustedFooterClaims {
     /// ```
     /// use vaulttoken::footer::{FooterClaims, FooterLimits, Footer};
     ///
-    /// let untrusted = Footer::Claims(FooterClaims::new()).to_untrusted()?;
+    /// let untrusted = Footer::Claims(FooterClaims::new()).to_untrusted();
     /// assert_eq!(untrusted.untrusted_claims(&FooterLimits::default())?.untrusted_key_id(), None);
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
@@ -448,7 +442,7 @@ impl UntrustedFooterClaims {
     /// ```
     /// use vaulttoken::footer::{FooterClaims, FooterLimits, Footer};
     ///
-    /// let untrusted = Footer::Claims(FooterClaims::new().with_wrapped_key("w")).to_untrusted()?;
+    /// let untrusted = Footer::Claims(FooterClaims::new().with_wrapped_key("w")).to_untrusted();
     /// let claims = untrusted.untrusted_claims(&FooterLimits::default())?;
     /// assert_eq!(claims.untrusted_wrapped_key(), Some("w"));
     /// # Ok::<(), vaulttoken::Error>(())
@@ -465,7 +459,7 @@ impl UntrustedFooterClaims {
     /// ```
     /// use vaulttoken::footer::{FooterClaims, FooterLimits, Footer};
     ///
-    /// let untrusted = Footer::Claims(FooterClaims::new().with_claim("r", "eu")?).to_untrusted()?;
+    /// let untrusted = Footer::Claims(FooterClaims::new().with_claim("r", "eu")?).to_untrusted();
     /// let claims = untrusted.untrusted_claims(&FooterLimits::default())?;
     /// assert_eq!(claims.untrusted_custom("r"), Some(&serde_json::json!("eu")));
     /// # Ok::<(), vaulttoken::Error>(())
@@ -490,7 +484,7 @@ impl UntrustedFooter {
     /// ```
     /// use vaulttoken::footer::{FooterLimits, Footer};
     ///
-    /// let untrusted = Footer::Text("plain".into()).to_untrusted()?;
+    /// let untrusted = Footer::Text("plain".into()).to_untrusted();
     /// assert!(untrusted.untrusted_claims(&FooterLimits::default()).is_err());
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
@@ -514,7 +508,7 @@ impl UntrustedFooter {
     /// ```
     /// use vaulttoken::footer::{FooterClaims, FooterLimits, Footer};
     ///
-    /// let untrusted = Footer::Claims(FooterClaims::new().with_key_id("k9")).to_untrusted()?;
+    /// let untrusted = Footer::Claims(FooterClaims::new().with_key_id("k9")).to_untrusted();
     /// assert_eq!(untrusted.untrusted_key_id(&FooterLimits::default())?.as_deref(), Some("k9"));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
@@ -638,7 +632,7 @@ mod tests {
             .with_wrapped_key("w")
             .with_claim("x", [1, 2])
             .unwrap();
-        let bytes = Footer::Claims(claims.clone()).to_bytes().unwrap();
+        let bytes = Footer::Claims(claims.clone()).to_bytes();
         assert_eq!(
             parse(&bytes, FooterMode::Claims).unwrap(),
             Footer::Claims(claims)

@@ -19,7 +19,7 @@ use crate::error::{Error, FooterError};
 use crate::footer::{Footer, FooterClaims, FooterLimits, FooterMode, UntrustedFooter};
 use crate::keys::{LocalKey, PublicKey, SecretKey};
 use crate::rules::{Mode, RuleSet};
-use crate::v4::{self, Local, Public, Purpose};
+use crate::v4::{self, Local, Public, Purpose, TokenParts};
 
 /// The default maximum token length a service accepts: 64 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 64 * 1024;
@@ -272,10 +272,12 @@ pub trait ServicePurpose: Purpose + sealed::Sealed + Send + Sync + 'static {
         implicit: &[u8],
     ) -> Result<String, Error>;
 
+    /// Authenticates an already split and decoded token.
     #[doc(hidden)]
     fn open(
         key: &Self::DecodingKey,
-        token: &str,
+        body: Vec<u8>,
+        footer: &[u8],
         expected_footer: Option<&[u8]>,
         implicit: &[u8],
     ) -> Result<Vec<u8>, Error>;
@@ -296,11 +298,12 @@ impl ServicePurpose for Local {
 
     fn open(
         key: &LocalKey,
-        token: &str,
+        body: Vec<u8>,
+        footer: &[u8],
         expected_footer: Option<&[u8]>,
         implicit: &[u8],
     ) -> Result<Vec<u8>, Error> {
-        v4::local::decrypt(key, token, expected_footer, implicit)
+        v4::local::decrypt_decoded(key, body, footer, expected_footer, implicit)
     }
 }
 
@@ -319,11 +322,12 @@ impl ServicePurpose for Public {
 
     fn open(
         key: &PublicKey,
-        token: &str,
+        body: Vec<u8>,
+        footer: &[u8],
         expected_footer: Option<&[u8]>,
         implicit: &[u8],
     ) -> Result<Vec<u8>, Error> {
-        v4::public::verify(key, token, expected_footer, implicit)
+        v4::public::verify_decoded(key, body, footer, expected_footer, implicit)
     }
 }
 
@@ -513,19 +517,10 @@ impl<P: ServicePurpose> TokenService<P> {
         let footer = with_key_id(footer, key_id)?;
         self.rules.check(claims, &footer, Mode::Encode)?;
         let payload = claims.to_payload()?;
-        let footer_bytes = footer.to_bytes()?;
-        if footer_bytes.len() > self.footer_limits.len_limit() {
-            return Err(FooterError::TooLong {
-                max_len: self.footer_limits.len_limit(),
-            }
-            .into());
-        }
+        let footer_bytes = footer.to_bytes();
+        self.footer_limits.check_len(&footer_bytes)?;
         let token = P::seal(&key, &payload, &footer_bytes, implicit)?;
-        if token.len() > self.max_token_len {
-            return Err(Error::TokenTooLong {
-                max_len: self.max_token_len,
-            });
-        }
+        self.check_token_len(&token)?;
         Ok(token)
     }
 
@@ -589,21 +584,22 @@ impl<P: ServicePurpose> TokenService<P> {
         expected_footer: Option<&Footer>,
         implicit: &[u8],
     ) -> Result<VerifiedToken, Error> {
-        if token.len() > self.max_token_len {
-            return Err(Error::TokenTooLong {
-                max_len: self.max_token_len,
-            });
-        }
-        let untrusted = v4::read_untrusted_footer::<P>(token)?;
-        if untrusted.len() > self.footer_limits.len_limit() {
-            return Err(FooterError::TooLong {
-                max_len: self.footer_limits.len_limit(),
-            }
-            .into());
-        }
-        let expected_bytes = expected_footer.map(Footer::to_bytes).transpose()?;
+        self.check_token_len(token)?;
+        let parts = TokenParts::split::<P>(token)?;
+        parts.check_body_len::<P>()?;
+        let untrusted = UntrustedFooter::new(parts.decode_footer()?);
+        self.footer_limits
+            .check_len(untrusted.as_untrusted_bytes())?;
         let key = self.decoding_keys.decoding_key(&untrusted)?;
-        let payload = P::open(&key, token, expected_bytes.as_deref(), implicit)?;
+        let body = parts.decode_body::<P>()?;
+        let expected_bytes = expected_footer.map(Footer::to_bytes);
+        let payload = P::open(
+            &key,
+            body,
+            untrusted.as_untrusted_bytes(),
+            expected_bytes.as_deref(),
+            implicit,
+        )?;
         let claims = Claims::from_payload(&payload)?;
         let footer = Footer::parse(
             untrusted.as_untrusted_bytes(),
@@ -612,6 +608,15 @@ impl<P: ServicePurpose> TokenService<P> {
         )?;
         self.rules.check(&claims, &footer, Mode::Decode)?;
         Ok(VerifiedToken { claims, footer })
+    }
+
+    fn check_token_len(&self, token: &str) -> Result<(), Error> {
+        if token.len() > self.max_token_len {
+            return Err(Error::TokenTooLong {
+                max_len: self.max_token_len,
+            });
+        }
+        Ok(())
     }
 }
 

@@ -321,14 +321,6 @@ impl<'a> TokenParts<'a> {
     }
 }
 
-/// Reads a token's footer after the header and length checks, without decoding
-/// the body (the protocol functions decode and authenticate it next).
-pub(crate) fn read_untrusted_footer<P: Purpose>(token: &str) -> Result<UntrustedFooter, Error> {
-    let parts = TokenParts::split::<P>(token)?;
-    parts.check_body_len::<P>()?;
-    parts.decode_footer().map(UntrustedFooter::new)
-}
-
 /// Compares the token's footer with the one the caller requires, in constant time.
 pub(crate) fn check_expected_footer(footer: &[u8], expected: Option<&[u8]>) -> Result<(), Error> {
     match expected {

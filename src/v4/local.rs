@@ -92,8 +92,20 @@ pub fn decrypt(
     let parts = TokenParts::split::<Local>(token)?;
     let body = parts.decode_body::<Local>()?;
     let footer = parts.decode_footer()?;
-    check_expected_footer(&footer, expected_footer)?;
-    key.use_for_operation(|k| open(k, body, &footer, implicit))?
+    decrypt_decoded(key, body, &footer, expected_footer, implicit)
+}
+
+/// [`decrypt`] after the format checks: `body` is the decoded body of at least
+/// the minimum length, `footer` the decoded footer.
+pub(crate) fn decrypt_decoded(
+    key: &LocalKey,
+    body: Vec<u8>,
+    footer: &[u8],
+    expected_footer: Option<&[u8]>,
+    implicit: &[u8],
+) -> Result<Vec<u8>, Error> {
+    check_expected_footer(footer, expected_footer)?;
+    key.use_for_operation(|k| open(k, body, footer, implicit))?
 }
 
 /// Encrypts with a caller-chosen nonce. Only for known-answer tests.

@@ -98,9 +98,21 @@ pub fn verify(
     implicit: &[u8],
 ) -> Result<Vec<u8>, Error> {
     let parts = TokenParts::split::<Public>(token)?;
-    let mut body = parts.decode_body::<Public>()?;
+    let body = parts.decode_body::<Public>()?;
     let footer = parts.decode_footer()?;
-    check_expected_footer(&footer, expected_footer)?;
+    verify_decoded(key, body, &footer, expected_footer, implicit)
+}
+
+/// [`verify`] after the format checks: `body` is the decoded body of at least
+/// the minimum length, `footer` the decoded footer.
+pub(crate) fn verify_decoded(
+    key: &PublicKey,
+    mut body: Vec<u8>,
+    footer: &[u8],
+    expected_footer: Option<&[u8]>,
+    implicit: &[u8],
+) -> Result<Vec<u8>, Error> {
+    check_expected_footer(footer, expected_footer)?;
 
     let message_len = body.len() - SIGNATURE_LEN;
     let signature_bytes: &[u8; SIGNATURE_LEN] = body[message_len..]
@@ -121,7 +133,7 @@ pub fn verify(
     let pieces = [
         Public::HEADER.as_bytes(),
         &body[..message_len],
-        &footer,
+        footer,
         implicit,
     ];
     pae::feed(&pieces, &mut |bytes| verifier.update(bytes));
