@@ -85,6 +85,10 @@ pub enum Error {
     /// The service has no key to issue tokens with (a verification-only service).
     #[error("this service cannot issue tokens: it has no issuing key")]
     NoIssuingKey,
+    /// A PASERK string was refused before any cryptography: wrong version or
+    /// type, wrong length, bad encoding, or password costs beyond the limits.
+    #[error("invalid PASERK: {0}")]
+    Paserk(#[from] crate::paserk::PaserkError),
 }
 
 /// Why a footer was refused. Limits are checked on the raw bytes, before any JSON

@@ -5,6 +5,7 @@
 
 pub mod claims;
 pub mod footer;
+pub mod paserk;
 pub mod rules;
 pub mod service;
 pub mod v4;
@@ -15,6 +16,7 @@ mod error;
 mod json;
 mod keys;
 mod pae;
+mod primitives;
 
 #[cfg(feature = "known-answer-tests")]
 #[doc(hidden)]

@@ -1,0 +1,382 @@
+//! PASERK k4: how v4 keys are written down, identified, wrapped and sealed.
+//!
+//! [PASERK](https://github.com/paseto-standard/paserk) gives every key a string
+//! form whose header says exactly what it is, so a string of one type is never
+//! accepted where another is expected: a `k4.public.` string is not a local key,
+//! and a `k3.` string is not a `k4.` one.
+//!
+//! | type | what it holds | method |
+//! |---|---|---|
+//! | `k4.local.` | a [`LocalKey`](crate::LocalKey), in clear | `to_paserk` / `from_paserk` |
+//! | `k4.public.` | a [`PublicKey`](crate::PublicKey) | `to_paserk` / `from_paserk` |
+//! | `k4.secret.` | a [`SecretKey`](crate::SecretKey), in clear | `to_paserk` / `from_paserk` |
+//! | `k4.lid.`, `k4.pid.`, `k4.sid.` | a [`KeyId`] of the above | `paserk_id` |
+//! | `k4.local-wrap.pie.`, `k4.secret-wrap.pie.` | a key encrypted under a local wrapping key | `to_paserk_wrapped` / `from_paserk_wrapped` |
+//! | `k4.local-pw.`, `k4.secret-pw.` | a key encrypted under a password (Argon2id) | `to_paserk_password` / `from_paserk_password` |
+//! | `k4.seal.` | a local key encrypted to an Ed25519 public key (X25519) | `to_paserk_sealed` / `from_paserk_sealed` |
+//!
+//! Parsing checks the header, then the exact encoded length, and only then
+//! decodes (in constant time for anything secret), so a hostile string costs at
+//! most a comparison of its first bytes. Password-wrapped keys carry their own
+//! Argon2 cost; [`PasswordLimits`] bounds it before any memory is allocated.
+//! A wrong wrapping key, password or sealing key, and any altered byte, are all
+//! [`Error::Verification`].
+//!
+//! # Examples
+//!
+//! ```
+//! use vaulttoken::{LocalKey, paserk::PaserkType};
+//!
+//! let key = LocalKey::generate()?;
+//! let text = key.to_paserk()?;
+//! assert!(text.as_str().starts_with("k4.local."));
+//! assert_eq!(LocalKey::from_paserk(text.as_str())?, key);
+//! assert_eq!(key.paserk_id()?.kind(), PaserkType::Lid);
+//! # Ok::<(), vaulttoken::Error>(())
+//! ```
+
+mod id;
+mod password;
+mod pie;
+mod plain;
+mod seal;
+
+use core::fmt;
+
+use zeroize::Zeroizing;
+
+use crate::encoding;
+use crate::error::Error;
+
+pub use self::id::KeyId;
+pub use self::password::{PasswordLimits, PasswordParams};
+
+/// Every k4 PASERK type, named by its header.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::paserk::PaserkType;
+///
+/// assert_eq!(PaserkType::SecretWrapPie.header(), "k4.secret-wrap.pie.");
+/// assert_eq!(PaserkType::of("k4.pid.abc")?, PaserkType::Pid);
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PaserkType {
+    /// `k4.local.`: a symmetric key in clear.
+    Local,
+    /// `k4.public.`: an Ed25519 public key.
+    Public,
+    /// `k4.secret.`: an Ed25519 secret key (seed ‖ public key) in clear.
+    Secret,
+    /// `k4.lid.`: the id of a local key.
+    Lid,
+    /// `k4.pid.`: the id of a public key.
+    Pid,
+    /// `k4.sid.`: the id of a secret key.
+    Sid,
+    /// `k4.local-wrap.pie.`: a local key wrapped with a local wrapping key.
+    LocalWrapPie,
+    /// `k4.secret-wrap.pie.`: a secret key wrapped with a local wrapping key.
+    SecretWrapPie,
+    /// `k4.local-pw.`: a local key wrapped with a password.
+    LocalPw,
+    /// `k4.secret-pw.`: a secret key wrapped with a password.
+    SecretPw,
+    /// `k4.seal.`: a local key sealed to a public key.
+    Seal,
+}
+
+impl PaserkType {
+    const ALL: [Self; 11] = [
+        Self::Local,
+        Self::Public,
+        Self::Secret,
+        Self::Lid,
+        Self::Pid,
+        Self::Sid,
+        Self::LocalWrapPie,
+        Self::SecretWrapPie,
+        Self::LocalPw,
+        Self::SecretPw,
+        Self::Seal,
+    ];
+
+    /// The header every string of this type starts with, trailing `.` included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(vaulttoken::paserk::PaserkType::Lid.header(), "k4.lid.");
+    /// ```
+    #[must_use]
+    pub const fn header(self) -> &'static str {
+        match self {
+            Self::Local => "k4.local.",
+            Self::Public => "k4.public.",
+            Self::Secret => "k4.secret.",
+            Self::Lid => "k4.lid.",
+            Self::Pid => "k4.pid.",
+            Self::Sid => "k4.sid.",
+            Self::LocalWrapPie => "k4.local-wrap.pie.",
+            Self::SecretWrapPie => "k4.secret-wrap.pie.",
+            Self::LocalPw => "k4.local-pw.",
+            Self::SecretPw => "k4.secret-pw.",
+            Self::Seal => "k4.seal.",
+        }
+    }
+
+    /// Whether strings of this type hold key material in clear (`k4.local.`,
+    /// `k4.secret.`), to be stored only where the key itself may live.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::paserk::PaserkType;
+    ///
+    /// assert!(PaserkType::Secret.is_secret());
+    /// assert!(!PaserkType::SecretPw.is_secret());
+    /// ```
+    #[must_use]
+    pub const fn is_secret(self) -> bool {
+        matches!(self, Self::Local | Self::Secret)
+    }
+
+    /// The type of a PASERK string, read from its header alone.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Paserk`] with [`PaserkError::UnsupportedVersion`] for another
+    /// version's string, [`PaserkError::UnknownType`] for an unknown `k4.` type,
+    /// and [`PaserkError::NotPaserk`] for anything else.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::paserk::{PaserkError, PaserkType};
+    /// use vaulttoken::Error;
+    ///
+    /// assert_eq!(PaserkType::of("k4.seal.xyz")?, PaserkType::Seal);
+    /// assert!(matches!(
+    ///     PaserkType::of("k3.local.xyz"),
+    ///     Err(Error::Paserk(PaserkError::UnsupportedVersion))
+    /// ));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn of(text: &str) -> Result<Self, Error> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| text.starts_with(kind.header()))
+            .ok_or_else(|| unrecognised(text).into())
+    }
+}
+
+impl fmt::Display for PaserkType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.header().trim_end_matches('.'))
+    }
+}
+
+/// Why a PASERK string was refused. Never carries the string itself.
+///
+/// A wrong wrapping key, password or sealing key, or an altered string, is not a
+/// `PaserkError` but [`Error::Verification`].
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::paserk::{PaserkError, PaserkType};
+/// use vaulttoken::{Error, LocalKey, SecretKey};
+///
+/// let public = SecretKey::generate()?.public_key().to_paserk();
+/// assert!(matches!(
+///     LocalKey::from_paserk(&public),
+///     Err(Error::Paserk(PaserkError::WrongType {
+///         expected: PaserkType::Local,
+///         found: PaserkType::Public,
+///     }))
+/// ));
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PaserkError {
+    /// The text does not start with a PASERK header (`k<version>.<type>.`).
+    #[error("not a PASERK string")]
+    NotPaserk,
+    /// A PASERK of another version: only `k4` is supported.
+    #[error("unsupported PASERK version: only k4 is supported")]
+    UnsupportedVersion,
+    /// A `k4.` string of a type this crate does not know.
+    #[error("unknown k4 PASERK type")]
+    UnknownType,
+    /// A k4 PASERK of one type where another was required.
+    #[error("wrong PASERK type: expected {expected}, found {found}")]
+    WrongType {
+        /// The type the operation needs.
+        expected: PaserkType,
+        /// The type the string has.
+        found: PaserkType,
+    },
+    /// The data after the header has the wrong length for its type.
+    #[error("PASERK data has the wrong length: expected {expected} characters, found {found}")]
+    Length {
+        /// The exact number of base64url characters this type has.
+        expected: usize,
+        /// The number found.
+        found: usize,
+    },
+    /// The data after the header is not canonical unpadded base64url.
+    #[error("PASERK data is not canonical unpadded base64url")]
+    Encoding,
+    /// A password-wrapped key asks for more Argon2 work than the limits allow.
+    #[error("password-wrapped key exceeds the {parameter} limit of {limit}")]
+    PasswordCostTooHigh {
+        /// `memory_bytes`, `iterations` or `parallelism`.
+        parameter: &'static str,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// Argon2 parameters that Argon2id cannot run with (zero iterations, memory
+    /// below 8 KiB per lane, memory not a whole number of KiB, and so on).
+    #[error("invalid Argon2 parameters: {reason}")]
+    InvalidPasswordParams {
+        /// What is wrong with them.
+        reason: &'static str,
+    },
+}
+
+/// Explains why `text` is not a k4 PASERK of any known type.
+fn unrecognised(text: &str) -> PaserkError {
+    let mut parts = text.splitn(3, '.');
+    let version = parts.next().unwrap_or_default();
+    let is_version = version.len() >= 2
+        && version.starts_with('k')
+        && version[1..].bytes().all(|b| b.is_ascii_digit());
+    if !is_version || parts.next().is_none() {
+        PaserkError::NotPaserk
+    } else if version == "k4" {
+        PaserkError::UnknownType
+    } else {
+        PaserkError::UnsupportedVersion
+    }
+}
+
+/// The data after `expected`'s header, or why `text` is not of that type.
+fn data_of(text: &str, expected: PaserkType) -> Result<&str, Error> {
+    if let Some(data) = text.strip_prefix(expected.header()) {
+        return Ok(data);
+    }
+    Err(match PaserkType::of(text) {
+        Ok(found) => PaserkError::WrongType { expected, found }.into(),
+        Err(other) => other,
+    })
+}
+
+/// Decodes the data of a PASERK of type `expected` that must hold exactly `len`
+/// bytes, in constant time. The length is checked before anything is decoded.
+fn decode_exact(text: &str, expected: PaserkType, len: usize) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let data = data_of(text, expected)?;
+    let encoded_len = encoding::base64url_len(len);
+    if data.len() != encoded_len {
+        return Err(PaserkError::Length {
+            expected: encoded_len,
+            found: data.len(),
+        }
+        .into());
+    }
+    encoding::decode_base64url(data)
+        .map(Zeroizing::new)
+        .ok_or_else(|| PaserkError::Encoding.into())
+}
+
+/// `header ‖ base64url(bytes)`.
+fn encode(kind: PaserkType, bytes: &[u8]) -> String {
+    let header = kind.header();
+    let mut out = Vec::with_capacity(header.len() + encoding::base64url_len(bytes.len()));
+    out.extend_from_slice(header.as_bytes());
+    encoding::push_base64url(&mut out, bytes);
+    String::from_utf8(out).unwrap_or_else(|_| unreachable!("header and base64url are ASCII"))
+}
+
+/// [`encode`] for secret bytes: every buffer on the way is wiped.
+fn encode_secret(kind: PaserkType, bytes: &[u8]) -> crate::SecretString {
+    crate::SecretString::new(Zeroizing::new(encode(kind, bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_prefix_free_so_type_detection_is_unambiguous() {
+        for a in PaserkType::ALL {
+            for b in PaserkType::ALL {
+                if a != b {
+                    assert!(!a.header().starts_with(b.header()), "{a} / {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_type_is_detected_from_its_header() {
+        for kind in PaserkType::ALL {
+            assert_eq!(
+                PaserkType::of(&format!("{}data", kind.header())).ok(),
+                Some(kind)
+            );
+        }
+    }
+
+    #[test]
+    fn unrecognised_strings_are_classified() {
+        let cases = [
+            ("k3.local.abc", PaserkError::UnsupportedVersion),
+            ("k2.seal.abc", PaserkError::UnsupportedVersion),
+            ("k10.local.abc", PaserkError::UnsupportedVersion),
+            ("k4.shared.abc", PaserkError::UnknownType),
+            ("k4.local", PaserkError::UnknownType),
+            ("k4", PaserkError::NotPaserk),
+            ("v4.local.abc", PaserkError::NotPaserk),
+            ("K4.local.abc", PaserkError::NotPaserk),
+            ("", PaserkError::NotPaserk),
+            ("k.local.", PaserkError::NotPaserk),
+            ("k٤.local.", PaserkError::NotPaserk),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(unrecognised(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn wrong_type_names_both_types() {
+        let err = data_of("k4.public.AAAA", PaserkType::Local).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Paserk(PaserkError::WrongType {
+                expected: PaserkType::Local,
+                found: PaserkType::Public
+            })
+        ));
+    }
+
+    #[test]
+    fn decode_exact_checks_length_before_decoding() {
+        let long = format!("k4.local.{}", "!".repeat(10_000));
+        assert!(matches!(
+            decode_exact(&long, PaserkType::Local, 32),
+            Err(Error::Paserk(PaserkError::Length {
+                expected: 43,
+                found: 10_000
+            }))
+        ));
+        let bad = format!("k4.local.{}", "!".repeat(43));
+        assert!(matches!(
+            decode_exact(&bad, PaserkType::Local, 32),
+            Err(Error::Paserk(PaserkError::Encoding))
+        ));
+    }
+}
