@@ -89,6 +89,10 @@ pub enum Error {
     /// type, wrong length, bad encoding, or password costs beyond the limits.
     #[error("invalid PASERK: {0}")]
     Paserk(#[from] crate::paserk::PaserkError),
+    /// A key ring operation was refused (unknown key, retiring too early, an
+    /// invalid stored ring).
+    #[error("key ring: {0}")]
+    KeyRing(#[from] crate::keyring::KeyRingError),
 }
 
 /// Why a footer was refused. Limits are checked on the raw bytes, before any JSON

@@ -5,6 +5,7 @@
 
 pub mod claims;
 pub mod footer;
+pub mod keyring;
 pub mod paserk;
 pub mod rules;
 pub mod service;

@@ -1,0 +1,872 @@
+//! Key rings: many keys, each named by its PASERK id, one of them active for
+//! issuing; and rotation without downtime.
+//!
+//! A ring is a key source for the token services: tokens it issues carry the
+//! active key's id as `kid` in a JSON footer, and a token is decoded with the key
+//! its `kid` names. A token whose `kid` is missing or unknown fails closed with
+//! [`Error::UnknownKeyId`]; a `kid` that names a key of another type (a `k4.pid.`
+//! presented to a local ring) fails with [`Error::WrongKeyType`]. There is never a
+//! fallback key.
+//!
+//! | ring | holds | issues | decodes with |
+//! |---|---|---|---|
+//! | [`LocalKeyRing`] | [`LocalKey`]s, ids `k4.lid.` | `v4.local` | the same keys |
+//! | [`SigningKeyRing`] | [`SecretKey`]s, ids `k4.pid.` of their public keys | `v4.public` | their public keys |
+//! | [`PublicKeyRing`] | [`PublicKey`]s only, ids `k4.pid.` | nothing | the same keys |
+//!
+//! # Rotation
+//!
+//! 1. [`add`](KeyRing::add) the next key. It is [`KeyStatus::Next`]: trusted for
+//!    decoding (distribute it to every verifier now), not yet used to issue.
+//! 2. [`promote`](KeyRing::promote) it. It becomes [`KeyStatus::Active`]; the old
+//!    active key becomes [`KeyStatus::Previous`] and still decodes the tokens it
+//!    issued.
+//! 3. [`retire`](KeyRing::retire) the old key once the longest token lifetime has
+//!    passed since it stopped issuing; earlier, `retire` refuses with
+//!    [`KeyRingError::RetiredTooEarly`]. [`retire_expired`](KeyRing::retire_expired)
+//!    retires every key that is due. A compromised key is removed at once with
+//!    [`retire_immediately`](KeyRing::retire_immediately).
+//!
+//! Every step takes `&self`: a ring shared through an [`Arc`] rotates while the
+//! services that use it keep running.
+//!
+//! # Storage
+//!
+//! A ring is saved as a JSON document of PASERK strings and restored from it.
+//! Secret keys leave a ring only wrapped ([`KeyRing::export_wrapped`], `k4.*-wrap.pie.`)
+//! or in an explicitly secret form ([`KeyRing::export_secret`], a [`SecretString`]).
+//! A [`PublicKeyRing`] exports its public keys as they are.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::Arc;
+//! use vaulttoken::keyring::LocalKeyRing;
+//! use vaulttoken::service::LocalService;
+//! use vaulttoken::{Claims, LocalKey};
+//!
+//! let ring = Arc::new(LocalKeyRing::new(time::Duration::hours(1)));
+//! let first = ring.add(LocalKey::generate()?)?;
+//! ring.promote(&first)?;
+//! let service = LocalService::from_ring(Arc::clone(&ring)).build();
+//!
+//! let token = service.encode(&Claims::builder().subject("u").build()?)?;
+//! let next = ring.add(LocalKey::generate()?)?;
+//! ring.promote(&next)?; // new tokens use `next`; old ones still decode
+//! assert_eq!(service.decode(&token)?.claims().subject(), Some("u"));
+//! # Ok::<(), vaulttoken::Error>(())
+//! ```
+//!
+//! [`SecretString`]: crate::SecretString
+
+mod storage;
+
+pub use self::storage::MAX_DOCUMENT_LEN;
+
+use core::fmt;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use time::{Duration, OffsetDateTime};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, KeyKind};
+use crate::footer::{FooterLimits, UntrustedFooter};
+use crate::keys::{LocalKey, PublicKey, SecretKey};
+use crate::paserk::{KeyId, PaserkType};
+use crate::service::{IssuingKey, IssuingKeyProvider, KeyProvider, ServiceBuilder, TokenService};
+use crate::v4::{Local, Public};
+
+/// The most keys a ring holds, and the most a restored document may list.
+pub const MAX_KEYS: usize = 10_000;
+
+/// A ring of `v4.local` keys.
+pub type LocalKeyRing = KeyRing<LocalKey>;
+/// A ring of Ed25519 secret keys that signs `v4.public` tokens and verifies them
+/// with the keys' public halves.
+pub type SigningKeyRing = KeyRing<SecretKey>;
+/// A verification-only ring of Ed25519 public keys.
+pub type PublicKeyRing = KeyRing<PublicKey>;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::LocalKey {}
+    impl Sealed for crate::SecretKey {}
+    impl Sealed for crate::PublicKey {}
+}
+
+/// A key type a [`KeyRing`] can hold. Sealed.
+pub trait RingKey: sealed::Sealed + Send + Sync + fmt::Debug + 'static {
+    /// The key that decodes tokens: the key itself, or a secret key's public half.
+    type DecodingKey: Send + Sync + fmt::Debug + 'static;
+
+    /// The kind of key a token's `kid` must name.
+    #[doc(hidden)]
+    const KIND: KeyKind;
+
+    /// The id tokens carry as `kid`.
+    #[doc(hidden)]
+    fn ring_id(&self) -> Result<KeyId, Error>;
+
+    /// The decoding key for this key.
+    #[doc(hidden)]
+    fn decoding_key(key: &Arc<Self>) -> Arc<Self::DecodingKey>;
+}
+
+/// A key type that issues tokens: [`LocalKey`] and [`SecretKey`]. Sealed.
+pub trait IssuingRingKey: RingKey {}
+
+impl RingKey for LocalKey {
+    type DecodingKey = Self;
+    const KIND: KeyKind = KeyKind::Local;
+
+    fn ring_id(&self) -> Result<KeyId, Error> {
+        self.paserk_id()
+    }
+
+    fn decoding_key(key: &Arc<Self>) -> Arc<Self> {
+        Arc::clone(key)
+    }
+}
+
+impl IssuingRingKey for LocalKey {}
+
+impl RingKey for SecretKey {
+    type DecodingKey = PublicKey;
+    const KIND: KeyKind = KeyKind::Public;
+
+    fn ring_id(&self) -> Result<KeyId, Error> {
+        Ok(self.public_key().paserk_id())
+    }
+
+    fn decoding_key(key: &Arc<Self>) -> Arc<PublicKey> {
+        Arc::new(key.public_key())
+    }
+}
+
+impl IssuingRingKey for SecretKey {}
+
+impl RingKey for PublicKey {
+    type DecodingKey = Self;
+    const KIND: KeyKind = KeyKind::Public;
+
+    fn ring_id(&self) -> Result<KeyId, Error> {
+        Ok(self.paserk_id())
+    }
+
+    fn decoding_key(key: &Arc<Self>) -> Arc<Self> {
+        Arc::clone(key)
+    }
+}
+
+/// Where a key is in its rotation.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::keyring::{KeyStatus, LocalKeyRing};
+///
+/// let ring = LocalKeyRing::new(time::Duration::hours(1));
+/// let id = ring.add(vaulttoken::LocalKey::generate()?)?;
+/// assert_eq!(ring.status(&id), Some(KeyStatus::Next));
+/// ring.promote(&id)?;
+/// assert_eq!(ring.status(&id), Some(KeyStatus::Active));
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyStatus {
+    /// Trusted for decoding, never used to issue (yet). Verification-only rings
+    /// hold only such keys.
+    Next,
+    /// The one key that issues new tokens.
+    Active,
+    /// Issued tokens until `since`; decodes them until it is retired.
+    Previous {
+        /// When the key stopped issuing.
+        since: OffsetDateTime,
+    },
+}
+
+impl KeyStatus {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Active => "active",
+            Self::Previous { .. } => "previous",
+        }
+    }
+}
+
+/// Why a ring operation was refused.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::keyring::{KeyRingError, LocalKeyRing};
+/// use vaulttoken::{Error, LocalKey};
+///
+/// let ring = LocalKeyRing::new(time::Duration::hours(1));
+/// let key = LocalKey::from_bytes(&[1; 32])?;
+/// ring.add(LocalKey::from_bytes(&[1; 32])?)?;
+/// assert!(matches!(ring.add(key), Err(Error::KeyRing(KeyRingError::DuplicateKey))));
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyRingError {
+    /// The ring already holds a key with this id.
+    #[error("the ring already holds this key")]
+    DuplicateKey,
+    /// The ring holds no key with this id.
+    #[error("the ring holds no key with this id")]
+    NoSuchKey,
+    /// The ring already holds [`MAX_KEYS`] keys.
+    #[error("the ring is full ({max} keys)")]
+    Full {
+        /// The most keys a ring holds.
+        max: usize,
+    },
+    /// The active key cannot be retired by [`KeyRing::retire`]: promote another
+    /// key first (or use [`KeyRing::retire_immediately`] for a compromised key).
+    #[error("the active key cannot be retired; promote another key first")]
+    ActiveKey,
+    /// The key stopped issuing less than the longest token lifetime ago: tokens it
+    /// issued may still be valid.
+    #[error("the key issued tokens that may still be valid; retire it in {remaining}")]
+    RetiredTooEarly {
+        /// How long until the key may be retired.
+        remaining: Duration,
+    },
+    /// A stored ring could not be restored.
+    #[error("stored key ring is invalid: {reason}")]
+    InvalidDocument {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// One key in a ring.
+#[derive(Debug)]
+struct Entry<K: RingKey> {
+    key: Arc<K>,
+    decoding: Arc<K::DecodingKey>,
+    status: KeyStatus,
+}
+
+#[derive(Debug)]
+struct RingState<K: RingKey> {
+    entries: HashMap<KeyId, Entry<K>>,
+    active: Option<KeyId>,
+}
+
+/// Many keys of one type, each named by its PASERK id, with at most one active.
+///
+/// Use the aliases [`LocalKeyRing`], [`SigningKeyRing`] and [`PublicKeyRing`].
+/// See the [module documentation](self) for rotation and storage.
+pub struct KeyRing<K: RingKey> {
+    state: RwLock<RingState<K>>,
+    max_token_lifetime: Duration,
+    clock: Arc<dyn Clock>,
+    footer_limits: FooterLimits,
+}
+
+impl<K: RingKey> fmt::Debug for KeyRing<K> {
+    /// Lists ids and statuses only; keys print as their own redacted `Debug`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.read();
+        let mut keys: Vec<_> = state
+            .entries
+            .iter()
+            .map(|(id, entry)| (id.as_str(), entry.status.name()))
+            .collect();
+        keys.sort_unstable();
+        f.debug_struct("KeyRing")
+            .field("keys", &keys)
+            .field("max_token_lifetime", &self.max_token_lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: RingKey> KeyRing<K> {
+    /// An empty ring. `max_token_lifetime` is the longest time any token issued
+    /// with this ring's keys stays valid: a key that stopped issuing is retired
+    /// only after that much time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(24));
+    /// assert!(ring.is_empty());
+    /// ```
+    #[must_use]
+    pub fn new(max_token_lifetime: Duration) -> Self {
+        Self {
+            state: RwLock::new(RingState {
+                entries: HashMap::new(),
+                active: None,
+            }),
+            max_token_lifetime,
+            clock: Arc::new(SystemClock),
+            footer_limits: FooterLimits::default(),
+        }
+    }
+
+    /// Uses `clock` for rotation times instead of the system clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::FixedClock;
+    /// use vaulttoken::keyring::LocalKeyRing;
+    ///
+    /// let clock = FixedClock::new(time::macros::datetime!(2030-01-01 0:00 UTC));
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1)).with_clock(Arc::new(clock));
+    /// # let _ = ring;
+    /// ```
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The limits used to read a token's untrusted footer when looking up its
+    /// `kid`; match them to the service's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::footer::FooterLimits;
+    ///
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))
+    ///     .with_footer_limits(FooterLimits::default().max_len(512));
+    /// # let _ = ring;
+    /// ```
+    #[must_use]
+    pub fn with_footer_limits(mut self, limits: FooterLimits) -> Self {
+        self.footer_limits = limits;
+        self
+    }
+
+    /// The longest token lifetime this ring was configured with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(2));
+    /// assert_eq!(ring.max_token_lifetime(), time::Duration::hours(2));
+    /// ```
+    #[must_use]
+    pub fn max_token_lifetime(&self) -> Duration {
+        self.max_token_lifetime
+    }
+
+    /// Adds a key as [`KeyStatus::Next`]: trusted for decoding, not issuing.
+    /// Returns its id.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyRingError::DuplicateKey`] if the ring holds it already,
+    /// [`KeyRingError::Full`] at [`MAX_KEYS`], and [`Error::KeyCleared`] for a
+    /// cleared key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring = vaulttoken::keyring::PublicKeyRing::new(time::Duration::hours(1));
+    /// let public = vaulttoken::SecretKey::generate()?.public_key();
+    /// let id = ring.add(public.clone())?;
+    /// assert_eq!(id, public.paserk_id());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn add(&self, key: K) -> Result<KeyId, Error> {
+        let id = key.ring_id()?;
+        let mut state = self.write();
+        if state.entries.contains_key(&id) {
+            return Err(KeyRingError::DuplicateKey.into());
+        }
+        if state.entries.len() >= MAX_KEYS {
+            return Err(KeyRingError::Full { max: MAX_KEYS }.into());
+        }
+        let key = Arc::new(key);
+        let entry = Entry {
+            decoding: K::decoding_key(&key),
+            key,
+            status: KeyStatus::Next,
+        };
+        state.entries.insert(id.clone(), entry);
+        Ok(id)
+    }
+
+    /// The status of the key with this id, if the ring holds it.
+    ///
+    /// # Examples
+    ///
+    /// See [`KeyStatus`].
+    #[must_use]
+    pub fn status(&self, id: &KeyId) -> Option<KeyStatus> {
+        self.read().entries.get(id).map(|entry| entry.status)
+    }
+
+    /// Every key id with its status, sorted by id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// ring.add(vaulttoken::LocalKey::generate()?)?;
+    /// assert_eq!(ring.keys().len(), 1);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn keys(&self) -> Vec<(KeyId, KeyStatus)> {
+        let mut keys: Vec<_> = self
+            .read()
+            .entries
+            .iter()
+            .map(|(id, entry)| (id.clone(), entry.status))
+            .collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keys
+    }
+
+    /// How many keys the ring holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// assert_eq!(ring.len(), 0);
+    /// ```
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.read().entries.len()
+    }
+
+    /// Whether the ring holds no key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1)).is_empty());
+    /// ```
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.read().entries.is_empty()
+    }
+
+    /// Removes a key that can no longer have valid tokens: a [`KeyStatus::Next`]
+    /// key (it never issued), or a [`KeyStatus::Previous`] key once
+    /// the ring's maximum token lifetime has passed since it stopped issuing.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyRingError::NoSuchKey`], [`KeyRingError::ActiveKey`], or
+    /// [`KeyRingError::RetiredTooEarly`] with the time left.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::keyring::{KeyRingError, LocalKeyRing};
+    /// use vaulttoken::{Error, LocalKey};
+    ///
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1));
+    /// let old = ring.add(LocalKey::generate()?)?;
+    /// ring.promote(&old)?;
+    /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
+    /// // `old` issued tokens a moment ago: they are valid for another hour.
+    /// assert!(matches!(
+    ///     ring.retire(&old),
+    ///     Err(Error::KeyRing(KeyRingError::RetiredTooEarly { .. }))
+    /// ));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn retire(&self, id: &KeyId) -> Result<(), Error> {
+        let now = self.clock.now();
+        let mut state = self.write();
+        let entry = state.entries.get(id).ok_or(KeyRingError::NoSuchKey)?;
+        match entry.status {
+            KeyStatus::Active => return Err(KeyRingError::ActiveKey.into()),
+            KeyStatus::Previous { since } => {
+                let remaining = self.remaining(since, now);
+                if remaining.is_positive() {
+                    return Err(KeyRingError::RetiredTooEarly { remaining }.into());
+                }
+            }
+            KeyStatus::Next => {}
+        }
+        state.entries.remove(id);
+        Ok(())
+    }
+
+    /// Removes a key at once, whatever its status: for a compromised key. Tokens
+    /// it issued stop decoding immediately; if it was active, the ring cannot
+    /// issue until another key is promoted.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyRingError::NoSuchKey`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// let id = ring.add(vaulttoken::LocalKey::generate()?)?;
+    /// ring.promote(&id)?;
+    /// ring.retire_immediately(&id)?;
+    /// assert!(ring.active_id().is_none());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn retire_immediately(&self, id: &KeyId) -> Result<(), Error> {
+        let mut state = self.write();
+        state.entries.remove(id).ok_or(KeyRingError::NoSuchKey)?;
+        if state.active.as_ref() == Some(id) {
+            state.active = None;
+        }
+        Ok(())
+    }
+
+    /// Retires every [`KeyStatus::Previous`] key whose tokens have all expired,
+    /// and returns their ids.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// assert!(ring.retire_expired().is_empty());
+    /// ```
+    pub fn retire_expired(&self) -> Vec<KeyId> {
+        let now = self.clock.now();
+        let mut state = self.write();
+        let due: Vec<KeyId> = state
+            .entries
+            .iter()
+            .filter(|(_, entry)| match entry.status {
+                KeyStatus::Previous { since } => !self.remaining(since, now).is_positive(),
+                _ => false,
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &due {
+            state.entries.remove(id);
+        }
+        due
+    }
+
+    /// Time left until a key that stopped issuing at `since` may be retired.
+    fn remaining(&self, since: OffsetDateTime, now: OffsetDateTime) -> Duration {
+        let elapsed = now - since;
+        self.max_token_lifetime
+            .checked_sub(elapsed)
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// The decoding key for a token's untrusted footer: the key its `kid` names.
+    fn lookup(&self, footer: &UntrustedFooter) -> Result<Arc<K::DecodingKey>, Error> {
+        let kid = footer
+            .untrusted_key_id(&self.footer_limits)?
+            .ok_or(Error::UnknownKeyId)?;
+        let id = KeyId::parse(&kid).map_err(|_| Error::UnknownKeyId)?;
+        let found = match id.kind() {
+            PaserkType::Lid => KeyKind::Local,
+            PaserkType::Pid => KeyKind::Public,
+            _ => KeyKind::Secret,
+        };
+        if found != K::KIND {
+            return Err(Error::WrongKeyType {
+                expected: K::KIND,
+                found,
+            });
+        }
+        self.read()
+            .entries
+            .get(&id)
+            .map(|entry| Arc::clone(&entry.decoding))
+            .ok_or(Error::UnknownKeyId)
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, RingState<K>> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, RingState<K>> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<K: IssuingRingKey> KeyRing<K> {
+    /// Makes the key with this id the one that issues. The previously active key
+    /// becomes [`KeyStatus::Previous`] from now.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyRingError::NoSuchKey`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::keyring::{KeyStatus, SigningKeyRing};
+    ///
+    /// let ring = SigningKeyRing::new(time::Duration::hours(1));
+    /// let a = ring.add(vaulttoken::SecretKey::generate()?)?;
+    /// let b = ring.add(vaulttoken::SecretKey::generate()?)?;
+    /// ring.promote(&a)?;
+    /// ring.promote(&b)?;
+    /// assert_eq!(ring.active_id(), Some(b));
+    /// assert!(matches!(ring.status(&a), Some(KeyStatus::Previous { .. })));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn promote(&self, id: &KeyId) -> Result<(), Error> {
+        let now = self.clock.now();
+        let mut state = self.write();
+        if !state.entries.contains_key(id) {
+            return Err(KeyRingError::NoSuchKey.into());
+        }
+        if state.active.as_ref() == Some(id) {
+            return Ok(());
+        }
+        if let Some(old) = state.active.take()
+            && let Some(entry) = state.entries.get_mut(&old)
+        {
+            entry.status = KeyStatus::Previous { since: now };
+        }
+        if let Some(entry) = state.entries.get_mut(id) {
+            entry.status = KeyStatus::Active;
+        }
+        state.active = Some(id.clone());
+        Ok(())
+    }
+
+    /// The id of the active key, if there is one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// assert_eq!(ring.active_id(), None);
+    /// ```
+    #[must_use]
+    pub fn active_id(&self) -> Option<KeyId> {
+        self.read().active.clone()
+    }
+}
+
+impl SigningKeyRing {
+    /// A verification-only ring with the public halves of this ring's keys (all
+    /// of them [`KeyStatus::Next`]), to hand to the services that only verify.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let signing = vaulttoken::keyring::SigningKeyRing::new(time::Duration::hours(1));
+    /// let id = signing.add(vaulttoken::SecretKey::generate()?)?;
+    /// let public = signing.public_ring();
+    /// assert!(public.status(&id).is_some());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn public_ring(&self) -> PublicKeyRing {
+        let ring = PublicKeyRing::new(self.max_token_lifetime)
+            .with_clock(Arc::clone(&self.clock))
+            .with_footer_limits(self.footer_limits);
+        {
+            let mut target = ring.write();
+            for (id, entry) in &self.read().entries {
+                let entry = Entry {
+                    key: Arc::clone(&entry.decoding),
+                    decoding: Arc::clone(&entry.decoding),
+                    status: KeyStatus::Next,
+                };
+                target.entries.insert(id.clone(), entry);
+            }
+        }
+        ring
+    }
+}
+
+impl<K: RingKey> KeyProvider<K::DecodingKey> for KeyRing<K> {
+    fn decoding_key(&self, footer: &UntrustedFooter) -> Result<Arc<K::DecodingKey>, Error> {
+        self.lookup(footer)
+    }
+}
+
+impl<K: IssuingRingKey> IssuingKeyProvider<K> for KeyRing<K> {
+    fn issuing_key(&self) -> Result<IssuingKey<K>, Error> {
+        let state = self.read();
+        let id = state.active.as_ref().ok_or(Error::NoIssuingKey)?;
+        let entry = state.entries.get(id).ok_or(Error::NoIssuingKey)?;
+        Ok(IssuingKey {
+            key: Arc::clone(&entry.key),
+            key_id: Some(id.as_str().to_owned()),
+        })
+    }
+}
+
+impl TokenService<Local> {
+    /// A builder for a service that issues with the ring's active key and decodes
+    /// with whichever key a token's `kid` names.
+    ///
+    /// # Examples
+    ///
+    /// See the [`keyring`](crate::keyring) module.
+    pub fn from_ring(ring: Arc<LocalKeyRing>) -> ServiceBuilder<Local> {
+        Self::with_providers(ring.clone(), Some(ring))
+    }
+}
+
+impl TokenService<Public> {
+    /// A builder for a service that signs with the ring's active key and verifies
+    /// with the public half of whichever key a token's `kid` names.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::keyring::SigningKeyRing;
+    /// use vaulttoken::service::PublicService;
+    /// use vaulttoken::{Claims, SecretKey};
+    ///
+    /// let ring = Arc::new(SigningKeyRing::new(time::Duration::hours(1)));
+    /// ring.promote(&ring.add(SecretKey::generate()?)?)?;
+    /// let issuer = PublicService::from_signing_ring(Arc::clone(&ring)).build();
+    /// let token = issuer.encode(&Claims::builder().subject("u").build()?)?;
+    ///
+    /// let verifier = PublicService::from_public_ring(Arc::new(ring.public_ring())).build();
+    /// assert_eq!(verifier.decode(&token)?.claims().subject(), Some("u"));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn from_signing_ring(ring: Arc<SigningKeyRing>) -> ServiceBuilder<Public> {
+        Self::with_providers(ring.clone(), Some(ring))
+    }
+
+    /// A builder for a verification-only service that verifies with whichever
+    /// public key a token's `kid` names.
+    ///
+    /// # Examples
+    ///
+    /// See [`TokenService::from_signing_ring`].
+    pub fn from_public_ring(ring: Arc<PublicKeyRing>) -> ServiceBuilder<Public> {
+        Self::with_providers(ring, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FixedClock;
+    use crate::footer::{Footer, FooterClaims};
+
+    fn at(hours: i64) -> Arc<dyn Clock> {
+        let start = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        Arc::new(FixedClock::new(start + Duration::hours(hours)))
+    }
+
+    fn footer_with_kid(kid: &str) -> UntrustedFooter {
+        Footer::Claims(FooterClaims::new().with_key_id(kid)).to_untrusted()
+    }
+
+    #[test]
+    fn lookup_fails_closed() {
+        let ring = LocalKeyRing::new(Duration::hours(1));
+        let id = ring.add(LocalKey::generate().unwrap()).unwrap();
+        assert!(ring.lookup(&footer_with_kid(id.as_str())).is_ok());
+
+        let other = LocalKey::generate().unwrap().paserk_id().unwrap();
+        for footer in [
+            footer_with_kid(other.as_str()),
+            footer_with_kid("not-an-id"),
+            footer_with_kid(""),
+            Footer::None.to_untrusted(),
+            Footer::Text("hello".into()).to_untrusted(),
+            Footer::Claims(FooterClaims::new()).to_untrusted(),
+        ] {
+            assert!(matches!(ring.lookup(&footer), Err(Error::UnknownKeyId)));
+        }
+    }
+
+    #[test]
+    fn a_kid_of_another_key_type_is_a_wrong_key_type() {
+        let ring = LocalKeyRing::new(Duration::hours(1));
+        let secret = SecretKey::generate().unwrap();
+        for kid in [secret.public_key().paserk_id(), secret.paserk_id().unwrap()] {
+            assert!(matches!(
+                ring.lookup(&footer_with_kid(kid.as_str())),
+                Err(Error::WrongKeyType {
+                    expected: KeyKind::Local,
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn retiring_waits_for_the_longest_token_lifetime() {
+        let key_a = LocalKey::from_bytes(&[1; 32]).unwrap();
+        let key_b = LocalKey::from_bytes(&[2; 32]).unwrap();
+        let ring = LocalKeyRing::new(Duration::hours(2)).with_clock(at(0));
+        let a = ring.add(key_a).unwrap();
+        ring.promote(&a).unwrap();
+        let b = ring.add(key_b).unwrap();
+        ring.promote(&b).unwrap();
+
+        let early = ring.retire(&a).unwrap_err();
+        assert!(matches!(
+            early,
+            Error::KeyRing(KeyRingError::RetiredTooEarly { remaining }) if remaining == Duration::hours(2)
+        ));
+        assert!(matches!(
+            ring.retire(&b),
+            Err(Error::KeyRing(KeyRingError::ActiveKey))
+        ));
+
+        // The same ring state, two hours later.
+        let later = LocalKeyRing {
+            clock: at(2),
+            ..ring
+        };
+        assert_eq!(later.retire_expired(), vec![a.clone()]);
+        assert!(later.status(&a).is_none());
+        assert_eq!(later.status(&b), Some(KeyStatus::Active));
+    }
+
+    #[test]
+    fn next_keys_retire_at_once_and_unknown_ids_are_errors() {
+        let ring = LocalKeyRing::new(Duration::hours(1));
+        let id = ring.add(LocalKey::generate().unwrap()).unwrap();
+        ring.retire(&id).unwrap();
+        assert!(matches!(
+            ring.retire(&id),
+            Err(Error::KeyRing(KeyRingError::NoSuchKey))
+        ));
+        assert!(matches!(
+            ring.promote(&id),
+            Err(Error::KeyRing(KeyRingError::NoSuchKey))
+        ));
+    }
+
+    #[test]
+    fn issuing_needs_an_active_key() {
+        let ring = LocalKeyRing::new(Duration::hours(1));
+        assert!(matches!(ring.issuing_key(), Err(Error::NoIssuingKey)));
+        let id = ring.add(LocalKey::generate().unwrap()).unwrap();
+        assert!(matches!(ring.issuing_key(), Err(Error::NoIssuingKey)));
+        ring.promote(&id).unwrap();
+        assert_eq!(
+            ring.issuing_key().unwrap().key_id.as_deref(),
+            Some(id.as_str())
+        );
+    }
+
+    #[test]
+    fn debug_shows_ids_and_statuses_but_no_key_material() {
+        let ring = LocalKeyRing::new(Duration::hours(1));
+        let key = LocalKey::from_bytes(&[0xAB; 32]).unwrap();
+        let secret_hex = key.to_hex().unwrap().as_str().to_owned();
+        let id = ring.add(key).unwrap();
+        let debug = format!("{ring:?}");
+        assert!(debug.contains(id.as_str()), "{debug}");
+        assert!(debug.contains("next"), "{debug}");
+        assert!(!debug.contains(&secret_hex), "{debug}");
+    }
+}

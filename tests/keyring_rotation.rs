@@ -1,0 +1,388 @@
+//! Key rings as token-service key sources: a full rotation with tokens issued and
+//! decoded in every phase, verification-only rings, storage round trips, and
+//! hostile stored rings.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test should fail loudly on any unexpected error"
+)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+
+use time::{Duration, OffsetDateTime};
+use vaulttoken::footer::{Footer, FooterClaims};
+use vaulttoken::keyring::{KeyRingError, KeyStatus, LocalKeyRing, PublicKeyRing, SigningKeyRing};
+use vaulttoken::paserk::KeyId;
+use vaulttoken::service::{LocalService, PublicService};
+use vaulttoken::{Claims, Clock, Error, KeyKind, LocalKey, SecretKey};
+
+/// A clock the test moves forward by hand.
+#[derive(Debug)]
+struct ManualClock(std::sync::Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    fn new() -> Arc<Self> {
+        let start = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        Arc::new(Self(std::sync::Mutex::new(start)))
+    }
+
+    fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap();
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+fn claims(subject: &str) -> Claims {
+    Claims::builder().subject(subject).build().unwrap()
+}
+
+fn kid_of(token: &str) -> String {
+    let footer = vaulttoken::v4::UntrustedToken::<vaulttoken::v4::Local>::parse(token)
+        .unwrap()
+        .untrusted_footer()
+        .untrusted_claims(&Default::default())
+        .unwrap();
+    footer.untrusted_key_id().unwrap().to_owned()
+}
+
+#[test]
+fn a_local_ring_rotates_through_every_phase() {
+    let clock = ManualClock::new();
+    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)).with_clock(clock.clone()));
+    let service = LocalService::from_ring(Arc::clone(&ring)).build();
+
+    // Phase 0: an empty ring cannot issue.
+    assert!(matches!(
+        service.encode(&claims("nobody")),
+        Err(Error::NoIssuingKey)
+    ));
+
+    // Phase 1: key A is active.
+    let a = ring.add(LocalKey::generate().unwrap()).unwrap();
+    assert!(matches!(
+        service.encode(&claims("nobody")),
+        Err(Error::NoIssuingKey)
+    ));
+    ring.promote(&a).unwrap();
+    let token_a = service.encode(&claims("alice")).unwrap();
+    assert_eq!(kid_of(&token_a), a.as_str());
+
+    // Phase 2: B is added for verification only; A still issues.
+    let b = ring.add(LocalKey::generate().unwrap()).unwrap();
+    assert_eq!(ring.status(&b), Some(KeyStatus::Next));
+    let still_a = service.encode(&claims("alice")).unwrap();
+    assert_eq!(kid_of(&still_a), a.as_str());
+
+    // Phase 3: B is promoted. New tokens carry B; A's tokens still decode.
+    clock.advance(Duration::minutes(1));
+    ring.promote(&b).unwrap();
+    assert!(matches!(ring.status(&a), Some(KeyStatus::Previous { .. })));
+    let token_b = service.encode(&claims("bob")).unwrap();
+    assert_eq!(kid_of(&token_b), b.as_str());
+    assert_eq!(
+        service.decode(&token_a).unwrap().claims().subject(),
+        Some("alice")
+    );
+    assert_eq!(
+        service.decode(&token_b).unwrap().claims().subject(),
+        Some("bob")
+    );
+
+    // Phase 4: A cannot be retired while its tokens may be valid.
+    clock.advance(Duration::hours(1) - Duration::seconds(1));
+    let early = ring.retire(&a).unwrap_err();
+    assert!(
+        matches!(
+            early,
+            Error::KeyRing(KeyRingError::RetiredTooEarly { remaining }) if remaining == Duration::seconds(1)
+        ),
+        "{early:?}"
+    );
+    assert!(ring.retire_expired().is_empty());
+    assert!(service.decode(&token_b).is_ok());
+
+    // Phase 5: an hour after A stopped issuing, it is retired; its tokens fail
+    // closed (they would have expired by now anyway), B's keep working.
+    clock.advance(Duration::seconds(1));
+    assert_eq!(ring.retire_expired(), vec![a.clone()]);
+    assert!(ring.status(&a).is_none());
+    assert!(matches!(service.decode(&token_a), Err(Error::UnknownKeyId)));
+    assert_eq!(
+        service.decode(&token_b).unwrap().claims().subject(),
+        Some("bob")
+    );
+}
+
+#[test]
+fn tokens_without_a_known_kid_fail_closed() {
+    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)));
+    ring.promote(&ring.add(LocalKey::generate().unwrap()).unwrap())
+        .unwrap();
+    let service = LocalService::from_ring(Arc::clone(&ring)).build();
+
+    // Made with a key the ring does not hold, under every kind of footer.
+    let stranger = LocalService::builder(LocalKey::generate().unwrap()).build();
+    let unknown_kid = LocalKey::generate().unwrap().paserk_id().unwrap();
+    let footers = [
+        Footer::None,
+        Footer::Text("k4.lid.looks-like-one".into()),
+        Footer::Claims(FooterClaims::new()),
+        Footer::Claims(FooterClaims::new().with_key_id(unknown_kid.as_str())),
+        Footer::Claims(FooterClaims::new().with_key_id("")),
+    ];
+    for footer in &footers {
+        let token = stranger.encode_with(&claims("x"), footer, b"").unwrap();
+        let err = service.decode(&token).unwrap_err();
+        assert!(matches!(err, Error::UnknownKeyId), "{footer:?}: {err:?}");
+    }
+
+    // A kid that names a public key is the wrong key type for a local ring.
+    let pid = SecretKey::generate().unwrap().public_key().paserk_id();
+    let footer = Footer::Claims(FooterClaims::new().with_key_id(pid.as_str()));
+    let token = stranger.encode_with(&claims("x"), &footer, b"").unwrap();
+    assert!(matches!(
+        service.decode(&token),
+        Err(Error::WrongKeyType {
+            expected: KeyKind::Local,
+            found: KeyKind::Public
+        })
+    ));
+}
+
+#[test]
+fn a_signing_ring_issues_and_a_public_ring_verifies_across_a_rotation() {
+    let signing = Arc::new(SigningKeyRing::new(Duration::hours(1)));
+    let a = signing.add(SecretKey::generate().unwrap()).unwrap();
+    signing.promote(&a).unwrap();
+    let issuer = PublicService::from_signing_ring(Arc::clone(&signing)).build();
+    let token_a = issuer.encode(&claims("a")).unwrap();
+
+    // The verifiers get the next key before it issues anything.
+    let b = signing.add(SecretKey::generate().unwrap()).unwrap();
+    let public = PublicKeyRing::import(&signing.public_ring().export()).unwrap();
+    assert_eq!(public.len(), 2);
+    let verifier = PublicService::from_public_ring(Arc::new(public)).build();
+    assert!(matches!(
+        verifier.encode(&claims("x")),
+        Err(Error::NoIssuingKey)
+    ));
+
+    signing.promote(&b).unwrap();
+    let token_b = issuer.encode(&claims("b")).unwrap();
+    assert_eq!(
+        verifier.decode(&token_a).unwrap().claims().subject(),
+        Some("a")
+    );
+    assert_eq!(
+        verifier.decode(&token_b).unwrap().claims().subject(),
+        Some("b")
+    );
+    // Public tokens are named by the public key's id, never the secret key's.
+    assert!(a.as_str().starts_with("k4.pid."));
+}
+
+#[test]
+fn a_ring_rotates_while_other_threads_decode() {
+    let ring = Arc::new(LocalKeyRing::new(Duration::ZERO));
+    ring.promote(&ring.add(LocalKey::generate().unwrap()).unwrap())
+        .unwrap();
+    let service = Arc::new(LocalService::from_ring(Arc::clone(&ring)).build());
+    let stop = Arc::new(AtomicBool::new(false));
+
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let service = Arc::clone(&service);
+            let stop = Arc::clone(&stop);
+            thread::spawn(move || {
+                let mut decoded = 0u32;
+                while !stop.load(Ordering::Relaxed) || decoded == 0 {
+                    // Each token is decoded right after it is issued: with a key
+                    // retired only after its tokens' lifetime (zero here, but the
+                    // newest key is never retired below), no decode may fail.
+                    let token = service.encode(&claims("w")).unwrap();
+                    let verified = service.decode(&token);
+                    assert!(
+                        verified.is_ok() || matches!(verified, Err(Error::UnknownKeyId)),
+                        "{verified:?}"
+                    );
+                    decoded += 1;
+                }
+                decoded
+            })
+        })
+        .collect();
+
+    for _ in 0..50 {
+        let next = ring.add(LocalKey::generate().unwrap()).unwrap();
+        ring.promote(&next).unwrap();
+        ring.retire_expired();
+        assert_eq!(ring.len(), 1);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        assert!(worker.join().unwrap() > 0);
+    }
+}
+
+#[test]
+fn rings_survive_storage_with_statuses_and_times() {
+    let clock = ManualClock::new();
+    let ring = LocalKeyRing::new(Duration::hours(3)).with_clock(clock.clone());
+    let a = ring.add(LocalKey::generate().unwrap()).unwrap();
+    ring.promote(&a).unwrap();
+    clock.advance(Duration::minutes(5));
+    let b = ring.add(LocalKey::generate().unwrap()).unwrap();
+    ring.promote(&b).unwrap();
+    let c = ring.add(LocalKey::generate().unwrap()).unwrap();
+
+    let wrapping = LocalKey::generate().unwrap();
+    let saved = ring.export_wrapped(&wrapping).unwrap();
+    assert!(!saved.contains("k4.local."), "no key in clear");
+    let restored = LocalKeyRing::import_wrapped(&saved, &wrapping).unwrap();
+    assert_eq!(restored.keys(), ring.keys());
+    assert_eq!(restored.active_id(), Some(b.clone()));
+    assert_eq!(restored.status(&c), Some(KeyStatus::Next));
+    assert_eq!(restored.max_token_lifetime(), Duration::hours(3));
+
+    // Tokens from the original ring decode with the restored one.
+    let original = LocalService::from_ring(Arc::new(ring)).build();
+    let token = original.encode(&claims("kept")).unwrap();
+    let after = LocalService::from_ring(Arc::new(restored)).build();
+    assert_eq!(
+        after.decode(&token).unwrap().claims().subject(),
+        Some("kept")
+    );
+
+    // The wrong wrapping key is a verification failure, not a partial ring.
+    let wrong = LocalKey::generate().unwrap();
+    assert!(matches!(
+        LocalKeyRing::import_wrapped(&saved, &wrong),
+        Err(Error::Verification)
+    ));
+}
+
+#[test]
+fn hostile_stored_rings_are_refused_with_typed_errors() {
+    let ring = LocalKeyRing::new(Duration::hours(1));
+    let key = LocalKey::generate().unwrap();
+    let key_text = key.to_paserk().unwrap().as_str().to_owned();
+    let kid = ring.add(key).unwrap();
+    let other_kid = LocalKey::generate().unwrap().paserk_id().unwrap();
+    let entry = |kid: &KeyId, status: &str, extra: &str| {
+        format!(r#"{{"kid":"{kid}","status":"{status}"{extra},"key":"{key_text}"}}"#)
+    };
+    let doc = |kind: &str, entries: &str| {
+        format!(
+            r#"{{"paserk_key_ring":"{kind}","max_token_lifetime_seconds":60,"keys":[{entries}]}}"#
+        )
+    };
+    // The well-formed document loads, so each case below fails for its own reason.
+    assert_eq!(
+        LocalKeyRing::import_secret(&doc("k4.local", &entry(&kid, "active", "")))
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let cases = [
+        ("empty", String::new()),
+        ("not an object", "[]".to_owned()),
+        (
+            "another ring type",
+            doc("k4.public", &entry(&kid, "next", "")),
+        ),
+        (
+            "kid of another key",
+            doc("k4.local", &entry(&other_kid, "next", "")),
+        ),
+        (
+            "listed twice",
+            doc(
+                "k4.local",
+                &[entry(&kid, "next", ""), entry(&kid, "next", "")].join(","),
+            ),
+        ),
+        (
+            "two active",
+            doc(
+                "k4.local",
+                &[entry(&kid, "active", ""), entry(&kid, "active", "")].join(","),
+            ),
+        ),
+        (
+            "unknown status",
+            doc("k4.local", &entry(&kid, "retired", "")),
+        ),
+        (
+            "previous without since",
+            doc("k4.local", &entry(&kid, "previous", "")),
+        ),
+        (
+            "bad since",
+            doc(
+                "k4.local",
+                &entry(&kid, "previous", r#","since":"yesterday""#),
+            ),
+        ),
+        (
+            "unknown key field",
+            doc("k4.local", &entry(&kid, "next", r#","extra":1"#)),
+        ),
+        (
+            "duplicate field",
+            doc("k4.local", &entry(&kid, "next", r#","status":"next""#)),
+        ),
+        (
+            "negative lifetime",
+            doc("k4.local", "").replace(":60", ":-1"),
+        ),
+        (
+            "unknown top field",
+            doc("k4.local", "").replace("{\"paserk", "{\"x\":1,\"paserk"),
+        ),
+        (
+            "huge",
+            format!(
+                "{}{}",
+                doc("k4.local", ""),
+                " ".repeat(vaulttoken::keyring::MAX_DOCUMENT_LEN)
+            ),
+        ),
+        (
+            "deep",
+            format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)),
+        ),
+    ];
+    for (name, text) in &cases {
+        let err = LocalKeyRing::import_secret(text).unwrap_err();
+        assert!(
+            matches!(err, Error::KeyRing(KeyRingError::InvalidDocument { .. })),
+            "{name}: {err:?}"
+        );
+    }
+
+    // A key of the wrong PASERK type inside the document is the key's own error.
+    let public_text = SecretKey::generate().unwrap().public_key().to_paserk();
+    let wrong_type = doc("k4.local", &entry(&kid, "next", "")).replace(&key_text, &public_text);
+    assert!(matches!(
+        LocalKeyRing::import_secret(&wrong_type),
+        Err(Error::Paserk(_))
+    ));
+
+    // A verification-only ring has no active or previous keys.
+    let public = SecretKey::generate().unwrap().public_key();
+    let pid = public.paserk_id();
+    let active_public =
+        doc("k4.public", &entry(&pid, "active", "")).replace(&key_text, &public.to_paserk());
+    assert!(matches!(
+        PublicKeyRing::import(&active_public),
+        Err(Error::KeyRing(KeyRingError::InvalidDocument { .. }))
+    ));
+}
