@@ -154,6 +154,14 @@ pub enum FooterError {
     /// to go into a text footer.
     #[error("footer key id conflicts with the issuing key's id")]
     KeyIdConflict,
+    /// `kid` or `wpk` holds a key in clear (a `local`, `secret` or `public`
+    /// PASERK) instead of an id or a wrapped key. A footer is readable by anyone,
+    /// and a key taken from it would let the token choose its own key.
+    #[error("footer claim `{claim}` holds a plaintext key, not a key id or a wrapped key")]
+    PlaintextKey {
+        /// `kid` or `wpk`.
+        claim: &'static str,
+    },
 }
 
 /// Why a payload or a set of claims is not valid. Names the claim, never its value.

@@ -147,6 +147,19 @@ pub enum FooterMode {
     Text,
 }
 
+/// Whether `value` looks like a PASERK holding a key in clear, of any version:
+/// `k<digits>.local.`, `k<digits>.secret.` or `k<digits>.public.` followed by data.
+fn names_plaintext_key(value: &str) -> bool {
+    let mut parts = value.splitn(3, '.');
+    let (Some(version), Some(kind), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let is_version = version.len() >= 2
+        && version.starts_with('k')
+        && version[1..].bytes().all(|b| b.is_ascii_digit());
+    is_version && matches!(kind, "local" | "secret" | "public")
+}
+
 /// A footer: authenticated (from a verified token) or about to be sent.
 ///
 /// # Examples
@@ -379,13 +392,24 @@ impl FooterClaims {
             Some(Value::String(value)) => Ok(Some(value)),
             Some(_) => Err(Error::from(FooterError::WrongType { claim })),
         };
-        let key_id = take("kid")?;
-        let wrapped_key = take("wpk")?;
-        Ok(Self {
-            key_id,
-            wrapped_key,
+        let claims = Self {
+            key_id: take("kid")?,
+            wrapped_key: take("wpk")?,
             custom,
-        })
+        };
+        claims.check_no_plaintext_key()?;
+        Ok(claims)
+    }
+
+    /// Refuses a `kid` or `wpk` that is a key in clear. Checked when a footer is
+    /// parsed and before a service writes one into a token.
+    pub(crate) fn check_no_plaintext_key(&self) -> Result<(), Error> {
+        for (claim, value) in [("kid", &self.key_id), ("wpk", &self.wrapped_key)] {
+            if value.as_deref().is_some_and(names_plaintext_key) {
+                return Err(FooterError::PlaintextKey { claim }.into());
+            }
+        }
+        Ok(())
     }
 
     fn to_json(&self) -> Vec<u8> {
@@ -531,6 +555,43 @@ mod tests {
 
     fn parse(bytes: &[u8], mode: FooterMode) -> Result<Footer, Error> {
         Footer::parse(bytes, mode, &FooterLimits::default())
+    }
+
+    #[test]
+    fn plaintext_keys_in_kid_or_wpk_are_refused() {
+        for value in [
+            "k4.local.AAAA",
+            "k4.secret.AAAA",
+            "k4.public.AAAA",
+            "k3.local.AAAA",
+            "k10.public.",
+        ] {
+            for claim in ["kid", "wpk"] {
+                let footer = format!(r#"{{"{claim}":"{value}"}}"#);
+                let err = parse(footer.as_bytes(), FooterMode::Claims).unwrap_err();
+                assert!(
+                    matches!(err, Error::Footer(FooterError::PlaintextKey { claim: c }) if c == claim),
+                    "{footer}: {err:?}"
+                );
+            }
+        }
+        // Ids, wrapped keys and look-alikes that are not PASERK keys pass.
+        for value in [
+            "k4.lid.AAAA",
+            "k4.pid.AAAA",
+            "k4.local-wrap.pie.AAAA",
+            "k4.seal.AAAA",
+            "k4.local",
+            "kx.local.AAAA",
+            "local.k4.AAAA",
+            "2026-key",
+        ] {
+            let footer = format!(r#"{{"kid":"{value}","wpk":"{value}"}}"#);
+            assert!(
+                parse(footer.as_bytes(), FooterMode::Claims).is_ok(),
+                "{footer}"
+            );
+        }
     }
 
     #[test]

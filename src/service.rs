@@ -515,6 +515,9 @@ impl<P: ServicePurpose> TokenService<P> {
         let issuing = self.issuing_keys.as_ref().ok_or(Error::NoIssuingKey)?;
         let IssuingKey { key, key_id } = issuing.issuing_key()?;
         let footer = with_key_id(footer, key_id)?;
+        if let Footer::Claims(footer_claims) = &footer {
+            footer_claims.check_no_plaintext_key()?;
+        }
         self.rules.check(claims, &footer, Mode::Encode)?;
         let payload = claims.to_payload()?;
         let footer_bytes = footer.to_bytes();

@@ -219,11 +219,13 @@ fn characters_outside_strict_base64url_are_refused() {
                 "{accepts} with {bad:?}: {err:?}"
             );
         }
-        let cyrillic = text.replacen(&text[header..=header], "А", 1);
-        assert!(matches!(
-            load(&cyrillic).unwrap_err(),
-            Error::Paserk(PaserkError::Length { .. } | PaserkError::Encoding)
-        ));
+        // The first data character replaced by a Cyrillic "А" (two bytes).
+        let cyrillic = format!("{}А{}", &text[..header], &text[header + 1..]);
+        let err = load(&cyrillic).unwrap_err();
+        assert!(
+            matches!(err, Error::Paserk(PaserkError::Length { .. })),
+            "{accepts}: {err:?}"
+        );
     }
 }
 
@@ -237,6 +239,30 @@ fn a_megabyte_of_data_is_refused_by_length_alone() {
         assert!(
             matches!(err, Error::Paserk(PaserkError::Length { found, .. }) if found == huge.len()),
             "{accepts}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn a_service_never_writes_a_plaintext_key_into_a_footer() {
+    use vaulttoken::footer::{Footer, FooterClaims};
+    use vaulttoken::service::LocalService;
+    use vaulttoken::{Claims, FooterError};
+
+    let key = LocalKey::generate().unwrap();
+    let leaked = key.to_paserk().unwrap();
+    let service = LocalService::builder(key).build();
+    let claims = Claims::builder().subject("u").build().unwrap();
+    for footer in [
+        FooterClaims::new().with_key_id(leaked.as_str()),
+        FooterClaims::new().with_wrapped_key(leaked.as_str()),
+    ] {
+        let err = service
+            .encode_with(&claims, &Footer::Claims(footer), b"")
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Footer(FooterError::PlaintextKey { .. })),
+            "{err:?}"
         );
     }
 }
