@@ -239,6 +239,9 @@ pub enum PaserkError {
         /// The configured limit.
         limit: u64,
     },
+    /// Wrapping with an empty password would protect nothing.
+    #[error("the password is empty")]
+    EmptyPassword,
     /// Argon2 parameters that Argon2id cannot run with (zero iterations, memory
     /// below 8 KiB per lane, memory not a whole number of KiB, and so on).
     #[error("invalid Argon2 parameters: {reason}")]

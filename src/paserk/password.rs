@@ -278,7 +278,8 @@ impl LocalKey {
     ///
     /// [`Error::KeyCleared`] if the key was cleared or has been used up;
     /// [`Error::Randomness`] if the OS cannot supply a salt and nonce; and
-    /// [`Error::Paserk`] if Argon2id cannot allocate the requested memory.
+    /// [`Error::Paserk`] for an empty password or if Argon2id cannot allocate the
+    /// requested memory.
     ///
     /// # Examples
     ///
@@ -443,6 +444,9 @@ fn wrap(
     params: &PasswordParams,
     plaintext: &[u8],
 ) -> Result<String, Error> {
+    if password.is_empty() {
+        return Err(PaserkError::EmptyPassword.into());
+    }
     let salt: Zeroizing<[u8; SALT_LEN]> = random_array()?;
     let nonce: Zeroizing<[u8; NONCE_LEN]> = random_array()?;
     let keys = PasswordKeys::derive(password, salt.as_ref(), params)?;
@@ -569,6 +573,20 @@ mod tests {
         assert!(matches!(
             LocalKey::from_paserk_password(&altered, b"pw", &PasswordLimits::default()),
             Err(Error::Verification)
+        ));
+    }
+
+    #[test]
+    fn an_empty_password_is_refused_when_wrapping() {
+        let key = LocalKey::generate().unwrap();
+        assert!(matches!(
+            key.to_paserk_password(b"", &cheap()),
+            Err(Error::Paserk(PaserkError::EmptyPassword))
+        ));
+        let secret = SecretKey::generate().unwrap();
+        assert!(matches!(
+            secret.to_paserk_password(b"", &cheap()),
+            Err(Error::Paserk(PaserkError::EmptyPassword))
         ));
     }
 
