@@ -517,6 +517,10 @@ impl ClaimsBuilder {
 
     /// Sets `exp` to `iat` + `validity` (the default validity is 1 hour).
     ///
+    /// Any `validity` is safe: one that takes `exp` outside what RFC 3339 can
+    /// write (years 0000 to 9999), such as [`Duration::MAX`], makes
+    /// [`build`](Self::build) fail with [`PayloadError::TimeOutOfRange`].
+    ///
     /// # Examples
     ///
     /// ```
@@ -529,7 +533,9 @@ impl ClaimsBuilder {
         self
     }
 
-    /// Sets `exp` to a fixed time (truncated to whole seconds).
+    /// Sets `exp` to a fixed time (truncated to whole seconds). A time RFC 3339
+    /// cannot write makes [`build`](Self::build) fail with
+    /// [`PayloadError::TimeOutOfRange`].
     ///
     /// # Examples
     ///
@@ -933,6 +939,104 @@ mod tests {
                 claim: "exp"
             }))
         ));
+    }
+
+    fn out_of_range(result: Result<Claims, Error>) -> Option<&'static str> {
+        match result {
+            Err(Error::Payload(PayloadError::TimeOutOfRange { claim })) => Some(claim),
+            other => panic!("expected TimeOutOfRange, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn huge_validities_are_errors_at_both_ends_of_the_range() {
+        let first = datetime!(0000-01-01 0:00 UTC);
+        let last = datetime!(9999-12-31 23:59:59 UTC);
+        let cases = [
+            (clock().now(), Duration::MIN),
+            (first, Duration::seconds(-1)),
+            (first, Duration::MIN),
+            (last, Duration::seconds(1)),
+            (last, Duration::MAX),
+            (last, Duration::days(366 * 20_000)),
+            (first, Duration::days(-366 * 20_000)),
+        ];
+        for (iat, validity) in cases {
+            let built = Claims::builder()
+                .issued_at(iat)
+                .expires_in(validity)
+                .build_with_clock(&clock());
+            assert_eq!(out_of_range(built), Some("exp"), "{iat} + {validity}");
+        }
+        // The very ends themselves are fine.
+        let whole_range = Claims::builder()
+            .issued_at(first)
+            .expires_at(last)
+            .build_with_clock(&clock())
+            .unwrap();
+        assert_eq!(whole_range.expiration(), Some(last));
+        assert_eq!(
+            Claims::builder()
+                .issued_at(last)
+                .expires_in(Duration::ZERO)
+                .build_with_clock(&clock())
+                .unwrap()
+                .expiration(),
+            Some(last)
+        );
+    }
+
+    #[test]
+    fn times_beyond_rfc3339_are_errors_not_panics() {
+        use time::PrimitiveDateTime;
+        use time::macros::offset;
+
+        let beyond = [
+            PrimitiveDateTime::MIN.assume_utc(),
+            PrimitiveDateTime::MAX.assume_offset(offset!(-23:59:59)),
+            datetime!(0000-01-01 0:00 +00:00:01),
+        ];
+        for time in beyond {
+            let exp = Claims::builder()
+                .expires_at(time)
+                .build_with_clock(&clock());
+            assert_eq!(out_of_range(exp), Some("exp"), "{time}");
+            let nbf = Claims::builder()
+                .not_before(time)
+                .build_with_clock(&clock());
+            assert_eq!(out_of_range(nbf), Some("nbf"), "{time}");
+            let iat = Claims::builder().issued_at(time).build_with_clock(&clock());
+            assert_eq!(out_of_range(iat), Some("iat"), "{time}");
+            let from_clock = Claims::builder().build_with_clock(&FixedClock::new(time));
+            assert_eq!(out_of_range(from_clock), Some("iat"), "{time}");
+        }
+        // The last second of 9999 truncates, then its hour of validity overflows.
+        let last_instant = FixedClock::new(PrimitiveDateTime::MAX.assume_utc());
+        assert_eq!(
+            out_of_range(Claims::builder().build_with_clock(&last_instant)),
+            Some("exp")
+        );
+    }
+
+    #[test]
+    fn the_parsers_extreme_times_round_trip() {
+        for text in [
+            "0000-01-01T00:00:00Z",
+            "0000-01-01T00:00:00+23:59",
+            "9999-12-31T23:59:59Z",
+            "9999-12-31T23:59:59-23:59",
+        ] {
+            let payload = format!(r#"{{"exp":"{text}","nbf":"{text}","iat":"{text}"}}"#);
+            let claims = Claims::from_payload(payload.as_bytes()).unwrap();
+            assert_eq!(
+                Claims::from_payload(&claims.to_payload().unwrap()).unwrap(),
+                claims,
+                "{text}"
+            );
+        }
+        // A leap second at the very end parses (as the last nanosecond), too.
+        let leap = Claims::from_payload(br#"{"exp":"9999-12-31T23:59:60Z"}"#).unwrap();
+        assert_eq!(leap.expiration().unwrap().year(), 9999);
     }
 
     #[test]

@@ -2,9 +2,22 @@
 //! collected into one [`Violations`] list.
 //!
 //! A [`RuleSet`] is defined once and shared (it is cheap to clone); extend a copy
-//! to make a stricter set. The default set checks that the token was issued in
-//! the past, is not used before `nbf`, and has not expired, with no leeway. A
-//! token without `exp` fails unless [`RuleSet::allow_non_expiring`] was called.
+//! to make a stricter set. The default set requires `exp` and checks that it has
+//! not passed. It checks that `iat` and `nbf` are not in the future only when they
+//! are present, because peers such as Node's `paseto` never write `nbf`. The
+//! default leeway is zero. A token without `exp` fails unless
+//! [`RuleSet::allow_non_expiring`] was called; to require `iat` and `nbf` as
+//! well, add [`RuleSet::require_claims`]`(["iat", "nbf"])`.
+//!
+//! Expiry checking cannot be switched off through [`RuleSet::without`]: the only
+//! ways to weaken it are the explicit [`RuleSet::allow_non_expiring`] and the
+//! loudly named [`RuleSet::dangerously_accept_expired`].
+//!
+//! The time rules never panic, whatever the times: they compare differences
+//! (`now - exp < leeway`) instead of computing `exp + leeway`, which overflows
+//! near the ends of the range `time` can represent. Every claim time the parser
+//! accepts (0000-01-01 to 9999-12-31, any offset), any clock reading, and any
+//! leeway or maximum age is evaluated exactly.
 
 use core::fmt;
 use std::borrow::Cow;
@@ -255,8 +268,13 @@ pub struct RuleContext<'a> {
     /// Encoding or decoding.
     pub mode: Mode,
     /// "Now", from the rule set's clock.
+    ///
+    /// `OffsetDateTime + Duration` panics on overflow, and claim times can be as
+    /// late as 9999-12-31: compare differences (`ctx.now - exp < ctx.leeway`),
+    /// which never overflow, or use `checked_add`.
     pub now: OffsetDateTime,
-    /// The rule set's leeway for clock skew.
+    /// The rule set's leeway for clock skew (never negative; it may be as large
+    /// as [`Duration::MAX`]).
     pub leeway: Duration,
     /// Earlier rules: their names and whether they passed.
     pub earlier: &'a [(Cow<'static, str>, bool)],
@@ -366,7 +384,13 @@ fn matches_any(value: &str, accepted: &[String]) -> bool {
     })
 }
 
-/// The built-in rules, to name one for [`RuleSet::without`].
+/// The built-in rules that can be removed, to name one for [`RuleSet::without`].
+///
+/// The expiry rule, `not-expired`, deliberately has no variant, so no generic
+/// call can switch expiry checking off. Accepting tokens without `exp` takes
+/// [`RuleSet::allow_non_expiring`] (and, to issue them,
+/// [`ClaimsBuilder::without_expiry`](crate::ClaimsBuilder::without_expiry));
+/// accepting expired tokens takes [`RuleSet::dangerously_accept_expired`].
 ///
 /// # Examples
 ///
@@ -376,16 +400,23 @@ fn matches_any(value: &str, accepted: &[String]) -> bool {
 /// let rules = RuleSet::default().without(BuiltinRule::NotBefore);
 /// # let _ = rules;
 /// ```
+///
+/// Expiry is not among them:
+///
+/// ```compile_fail,E0599
+/// use vaulttoken::rules::{BuiltinRule, RuleSet};
+///
+/// let rules = RuleSet::default().without(BuiltinRule::NotExpired);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BuiltinRule {
-    /// `issued-in-past`: `iat` is present and not in the future.
+    /// `issued-in-past`: `iat`, if present, is not in the future (beyond the
+    /// leeway). On by default.
     IssuedInPast,
-    /// `not-before`: `nbf` is present and has passed.
+    /// `not-before`: `nbf`, if present, has passed (within the leeway). On by
+    /// default.
     NotBefore,
-    /// `not-expired`: `exp` is present (unless non-expiring tokens are allowed) and
-    /// has not passed.
-    NotExpired,
     /// `issued-by`: `iss` is one of the accepted issuers.
     IssuedBy,
     /// `for-audience`: `aud` is one of the accepted audiences.
@@ -404,8 +435,15 @@ pub enum BuiltinRule {
 
 /// A reusable set of rules. Cheap to clone; every method returns a new set.
 ///
-/// Defaults: `issued-in-past`, `not-before` and `not-expired` on; leeway 0; the
-/// system clock; non-expiring tokens refused.
+/// Defaults:
+/// - `not-expired` on: `exp` is required and must not have passed. Tokens without
+///   `exp` are refused unless [`RuleSet::allow_non_expiring`] is called; expired
+///   tokens are refused unless [`RuleSet::dangerously_accept_expired`] is called.
+///   Neither [`RuleSet::without`] nor any other call removes this rule.
+/// - `issued-in-past` and `not-before` on: `iat` and `nbf` must not be in the
+///   future, but only when present. Require them with
+///   [`RuleSet::require_claims`]`(["iat", "nbf"])`.
+/// - Leeway 0, the system clock, and no other rules.
 ///
 /// # Examples
 ///
@@ -425,8 +463,8 @@ pub struct RuleSet {
     leeway: Duration,
     issued_in_past: bool,
     not_before: bool,
-    not_expired: bool,
     allow_non_expiring: bool,
+    dangerously_accept_expired: bool,
     max_age: Option<Duration>,
     valid_at: Option<OffsetDateTime>,
     issuers: Option<Vec<String>>,
@@ -444,8 +482,8 @@ impl Default for RuleSet {
             leeway: Duration::ZERO,
             issued_in_past: true,
             not_before: true,
-            not_expired: true,
             allow_non_expiring: false,
+            dangerously_accept_expired: false,
             max_age: None,
             valid_at: None,
             issuers: None,
@@ -475,7 +513,14 @@ impl RuleSet {
         self
     }
 
-    /// Tolerates this much clock skew in every time rule (default 0).
+    /// Tolerates this much clock skew in every time rule (default 0). A negative
+    /// leeway counts as its absolute value.
+    ///
+    /// # Security
+    ///
+    /// A leeway extends the life of every token by as much, so a huge one switches
+    /// the time rules off in effect: keep it to seconds or minutes. (Any value is
+    /// safe to evaluate, however large.)
     ///
     /// # Examples
     ///
@@ -500,6 +545,57 @@ impl RuleSet {
     /// ```
     pub fn allow_non_expiring(mut self) -> Self {
         self.allow_non_expiring = true;
+        self
+    }
+
+    /// Accepts tokens whose `exp` has passed, when decoding: for the rare endpoint
+    /// that must read an expired token, such as a session refresh, together with a
+    /// rule of your own that bounds how long ago it expired.
+    ///
+    /// Only the time comparison is switched off, and only for [`Mode::Decode`]:
+    /// - `exp` is still required, unless [`RuleSet::allow_non_expiring`] is also
+    ///   called, so `not-expired` still runs (and custom rules see it pass);
+    /// - in [`Mode::Encode`] expired claims are still refused, so a service never
+    ///   issues an expired token;
+    /// - [`RuleSet::valid_at`] still checks `exp` at its fixed instant.
+    ///
+    /// This is the only way to stop expired tokens from being refused:
+    /// [`BuiltinRule`] has no variant for `not-expired`.
+    ///
+    /// # Security
+    ///
+    /// Expired tokens are accepted for ever, unless a rule of your own bounds
+    /// their age: a stolen token never stops working against this rule set. Never
+    /// use it for ordinary authentication.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use time::Duration;
+    /// use time::macros::datetime;
+    /// use vaulttoken::rules::{Mode, RuleSet, Violation, rule_fn};
+    /// use vaulttoken::{Claims, FixedClock};
+    ///
+    /// let now = FixedClock::new(datetime!(2030-01-01 12:00 UTC));
+    /// // Issued two hours ago, so expired one hour ago.
+    /// let expired = Claims::builder()
+    ///     .issued_at(datetime!(2030-01-01 10:00 UTC))
+    ///     .build_with_clock(&now)?;
+    ///
+    /// let refresh = RuleSet::default()
+    ///     .with_clock(now)
+    ///     .dangerously_accept_expired()
+    ///     .with_rule(rule_fn("expired-within-a-day", |ctx| match ctx.claims.expiration() {
+    ///         Some(exp) if ctx.now - exp <= Duration::days(1) => Ok(()),
+    ///         _ => Err(Violation::new("expired-within-a-day", "expired too long ago").on_claim("exp")),
+    ///     }));
+    /// refresh.check(&expired, &Default::default(), Mode::Decode)?;
+    /// // Issuing is unaffected: expired claims are still refused.
+    /// assert!(refresh.check(&expired, &Default::default(), Mode::Encode).is_err());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn dangerously_accept_expired(mut self) -> Self {
+        self.dangerously_accept_expired = true;
         self
     }
 
@@ -582,7 +678,9 @@ impl RuleSet {
         self
     }
 
-    /// Refuses tokens whose `iat` is older than `max_age` (plus leeway).
+    /// Refuses tokens whose `iat` is older than `max_age` (plus leeway). Tokens
+    /// without `iat` are refused too, as their age is unknown. Any `max_age` is safe
+    /// to evaluate, however large.
     ///
     /// # Examples
     ///
@@ -610,13 +708,32 @@ impl RuleSet {
         self
     }
 
-    /// Requires each named claim (registered or custom) to be present.
+    /// Requires each named claim (registered or custom) to be present; a missing
+    /// one fails the `required-claims` rule.
+    ///
+    /// This is also how to require `iat` and `nbf`, which the default rules check
+    /// only when present.
     ///
     /// # Examples
     ///
     /// ```
-    /// let rules = vaulttoken::rules::RuleSet::default().require_claims(["sub", "role"]);
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let rules = RuleSet::default().require_claims(["sub", "role"]);
     /// # let _ = rules;
+    ///
+    /// // A peer's token with `exp` and `iat` but no `nbf`: accepted by default.
+    /// let peer = Claims::from_payload(br#"{"iat":"2020-01-01T00:00:00Z","exp":"9999-01-01T00:00:00Z"}"#)?;
+    /// RuleSet::default().check(&peer, &Default::default(), Mode::Decode)?;
+    ///
+    /// // ... and refused by a rule set that requires `nbf`.
+    /// let strict = RuleSet::default().require_claims(["iat", "nbf"]);
+    /// let Err(Error::Claims(violations)) = strict.check(&peer, &Default::default(), Mode::Decode) else {
+    ///     panic!("expected a violation");
+    /// };
+    /// assert!(violations.contains_rule("required-claims"));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn require_claims<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
         self.required.extend(names.into_iter().map(Into::into));
@@ -635,6 +752,8 @@ impl RuleSet {
 
     /// Removes a built-in rule (replace it by adding a custom rule).
     ///
+    /// The expiry rule cannot be removed: see [`BuiltinRule`].
+    ///
     /// # Examples
     ///
     /// See [`BuiltinRule`].
@@ -642,7 +761,6 @@ impl RuleSet {
         match rule {
             BuiltinRule::IssuedInPast => self.issued_in_past = false,
             BuiltinRule::NotBefore => self.not_before = false,
-            BuiltinRule::NotExpired => self.not_expired = false,
             BuiltinRule::IssuedBy => self.issuers = None,
             BuiltinRule::ForAudience => self.audiences = None,
             BuiltinRule::Subject => self.subject = None,
@@ -680,9 +798,11 @@ impl RuleSet {
         if self.not_before {
             record("not-before", not_before(claims, now, leeway));
         }
-        if self.not_expired {
-            record("not-expired", self.not_expired(claims, now));
-        }
+        let check_expiry_time = !(self.dangerously_accept_expired && mode == Mode::Decode);
+        record(
+            "not-expired",
+            self.not_expired(claims, now, check_expiry_time),
+        );
         if let Some(max_age) = self.max_age {
             record("max-age", max_age_rule(claims, now, leeway, max_age));
         }
@@ -690,7 +810,7 @@ impl RuleSet {
             let at_time = [
                 issued_in_past(claims, at, leeway),
                 not_before(claims, at, leeway),
-                self.not_expired(claims, at),
+                self.not_expired(claims, at, true),
             ];
             let first_failure = at_time.into_iter().find_map(Result::err);
             record(
@@ -770,7 +890,14 @@ impl RuleSet {
         }
     }
 
-    fn not_expired(&self, claims: &Claims, now: OffsetDateTime) -> Result<(), Violation> {
+    /// `exp` is present (unless non-expiring tokens are allowed) and, if
+    /// `check_time`, has not passed: `now < exp + leeway`.
+    fn not_expired(
+        &self,
+        claims: &Claims,
+        now: OffsetDateTime,
+        check_time: bool,
+    ) -> Result<(), Violation> {
         match claims.expiration() {
             None if self.allow_non_expiring => Ok(()),
             None => Err(Violation::new(
@@ -778,24 +905,38 @@ impl RuleSet {
                 "is required (non-expiring tokens are not allowed)",
             )
             .on_claim("exp")),
-            Some(exp) if now < exp + self.leeway => Ok(()),
+            Some(_) if !check_time => Ok(()),
+            Some(exp) if elapsed(exp, now) < self.leeway => Ok(()),
             Some(_) => Err(Violation::new("not-expired", "token has expired").on_claim("exp")),
         }
     }
 }
 
+/// The signed time from `from` to `to` (`to - from`), exactly. The time rules
+/// compare it with the leeway instead of computing `from + leeway`, which panics
+/// near the ends of the representable range.
+///
+/// Never panics: every `OffsetDateTime` lies within about ±10,000 years (±1
+/// million with `time`'s `large-dates`), so the difference of any two, offsets
+/// included, is far inside `Duration`'s range of ±2^63 seconds.
+fn elapsed(from: OffsetDateTime, to: OffsetDateTime) -> Duration {
+    to - from
+}
+
+/// `iat`, if present, is not in the future: `iat <= now + leeway`.
 fn issued_in_past(claims: &Claims, now: OffsetDateTime, leeway: Duration) -> Result<(), Violation> {
     match claims.issued_at() {
-        None => Err(Violation::new("issued-in-past", "is required").on_claim("iat")),
-        Some(iat) if iat <= now + leeway => Ok(()),
+        None => Ok(()),
+        Some(iat) if elapsed(now, iat) <= leeway => Ok(()),
         Some(_) => Err(Violation::new("issued-in-past", "is in the future").on_claim("iat")),
     }
 }
 
+/// `nbf`, if present, has passed: `nbf <= now + leeway`.
 fn not_before(claims: &Claims, now: OffsetDateTime, leeway: Duration) -> Result<(), Violation> {
     match claims.not_before() {
-        None => Err(Violation::new("not-before", "is required").on_claim("nbf")),
-        Some(nbf) if nbf <= now + leeway => Ok(()),
+        None => Ok(()),
+        Some(nbf) if elapsed(now, nbf) <= leeway => Ok(()),
         Some(_) => Err(Violation::new("not-before", "token is not valid yet").on_claim("nbf")),
     }
 }
@@ -808,7 +949,9 @@ fn max_age_rule(
 ) -> Result<(), Violation> {
     match claims.issued_at() {
         None => Err(Violation::new("max-age", "is required").on_claim("iat")),
-        Some(iat) if now - iat <= max_age + leeway => Ok(()),
+        // Saturating is exact here: `elapsed` is far inside `Duration`'s range, so
+        // a sum that saturates is beyond any age anyway.
+        Some(iat) if elapsed(iat, now) <= max_age.saturating_add(leeway) => Ok(()),
         Some(_) => Err(Violation::new("max-age", "token is too old")
             .on_claim("iat")
             .expecting(format!("at most {max_age}"))),
@@ -979,9 +1122,290 @@ mod tests {
 
     #[test]
     fn removed_rules_do_not_run() {
-        let claims = claims_at(NOW - Duration::hours(2));
-        let set = rules().without(BuiltinRule::NotExpired);
+        let claims = claims_at(NOW + Duration::minutes(5));
+        let set = rules()
+            .without(BuiltinRule::IssuedInPast)
+            .without(BuiltinRule::NotBefore);
         assert!(set.check(&claims, &Footer::None, Mode::Decode).is_ok());
+    }
+
+    #[test]
+    fn no_removable_rule_turns_expiry_checking_off() {
+        let expired = claims_at(NOW - Duration::hours(2));
+        let forever = payload(r#"{"iat":"2030-01-01T12:00:00Z"}"#);
+        let mut set = rules();
+        for rule in [
+            BuiltinRule::IssuedInPast,
+            BuiltinRule::NotBefore,
+            BuiltinRule::IssuedBy,
+            BuiltinRule::ForAudience,
+            BuiltinRule::Subject,
+            BuiltinRule::IdentifiedBy,
+            BuiltinRule::MaxAge,
+            BuiltinRule::ValidAt,
+            BuiltinRule::RequiredClaims,
+        ] {
+            set = set.without(rule);
+        }
+        for claims in [&expired, &forever] {
+            for mode in [Mode::Decode, Mode::Encode] {
+                assert_eq!(
+                    failed(set.check(claims, &Footer::None, mode)),
+                    ["not-expired"]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dangerously_accept_expired_only_skips_the_time_check_on_decode() {
+        let expired = claims_at(NOW - Duration::hours(2));
+        let set = rules().dangerously_accept_expired();
+        assert!(set.check(&expired, &Footer::None, Mode::Decode).is_ok());
+        // A service never issues an expired token, whatever the rule set says.
+        assert_eq!(
+            failed(set.check(&expired, &Footer::None, Mode::Encode)),
+            ["not-expired"]
+        );
+        // `exp` is still required: non-expiry is a separate, explicit opt-in.
+        let forever = payload(r#"{"iat":"2030-01-01T12:00:00Z"}"#);
+        assert_eq!(
+            failed(set.check(&forever, &Footer::None, Mode::Decode)),
+            ["not-expired"]
+        );
+        let both = set.clone().allow_non_expiring();
+        assert!(both.check(&forever, &Footer::None, Mode::Decode).is_ok());
+        // An explicitly configured instant still checks `exp`.
+        let at_now = set.valid_at(NOW);
+        assert_eq!(
+            failed(at_now.check(&expired, &Footer::None, Mode::Decode)),
+            ["valid-at"]
+        );
+        assert!(format!("{both:?}").contains("dangerously_accept_expired: true"));
+    }
+
+    #[test]
+    fn custom_rules_see_not_expired_pass_when_expired_tokens_are_accepted() {
+        let set = rules()
+            .dangerously_accept_expired()
+            .with_rule(rule_fn("saw", |ctx| {
+                if ctx.earlier.contains(&(Cow::Borrowed("not-expired"), true)) {
+                    Ok(())
+                } else {
+                    Err(Violation::new("saw", "not-expired did not pass"))
+                }
+            }));
+        let expired = claims_at(NOW - Duration::hours(2));
+        assert!(set.check(&expired, &Footer::None, Mode::Decode).is_ok());
+    }
+
+    fn payload(json: &str) -> Claims {
+        Claims::from_payload(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn iat_and_nbf_are_optional_by_default_but_checked_when_present() {
+        // What Node's paseto issues: `iat` and `exp`, never `nbf`.
+        let node = payload(r#"{"iat":"2030-01-01T11:00:00Z","exp":"2030-01-01T13:00:00Z"}"#);
+        assert!(rules().check(&node, &Footer::None, Mode::Decode).is_ok());
+        let exp_only = payload(r#"{"exp":"2030-01-01T13:00:00Z"}"#);
+        assert!(
+            rules()
+                .check(&exp_only, &Footer::None, Mode::Decode)
+                .is_ok()
+        );
+        let future = payload(
+            r#"{"iat":"2030-01-01T12:00:01Z","nbf":"2030-01-01T12:00:01Z","exp":"2030-01-01T13:00:00Z"}"#,
+        );
+        assert_eq!(
+            failed(rules().check(&future, &Footer::None, Mode::Decode)),
+            ["issued-in-past", "not-before"]
+        );
+        let none = payload("{}");
+        assert_eq!(
+            failed(rules().check(&none, &Footer::None, Mode::Decode)),
+            ["not-expired"]
+        );
+    }
+
+    #[test]
+    fn require_claims_makes_iat_and_nbf_mandatory() {
+        let exp_only = payload(r#"{"exp":"2030-01-01T13:00:00Z"}"#);
+        let strict = rules().require_claims(["iat", "nbf"]);
+        let Err(Error::Claims(violations)) = strict.check(&exp_only, &Footer::None, Mode::Decode)
+        else {
+            panic!("expected violations");
+        };
+        let missing: Vec<_> = violations
+            .iter()
+            .map(|v| (v.rule(), v.claim().unwrap()))
+            .collect();
+        assert_eq!(
+            missing,
+            [("required-claims", "iat"), ("required-claims", "nbf")]
+        );
+        assert!(
+            strict
+                .check(&claims_at(NOW), &Footer::None, Mode::Decode)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn max_age_still_requires_iat() {
+        let exp_only = payload(r#"{"exp":"2030-01-01T13:00:00Z"}"#);
+        let set = rules().max_age(Duration::hours(1));
+        assert_eq!(
+            failed(set.check(&exp_only, &Footer::None, Mode::Decode)),
+            ["max-age"]
+        );
+    }
+
+    #[test]
+    fn elapsed_never_overflows_between_the_farthest_instants() {
+        use time::PrimitiveDateTime;
+        use time::macros::offset;
+
+        let first = PrimitiveDateTime::MIN.assume_offset(offset!(+23:59:59));
+        let last = PrimitiveDateTime::MAX.assume_offset(offset!(-23:59:59));
+        let span = elapsed(first, last);
+        assert_eq!(
+            span.whole_nanoseconds(),
+            last.unix_timestamp_nanos() - first.unix_timestamp_nanos()
+        );
+        assert_eq!(elapsed(last, first), -span);
+        assert!(span < Duration::MAX);
+    }
+
+    /// The parser's extremes (with the farthest offsets), ordinary times, and the
+    /// farthest instants `time` can represent at all (clocks can return those).
+    fn edge_times() -> Vec<OffsetDateTime> {
+        use time::PrimitiveDateTime;
+        use time::macros::offset;
+
+        let mut times: Vec<OffsetDateTime> = [
+            "0000-01-01T00:00:00+23:59",
+            "0000-01-01T00:00:00Z",
+            "0000-01-01T00:00:01Z",
+            "2030-01-01T12:00:00Z",
+            "9999-12-31T23:59:58Z",
+            "9999-12-31T23:59:59Z",
+            "9999-12-31T23:59:59-23:59",
+        ]
+        .iter()
+        .map(|t| Claims::from_payload(format!(r#"{{"exp":"{t}"}}"#).as_bytes()))
+        .map(|c| c.unwrap().expiration().unwrap())
+        .collect();
+        times.push(PrimitiveDateTime::MIN.assume_offset(offset!(+23:59:59)));
+        times.push(PrimitiveDateTime::MAX.assume_offset(offset!(-23:59:59)));
+        times
+    }
+
+    /// The rules that should fail, computed in exact `i128` nanoseconds, where
+    /// nothing can overflow.
+    fn oracle(
+        (iat, exp): (OffsetDateTime, OffsetDateTime),
+        now: OffsetDateTime,
+        leeway: Duration,
+        max_age: Option<Duration>,
+        valid_at: Option<OffsetDateTime>,
+    ) -> Vec<&'static str> {
+        let ns = OffsetDateTime::unix_timestamp_nanos;
+        let lw = leeway.abs().whole_nanoseconds();
+        let in_future = |at: OffsetDateTime| ns(iat) - ns(at) > lw;
+        let expired = |at: OffsetDateTime| ns(at) - ns(exp) >= lw;
+        let mut expected = Vec::new();
+        if in_future(now) {
+            expected.extend(["issued-in-past", "not-before"]);
+        }
+        if expired(now) {
+            expected.push("not-expired");
+        }
+        if max_age.is_some_and(|max| ns(now) - ns(iat) > max.whole_nanoseconds() + lw) {
+            expected.push("max-age");
+        }
+        if valid_at.is_some_and(|at| in_future(at) || expired(at)) {
+            expected.push("valid-at");
+        }
+        expected
+    }
+
+    /// Every time rule, at every combination of edge times (for `iat` = `nbf`,
+    /// `exp`, the clock and `valid_at`), leeways and maximum ages, against the
+    /// oracle: no panic, and the exact answer.
+    #[test]
+    fn time_rules_are_exact_and_never_panic_at_the_ends_of_the_range() {
+        let times = edge_times();
+        let leeways = [
+            Duration::ZERO,
+            Duration::seconds(1),
+            Duration::days(1),
+            Duration::days(366 * 20_000),
+            Duration::MAX,
+            Duration::MIN,
+        ];
+        let max_ages = [
+            None,
+            Some(Duration::ZERO),
+            Some(Duration::hours(1)),
+            Some(Duration::MAX),
+            Some(Duration::MIN),
+        ];
+        let valid_ats: Vec<Option<OffsetDateTime>> = [None]
+            .into_iter()
+            .chain(times.iter().copied().map(Some))
+            .collect();
+        // Only times RFC 3339 can write are possible in a token.
+        let tokens: Vec<((OffsetDateTime, OffsetDateTime), Claims)> = times
+            .iter()
+            .flat_map(|&iat| times.iter().map(move |&exp| (iat, exp)))
+            .filter_map(|(iat, exp)| {
+                let (iat_text, exp_text) = (rfc3339(iat)?, rfc3339(exp)?);
+                let json =
+                    format!(r#"{{"iat":"{iat_text}","nbf":"{iat_text}","exp":"{exp_text}"}}"#);
+                Some(((iat, exp), Claims::from_payload(json.as_bytes()).unwrap()))
+            })
+            .collect();
+        let mut settings = Vec::new();
+        for &now in &times {
+            for leeway in leeways {
+                for max_age in max_ages {
+                    for &valid_at in &valid_ats {
+                        settings.push((now, leeway, max_age, valid_at));
+                    }
+                }
+            }
+        }
+        let mut checked = 0_u32;
+        for (times_of_token, claims) in &tokens {
+            for &(now, leeway, max_age, valid_at) in &settings {
+                let mut set = RuleSet::default()
+                    .with_clock(FixedClock::new(now))
+                    .leeway(leeway);
+                if let Some(max_age) = max_age {
+                    set = set.max_age(max_age);
+                }
+                if let Some(at) = valid_at {
+                    set = set.valid_at(at);
+                }
+                let expected = oracle(*times_of_token, now, leeway, max_age, valid_at);
+                for mode in [Mode::Decode, Mode::Encode] {
+                    assert_eq!(
+                        failed(set.check(claims, &Footer::None, mode)),
+                        expected,
+                        "{times_of_token:?} now {now} leeway {leeway} max_age {max_age:?} \
+                         valid_at {valid_at:?}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 7 * 7 * 9 * 6 * 5 * 10);
+    }
+
+    fn rfc3339(t: OffsetDateTime) -> Option<String> {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
     }
 
     #[test]

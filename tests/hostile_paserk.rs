@@ -63,8 +63,11 @@ fn fixtures() -> Fixtures {
     }
 }
 
+/// A loader that only reports success or its error.
+type Loader<'a> = Box<dyn Fn(&str) -> Result<(), Error> + 'a>;
+
 /// Every loader, with the type it accepts.
-fn loaders(f: &Fixtures) -> Vec<(PaserkType, Box<dyn Fn(&str) -> Result<(), Error> + '_>)> {
+fn loaders(f: &Fixtures) -> Vec<(PaserkType, Loader<'_>)> {
     let limits = PasswordLimits::default();
     vec![
         (

@@ -158,6 +158,97 @@ fn non_expiring_tokens_need_both_opt_ins() {
     ));
 }
 
+/// What Node's `paseto` (and other peers) issue: `iat` and `exp`, never `nbf`.
+const PEER_PAYLOAD: &[u8] =
+    br#"{"sub":"user-1","iat":"2030-01-01T11:59:00Z","exp":"2030-01-01T13:00:00Z"}"#;
+
+#[test]
+fn a_default_service_accepts_peer_tokens_without_nbf_or_iat() {
+    let exp_only = br#"{"sub":"user-1","exp":"2030-01-01T13:00:00Z"}"#;
+    for payload in [PEER_PAYLOAD, exp_only] {
+        let token = raw_local_token(payload, b"");
+        let verified = local_service().decode(&token).unwrap();
+        assert_eq!(verified.claims().subject(), Some("user-1"));
+        assert_eq!(verified.claims().not_before(), None);
+    }
+}
+
+#[test]
+fn a_default_service_still_requires_exp_and_checks_iat_and_nbf_when_present() {
+    let cases: [(&[u8], &[&str]); 3] = [
+        (br#"{"iat":"2030-01-01T11:59:00Z"}"#, &["not-expired"]),
+        (
+            br#"{"iat":"2030-01-01T12:00:01Z","exp":"2030-01-01T13:00:00Z"}"#,
+            &["issued-in-past"],
+        ),
+        (
+            br#"{"nbf":"2030-01-01T12:00:01Z","exp":"2030-01-01T13:00:00Z"}"#,
+            &["not-before"],
+        ),
+    ];
+    for (payload, expected) in cases {
+        let token = raw_local_token(payload, b"");
+        let Err(Error::Claims(violations)) = local_service().decode(&token) else {
+            panic!("accepted {payload:?}");
+        };
+        let failed: Vec<&str> = violations.iter().map(Violation::rule).collect();
+        assert_eq!(failed, expected, "{payload:?}");
+    }
+}
+
+#[test]
+fn require_claims_opts_back_in_to_mandatory_iat_and_nbf() {
+    let strict = LocalService::builder(local_key())
+        .rules(rules().require_claims(["iat", "nbf"]))
+        .build();
+    let Err(Error::Claims(violations)) = strict.decode(&raw_local_token(PEER_PAYLOAD, b"")) else {
+        panic!("a token without nbf was accepted");
+    };
+    let missing: Vec<(&str, Option<&str>)> =
+        violations.iter().map(|v| (v.rule(), v.claim())).collect();
+    assert_eq!(missing, [("required-claims", Some("nbf"))]);
+    // Its own tokens always carry both.
+    assert!(strict.decode(&strict.encode(&claims()).unwrap()).is_ok());
+}
+
+#[test]
+fn expired_tokens_are_accepted_only_through_the_dangerous_opt_in() {
+    let stale = Claims::builder()
+        .issued_at(NOW - Duration::hours(3))
+        .build_with_clock(&FixedClock::new(NOW - Duration::hours(3)))
+        .unwrap();
+    let issued_then = LocalService::builder(local_key())
+        .rules(RuleSet::default().with_clock(FixedClock::new(NOW - Duration::hours(3))))
+        .build();
+    let token = issued_then.encode(&stale).unwrap();
+
+    assert!(
+        matches!(local_service().decode(&token), Err(Error::Claims(v)) if v.contains_rule("not-expired"))
+    );
+    let refresh = LocalService::builder(local_key())
+        .rules(rules().dangerously_accept_expired())
+        .build();
+    assert_eq!(refresh.decode(&token).unwrap().claims(), &stale);
+    // The same service never issues an expired token.
+    assert!(
+        matches!(refresh.encode(&stale), Err(Error::Claims(v)) if v.contains_rule("not-expired"))
+    );
+}
+
+#[test]
+fn a_huge_default_validity_is_an_error_not_a_panic() {
+    let service = LocalService::builder(local_key())
+        .rules(rules())
+        .default_validity(Duration::MAX)
+        .build();
+    assert!(matches!(
+        service.claims_builder().build_with_clock(&clock()),
+        Err(Error::Payload(PayloadError::TimeOutOfRange {
+            claim: "exp"
+        }))
+    ));
+}
+
 #[test]
 fn implicit_assertions_bind_tokens_to_a_context() {
     let service = local_service();
