@@ -1,7 +1,13 @@
 //! Strict text encodings: unpadded base64url for tokens and keys, hex for keys.
 //!
-//! Both come from constant-time crates (`base64ct`, `base16ct`), so decoding key
-//! material does not branch on its value.
+//! Key material goes through constant-time crates (`base64ct`, `base16ct`), so
+//! decoding or encoding a key does not branch on or index memory by its value.
+//!
+//! Token bodies and footers are public: a `v4.local` body is nonce, ciphertext and
+//! tag, a `v4.public` body is message and signature, and a footer is sent in
+//! clear. They are decoded by [`decode_public_base64url_into`], a table-driven
+//! decoder that is not constant time but is exactly as strict as the key decoder
+//! (a test compares the two). Never use it for secrets.
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 
@@ -31,6 +37,144 @@ pub(crate) fn push_base64url(out: &mut Vec<u8>, bytes: &[u8]) {
 /// and zero unused trailing bits. `None` on any violation.
 pub(crate) fn decode_base64url(text: &str) -> Option<Vec<u8>> {
     Base64UrlUnpadded::decode_vec(text).ok()
+}
+
+/// Decodes strict unpadded base64url from *public* text into `out`, which must be
+/// exactly [`base64url_decoded_len`] bytes long. As strict as
+/// [`decode_base64url`]: only the URL alphabet, no `=`, no whitespace, no length
+/// `4n + 1`, and zero unused trailing bits. Returns `false` on any violation,
+/// leaving `out` partly written.
+///
+/// # Security
+///
+/// Not constant time: its table lookups are indexed by the text, and it returns
+/// early on a bad tail. Only for token bodies and footers, which are sent in
+/// clear; keys go through [`decode_base64url`].
+#[must_use]
+pub(crate) fn decode_public_base64url_into(text: &[u8], out: &mut [u8]) -> bool {
+    if base64url_decoded_len(text.len()) != Some(out.len()) {
+        return false;
+    }
+    // Each group of four characters gives 24 bits; an invalid character sets a
+    // bit above them, and `seen` collects those bits for one check at the end.
+    let mut seen = 0u32;
+    // Four groups at a time: sixteen characters, twelve bytes in two stores.
+    let (blocks, text) = text.as_chunks::<16>();
+    let (twelves, out) = out.as_chunks_mut::<12>();
+    for (block, twelve) in blocks.iter().zip(twelves.iter_mut()) {
+        let g0 = group(block[0], block[1], block[2], block[3]);
+        let g1 = group(block[4], block[5], block[6], block[7]);
+        let g2 = group(block[8], block[9], block[10], block[11]);
+        let g3 = group(block[12], block[13], block[14], block[15]);
+        seen |= g0 | g1 | g2 | g3;
+        // Bits beyond a group's 24 only matter when `seen` already fails.
+        let first = u64::from(g0) << 40 | u64::from(g1) << 16 | u64::from(g2) >> 8;
+        let last = g2 << 24 | g3;
+        let (first_out, last_out) = twelve.split_at_mut(8);
+        first_out.copy_from_slice(&first.to_be_bytes());
+        last_out.copy_from_slice(&last.to_be_bytes());
+    }
+    // Then at most one pair of groups: eight characters, six bytes.
+    let (octets, text) = text.as_chunks::<8>();
+    let (sixes, out) = out.as_chunks_mut::<6>();
+    for (octet, six) in octets.iter().zip(sixes.iter_mut()) {
+        let [c0, c1, c2, c3, c4, c5, c6, c7] = *octet;
+        let high = group(c0, c1, c2, c3);
+        let low = group(c4, c5, c6, c7);
+        seen |= high | low;
+        let bytes = ((u64::from(high) << 24 | u64::from(low)) << 16).to_be_bytes();
+        six.copy_from_slice(&bytes[..6]);
+    }
+    // Then at most one more whole group.
+    let (quads, tail) = text.as_chunks::<4>();
+    let (triples, out_tail) = out.as_chunks_mut::<3>();
+    for (&[c0, c1, c2, c3], triple) in quads.iter().zip(triples.iter_mut()) {
+        let group = group(c0, c1, c2, c3);
+        seen |= group;
+        let [_, b0, b1, b2] = group.to_be_bytes();
+        *triple = [b0, b1, b2];
+    }
+    // A final group of two or three characters, whose unused low bits must be
+    // zero; the length check above has ruled out a single character.
+    match (tail, out_tail) {
+        ([], []) => {}
+        (&[c0, c1], [b0]) => {
+            let group = sextet::<0>(c0) | sextet::<1>(c1);
+            if group & 0xffff != 0 {
+                return false;
+            }
+            seen |= group;
+            *b0 = group.to_be_bytes()[1];
+        }
+        (&[c0, c1, c2], [b0, b1]) => {
+            let group = sextet::<0>(c0) | sextet::<1>(c1) | sextet::<2>(c2);
+            if group & 0xff != 0 {
+                return false;
+            }
+            seen |= group;
+            let [_, x0, x1, _] = group.to_be_bytes();
+            [*b0, *b1] = [x0, x1];
+        }
+        _ => return false,
+    }
+    seen < 1 << 24
+}
+
+/// Decodes strict unpadded base64url from *public* text into a new buffer; see
+/// [`decode_public_base64url_into`], whose security note applies.
+pub(crate) fn decode_public_base64url(text: &str) -> Option<Vec<u8>> {
+    let mut out = vec![0; base64url_decoded_len(text.len())?];
+    decode_public_base64url_into(text.as_bytes(), &mut out).then_some(out)
+}
+
+/// Whether `text` is strict unpadded base64url, checked by decoding it in pieces
+/// on the stack. Public text only; see [`decode_public_base64url_into`].
+pub(crate) fn is_public_base64url(text: &str) -> bool {
+    // A multiple of four characters, so only the last piece can have a tail.
+    const PIECE: usize = 1024;
+    let mut scratch = [0u8; PIECE / 4 * 3];
+    text.as_bytes().chunks(PIECE).all(|piece| {
+        base64url_decoded_len(piece.len())
+            .is_some_and(|len| decode_public_base64url_into(piece, &mut scratch[..len]))
+    })
+}
+
+/// The 24 bits of one group of four characters, or a value of 2^24 or more if
+/// one of them is not in the URL alphabet.
+fn group(c0: u8, c1: u8, c2: u8, c3: u8) -> u32 {
+    sextet::<0>(c0) | sextet::<1>(c1) | sextet::<2>(c2) | sextet::<3>(c3)
+}
+
+/// The value of base64url character `c` in position `POS` (0 to 3) of a group of
+/// four, already shifted into place in the group's 24 bits; [`INVALID`] if `c`
+/// is not in the URL alphabet.
+fn sextet<const POS: usize>(c: u8) -> u32 {
+    DECODE[POS][usize::from(c)]
+}
+
+/// The base64url alphabet, in the order of the values it encodes.
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Marks a character outside the alphabet: above the 24 bits of a group.
+const INVALID: u32 = 0xff00_0000;
+
+/// `DECODE[pos][c]`, for [`sextet`]: one 1 KiB table per position, so a group is
+/// decoded with four lookups and three ORs.
+static DECODE: [[u32; 256]; 4] = decode_tables();
+
+const fn decode_tables() -> [[u32; 256]; 4] {
+    let mut tables = [[INVALID; 256]; 4];
+    let mut value: u32 = 0;
+    while value < 64 {
+        let c = ALPHABET[value as usize] as usize;
+        let mut pos = 0;
+        while pos < 4 {
+            tables[pos][c] = value << (18 - 6 * pos);
+            pos += 1;
+        }
+        value += 1;
+    }
+    tables
 }
 
 /// Encodes bytes as unpadded base64url.
@@ -96,6 +240,170 @@ mod tests {
     #[test]
     fn decode_base64url_rejects_impossible_length() {
         assert_eq!(decode_base64url("YWJjZ"), None);
+    }
+
+    /// The constant-time decoder on raw bytes (which need not be UTF-8).
+    fn reference(text: &[u8]) -> Option<Vec<u8>> {
+        let mut out = vec![0; base64url_decoded_len(text.len())?];
+        let written = Base64UrlUnpadded::decode(text, &mut out).ok()?.len();
+        assert_eq!(written, out.len(), "base64ct fills the whole buffer");
+        Some(out)
+    }
+
+    /// The public decoder on raw bytes, through the same buffer-sizing path that
+    /// tokens use.
+    fn public(text: &[u8]) -> Option<Vec<u8>> {
+        let mut out = vec![0; base64url_decoded_len(text.len())?];
+        decode_public_base64url_into(text, &mut out).then_some(out)
+    }
+
+    fn assert_decoders_agree(text: &[u8]) {
+        let expected = reference(text);
+        assert_eq!(
+            public(text),
+            expected,
+            "{:?}",
+            String::from_utf8_lossy(text)
+        );
+        if let Ok(text) = core::str::from_utf8(text) {
+            assert_eq!(decode_public_base64url(text), expected, "{text:?}");
+            assert_eq!(is_public_base64url(text), expected.is_some(), "{text:?}");
+        }
+    }
+
+    /// SplitMix64: a deterministic stream of test inputs, with no dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            usize::try_from(self.next() % n as u64).unwrap()
+        }
+
+        fn bytes(&mut self, len: usize) -> Vec<u8> {
+            (0..len).map(|_| self.next().to_le_bytes()[0]).collect()
+        }
+    }
+
+    /// Characters a lax decoder might wrongly accept, plus non-ASCII bytes.
+    const NOT_URL_ALPHABET: &[u8] = b"=+/ \t\r\n.,:;!*~\0\x7f\x80\xc3\xff";
+
+    #[test]
+    fn public_decoder_matches_base64ct_on_every_length_up_to_200() {
+        let mut rng = Rng(1);
+        for len in 0..200 {
+            for _ in 0..20 {
+                let bytes = rng.bytes(len);
+                let text = encode_base64url(&bytes);
+                assert_eq!(public(text.as_bytes()), Some(bytes), "{text}");
+                assert_decoders_agree(text.as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn public_decoder_matches_base64ct_on_corrupted_encodings() {
+        let mut rng = Rng(2);
+        for text_len in 0..270 {
+            for _ in 0..20 {
+                // Alphabet characters at random, so lengths 4n + 1 and non-zero
+                // trailing bits come up, then up to three bytes replaced.
+                let mut text: Vec<u8> = (0..text_len).map(|_| ALPHABET[rng.below(64)]).collect();
+                assert_decoders_agree(&text);
+                for _ in 0..rng.below(4) {
+                    if text.is_empty() {
+                        break;
+                    }
+                    let at = rng.below(text.len());
+                    text[at] = if rng.below(2) == 0 {
+                        NOT_URL_ALPHABET[rng.below(NOT_URL_ALPHABET.len())]
+                    } else {
+                        rng.bytes(1)[0]
+                    };
+                    assert_decoders_agree(&text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn public_decoder_matches_base64ct_on_every_short_input() {
+        let symbols: Vec<u8> = ALPHABET.iter().chain(NOT_URL_ALPHABET).copied().collect();
+        assert_decoders_agree(b"");
+        for &a in &symbols {
+            assert_decoders_agree(&[a]);
+            for &b in &symbols {
+                assert_decoders_agree(&[a, b]);
+                for &c in &symbols {
+                    assert_decoders_agree(&[a, b, c]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn public_decoder_rejects_a_bad_character_in_every_position() {
+        let text = encode_base64url(&Rng(3).bytes(100));
+        for at in 0..text.len() {
+            for &bad in NOT_URL_ALPHABET {
+                let mut corrupted = text.clone().into_bytes();
+                corrupted[at] = bad;
+                assert_eq!(public(&corrupted), None, "{bad:#x} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn public_decoder_rejects_padding_alphabets_whitespace_and_trailing_bits() {
+        for text in [
+            "YQ==", "YWI=", "+/+/", "YW I", "YWI\n", " YWI", "YR", "YS", "YT", "YWJ", "YWK",
+            "YWJjZ",
+        ] {
+            assert_eq!(decode_public_base64url(text), None, "{text:?}");
+            assert!(!is_public_base64url(text), "{text:?}");
+        }
+        assert_eq!(decode_public_base64url("YQ"), Some(b"a".to_vec()));
+        assert_eq!(decode_public_base64url("YWI"), Some(b"ab".to_vec()));
+        assert_eq!(
+            decode_public_base64url("-_-_"),
+            Some(vec![0xfb, 0xff, 0xbf])
+        );
+        assert_eq!(decode_public_base64url(""), Some(Vec::new()));
+    }
+
+    #[test]
+    fn public_decoder_refuses_an_output_of_the_wrong_length() {
+        let mut short = [0u8; 2];
+        let mut long = [0u8; 4];
+        assert!(!decode_public_base64url_into(b"YWJj", &mut short));
+        assert!(!decode_public_base64url_into(b"YWJj", &mut long));
+        let mut exact = [0u8; 3];
+        assert!(decode_public_base64url_into(b"YWJj", &mut exact));
+        assert_eq!(&exact, b"abc");
+    }
+
+    #[test]
+    fn is_public_base64url_checks_past_its_scratch_buffer() {
+        // Longer than the 1024-character pieces it checks one at a time.
+        let text = encode_base64url(&Rng(4).bytes(2000));
+        assert!(is_public_base64url(&text));
+        for at in [0, 1023, 1024, 1025, 2047, 2048, text.len() - 1] {
+            let mut corrupted = text.clone().into_bytes();
+            corrupted[at] = b'=';
+            let corrupted = String::from_utf8(corrupted).unwrap();
+            assert!(!is_public_base64url(&corrupted), "{at}");
+        }
+        // 4n + 1 characters, with the odd one in the last piece.
+        assert!(!is_public_base64url(&format!("{}A", &text[..2048])));
+        assert!(!is_public_base64url(&text[..1025]));
+        assert!(is_public_base64url(&text[..1024]));
     }
 
     #[test]

@@ -35,7 +35,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::str::FromStr;
 
-use subtle::ConstantTimeEq;
+use subtle::{Choice, ConstantTimeEq};
 
 use crate::encoding;
 use crate::error::{Error, MalformedToken, TokenPart};
@@ -133,7 +133,7 @@ impl<P: Purpose> UntrustedToken<P> {
         let parts = TokenParts::split::<P>(token)?;
         parts.check_body_len::<P>()?;
         // The body's characters are checked here too, without keeping the bytes.
-        if encoding::decode_base64url(parts.body).is_none() {
+        if !encoding::is_public_base64url(parts.body) {
             return Err(MalformedToken::Base64(TokenPart::Body).into());
         }
         Ok(Self {
@@ -277,17 +277,23 @@ impl<'a> TokenParts<'a> {
             .ok_or(Error::UnsupportedHeader {
                 expected: P::HEADER,
             })?;
-        match rest.split_once('.') {
-            None => Ok(Self {
+        let Some(dot) = find_dot(rest.as_bytes()) else {
+            return Ok(Self {
                 body: rest,
                 footer: None,
-            }),
-            Some((_, "")) => Err(MalformedToken::EmptyFooter.into()),
-            Some((_, footer)) if footer.contains('.') => Err(MalformedToken::TooManyParts.into()),
-            Some((body, footer)) => Ok(Self {
+            });
+        };
+        // `dot` is the index of an ASCII byte, so both halves are valid `str`s.
+        let (body, footer) = (&rest[..dot], &rest[dot + 1..]);
+        if footer.is_empty() {
+            Err(MalformedToken::EmptyFooter.into())
+        } else if find_dot(footer.as_bytes()).is_some() {
+            Err(MalformedToken::TooManyParts.into())
+        } else {
+            Ok(Self {
                 body,
                 footer: Some(footer),
-            }),
+            })
         }
     }
 
@@ -307,26 +313,142 @@ impl<'a> TokenParts<'a> {
 
     /// Decodes the body, which must be at least the purpose's minimum length.
     pub(crate) fn decode_body<P: Purpose>(&self) -> Result<Vec<u8>, Error> {
-        self.check_body_len::<P>()?;
-        encoding::decode_base64url(self.body)
-            .ok_or_else(|| MalformedToken::Base64(TokenPart::Body).into())
+        let mut body = vec![0; self.check_body_len::<P>()?];
+        decode_part(self.body, &mut body, TokenPart::Body)?;
+        Ok(body)
     }
 
     /// Decodes the footer; an absent footer is empty.
     pub(crate) fn decode_footer(&self) -> Result<Vec<u8>, Error> {
         self.footer.map_or(Ok(Vec::new()), |footer| {
-            encoding::decode_base64url(footer)
+            encoding::decode_public_base64url(footer)
                 .ok_or_else(|| MalformedToken::Base64(TokenPart::Footer).into())
         })
     }
+
+    /// Decodes the body and then the footer into one buffer, with the same checks
+    /// and errors, in the same order, as [`Self::decode_body`] followed by
+    /// [`Self::decode_footer`]. Returns the buffer and the body's length.
+    pub(crate) fn decode_body_and_footer<P: Purpose>(&self) -> Result<(Vec<u8>, usize), Error> {
+        let body_len = self.check_body_len::<P>()?;
+        let footer = self.footer.unwrap_or("");
+        // A footer of impossible length is reported after the body is decoded.
+        let footer_len = encoding::base64url_decoded_len(footer.len());
+        let mut buffer = vec![0; body_len + footer_len.unwrap_or(0)];
+        let (body_out, footer_out) = buffer.split_at_mut(body_len);
+        decode_part(self.body, body_out, TokenPart::Body)?;
+        if footer_len.is_none() {
+            return Err(MalformedToken::Base64(TokenPart::Footer).into());
+        }
+        decode_part(footer, footer_out, TokenPart::Footer)?;
+        Ok((buffer, body_len))
+    }
+}
+
+/// Splits a token and decodes its body and footer into one buffer, for
+/// [`local::decrypt`] and [`public::verify`]. Returns the buffer and the body's
+/// length, with exactly the result and errors of [`TokenParts::split`] followed
+/// by [`TokenParts::decode_body_and_footer`], while reading the body only once.
+///
+/// The fast path splits at the *last* dot, so only the footer is searched, and
+/// lets the body decoder reject any other dot: `.` is not in the alphabet. If
+/// the fast path fails for any reason, the strict path runs and reports its own
+/// error, so a token with too many parts is still reported as such, before
+/// any complaint about its body. If the fast path succeeds, the body had no dot,
+/// so the token has at most one and both paths split it the same way.
+pub(crate) fn decode_token<P: Purpose>(token: &str) -> Result<(Vec<u8>, usize), Error> {
+    let fast = token.strip_prefix(P::HEADER).and_then(|rest| {
+        let parts = match rfind_dot(rest.as_bytes()) {
+            None => TokenParts {
+                body: rest,
+                footer: None,
+            },
+            // An empty footer is an error; leave it to the strict path.
+            Some(dot) if dot + 1 == rest.len() => return None,
+            // `dot` is the index of an ASCII byte, so both halves are valid `str`s.
+            Some(dot) => TokenParts {
+                body: &rest[..dot],
+                footer: Some(&rest[dot + 1..]),
+            },
+        };
+        parts.decode_body_and_footer::<P>().ok()
+    });
+    match fast {
+        Some(decoded) => Ok(decoded),
+        None => TokenParts::split::<P>(token)?.decode_body_and_footer::<P>(),
+    }
+}
+
+/// Decodes one public part of a token into `out`, which has its decoded length.
+fn decode_part(text: &str, out: &mut [u8], part: TokenPart) -> Result<(), Error> {
+    if encoding::decode_public_base64url_into(text.as_bytes(), out) {
+        Ok(())
+    } else {
+        Err(MalformedToken::Base64(part).into())
+    }
+}
+
+/// The index of the first `.` in `bytes`.
+///
+/// Token text is public, so this may stop at the first dot. It tests 32 bytes at a
+/// time in a loop the compiler turns into SIMD compares, which beats the
+/// word-at-a-time search behind `str::split_once` on a token's few hundred bytes.
+fn find_dot(bytes: &[u8]) -> Option<usize> {
+    let (blocks, _) = bytes.as_chunks::<32>();
+    let clean = blocks
+        .iter()
+        .take_while(|block| !block.iter().fold(false, |dot, &b| dot | (b == b'.')))
+        .count();
+    // The dot, if any, is in the first block not skipped or in the tail.
+    let start = clean * 32;
+    bytes[start..]
+        .iter()
+        .position(|&b| b == b'.')
+        .map(|i| start + i)
+}
+
+/// The index of the last `.` in `bytes`: [`find_dot`] from the other end.
+fn rfind_dot(bytes: &[u8]) -> Option<usize> {
+    let (_, blocks) = bytes.as_rchunks::<32>();
+    let clean = blocks
+        .iter()
+        .rev()
+        .take_while(|block| !block.iter().fold(false, |dot, &b| dot | (b == b'.')))
+        .count();
+    bytes[..bytes.len() - clean * 32]
+        .iter()
+        .rposition(|&b| b == b'.')
 }
 
 /// Compares the token's footer with the one the caller requires, in constant time.
 pub(crate) fn check_expected_footer(footer: &[u8], expected: Option<&[u8]>) -> Result<(), Error> {
     match expected {
-        Some(expected) if !bool::from(footer.ct_eq(expected)) => Err(Error::FooterMismatch),
+        Some(expected) if !bool::from(ct_eq_by_words(footer, expected)) => {
+            Err(Error::FooterMismatch)
+        }
         _ => Ok(()),
     }
+}
+
+/// `subtle`'s slice comparison, eight bytes per `ct_eq` instead of one: constant
+/// time for a given length, and, like `subtle`'s, early false for unequal lengths.
+fn ct_eq_by_words(a: &[u8], b: &[u8]) -> Choice {
+    if a.len() != b.len() {
+        return Choice::from(0);
+    }
+    let (a_words, a_rest) = a.as_chunks::<8>();
+    let (b_words, b_rest) = b.as_chunks::<8>();
+    let rest = match (a.last_chunk::<8>(), b.last_chunk::<8>()) {
+        // The last eight bytes, overlapping the words before: equal iff the
+        // leftover bytes are, since the overlap is compared twice.
+        (Some(x), Some(y)) if !a_rest.is_empty() => {
+            u64::from_le_bytes(*x).ct_eq(&u64::from_le_bytes(*y))
+        }
+        _ => a_rest.ct_eq(b_rest),
+    };
+    a_words.iter().zip(b_words).fold(rest, |equal, (x, y)| {
+        equal & u64::from_le_bytes(*x).ct_eq(&u64::from_le_bytes(*y))
+    })
 }
 
 /// `header || base64url(body) [|| "." || base64url(footer)]`, written into one
@@ -447,6 +569,100 @@ mod tests {
                 check_expected_footer(b"abc", Some(other)),
                 Err(Error::FooterMismatch)
             ));
+        }
+    }
+
+    #[test]
+    fn find_dot_and_rfind_dot_agree_with_a_plain_search() {
+        for len in 0..100 {
+            let mut text = vec![b'A'; len];
+            assert_eq!(find_dot(&text), None);
+            assert_eq!(rfind_dot(&text), None);
+            for first in 0..len {
+                text[first] = b'.';
+                assert_eq!(find_dot(&text), Some(first), "{len} {first}");
+                assert_eq!(rfind_dot(&text), Some(first), "{len} {first}");
+                for last in [first + 1, first + 31, first + 32, first + 33, len - 1] {
+                    if last > first && last < len {
+                        let mut two = text.clone();
+                        two[last] = b'.';
+                        assert_eq!(find_dot(&two), Some(first), "{len} {first} {last}");
+                        assert_eq!(rfind_dot(&two), Some(last), "{len} {first} {last}");
+                    }
+                }
+                text[first] = b'A';
+            }
+        }
+    }
+
+    /// `decode_token`'s reference: the strict split, then the decoding.
+    fn strict<P: Purpose>(token: &str) -> Result<(Vec<u8>, usize), Error> {
+        TokenParts::split::<P>(token)?.decode_body_and_footer::<P>()
+    }
+
+    fn assert_same_outcome<P: Purpose>(token: &str) {
+        let fast = decode_token::<P>(token);
+        let reference = strict::<P>(token);
+        assert_eq!(format!("{fast:?}"), format!("{reference:?}"), "{token:?}");
+    }
+
+    #[test]
+    fn decode_token_matches_split_then_decode_on_every_dot_placement() {
+        let body = encoding::encode_base64url(&[0x3c; 70]);
+        let footer = encoding::encode_base64url(b"{\"kid\":\"k1\"}");
+        let mut tokens = vec![
+            format!("v4.local.{body}"),
+            format!("v4.local.{body}.{footer}"),
+            format!("v4.local.{body}."),
+            format!("v4.local.{body}.."),
+            format!("v4.local..{body}"),
+            format!("v4.local.{body}.{footer}."),
+            format!("v4.local.{body}.{footer}.{footer}"),
+            format!("v4.local.{body}=.{footer}"),
+            format!("v4.local.{body}.{footer}="),
+            format!("v4.local.{body}A.{footer}"),
+            format!("v4.local.{}.{footer}", &body[..40]),
+            format!("v4.local.{}.{footer}.x", &body[..40]),
+            format!("v4.public.{body}.{footer}"),
+            "v4.local.".to_owned(),
+            "v4.local..".to_owned(),
+            ".".to_owned(),
+            String::new(),
+        ];
+        // A dot inserted, or a character replaced by one, at every position.
+        let valid = format!("v4.local.{body}.{footer}");
+        for at in "v4.local.".len()..=valid.len() {
+            let mut inserted = valid.clone();
+            inserted.insert(at, '.');
+            tokens.push(inserted);
+            if at < valid.len() {
+                let mut replaced = valid.clone().into_bytes();
+                replaced[at] = b'.';
+                tokens.push(String::from_utf8(replaced).unwrap());
+            }
+        }
+        for token in &tokens {
+            assert_same_outcome::<Local>(token);
+            assert_same_outcome::<Public>(&token.replacen("v4.local.", "v4.public.", 1));
+        }
+        assert!(decode_token::<Local>(&valid).is_ok());
+    }
+
+    #[test]
+    fn ct_eq_by_words_is_plain_equality() {
+        let base: Vec<u8> = (0u8..40).collect();
+        for len in 0..40 {
+            let a = &base[..len];
+            assert!(bool::from(ct_eq_by_words(a, a)), "{len}");
+            for at in 0..len {
+                let mut b = a.to_vec();
+                b[at] ^= 0x01;
+                assert!(!bool::from(ct_eq_by_words(a, &b)), "{len} {at}");
+                b[at] ^= 0x81;
+                assert!(!bool::from(ct_eq_by_words(a, &b)), "{len} {at}");
+            }
+            assert!(!bool::from(ct_eq_by_words(a, &base[..len + 1])));
+            assert!(!bool::from(ct_eq_by_words(&base[..len + 1], a)));
         }
     }
 

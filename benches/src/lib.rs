@@ -2,7 +2,10 @@
 //! fixed keys that every implementation is measured on.
 //!
 //! The benchmark itself lives in `benches/compare.rs`; run it with
-//! `cargo bench -p vaulttoken-benches`.
+//! `cargo bench -p vaulttoken-benches`. [`implementations`] holds the timed
+//! operations, which `examples/profile.rs` also runs under callgrind.
+
+pub mod implementations;
 
 /// A fixed 32-byte `v4.local` key (the same bytes for every implementation).
 pub const LOCAL_KEY: [u8; 32] = [

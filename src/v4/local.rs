@@ -17,7 +17,7 @@ use chacha20::XChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use zeroize::Zeroizing;
 
-use super::{Local, Purpose, TokenParts, assemble, check_expected_footer};
+use super::{Local, Purpose, assemble, check_expected_footer, decode_token};
 use crate::error::Error;
 use crate::keys::LocalKey;
 use crate::pae;
@@ -89,23 +89,27 @@ pub fn decrypt(
     expected_footer: Option<&[u8]>,
     implicit: &[u8],
 ) -> Result<Vec<u8>, Error> {
-    let parts = TokenParts::split::<Local>(token)?;
-    let body = parts.decode_body::<Local>()?;
-    let footer = parts.decode_footer()?;
-    decrypt_decoded(key, body, &footer, expected_footer, implicit)
+    // One buffer for both: the body first, then the footer.
+    let (mut buffer, body_len) = decode_token::<Local>(token)?;
+    let (body, footer) = buffer.split_at_mut(body_len);
+    check_expected_footer(footer, expected_footer)?;
+    key.use_for_operation(|k| open(k, body, footer, implicit))??;
+    Ok(into_message(buffer, body_len))
 }
 
 /// [`decrypt`] after the format checks: `body` is the decoded body of at least
 /// the minimum length, `footer` the decoded footer.
 pub(crate) fn decrypt_decoded(
     key: &LocalKey,
-    body: Vec<u8>,
+    mut body: Vec<u8>,
     footer: &[u8],
     expected_footer: Option<&[u8]>,
     implicit: &[u8],
 ) -> Result<Vec<u8>, Error> {
     check_expected_footer(footer, expected_footer)?;
-    key.use_for_operation(|k| open(k, body, footer, implicit))?
+    let body_len = body.len();
+    key.use_for_operation(|k| open(k, &mut body, footer, implicit))??;
+    Ok(into_message(body, body_len))
 }
 
 /// Encrypts with a caller-chosen nonce. Only for known-answer tests.
@@ -186,13 +190,9 @@ fn seal(
     assemble(Local::HEADER, &body, footer)
 }
 
-/// Checks the tag, then decrypts in place and returns the message in the same buffer.
-fn open(
-    key: &[u8; 32],
-    mut body: Vec<u8>,
-    footer: &[u8],
-    implicit: &[u8],
-) -> Result<Vec<u8>, Error> {
+/// Checks the tag, then decrypts the ciphertext in place, between the nonce and
+/// the tag.
+fn open(key: &[u8; 32], body: &mut [u8], footer: &[u8], implicit: &[u8]) -> Result<(), Error> {
     let tag_start = body.len() - TAG_LEN;
     let (nonce, rest) = body.split_at_mut(NONCE_LEN);
     let (ciphertext, tag) = rest.split_at_mut(tag_start - NONCE_LEN);
@@ -207,10 +207,16 @@ fn open(
         .verify_slice(tag)
         .map_err(|_| Error::Verification)?;
     derived.cipher.apply_keystream(ciphertext);
+    Ok(())
+}
 
-    body.copy_within(NONCE_LEN..tag_start, 0);
-    body.truncate(tag_start - NONCE_LEN);
-    Ok(body)
+/// Moves the message that [`open`] decrypted in `buffer[..body_len]` to the front,
+/// and cuts the buffer to it.
+fn into_message(mut buffer: Vec<u8>, body_len: usize) -> Vec<u8> {
+    let message_end = body_len - TAG_LEN;
+    buffer.copy_within(NONCE_LEN..message_end, 0);
+    buffer.truncate(message_end - NONCE_LEN);
+    buffer
 }
 
 #[cfg(test)]

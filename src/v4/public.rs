@@ -13,7 +13,7 @@
 use ed25519_dalek::Digest as _;
 use ed25519_dalek::{Sha512, Signature, hazmat};
 
-use super::{Public, Purpose, TokenParts, assemble, check_expected_footer};
+use super::{Public, Purpose, assemble, check_expected_footer, decode_token};
 use crate::error::Error;
 use crate::keys::{PublicKey, SecretKey};
 use crate::pae;
@@ -97,10 +97,13 @@ pub fn verify(
     expected_footer: Option<&[u8]>,
     implicit: &[u8],
 ) -> Result<Vec<u8>, Error> {
-    let parts = TokenParts::split::<Public>(token)?;
-    let body = parts.decode_body::<Public>()?;
-    let footer = parts.decode_footer()?;
-    verify_decoded(key, body, &footer, expected_footer, implicit)
+    // One buffer for both: the body first, then the footer.
+    let (mut buffer, body_len) = decode_token::<Public>(token)?;
+    let (body, footer) = buffer.split_at(body_len);
+    check_expected_footer(footer, expected_footer)?;
+    let message_len = check_signature(key, body, footer, implicit)?;
+    buffer.truncate(message_len);
+    Ok(buffer)
 }
 
 /// [`verify`] after the format checks: `body` is the decoded body of at least
@@ -113,7 +116,19 @@ pub(crate) fn verify_decoded(
     implicit: &[u8],
 ) -> Result<Vec<u8>, Error> {
     check_expected_footer(footer, expected_footer)?;
+    let message_len = check_signature(key, &body, footer, implicit)?;
+    body.truncate(message_len);
+    Ok(body)
+}
 
+/// Checks the signature at the end of `body` over the message before it, and
+/// returns the message's length.
+fn check_signature(
+    key: &PublicKey,
+    body: &[u8],
+    footer: &[u8],
+    implicit: &[u8],
+) -> Result<usize, Error> {
     let message_len = body.len() - SIGNATURE_LEN;
     let signature_bytes: &[u8; SIGNATURE_LEN] = body[message_len..]
         .try_into()
@@ -140,9 +155,7 @@ pub(crate) fn verify_decoded(
     verifier
         .finalize_and_verify()
         .map_err(|_| Error::Verification)?;
-
-    body.truncate(message_len);
-    Ok(body)
+    Ok(message_len)
 }
 
 /// The encodings of the eight small-order points of edwards25519, with the sign
