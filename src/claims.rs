@@ -789,6 +789,23 @@ fn parse_time(text: &str) -> Option<OffsetDateTime> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn floats_in_custom_claims_round_trip_exactly() {
+        // Found by the claims_parse fuzzer (fuzz/regressions/claims_parse/): without
+        // serde_json's `float_roundtrip`, these drifted in the last place on every
+        // write-and-read.
+        let payload = br#"{"big":184467440737036854775808,"neg":-92233720322222222122222222222222222222222222222222222226854775808,"e":1e300,"tiny":5e-324}"#;
+        let first = super::Claims::from_payload(payload).unwrap();
+        let second = super::Claims::from_payload(&first.to_payload().unwrap()).unwrap();
+        let third = super::Claims::from_payload(&second.to_payload().unwrap()).unwrap();
+        assert_eq!(first, second);
+        assert_eq!(second, third);
+        assert_eq!(
+            first.custom_f64("big"),
+            Some(184_467_440_737_036_854_775_808.0)
+        );
+    }
+
     use time::macros::datetime;
 
     use super::*;
