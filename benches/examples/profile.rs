@@ -11,98 +11,315 @@
 //! callgrind_annotate --inclusive=yes callgrind.out.<pid>
 //! ```
 //!
-//! Arguments: the operation (see `OPERATIONS`), the iteration count (default
-//! 1000) and the message length in bytes (default 248, the claims set). The
-//! operation `time` instead prints the best wall-clock time of several rounds.
+//! Arguments: the operation (run with no arguments for the list), the iteration
+//! count (default 1000) and the message length in bytes (default 248, the claims
+//! set; it applies to the protocol operations only, since the high-level decode
+//! needs the claims themselves). `profile time [iterations] [length] [filter]`
+//! instead prints the best wall-clock time of 15 rounds of every operation whose
+//! name contains `filter`.
 
 use std::hint::black_box;
 
-use vaulttoken_benches::implementations::{Keys, check_interoperability, local, public};
-use vaulttoken_benches::payload;
-
-const OPERATIONS: &[&str] = &[
-    "local-encrypt",
-    "local-decrypt",
-    "public-sign",
-    "public-verify",
-    "floor-local-encrypt",
-    "floor-local-decrypt",
-    "floor-public-sign",
-    "floor-public-verify",
-    "pasetors-local-decrypt",
-    "rusty-local-decrypt",
-    "paseto-v4-local-decrypt",
-    "pasetors-public-verify",
-    "rusty-public-verify",
-    "paseto-v4-public-verify",
-    "time",
-];
+use vaulttoken_benches::implementations::{
+    Keys, check_interoperability, decode, footer, local, paserk, public, ring,
+};
+use vaulttoken_benches::{
+    CLAIMS, footer_at_limits, footer_over_depth, footer_over_keys, footer_over_len, payload,
+};
 
 /// One timed operation.
 type Op<'a> = Box<dyn FnMut() + 'a>;
 
-/// `profile time [iterations] [length]`: the best of 15 rounds of each operation
-/// below, interleaved, in nanoseconds per call: a quick check on a noisy
-/// machine, where the minimum is steadier than criterion's mean.
-fn time_all(k: &Keys, message: &[u8], local_token: &str, public_token: &str, iterations: usize) {
-    let mut local_floor = local::Floor::new(message.len());
-    let mut encrypt_floor = local::Floor::new(message.len());
-    let public_floor = public::Floor::new(k, message.len());
-    let mut cases: Vec<(&str, Op<'_>)> = vec![
+/// Wraps an operation so that its result is kept (`black_box`) and then dropped
+/// inside the loop, as criterion does.
+fn op<'a, T>(mut f: impl FnMut() -> T + 'a) -> Op<'a> {
+    Box::new(move || {
+        black_box(f());
+    })
+}
+
+/// Everything the operations work on, built before the timed loop.
+struct Fixtures {
+    k: Keys,
+    services: decode::Services,
+    /// `payload(length)`, and the tokens vaulttoken makes of it.
+    message: Vec<u8>,
+    local_token: String,
+    public_token: String,
+    /// Tokens of the claims set itself, for the high-level decode.
+    claims_local_token: String,
+    claims_public_token: String,
+    rings: [ring::Ring; 2],
+    local_paserk: String,
+    public_paserk: String,
+    footers: [(&'static str, Vec<u8>); 4],
+}
+
+impl Fixtures {
+    fn new(len: usize) -> Self {
+        let k = Keys::new().expect("fixture keys");
+        check_interoperability(&k);
+        let message = payload(len);
+        let local_paserk = k.vt_local.to_paserk().expect("k4.local");
+        Self {
+            services: decode::Services::new().expect("services"),
+            local_token: local::vaulttoken_encrypt(&k, &message),
+            public_token: public::vaulttoken_sign(&k, &message),
+            claims_local_token: local::vaulttoken_encrypt(&k, CLAIMS),
+            claims_public_token: public::vaulttoken_sign(&k, CLAIMS),
+            rings: [1, 1000].map(|keys| ring::Ring::new(keys).expect("ring")),
+            local_paserk: local_paserk.as_str().to_owned(),
+            public_paserk: k.vt_public.to_paserk(),
+            footers: [
+                ("at-limits", footer_at_limits()),
+                ("over-len", footer_over_len()),
+                ("over-keys", footer_over_keys()),
+                ("over-depth", footer_over_depth()),
+            ],
+            message,
+            k,
+        }
+    }
+}
+
+/// Every operation, by name.
+fn operations(f: &Fixtures) -> Vec<(String, Op<'_>)> {
+    let k = &f.k;
+    let s = &f.services;
+    let m = f.message.as_slice();
+    let (lt, pt) = (f.local_token.as_str(), f.public_token.as_str());
+    let (clt, cpt) = (
+        f.claims_local_token.as_str(),
+        f.claims_public_token.as_str(),
+    );
+    let mut local_floor = local::Floor::new(m.len());
+    let mut decrypt_floor = local::Floor::new(m.len());
+    let public_floor = public::Floor::new(k, m.len());
+    let sign_floor = public::Floor::new(k, m.len());
+    let lid_floor = paserk::IdFloor::new("k4.lid.", &f.local_paserk);
+    let pid_floor = paserk::IdFloor::new("k4.pid.", &f.public_paserk);
+
+    let mut ops: Vec<(&str, Op<'_>)> = vec![
+        // The protocol operations, on `payload(length)`.
         (
-            "local decrypt vaulttoken",
-            Box::new(|| {
-                black_box(local::vaulttoken_decrypt(k, black_box(local_token)));
-            }),
+            "local-encrypt",
+            op(move || local::vaulttoken_encrypt(k, black_box(m))),
         ),
         (
-            "local decrypt paseto-v4",
-            Box::new(|| {
-                black_box(local::paseto_v4_decrypt(k, black_box(local_token)));
-            }),
+            "local-decrypt",
+            op(move || local::vaulttoken_decrypt(k, black_box(lt))),
         ),
         (
-            "local decrypt floor",
-            Box::new(|| {
-                black_box(local_floor.decrypt(black_box(message)));
-            }),
+            "public-sign",
+            op(move || public::vaulttoken_sign(k, black_box(m))),
         ),
         (
-            "local encrypt vaulttoken",
-            Box::new(|| {
-                black_box(local::vaulttoken_encrypt(k, black_box(message)));
-            }),
+            "public-verify",
+            op(move || public::vaulttoken_verify(k, black_box(pt))),
         ),
         (
-            "local encrypt floor",
-            Box::new(|| {
-                black_box(encrypt_floor.encrypt(black_box(message)));
-            }),
+            "floor-local-encrypt",
+            op(move || local_floor.encrypt(black_box(m))),
         ),
         (
-            "public verify vaulttoken",
-            Box::new(|| {
-                black_box(public::vaulttoken_verify(k, black_box(public_token)));
-            }),
+            "floor-local-decrypt",
+            op(move || decrypt_floor.decrypt(black_box(m))),
         ),
         (
-            "public verify floor",
-            Box::new(|| {
-                black_box(&public_floor).verify(k);
-            }),
+            "floor-public-sign",
+            op(move || black_box(&sign_floor).sign(k)),
+        ),
+        (
+            "floor-public-verify",
+            op(move || black_box(&public_floor).verify(k)),
+        ),
+        (
+            "pasetors-local-encrypt",
+            op(move || local::pasetors_encrypt(k, black_box(m))),
+        ),
+        (
+            "rusty-local-encrypt",
+            op(move || local::rusty_encrypt(k, black_box(m))),
+        ),
+        (
+            "paseto-v4-local-encrypt",
+            op(move || local::paseto_v4_encrypt(k, black_box(m))),
+        ),
+        (
+            "pasetors-local-decrypt",
+            op(move || local::pasetors_decrypt(k, black_box(lt))),
+        ),
+        (
+            "rusty-local-decrypt",
+            op(move || local::rusty_decrypt(k, black_box(lt))),
+        ),
+        (
+            "paseto-v4-local-decrypt",
+            op(move || local::paseto_v4_decrypt(k, black_box(lt))),
+        ),
+        (
+            "pasetors-public-sign",
+            op(move || public::pasetors_sign(k, black_box(m))),
+        ),
+        (
+            "rusty-public-sign",
+            op(move || public::rusty_sign(k, black_box(m))),
+        ),
+        (
+            "paseto-v4-public-sign",
+            op(move || public::paseto_v4_sign(k, black_box(m))),
+        ),
+        (
+            "pasetors-public-verify",
+            op(move || public::pasetors_verify(k, black_box(pt))),
+        ),
+        (
+            "rusty-public-verify",
+            op(move || public::rusty_verify(k, black_box(pt))),
+        ),
+        (
+            "paseto-v4-public-verify",
+            op(move || public::paseto_v4_verify(k, black_box(pt))),
+        ),
+        // The high-level decode, on the claims set.
+        (
+            "decode-local",
+            op(move || decode::vaulttoken_local(s, black_box(clt))),
+        ),
+        (
+            "decode-public",
+            op(move || decode::vaulttoken_public(s, black_box(cpt))),
+        ),
+        (
+            "floor-decode-local",
+            op(move || decode::floor_local(k, black_box(clt))),
+        ),
+        (
+            "floor-decode-public",
+            op(move || decode::floor_public(k, black_box(cpt))),
+        ),
+        (
+            "pasetors-decode-local",
+            op(move || decode::pasetors_local(k, black_box(clt))),
+        ),
+        (
+            "rusty-decode-local",
+            op(move || decode::rusty_local(k, black_box(clt))),
+        ),
+        (
+            "paseto-v4-decode-local",
+            op(move || decode::paseto_v4_local(k, black_box(clt))),
+        ),
+        (
+            "pasetors-decode-public",
+            op(move || decode::pasetors_public(k, black_box(cpt))),
+        ),
+        (
+            "rusty-decode-public",
+            op(move || decode::rusty_public(k, black_box(cpt))),
+        ),
+        (
+            "paseto-v4-decode-public",
+            op(move || decode::paseto_v4_public(k, black_box(cpt))),
+        ),
+        // PASERK.
+        (
+            "paserk-lid",
+            op(move || paserk::vaulttoken_lid(black_box(k))),
+        ),
+        (
+            "paserk-pid",
+            op(move || paserk::vaulttoken_pid(black_box(k))),
+        ),
+        ("floor-paserk-lid", op(move || black_box(&lid_floor).run())),
+        ("floor-paserk-pid", op(move || black_box(&pid_floor).run())),
+        (
+            "pasetors-paserk-lid",
+            op(move || paserk::pasetors_lid(black_box(k))),
+        ),
+        (
+            "paseto-v4-paserk-lid",
+            op(move || paserk::paseto_v4_lid(black_box(k))),
+        ),
+        (
+            "pasetors-paserk-pid",
+            op(move || paserk::pasetors_pid(black_box(k))),
+        ),
+        (
+            "paseto-v4-paserk-pid",
+            op(move || paserk::paseto_v4_pid(black_box(k))),
         ),
     ];
-    let mut best = vec![f64::INFINITY; cases.len()];
+    let text = f.local_paserk.as_str();
+    ops.extend([
+        (
+            "paserk-parse-local",
+            op(move || paserk::vaulttoken_parse_local(black_box(text))),
+        ),
+        (
+            "pasetors-paserk-parse-local",
+            op(move || paserk::pasetors_parse_local(black_box(text))),
+        ),
+        (
+            "paseto-v4-paserk-parse-local",
+            op(move || paserk::paseto_v4_parse_local(black_box(text))),
+        ),
+    ]);
+
+    let mut ops: Vec<(String, Op<'_>)> = ops
+        .into_iter()
+        .map(|(name, op)| (name.to_owned(), op))
+        .collect();
+    // Key rings of 1 and 1000 keys: `ring-decode-1000`, `ring-lookup-1`, ...
+    for r in &f.rings {
+        let n = r.ring.len();
+        ops.push((
+            format!("ring-decode-{n}"),
+            op(move || ring::decode(r, black_box(&r.token))),
+        ));
+        ops.push((
+            format!("ring-lookup-{n}"),
+            op(move || ring::lookup(r, black_box(&r.footer))),
+        ));
+    }
+    // Footers: `footer-at-limits`, `footer-over-keys`, `pasetors-footer-at-limits`, ...
+    for (case, bytes) in &f.footers {
+        let bytes = bytes.as_slice();
+        ops.push((
+            format!("footer-{case}"),
+            op(move || footer::vaulttoken_parse(black_box(bytes))),
+        ));
+        if *case != "over-depth" {
+            ops.push((
+                format!("pasetors-footer-{case}"),
+                op(move || footer::pasetors_parse(black_box(bytes))),
+            ));
+        }
+    }
+    let at_limits = f.footers[0].1.as_slice();
+    ops.push((
+        "floor-footer-at-limits".to_owned(),
+        op(move || footer::floor(black_box(at_limits))),
+    ));
+    ops
+}
+
+/// `profile time [iterations] [length] [filter]`: the best of 15 rounds of each
+/// operation whose name contains `filter`, interleaved, in nanoseconds per call: a
+/// quick check on a noisy machine, where the minimum is steadier than criterion's
+/// mean.
+fn time_all(ops: &mut [(String, Op<'_>)], iterations: usize) {
+    let mut best = vec![f64::INFINITY; ops.len()];
     for _ in 0..15 {
-        for ((_, op), best) in cases.iter_mut().zip(&mut best) {
+        for ((_, op), best) in ops.iter_mut().zip(&mut best) {
             let start = std::time::Instant::now();
             timed_loop(iterations, &mut *op);
             let per_call = start.elapsed().as_secs_f64() * 1e9 / iterations as f64;
             *best = best.min(per_call);
         }
     }
-    for ((name, _), best) in cases.iter().zip(&best) {
-        println!("{name:<28} {best:>10.1} ns");
+    for ((name, _), best) in ops.iter().zip(&best) {
+        println!("{name:<30} {best:>12.1} ns");
     }
 }
 
@@ -121,68 +338,24 @@ fn main() {
     let iterations: usize = args.next().map_or(1000, |n| n.parse().expect("iterations"));
     let len: usize = args.next().map_or(248, |n| n.parse().expect("length"));
 
-    let k = Keys::new().expect("fixture keys");
-    check_interoperability(&k);
-    let message = payload(len);
-    let local_token = local::vaulttoken_encrypt(&k, &message);
-    let public_token = public::vaulttoken_sign(&k, &message);
-    let mut local_floor = local::Floor::new(len);
-    let public_floor = public::Floor::new(&k, len);
+    let fixtures = Fixtures::new(len);
+    let mut ops = operations(&fixtures);
 
     if operation == "time" {
-        time_all(&k, &message, &local_token, &public_token, iterations);
+        let filter = args.next().unwrap_or_default();
+        ops.retain(|(name, _)| name.contains(&filter));
+        time_all(&mut ops, iterations);
         return;
     }
 
-    match operation.as_str() {
-        "local-encrypt" => timed_loop(iterations, || {
-            black_box(local::vaulttoken_encrypt(&k, black_box(&message)));
-        }),
-        "local-decrypt" => timed_loop(iterations, || {
-            black_box(local::vaulttoken_decrypt(&k, black_box(&local_token)));
-        }),
-        "public-sign" => timed_loop(iterations, || {
-            black_box(public::vaulttoken_sign(&k, black_box(&message)));
-        }),
-        "public-verify" => timed_loop(iterations, || {
-            black_box(public::vaulttoken_verify(&k, black_box(&public_token)));
-        }),
-        "floor-local-encrypt" => timed_loop(iterations, || {
-            black_box(local_floor.encrypt(black_box(&message)));
-        }),
-        "floor-local-decrypt" => timed_loop(iterations, || {
-            black_box(local_floor.decrypt(black_box(&message)));
-        }),
-        "floor-public-sign" => timed_loop(iterations, || {
-            black_box(black_box(&public_floor).sign(&k));
-        }),
-        "floor-public-verify" => timed_loop(iterations, || {
-            black_box(&public_floor).verify(&k);
-        }),
-        "pasetors-local-decrypt" => timed_loop(iterations, || {
-            black_box(local::pasetors_decrypt(&k, black_box(&local_token)));
-        }),
-        "rusty-local-decrypt" => timed_loop(iterations, || {
-            black_box(local::rusty_decrypt(&k, black_box(&local_token)));
-        }),
-        "paseto-v4-local-decrypt" => timed_loop(iterations, || {
-            black_box(local::paseto_v4_decrypt(&k, black_box(&local_token)));
-        }),
-        "pasetors-public-verify" => timed_loop(iterations, || {
-            black_box(public::pasetors_verify(&k, black_box(&public_token)));
-        }),
-        "rusty-public-verify" => timed_loop(iterations, || {
-            black_box(public::rusty_verify(&k, black_box(&public_token)));
-        }),
-        "paseto-v4-public-verify" => timed_loop(iterations, || {
-            black_box(public::paseto_v4_verify(&k, black_box(&public_token)));
-        }),
-        _ => {
-            eprintln!("usage: profile <operation> [iterations] [length]; operations:");
-            for name in OPERATIONS {
-                eprintln!("  {name}");
-            }
-            std::process::exit(2);
-        }
+    if let Some((_, op)) = ops.iter_mut().find(|(name, _)| *name == operation) {
+        timed_loop(iterations, op);
+        return;
     }
+    eprintln!("usage: profile <operation> [iterations] [length]; operations:");
+    for (name, _) in &ops {
+        eprintln!("  {name}");
+    }
+    eprintln!("  time [iterations] [length] [filter]");
+    std::process::exit(2);
 }

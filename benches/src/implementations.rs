@@ -419,6 +419,299 @@ pub mod public {
     }
 }
 
+/// High-level decode: authenticate, parse the claims and check the time rules,
+/// each crate through its own high-level API, on the token that
+/// `local::vaulttoken_encrypt` / `public::vaulttoken_sign` make of [`CLAIMS`] and
+/// [`FOOTER`]. What each one checks:
+///
+/// | implementation | claims parsed into | time rules | footer |
+/// |---|---|---|---|
+/// | vaulttoken `decode` | `Claims` (strict JSON: unique keys; RFC 3339 times) | `iat` and `nbf` not in the future, `exp` required and not passed | parsed as JSON claims (`FooterMode::Auto`), within `FooterLimits` |
+/// | pasetors `local::decrypt` / `public::verify` | `Claims` (a `HashMap` of `Value`s) | `nbf`, `iat` and `exp` required, parsed and checked | not read (its footer argument is an expected footer) |
+/// | rusty_paseto `PasetoParser::default()` | `serde_json::Value` | `exp` required, `nbf` checked if present | compared with the expected footer (required) |
+/// | paseto-v4 + paseto-json | `RegisteredClaims` (custom claims skipped) | `Time::valid_now()` (`exp`, `nbf`) and `HasExpiry` | parsed as `Json<serde_json::Value>` |
+///
+/// The floor is vaulttoken's protocol operation (no expected footer) plus a bare
+/// `serde_json::from_slice::<serde_json::Value>` of the claims.
+pub mod decode {
+    use paseto_core::validation::Validate;
+    use paseto_json::{HasExpiry, Json, RegisteredClaims, Time};
+    use vaulttoken::service::{LocalService, PublicService, VerifiedToken};
+
+    use super::*;
+
+    /// vaulttoken's services, built once as a server builds them: the default
+    /// rules (system clock), footer mode and limits, and one static key.
+    pub struct Services {
+        pub local: LocalService,
+        pub public: PublicService,
+    }
+
+    impl Services {
+        /// Builds both services from the shared fixture keys.
+        ///
+        /// # Errors
+        ///
+        /// If vaulttoken refuses a fixture key.
+        pub fn new() -> Result<Self, Box<dyn StdError>> {
+            let secret = vaulttoken::SecretKey::from_seed(&ED25519_SEED)?;
+            Ok(Self {
+                local: LocalService::builder(vaulttoken::LocalKey::from_bytes(&LOCAL_KEY)?).build(),
+                public: PublicService::verifying(secret.public_key()).build(),
+            })
+        }
+    }
+
+    pub fn vaulttoken_local(s: &Services, t: &str) -> VerifiedToken {
+        s.local.decode(t).expect("decode")
+    }
+
+    pub fn vaulttoken_public(s: &Services, t: &str) -> VerifiedToken {
+        s.public.decode(t).expect("decode")
+    }
+
+    /// Parses the token, decrypts, parses the claims and validates them; returns
+    /// its `TrustedToken`, which holds the claims.
+    pub fn pasetors_local(k: &Keys, t: &str) -> pasetors::token::TrustedToken {
+        let untrusted = pasetors::token::UntrustedToken::<
+            pasetors::token::Local,
+            pasetors::version4::V4,
+        >::try_from(t)
+        .expect("parse");
+        let rules = pasetors::claims::ClaimsValidationRules::new();
+        pasetors::local::decrypt(&k.pasetors_local, &untrusted, &rules, None, implicit_opt())
+            .expect("decrypt")
+    }
+
+    pub fn pasetors_public(k: &Keys, t: &str) -> pasetors::token::TrustedToken {
+        let untrusted = pasetors::token::UntrustedToken::<
+            pasetors::token::Public,
+            pasetors::version4::V4,
+        >::try_from(t)
+        .expect("parse");
+        let rules = pasetors::claims::ClaimsValidationRules::new();
+        pasetors::public::verify(&k.pasetors_public, &untrusted, &rules, None, implicit_opt())
+            .expect("verify")
+    }
+
+    /// A `PasetoParser` borrows the token for its own lifetime, so a server builds
+    /// one per token, as here.
+    pub fn rusty_local(k: &Keys, t: &str) -> serde_json::Value {
+        use rusty_paseto::prelude::{Footer, Local, PasetoParser, V4};
+        PasetoParser::<V4, Local>::default()
+            .set_footer(Footer::from(as_str(FOOTER)))
+            .parse(t, &k.rusty_local)
+            .expect("parse")
+    }
+
+    pub fn rusty_public(k: &Keys, t: &str) -> serde_json::Value {
+        use rusty_paseto::prelude::{Footer, PasetoParser, Public, V4};
+        let key = k.rusty_public();
+        PasetoParser::<V4, Public>::default()
+            .set_footer(Footer::from(as_str(FOOTER)))
+            .parse(t, &key)
+            .expect("parse")
+    }
+
+    type Pv4Footer = Json<serde_json::Value>;
+
+    pub fn paseto_v4_local(k: &Keys, t: &str) -> RegisteredClaims {
+        let sealed: paseto_v4::EncryptedToken<RegisteredClaims, Pv4Footer> =
+            t.parse().expect("parse");
+        let rules = Time::valid_now().and_then(HasExpiry);
+        sealed
+            .decrypt_with_aad(&k.pv4_local, IMPLICIT, &rules)
+            .expect("decrypt")
+            .claims
+    }
+
+    pub fn paseto_v4_public(k: &Keys, t: &str) -> RegisteredClaims {
+        let sealed: paseto_v4::SignedToken<RegisteredClaims, Pv4Footer> = t.parse().expect("parse");
+        let rules = Time::valid_now().and_then(HasExpiry);
+        sealed
+            .verify_with_aad(&k.pv4_public, IMPLICIT, &rules)
+            .expect("verify")
+            .claims
+    }
+
+    pub fn floor_local(k: &Keys, t: &str) -> serde_json::Value {
+        let claims = v4::local::decrypt(&k.vt_local, t, None, IMPLICIT).expect("decrypt");
+        serde_json::from_slice(&claims).expect("JSON")
+    }
+
+    pub fn floor_public(k: &Keys, t: &str) -> serde_json::Value {
+        let claims = v4::public::verify(&k.vt_public, t, None, IMPLICIT).expect("verify");
+        serde_json::from_slice(&claims).expect("JSON")
+    }
+}
+
+/// Key-ring lookup: a `LocalService` over a `LocalKeyRing`, which finds the key by
+/// the token's untrusted `kid` before decrypting.
+pub mod ring {
+    use std::sync::Arc;
+
+    use vaulttoken::footer::{Footer, FooterClaims, UntrustedFooter};
+    use vaulttoken::keyring::LocalKeyRing;
+    use vaulttoken::service::{KeyProvider, LocalService, VerifiedToken};
+
+    use super::*;
+    use crate::filler_key;
+
+    /// A ring of `keys` local keys, one of them [`LOCAL_KEY`], and a token of
+    /// [`CLAIMS`] made with it. The token's footer is `{"kid":"k4.lid.…"}` naming
+    /// that key: the same shape and length as [`FOOTER`].
+    pub struct Ring {
+        pub ring: Arc<LocalKeyRing>,
+        pub service: LocalService,
+        /// The token's footer, as a `KeyProvider` sees it.
+        pub footer: UntrustedFooter,
+        pub token: String,
+    }
+
+    impl Ring {
+        /// Fills a ring with [`LOCAL_KEY`] and `keys - 1` filler keys.
+        ///
+        /// # Errors
+        ///
+        /// If vaulttoken refuses a key.
+        pub fn new(keys: u32) -> Result<Self, Box<dyn StdError>> {
+            let ring = Arc::new(LocalKeyRing::new(time::Duration::hours(1)));
+            let id = ring.add(vaulttoken::LocalKey::from_bytes(&LOCAL_KEY)?)?;
+            for n in 1..keys {
+                ring.add(vaulttoken::LocalKey::from_bytes(&filler_key(n))?)?;
+            }
+            ring.promote(&id)?;
+            assert_eq!(ring.len(), keys as usize, "ring size");
+
+            let footer = Footer::Claims(FooterClaims::new().with_key_id(id.as_str()));
+            let footer_bytes = footer.to_bytes();
+            assert_eq!(footer_bytes.len(), FOOTER.len(), "kid footer length");
+            let key = vaulttoken::LocalKey::from_bytes(&LOCAL_KEY)?;
+            let token = v4::local::encrypt(&key, CLAIMS, &footer_bytes, IMPLICIT)?;
+            Ok(Self {
+                service: LocalService::from_ring(Arc::clone(&ring)).build(),
+                ring,
+                footer: footer.to_untrusted(),
+                token,
+            })
+        }
+    }
+
+    /// The whole decode, key lookup included.
+    pub fn decode(r: &Ring, t: &str) -> VerifiedToken {
+        r.service.decode(t).expect("decode")
+    }
+
+    /// The lookup alone, through the public `KeyProvider` trait: reads the
+    /// untrusted footer within its limits, parses the `kid` and finds the key.
+    pub fn lookup(r: &Ring, footer: &UntrustedFooter) -> Arc<vaulttoken::LocalKey> {
+        KeyProvider::decoding_key(&*r.ring, footer).expect("lookup")
+    }
+}
+
+/// PASERK: key ids (`k4.lid.`, `k4.pid.`) and parsing a `k4.local.` key. The ids
+/// come back as text everywhere (paseto-v4's `KeyId` holds the hash, so it is
+/// formatted; pasetors' `Id` is formatted through `FormatAsPaserk`).
+pub mod paserk {
+    use blake2::Blake2b;
+    use blake2::digest::Digest;
+    use blake2::digest::consts::U33;
+    use pasetors::paserk::FormatAsPaserk;
+
+    use super::*;
+
+    pub fn vaulttoken_lid(k: &Keys) -> vaulttoken::paserk::KeyId {
+        k.vt_local.paserk_id().expect("lid")
+    }
+
+    pub fn vaulttoken_pid(k: &Keys) -> vaulttoken::paserk::KeyId {
+        k.vt_public.paserk_id()
+    }
+
+    fn pasetors_text(id: &pasetors::paserk::Id) -> String {
+        let mut text = String::new();
+        id.fmt(&mut text).expect("format");
+        text
+    }
+
+    pub fn pasetors_lid(k: &Keys) -> String {
+        pasetors_text(&pasetors::paserk::Id::from(&k.pasetors_local))
+    }
+
+    pub fn pasetors_pid(k: &Keys) -> String {
+        pasetors_text(&pasetors::paserk::Id::from(&k.pasetors_public))
+    }
+
+    pub fn paseto_v4_lid(k: &Keys) -> String {
+        k.pv4_local.id().to_string()
+    }
+
+    pub fn paseto_v4_pid(k: &Keys) -> String {
+        k.pv4_public.id().to_string()
+    }
+
+    /// The primitive alone: BLAKE2b-264 over `h ‖ p`, the id header and the
+    /// key's PASERK string, given as bytes. No base64 either way.
+    pub struct IdFloor {
+        input: Vec<u8>,
+    }
+
+    impl IdFloor {
+        /// The floor of `id_header`'s id (e.g. `k4.lid.`) of the PASERK `paserk`.
+        pub fn new(id_header: &str, paserk: &str) -> Self {
+            Self {
+                input: [id_header.as_bytes(), paserk.as_bytes()].concat(),
+            }
+        }
+
+        pub fn run(&self) -> [u8; 33] {
+            Blake2b::<U33>::digest(&self.input).into()
+        }
+    }
+
+    pub fn vaulttoken_parse_local(text: &str) -> vaulttoken::LocalKey {
+        vaulttoken::LocalKey::from_paserk(text).expect("k4.local")
+    }
+
+    pub fn pasetors_parse_local(
+        text: &str,
+    ) -> pasetors::keys::SymmetricKey<pasetors::version4::V4> {
+        pasetors::keys::SymmetricKey::try_from(text).expect("k4.local")
+    }
+
+    pub fn paseto_v4_parse_local(text: &str) -> paseto_v4::LocalKey {
+        text.parse().expect("k4.local")
+    }
+}
+
+/// Footer parsing at the default limits, in Claims mode: one footer exactly at
+/// the limits, and three just over one limit each (see `crate::footer_at_limits`
+/// and its siblings). A refused footer must cost less than a parsed one.
+pub mod footer {
+    use vaulttoken::footer::{Footer, FooterLimits, FooterMode};
+
+    pub fn vaulttoken_parse(bytes: &[u8]) -> Result<Footer, vaulttoken::Error> {
+        Footer::parse(bytes, FooterMode::Claims, &FooterLimits::default())
+    }
+
+    /// pasetors' own footer parsing, whose defaults are the same 8192 bytes and
+    /// 512 keys (it counts keys with a regular expression, built on every call,
+    /// and has no depth limit of its own).
+    pub fn pasetors_parse(
+        bytes: &[u8],
+    ) -> Result<pasetors::footer::Footer, pasetors::errors::Error> {
+        let mut footer = pasetors::footer::Footer::new();
+        footer.parse_bytes(bytes)?;
+        Ok(footer)
+    }
+
+    /// A bare `serde_json::Value` parse of the same bytes, with no limits and no
+    /// duplicate-key check.
+    pub fn floor(bytes: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(bytes).expect("JSON")
+    }
+}
+
 /// Plain unpadded base64url, for the interoperability check only.
 fn base64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -523,5 +816,174 @@ pub fn check_interoperability(k: &Keys) {
     tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).expect("ASCII");
     assert!(v4::local::decrypt(&k.vt_local, &tampered, Some(FOOTER), IMPLICIT).is_err());
+
+    check_high_level(k);
+    check_rings();
+    check_paserk(k);
+    check_footers();
     eprintln!("interoperability: vaulttoken, pasetors, rusty_paseto and paseto-v4 agree");
+}
+
+/// Whether `decrypt` opens `token` into `message`. Some peers cap the token size
+/// (rusty_paseto refuses tokens over 64 KiB), so the scaling benchmarks ask first.
+pub fn opens(k: &Keys, decrypt: Decrypt, token: &str, message: &[u8]) -> bool {
+    let mut opened = Vec::new();
+    !panics(|| opened = decrypt(k, token)) && opened == message
+}
+
+/// Whether `f` panics, without printing the panic.
+fn panics(f: impl FnOnce()) -> bool {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err();
+    std::panic::set_hook(hook);
+    panicked
+}
+
+/// Every high-level decoder reads the same claims from vaulttoken's tokens, and
+/// refuses an expired one, so none is timed on a path that skips the time rules.
+fn check_high_level(k: &Keys) {
+    const SUBJECT: &str = "user:8f14e45f-ceea";
+    let s = decode::Services::new().expect("services");
+    let local_token = local::vaulttoken_encrypt(k, CLAIMS);
+    let public_token = public::vaulttoken_sign(k, CLAIMS);
+
+    let verified = decode::vaulttoken_local(&s, &local_token);
+    assert_eq!(verified.claims().subject(), Some(SUBJECT));
+    assert!(
+        matches!(verified.footer(), vaulttoken::footer::Footer::Claims(f) if f.key_id().is_some()),
+        "vaulttoken parses the kid footer"
+    );
+    assert_eq!(
+        decode::vaulttoken_public(&s, &public_token)
+            .claims()
+            .subject(),
+        Some(SUBJECT)
+    );
+    for trusted in [
+        decode::pasetors_local(k, &local_token),
+        decode::pasetors_public(k, &public_token),
+    ] {
+        let claims = trusted.payload_claims().expect("pasetors claims");
+        assert_eq!(claims.get_claim("sub"), Some(&serde_json::json!(SUBJECT)));
+    }
+    for value in [
+        decode::rusty_local(k, &local_token),
+        decode::rusty_public(k, &public_token),
+        decode::floor_local(k, &local_token),
+        decode::floor_public(k, &public_token),
+    ] {
+        assert_eq!(value["sub"], SUBJECT);
+    }
+    for claims in [
+        decode::paseto_v4_local(k, &local_token),
+        decode::paseto_v4_public(k, &public_token),
+    ] {
+        assert_eq!(claims.sub.as_deref(), Some(SUBJECT));
+    }
+
+    let expired_local = local::vaulttoken_encrypt(k, &crate::expired_claims());
+    let expired_public = public::vaulttoken_sign(k, &crate::expired_claims());
+    assert!(panics(|| drop(decode::vaulttoken_local(
+        &s,
+        &expired_local
+    ))));
+    assert!(panics(|| drop(decode::vaulttoken_public(
+        &s,
+        &expired_public
+    ))));
+    assert!(panics(|| drop(decode::pasetors_local(k, &expired_local))));
+    assert!(panics(|| drop(decode::pasetors_public(k, &expired_public))));
+    assert!(panics(|| drop(decode::rusty_local(k, &expired_local))));
+    assert!(panics(|| drop(decode::rusty_public(k, &expired_public))));
+    assert!(panics(|| drop(decode::paseto_v4_local(k, &expired_local))));
+    assert!(panics(|| drop(decode::paseto_v4_public(
+        k,
+        &expired_public
+    ))));
+}
+
+/// A ring of 1 and of 1000 keys both find the token's key, and refuse a kid they
+/// do not hold.
+fn check_rings() {
+    let key = vaulttoken::LocalKey::from_bytes(&LOCAL_KEY).expect("key");
+    for keys in [1, 1000] {
+        let r = ring::Ring::new(keys).expect("ring");
+        assert!(
+            *ring::lookup(&r, &r.footer) == key,
+            "the ring finds the key"
+        );
+        let verified = ring::decode(&r, &r.token);
+        assert_eq!(verified.claims().subject(), Some("user:8f14e45f-ceea"));
+        // FOOTER names the all-zero key, which no ring here holds.
+        let unknown = vaulttoken::footer::Footer::parse(
+            FOOTER,
+            vaulttoken::footer::FooterMode::Claims,
+            &vaulttoken::footer::FooterLimits::default(),
+        )
+        .expect("footer")
+        .to_untrusted();
+        assert!(matches!(
+            vaulttoken::service::KeyProvider::decoding_key(&*r.ring, &unknown),
+            Err(vaulttoken::Error::UnknownKeyId)
+        ));
+    }
+}
+
+/// Every crate computes the same ids and reads the same `k4.local.` key.
+fn check_paserk(k: &Keys) {
+    let lid = paserk::vaulttoken_lid(k);
+    assert_eq!(lid.as_str(), paserk::pasetors_lid(k));
+    assert_eq!(lid.as_str(), paserk::paseto_v4_lid(k));
+    let pid = paserk::vaulttoken_pid(k);
+    assert_eq!(pid.as_str(), paserk::pasetors_pid(k));
+    assert_eq!(pid.as_str(), paserk::paseto_v4_pid(k));
+
+    let text = k.vt_local.to_paserk().expect("k4.local");
+    let floor = paserk::IdFloor::new("k4.lid.", text.as_str());
+    assert_eq!(
+        lid.as_str(),
+        format!("k4.lid.{}", base64url(&floor.run())),
+        "the floor hashes the id's own input"
+    );
+    assert!(paserk::vaulttoken_parse_local(text.as_str()) == k.vt_local);
+    assert_eq!(
+        paserk::pasetors_parse_local(text.as_str()).as_bytes(),
+        LOCAL_KEY
+    );
+    assert!(paserk::paseto_v4_parse_local(text.as_str()).id() == k.pv4_local.id());
+}
+
+/// The footer at the limits parses; each footer over a limit is refused for that
+/// limit.
+fn check_footers() {
+    use vaulttoken::FooterError;
+    use vaulttoken::footer::Footer;
+
+    let at_limits = crate::footer_at_limits();
+    let Ok(Footer::Claims(claims)) = footer::vaulttoken_parse(&at_limits) else {
+        panic!("vaulttoken parses the footer at the limits");
+    };
+    assert!(claims.key_id().is_some());
+    assert!(footer::pasetors_parse(&at_limits).is_ok());
+    assert!(footer::floor(&at_limits).is_object());
+
+    let refused = |bytes: &[u8]| match footer::vaulttoken_parse(bytes) {
+        Err(vaulttoken::Error::Footer(err)) => err,
+        other => panic!("expected a footer error, got {other:?}"),
+    };
+    assert!(matches!(
+        refused(&crate::footer_over_len()),
+        FooterError::TooLong { max_len: 8192 }
+    ));
+    assert!(matches!(
+        refused(&crate::footer_over_keys()),
+        FooterError::TooManyKeys { max_keys: 512 }
+    ));
+    assert!(matches!(
+        refused(&crate::footer_over_depth()),
+        FooterError::TooDeep { max_depth: 2 }
+    ));
+    assert!(footer::pasetors_parse(&crate::footer_over_len()).is_err());
+    assert!(footer::pasetors_parse(&crate::footer_over_keys()).is_err());
 }

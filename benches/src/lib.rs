@@ -36,3 +36,94 @@ pub const CLAIMS: &[u8] = br#"{"iss":"https://auth.example.com","sub":"user:8f14
 pub fn payload(len: usize) -> Vec<u8> {
     CLAIMS.iter().copied().cycle().take(len).collect()
 }
+
+/// The default footer limits that [`footer_at_limits`] sits exactly on:
+/// 8 KiB, depth 2 (a flat object is depth 1) and 512 keys counted at every depth.
+pub const FOOTER_MAX_LEN: usize = 8192;
+/// See [`FOOTER_MAX_LEN`].
+pub const FOOTER_MAX_KEYS: usize = 512;
+
+/// A JSON-claims footer exactly at the default limits: 8192 bytes, depth 2 and 512
+/// keys (`kid`, an object `meta` holding one key, and 509 custom string claims),
+/// every key unique. pasetors' footer limits default to the same 8192 bytes and
+/// 512 keys, so it accepts the same footer.
+#[must_use]
+pub fn footer_at_limits() -> Vec<u8> {
+    footer_with(FOOTER_MAX_KEYS, FOOTER_MAX_LEN, false)
+}
+
+/// [`footer_at_limits`] plus one trailing space: 8193 bytes, over the length
+/// limit and otherwise valid JSON.
+#[must_use]
+pub fn footer_over_len() -> Vec<u8> {
+    let mut footer = footer_at_limits();
+    footer.push(b' ');
+    footer
+}
+
+/// 513 keys within 8192 bytes: over the key limit, the 513th key last, so the
+/// scanner reads the whole footer before it refuses it.
+#[must_use]
+pub fn footer_over_keys() -> Vec<u8> {
+    footer_with(FOOTER_MAX_KEYS + 1, FOOTER_MAX_LEN, false)
+}
+
+/// 512 keys within 8192 bytes, with the last claim nested to depth 3: over the
+/// depth limit at the very end, so the scanner reads the whole footer first.
+#[must_use]
+pub fn footer_over_depth() -> Vec<u8> {
+    footer_with(FOOTER_MAX_KEYS, FOOTER_MAX_LEN, true)
+}
+
+/// `{"kid":"…","meta":{"region":"eu"},"c0001":"…",…}` with `keys` keys in all,
+/// padded to exactly `len` bytes by lengthening the string values. With `deep`,
+/// the last claim's value is `{"d":{}}`, which puts an object at depth 3.
+fn footer_with(keys: usize, len: usize, deep: bool) -> Vec<u8> {
+    let fixed =
+        br#"{"kid":"k4.lid.bqltbNc4JLUAmc9Xtpok-fBuI0dQN5_m3CD9W_nbh559","meta":{"region":"eu"}"#;
+    // `kid`, `meta` and `region`, plus `deep` and `d` in the deep variant.
+    let custom = keys - 3 - 2 * usize::from(deep);
+    // Each custom claim is `,"cNNNN":"` + value + `"`: 11 bytes of framing.
+    let tail = if deep {
+        r#","deep":{"d":{}}}"#.len()
+    } else {
+        1
+    };
+    let room = len - fixed.len() - tail - 11 * custom;
+    let (each, extra) = (room / custom, room % custom);
+    let mut footer = fixed.to_vec();
+    for i in 0..custom {
+        let value_len = each + usize::from(i < extra);
+        footer.extend_from_slice(format!(r#","c{i:04}":""#).as_bytes());
+        footer.extend(std::iter::repeat_n(b'v', value_len));
+        footer.push(b'"');
+    }
+    if deep {
+        footer.extend_from_slice(br#","deep":{"d":{}}"#);
+    }
+    footer.push(b'}');
+    assert_eq!(footer.len(), len, "footer fixture length");
+    footer
+}
+
+/// The `n`-th filler key of a key ring: distinct for every `n`, and never equal to
+/// [`LOCAL_KEY`] (whose bytes are all at least 0x70, while these end in 0x00).
+#[must_use]
+pub fn filler_key(n: u32) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..4].copy_from_slice(&n.to_le_bytes());
+    key
+}
+
+/// [`CLAIMS`] with `exp` in the past (same length): every high-level decoder must
+/// refuse it.
+#[must_use]
+pub fn expired_claims() -> Vec<u8> {
+    let text = std::str::from_utf8(CLAIMS).expect("the claims are UTF-8");
+    let expired = text.replace(
+        r#""exp":"2039-01-01T00:00:00Z""#,
+        r#""exp":"2020-01-01T00:00:00Z""#,
+    );
+    assert_ne!(expired, text, "the claims have an exp to replace");
+    expired.into_bytes()
+}
