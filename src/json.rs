@@ -148,11 +148,16 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<StrictValue, A::Error> {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
-            if map.contains_key(&key) {
-                return Err(de::Error::custom(DUPLICATE_KEY));
+            // One search per key: `entry` finds the slot that `insert` fills.
+            match map.entry(key) {
+                serde_json::map::Entry::Occupied(_) => {
+                    return Err(de::Error::custom(DUPLICATE_KEY));
+                }
+                serde_json::map::Entry::Vacant(slot) => {
+                    let StrictValue(value) = access.next_value()?;
+                    slot.insert(value);
+                }
             }
-            let StrictValue(value) = access.next_value()?;
-            map.insert(key, value);
         }
         Ok(StrictValue(Value::Object(map)))
     }

@@ -77,7 +77,9 @@ impl KeyId {
             }
             .into());
         }
-        if encoding::decode_base64url(data).is_none() {
+        // An id is public, so the table-driven decoder (as strict, not constant
+        // time) checks it; a key lookup by `kid` runs this on every token.
+        if !encoding::is_public_base64url(data) {
             return Err(PaserkError::Encoding.into());
         }
         Ok(Self { text: text.into() })
