@@ -9,10 +9,8 @@
 //! decrypts anything.
 
 use blake2::Blake2bMac;
-use blake2::digest::array::ArraySize;
-use blake2::digest::consts::{U32, U56, U64};
-use blake2::digest::typenum::{IsLessOrEqual, True};
-use blake2::digest::{FixedOutput, KeyInit, Mac};
+use blake2::digest::consts::{U32, U56};
+use blake2::digest::{FixedOutput, Mac};
 use chacha20::XChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use zeroize::Zeroizing;
@@ -21,6 +19,7 @@ use super::{Local, Purpose, assemble, check_expected_footer, decode_token};
 use crate::error::Error;
 use crate::keys::LocalKey;
 use crate::pae;
+use crate::primitives::keyed_blake2b;
 
 /// Length of the random nonce at the front of the body.
 pub(crate) const NONCE_LEN: usize = 32;
@@ -157,19 +156,6 @@ impl DerivedKeys {
         ];
         pae::feed(&pieces, &mut |bytes| Mac::update(&mut self.mac, bytes));
     }
-}
-
-/// BLAKE2b keyed with a 32-byte key, with `N` bytes of output, fed `pieces`.
-fn keyed_blake2b<N>(key: &[u8; 32], pieces: &[&[u8]]) -> Blake2bMac<N>
-where
-    N: ArraySize + IsLessOrEqual<U64, Output = True>,
-{
-    let mut mac = <Blake2bMac<N> as KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("a 32-byte key fits BLAKE2b"));
-    for piece in pieces {
-        Mac::update(&mut mac, piece);
-    }
-    mac
 }
 
 fn seal(
