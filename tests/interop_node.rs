@@ -17,9 +17,10 @@
     reason = "a test should fail loudly on any unexpected error"
 )]
 
-use std::io::{ErrorKind, Write as _};
-use std::path::Path;
-use std::process::{Command, Stdio};
+mod common;
+
+use common::node::{ask, assert_refused, ok, ok_str};
+use common::{hex, unhex};
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -28,9 +29,6 @@ use vaulttoken::footer::{Footer, FooterClaims};
 use vaulttoken::rules::RuleSet;
 use vaulttoken::service::PublicService;
 use vaulttoken::{Claims, Error, FixedClock, PublicKey, SecretKey, v4};
-
-const PEER: &str = "node paseto";
-const REQUIRE_ENV: &str = "VAULTTOKEN_REQUIRE_INTEROP";
 
 /// Keys of the official v4 test vectors: fixed, so that a failure reproduces.
 const SEED_HEX: &str = "b4cbfb43df4ce210727d953e4a713307fa19bb7d9f85041438d9e11b942a3774";
@@ -52,105 +50,6 @@ const CASES: [(&[u8], &[u8]); 4] = [
     (b"", IMPLICIT),
     (FOOTER, IMPLICIT),
 ];
-
-/// Sends `requests` to the peer, one JSON line each, and returns its answers in
-/// order; `None` if the peer is missing and interop is not required.
-fn ask(requests: &[Value]) -> Option<Vec<Value>> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/paseto_peer.mjs");
-    let spawned = Command::new("node")
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(err) if err.kind() == ErrorKind::NotFound => {
-            return unavailable("node not found on PATH");
-        }
-        Err(err) => panic!("cannot start node: {err}"),
-    };
-    let mut stdin = child.stdin.take().unwrap();
-    for request in requests {
-        // A peer that is unavailable exits without reading: its hello line says why.
-        if let Err(err) = writeln!(stdin, "{request}") {
-            assert_eq!(
-                err.kind(),
-                ErrorKind::BrokenPipe,
-                "writing to {PEER}: {err}"
-            );
-            break;
-        }
-    }
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{PEER} peer failed ({}):\n{stderr}",
-        output.status
-    );
-
-    let mut lines = stdout.lines().map(|line| {
-        serde_json::from_str::<Value>(line)
-            .unwrap_or_else(|err| panic!("{PEER} peer wrote {line:?}: {err}"))
-    });
-    let hello = lines.next().expect("the peer writes a hello line first");
-    if let Some(reason) = hello["unavailable"].as_str() {
-        return unavailable(reason);
-    }
-    assert_eq!(hello["peer"], "paseto", "hello line {hello}");
-    let answers: Vec<Value> = lines.collect();
-    assert_eq!(
-        answers.len(),
-        requests.len(),
-        "one answer per request; stderr:\n{stderr}"
-    );
-    Some(answers)
-}
-
-/// Skips with a line on the real stderr (not captured by the test harness), or
-/// fails when `VAULTTOKEN_REQUIRE_INTEROP=1`.
-fn unavailable<T>(reason: &str) -> Option<T> {
-    if std::env::var_os(REQUIRE_ENV).is_some_and(|value| value == "1") {
-        panic!("interop with {PEER} is required ({REQUIRE_ENV}=1) but {reason}");
-    }
-    let _ = writeln!(std::io::stderr(), "SKIPPED interop with {PEER}: {reason}");
-    None
-}
-
-/// The field `name` of a successful answer.
-fn ok<'a>(answer: &'a Value, name: &str) -> &'a Value {
-    assert_eq!(answer["ok"], true, "{PEER} refused: {answer}");
-    answer
-        .get(name)
-        .unwrap_or_else(|| panic!("no {name:?} in {answer}"))
-}
-
-fn ok_str<'a>(answer: &'a Value, name: &str) -> &'a str {
-    ok(answer, name)
-        .as_str()
-        .unwrap_or_else(|| panic!("{name:?} is not a string in {answer}"))
-}
-
-/// Asserts that the peer refused with the stable error code `code`.
-fn assert_refused(answer: &Value, code: &str) {
-    assert_eq!(answer["ok"], false, "{PEER} accepted: {answer}");
-    assert_eq!(answer["error_code"], code, "{answer}");
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    assert!(text.len().is_multiple_of(2), "odd-length hex {text:?}");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 fn secret_key() -> SecretKey {
     SecretKey::from_seed(&unhex(SEED_HEX)).unwrap()

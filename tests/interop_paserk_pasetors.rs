@@ -13,6 +13,10 @@
     reason = "a test should fail loudly on any unexpected error"
 )]
 
+mod common;
+
+use common::unhex;
+
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use pasetors::errors::Error as PasetorsError;
 use pasetors::keys::{AsymmetricPublicKey, AsymmetricSecretKey, SymmetricKey};
@@ -34,14 +38,6 @@ const SEEDS_HEX: [&str; 2] = [
     "0707070707070707070707070707070707070707070707070707070707070707",
 ];
 const MESSAGE: &[u8] = br#"{"sub":"user-42"}"#;
-
-fn unhex(text: &str) -> Vec<u8> {
-    assert!(text.len().is_multiple_of(2), "odd-length hex {text:?}");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 /// vaulttoken's local keys, and pasetors' view of each.
 fn local_keys() -> Vec<(LocalKey, SymmetricKey<V4>)> {

@@ -6,6 +6,10 @@
     reason = "a test should fail loudly on any unexpected error"
 )]
 
+mod common;
+
+use common::unhex;
+
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use serde::Deserialize;
 use vaulttoken::paserk::{KeyId, PaserkError, PasswordLimits};
@@ -38,14 +42,6 @@ fn load(file: &str) -> Vec<Vector> {
     let path = format!("{}/test-vectors/PASERK/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(path).unwrap();
     serde_json::from_str::<VectorFile>(&text).unwrap().tests
-}
-
-fn hex(text: &str) -> Vec<u8> {
-    assert_eq!(text.len() % 2, 0, "odd hex in a vector");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 /// Runs `check` on every case and returns (passing cases, failing cases) run.
@@ -89,7 +85,7 @@ fn k4_local() {
             }
             return;
         }
-        let key = LocalKey::from_bytes(&hex(v.key.as_deref().unwrap())).unwrap();
+        let key = LocalKey::from_bytes(&unhex(v.key.as_deref().unwrap())).unwrap();
         assert_eq!(key.to_paserk().unwrap().as_str(), paserk, "{}", v.name);
         assert_eq!(LocalKey::from_paserk(paserk).unwrap(), key, "{}", v.name);
     });
@@ -100,7 +96,7 @@ fn k4_local() {
 fn k4_public() {
     let mut loadable = 0;
     let counts = run("k4.public.json", |v| {
-        let bytes = hex(v.key.as_deref().unwrap());
+        let bytes = unhex(v.key.as_deref().unwrap());
         if v.expect_fail {
             // A 33-byte compressed P-384 key (a k3 public key) is no k4 key.
             assert!(v.paserk.is_none());
@@ -146,7 +142,7 @@ fn k4_public() {
         "a vector key loaded: check the expectations above"
     );
     for v in load("k4.secret.json").iter().filter(|v| !v.expect_fail) {
-        let key = PublicKey::from_bytes(&hex(v.public_key.as_deref().unwrap())).unwrap();
+        let key = PublicKey::from_bytes(&unhex(v.public_key.as_deref().unwrap())).unwrap();
         let text = key.to_paserk();
         let expected = format!(
             "k4.public.{}",
@@ -160,7 +156,7 @@ fn k4_public() {
 #[test]
 fn k4_secret() {
     let counts = run("k4.secret.json", |v| {
-        let bytes = hex(v.key.as_deref().unwrap());
+        let bytes = unhex(v.key.as_deref().unwrap());
         if v.expect_fail {
             assert!(v.paserk.is_none());
             let err = SecretKey::from_bytes(&bytes).unwrap_err();
@@ -169,11 +165,12 @@ fn k4_secret() {
         }
         let paserk = v.paserk.as_deref().unwrap();
         let key = SecretKey::from_bytes(&bytes).unwrap();
-        let from_seed = SecretKey::from_seed(&hex(v.secret_key_seed.as_deref().unwrap())).unwrap();
+        let from_seed =
+            SecretKey::from_seed(&unhex(v.secret_key_seed.as_deref().unwrap())).unwrap();
         assert_eq!(key, from_seed, "{}", v.name);
         assert_eq!(
             key.public_key().as_bytes().as_slice(),
-            hex(v.public_key.as_deref().unwrap()),
+            unhex(v.public_key.as_deref().unwrap()),
             "{}",
             v.name
         );
@@ -186,7 +183,7 @@ fn k4_secret() {
 #[test]
 fn k4_lid() {
     let counts = run("k4.lid.json", |v| {
-        let bytes = hex(v.key.as_deref().unwrap());
+        let bytes = unhex(v.key.as_deref().unwrap());
         if v.expect_fail {
             assert!(is_key_length(&LocalKey::from_bytes(&bytes).unwrap_err()));
             return;
@@ -202,7 +199,7 @@ fn k4_lid() {
 #[test]
 fn k4_pid() {
     let counts = run("k4.pid.json", |v| {
-        let bytes = hex(v.key.as_deref().unwrap());
+        let bytes = unhex(v.key.as_deref().unwrap());
         let text = format!("k4.public.{}", Base64UrlUnpadded::encode_string(&bytes));
         if v.expect_fail {
             // Too short (31 bytes) or a k3 key (33 bytes): no key, and no id.
@@ -232,7 +229,7 @@ fn k4_pid() {
 #[test]
 fn k4_sid() {
     let counts = run("k4.sid.json", |v| {
-        let bytes = hex(v.key.as_deref().unwrap());
+        let bytes = unhex(v.key.as_deref().unwrap());
         if v.expect_fail {
             assert!(is_key_length(&SecretKey::from_bytes(&bytes).unwrap_err()));
             return;
@@ -241,7 +238,7 @@ fn k4_sid() {
         let key = SecretKey::from_bytes(&bytes).unwrap();
         assert_eq!(
             key,
-            SecretKey::from_seed(&hex(v.seed.as_deref().unwrap())).unwrap()
+            SecretKey::from_seed(&unhex(v.seed.as_deref().unwrap())).unwrap()
         );
         assert_eq!(key.paserk_id().unwrap().as_str(), expected, "{}", v.name);
     });
@@ -252,7 +249,7 @@ fn k4_sid() {
 fn k4_local_wrap_pie() {
     let counts = run("k4.local-wrap.pie.json", |v| {
         let paserk = v.paserk.as_deref().unwrap();
-        let wrapping = LocalKey::from_bytes(&hex(v.wrapping_key.as_deref().unwrap())).unwrap();
+        let wrapping = LocalKey::from_bytes(&unhex(v.wrapping_key.as_deref().unwrap())).unwrap();
         let result = LocalKey::from_paserk_wrapped(paserk, &wrapping);
         if v.expect_fail {
             let err = result.unwrap_err();
@@ -268,7 +265,7 @@ fn k4_local_wrap_pie() {
         let key = result.unwrap();
         assert_eq!(
             key.expose_secret_bytes().unwrap().as_bytes().as_slice(),
-            hex(v.unwrapped.as_deref().unwrap())
+            unhex(v.unwrapped.as_deref().unwrap())
         );
         // Our own wrapping of the same key unwraps to it too.
         let again = key.to_paserk_wrapped(&wrapping).unwrap();
@@ -284,7 +281,7 @@ fn k4_local_wrap_pie() {
 fn k4_secret_wrap_pie() {
     let counts = run("k4.secret-wrap.pie.json", |v| {
         let paserk = v.paserk.as_deref().unwrap();
-        let wrapping = LocalKey::from_bytes(&hex(v.wrapping_key.as_deref().unwrap())).unwrap();
+        let wrapping = LocalKey::from_bytes(&unhex(v.wrapping_key.as_deref().unwrap())).unwrap();
         let result = SecretKey::from_paserk_wrapped(paserk, &wrapping);
         if v.expect_fail {
             let err = result.unwrap_err();
@@ -305,7 +302,7 @@ fn k4_secret_wrap_pie() {
         let key = result.unwrap();
         assert_eq!(
             key.expose_secret_bytes().unwrap().as_bytes().as_slice(),
-            hex(v.unwrapped.as_deref().unwrap())
+            unhex(v.unwrapped.as_deref().unwrap())
         );
         let again = key.to_paserk_wrapped(&wrapping).unwrap();
         assert_eq!(
@@ -348,7 +345,7 @@ fn password_case(
     }
     assert_eq!(
         result.unwrap(),
-        hex(v.unwrapped.as_deref().unwrap()),
+        unhex(v.unwrapped.as_deref().unwrap()),
         "{}",
         v.name
     );
@@ -388,10 +385,11 @@ fn k4_secret_pw() {
 fn k4_seal() {
     let counts = run("k4.seal.json", |v| {
         let paserk = v.paserk.as_deref().unwrap();
-        let secret = SecretKey::from_bytes(&hex(v.sealing_secret_key.as_deref().unwrap())).unwrap();
+        let secret =
+            SecretKey::from_bytes(&unhex(v.sealing_secret_key.as_deref().unwrap())).unwrap();
         assert_eq!(
             secret.public_key().as_bytes().as_slice(),
-            hex(v.sealing_public_key.as_deref().unwrap())
+            unhex(v.sealing_public_key.as_deref().unwrap())
         );
         let result = LocalKey::from_paserk_sealed(paserk, &secret);
         if v.expect_fail {
@@ -406,7 +404,7 @@ fn k4_seal() {
         let key = result.unwrap();
         assert_eq!(
             key.expose_secret_bytes().unwrap().as_bytes().as_slice(),
-            hex(v.unsealed.as_deref().unwrap())
+            unhex(v.unsealed.as_deref().unwrap())
         );
         let again = key.to_paserk_sealed(&secret.public_key()).unwrap();
         assert_eq!(LocalKey::from_paserk_sealed(&again, &secret).unwrap(), key);
