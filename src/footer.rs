@@ -147,19 +147,6 @@ pub enum FooterMode {
     Text,
 }
 
-/// Whether `value` looks like a PASERK holding a key in clear, of any version:
-/// `k<digits>.local.`, `k<digits>.secret.` or `k<digits>.public.` followed by data.
-fn names_plaintext_key(value: &str) -> bool {
-    let mut parts = value.splitn(3, '.');
-    let (Some(version), Some(kind), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
-    let is_version = version.len() >= 2
-        && version.starts_with('k')
-        && version[1..].bytes().all(|b| b.is_ascii_digit());
-    is_version && matches!(kind, "local" | "secret" | "public")
-}
-
 /// A footer: authenticated (from a verified token) or about to be sent.
 ///
 /// # Examples
@@ -405,7 +392,10 @@ impl FooterClaims {
     /// parsed and before a service writes one into a token.
     pub(crate) fn check_no_plaintext_key(&self) -> Result<(), Error> {
         for (claim, value) in [("kid", &self.key_id), ("wpk", &self.wrapped_key)] {
-            if value.as_deref().is_some_and(names_plaintext_key) {
+            if value
+                .as_deref()
+                .is_some_and(crate::paserk::holds_plaintext_key)
+            {
                 return Err(FooterError::PlaintextKey { claim }.into());
             }
         }

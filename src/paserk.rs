@@ -255,16 +255,29 @@ pub enum PaserkError {
 fn unrecognised(text: &str) -> PaserkError {
     let mut parts = text.splitn(3, '.');
     let version = parts.next().unwrap_or_default();
-    let is_version = version.len() >= 2
-        && version.starts_with('k')
-        && version[1..].bytes().all(|b| b.is_ascii_digit());
-    if !is_version || parts.next().is_none() {
+    if !is_version(version) || parts.next().is_none() {
         PaserkError::NotPaserk
     } else if version == "k4" {
         PaserkError::UnknownType
     } else {
         PaserkError::UnsupportedVersion
     }
+}
+
+/// Whether `part` is a PASERK version: `k` and digits, such as `k4` or `k10`.
+fn is_version(part: &str) -> bool {
+    part.len() >= 2 && part.starts_with('k') && part[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `text` looks like a PASERK, of any version, that holds a key in
+/// clear: `k<digits>.local.`, `k<digits>.secret.` or `k<digits>.public.`
+/// followed by data.
+pub(crate) fn holds_plaintext_key(text: &str) -> bool {
+    let mut parts = text.splitn(3, '.');
+    let (Some(version), Some(kind), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    is_version(version) && matches!(kind, "local" | "secret" | "public")
 }
 
 /// The data after `expected`'s header, or why `text` is not of that type.
