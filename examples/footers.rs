@@ -2,9 +2,9 @@
 //!
 //! Run with `cargo run --example footers`.
 
-use vaulttoken::footer::{Footer, FooterClaims, FooterLimits};
+use vaulttoken::footer::{Footer, FooterClaims, FooterLimits, UntrustedFooter};
 use vaulttoken::service::LocalService;
-use vaulttoken::{Claims, Error, LocalKey, v4};
+use vaulttoken::{Claims, Error, LocalKey};
 
 fn main() -> Result<(), Error> {
     let service = LocalService::builder(LocalKey::generate()?).build();
@@ -19,10 +19,8 @@ fn main() -> Result<(), Error> {
     println!("token: {token}");
 
     // Before verification the footer is untrusted: good for choosing a key, nothing else.
-    let untrusted: v4::UntrustedToken<v4::Local> = token.parse()?;
-    let kid = untrusted
-        .untrusted_footer()
-        .untrusted_key_id(&FooterLimits::default())?;
+    let kid = service.untrusted_key_id(&token)?;
+    assert_eq!(kid.as_deref(), Some("key-2026-11"));
     println!("untrusted kid: {kid:?}");
 
     // After verification the footer is authenticated.
@@ -39,10 +37,10 @@ fn main() -> Result<(), Error> {
 
     // Limits are checked on the raw bytes before any JSON parser runs.
     let hostile = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
-    let untrusted_hostile = Footer::Text(hostile).to_untrusted();
     let limits = FooterLimits::default().max_len(64 * 1024);
-    match untrusted_hostile.untrusted_claims(&limits) {
-        Ok(_) => println!("unexpected: a 5000-deep footer parsed"),
+    let untrusted_hostile = UntrustedFooter::new(hostile.as_bytes()).with_limits(limits);
+    match untrusted_hostile.untrusted_claims() {
+        Ok(_) => panic!("a 5000-deep footer parsed"),
         Err(err) => println!("5000-deep footer refused: {err}"),
     }
     Ok(())

@@ -5,6 +5,8 @@
 //! defaults: `iat` and `nbf` are now, `exp` is one hour from now, and a token with
 //! no expiry needs the visibly named [`ClaimsBuilder::without_expiry`].
 
+use core::fmt;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -40,7 +42,7 @@ pub const DEFAULT_VALIDITY: Duration = Duration::hours(1);
 /// assert!(claims.expiration().is_some());
 /// # Ok::<(), vaulttoken::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Claims {
     issuer: Option<String>,
     subject: Option<String>,
@@ -50,6 +52,31 @@ pub struct Claims {
     issued_at: Option<OffsetDateTime>,
     token_id: Option<String>,
     custom: Map<String, Value>,
+}
+
+impl fmt::Debug for Claims {
+    /// Claim names only: a `v4.local` payload is confidential, and `Debug` output
+    /// ends up in logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let registered = [
+            ("iss", self.issuer.is_some()),
+            ("sub", self.subject.is_some()),
+            ("aud", self.audience.is_some()),
+            ("exp", self.expiration.is_some()),
+            ("nbf", self.not_before.is_some()),
+            ("iat", self.issued_at.is_some()),
+            ("jti", self.token_id.is_some()),
+        ];
+        let names: Vec<&str> = registered
+            .iter()
+            .filter(|(_, present)| *present)
+            .map(|(name, _)| *name)
+            .chain(self.custom.keys().map(String::as_str))
+            .collect();
+        f.debug_struct("Claims")
+            .field("names", &names)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Claims {
@@ -779,10 +806,12 @@ fn take_time(
     }
 }
 
-/// RFC 3339 `date-time`, with the `T` separator its grammar requires (the `time`
-/// crate also accepts any other byte there).
+/// RFC 3339 `date-time` as PASETO writes it: the `T` separator (the `time` crate
+/// accepts any byte there) and, for UTC, `Z`, both in upper case only.
 fn parse_time(text: &str) -> Option<OffsetDateTime> {
-    matches!(text.as_bytes().get(10), Some(b'T' | b't'))
+    let bytes = text.as_bytes();
+    let upper_case = bytes.get(10) == Some(&b'T') && bytes.last() != Some(&b'z');
+    upper_case
         .then(|| OffsetDateTime::parse(text, &Rfc3339).ok())
         .flatten()
 }
@@ -887,6 +916,51 @@ mod tests {
         }
         let offset = Claims::from_payload(br#"{"exp":"2039-01-01T00:00:00+02:00"}"#).unwrap();
         assert_eq!(offset.expiration(), Some(datetime!(2038-12-31 22:00 UTC)));
+    }
+
+    #[test]
+    fn lower_case_t_and_z_are_refused() {
+        for text in [
+            "2030-01-01t00:00:00Z",
+            "2030-01-01T00:00:00z",
+            "2030-01-01t00:00:00z",
+            "2030-01-01t00:00:00+01:00",
+        ] {
+            let payload = format!(r#"{{"exp":"{text}"}}"#);
+            assert!(
+                matches!(
+                    Claims::from_payload(payload.as_bytes()),
+                    Err(Error::Payload(PayloadError::InvalidTime { claim: "exp" }))
+                ),
+                "{text}"
+            );
+        }
+        for text in [
+            "2030-01-01T00:00:00Z",
+            "2030-01-01T00:00:00+01:00",
+            "2030-01-01T00:00:00.5Z",
+        ] {
+            let payload = format!(r#"{{"exp":"{text}"}}"#);
+            assert!(Claims::from_payload(payload.as_bytes()).is_ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn debug_shows_claim_names_but_no_values() {
+        let claims = Claims::builder()
+            .subject("alice@example.com")
+            .claim("ssn", "123-45-6789")
+            .build_with_clock(&clock())
+            .unwrap();
+        let debug = format!("{claims:?}");
+        for name in ["sub", "exp", "nbf", "iat", "ssn"] {
+            assert!(debug.contains(name), "{debug}");
+        }
+        assert!(
+            !debug.contains("alice") && !debug.contains("123-45") && !debug.contains("2030"),
+            "{debug}"
+        );
+        assert!(!debug.contains("iss") && !debug.contains("jti"), "{debug}");
     }
 
     #[test]

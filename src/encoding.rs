@@ -122,6 +122,7 @@ pub(crate) fn decode_public_base64url_into(text: &[u8], out: &mut [u8]) -> bool 
 
 /// Decodes strict unpadded base64url from *public* text into a new buffer; see
 /// [`decode_public_base64url_into`], whose security note applies.
+#[cfg(test)]
 pub(crate) fn decode_public_base64url(text: &str) -> Option<Vec<u8>> {
     let mut out = vec![0; base64url_decoded_len(text.len())?];
     decode_public_base64url_into(text.as_bytes(), &mut out).then_some(out)

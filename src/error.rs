@@ -154,11 +154,29 @@ pub enum FooterError {
     /// to go into a text footer.
     #[error("footer key id conflicts with the issuing key's id")]
     KeyIdConflict,
-    /// `kid` or `wpk` holds a key in clear (a `local`, `secret` or `public`
-    /// PASERK) instead of an id or a wrapped key. A footer is readable by anyone,
-    /// and a key taken from it would let the token choose its own key.
-    #[error("footer claim `{claim}` holds a plaintext key, not a key id or a wrapped key")]
+    /// The footer holds a key in clear (a `local`, `secret` or `public` PASERK of
+    /// any version). A footer is readable by anyone, and a key taken from it
+    /// would let the token choose its own key.
+    #[error("footer {claim} holds a plaintext key")]
     PlaintextKey {
+        /// Where: `kid`, `wpk`, `custom` (any other claim) or `text` (a text
+        /// footer).
+        claim: &'static str,
+    },
+    /// The footer holds a password-wrapped key (`local-pw` or `secret-pw`, any
+    /// version). Its writer chooses the Argon2 cost and anyone can read a footer,
+    /// so it could be attacked offline.
+    #[error("footer {claim} holds a password-wrapped key")]
+    PasswordWrappedKey {
+        /// Where: `kid`, `wpk`, `custom` or `text`, as for
+        /// [`FooterError::PlaintextKey`].
+        claim: &'static str,
+    },
+    /// `kid` holds a PASERK that is not a key id (`lid`, `pid`, `sid`), or `wpk`
+    /// one that is not a wrapped or sealed key (`local-wrap`, `secret-wrap`,
+    /// `seal`).
+    #[error("footer {claim} holds a PASERK type that does not belong there")]
+    MisplacedPaserk {
         /// `kid` or `wpk`.
         claim: &'static str,
     },

@@ -2,16 +2,29 @@
 //!
 //! Parsing is bounded: the length limit applies in every mode, and depth and key
 //! count are checked on the raw bytes before a JSON parser sees them. A footer
-//! read before verification stays an [`UntrustedFooter`]; the methods here that
-//! read it return [`UntrustedFooterClaims`], whose accessors say `untrusted` too.
-//! A verified [`Footer`] can be turned into an untrusted one, never the reverse.
+//! read before verification is an [`UntrustedFooter`]: it reads its claims at most
+//! once, within the limits of the service that made it, and its accessors say
+//! `untrusted`. A footer never turns from untrusted into verified: a service
+//! hands out a verified [`Footer`] only after the token is authenticated.
+//!
+//! # Keys never travel in footers
+//!
+//! A footer is readable by anyone, so no footer, in any mode, may carry a key in
+//! clear (`local`, `secret` or `public` PASERK, any version) or a
+//! password-wrapped key (`local-pw`, `secret-pw`: the writer chooses the Argon2
+//! cost, so anyone can attack it offline). `kid` may hold only a key id type
+//! (`lid`, `pid`, `sid`) and `wpk` only a wrapped or sealed type
+//! (`local-wrap`, `secret-wrap`, `seal`). Services check this on decode and
+//! before they issue a token.
+
+use core::cell::OnceCell;
+use core::fmt;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, FooterError};
 use crate::json::{self, ShapeError};
-pub use crate::v4::UntrustedFooter;
 
 /// The reserved footer claim names.
 pub const RESERVED_FOOTER_CLAIMS: [&str; 2] = ["kid", "wpk"];
@@ -98,27 +111,23 @@ impl FooterLimits {
         self.max_len
     }
 
-    pub(crate) fn check_len(&self, bytes: &[u8]) -> Result<(), Error> {
+    pub(crate) fn check_len(&self, bytes: &[u8]) -> Result<(), FooterError> {
         if bytes.len() > self.max_len {
             return Err(FooterError::TooLong {
                 max_len: self.max_len,
-            }
-            .into());
+            });
         }
         Ok(())
     }
 
-    fn check_shape(&self, bytes: &[u8]) -> Result<(), Error> {
-        json::check_shape(bytes, self.max_depth, self.max_keys).map_err(|err| {
-            match err {
-                ShapeError::TooDeep => FooterError::TooDeep {
-                    max_depth: self.max_depth,
-                },
-                ShapeError::TooManyKeys => FooterError::TooManyKeys {
-                    max_keys: self.max_keys,
-                },
-            }
-            .into()
+    fn check_shape(&self, bytes: &[u8]) -> Result<(), FooterError> {
+        json::check_shape(bytes, self.max_depth, self.max_keys).map_err(|err| match err {
+            ShapeError::TooDeep => FooterError::TooDeep {
+                max_depth: self.max_depth,
+            },
+            ShapeError::TooManyKeys => FooterError::TooManyKeys {
+                max_keys: self.max_keys,
+            },
         })
     }
 }
@@ -158,7 +167,7 @@ pub enum FooterMode {
 /// assert_eq!(footer.to_bytes(), br#"{"kid":"k4.lid.abc"}"#);
 /// # Ok::<(), vaulttoken::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub enum Footer {
     /// No footer.
@@ -168,6 +177,17 @@ pub enum Footer {
     Text(String),
     /// A JSON-claims footer.
     Claims(FooterClaims),
+}
+
+impl fmt::Debug for Footer {
+    /// The kind of footer, a text footer's length, and claim names: no values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Text(text) => f.debug_struct("Text").field("len", &text.len()).finish(),
+            Self::Claims(claims) => f.debug_tuple("Claims").field(claims).finish(),
+        }
+    }
 }
 
 impl Footer {
@@ -188,22 +208,28 @@ impl Footer {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn parse(bytes: &[u8], mode: FooterMode, limits: &FooterLimits) -> Result<Self, Error> {
+        Ok(Self::parse_with(bytes, mode, limits, None)?)
+    }
+
+    /// [`Footer::parse`], reusing claims already read from the same bytes.
+    fn parse_with(
+        bytes: &[u8],
+        mode: FooterMode,
+        limits: &FooterLimits,
+        claims: Option<Result<FooterClaims, FooterError>>,
+    ) -> Result<Self, FooterError> {
         limits.check_len(bytes)?;
         if bytes.is_empty() {
             return Ok(Self::None);
         }
-        let as_claims = match mode {
-            FooterMode::Claims => true,
-            FooterMode::Text => false,
-            FooterMode::Auto => bytes.trim_ascii_start().first() == Some(&b'{'),
-        };
-        if as_claims {
-            limits.check_shape(bytes)?;
-            return FooterClaims::from_json(bytes).map(Self::Claims);
+        if mode.reads_as_claims(bytes) {
+            return claims
+                .unwrap_or_else(|| FooterClaims::read(bytes, limits))
+                .map(Self::Claims);
         }
-        core::str::from_utf8(bytes)
-            .map(|text| Self::Text(text.to_owned()))
-            .map_err(|_| FooterError::NotUtf8.into())
+        let text = core::str::from_utf8(bytes).map_err(|_| FooterError::NotUtf8)?;
+        key_policy::check_free_text(text)?;
+        Ok(Self::Text(text.to_owned()))
     }
 
     /// The bytes that go into a token.
@@ -225,22 +251,6 @@ impl Footer {
             Self::Claims(claims) => claims.to_json(),
         }
     }
-
-    /// The same footer as an [`UntrustedFooter`], for code that handles both.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use vaulttoken::footer::Footer;
-    ///
-    /// let untrusted = Footer::Text("x".into()).to_untrusted();
-    /// assert_eq!(untrusted.as_untrusted_bytes(), b"x");
-    /// # Ok::<(), vaulttoken::Error>(())
-    /// ```
-    #[must_use]
-    pub fn to_untrusted(&self) -> UntrustedFooter {
-        UntrustedFooter::new(self.to_bytes())
-    }
 }
 
 /// JSON footer claims: the reserved `kid` (key id) and `wpk` (wrapped key), plus
@@ -256,7 +266,7 @@ impl Footer {
 /// assert_eq!(claims.custom("region"), Some(&serde_json::json!("eu")));
 /// # Ok::<(), vaulttoken::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone, PartialEq, Default)]
 pub struct FooterClaims {
     key_id: Option<String>,
     wrapped_key: Option<String>,
@@ -372,34 +382,24 @@ impl FooterClaims {
         self.custom.get(name)
     }
 
-    fn from_json(bytes: &[u8]) -> Result<Self, Error> {
+    /// Reads JSON footer claims within `limits`: the length, then the shape on
+    /// the raw bytes, then the parse, then the key policy.
+    fn read(bytes: &[u8], limits: &FooterLimits) -> Result<Self, FooterError> {
+        limits.check_len(bytes)?;
+        limits.check_shape(bytes)?;
         let mut custom = json::parse_object(bytes).map_err(|_| FooterError::NotJsonObject)?;
         let mut take = |claim: &'static str| match custom.remove(claim) {
             None => Ok(None),
             Some(Value::String(value)) => Ok(Some(value)),
-            Some(_) => Err(Error::from(FooterError::WrongType { claim })),
+            Some(_) => Err(FooterError::WrongType { claim }),
         };
         let claims = Self {
             key_id: take("kid")?,
             wrapped_key: take("wpk")?,
             custom,
         };
-        claims.check_no_plaintext_key()?;
+        key_policy::check_claims(&claims)?;
         Ok(claims)
-    }
-
-    /// Refuses a `kid` or `wpk` that is a key in clear. Checked when a footer is
-    /// parsed and before a service writes one into a token.
-    pub(crate) fn check_no_plaintext_key(&self) -> Result<(), Error> {
-        for (claim, value) in [("kid", &self.key_id), ("wpk", &self.wrapped_key)] {
-            if value
-                .as_deref()
-                .is_some_and(crate::paserk::holds_plaintext_key)
-            {
-                return Err(FooterError::PlaintextKey { claim }.into());
-            }
-        }
-        Ok(())
     }
 
     fn to_json(&self) -> Vec<u8> {
@@ -416,17 +416,34 @@ impl FooterClaims {
     }
 }
 
+impl fmt::Debug for FooterClaims {
+    /// Claim names only: values stay out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reserved = [("kid", &self.key_id), ("wpk", &self.wrapped_key)];
+        let names: Vec<&str> = reserved
+            .iter()
+            .filter(|(_, value)| value.is_some())
+            .map(|(name, _)| *name)
+            .chain(self.custom.keys().map(String::as_str))
+            .collect();
+        f.debug_struct("FooterClaims")
+            .field("names", &names)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Footer claims read from a token that has not been verified. Every accessor
 /// says `untrusted`: use the key id to look a key up, and nothing else.
 ///
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::footer::{FooterClaims, FooterLimits, Footer};
+/// use vaulttoken::footer::UntrustedFooter;
 ///
-/// let untrusted = Footer::Claims(FooterClaims::new().with_key_id("k1")).to_untrusted();
-/// let claims = untrusted.untrusted_claims(&FooterLimits::default())?;
+/// let untrusted = UntrustedFooter::new(br#"{"kid":"k1","region":"eu"}"#);
+/// let claims = untrusted.untrusted_claims()?;
 /// assert_eq!(claims.untrusted_key_id(), Some("k1"));
+/// assert_eq!(format!("{claims:?}"), r#"UntrustedFooterClaims(FooterClaims { names: ["kid", "region"], .. })"#);
 /// # Ok::<(), vaulttoken::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -438,10 +455,10 @@ impl UntrustedFooterClaims {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::footer::{FooterClaims, FooterLimits, Footer};
+    /// use vaulttoken::footer::UntrustedFooter;
     ///
-    /// let untrusted = Footer::Claims(FooterClaims::new()).to_untrusted();
-    /// assert_eq!(untrusted.untrusted_claims(&FooterLimits::default())?.untrusted_key_id(), None);
+    /// let untrusted = UntrustedFooter::new(b"{}");
+    /// assert_eq!(untrusted.untrusted_claims()?.untrusted_key_id(), None);
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
@@ -454,11 +471,11 @@ impl UntrustedFooterClaims {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::footer::{FooterClaims, FooterLimits, Footer};
+    /// use vaulttoken::footer::UntrustedFooter;
     ///
-    /// let untrusted = Footer::Claims(FooterClaims::new().with_wrapped_key("w")).to_untrusted();
-    /// let claims = untrusted.untrusted_claims(&FooterLimits::default())?;
-    /// assert_eq!(claims.untrusted_wrapped_key(), Some("w"));
+    /// let untrusted = UntrustedFooter::new(br#"{"wpk":"k4.local-wrap.pie.x"}"#);
+    /// let claims = untrusted.untrusted_claims()?;
+    /// assert_eq!(claims.untrusted_wrapped_key(), Some("k4.local-wrap.pie.x"));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
@@ -471,10 +488,10 @@ impl UntrustedFooterClaims {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::footer::{FooterClaims, FooterLimits, Footer};
+    /// use vaulttoken::footer::UntrustedFooter;
     ///
-    /// let untrusted = Footer::Claims(FooterClaims::new().with_claim("r", "eu")?).to_untrusted();
-    /// let claims = untrusted.untrusted_claims(&FooterLimits::default())?;
+    /// let untrusted = UntrustedFooter::new(br#"{"r":"eu"}"#);
+    /// let claims = untrusted.untrusted_claims()?;
     /// assert_eq!(claims.untrusted_custom("r"), Some(&serde_json::json!("eu")));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
@@ -484,58 +501,365 @@ impl UntrustedFooterClaims {
     }
 }
 
-impl UntrustedFooter {
-    /// Reads the unverified footer as JSON claims, within `limits` (checked on the
-    /// raw bytes first).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Footer`] for a limit exceeded or a footer that is not a JSON object
-    /// with string `kid`/`wpk`.
+/// Footer bytes read from a token that has not been verified, with the limits
+/// and mode of the service that read them.
+///
+/// An attacker chooses these bytes. Use them only to pick a key, never to make a
+/// decision that trusts them. Its claims are read at most once, and a service
+/// reuses that reading for the verified footer.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::footer::{Footer, FooterClaims, FooterLimits, UntrustedFooter};
+///
+/// let bytes = Footer::Claims(FooterClaims::new().with_key_id("k4.lid.abc")).to_bytes();
+/// let footer = UntrustedFooter::new(&bytes).with_limits(FooterLimits::default().max_len(64));
+/// assert_eq!(footer.untrusted_key_id()?, Some("k4.lid.abc"));
+/// assert_eq!(footer.len(), bytes.len());
+///
+/// let long = UntrustedFooter::new(&bytes).with_limits(FooterLimits::default().max_len(8));
+/// assert!(long.untrusted_key_id().is_err());
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+pub struct UntrustedFooter<'a> {
+    bytes: &'a [u8],
+    limits: FooterLimits,
+    mode: FooterMode,
+    claims: OnceCell<Result<UntrustedFooterClaims, FooterError>>,
+}
+
+impl<'a> UntrustedFooter<'a> {
+    /// Unverified footer bytes, read with the default limits in
+    /// [`FooterMode::Auto`].
     ///
     /// # Examples
     ///
-    /// ```
-    /// use vaulttoken::footer::{FooterLimits, Footer};
-    ///
-    /// let untrusted = Footer::Text("plain".into()).to_untrusted();
-    /// assert!(untrusted.untrusted_claims(&FooterLimits::default()).is_err());
-    /// # Ok::<(), vaulttoken::Error>(())
-    /// ```
-    pub fn untrusted_claims(&self, limits: &FooterLimits) -> Result<UntrustedFooterClaims, Error> {
-        let bytes = self.as_untrusted_bytes();
-        limits.check_len(bytes)?;
-        limits.check_shape(bytes)?;
-        FooterClaims::from_json(bytes).map(UntrustedFooterClaims)
+    /// See [`UntrustedFooter`].
+    #[must_use]
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            limits: FooterLimits::default(),
+            mode: FooterMode::Auto,
+            claims: OnceCell::new(),
+        }
     }
 
-    /// The unverified `kid`, if the footer is a JSON object that has one; `None` for
-    /// an empty or text footer.
+    /// Reads the footer within `limits`.
     ///
-    /// # Errors
+    /// # Examples
     ///
-    /// [`Error::Footer`] for a limit exceeded, or a footer that looks like JSON but
-    /// is not valid footer claims.
+    /// See [`UntrustedFooter`].
+    #[must_use]
+    pub fn with_limits(mut self, limits: FooterLimits) -> Self {
+        self.limits = limits;
+        self.claims = OnceCell::new();
+        self
+    }
+
+    /// Reads the footer in `mode`; in [`FooterMode::Text`] it has no claims and no
+    /// key id.
     ///
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::footer::{FooterClaims, FooterLimits, Footer};
+    /// use vaulttoken::footer::{FooterMode, UntrustedFooter};
     ///
-    /// let untrusted = Footer::Claims(FooterClaims::new().with_key_id("k9")).to_untrusted();
-    /// assert_eq!(untrusted.untrusted_key_id(&FooterLimits::default())?.as_deref(), Some("k9"));
+    /// let footer = UntrustedFooter::new(br#"{"kid":"k1"}"#);
+    /// assert_eq!(footer.untrusted_key_id()?, Some("k1"));
+    /// let text = UntrustedFooter::new(br#"{"kid":"k1"}"#).with_mode(FooterMode::Text);
+    /// assert_eq!(text.untrusted_key_id()?, None);
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
-    pub fn untrusted_key_id(&self, limits: &FooterLimits) -> Result<Option<String>, Error> {
-        let bytes = self.as_untrusted_bytes();
-        limits.check_len(bytes)?;
-        if bytes.trim_ascii_start().first() != Some(&b'{') {
+    #[must_use]
+    pub fn with_mode(mut self, mode: FooterMode) -> Self {
+        self.mode = mode;
+        self.claims = OnceCell::new();
+        self
+    }
+
+    /// The raw footer bytes, unauthenticated.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let footer = vaulttoken::footer::UntrustedFooter::new(b"abc");
+    /// assert_eq!(footer.as_untrusted_bytes(), b"abc");
+    /// ```
+    #[must_use]
+    pub fn as_untrusted_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The footer's length in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(vaulttoken::footer::UntrustedFooter::new(b"abc").len(), 3);
+    /// ```
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether the token has no footer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::footer::UntrustedFooter;
+    ///
+    /// assert!(UntrustedFooter::new(b"").is_empty());
+    /// assert!(!UntrustedFooter::new(b"x").is_empty());
+    /// ```
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Reads the unverified footer as JSON claims, within the limits (checked on
+    /// the raw bytes first). The reading is kept: a second call costs nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Footer`] for a limit exceeded, a footer that is not a JSON object
+    /// with string `kid`/`wpk`, or a key where no key may be.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::footer::UntrustedFooter;
+    ///
+    /// assert!(UntrustedFooter::new(b"plain").untrusted_claims().is_err());
+    /// let footer = UntrustedFooter::new(br#"{"wpk":"k4.seal.abc"}"#);
+    /// assert_eq!(footer.untrusted_claims()?.untrusted_wrapped_key(), Some("k4.seal.abc"));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn untrusted_claims(&self) -> Result<&UntrustedFooterClaims, Error> {
+        self.claims
+            .get_or_init(|| FooterClaims::read(self.bytes, &self.limits).map(UntrustedFooterClaims))
+            .as_ref()
+            .map_err(|err| Error::Footer(err.clone()))
+    }
+
+    /// The unverified `kid`, if the footer holds claims (per the mode) and they
+    /// have one; `None` for an empty or text footer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Footer`] for a limit exceeded, or a footer that must be read as
+    /// claims but is not valid footer claims.
+    ///
+    /// # Examples
+    ///
+    /// See [`UntrustedFooter`].
+    pub fn untrusted_key_id(&self) -> Result<Option<&str>, Error> {
+        self.limits.check_len(self.bytes)?;
+        if !self.mode.reads_as_claims(self.bytes) {
             return Ok(None);
         }
-        Ok(self
-            .untrusted_claims(limits)?
-            .untrusted_key_id()
-            .map(str::to_owned))
+        Ok(self.untrusted_claims()?.untrusted_key_id())
+    }
+
+    /// What is left to do once the token is verified: the footer, read in the
+    /// mode and limits this one was made with, reusing any claims already read.
+    pub(crate) fn into_pending(self) -> PendingFooter {
+        PendingFooter {
+            limits: self.limits,
+            mode: self.mode,
+            claims: self.claims.into_inner().map(|read| read.map(|c| c.0)),
+        }
+    }
+}
+
+impl fmt::Debug for UntrustedFooter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UntrustedFooter")
+            .field("len", &self.bytes.len())
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The rest of an [`UntrustedFooter`]'s reading, kept across verification,
+/// which needs the token's buffer back.
+pub(crate) struct PendingFooter {
+    limits: FooterLimits,
+    mode: FooterMode,
+    claims: Option<Result<FooterClaims, FooterError>>,
+}
+
+impl PendingFooter {
+    /// The verified footer: `bytes` must be the bytes the untrusted footer read.
+    pub(crate) fn finish(self, bytes: &[u8]) -> Result<Footer, Error> {
+        Ok(Footer::parse_with(
+            bytes,
+            self.mode,
+            &self.limits,
+            self.claims,
+        )?)
+    }
+}
+
+impl FooterMode {
+    /// Whether a footer of these bytes is read as JSON claims in this mode.
+    fn reads_as_claims(self, bytes: &[u8]) -> bool {
+        match self {
+            Self::Claims => !bytes.is_empty(),
+            Self::Text => false,
+            Self::Auto => bytes.trim_ascii_start().first() == Some(&b'{'),
+        }
+    }
+}
+
+/// Where keys may appear in a footer: see the [module documentation](self).
+mod key_policy {
+    use serde_json::Value;
+
+    use super::FooterClaims;
+    use crate::error::FooterError;
+
+    /// What a PASERK string found in a footer holds.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Held {
+        /// `local`, `secret`, `public`: a key in clear.
+        Plaintext,
+        /// `local-pw`, `secret-pw`: a key under a password.
+        PasswordWrapped,
+        /// `lid`, `pid`, `sid`.
+        Id,
+        /// `local-wrap`, `secret-wrap`, `seal`.
+        Wrapped,
+        /// A type name PASERK does not define.
+        Unknown,
+    }
+
+    fn held(type_name: &[u8]) -> Held {
+        match type_name {
+            b"local" | b"secret" | b"public" => Held::Plaintext,
+            b"local-pw" | b"secret-pw" => Held::PasswordWrapped,
+            b"lid" | b"pid" | b"sid" => Held::Id,
+            b"local-wrap" | b"secret-wrap" | b"seal" => Held::Wrapped,
+            _ => Held::Unknown,
+        }
+    }
+
+    /// If `text` starts with a PASERK header, `k<digits>.<type>.`, what the type
+    /// holds.
+    fn paserk_at(text: &[u8]) -> Option<Held> {
+        let rest = text.strip_prefix(b"k")?;
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let rest = rest[digits..].strip_prefix(b".").filter(|_| digits > 0)?;
+        let type_len = rest.iter().position(|&b| b == b'.')?;
+        Some(held(&rest[..type_len]))
+    }
+
+    /// The first key in clear or under a password anywhere in `text`.
+    fn unsafe_key_in(text: &str) -> Option<Held> {
+        let bytes = text.as_bytes();
+        bytes
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'k')
+            .filter_map(|(at, _)| paserk_at(&bytes[at..]))
+            .find(|held| matches!(held, Held::Plaintext | Held::PasswordWrapped))
+    }
+
+    fn refuse(held: Held, claim: &'static str) -> FooterError {
+        match held {
+            Held::Plaintext => FooterError::PlaintextKey { claim },
+            Held::PasswordWrapped => FooterError::PasswordWrappedKey { claim },
+            Held::Id | Held::Wrapped | Held::Unknown => FooterError::MisplacedPaserk { claim },
+        }
+    }
+
+    /// A text footer: no key in clear or under a password, anywhere.
+    pub(super) fn check_free_text(text: &str) -> Result<(), FooterError> {
+        unsafe_key_in(text).map_or(Ok(()), |held| Err(refuse(held, "text")))
+    }
+
+    /// Claims: `kid` only an id, `wpk` only a wrapped or sealed key, and no key in
+    /// clear or under a password in any custom claim, name or value, at any depth.
+    pub(super) fn check_claims(claims: &FooterClaims) -> Result<(), FooterError> {
+        let reserved = [
+            ("kid", &claims.key_id, Held::Id),
+            ("wpk", &claims.wrapped_key, Held::Wrapped),
+        ];
+        for (claim, value, allowed) in reserved {
+            let found = value.as_deref().and_then(|v| paserk_at(v.as_bytes()));
+            match found {
+                Some(held) if held != allowed => return Err(refuse(held, claim)),
+                _ => {}
+            }
+            if let Some(held) = value.as_deref().and_then(unsafe_key_in) {
+                return Err(refuse(held, claim));
+            }
+        }
+        for (name, value) in &claims.custom {
+            if let Some(held) = unsafe_key_in(name).or_else(|| unsafe_key_in_value(value)) {
+                return Err(refuse(held, "custom"));
+            }
+        }
+        Ok(())
+    }
+
+    fn unsafe_key_in_value(value: &Value) -> Option<Held> {
+        match value {
+            Value::String(text) => unsafe_key_in(text),
+            Value::Array(items) => items.iter().find_map(unsafe_key_in_value),
+            Value::Object(map) => map
+                .iter()
+                .find_map(|(name, v)| unsafe_key_in(name).or_else(|| unsafe_key_in_value(v))),
+            Value::Null | Value::Bool(_) | Value::Number(_) => None,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn paserk_headers_are_recognised_by_version_and_type() {
+            assert_eq!(paserk_at(b"k4.local.AAAA"), Some(Held::Plaintext));
+            assert_eq!(paserk_at(b"k10.secret-pw.x"), Some(Held::PasswordWrapped));
+            assert_eq!(paserk_at(b"k1.lid."), Some(Held::Id));
+            assert_eq!(paserk_at(b"k4.local-wrap.pie.x"), Some(Held::Wrapped));
+            assert_eq!(paserk_at(b"k4.seal.x"), Some(Held::Wrapped));
+            assert_eq!(paserk_at(b"k4.other.x"), Some(Held::Unknown));
+            for not_paserk in [
+                &b"k.local.x"[..],
+                b"kx.local.x",
+                b"k4local.x",
+                b"k4.local",
+                b"x4.local.",
+                b"",
+            ] {
+                assert_eq!(paserk_at(not_paserk), None, "{not_paserk:?}");
+            }
+        }
+
+        #[test]
+        fn keys_are_found_anywhere_in_text() {
+            for text in [
+                "k4.local.AAAA",
+                "my key: k4.secret.x",
+                "kk4.public.",
+                "{\"a\":\"k3.local-pw.x\"}",
+            ] {
+                assert!(unsafe_key_in(text).is_some(), "{text}");
+            }
+            for text in [
+                "k4.lid.AAAA",
+                "k4.seal.x k4.pid.y",
+                "kid-2026",
+                "k4.local",
+                "look k4",
+            ] {
+                assert_eq!(unsafe_key_in(text), None, "{text}");
+            }
+        }
     }
 }
 
@@ -565,23 +889,186 @@ mod tests {
                 );
             }
         }
-        // Ids, wrapped keys and look-alikes that are not PASERK keys pass.
-        for value in [
-            "k4.lid.AAAA",
-            "k4.pid.AAAA",
+        // Ids in `kid`, wrapped keys in `wpk`, and look-alikes that are not
+        // PASERK strings pass.
+        let look_alikes = ["k4.local", "kx.local.AAAA", "local.k4.AAAA", "2026-key"];
+        let kids = ["k4.lid.AAAA", "k4.pid.AAAA", "k3.sid.AAAA"];
+        let wpks = [
             "k4.local-wrap.pie.AAAA",
+            "k4.secret-wrap.pie.AAAA",
             "k4.seal.AAAA",
-            "k4.local",
-            "kx.local.AAAA",
-            "local.k4.AAAA",
-            "2026-key",
-        ] {
-            let footer = format!(r#"{{"kid":"{value}","wpk":"{value}"}}"#);
+        ];
+        for (kid, wpk) in kids
+            .iter()
+            .zip(wpks)
+            .chain(look_alikes.iter().zip(look_alikes))
+        {
+            let footer = format!(r#"{{"kid":"{kid}","wpk":"{wpk}"}}"#);
             assert!(
                 parse(footer.as_bytes(), FooterMode::Claims).is_ok(),
                 "{footer}"
             );
         }
+    }
+
+    #[test]
+    fn password_wrapped_keys_are_refused_in_every_claim_and_mode() {
+        for value in ["k4.local-pw.AAAA", "k4.secret-pw.AAAA", "k2.local-pw.AAAA"] {
+            for claim in ["kid", "wpk"] {
+                let footer = format!(r#"{{"{claim}":"{value}"}}"#);
+                let err = parse(footer.as_bytes(), FooterMode::Auto).unwrap_err();
+                assert!(
+                    matches!(err, Error::Footer(FooterError::PasswordWrappedKey { claim: c }) if c == claim),
+                    "{footer}: {err:?}"
+                );
+            }
+            let deep = FooterLimits::default().max_depth(4);
+            for custom in [
+                format!(r#"{{"note":["x","{value}"]}}"#),
+                format!(r#"{{"note":["x",{{"deep":"{value}"}}]}}"#),
+                format!(r#"{{"note":{{"{value}":1}}}}"#),
+            ] {
+                assert!(
+                    matches!(
+                        Footer::parse(custom.as_bytes(), FooterMode::Claims, &deep),
+                        Err(Error::Footer(FooterError::PasswordWrappedKey {
+                            claim: "custom"
+                        }))
+                    ),
+                    "{custom}"
+                );
+            }
+            for mode in [FooterMode::Auto, FooterMode::Text] {
+                assert!(matches!(
+                    parse(value.as_bytes(), mode),
+                    Err(Error::Footer(FooterError::PasswordWrappedKey {
+                        claim: "text"
+                    }))
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn a_kid_holds_only_ids_and_a_wpk_only_wrapped_keys() {
+        for (claim, value) in [
+            ("kid", "k4.seal.AAAA"),
+            ("kid", "k4.local-wrap.pie.AAAA"),
+            ("kid", "k4.unknown.AAAA"),
+            ("wpk", "k4.lid.AAAA"),
+            ("wpk", "k4.pid.AAAA"),
+        ] {
+            let footer = format!(r#"{{"{claim}":"{value}"}}"#);
+            let err = parse(footer.as_bytes(), FooterMode::Claims).unwrap_err();
+            assert!(
+                matches!(err, Error::Footer(FooterError::MisplacedPaserk { claim: c }) if c == claim),
+                "{footer}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_footers_never_carry_a_key() {
+        for text in [
+            "k4.local.AAAA",
+            r#"{"wpk":"k4.local.AAAA"}"#,
+            "key=k4.secret.AAAA;",
+            "k1.public.x",
+        ] {
+            for mode in [FooterMode::Text, FooterMode::Auto] {
+                let err = parse(text.as_bytes(), mode);
+                if mode == FooterMode::Auto && text.starts_with('{') {
+                    assert!(
+                        matches!(
+                            err,
+                            Err(Error::Footer(FooterError::PlaintextKey { claim: "wpk" }))
+                        ),
+                        "{text}: {err:?}"
+                    );
+                } else {
+                    assert!(
+                        matches!(
+                            err,
+                            Err(Error::Footer(FooterError::PlaintextKey { claim: "text" }))
+                        ),
+                        "{text} {mode:?}: {err:?}"
+                    );
+                }
+            }
+        }
+        // Escaped in JSON, a key is still found once the claims are read.
+        let escaped = br#"{"note":"k4.local.AAAA"}"#;
+        assert!(matches!(
+            parse(escaped, FooterMode::Claims),
+            Err(Error::Footer(FooterError::PlaintextKey { claim: "custom" }))
+        ));
+        assert!(parse(b"k4.lid.AAAA then k4.seal.BBBB", FooterMode::Text).is_ok());
+    }
+
+    #[test]
+    fn an_untrusted_footer_reads_its_claims_once_and_hands_them_on() {
+        let bytes = br#"{"kid":"k4.lid.x","n":1}"#;
+        let untrusted = UntrustedFooter::new(bytes);
+        let first: *const UntrustedFooterClaims = untrusted.untrusted_claims().unwrap();
+        let second: *const UntrustedFooterClaims = untrusted.untrusted_claims().unwrap();
+        assert_eq!(first, second);
+        let footer = untrusted.into_pending().finish(bytes).unwrap();
+        let Footer::Claims(claims) = footer else {
+            panic!("claims expected");
+        };
+        assert_eq!(claims.key_id(), Some("k4.lid.x"));
+        assert_eq!(claims.custom("n"), Some(&serde_json::json!(1)));
+    }
+
+    #[test]
+    fn an_untrusted_footer_follows_its_mode_and_limits() {
+        let bytes = br#"{"kid":"k1"}"#;
+        let text = UntrustedFooter::new(bytes).with_mode(FooterMode::Text);
+        assert_eq!(text.untrusted_key_id().unwrap(), None);
+        assert!(matches!(
+            text.into_pending().finish(bytes),
+            Ok(Footer::Text(t)) if t.as_bytes() == bytes
+        ));
+        let tight = UntrustedFooter::new(bytes).with_limits(FooterLimits::default().max_len(4));
+        assert!(matches!(
+            tight.untrusted_key_id(),
+            Err(Error::Footer(FooterError::TooLong { max_len: 4 }))
+        ));
+        let flat = FooterLimits::default().max_depth(1);
+        let nested = br#"{"kid":"k1","a":{}}"#;
+        assert!(matches!(
+            UntrustedFooter::new(nested)
+                .with_limits(flat)
+                .untrusted_key_id(),
+            Err(Error::Footer(FooterError::TooDeep { max_depth: 1 }))
+        ));
+        assert_eq!(
+            UntrustedFooter::new(b"{}")
+                .with_mode(FooterMode::Claims)
+                .untrusted_key_id()
+                .unwrap(),
+            None
+        );
+        assert!(matches!(
+            UntrustedFooter::new(b"text")
+                .with_mode(FooterMode::Claims)
+                .untrusted_key_id(),
+            Err(Error::Footer(FooterError::NotJsonObject))
+        ));
+    }
+
+    #[test]
+    fn footer_claims_debug_shows_names_not_values() {
+        let claims = FooterClaims::new()
+            .with_key_id("k4.lid.visible-id")
+            .with_claim("tenant", "acme-secret-tenant")
+            .unwrap();
+        let debug = format!("{claims:?} {:?}", Footer::Claims(claims.clone()));
+        assert!(debug.contains("kid") && debug.contains("tenant"), "{debug}");
+        assert!(
+            !debug.contains("acme-secret-tenant") && !debug.contains("visible-id"),
+            "{debug}"
+        );
     }
 
     #[test]
@@ -600,9 +1087,9 @@ mod tests {
     fn a_hundred_kib_footer_is_refused_before_parsing() {
         let mut huge = b"{\"a\":\"".to_vec();
         huge.resize(100 * 1024, b'x');
-        let untrusted = UntrustedFooter::new(huge);
+        let untrusted = UntrustedFooter::new(&huge);
         assert!(matches!(
-            untrusted.untrusted_claims(&FooterLimits::default()),
+            untrusted.untrusted_claims(),
             Err(Error::Footer(FooterError::TooLong { .. }))
         ));
     }
@@ -692,12 +1179,7 @@ mod tests {
 
     #[test]
     fn a_text_footer_has_no_untrusted_key_id() {
-        let untrusted = UntrustedFooter::new(b"kid-looking-text".to_vec());
-        assert_eq!(
-            untrusted
-                .untrusted_key_id(&FooterLimits::default())
-                .unwrap(),
-            None
-        );
+        let untrusted = UntrustedFooter::new(b"kid-looking-text");
+        assert_eq!(untrusted.untrusted_key_id().unwrap(), None);
     }
 }

@@ -563,11 +563,9 @@ impl<K: RingKey> KeyRing<K> {
     }
 
     /// The decoding key for a token's untrusted footer: the key its `kid` names.
-    fn lookup(&self, footer: &UntrustedFooter) -> Result<Arc<K::DecodingKey>, Error> {
-        let kid = footer
-            .untrusted_key_id(&self.footer_limits)?
-            .ok_or(Error::UnknownKeyId)?;
-        let id = KeyId::parse(&kid).map_err(|_| Error::UnknownKeyId)?;
+    fn lookup(&self, footer: &UntrustedFooter<'_>) -> Result<Arc<K::DecodingKey>, Error> {
+        let kid = footer.untrusted_key_id()?.ok_or(Error::UnknownKeyId)?;
+        let id = KeyId::parse(kid).map_err(|_| Error::UnknownKeyId)?;
         let found = match id.kind() {
             PaserkType::Lid => KeyKind::Local,
             PaserkType::Pid => KeyKind::Public,
@@ -686,7 +684,7 @@ impl SigningKeyRing {
 }
 
 impl<K: RingKey> KeyProvider<K::DecodingKey> for KeyRing<K> {
-    fn decoding_key(&self, footer: &UntrustedFooter) -> Result<Arc<K::DecodingKey>, Error> {
+    fn decoding_key(&self, footer: &UntrustedFooter<'_>) -> Result<Arc<K::DecodingKey>, Error> {
         self.lookup(footer)
     }
 }
@@ -711,7 +709,8 @@ impl TokenService<Local> {
     ///
     /// See the [`keyring`](crate::keyring) module.
     pub fn from_ring(ring: Arc<LocalKeyRing>) -> ServiceBuilder<Local> {
-        Self::with_providers(ring.clone(), Some(ring))
+        let lifetime = ring.max_token_lifetime();
+        Self::with_providers(ring.clone(), Some(ring)).within_ring_lifetime(lifetime)
     }
 }
 
@@ -737,7 +736,8 @@ impl TokenService<Public> {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn from_signing_ring(ring: Arc<SigningKeyRing>) -> ServiceBuilder<Public> {
-        Self::with_providers(ring.clone(), Some(ring))
+        let lifetime = ring.max_token_lifetime();
+        Self::with_providers(ring.clone(), Some(ring)).within_ring_lifetime(lifetime)
     }
 
     /// A builder for a verification-only service that verifies with whichever
@@ -747,7 +747,8 @@ impl TokenService<Public> {
     ///
     /// See [`TokenService::from_signing_ring`].
     pub fn from_public_ring(ring: Arc<PublicKeyRing>) -> ServiceBuilder<Public> {
-        Self::with_providers(ring, None)
+        let lifetime = ring.max_token_lifetime();
+        Self::with_providers(ring, None).within_ring_lifetime(lifetime)
     }
 }
 
@@ -762,26 +763,33 @@ mod tests {
         Arc::new(FixedClock::new(start + Duration::hours(hours)))
     }
 
-    fn footer_with_kid(kid: &str) -> UntrustedFooter {
-        Footer::Claims(FooterClaims::new().with_key_id(kid)).to_untrusted()
+    fn footer_with_kid(kid: &str) -> Vec<u8> {
+        Footer::Claims(FooterClaims::new().with_key_id(kid)).to_bytes()
+    }
+
+    fn lookup_kid(ring: &LocalKeyRing, footer: &[u8]) -> Result<Arc<LocalKey>, Error> {
+        ring.lookup(&UntrustedFooter::new(footer))
     }
 
     #[test]
     fn lookup_fails_closed() {
         let ring = LocalKeyRing::new(Duration::hours(1));
         let id = ring.add(LocalKey::generate().unwrap()).unwrap();
-        assert!(ring.lookup(&footer_with_kid(id.as_str())).is_ok());
+        assert!(lookup_kid(&ring, &footer_with_kid(id.as_str())).is_ok());
 
         let other = LocalKey::generate().unwrap().paserk_id().unwrap();
         for footer in [
             footer_with_kid(other.as_str()),
             footer_with_kid("not-an-id"),
             footer_with_kid(""),
-            Footer::None.to_untrusted(),
-            Footer::Text("hello".into()).to_untrusted(),
-            Footer::Claims(FooterClaims::new()).to_untrusted(),
+            Footer::None.to_bytes(),
+            Footer::Text("hello".into()).to_bytes(),
+            Footer::Claims(FooterClaims::new()).to_bytes(),
         ] {
-            assert!(matches!(ring.lookup(&footer), Err(Error::UnknownKeyId)));
+            assert!(matches!(
+                lookup_kid(&ring, &footer),
+                Err(Error::UnknownKeyId)
+            ));
         }
     }
 
@@ -791,7 +799,7 @@ mod tests {
         let secret = SecretKey::generate().unwrap();
         for kid in [secret.public_key().paserk_id(), secret.paserk_id().unwrap()] {
             assert!(matches!(
-                ring.lookup(&footer_with_kid(kid.as_str())),
+                lookup_kid(&ring, &footer_with_kid(kid.as_str())),
                 Err(Error::WrongKeyType {
                     expected: KeyKind::Local,
                     ..

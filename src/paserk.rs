@@ -269,17 +269,6 @@ fn is_version(part: &str) -> bool {
     part.len() >= 2 && part.starts_with('k') && part[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Whether `text` looks like a PASERK, of any version, that holds a key in
-/// clear: `k<digits>.local.`, `k<digits>.secret.` or `k<digits>.public.`
-/// followed by data.
-pub(crate) fn holds_plaintext_key(text: &str) -> bool {
-    let mut parts = text.splitn(3, '.');
-    let (Some(version), Some(kind), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
-    is_version(version) && matches!(kind, "local" | "secret" | "public")
-}
-
 /// The data after `expected`'s header, or why `text` is not of that type.
 fn data_of(text: &str, expected: PaserkType) -> Result<&str, Error> {
     if let Some(data) = text.strip_prefix(expected.header()) {

@@ -1,5 +1,6 @@
 //! Thin wrappers over the RustCrypto primitives, shared by the layers above:
-//! unkeyed and keyed BLAKE2b with a chosen output length, and XChaCha20.
+//! unkeyed and keyed BLAKE2b with a chosen output length, XChaCha20, and
+//! constant-time equality (over `subtle`).
 //!
 //! Nothing here is a primitive of our own; these only fix the calling shapes.
 
@@ -10,6 +11,7 @@ use blake2::digest::{Digest, KeyInit, Mac};
 use blake2::{Blake2b, Blake2bMac};
 use chacha20::XChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
+use subtle::{Choice, ConstantTimeEq};
 
 /// Unkeyed BLAKE2b with `N` bytes of output over the concatenation of `pieces`.
 pub(crate) fn blake2b<N>(pieces: &[&[u8]]) -> Array<u8, N>
@@ -40,6 +42,61 @@ where
 pub(crate) fn xchacha20(key: &[u8; 32], nonce: &[u8; 24], data: &mut [u8]) {
     let mut cipher = XChaCha20::new(key.into(), nonce.into());
     cipher.apply_keystream(data);
+}
+
+/// Compares two byte strings in constant time for a given length (a length
+/// difference returns `false` at once: lengths are not secret here). Use it
+/// wherever a secret, or a value an attacker is probing for, is compared.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::rules::constant_time_eq_bytes;
+///
+/// assert!(constant_time_eq_bytes(b"footer-v1", b"footer-v1"));
+/// assert!(!constant_time_eq_bytes(b"footer-v1", b"footer-v2"));
+/// assert!(!constant_time_eq_bytes(b"abc", b"abcd"));
+/// ```
+#[must_use]
+pub fn constant_time_eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    ct_eq_by_words(a, b).into()
+}
+
+/// Compares two strings in constant time for a given length; see
+/// [`constant_time_eq_bytes`].
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::rules::constant_time_eq;
+///
+/// assert!(constant_time_eq("abc", "abc"));
+/// assert!(!constant_time_eq("abc", "abd"));
+/// ```
+#[must_use]
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    constant_time_eq_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// `subtle`'s slice comparison, eight bytes per `ct_eq` instead of one: constant
+/// time for a given length, and, like `subtle`'s, early false for unequal lengths.
+fn ct_eq_by_words(a: &[u8], b: &[u8]) -> Choice {
+    if a.len() != b.len() {
+        return Choice::from(0);
+    }
+    let (a_words, a_rest) = a.as_chunks::<8>();
+    let (b_words, b_rest) = b.as_chunks::<8>();
+    let rest = match (a.last_chunk::<8>(), b.last_chunk::<8>()) {
+        // The last eight bytes, overlapping the words before: equal iff the
+        // leftover bytes are, since the overlap is compared twice.
+        (Some(x), Some(y)) if !a_rest.is_empty() => {
+            u64::from_le_bytes(*x).ct_eq(&u64::from_le_bytes(*y))
+        }
+        _ => a_rest.ct_eq(b_rest),
+    };
+    a_words.iter().zip(b_words).fold(rest, |equal, (x, y)| {
+        equal & u64::from_le_bytes(*x).ct_eq(&u64::from_le_bytes(*y))
+    })
 }
 
 #[cfg(test)]
@@ -80,5 +137,30 @@ mod tests {
         assert_ne!(&data, b"sixteen byte msg");
         xchacha20(&[7; 32], &[9; 24], &mut data);
         assert_eq!(&data, b"sixteen byte msg");
+    }
+
+    /// Every length up to 40 (past several words and every tail length), with a
+    /// difference in every position, including the last `len % 8` bytes, which
+    /// the overlapping final word must catch.
+    #[test]
+    fn constant_time_eq_is_plain_equality() {
+        let base: Vec<u8> = (0u8..41).collect();
+        for len in 0..40 {
+            let a = &base[..len];
+            assert!(constant_time_eq_bytes(a, a), "{len}");
+            for at in 0..len {
+                for flip in [0x01, 0x80, 0xff] {
+                    let mut b = a.to_vec();
+                    b[at] ^= flip;
+                    assert!(!constant_time_eq_bytes(a, &b), "{len} {at} {flip}");
+                    assert!(!constant_time_eq_bytes(&b, a), "{len} {at} {flip}");
+                }
+            }
+            assert!(!constant_time_eq_bytes(a, &base[..len + 1]));
+            assert!(!constant_time_eq_bytes(&base[..len + 1], a));
+        }
+        assert!(constant_time_eq("", ""));
+        assert!(!constant_time_eq("a", "ab"));
+        assert!(!constant_time_eq("abcdefghij", "abcdefghik"));
     }
 }

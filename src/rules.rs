@@ -23,7 +23,6 @@ use core::fmt;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 
 use crate::claims::Claims;
@@ -363,19 +362,7 @@ where
     }
 }
 
-/// Compares two strings in constant time (for equal lengths). Use it in custom
-/// rules that compare secrets or identifiers.
-///
-/// # Examples
-///
-/// ```
-/// assert!(vaulttoken::rules::constant_time_eq("abc", "abc"));
-/// assert!(!vaulttoken::rules::constant_time_eq("abc", "abd"));
-/// ```
-#[must_use]
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.as_bytes().ct_eq(b.as_bytes()).into()
-}
+pub use crate::primitives::{constant_time_eq, constant_time_eq_bytes};
 
 /// Whether `value` equals any of `accepted`, checking every entry.
 fn matches_any(value: &str, accepted: &[String]) -> bool {
@@ -427,6 +414,8 @@ pub enum BuiltinRule {
     IdentifiedBy,
     /// `max-age`: `iat` is no older than the maximum age.
     MaxAge,
+    /// `max-validity`: `exp` is no further from now than the maximum validity.
+    MaxValidity,
     /// `valid-at`: `iat`, `nbf` and `exp` are satisfied at a fixed instant.
     ValidAt,
     /// `required-claims`: every named claim is present.
@@ -466,9 +455,11 @@ pub struct RuleSet {
     allow_non_expiring: bool,
     dangerously_accept_expired: bool,
     max_age: Option<Duration>,
+    max_validity: Option<Duration>,
     valid_at: Option<OffsetDateTime>,
     issuers: Option<Vec<String>>,
     audiences: Option<Vec<String>>,
+    accept_any_audience: bool,
     subject: Option<String>,
     token_id: Option<String>,
     required: Vec<String>,
@@ -485,9 +476,11 @@ impl Default for RuleSet {
             allow_non_expiring: false,
             dangerously_accept_expired: false,
             max_age: None,
+            max_validity: None,
             valid_at: None,
             issuers: None,
             audiences: None,
+            accept_any_audience: false,
             subject: None,
             token_id: None,
             required: Vec::new(),
@@ -652,6 +645,34 @@ impl RuleSet {
         self
     }
 
+    /// Accepts a token whatever audience it names.
+    ///
+    /// Without this call or an audience rule ([`RuleSet::for_audience`],
+    /// [`RuleSet::for_any_audience`]), a token that names an audience (`aud`) is
+    /// refused on decode: a token minted for `admin-api` must not be accepted by
+    /// every other service that shares the key. Tokens without `aud` pass either
+    /// way. Issuing is not affected: an issuer names audiences it does not serve.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let for_admin = Claims::builder().audience("admin-api").build()?;
+    /// let Err(Error::Claims(v)) = RuleSet::default().check(&for_admin, &Default::default(), Mode::Decode) else {
+    ///     panic!("a token for an audience is refused by a rule set that names none");
+    /// };
+    /// assert!(v.contains_rule("for-audience"));
+    /// RuleSet::default().accept_any_audience().check(&for_admin, &Default::default(), Mode::Decode)?;
+    /// RuleSet::default().check(&for_admin, &Default::default(), Mode::Encode)?;
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn accept_any_audience(mut self) -> Self {
+        self.accept_any_audience = true;
+        self
+    }
+
     /// Requires `sub` to be `subject`.
     ///
     /// # Examples
@@ -691,6 +712,49 @@ impl RuleSet {
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
         self
+    }
+
+    /// Refuses tokens that stay valid for longer than `max_validity` from now
+    /// (`exp - now`, plus the leeway on decode), and tokens with no `exp` at all.
+    ///
+    /// A service built from a key ring sets this to the ring's longest token
+    /// lifetime unless the rule set already has one, so no token outlives the
+    /// ring's retirement schedule.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use time::Duration;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let rules = RuleSet::default().max_validity(Duration::hours(1));
+    /// let day = Claims::builder().expires_in(Duration::days(1)).build()?;
+    /// assert!(matches!(rules.check(&day, &Default::default(), Mode::Encode), Err(Error::Claims(_))));
+    /// let hour = Claims::builder().expires_in(Duration::minutes(59)).build()?;
+    /// rules.check(&hour, &Default::default(), Mode::Encode)?;
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn max_validity(mut self, max_validity: Duration) -> Self {
+        self.max_validity = Some(max_validity);
+        self
+    }
+
+    /// The configured [`RuleSet::max_validity`], if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use time::Duration;
+    /// use vaulttoken::rules::RuleSet;
+    ///
+    /// assert_eq!(RuleSet::default().max_validity_limit(), None);
+    /// let capped = RuleSet::default().max_validity(Duration::hours(2));
+    /// assert_eq!(capped.max_validity_limit(), Some(Duration::hours(2)));
+    /// ```
+    #[must_use]
+    pub fn max_validity_limit(&self) -> Option<Duration> {
+        self.max_validity
     }
 
     /// Also requires `iat`, `nbf` and `exp` to be satisfied at `instant`.
@@ -766,6 +830,7 @@ impl RuleSet {
             BuiltinRule::Subject => self.subject = None,
             BuiltinRule::IdentifiedBy => self.token_id = None,
             BuiltinRule::MaxAge => self.max_age = None,
+            BuiltinRule::MaxValidity => self.max_validity = None,
             BuiltinRule::ValidAt => self.valid_at = None,
             BuiltinRule::RequiredClaims => self.required.clear(),
         }
@@ -791,7 +856,12 @@ impl RuleSet {
                 violations.push(violation);
             }
         };
-        let leeway = self.leeway;
+        // Leeway forgives clock skew between an issuer and a verifier; an issuer
+        // never needs it for its own clock, so nothing expired is ever issued.
+        let leeway = match mode {
+            Mode::Encode => Duration::ZERO,
+            Mode::Decode => self.leeway,
+        };
         if self.issued_in_past {
             record("issued-in-past", issued_in_past(claims, now, leeway));
         }
@@ -801,16 +871,22 @@ impl RuleSet {
         let check_expiry_time = !(self.dangerously_accept_expired && mode == Mode::Decode);
         record(
             "not-expired",
-            self.not_expired(claims, now, check_expiry_time),
+            self.not_expired(claims, now, leeway, check_expiry_time),
         );
         if let Some(max_age) = self.max_age {
             record("max-age", max_age_rule(claims, now, leeway, max_age));
+        }
+        if let Some(max_validity) = self.max_validity {
+            record(
+                "max-validity",
+                max_validity_rule(claims, now, leeway, max_validity),
+            );
         }
         if let Some(at) = self.valid_at {
             let at_time = [
                 issued_in_past(claims, at, leeway),
                 not_before(claims, at, leeway),
-                self.not_expired(claims, at, true),
+                self.not_expired(claims, at, leeway, true),
             ];
             let first_failure = at_time.into_iter().find_map(Result::err);
             record(
@@ -834,27 +910,21 @@ impl RuleSet {
                 "for-audience",
                 one_of("for-audience", "aud", claims.audience(), audiences),
             );
+        } else if mode == Mode::Decode && !self.accept_any_audience {
+            record("for-audience", no_audience(claims));
         }
+        // The expected `sub` and `jti` are never echoed: anyone holding a valid
+        // token could read them from the error.
         if let Some(subject) = &self.subject {
             record(
                 "subject",
-                one_of(
-                    "subject",
-                    "sub",
-                    claims.subject(),
-                    core::slice::from_ref(subject),
-                ),
+                equals_secretly("subject", "sub", claims.subject(), subject),
             );
         }
         if let Some(token_id) = &self.token_id {
             record(
                 "identified-by",
-                one_of(
-                    "identified-by",
-                    "jti",
-                    claims.token_id(),
-                    core::slice::from_ref(token_id),
-                ),
+                equals_secretly("identified-by", "jti", claims.token_id(), token_id),
             );
         }
         let before_required = violations.len();
@@ -896,6 +966,7 @@ impl RuleSet {
         &self,
         claims: &Claims,
         now: OffsetDateTime,
+        leeway: Duration,
         check_time: bool,
     ) -> Result<(), Violation> {
         match claims.expiration() {
@@ -906,7 +977,7 @@ impl RuleSet {
             )
             .on_claim("exp")),
             Some(_) if !check_time => Ok(()),
-            Some(exp) if elapsed(exp, now) < self.leeway => Ok(()),
+            Some(exp) if elapsed(exp, now) < leeway => Ok(()),
             Some(_) => Err(Violation::new("not-expired", "token has expired").on_claim("exp")),
         }
     }
@@ -958,6 +1029,38 @@ fn max_age_rule(
     }
 }
 
+/// `exp` is present and no further from `now` than `max_validity` (plus leeway).
+fn max_validity_rule(
+    claims: &Claims,
+    now: OffsetDateTime,
+    leeway: Duration,
+    max_validity: Duration,
+) -> Result<(), Violation> {
+    match claims.expiration() {
+        None => Err(Violation::new("max-validity", "is required").on_claim("exp")),
+        // As in `max_age_rule`, saturating is exact.
+        Some(exp) if elapsed(now, exp) <= max_validity.saturating_add(leeway) => Ok(()),
+        Some(_) => Err(
+            Violation::new("max-validity", "token is valid for too long")
+                .on_claim("exp")
+                .expecting(format!("at most {max_validity}")),
+        ),
+    }
+}
+
+/// With no audience configured, a token must not name one.
+fn no_audience(claims: &Claims) -> Result<(), Violation> {
+    match claims.audience() {
+        None => Ok(()),
+        Some(_) => Err(Violation::new(
+            "for-audience",
+            "the token names an audience and this rule set accepts none \
+             (configure `for_audience` or `accept_any_audience`)",
+        )
+        .on_claim("aud")),
+    }
+}
+
 fn one_of(
     rule: &'static str,
     claim: &'static str,
@@ -982,6 +1085,21 @@ fn one_of(
         None => Err(Violation::new(rule, "is required")
             .on_claim(claim)
             .expecting(expected())),
+    }
+}
+
+/// `value` equals `expected`, with a violation that does not say what was
+/// expected.
+fn equals_secretly(
+    rule: &'static str,
+    claim: &'static str,
+    value: Option<&str>,
+    expected: &str,
+) -> Result<(), Violation> {
+    match value {
+        Some(value) if constant_time_eq(value, expected) => Ok(()),
+        Some(_) => Err(Violation::new(rule, "does not match").on_claim(claim)),
+        None => Err(Violation::new(rule, "is required").on_claim(claim)),
     }
 }
 
@@ -1388,8 +1506,14 @@ mod tests {
                 if let Some(at) = valid_at {
                     set = set.valid_at(at);
                 }
-                let expected = oracle(*times_of_token, now, leeway, max_age, valid_at);
                 for mode in [Mode::Decode, Mode::Encode] {
+                    // Leeway forgives a verifier's clock skew, never an issuer's.
+                    let leeway = if mode == Mode::Encode {
+                        Duration::ZERO
+                    } else {
+                        leeway
+                    };
+                    let expected = oracle(*times_of_token, now, leeway, max_age, valid_at);
                     assert_eq!(
                         failed(set.check(claims, &Footer::None, mode)),
                         expected,

@@ -4,9 +4,11 @@
 //! [`LocalService`] issues and accepts `v4.local` tokens; [`PublicService`] signs
 //! and verifies `v4.public` tokens (a verification-only `PublicService` needs just
 //! the public key). Decoding is the only way to a [`VerifiedToken`], and it runs,
-//! in order: the length limit, format checks, key selection from the untrusted
-//! footer, decryption or verification, payload parsing, footer parsing within
-//! limits, and every rule.
+//! in order: the length limit; the header, layout and lengths; the body decoded
+//! in full; the footer's limits; key selection from the untrusted footer; the
+//! expected footer, then decryption or verification; payload parsing; the
+//! footer's claims (read at most once per decode); and every rule. Nothing
+//! malformed ever reaches a key provider, which may make a network call.
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -18,8 +20,9 @@ use crate::claims::{Claims, ClaimsBuilder, DEFAULT_VALIDITY};
 use crate::error::{Error, FooterError};
 use crate::footer::{Footer, FooterClaims, FooterLimits, FooterMode, UntrustedFooter};
 use crate::keys::{LocalKey, PublicKey, SecretKey};
+use crate::primitives::constant_time_eq;
 use crate::rules::{Mode, RuleSet};
-use crate::v4::{self, Local, Public, Purpose, TokenParts};
+use crate::v4::{Local, Public, UntrustedToken};
 
 /// The default maximum token length a service accepts: 64 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 64 * 1024;
@@ -34,7 +37,7 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 64 * 1024;
 /// ```
 /// use std::collections::HashMap;
 /// use std::sync::Arc;
-/// use vaulttoken::footer::{FooterLimits, UntrustedFooter};
+/// use vaulttoken::footer::{Footer, FooterClaims, UntrustedFooter};
 /// use vaulttoken::service::KeyProvider;
 /// use vaulttoken::{Error, LocalKey};
 ///
@@ -42,19 +45,27 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 64 * 1024;
 /// struct ByKid(HashMap<String, Arc<LocalKey>>);
 ///
 /// impl KeyProvider<LocalKey> for ByKid {
-///     fn decoding_key(&self, footer: &UntrustedFooter) -> Result<Arc<LocalKey>, Error> {
-///         let kid = footer.untrusted_key_id(&FooterLimits::default())?.ok_or(Error::UnknownKeyId)?;
-///         self.0.get(&kid).cloned().ok_or(Error::UnknownKeyId)
+///     fn decoding_key(&self, footer: &UntrustedFooter<'_>) -> Result<Arc<LocalKey>, Error> {
+///         let kid = footer.untrusted_key_id()?.ok_or(Error::UnknownKeyId)?;
+///         self.0.get(kid).cloned().ok_or(Error::UnknownKeyId)
 ///     }
 /// }
+///
+/// let key = Arc::new(LocalKey::generate()?);
+/// let provider = ByKid(HashMap::from([("k1".to_owned(), Arc::clone(&key))]));
+/// let footer = Footer::Claims(FooterClaims::new().with_key_id("k1")).to_bytes();
+/// assert_eq!(*provider.decoding_key(&UntrustedFooter::new(&footer))?, *key);
+/// assert!(matches!(provider.decoding_key(&UntrustedFooter::new(b"")), Err(Error::UnknownKeyId)));
+/// # Ok::<(), vaulttoken::Error>(())
 /// ```
 pub trait KeyProvider<K>: Send + Sync + fmt::Debug {
-    /// The key for a token with this footer.
+    /// The key for a token with this footer. The footer carries the limits and
+    /// mode of the service that read it, and has passed its length limit.
     ///
     /// # Errors
     ///
     /// [`Error::UnknownKeyId`] (or another error) when no key fits: decoding fails.
-    fn decoding_key(&self, footer: &UntrustedFooter) -> Result<Arc<K>, Error>;
+    fn decoding_key(&self, footer: &UntrustedFooter<'_>) -> Result<Arc<K>, Error>;
 }
 
 /// Supplies the key that issues new tokens, and the key id to put in their footer.
@@ -96,17 +107,20 @@ pub struct IssuingKey<K> {
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::service::StaticKey;
+/// use vaulttoken::footer::UntrustedFooter;
+/// use vaulttoken::service::{KeyProvider, StaticKey};
+/// use vaulttoken::Error;
 ///
 /// let key = StaticKey::new(vaulttoken::LocalKey::generate()?).with_key_id("2026-11");
-/// # let _ = key;
+/// assert!(key.decoding_key(&UntrustedFooter::new(br#"{"kid":"2026-11"}"#)).is_ok());
+/// let other = UntrustedFooter::new(br#"{"kid":"2026-10"}"#);
+/// assert!(matches!(key.decoding_key(&other), Err(Error::UnknownKeyId)));
 /// # Ok::<(), vaulttoken::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct StaticKey<K> {
     key: Arc<K>,
     key_id: Option<String>,
-    limits: FooterLimits,
 }
 
 impl<K> StaticKey<K> {
@@ -114,7 +128,15 @@ impl<K> StaticKey<K> {
     ///
     /// # Examples
     ///
-    /// See [`StaticKey`].
+    /// ```
+    /// use vaulttoken::footer::UntrustedFooter;
+    /// use vaulttoken::service::{KeyProvider, StaticKey};
+    ///
+    /// let provider = StaticKey::new(vaulttoken::LocalKey::generate()?);
+    /// // With no key id, any footer gets the key.
+    /// assert!(provider.decoding_key(&UntrustedFooter::new(b"anything")).is_ok());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn new(key: K) -> Self {
         Self::shared(Arc::new(key))
     }
@@ -126,17 +148,15 @@ impl<K> StaticKey<K> {
     /// ```
     /// use std::sync::Arc;
     ///
+    /// use vaulttoken::service::{IssuingKeyProvider, StaticKey};
+    ///
     /// let key = Arc::new(vaulttoken::LocalKey::generate()?);
-    /// let provider = vaulttoken::service::StaticKey::shared(Arc::clone(&key));
-    /// # let _ = provider;
+    /// let provider = StaticKey::shared(Arc::clone(&key));
+    /// assert!(Arc::ptr_eq(&provider.issuing_key()?.key, &key));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn shared(key: Arc<K>) -> Self {
-        Self {
-            key,
-            key_id: None,
-            limits: FooterLimits::default(),
-        }
+        Self { key, key_id: None }
     }
 
     /// Gives the key an id, written as `kid` and checked on decode.
@@ -150,14 +170,12 @@ impl<K> StaticKey<K> {
         self
     }
 
-    fn check_key_id(&self, footer: &UntrustedFooter) -> Result<(), Error> {
+    fn check_key_id(&self, footer: &UntrustedFooter<'_>) -> Result<(), Error> {
         let Some(mine) = &self.key_id else {
             return Ok(());
         };
-        let theirs = footer
-            .untrusted_key_id(&self.limits)?
-            .ok_or(Error::UnknownKeyId)?;
-        if crate::rules::constant_time_eq(mine, &theirs) {
+        let theirs = footer.untrusted_key_id()?.ok_or(Error::UnknownKeyId)?;
+        if constant_time_eq(mine, theirs) {
             Ok(())
         } else {
             Err(Error::UnknownKeyId)
@@ -166,7 +184,7 @@ impl<K> StaticKey<K> {
 }
 
 impl<K: Send + Sync + fmt::Debug> KeyProvider<K> for StaticKey<K> {
-    fn decoding_key(&self, footer: &UntrustedFooter) -> Result<Arc<K>, Error> {
+    fn decoding_key(&self, footer: &UntrustedFooter<'_>) -> Result<Arc<K>, Error> {
         self.check_key_id(footer)?;
         Ok(Arc::clone(&self.key))
     }
@@ -251,84 +269,108 @@ impl VerifiedToken {
     }
 }
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for crate::v4::Local {}
-    impl Sealed for crate::v4::Public {}
-}
-
-/// A purpose a [`TokenService`] can serve, with its key types. Sealed.
-pub trait ServicePurpose: Purpose + sealed::Sealed + Send + Sync + 'static {
+/// A purpose a [`TokenService`] can serve, with its key types. Sealed: the
+/// operations a service runs live in a private supertrait.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::service::ServicePurpose;
+/// use vaulttoken::v4::{Local, Public};
+///
+/// fn decoding_key_name<P: ServicePurpose>() -> &'static str {
+///     core::any::type_name::<P::DecodingKey>()
+/// }
+/// assert!(decoding_key_name::<Local>().ends_with("LocalKey"));
+/// assert!(decoding_key_name::<Public>().ends_with("PublicKey"));
+/// ```
+pub trait ServicePurpose: sealed::Operations + Send + Sync + 'static {
     /// The key that issues tokens.
     type IssuingKey: Send + Sync + fmt::Debug + 'static;
     /// The key that decodes tokens.
     type DecodingKey: Send + Sync + fmt::Debug + 'static;
+}
 
-    #[doc(hidden)]
-    fn seal(
-        key: &Self::IssuingKey,
-        payload: &[u8],
-        footer: &[u8],
-        implicit: &[u8],
-    ) -> Result<String, Error>;
+mod sealed {
+    use core::ops::Range;
 
-    /// Authenticates an already split and decoded token.
-    #[doc(hidden)]
-    fn open(
-        key: &Self::DecodingKey,
-        body: Vec<u8>,
-        footer: &[u8],
-        expected_footer: Option<&[u8]>,
-        implicit: &[u8],
-    ) -> Result<Vec<u8>, Error>;
+    use super::ServicePurpose;
+    use crate::error::Error;
+    use crate::v4::{self, Local, Public, Purpose, UntrustedToken};
+
+    /// The token operations behind a service: private, so no purpose but these
+    /// two exists and no caller outside the crate reaches them.
+    pub trait Operations: Purpose + Sized {
+        /// Issues a token.
+        fn seal(
+            key: &<Self as ServicePurpose>::IssuingKey,
+            payload: &[u8],
+            footer: &[u8],
+            implicit: &[u8],
+        ) -> Result<String, Error>
+        where
+            Self: ServicePurpose;
+
+        /// Authenticates a parsed token in place; returns where its message is.
+        fn open(
+            key: &<Self as ServicePurpose>::DecodingKey,
+            token: &mut UntrustedToken<Self>,
+            expected_footer: Option<&[u8]>,
+            implicit: &[u8],
+        ) -> Result<Range<usize>, Error>
+        where
+            Self: ServicePurpose;
+    }
+
+    impl Operations for Local {
+        fn seal(
+            key: &crate::LocalKey,
+            payload: &[u8],
+            footer: &[u8],
+            implicit: &[u8],
+        ) -> Result<String, Error> {
+            v4::local::encrypt(key, payload, footer, implicit)
+        }
+
+        fn open(
+            key: &crate::LocalKey,
+            token: &mut UntrustedToken<Self>,
+            expected_footer: Option<&[u8]>,
+            implicit: &[u8],
+        ) -> Result<Range<usize>, Error> {
+            v4::local::decrypt_parsed(key, token, expected_footer, implicit)
+        }
+    }
+
+    impl Operations for Public {
+        fn seal(
+            key: &crate::SecretKey,
+            payload: &[u8],
+            footer: &[u8],
+            implicit: &[u8],
+        ) -> Result<String, Error> {
+            v4::public::sign(key, payload, footer, implicit)
+        }
+
+        fn open(
+            key: &crate::PublicKey,
+            token: &mut UntrustedToken<Self>,
+            expected_footer: Option<&[u8]>,
+            implicit: &[u8],
+        ) -> Result<Range<usize>, Error> {
+            v4::public::verify_parsed(key, token, expected_footer, implicit)
+        }
+    }
 }
 
 impl ServicePurpose for Local {
     type IssuingKey = LocalKey;
     type DecodingKey = LocalKey;
-
-    fn seal(
-        key: &LocalKey,
-        payload: &[u8],
-        footer: &[u8],
-        implicit: &[u8],
-    ) -> Result<String, Error> {
-        v4::local::encrypt(key, payload, footer, implicit)
-    }
-
-    fn open(
-        key: &LocalKey,
-        body: Vec<u8>,
-        footer: &[u8],
-        expected_footer: Option<&[u8]>,
-        implicit: &[u8],
-    ) -> Result<Vec<u8>, Error> {
-        v4::local::decrypt_decoded(key, body, footer, expected_footer, implicit)
-    }
 }
 
 impl ServicePurpose for Public {
     type IssuingKey = SecretKey;
     type DecodingKey = PublicKey;
-
-    fn seal(
-        key: &SecretKey,
-        payload: &[u8],
-        footer: &[u8],
-        implicit: &[u8],
-    ) -> Result<String, Error> {
-        v4::public::sign(key, payload, footer, implicit)
-    }
-
-    fn open(
-        key: &PublicKey,
-        body: Vec<u8>,
-        footer: &[u8],
-        expected_footer: Option<&[u8]>,
-        implicit: &[u8],
-    ) -> Result<Vec<u8>, Error> {
-        v4::public::verify_decoded(key, body, footer, expected_footer, implicit)
-    }
 }
 
 /// A token service for one purpose. Use the aliases [`LocalService`] and
@@ -515,13 +557,12 @@ impl<P: ServicePurpose> TokenService<P> {
         let issuing = self.issuing_keys.as_ref().ok_or(Error::NoIssuingKey)?;
         let IssuingKey { key, key_id } = issuing.issuing_key()?;
         let footer = with_key_id(footer, key_id)?;
-        if let Footer::Claims(footer_claims) = &footer {
-            footer_claims.check_no_plaintext_key()?;
-        }
         self.rules.check(claims, &footer, Mode::Encode)?;
         let payload = claims.to_payload()?;
         let footer_bytes = footer.to_bytes();
-        self.footer_limits.check_len(&footer_bytes)?;
+        // Never issue what this service would refuse: the footer is read back
+        // exactly as decode reads it (mode, limits, where keys may appear).
+        Footer::parse(&footer_bytes, self.footer_mode, &self.footer_limits)?;
         let token = P::seal(&key, &payload, &footer_bytes, implicit)?;
         self.check_token_len(&token)?;
         Ok(token)
@@ -588,29 +629,52 @@ impl<P: ServicePurpose> TokenService<P> {
         implicit: &[u8],
     ) -> Result<VerifiedToken, Error> {
         self.check_token_len(token)?;
-        let parts = TokenParts::split::<P>(token)?;
-        parts.check_body_len::<P>()?;
-        let untrusted = UntrustedFooter::new(parts.decode_footer()?);
+        let mut token = UntrustedToken::<P>::parse(token)?;
+        let untrusted = UntrustedFooter::new(token.untrusted_footer())
+            .with_limits(self.footer_limits)
+            .with_mode(self.footer_mode);
         self.footer_limits
             .check_len(untrusted.as_untrusted_bytes())?;
         let key = self.decoding_keys.decoding_key(&untrusted)?;
-        let body = parts.decode_body::<P>()?;
+        let pending_footer = untrusted.into_pending();
         let expected_bytes = expected_footer.map(Footer::to_bytes);
-        let payload = P::open(
-            &key,
-            body,
-            untrusted.as_untrusted_bytes(),
-            expected_bytes.as_deref(),
-            implicit,
-        )?;
-        let claims = Claims::from_payload(&payload)?;
-        let footer = Footer::parse(
-            untrusted.as_untrusted_bytes(),
-            self.footer_mode,
-            &self.footer_limits,
-        )?;
+        let message = P::open(&key, &mut token, expected_bytes.as_deref(), implicit)?;
+        let (body, footer) = token.body_and_footer();
+        let claims = Claims::from_payload(&body[message])?;
+        let footer = pending_footer.finish(footer)?;
         self.rules.check(&claims, &footer, Mode::Decode)?;
         Ok(VerifiedToken { claims, footer })
+    }
+
+    /// The key id a token's footer names, read *without verifying anything*,
+    /// within this service's footer mode and limits: for logging or routing
+    /// before a decode, never for a decision that trusts it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TokenTooLong`], any format error, or [`Error::Footer`] for a
+    /// footer that must be read as claims but cannot be.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::service::{LocalService, StaticKey};
+    /// use vaulttoken::{Claims, LocalKey};
+    /// use std::sync::Arc;
+    ///
+    /// let keys = Arc::new(StaticKey::new(LocalKey::generate()?).with_key_id("k-2026"));
+    /// let service = LocalService::with_providers(keys.clone(), Some(keys)).build();
+    /// let token = service.encode(&Claims::builder().build()?)?;
+    /// assert_eq!(service.untrusted_key_id(&token)?.as_deref(), Some("k-2026"));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn untrusted_key_id(&self, token: &str) -> Result<Option<String>, Error> {
+        self.check_token_len(token)?;
+        let token = UntrustedToken::<P>::parse(token)?;
+        let footer = UntrustedFooter::new(token.untrusted_footer())
+            .with_limits(self.footer_limits)
+            .with_mode(self.footer_mode);
+        Ok(footer.untrusted_key_id()?.map(str::to_owned))
     }
 
     fn check_token_len(&self, token: &str) -> Result<(), Error> {
@@ -664,13 +728,18 @@ fn with_key_id(footer: &Footer, key_id: Option<String>) -> Result<Footer, Error>
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct ServiceBuilder<P: ServicePurpose> {
     service: TokenService<P>,
+    /// Whether `default_validity` was called.
+    validity_chosen: bool,
+    /// The longest token lifetime of the key ring the keys come from, if any.
+    ring_lifetime: Option<Duration>,
 }
 
 impl<P: ServicePurpose> fmt::Debug for ServiceBuilder<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ServiceBuilder")
-            .field(&self.service)
-            .finish()
+        f.debug_struct("ServiceBuilder")
+            .field("service", &self.service)
+            .field("ring_lifetime", &self.ring_lifetime)
+            .finish_non_exhaustive()
     }
 }
 
@@ -690,7 +759,16 @@ impl<P: ServicePurpose> ServiceBuilder<P> {
                 validity: DEFAULT_VALIDITY,
                 purpose: PhantomData,
             },
+            validity_chosen: false,
+            ring_lifetime: None,
         }
+    }
+
+    /// Ties the service to a key ring's longest token lifetime: see
+    /// [`ServiceBuilder::build`].
+    pub(crate) fn within_ring_lifetime(mut self, lifetime: Duration) -> Self {
+        self.ring_lifetime = Some(lifetime);
+        self
     }
 
     /// The rules every token must pass, on encode and on decode.
@@ -742,15 +820,46 @@ impl<P: ServicePurpose> ServiceBuilder<P> {
     /// See [`TokenService::claims_builder`].
     pub fn default_validity(mut self, validity: Duration) -> Self {
         self.service.validity = validity;
+        self.validity_chosen = true;
         self
     }
 
     /// The finished service.
     ///
+    /// A service built from a key ring never issues or accepts a token that
+    /// outlives the ring's retirement schedule: unless the rule set already has
+    /// a [`RuleSet::max_validity`], it gets the ring's longest token lifetime,
+    /// and the default validity is cut to that lifetime unless it was chosen.
+    ///
     /// # Examples
     ///
-    /// See [`ServiceBuilder`].
+    /// ```
+    /// use std::sync::Arc;
+    /// use time::Duration;
+    /// use vaulttoken::keyring::LocalKeyRing;
+    /// use vaulttoken::service::LocalService;
+    /// use vaulttoken::{Claims, Error, LocalKey};
+    ///
+    /// let ring = Arc::new(LocalKeyRing::new(Duration::minutes(30)));
+    /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
+    /// let service = LocalService::from_ring(ring).build();
+    /// // Tokens from the service's own claims builder live 30 minutes, not 1 hour...
+    /// service.encode(&service.claims_builder().build()?)?;
+    /// // ... and longer-lived claims are refused.
+    /// let day = Claims::builder().expires_in(Duration::days(1)).build()?;
+    /// assert!(matches!(service.encode(&day), Err(Error::Claims(_))));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn build(self) -> TokenService<P> {
-        self.service
+        let mut service = self.service;
+        if let Some(lifetime) = self.ring_lifetime {
+            if service.rules.max_validity_limit().is_none() {
+                service.rules = service.rules.max_validity(lifetime);
+            }
+            if !self.validity_chosen && lifetime < service.validity {
+                service.validity = lifetime;
+            }
+        }
+        service
     }
 }

@@ -563,8 +563,9 @@ pub mod ring {
     pub struct Ring {
         pub ring: Arc<LocalKeyRing>,
         pub service: LocalService,
-        /// The token's footer, as a `KeyProvider` sees it.
-        pub footer: UntrustedFooter,
+        /// The token's footer bytes, which a `KeyProvider` sees as an
+        /// `UntrustedFooter`.
+        pub footer: Vec<u8>,
         pub token: String,
     }
 
@@ -591,7 +592,7 @@ pub mod ring {
             Ok(Self {
                 service: LocalService::from_ring(Arc::clone(&ring)).build(),
                 ring,
-                footer: footer.to_untrusted(),
+                footer: footer_bytes,
                 token,
             })
         }
@@ -604,8 +605,8 @@ pub mod ring {
 
     /// The lookup alone, through the public `KeyProvider` trait: reads the
     /// untrusted footer within its limits, parses the `kid` and finds the key.
-    pub fn lookup(r: &Ring, footer: &UntrustedFooter) -> Arc<vaulttoken::LocalKey> {
-        KeyProvider::decoding_key(&*r.ring, footer).expect("lookup")
+    pub fn lookup(r: &Ring, footer: &[u8]) -> Arc<vaulttoken::LocalKey> {
+        KeyProvider::decoding_key(&*r.ring, &UntrustedFooter::new(footer)).expect("lookup")
     }
 }
 
@@ -916,13 +917,7 @@ fn check_rings() {
         let verified = ring::decode(&r, &r.token);
         assert_eq!(verified.claims().subject(), Some("user:8f14e45f-ceea"));
         // FOOTER names the all-zero key, which no ring here holds.
-        let unknown = vaulttoken::footer::Footer::parse(
-            FOOTER,
-            vaulttoken::footer::FooterMode::Claims,
-            &vaulttoken::footer::FooterLimits::default(),
-        )
-        .expect("footer")
-        .to_untrusted();
+        let unknown = vaulttoken::footer::UntrustedFooter::new(FOOTER);
         assert!(matches!(
             vaulttoken::service::KeyProvider::decoding_key(&*r.ring, &unknown),
             Err(vaulttoken::Error::UnknownKeyId)

@@ -21,7 +21,7 @@ use std::fmt;
 use libfuzzer_sys::fuzz_target;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-use vaulttoken::footer::{Footer, FooterClaims, FooterLimits, FooterMode};
+use vaulttoken::footer::{Footer, FooterClaims, FooterLimits, FooterMode, UntrustedFooter};
 use vaulttoken::{Error, FooterError, LocalKey, danger, v4};
 
 const DEPTHS: [usize; 4] = [0, 1, 2, 3];
@@ -104,6 +104,9 @@ fuzz_target!(|data: &[u8]| {
         } else {
             match (core::str::from_utf8(bytes), result) {
                 (Ok(text), Ok(Footer::Text(parsed))) => assert_eq!(text, parsed),
+                (Ok(text), Err(Error::Footer(refused))) if is_key_policy(refused) => {
+                    assert!(names_a_paserk(text), "{refused:?} for {text:?}");
+                }
                 (Err(_), Err(Error::Footer(FooterError::NotUtf8))) => {}
                 (utf8, result) => {
                     panic!("{mode:?} as text: UTF-8 {:?} but {result:?}", utf8.is_ok())
@@ -227,6 +230,15 @@ fn check_claims(bytes: &[u8], limits: &Limits, oracle: &Oracle, result: &Result<
                 );
                 return;
             }
+            if let Err(Error::Footer(refused)) = result
+                && is_key_policy(refused)
+            {
+                assert!(
+                    strings_of(value).iter().any(|s| names_a_paserk(s)),
+                    "{refused:?} for {value}"
+                );
+                return;
+            }
             let Ok(Footer::Claims(claims)) = result else {
                 panic!(
                     "serde_json accepts {value} within limits but the footer parser gave {result:?}"
@@ -239,6 +251,42 @@ fn check_claims(bytes: &[u8], limits: &Limits, oracle: &Oracle, result: &Result<
             String::from_utf8_lossy(bytes)
         ),
         (_, Err(_)) => {}
+    }
+}
+
+/// The refusals of the footer key policy: no key in clear or under a password
+/// anywhere, only ids in `kid`, only wrapped keys in `wpk`.
+fn is_key_policy(error: &FooterError) -> bool {
+    matches!(
+        error,
+        FooterError::PlaintextKey { .. }
+            | FooterError::PasswordWrappedKey { .. }
+            | FooterError::MisplacedPaserk { .. }
+    )
+}
+
+/// Whether `text` holds a PASERK header, `k<digits>.<type>.`, anywhere.
+fn names_a_paserk(text: &str) -> bool {
+    text.match_indices('k').any(|(at, _)| {
+        let rest = &text[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        digits > 0
+            && rest[digits..]
+                .strip_prefix('.')
+                .is_some_and(|tail| tail.contains('.'))
+    })
+}
+
+/// Every object key and string value in `value`, at any depth.
+fn strings_of(value: &Value) -> Vec<&str> {
+    match value {
+        Value::String(text) => vec![text.as_str()],
+        Value::Array(items) => items.iter().flat_map(strings_of).collect(),
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(name, v)| std::iter::once(name.as_str()).chain(strings_of(v)))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -269,11 +317,12 @@ fn check_untrusted(
     let token = danger::dangerous_encrypt_with_nonce(&key, b"", bytes, b"", &[7; 32])
         .expect("any footer encrypts");
     let parsed: v4::UntrustedToken<v4::Local> = token.parse().expect("a fresh token parses");
-    let footer = parsed.untrusted_footer();
+    assert_eq!(parsed.untrusted_footer(), bytes);
+    let footer = UntrustedFooter::new(parsed.untrusted_footer()).with_limits(*footer_limits);
     assert_eq!(footer.as_untrusted_bytes(), bytes);
 
-    let claims = footer.untrusted_claims(footer_limits);
-    let key_id = footer.untrusted_key_id(footer_limits);
+    let claims = footer.untrusted_claims();
+    let key_id = footer.untrusted_key_id();
     if let Err(error) = &claims {
         let _ = format!("{error} {error:?}");
     }
@@ -309,7 +358,7 @@ fn check_untrusted(
     // The key id: none for a text footer, else whatever the claims say.
     if bytes.trim_ascii_start().first() == Some(&b'{') {
         match (&claims, &key_id) {
-            (Ok(claims), Ok(id)) => assert_eq!(claims.untrusted_key_id(), id.as_deref()),
+            (Ok(claims), Ok(id)) => assert_eq!(claims.untrusted_key_id(), *id),
             (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
             (claims, id) => panic!("untrusted_claims {claims:?} but untrusted_key_id {id:?}"),
         }

@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(message) = &opened {
         // Whatever decrypts is well formed, and its footer is what the parser saw.
         let parsed = parsed.expect("a token that decrypts must parse");
-        let footer = parsed.untrusted_footer().as_untrusted_bytes();
+        let footer = parsed.untrusted_footer();
         let again = v4::local::decrypt(&key, &token, Some(footer), implicit)
             .expect("decrypts with its own footer expected");
         assert_eq!(&again, message);
@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(v4::local::decrypt(&key, &token, None, &other).is_err());
     } else if let Ok(parsed) = &parsed {
         // The expected-footer path must not panic either.
-        let footer = parsed.untrusted_footer().as_untrusted_bytes().to_vec();
+        let footer = parsed.untrusted_footer().to_vec();
         let _ = v4::local::decrypt(&key, &token, Some(&footer), implicit);
     }
 });

@@ -37,12 +37,10 @@ fuzz_target!(|data: &[u8]| {
 
 /// The decoded footer is no longer than its encoding, and empty exactly when the
 /// token has no footer part (an empty part is documented as malformed).
-fn check_footer(text: &str, footer: &v4::UntrustedFooter) {
-    assert_eq!(footer.len(), footer.as_untrusted_bytes().len());
+fn check_footer(text: &str, footer: &[u8]) {
     assert!(footer.len() <= text.len());
     let parts = text.split('.').count();
     assert!(parts == 3 || parts == 4, "a header and one or two parts");
     // An empty footer part ("v4.local.body.") is malformed, not an empty footer.
     assert_eq!(footer.is_empty(), parts == 3);
-    let _ = format!("{footer:?}");
 }

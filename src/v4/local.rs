@@ -15,7 +15,9 @@ use chacha20::XChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use zeroize::Zeroizing;
 
-use super::{Local, Purpose, assemble, check_expected_footer, decode_token};
+use core::ops::Range;
+
+use super::{Local, Purpose, UntrustedToken, assemble, check_expected_footer};
 use crate::error::Error;
 use crate::keys::LocalKey;
 use crate::pae;
@@ -88,27 +90,24 @@ pub fn decrypt(
     expected_footer: Option<&[u8]>,
     implicit: &[u8],
 ) -> Result<Vec<u8>, Error> {
-    // One buffer for both: the body first, then the footer.
-    let (mut buffer, body_len) = decode_token::<Local>(token)?;
-    let (body, footer) = buffer.split_at_mut(body_len);
-    check_expected_footer(footer, expected_footer)?;
-    key.use_for_operation(|k| open(k, body, footer, implicit))??;
-    Ok(into_message(buffer, body_len))
+    let mut token = UntrustedToken::<Local>::parse(token)?;
+    let message = decrypt_parsed(key, &mut token, expected_footer, implicit)?;
+    Ok(token.into_message(message))
 }
 
-/// [`decrypt`] after the format checks: `body` is the decoded body of at least
-/// the minimum length, `footer` the decoded footer.
-pub(crate) fn decrypt_decoded(
+/// [`decrypt`] after parsing, the route services take too: checks the expected
+/// footer, then the tag, then decrypts the body in place and returns where the
+/// message lies in it.
+pub(crate) fn decrypt_parsed(
     key: &LocalKey,
-    mut body: Vec<u8>,
-    footer: &[u8],
+    token: &mut UntrustedToken<Local>,
     expected_footer: Option<&[u8]>,
     implicit: &[u8],
-) -> Result<Vec<u8>, Error> {
+) -> Result<Range<usize>, Error> {
+    let (body, footer) = token.body_and_footer();
     check_expected_footer(footer, expected_footer)?;
-    let body_len = body.len();
-    key.use_for_operation(|k| open(k, &mut body, footer, implicit))??;
-    Ok(into_message(body, body_len))
+    key.use_for_operation(|k| open(k, body, footer, implicit))??;
+    Ok(NONCE_LEN..body.len() - TAG_LEN)
 }
 
 /// Encrypts with a caller-chosen nonce. Only for known-answer tests.
@@ -194,15 +193,6 @@ fn open(key: &[u8; 32], body: &mut [u8], footer: &[u8], implicit: &[u8]) -> Resu
         .map_err(|_| Error::Verification)?;
     derived.cipher.apply_keystream(ciphertext);
     Ok(())
-}
-
-/// Moves the message that [`open`] decrypted in `buffer[..body_len]` to the front,
-/// and cuts the buffer to it.
-fn into_message(mut buffer: Vec<u8>, body_len: usize) -> Vec<u8> {
-    let message_end = body_len - TAG_LEN;
-    buffer.copy_within(NONCE_LEN..message_end, 0);
-    buffer.truncate(message_end - NONCE_LEN);
-    buffer
 }
 
 #[cfg(test)]

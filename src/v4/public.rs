@@ -13,7 +13,9 @@
 use ed25519_dalek::Digest as _;
 use ed25519_dalek::{Sha512, Signature, hazmat};
 
-use super::{Public, Purpose, assemble, check_expected_footer, decode_token};
+use core::ops::Range;
+
+use super::{Public, Purpose, UntrustedToken, assemble, check_expected_footer};
 use crate::error::Error;
 use crate::keys::{PublicKey, SecretKey};
 use crate::pae;
@@ -97,28 +99,22 @@ pub fn verify(
     expected_footer: Option<&[u8]>,
     implicit: &[u8],
 ) -> Result<Vec<u8>, Error> {
-    // One buffer for both: the body first, then the footer.
-    let (mut buffer, body_len) = decode_token::<Public>(token)?;
-    let (body, footer) = buffer.split_at(body_len);
-    check_expected_footer(footer, expected_footer)?;
-    let message_len = check_signature(key, body, footer, implicit)?;
-    buffer.truncate(message_len);
-    Ok(buffer)
+    let mut token = UntrustedToken::<Public>::parse(token)?;
+    let message = verify_parsed(key, &mut token, expected_footer, implicit)?;
+    Ok(token.into_message(message))
 }
 
-/// [`verify`] after the format checks: `body` is the decoded body of at least
-/// the minimum length, `footer` the decoded footer.
-pub(crate) fn verify_decoded(
+/// [`verify`] after parsing, the route services take too: checks the expected
+/// footer, then the signature, and returns where the message lies in the body.
+pub(crate) fn verify_parsed(
     key: &PublicKey,
-    mut body: Vec<u8>,
-    footer: &[u8],
+    token: &mut UntrustedToken<Public>,
     expected_footer: Option<&[u8]>,
     implicit: &[u8],
-) -> Result<Vec<u8>, Error> {
+) -> Result<Range<usize>, Error> {
+    let (body, footer) = token.body_and_footer();
     check_expected_footer(footer, expected_footer)?;
-    let message_len = check_signature(key, &body, footer, implicit)?;
-    body.truncate(message_len);
-    Ok(body)
+    Ok(0..check_signature(key, body, footer, implicit)?)
 }
 
 /// Checks the signature at the end of `body` over the message before it, and
