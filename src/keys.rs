@@ -24,7 +24,7 @@ mod secret;
 
 use core::fmt;
 
-use zeroize::Zeroizing;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use crate::error::Error;
 
@@ -70,6 +70,9 @@ impl<const N: usize> SecretBytes<N> {
     }
 }
 
+/// Wiped on drop: the bytes live only in a [`Zeroizing`] buffer.
+impl<const N: usize> ZeroizeOnDrop for SecretBytes<N> {}
+
 impl<const N: usize> fmt::Debug for SecretBytes<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SecretBytes").finish_non_exhaustive()
@@ -112,6 +115,9 @@ impl SecretString {
         &self.0
     }
 }
+
+/// Wiped on drop: the text lives only in a [`Zeroizing`] string.
+impl ZeroizeOnDrop for SecretString {}
 
 impl fmt::Debug for SecretString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
