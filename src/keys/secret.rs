@@ -109,6 +109,25 @@ impl SecretKey {
         Ok(Self::from_signing_key(SigningKey::from_bytes(&seed)))
     }
 
+    /// Loads a key from its 32-byte seed given as an array: the length is checked
+    /// by the type, so this cannot fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::SecretKey;
+    ///
+    /// let seed = [3u8; SecretKey::SEED_LENGTH];
+    /// let key = SecretKey::from_seed_array(&seed);
+    /// assert_eq!(key.expose_seed()?.as_bytes(), &seed);
+    /// assert_eq!(key, SecretKey::from_seed(&seed)?);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn from_seed_array(seed: &[u8; Self::SEED_LENGTH]) -> Self {
+        Self::from_signing_key(SigningKey::from_bytes(seed))
+    }
+
     /// Loads a key from 64 bytes: the seed followed by its public key, the form
     /// libsodium and the PASETO test vectors use.
     ///
@@ -553,6 +572,18 @@ mod tests {
         #[allow(clippy::eq_op)]
         let equal = cleared == cleared;
         assert!(!equal, "a cleared key equals nothing, itself included");
+    }
+
+    #[test]
+    fn from_seed_array_matches_from_seed() {
+        for seed in [[0u8; 32], [7; 32], [0xff; 32]] {
+            let from_array = SecretKey::from_seed_array(&seed);
+            let from_slice = SecretKey::from_seed(&seed).unwrap();
+            assert_eq!(from_array, from_slice);
+            assert_eq!(from_array.public_key(), from_slice.public_key());
+            assert_eq!(from_array.expose_seed().unwrap().as_bytes(), &seed);
+            assert!(!from_array.is_ephemeral());
+        }
     }
 
     #[test]
