@@ -23,6 +23,19 @@ where
     hash.finalize()
 }
 
+/// [`blake2b`] written straight into `out`, for outputs that are secret: no
+/// copy is left behind in a temporary.
+pub(crate) fn blake2b_into<N>(pieces: &[&[u8]], out: &mut Array<u8, N>)
+where
+    N: ArraySize + IsLessOrEqual<U64, Output = True>,
+{
+    let mut hash = Blake2b::<N>::new();
+    for piece in pieces {
+        Digest::update(&mut hash, piece);
+    }
+    Digest::finalize_into(hash, out);
+}
+
 /// BLAKE2b keyed with a 32-byte key, with `N` bytes of output, fed `pieces`.
 pub(crate) fn keyed_blake2b<N>(key: &[u8; 32], pieces: &[&[u8]]) -> Blake2bMac<N>
 where
@@ -60,6 +73,13 @@ mod tests {
         // A shorter output is a different parameter block, not a truncation.
         let short = blake2b::<U32>(&[b"abc"]);
         assert_ne!(&short[..], &full[..32]);
+    }
+
+    #[test]
+    fn blake2b_into_writes_what_blake2b_returns() {
+        let mut out = [0u8; 32];
+        blake2b_into::<U32>(&[b"a", b"bc"], (&mut out).into());
+        assert_eq!(out[..], blake2b::<U32>(&[b"abc"])[..]);
     }
 
     #[test]
