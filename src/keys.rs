@@ -29,9 +29,12 @@ use zeroize::{ZeroizeOnDrop, Zeroizing};
 use crate::error::Error;
 
 pub(crate) use self::lifecycle::Lifecycle;
+// Kept for `claims.rs`, which still imports it from here; new code takes it
+// from `primitives`.
 pub use self::local::LocalKey;
 pub use self::public::PublicKey;
 pub use self::secret::SecretKey;
+pub(crate) use crate::primitives::random_array;
 
 /// Secret bytes handed out by a key, wiped when dropped and never printed.
 ///
@@ -123,13 +126,6 @@ impl fmt::Debug for SecretString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SecretString").finish_non_exhaustive()
     }
-}
-
-/// Fills a fresh zeroizing array from the operating system's RNG.
-pub(crate) fn random_array<const N: usize>() -> Result<Zeroizing<[u8; N]>, Error> {
-    let mut bytes = Zeroizing::new([0u8; N]);
-    getrandom::fill(bytes.as_mut()).map_err(|_| Error::Randomness)?;
-    Ok(bytes)
 }
 
 /// Copies `bytes` into a zeroizing array, or reports the length mismatch.

@@ -1,5 +1,6 @@
 //! Thin wrappers over the RustCrypto primitives, shared by the layers above:
-//! unkeyed and keyed BLAKE2b with a chosen output length, and XChaCha20.
+//! unkeyed and keyed BLAKE2b with a chosen output length, XChaCha20, and random
+//! bytes from the operating system.
 //!
 //! Nothing here is a primitive of our own; these only fix the calling shapes.
 
@@ -10,6 +11,16 @@ use blake2::digest::{Digest, KeyInit, Mac};
 use blake2::{Blake2b, Blake2bMac};
 use chacha20::XChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
+use zeroize::Zeroizing;
+
+use crate::error::Error;
+
+/// Fills a fresh zeroizing array from the operating system's RNG.
+pub(crate) fn random_array<const N: usize>() -> Result<Zeroizing<[u8; N]>, Error> {
+    let mut bytes = Zeroizing::new([0u8; N]);
+    getrandom::fill(bytes.as_mut()).map_err(|_| Error::Randomness)?;
+    Ok(bytes)
+}
 
 /// Unkeyed BLAKE2b with `N` bytes of output over the concatenation of `pieces`.
 pub(crate) fn blake2b<N>(pieces: &[&[u8]]) -> Array<u8, N>
@@ -91,6 +102,14 @@ mod tests {
             .finalize()
             .into_bytes();
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn random_arrays_are_fresh_and_full_length() {
+        let a = random_array::<32>().unwrap();
+        let b = random_array::<32>().unwrap();
+        assert_ne!(*a, *b);
+        assert_eq!(random_array::<24>().unwrap().len(), 24);
     }
 
     #[test]

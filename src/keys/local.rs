@@ -7,10 +7,10 @@ use zeroize::Zeroizing;
 
 use super::{
     Lifecycle, SecretBytes, SecretString, decode_base64url_secret, decode_hex_secret, exact_array,
-    random_array,
 };
 use crate::encoding;
 use crate::error::Error;
+use crate::primitives::random_array;
 
 /// A 256-bit symmetric key for `v4.local` tokens.
 ///

@@ -9,10 +9,11 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::{
     Lifecycle, PublicKey, SecretBytes, SecretString, decode_base64url_secret, decode_hex_secret,
-    exact_array, random_array,
+    exact_array,
 };
 use crate::encoding;
 use crate::error::{Error, KeyError};
+use crate::primitives::random_array;
 
 /// An Ed25519 secret key that signs `v4.public` tokens.
 ///

@@ -17,8 +17,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{PaserkError, PaserkType, decode_exact, encode};
 use crate::error::Error;
-use crate::keys::{LocalKey, SecretKey, random_array};
-use crate::primitives::{blake2b_into, keyed_blake2b, xchacha20};
+use crate::keys::{LocalKey, SecretKey};
+use crate::primitives::{blake2b_into, keyed_blake2b, random_array, xchacha20};
 
 const SALT_LEN: usize = 16;
 const NONCE_LEN: usize = 24;

@@ -13,8 +13,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{PaserkType, decode_exact, encode};
 use crate::error::Error;
-use crate::keys::{LocalKey, SecretKey, random_array};
-use crate::primitives::{keyed_blake2b, xchacha20};
+use crate::keys::{LocalKey, SecretKey};
+use crate::primitives::{keyed_blake2b, random_array, xchacha20};
 
 const TAG_LEN: usize = 32;
 const NONCE_LEN: usize = 32;

@@ -19,8 +19,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{PaserkType, decode_exact, encode};
 use crate::error::Error;
-use crate::keys::{LocalKey, PublicKey, SecretKey, random_array};
-use crate::primitives::{blake2b_into, keyed_blake2b, xchacha20};
+use crate::keys::{LocalKey, PublicKey, SecretKey};
+use crate::primitives::{blake2b_into, keyed_blake2b, random_array, xchacha20};
 
 const TAG_LEN: usize = 32;
 const POINT_LEN: usize = 32;
