@@ -17,7 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::encoding;
 use crate::error::{Error, PayloadError};
 use crate::json::{self, JsonError};
-use crate::keys::random_array;
+use crate::primitives::random_array;
 
 /// The registered claim names, reserved at the top level of a payload.
 pub const REGISTERED_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];

@@ -24,7 +24,7 @@ mod secret;
 
 use core::fmt;
 
-use zeroize::Zeroizing;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use crate::error::Error;
 
@@ -70,6 +70,9 @@ impl<const N: usize> SecretBytes<N> {
     }
 }
 
+/// Wiped on drop: the bytes live only in a [`Zeroizing`] buffer.
+impl<const N: usize> ZeroizeOnDrop for SecretBytes<N> {}
+
 impl<const N: usize> fmt::Debug for SecretBytes<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SecretBytes").finish_non_exhaustive()
@@ -113,17 +116,13 @@ impl SecretString {
     }
 }
 
+/// Wiped on drop: the text lives only in a [`Zeroizing`] string.
+impl ZeroizeOnDrop for SecretString {}
+
 impl fmt::Debug for SecretString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SecretString").finish_non_exhaustive()
     }
-}
-
-/// Fills a fresh zeroizing array from the operating system's RNG.
-pub(crate) fn random_array<const N: usize>() -> Result<Zeroizing<[u8; N]>, Error> {
-    let mut bytes = Zeroizing::new([0u8; N]);
-    getrandom::fill(bytes.as_mut()).map_err(|_| Error::Randomness)?;
-    Ok(bytes)
 }
 
 /// Copies `bytes` into a zeroizing array, or reports the length mismatch.

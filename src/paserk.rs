@@ -280,9 +280,9 @@ fn data_of(text: &str, expected: PaserkType) -> Result<&str, Error> {
     })
 }
 
-/// Decodes the data of a PASERK of type `expected` that must hold exactly `len`
-/// bytes, in constant time. The length is checked before anything is decoded.
-fn decode_exact(text: &str, expected: PaserkType, len: usize) -> Result<Zeroizing<Vec<u8>>, Error> {
+/// The still-encoded data of a PASERK of type `expected` that must hold exactly
+/// `len` bytes: the header and the encoded length are checked, nothing is decoded.
+fn exact_data(text: &str, expected: PaserkType, len: usize) -> Result<&str, Error> {
     let data = data_of(text, expected)?;
     let encoded_len = encoding::base64url_len(len);
     if data.len() != encoded_len {
@@ -292,7 +292,13 @@ fn decode_exact(text: &str, expected: PaserkType, len: usize) -> Result<Zeroizin
         }
         .into());
     }
-    encoding::decode_base64url(data)
+    Ok(data)
+}
+
+/// Decodes the data of a PASERK of type `expected` that must hold exactly `len`
+/// bytes, in constant time. The length is checked before anything is decoded.
+fn decode_exact(text: &str, expected: PaserkType, len: usize) -> Result<Zeroizing<Vec<u8>>, Error> {
+    encoding::decode_base64url(exact_data(text, expected, len)?)
         .map(Zeroizing::new)
         .ok_or_else(|| PaserkError::Encoding.into())
 }

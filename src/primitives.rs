@@ -1,6 +1,6 @@
 //! Thin wrappers over the RustCrypto primitives, shared by the layers above:
-//! unkeyed and keyed BLAKE2b with a chosen output length, XChaCha20, and
-//! constant-time equality (over `subtle`).
+//! unkeyed and keyed BLAKE2b with a chosen output length, XChaCha20, random
+//! bytes from the operating system, and constant-time equality (over `subtle`).
 //!
 //! Nothing here is a primitive of our own; these only fix the calling shapes.
 
@@ -12,6 +12,16 @@ use blake2::{Blake2b, Blake2bMac};
 use chacha20::XChaCha20;
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use subtle::{Choice, ConstantTimeEq};
+use zeroize::Zeroizing;
+
+use crate::error::Error;
+
+/// Fills a fresh zeroizing array from the operating system's RNG.
+pub(crate) fn random_array<const N: usize>() -> Result<Zeroizing<[u8; N]>, Error> {
+    let mut bytes = Zeroizing::new([0u8; N]);
+    getrandom::fill(bytes.as_mut()).map_err(|_| Error::Randomness)?;
+    Ok(bytes)
+}
 
 /// Unkeyed BLAKE2b with `N` bytes of output over the concatenation of `pieces`.
 pub(crate) fn blake2b<N>(pieces: &[&[u8]]) -> Array<u8, N>
@@ -23,6 +33,19 @@ where
         Digest::update(&mut hash, piece);
     }
     hash.finalize()
+}
+
+/// [`blake2b`] written straight into `out`, for outputs that are secret: no
+/// copy is left behind in a temporary.
+pub(crate) fn blake2b_into<N>(pieces: &[&[u8]], out: &mut Array<u8, N>)
+where
+    N: ArraySize + IsLessOrEqual<U64, Output = True>,
+{
+    let mut hash = Blake2b::<N>::new();
+    for piece in pieces {
+        Digest::update(&mut hash, piece);
+    }
+    Digest::finalize_into(hash, out);
 }
 
 /// BLAKE2b keyed with a 32-byte key, with `N` bytes of output, fed `pieces`.
@@ -120,6 +143,13 @@ mod tests {
     }
 
     #[test]
+    fn blake2b_into_writes_what_blake2b_returns() {
+        let mut out = [0u8; 32];
+        blake2b_into::<U32>(&[b"a", b"bc"], (&mut out).into());
+        assert_eq!(out[..], blake2b::<U32>(&[b"abc"])[..]);
+    }
+
+    #[test]
     fn keyed_blake2b_depends_on_the_key() {
         let a = keyed_blake2b::<U32>(&[1; 32], &[b"m"])
             .finalize()
@@ -128,6 +158,14 @@ mod tests {
             .finalize()
             .into_bytes();
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn random_arrays_are_fresh_and_full_length() {
+        let a = random_array::<32>().unwrap();
+        let b = random_array::<32>().unwrap();
+        assert_ne!(*a, *b);
+        assert_eq!(random_array::<24>().unwrap().len(), 24);
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! Persistent and ephemeral key lifecycles.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use zeroize::Zeroize;
 
 use crate::error::Error;
 
 /// Holds key material and decides whether it may still be used.
 ///
-/// The material type must wipe itself on drop: clearing a key drops it.
-pub(crate) struct Lifecycle<T> {
+/// The material must wipe itself on drop (clearing a key drops it) and in place
+/// on [`Zeroize::zeroize`] (an ephemeral key is wiped where it lives, under its
+/// lock, once its operation returns).
+pub(crate) struct Lifecycle<T: Zeroize> {
     state: State<T>,
 }
 
@@ -20,7 +24,36 @@ enum State<T> {
     Cleared,
 }
 
-impl<T> Lifecycle<T> {
+/// Read access to the material: a borrow, or a held lock on an ephemeral slot.
+enum Access<'a, T> {
+    Direct(&'a T),
+    Locked(MutexGuard<'a, Option<T>>),
+    Cleared,
+}
+
+impl<T> Access<'_, T> {
+    fn get(&self) -> Option<&T> {
+        match self {
+            Self::Direct(material) => Some(material),
+            Self::Locked(guard) => guard.as_ref(),
+            Self::Cleared => None,
+        }
+    }
+}
+
+/// A held ephemeral slot that is wiped in place when released, even if the
+/// operation using it panics.
+struct WipeOnRelease<'a, T: Zeroize>(MutexGuard<'a, Option<T>>);
+
+impl<T: Zeroize> Drop for WipeOnRelease<'_, T> {
+    fn drop(&mut self) {
+        // Zeroizes the material where it lies, drops it, then overwrites the
+        // whole slot with zeros and leaves it `None`.
+        self.0.zeroize();
+    }
+}
+
+impl<T: Zeroize> Lifecycle<T> {
     pub(crate) fn persistent(material: T) -> Self {
         Self {
             state: State::Persistent(material),
@@ -33,16 +66,15 @@ impl<T> Lifecycle<T> {
         }
     }
 
-    /// Runs one token operation. An ephemeral key's material is taken out first
-    /// and dropped (wiped) when the operation returns.
+    /// Runs one token operation. An ephemeral key's material is used where it
+    /// lies, under its lock, and wiped there when the operation returns; the
+    /// slot is left empty.
     pub(crate) fn use_for_operation<R>(&self, operation: impl FnOnce(&T) -> R) -> Result<R, Error> {
         match &self.state {
             State::Persistent(material) => Ok(operation(material)),
             State::Ephemeral(slot) => {
-                let taken = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-                taken
-                    .map(|material| operation(&material))
-                    .ok_or(Error::KeyCleared)
+                let held = WipeOnRelease(slot.lock().unwrap_or_else(PoisonError::into_inner));
+                held.0.as_ref().map(operation).ok_or(Error::KeyCleared)
             }
             State::Cleared => Err(Error::KeyCleared),
         }
@@ -50,13 +82,43 @@ impl<T> Lifecycle<T> {
 
     /// Reads the material without counting as a token operation (export, comparison).
     pub(crate) fn peek<R>(&self, read: impl FnOnce(&T) -> R) -> Result<R, Error> {
+        self.access().get().map(read).ok_or(Error::KeyCleared)
+    }
+
+    /// Reads this material and `other`'s together, without counting as a token
+    /// operation (comparison).
+    ///
+    /// Never deadlocks: the same object is locked once, and two ephemeral slots
+    /// are always locked in the same (address) order, whichever side asks.
+    pub(crate) fn peek_pair<R>(
+        &self,
+        other: &Self,
+        read: impl FnOnce(&T, &T) -> R,
+    ) -> Result<R, Error> {
+        if core::ptr::eq(self, other) {
+            return self.peek(|material| read(material, material));
+        }
+        let self_first = core::ptr::from_ref(self).addr() < core::ptr::from_ref(other).addr();
+        let (mine, theirs) = if self_first {
+            let mine = self.access();
+            (mine, other.access())
+        } else {
+            let theirs = other.access();
+            (self.access(), theirs)
+        };
+        match (mine.get(), theirs.get()) {
+            (Some(mine), Some(theirs)) => Ok(read(mine, theirs)),
+            _ => Err(Error::KeyCleared),
+        }
+    }
+
+    fn access(&self) -> Access<'_, T> {
         match &self.state {
-            State::Persistent(material) => Ok(read(material)),
+            State::Persistent(material) => Access::Direct(material),
             State::Ephemeral(slot) => {
-                let guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
-                guard.as_ref().map(read).ok_or(Error::KeyCleared)
+                Access::Locked(slot.lock().unwrap_or_else(PoisonError::into_inner))
             }
-            State::Cleared => Err(Error::KeyCleared),
+            State::Cleared => Access::Cleared,
         }
     }
 
@@ -94,6 +156,93 @@ impl<T> Lifecycle<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// Material that records the address of every wipe it receives.
+    struct Probe {
+        bytes: [u8; 32],
+        wiped_at: Rc<RefCell<Vec<usize>>>,
+    }
+
+    impl Probe {
+        fn address(&self) -> usize {
+            core::ptr::from_ref(self).addr()
+        }
+    }
+
+    impl Zeroize for Probe {
+        fn zeroize(&mut self) {
+            self.bytes.zeroize();
+            let address = self.address();
+            self.wiped_at.borrow_mut().push(address);
+        }
+    }
+
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            self.zeroize();
+        }
+    }
+
+    #[test]
+    fn an_ephemeral_key_is_used_and_wiped_where_it_lives() {
+        let wiped_at = Rc::new(RefCell::new(Vec::new()));
+        let key = Lifecycle::ephemeral(Probe {
+            bytes: [7; 32],
+            wiped_at: Rc::clone(&wiped_at),
+        });
+        let slot = key.peek(Probe::address).unwrap();
+        assert!(wiped_at.borrow().is_empty());
+
+        let (used_at, first_byte) = key
+            .use_for_operation(|probe| (probe.address(), probe.bytes[0]))
+            .unwrap();
+        assert_eq!(first_byte, 7);
+        assert_eq!(used_at, slot, "the operation ran on a moved copy");
+        assert_eq!(
+            wiped_at.borrow().first(),
+            Some(&slot),
+            "the first wipe was not at the slot's address: {:?}",
+            wiped_at.borrow()
+        );
+        assert!(matches!(key.peek(Probe::address), Err(Error::KeyCleared)));
+        assert!(matches!(
+            key.use_for_operation(|_| ()),
+            Err(Error::KeyCleared)
+        ));
+        assert!(key.is_cleared());
+    }
+
+    #[test]
+    fn an_ephemeral_key_is_wiped_even_if_its_operation_panics() {
+        let wiped_at = Rc::new(RefCell::new(Vec::new()));
+        let key = Lifecycle::ephemeral(Probe {
+            bytes: [7; 32],
+            wiped_at: Rc::clone(&wiped_at),
+        });
+        let slot = key.peek(Probe::address).unwrap();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            key.use_for_operation(|_| panic!("operation failed"))
+        }));
+        assert!(outcome.is_err());
+        assert_eq!(wiped_at.borrow().first(), Some(&slot));
+        assert!(key.is_cleared());
+    }
+
+    #[test]
+    fn peek_pair_reads_both_sides_in_order_and_the_same_object_once() {
+        let a = Lifecycle::ephemeral(1u8);
+        let b = Lifecycle::persistent(2u8);
+        assert_eq!(a.peek_pair(&b, |x, y| (*x, *y)).unwrap(), (1, 2));
+        assert_eq!(b.peek_pair(&a, |x, y| (*x, *y)).unwrap(), (2, 1));
+        assert_eq!(a.peek_pair(&a, |x, y| (*x, *y)).unwrap(), (1, 1));
+        a.use_for_operation(|_| ()).unwrap();
+        assert!(matches!(a.peek_pair(&b, |_, _| ()), Err(Error::KeyCleared)));
+        assert!(matches!(b.peek_pair(&a, |_, _| ()), Err(Error::KeyCleared)));
+        assert!(matches!(a.peek_pair(&a, |_, _| ()), Err(Error::KeyCleared)));
+    }
 
     #[test]
     fn persistent_material_survives_many_operations() {

@@ -7,10 +7,10 @@ use zeroize::Zeroizing;
 
 use super::{
     Lifecycle, SecretBytes, SecretString, decode_base64url_secret, decode_hex_secret, exact_array,
-    random_array,
 };
 use crate::encoding;
 use crate::error::Error;
+use crate::primitives::random_array;
 
 /// A 256-bit symmetric key for `v4.local` tokens.
 ///
@@ -278,11 +278,8 @@ impl PartialEq for LocalKey {
     /// nothing.
     fn eq(&self, other: &Self) -> bool {
         self.material
-            .peek(|mine| {
-                other
-                    .material
-                    .peek(|theirs| bool::from(mine.as_slice().ct_eq(theirs.as_slice())))
-                    .unwrap_or(false)
+            .peek_pair(&other.material, |mine, theirs| {
+                bool::from(mine.as_slice().ct_eq(theirs.as_slice()))
             })
             .unwrap_or(false)
     }
@@ -371,5 +368,63 @@ mod tests {
             format!("{key:?}"),
             "LocalKey { lifecycle: \"cleared\", .. }"
         );
+    }
+
+    /// Runs `work` on another thread; fails if it has not finished in 10 s (a
+    /// deadlocked comparison never does).
+    fn finishes_in_time<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> R {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(work());
+        });
+        finished
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("deadlocked: the comparison did not finish")
+    }
+
+    #[test]
+    fn an_ephemeral_key_equals_itself_without_deadlocking() {
+        let equal = finishes_in_time(|| {
+            let key = LocalKey::from_bytes(&[4; 32]).unwrap().into_ephemeral();
+            #[allow(clippy::eq_op)]
+            let equal = key == key;
+            (equal, key.is_cleared())
+        });
+        assert_eq!(equal, (true, false), "comparing must not use the key up");
+    }
+
+    #[test]
+    fn a_cleared_key_is_not_equal_to_itself() {
+        let mut key = LocalKey::from_bytes(&[4; 32]).unwrap().into_ephemeral();
+        key.clear();
+        #[allow(clippy::eq_op)]
+        let equal = key == key;
+        assert!(!equal);
+        let used = LocalKey::from_bytes(&[4; 32]).unwrap().into_ephemeral();
+        used.use_for_operation(|_| ()).unwrap();
+        #[allow(clippy::eq_op)]
+        let equal = used == used;
+        assert!(!equal);
+    }
+
+    #[test]
+    fn comparing_two_ephemeral_keys_from_both_sides_at_once_does_not_deadlock() {
+        let a = std::sync::Arc::new(LocalKey::from_bytes(&[4; 32]).unwrap().into_ephemeral());
+        let b = std::sync::Arc::new(LocalKey::from_bytes(&[4; 32]).unwrap().into_ephemeral());
+        let equal = finishes_in_time(move || {
+            let start = std::sync::Barrier::new(2);
+            std::thread::scope(|scope| {
+                let forward = scope.spawn(|| {
+                    start.wait();
+                    (0..200_000).all(|_| *a == *b)
+                });
+                let backward = scope.spawn(|| {
+                    start.wait();
+                    (0..200_000).all(|_| *b == *a)
+                });
+                forward.join().unwrap() && backward.join().unwrap()
+            })
+        });
+        assert!(equal);
     }
 }

@@ -80,7 +80,7 @@ impl SecretKey {
     pub fn to_pkcs8_pem(&self) -> Result<SecretString, Error> {
         self.peek(|m| {
             let mut seed_only = KeypairBytes {
-                secret_key: m.signing_key().to_bytes(),
+                secret_key: *m.seed(),
                 public_key: None,
             };
             let pem = seed_only.to_pkcs8_pem(LineEnding::LF);

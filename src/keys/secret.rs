@@ -5,14 +5,15 @@ use core::fmt;
 use ed25519_dalek::hazmat::ExpandedSecretKey;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::{
     Lifecycle, PublicKey, SecretBytes, SecretString, decode_base64url_secret, decode_hex_secret,
-    exact_array, random_array,
+    exact_array,
 };
 use crate::encoding;
 use crate::error::{Error, KeyError};
+use crate::primitives::random_array;
 
 /// An Ed25519 secret key that signs `v4.public` tokens.
 ///
@@ -36,9 +37,9 @@ pub struct SecretKey {
 }
 
 /// The seed (kept for export) and its expansion (kept for signing).
-/// Both wipe themselves on drop.
+/// Both wipe themselves on drop, and in place on [`Zeroize::zeroize`].
 pub(crate) struct SigningMaterial {
-    seed: SigningKey,
+    seed: Zeroizing<[u8; 32]>,
     expanded: ExpandedSecretKey,
 }
 
@@ -47,8 +48,23 @@ impl SigningMaterial {
         &self.expanded
     }
 
-    pub(crate) fn signing_key(&self) -> &SigningKey {
+    /// The seed as an ed25519-dalek key (wiped when dropped).
+    pub(crate) fn signing_key(&self) -> SigningKey {
+        SigningKey::from_bytes(&self.seed)
+    }
+
+    /// The 32-byte seed.
+    pub(crate) fn seed(&self) -> &[u8; 32] {
         &self.seed
+    }
+}
+
+impl Zeroize for SigningMaterial {
+    fn zeroize(&mut self) {
+        self.seed.zeroize();
+        // `ExpandedSecretKey` wipes itself only on drop; its fields are public.
+        self.expanded.scalar.zeroize();
+        self.expanded.hash_prefix.zeroize();
     }
 }
 
@@ -92,6 +108,25 @@ impl SecretKey {
     pub fn from_seed(seed: &[u8]) -> Result<Self, Error> {
         let seed: Zeroizing<[u8; 32]> = exact_array(seed)?;
         Ok(Self::from_signing_key(SigningKey::from_bytes(&seed)))
+    }
+
+    /// Loads a key from its 32-byte seed given as an array: the length is checked
+    /// by the type, so this cannot fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::SecretKey;
+    ///
+    /// let seed = [3u8; SecretKey::SEED_LENGTH];
+    /// let key = SecretKey::from_seed_array(&seed);
+    /// assert_eq!(key.expose_seed()?.as_bytes(), &seed);
+    /// assert_eq!(key, SecretKey::from_seed(&seed)?);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn from_seed_array(seed: &[u8; Self::SEED_LENGTH]) -> Self {
+        Self::from_signing_key(SigningKey::from_bytes(seed))
     }
 
     /// Loads a key from 64 bytes: the seed followed by its public key, the form
@@ -198,7 +233,7 @@ impl SecretKey {
     /// ```
     pub fn expose_secret_bytes(&self) -> Result<SecretBytes<{ Self::KEYPAIR_LENGTH }>, Error> {
         self.material
-            .peek(|m| SecretBytes::new(Zeroizing::new(m.seed.to_keypair_bytes())))
+            .peek(|m| SecretBytes::new(self.keypair_bytes(m)))
     }
 
     /// Copies out the 32-byte seed. Not a token operation.
@@ -215,8 +250,7 @@ impl SecretKey {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn expose_seed(&self) -> Result<SecretBytes<{ Self::SEED_LENGTH }>, Error> {
-        self.material
-            .peek(|m| SecretBytes::new(Zeroizing::new(m.seed.to_bytes())))
+        self.material.peek(|m| SecretBytes::new(m.seed.clone()))
     }
 
     /// The 64-byte seed ‖ public form as lowercase hex.
@@ -344,15 +378,30 @@ impl SecretKey {
     }
 
     pub(crate) fn from_signing_key(seed: SigningKey) -> Self {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        bytes.copy_from_slice(seed.as_bytes());
+        Self::from_seed_bytes(bytes, seed.verifying_key())
+    }
+
+    /// The key for `seed`, whose public key the caller has already derived.
+    fn from_seed_bytes(seed: Zeroizing<[u8; 32]>, verifying_key: VerifyingKey) -> Self {
         let material = SigningMaterial::new(seed);
         // A key derived from a seed is a multiple of the base point: canonical and
         // of prime order, so the checks `PublicKey` makes cannot fail here.
-        let public = PublicKey::from_verifying_key(material.seed.verifying_key())
+        let public = PublicKey::from_verifying_key(verifying_key)
             .unwrap_or_else(|_| unreachable!("derived public keys are canonical and sound"));
         Self {
             material: Lifecycle::persistent(material),
             public,
         }
+    }
+
+    /// Seed ‖ public key, written straight into a wiped-on-drop buffer.
+    fn keypair_bytes(&self, material: &SigningMaterial) -> Zeroizing<[u8; Self::KEYPAIR_LENGTH]> {
+        let mut pair = Zeroizing::new([0u8; Self::KEYPAIR_LENGTH]);
+        pair[..Self::SEED_LENGTH].copy_from_slice(material.seed());
+        pair[Self::SEED_LENGTH..].copy_from_slice(self.public.as_bytes());
+        pair
     }
 
     pub(crate) fn verifying_key(&self) -> &VerifyingKey {
@@ -373,8 +422,8 @@ impl SecretKey {
 }
 
 impl SigningMaterial {
-    fn new(seed: SigningKey) -> Self {
-        let expanded = ExpandedSecretKey::from(seed.as_bytes());
+    fn new(seed: Zeroizing<[u8; 32]>) -> Self {
+        let expanded = ExpandedSecretKey::from(&*seed);
         Self { seed, expanded }
     }
 }
@@ -383,11 +432,8 @@ impl PartialEq for SecretKey {
     /// Constant-time comparison of the seeds. A cleared or used-up key equals nothing.
     fn eq(&self, other: &Self) -> bool {
         self.material
-            .peek(|mine| {
-                other
-                    .material
-                    .peek(|theirs| bool::from(mine.seed.ct_eq(&theirs.seed)))
-                    .unwrap_or(false)
+            .peek_pair(&other.material, |mine, theirs| {
+                bool::from(mine.seed.ct_eq(&*theirs.seed))
             })
             .unwrap_or(false)
     }
@@ -478,5 +524,82 @@ mod tests {
         key.clear();
         assert_eq!(key.public_key(), public);
         assert!(matches!(key.expose_seed(), Err(Error::KeyCleared)));
+    }
+
+    /// Runs `work` on another thread; fails if it has not finished in 10 s (a
+    /// deadlocked comparison never does).
+    fn finishes_in_time<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> R {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(work());
+        });
+        finished
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("deadlocked: the comparison did not finish")
+    }
+
+    #[test]
+    fn an_ephemeral_key_equals_itself_without_deadlocking() {
+        let equal = finishes_in_time(|| {
+            let key = SecretKey::from_seed(&[4; 32]).unwrap().into_ephemeral();
+            #[allow(clippy::eq_op)]
+            let equal = key == key;
+            (equal, key.is_cleared())
+        });
+        assert_eq!(equal, (true, false), "comparing must not use the key up");
+    }
+
+    #[test]
+    fn comparing_two_ephemeral_keys_from_both_sides_at_once_does_not_deadlock() {
+        let a = std::sync::Arc::new(SecretKey::from_seed(&[4; 32]).unwrap().into_ephemeral());
+        let b = std::sync::Arc::new(SecretKey::from_seed(&[4; 32]).unwrap().into_ephemeral());
+        let equal = finishes_in_time(move || {
+            let start = std::sync::Barrier::new(2);
+            std::thread::scope(|scope| {
+                let forward = scope.spawn(|| {
+                    start.wait();
+                    (0..200_000).all(|_| *a == *b)
+                });
+                let backward = scope.spawn(|| {
+                    start.wait();
+                    (0..200_000).all(|_| *b == *a)
+                });
+                forward.join().unwrap() && backward.join().unwrap()
+            })
+        });
+        assert!(equal);
+        let mut cleared = SecretKey::from_seed(&[4; 32]).unwrap().into_ephemeral();
+        cleared.clear();
+        #[allow(clippy::eq_op)]
+        let equal = cleared == cleared;
+        assert!(!equal, "a cleared key equals nothing, itself included");
+    }
+
+    #[test]
+    fn from_seed_array_matches_from_seed() {
+        for seed in [[0u8; 32], [7; 32], [0xff; 32]] {
+            let from_array = SecretKey::from_seed_array(&seed);
+            let from_slice = SecretKey::from_seed(&seed).unwrap();
+            assert_eq!(from_array, from_slice);
+            assert_eq!(from_array.public_key(), from_slice.public_key());
+            assert_eq!(from_array.expose_seed().unwrap().as_bytes(), &seed);
+            assert!(!from_array.is_ephemeral());
+        }
+    }
+
+    #[test]
+    fn signing_material_wipes_in_place_and_exports_through_wiped_buffers() {
+        fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroized_on_drop::<SecretBytes<{ SecretKey::KEYPAIR_LENGTH }>>();
+        zeroized_on_drop::<Zeroizing<[u8; SecretKey::KEYPAIR_LENGTH]>>();
+        let key = SecretKey::from_seed(&[9; 32]).unwrap();
+        let mut material = SigningMaterial::new(Zeroizing::new([9; 32]));
+        let pair = key.keypair_bytes(&material);
+        assert_eq!(&pair[..32], &[9; 32]);
+        assert_eq!(&pair[32..], key.public_key().as_bytes());
+        material.zeroize();
+        assert_eq!(material.seed(), &[0; 32]);
+        assert_eq!(material.expanded().hash_prefix, [0; 32]);
+        assert_eq!(material.expanded().scalar, curve25519_dalek::Scalar::ZERO);
     }
 }

@@ -9,7 +9,7 @@ use core::str::FromStr;
 
 use blake2::digest::consts::U33;
 
-use super::{PaserkError, PaserkType, data_of, encode};
+use super::{PaserkError, PaserkType, encode, exact_data};
 use crate::encoding;
 use crate::error::Error;
 use crate::keys::{LocalKey, PublicKey, SecretKey};
@@ -68,18 +68,11 @@ impl KeyId {
             }
             .into());
         }
-        let data = data_of(text, kind)?;
-        let encoded_len = encoding::base64url_len(ID_HASH_LEN);
-        if data.len() != encoded_len {
-            return Err(PaserkError::Length {
-                expected: encoded_len,
-                found: data.len(),
-            }
-            .into());
-        }
+        // The same header and length checks as every other PASERK (`decode_exact`).
         // An id is public, so the table-driven decoder (as strict, not constant
-        // time) checks it; a key lookup by `kid` runs this on every token.
-        if !encoding::is_public_base64url(data) {
+        // time) then checks it without allocating; a key lookup by `kid` runs
+        // this on every token.
+        if !encoding::is_public_base64url(exact_data(text, kind, ID_HASH_LEN)?) {
             return Err(PaserkError::Encoding.into());
         }
         Ok(Self { text: text.into() })
@@ -279,6 +272,43 @@ mod tests {
         for case in cases {
             assert!(KeyId::parse(&case).is_err(), "{case}");
         }
+    }
+
+    #[test]
+    fn parse_gives_the_same_errors_as_decode_exact() {
+        let good = SecretKey::generate().unwrap().paserk_id().unwrap();
+        let text = good.as_str();
+        let body = &text[7..];
+        let cases = [
+            (format!("k4.pid.{}", &body[1..]), PaserkType::Pid),
+            (format!("k4.sid.{body}A"), PaserkType::Sid),
+            (format!("k4.lid.{}=", &body[1..]), PaserkType::Lid),
+            (format!("k4.lid.{}/", &body[1..]), PaserkType::Lid),
+            (
+                format!("k4.sid.{}!{}", &body[..10], &body[11..]),
+                PaserkType::Sid,
+            ),
+            ("k4.pid.".to_owned(), PaserkType::Pid),
+        ];
+        for (case, kind) in cases {
+            let from_parse = format!("{:?}", KeyId::parse(&case).unwrap_err());
+            let from_decode = format!(
+                "{:?}",
+                super::super::decode_exact(&case, kind, ID_HASH_LEN).unwrap_err()
+            );
+            assert_eq!(from_parse, from_decode, "{case}");
+        }
+        assert!(matches!(
+            KeyId::parse("k3.lid.AAAA"),
+            Err(Error::Paserk(PaserkError::UnsupportedVersion))
+        ));
+        assert!(matches!(
+            KeyId::parse(&format!("k4.public.{body}")),
+            Err(Error::Paserk(PaserkError::WrongType {
+                expected: PaserkType::Lid,
+                found: PaserkType::Public
+            }))
+        ));
     }
 
     #[test]

@@ -13,12 +13,12 @@
 use argon2::{Algorithm, Argon2, Params, Version};
 use blake2::digest::Mac;
 use blake2::digest::consts::U32;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{PaserkError, PaserkType, decode_exact, encode};
 use crate::error::Error;
-use crate::keys::{LocalKey, SecretKey, random_array};
-use crate::primitives::{blake2b, keyed_blake2b, xchacha20};
+use crate::keys::{LocalKey, SecretKey};
+use crate::primitives::{blake2b_into, keyed_blake2b, random_array, xchacha20};
 
 const SALT_LEN: usize = 16;
 const NONCE_LEN: usize = 24;
@@ -406,10 +406,11 @@ impl SecretKey {
     }
 }
 
-/// The cipher and authentication keys derived from the password.
+/// The cipher and authentication keys derived from the password, wiped on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
 struct PasswordKeys {
-    encryption_key: Zeroizing<[u8; 32]>,
-    auth_key: Zeroizing<[u8; 32]>,
+    encryption_key: [u8; 32],
+    auth_key: [u8; 32],
 }
 
 impl PasswordKeys {
@@ -421,14 +422,16 @@ impl PasswordKeys {
             .map_err(|_| PaserkError::InvalidPasswordParams {
                 reason: "Argon2id could not run (out of memory?)",
             })?;
-        let mut encryption_key = Zeroizing::new([0u8; 32]);
-        encryption_key.copy_from_slice(&blake2b::<U32>(&[&[0xFF], prekey.as_ref()]));
-        let mut auth_key = Zeroizing::new([0u8; 32]);
-        auth_key.copy_from_slice(&blake2b::<U32>(&[&[0xFE], prekey.as_ref()]));
-        Ok(Self {
-            encryption_key,
-            auth_key,
-        })
+        let mut keys = Self {
+            encryption_key: [0u8; 32],
+            auth_key: [0u8; 32],
+        };
+        blake2b_into::<U32>(
+            &[&[0xFF], prekey.as_ref()],
+            (&mut keys.encryption_key).into(),
+        );
+        blake2b_into::<U32>(&[&[0xFE], prekey.as_ref()], (&mut keys.auth_key).into());
+        Ok(keys)
     }
 
     /// `BLAKE2b-256(key = Ak, h ‖ s ‖ mem ‖ time ‖ para ‖ n ‖ edk)`; the prefix
@@ -509,6 +512,17 @@ mod tests {
     /// The cheapest costs Argon2id allows, to keep unit tests fast.
     fn cheap() -> PasswordParams {
         PasswordParams::new(8 * KIB, 1, 1).unwrap()
+    }
+
+    #[test]
+    fn derived_keys_are_wiped_on_drop() {
+        fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
+        zeroized_on_drop::<PasswordKeys>();
+        let mut keys = PasswordKeys::derive(b"pw", &[1; SALT_LEN], &cheap()).unwrap();
+        assert_ne!(keys.encryption_key, keys.auth_key);
+        assert_ne!(keys.encryption_key, [0; 32]);
+        keys.zeroize();
+        assert_eq!((keys.encryption_key, keys.auth_key), ([0; 32], [0; 32]));
     }
 
     #[test]

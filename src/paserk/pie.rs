@@ -9,12 +9,12 @@
 
 use blake2::digest::consts::{U32, U56};
 use blake2::digest::{FixedOutput, Mac};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{PaserkType, decode_exact, encode};
 use crate::error::Error;
-use crate::keys::{LocalKey, SecretKey, random_array};
-use crate::primitives::{keyed_blake2b, xchacha20};
+use crate::keys::{LocalKey, SecretKey};
+use crate::primitives::{keyed_blake2b, random_array, xchacha20};
 
 const TAG_LEN: usize = 32;
 const NONCE_LEN: usize = 32;
@@ -136,11 +136,13 @@ impl SecretKey {
     }
 }
 
-/// The cipher key and nonce, and the authentication key, for one wrapping nonce.
+/// The cipher key and nonce, and the authentication key, for one wrapping
+/// nonce, wiped on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
 struct WrapKeys {
-    encryption_key: Zeroizing<[u8; 32]>,
+    encryption_key: [u8; 32],
     cipher_nonce: [u8; 24],
-    auth_key: Zeroizing<[u8; 32]>,
+    auth_key: [u8; 32],
 }
 
 impl WrapKeys {
@@ -148,19 +150,16 @@ impl WrapKeys {
         let mut ek_n2 = Zeroizing::new([0u8; 56]);
         keyed_blake2b::<U56>(wrapping_key, &[&[ENCRYPTION_DOMAIN], nonce])
             .finalize_into((&mut *ek_n2).into());
-        let mut encryption_key = Zeroizing::new([0u8; 32]);
-        encryption_key.copy_from_slice(&ek_n2[..32]);
-        let mut cipher_nonce = [0u8; 24];
-        cipher_nonce.copy_from_slice(&ek_n2[32..]);
-
-        let mut auth_key = Zeroizing::new([0u8; 32]);
+        let mut keys = Self {
+            encryption_key: [0u8; 32],
+            cipher_nonce: [0u8; 24],
+            auth_key: [0u8; 32],
+        };
+        keys.encryption_key.copy_from_slice(&ek_n2[..32]);
+        keys.cipher_nonce.copy_from_slice(&ek_n2[32..]);
         keyed_blake2b::<U32>(wrapping_key, &[&[AUTH_DOMAIN], nonce])
-            .finalize_into((&mut *auth_key).into());
-        Self {
-            encryption_key,
-            cipher_nonce,
-            auth_key,
-        }
+            .finalize_into((&mut keys.auth_key).into());
+        keys
     }
 
     fn tag(&self, header: PaserkType, nonce: &[u8], ciphertext: &[u8]) -> blake2::Blake2bMac<U32> {
@@ -213,6 +212,19 @@ fn unwrap(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_are_wiped_on_drop() {
+        fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
+        zeroized_on_drop::<WrapKeys>();
+        let mut keys = WrapKeys::derive(&[1; 32], &[2; NONCE_LEN]);
+        assert_ne!(keys.encryption_key, keys.auth_key);
+        keys.zeroize();
+        assert_eq!(
+            (keys.encryption_key, keys.auth_key, keys.cipher_nonce),
+            ([0; 32], [0; 32], [0; 24])
+        );
+    }
 
     #[test]
     fn every_flipped_bit_is_refused() {

@@ -15,12 +15,12 @@ use blake2::digest::Mac;
 use blake2::digest::consts::{U24, U32};
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{PaserkType, decode_exact, encode};
 use crate::error::Error;
-use crate::keys::{LocalKey, PublicKey, SecretKey, random_array};
-use crate::primitives::{blake2b, keyed_blake2b, xchacha20};
+use crate::keys::{LocalKey, PublicKey, SecretKey};
+use crate::primitives::{blake2b_into, keyed_blake2b, random_array, xchacha20};
 
 const TAG_LEN: usize = 32;
 const POINT_LEN: usize = 32;
@@ -57,9 +57,9 @@ impl LocalKey {
         let ephemeral_secret: Zeroizing<[u8; 32]> = random_array()?;
         let ephemeral_public = MontgomeryPoint::mul_base_clamped(*ephemeral_secret);
         let recipient_x = recipient.verifying_key().to_montgomery();
-        let shared = Zeroizing::new(recipient_x.mul_clamped(*ephemeral_secret).to_bytes());
+        let shared = Zeroizing::new(recipient_x.mul_clamped(*ephemeral_secret));
 
-        let keys = SealKeys::derive(&shared, &ephemeral_public.0, &recipient_x.0);
+        let keys = SealKeys::derive(&shared.0, &ephemeral_public.0, &recipient_x.0);
         let mut out = [0u8; SEALED_LEN];
         let (tag, rest) = out.split_at_mut(TAG_LEN);
         let (epk, edk) = rest.split_at_mut(POINT_LEN);
@@ -102,15 +102,15 @@ impl LocalKey {
         let recipient_x = recipient.verifying_key().to_montgomery();
         let shared = recipient.use_for_operation(|material| {
             let scalar = Zeroizing::new(material.signing_key().to_scalar_bytes());
-            Zeroizing::new(MontgomeryPoint(epk_bytes).mul_clamped(*scalar).to_bytes())
+            Zeroizing::new(MontgomeryPoint(epk_bytes).mul_clamped(*scalar))
         })?;
         // A small-order ephemeral key makes the shared secret all zeros: the
         // sender would not be contributing any secret. Refuse it outright.
-        if bool::from(shared.ct_eq(&[0u8; 32])) {
+        if bool::from(shared.0.ct_eq(&[0u8; 32])) {
             return Err(Error::Verification);
         }
 
-        let keys = SealKeys::derive(&shared, &epk_bytes, &recipient_x.0);
+        let keys = SealKeys::derive(&shared.0, &epk_bytes, &recipient_x.0);
         keys.tag(epk, edk)
             .verify_slice(tag)
             .map_err(|_| Error::Verification)?;
@@ -119,34 +119,30 @@ impl LocalKey {
     }
 }
 
-/// The keys and nonce derived from one shared secret.
+/// The keys and nonce derived from one shared secret, wiped on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
 struct SealKeys {
-    encryption_key: Zeroizing<[u8; 32]>,
-    auth_key: Zeroizing<[u8; 32]>,
+    encryption_key: [u8; 32],
+    auth_key: [u8; 32],
     nonce: [u8; 24],
 }
 
 impl SealKeys {
     fn derive(shared: &[u8; 32], ephemeral_public: &[u8; 32], recipient_x: &[u8; 32]) -> Self {
         let header = PaserkType::Seal.header().as_bytes();
-        let derive_key = |domain: u8| {
-            let mut key = Zeroizing::new([0u8; 32]);
-            key.copy_from_slice(&blake2b::<U32>(&[
-                &[domain],
-                header,
-                shared,
-                ephemeral_public,
-                recipient_x,
-            ]));
-            key
+        let mut keys = Self {
+            encryption_key: [0u8; 32],
+            auth_key: [0u8; 32],
+            nonce: [0u8; 24],
         };
-        let mut nonce = [0u8; 24];
-        nonce.copy_from_slice(&blake2b::<U24>(&[ephemeral_public, recipient_x]));
-        Self {
-            encryption_key: derive_key(0x01),
-            auth_key: derive_key(0x02),
-            nonce,
+        for (domain, key) in [(0x01, &mut keys.encryption_key), (0x02, &mut keys.auth_key)] {
+            blake2b_into::<U32>(
+                &[&[domain], header, shared, ephemeral_public, recipient_x],
+                key.into(),
+            );
         }
+        blake2b_into::<U24>(&[ephemeral_public, recipient_x], (&mut keys.nonce).into());
+        keys
     }
 
     fn tag(&self, ephemeral_public: &[u8], edk: &[u8]) -> blake2::Blake2bMac<U32> {
@@ -160,6 +156,21 @@ impl SealKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_and_the_shared_secret_are_wiped_on_drop() {
+        fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
+        zeroized_on_drop::<SealKeys>();
+        // The shared secret is held as a wiped-on-drop Montgomery point.
+        zeroized_on_drop::<Zeroizing<MontgomeryPoint>>();
+        let mut keys = SealKeys::derive(&[1; 32], &[2; 32], &[3; 32]);
+        assert_ne!(keys.encryption_key, keys.auth_key);
+        keys.zeroize();
+        assert_eq!(
+            (keys.encryption_key, keys.auth_key, keys.nonce),
+            ([0; 32], [0; 32], [0; 24])
+        );
+    }
 
     #[test]
     fn a_small_order_ephemeral_key_is_refused() {
