@@ -65,7 +65,9 @@ pub use self::storage::MAX_DOCUMENT_LEN;
 
 use core::fmt;
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::{ArcSwap, Guard};
 
 use time::{Duration, OffsetDateTime};
 
@@ -254,10 +256,41 @@ struct Entry<K: RingKey> {
     status: KeyStatus,
 }
 
+// By hand: a derive would ask for `K: Clone`, and only the `Arc`s are cloned.
+impl<K: RingKey> Clone for Entry<K> {
+    fn clone(&self) -> Self {
+        Self {
+            key: Arc::clone(&self.key),
+            decoding: Arc::clone(&self.decoding),
+            status: self.status,
+        }
+    }
+}
+
+/// One immutable snapshot of a ring: readers load it without a lock, writers
+/// replace it whole.
 #[derive(Debug)]
 struct RingState<K: RingKey> {
     entries: HashMap<KeyId, Entry<K>>,
     active: Option<KeyId>,
+}
+
+impl<K: RingKey> Clone for RingState<K> {
+    fn clone(&self) -> Self {
+        Self {
+            entries: self.entries.clone(),
+            active: self.active.clone(),
+        }
+    }
+}
+
+impl<K: RingKey> RingState<K> {
+    fn empty() -> Self {
+        Self {
+            entries: HashMap::new(),
+            active: None,
+        }
+    }
 }
 
 /// Many keys of one type, each named by its PASERK id, with at most one active.
@@ -265,7 +298,13 @@ struct RingState<K: RingKey> {
 /// Use the aliases [`LocalKeyRing`], [`SigningKeyRing`] and [`PublicKeyRing`].
 /// See the [module documentation](self) for rotation and storage.
 pub struct KeyRing<K: RingKey> {
-    state: RwLock<RingState<K>>,
+    /// The current snapshot. Decoding and issuing only `load` it, so readers never
+    /// contend with each other (an `RwLock` would bump one shared counter on every
+    /// decode) and never wait for a writer.
+    state: ArcSwap<RingState<K>>,
+    /// Serialises writers: each clones the snapshot, changes the copy and stores
+    /// it, so no change is lost to a concurrent one.
+    writer: Mutex<()>,
     max_token_lifetime: Duration,
     clock: Arc<dyn Clock>,
     footer_limits: FooterLimits,
@@ -274,7 +313,7 @@ pub struct KeyRing<K: RingKey> {
 impl<K: RingKey> fmt::Debug for KeyRing<K> {
     /// Lists ids and statuses only; keys print as their own redacted `Debug`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.read();
+        let state = self.snapshot();
         let mut keys: Vec<_> = state
             .entries
             .iter()
@@ -301,14 +340,27 @@ impl<K: RingKey> KeyRing<K> {
     /// ```
     #[must_use]
     pub fn new(max_token_lifetime: Duration) -> Self {
-        Self {
-            state: RwLock::new(RingState {
-                entries: HashMap::new(),
-                active: None,
-            }),
+        Self::from_state(
+            RingState::empty(),
             max_token_lifetime,
-            clock: Arc::new(SystemClock),
-            footer_limits: FooterLimits::default(),
+            Arc::new(SystemClock),
+            FooterLimits::default(),
+        )
+    }
+
+    /// A ring holding `state`; `max_token_lifetime` is not checked here.
+    fn from_state(
+        state: RingState<K>,
+        max_token_lifetime: Duration,
+        clock: Arc<dyn Clock>,
+        footer_limits: FooterLimits,
+    ) -> Self {
+        Self {
+            state: ArcSwap::from_pointee(state),
+            writer: Mutex::new(()),
+            max_token_lifetime,
+            clock,
+            footer_limits,
         }
     }
 
@@ -382,20 +434,22 @@ impl<K: RingKey> KeyRing<K> {
     /// ```
     pub fn add(&self, key: K) -> Result<KeyId, Error> {
         let id = key.ring_id()?;
-        let mut state = self.write();
-        if state.entries.contains_key(&id) {
-            return Err(KeyRingError::DuplicateKey.into());
-        }
-        if state.entries.len() >= MAX_KEYS {
-            return Err(KeyRingError::Full { max: MAX_KEYS }.into());
-        }
-        let key = Arc::new(key);
-        let entry = Entry {
-            decoding: K::decoding_key(&key),
-            key,
-            status: KeyStatus::Next,
-        };
-        state.entries.insert(id.clone(), entry);
+        self.update(|state| {
+            if state.entries.contains_key(&id) {
+                return Err(KeyRingError::DuplicateKey.into());
+            }
+            if state.entries.len() >= MAX_KEYS {
+                return Err(KeyRingError::Full { max: MAX_KEYS }.into());
+            }
+            let key = Arc::new(key);
+            let entry = Entry {
+                decoding: K::decoding_key(&key),
+                key,
+                status: KeyStatus::Next,
+            };
+            state.entries.insert(id.clone(), entry);
+            Ok::<_, Error>(())
+        })?;
         Ok(id)
     }
 
@@ -406,7 +460,7 @@ impl<K: RingKey> KeyRing<K> {
     /// See [`KeyStatus`].
     #[must_use]
     pub fn status(&self, id: &KeyId) -> Option<KeyStatus> {
-        self.read().entries.get(id).map(|entry| entry.status)
+        self.snapshot().entries.get(id).map(|entry| entry.status)
     }
 
     /// Every key id with its status, sorted by id.
@@ -422,7 +476,7 @@ impl<K: RingKey> KeyRing<K> {
     #[must_use]
     pub fn keys(&self) -> Vec<(KeyId, KeyStatus)> {
         let mut keys: Vec<_> = self
-            .read()
+            .snapshot()
             .entries
             .iter()
             .map(|(id, entry)| (id.clone(), entry.status))
@@ -441,7 +495,7 @@ impl<K: RingKey> KeyRing<K> {
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        self.read().entries.len()
+        self.snapshot().entries.len()
     }
 
     /// Whether the ring holds no key.
@@ -453,7 +507,7 @@ impl<K: RingKey> KeyRing<K> {
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.read().entries.is_empty()
+        self.snapshot().entries.is_empty()
     }
 
     /// Removes a key that can no longer have valid tokens: a [`KeyStatus::Next`]
@@ -484,20 +538,21 @@ impl<K: RingKey> KeyRing<K> {
     /// ```
     pub fn retire(&self, id: &KeyId) -> Result<(), Error> {
         let now = self.clock.now();
-        let mut state = self.write();
-        let entry = state.entries.get(id).ok_or(KeyRingError::NoSuchKey)?;
-        match entry.status {
-            KeyStatus::Active => return Err(KeyRingError::ActiveKey.into()),
-            KeyStatus::Previous { since } => {
-                let remaining = self.remaining(since, now);
-                if remaining.is_positive() {
-                    return Err(KeyRingError::RetiredTooEarly { remaining }.into());
+        self.update(|state| {
+            let entry = state.entries.get(id).ok_or(KeyRingError::NoSuchKey)?;
+            match entry.status {
+                KeyStatus::Active => return Err(KeyRingError::ActiveKey.into()),
+                KeyStatus::Previous { since } => {
+                    let remaining = self.remaining(since, now);
+                    if remaining.is_positive() {
+                        return Err(KeyRingError::RetiredTooEarly { remaining }.into());
+                    }
                 }
+                KeyStatus::Next => {}
             }
-            KeyStatus::Next => {}
-        }
-        state.entries.remove(id);
-        Ok(())
+            state.entries.remove(id);
+            Ok(())
+        })
     }
 
     /// Removes a key at once, whatever its status: for a compromised key. Tokens
@@ -519,12 +574,13 @@ impl<K: RingKey> KeyRing<K> {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn retire_immediately(&self, id: &KeyId) -> Result<(), Error> {
-        let mut state = self.write();
-        state.entries.remove(id).ok_or(KeyRingError::NoSuchKey)?;
-        if state.active.as_ref() == Some(id) {
-            state.active = None;
-        }
-        Ok(())
+        self.update(|state| {
+            state.entries.remove(id).ok_or(KeyRingError::NoSuchKey)?;
+            if state.active.as_ref() == Some(id) {
+                state.active = None;
+            }
+            Ok(())
+        })
     }
 
     /// Retires every [`KeyStatus::Previous`] key whose tokens have all expired,
@@ -538,19 +594,21 @@ impl<K: RingKey> KeyRing<K> {
     /// ```
     pub fn retire_expired(&self) -> Vec<KeyId> {
         let now = self.clock.now();
-        let mut state = self.write();
-        let due: Vec<KeyId> = state
-            .entries
-            .iter()
-            .filter(|(_, entry)| match entry.status {
-                KeyStatus::Previous { since } => !self.remaining(since, now).is_positive(),
-                _ => false,
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in &due {
-            state.entries.remove(id);
-        }
+        let Ok(due) = self.update(|state| {
+            let due: Vec<KeyId> = state
+                .entries
+                .iter()
+                .filter(|(_, entry)| match entry.status {
+                    KeyStatus::Previous { since } => !self.remaining(since, now).is_positive(),
+                    _ => false,
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in &due {
+                state.entries.remove(id);
+            }
+            Ok::<_, core::convert::Infallible>(due)
+        });
         due
     }
 
@@ -579,19 +637,28 @@ impl<K: RingKey> KeyRing<K> {
                 found,
             });
         }
-        self.read()
+        self.snapshot()
             .entries
             .get(&id)
             .map(|entry| Arc::clone(&entry.decoding))
             .ok_or(Error::UnknownKeyId)
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, RingState<K>> {
-        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    /// The current state, without taking any lock.
+    fn snapshot(&self) -> Guard<Arc<RingState<K>>> {
+        self.state.load()
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, RingState<K>> {
-        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    /// Changes the state: one writer at a time clones the current snapshot,
+    /// applies `change` and publishes the copy. On an error nothing is published.
+    fn update<T, E>(&self, change: impl FnOnce(&mut RingState<K>) -> Result<T, E>) -> Result<T, E> {
+        // The guarded value is `()`: a writer that panicked left no half-made
+        // change behind (it was never stored), so a poisoned lock is safe to reuse.
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = RingState::clone(&self.state.load());
+        let out = change(&mut state)?;
+        self.state.store(Arc::new(state));
+        Ok(out)
     }
 }
 
@@ -619,23 +686,24 @@ impl<K: IssuingRingKey> KeyRing<K> {
     /// ```
     pub fn promote(&self, id: &KeyId) -> Result<(), Error> {
         let now = self.clock.now();
-        let mut state = self.write();
-        if !state.entries.contains_key(id) {
-            return Err(KeyRingError::NoSuchKey.into());
-        }
-        if state.active.as_ref() == Some(id) {
-            return Ok(());
-        }
-        if let Some(old) = state.active.take()
-            && let Some(entry) = state.entries.get_mut(&old)
-        {
-            entry.status = KeyStatus::Previous { since: now };
-        }
-        if let Some(entry) = state.entries.get_mut(id) {
-            entry.status = KeyStatus::Active;
-        }
-        state.active = Some(id.clone());
-        Ok(())
+        self.update(|state| {
+            if !state.entries.contains_key(id) {
+                return Err(KeyRingError::NoSuchKey.into());
+            }
+            if state.active.as_ref() == Some(id) {
+                return Ok(());
+            }
+            if let Some(old) = state.active.take()
+                && let Some(entry) = state.entries.get_mut(&old)
+            {
+                entry.status = KeyStatus::Previous { since: now };
+            }
+            if let Some(entry) = state.entries.get_mut(id) {
+                entry.status = KeyStatus::Active;
+            }
+            state.active = Some(id.clone());
+            Ok(())
+        })
     }
 
     /// The id of the active key, if there is one.
@@ -648,7 +716,7 @@ impl<K: IssuingRingKey> KeyRing<K> {
     /// ```
     #[must_use]
     pub fn active_id(&self) -> Option<KeyId> {
-        self.read().active.clone()
+        self.snapshot().active.clone()
     }
 }
 
@@ -667,21 +735,21 @@ impl SigningKeyRing {
     /// ```
     #[must_use]
     pub fn public_ring(&self) -> PublicKeyRing {
-        let ring = PublicKeyRing::new(self.max_token_lifetime)
-            .with_clock(Arc::clone(&self.clock))
-            .with_footer_limits(self.footer_limits);
-        {
-            let mut target = ring.write();
-            for (id, entry) in &self.read().entries {
-                let entry = Entry {
-                    key: Arc::clone(&entry.decoding),
-                    decoding: Arc::clone(&entry.decoding),
-                    status: KeyStatus::Next,
-                };
-                target.entries.insert(id.clone(), entry);
-            }
+        let mut target = RingState::empty();
+        for (id, entry) in &self.snapshot().entries {
+            let entry = Entry {
+                key: Arc::clone(&entry.decoding),
+                decoding: Arc::clone(&entry.decoding),
+                status: KeyStatus::Next,
+            };
+            target.entries.insert(id.clone(), entry);
         }
-        ring
+        PublicKeyRing::from_state(
+            target,
+            self.max_token_lifetime,
+            Arc::clone(&self.clock),
+            self.footer_limits,
+        )
     }
 }
 
@@ -693,7 +761,7 @@ impl<K: RingKey> KeyProvider<K::DecodingKey> for KeyRing<K> {
 
 impl<K: IssuingRingKey> IssuingKeyProvider<K> for KeyRing<K> {
     fn issuing_key(&self) -> Result<IssuingKey<K>, Error> {
-        let state = self.read();
+        let state = self.snapshot();
         let id = state.active.as_ref().ok_or(Error::NoIssuingKey)?;
         let entry = state.entries.get(id).ok_or(Error::NoIssuingKey)?;
         Ok(IssuingKey {

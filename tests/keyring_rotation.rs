@@ -232,6 +232,54 @@ fn a_ring_rotates_while_other_threads_decode() {
 }
 
 #[test]
+fn a_decode_sees_a_rotation_made_on_another_thread() {
+    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)));
+    let a = ring.add(LocalKey::from_bytes(&[1; 32]).unwrap()).unwrap();
+    ring.promote(&a).unwrap();
+    let service = LocalService::from_ring(Arc::clone(&ring)).build();
+    let token_a = service.encode(&claims("a")).unwrap();
+
+    // A token under key B, which the ring does not hold yet.
+    let kid_b = LocalKey::from_bytes(&[2; 32]).unwrap().paserk_id().unwrap();
+    let footer = Footer::Claims(FooterClaims::new().with_key_id(kid_b.as_str()));
+    let token_b = LocalService::builder(LocalKey::from_bytes(&[2; 32]).unwrap())
+        .build()
+        .encode_with(&claims("b"), &footer, b"")
+        .unwrap();
+    assert!(matches!(service.decode(&token_b), Err(Error::UnknownKeyId)));
+
+    // Another thread rotates to B and drops A at once.
+    thread::scope(|scope| {
+        scope.spawn(|| {
+            let b = ring.add(LocalKey::from_bytes(&[2; 32]).unwrap()).unwrap();
+            ring.promote(&b).unwrap();
+            ring.retire_immediately(&a).unwrap();
+        });
+    });
+    assert_eq!(
+        service.decode(&token_b).unwrap().claims().subject(),
+        Some("b")
+    );
+    assert!(matches!(service.decode(&token_a), Err(Error::UnknownKeyId)));
+    assert_eq!(
+        kid_of(&service.encode(&claims("c")).unwrap()),
+        kid_b.as_str()
+    );
+
+    // And the other way round: this thread retires B, a decoding thread sees it.
+    ring.retire_immediately(&kid_b).unwrap();
+    thread::scope(|scope| {
+        scope.spawn(|| {
+            assert!(matches!(service.decode(&token_b), Err(Error::UnknownKeyId)));
+            assert!(matches!(
+                service.encode(&claims("d")),
+                Err(Error::NoIssuingKey)
+            ));
+        });
+    });
+}
+
+#[test]
 fn rings_survive_storage_with_statuses_and_times() {
     let clock = ManualClock::new();
     let ring = LocalKeyRing::new(Duration::hours(3)).with_clock(clock.clone());

@@ -16,7 +16,7 @@
 //! recomputes every `kid` from its key, and allows at most one active key.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
@@ -276,7 +276,7 @@ fn export<K: RingKey>(
 ) -> Result<Zeroizing<String>, Error> {
     use core::fmt::Write as _;
 
-    let state = ring.read();
+    let state = ring.snapshot();
     let mut ids: Vec<&KeyId> = state.entries.keys().collect();
     ids.sort_unstable();
     let mut out = Zeroizing::new(String::with_capacity(128 + ids.len() * 256));
@@ -394,12 +394,12 @@ fn import<K: RingKey>(
             return Err(invalid("the same key is listed twice"));
         }
     }
-    Ok(KeyRing {
-        state: RwLock::new(RingState { entries, active }),
-        max_token_lifetime: Duration::seconds(lifetime),
-        clock: Arc::new(SystemClock),
-        footer_limits: FooterLimits::default(),
-    })
+    Ok(KeyRing::from_state(
+        RingState { entries, active },
+        Duration::seconds(lifetime),
+        Arc::new(SystemClock),
+        FooterLimits::default(),
+    ))
 }
 
 fn take_str(object: &mut Map<String, Value>, field: &'static str) -> Result<String, Error> {
