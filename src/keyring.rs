@@ -45,7 +45,7 @@
 //! use vaulttoken::service::LocalService;
 //! use vaulttoken::{Claims, LocalKey};
 //!
-//! let ring = Arc::new(LocalKeyRing::new(time::Duration::hours(1)));
+//! let ring = Arc::new(LocalKeyRing::new(time::Duration::hours(1))?);
 //! let first = ring.add(LocalKey::generate()?)?;
 //! ring.promote(&first)?;
 //! let service = LocalService::from_ring(Arc::clone(&ring)).build();
@@ -168,7 +168,7 @@ impl RingKey for PublicKey {
 /// ```
 /// use vaulttoken::keyring::{KeyStatus, LocalKeyRing};
 ///
-/// let ring = LocalKeyRing::new(time::Duration::hours(1));
+/// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
 /// let id = ring.add(vaulttoken::LocalKey::generate()?)?;
 /// assert_eq!(ring.status(&id), Some(KeyStatus::Next));
 /// ring.promote(&id)?;
@@ -208,7 +208,7 @@ impl KeyStatus {
 /// use vaulttoken::keyring::{KeyRingError, LocalKeyRing};
 /// use vaulttoken::{Error, LocalKey};
 ///
-/// let ring = LocalKeyRing::new(time::Duration::hours(1));
+/// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
 /// let key = LocalKey::from_bytes(&[1; 32])?;
 /// ring.add(LocalKey::from_bytes(&[1; 32])?)?;
 /// assert!(matches!(ring.add(key), Err(Error::KeyRing(KeyRingError::DuplicateKey))));
@@ -240,6 +240,9 @@ pub enum KeyRingError {
         /// How long until the key may be retired.
         remaining: Duration,
     },
+    /// [`KeyRing::new`] was given a negative longest token lifetime.
+    #[error("the longest token lifetime must not be negative")]
+    NegativeLifetime,
     /// A stored ring could not be restored.
     #[error("stored key ring is invalid: {reason}")]
     InvalidDocument {
@@ -330,22 +333,36 @@ impl<K: RingKey> fmt::Debug for KeyRing<K> {
 impl<K: RingKey> KeyRing<K> {
     /// An empty ring. `max_token_lifetime` is the longest time any token issued
     /// with this ring's keys stays valid: a key that stopped issuing is retired
-    /// only after that much time.
+    /// only after that much time. It may be zero, never negative.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyRingError::NegativeLifetime`] if `max_token_lifetime` is negative.
     ///
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(24));
+    /// use vaulttoken::Error;
+    /// use vaulttoken::keyring::{KeyRingError, LocalKeyRing};
+    ///
+    /// let ring = LocalKeyRing::new(time::Duration::hours(24))?;
     /// assert!(ring.is_empty());
+    /// assert!(matches!(
+    ///     LocalKeyRing::new(time::Duration::seconds(-1)),
+    ///     Err(Error::KeyRing(KeyRingError::NegativeLifetime))
+    /// ));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
-    #[must_use]
-    pub fn new(max_token_lifetime: Duration) -> Self {
-        Self::from_state(
+    pub fn new(max_token_lifetime: Duration) -> Result<Self, Error> {
+        if max_token_lifetime.is_negative() {
+            return Err(KeyRingError::NegativeLifetime.into());
+        }
+        Ok(Self::from_state(
             RingState::empty(),
             max_token_lifetime,
             Arc::new(SystemClock),
             FooterLimits::default(),
-        )
+        ))
     }
 
     /// A ring holding `state`; `max_token_lifetime` is not checked here.
@@ -374,8 +391,9 @@ impl<K: RingKey> KeyRing<K> {
     /// use vaulttoken::keyring::LocalKeyRing;
     ///
     /// let clock = FixedClock::new(time::macros::datetime!(2030-01-01 0:00 UTC));
-    /// let ring = LocalKeyRing::new(time::Duration::hours(1)).with_clock(Arc::new(clock));
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?.with_clock(Arc::new(clock));
     /// # let _ = ring;
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -391,9 +409,10 @@ impl<K: RingKey> KeyRing<K> {
     /// ```
     /// use vaulttoken::footer::FooterLimits;
     ///
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?
     ///     .with_footer_limits(FooterLimits::default().max_len(512));
     /// # let _ = ring;
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
     pub fn with_footer_limits(mut self, limits: FooterLimits) -> Self {
@@ -406,8 +425,9 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(2));
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(2))?;
     /// assert_eq!(ring.max_token_lifetime(), time::Duration::hours(2));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
     pub fn max_token_lifetime(&self) -> Duration {
@@ -426,7 +446,7 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::PublicKeyRing::new(time::Duration::hours(1));
+    /// let ring = vaulttoken::keyring::PublicKeyRing::new(time::Duration::hours(1))?;
     /// let public = vaulttoken::SecretKey::generate()?.public_key();
     /// let id = ring.add(public.clone())?;
     /// assert_eq!(id, public.paserk_id());
@@ -468,7 +488,7 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?;
     /// ring.add(vaulttoken::LocalKey::generate()?)?;
     /// assert_eq!(ring.keys().len(), 1);
     /// # Ok::<(), vaulttoken::Error>(())
@@ -490,8 +510,9 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?;
     /// assert_eq!(ring.len(), 0);
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
@@ -503,7 +524,8 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// assert!(vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1)).is_empty());
+    /// assert!(vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?.is_empty());
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -525,7 +547,7 @@ impl<K: RingKey> KeyRing<K> {
     /// use vaulttoken::keyring::{KeyRingError, LocalKeyRing};
     /// use vaulttoken::{Error, LocalKey};
     ///
-    /// let ring = LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
     /// let old = ring.add(LocalKey::generate()?)?;
     /// ring.promote(&old)?;
     /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
@@ -566,7 +588,7 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?;
     /// let id = ring.add(vaulttoken::LocalKey::generate()?)?;
     /// ring.promote(&id)?;
     /// ring.retire_immediately(&id)?;
@@ -589,8 +611,9 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?;
     /// assert!(ring.retire_expired().is_empty());
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn retire_expired(&self) -> Vec<KeyId> {
         let now = self.clock.now();
@@ -675,7 +698,7 @@ impl<K: IssuingRingKey> KeyRing<K> {
     /// ```
     /// use vaulttoken::keyring::{KeyStatus, SigningKeyRing};
     ///
-    /// let ring = SigningKeyRing::new(time::Duration::hours(1));
+    /// let ring = SigningKeyRing::new(time::Duration::hours(1))?;
     /// let a = ring.add(vaulttoken::SecretKey::generate()?)?;
     /// let b = ring.add(vaulttoken::SecretKey::generate()?)?;
     /// ring.promote(&a)?;
@@ -711,8 +734,9 @@ impl<K: IssuingRingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?;
     /// assert_eq!(ring.active_id(), None);
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
     pub fn active_id(&self) -> Option<KeyId> {
@@ -727,7 +751,7 @@ impl SigningKeyRing {
     /// # Examples
     ///
     /// ```
-    /// let signing = vaulttoken::keyring::SigningKeyRing::new(time::Duration::hours(1));
+    /// let signing = vaulttoken::keyring::SigningKeyRing::new(time::Duration::hours(1))?;
     /// let id = signing.add(vaulttoken::SecretKey::generate()?)?;
     /// let public = signing.public_ring();
     /// assert!(public.status(&id).is_some());
@@ -795,7 +819,7 @@ impl TokenService<Public> {
     /// use vaulttoken::service::PublicService;
     /// use vaulttoken::{Claims, SecretKey};
     ///
-    /// let ring = Arc::new(SigningKeyRing::new(time::Duration::hours(1)));
+    /// let ring = Arc::new(SigningKeyRing::new(time::Duration::hours(1))?);
     /// ring.promote(&ring.add(SecretKey::generate()?)?)?;
     /// let issuer = PublicService::from_signing_ring(Arc::clone(&ring)).build();
     /// let token = issuer.encode(&Claims::builder().subject("u").build()?)?;
@@ -836,7 +860,7 @@ mod tests {
 
     #[test]
     fn lookup_fails_closed() {
-        let ring = LocalKeyRing::new(Duration::hours(1));
+        let ring = LocalKeyRing::new(Duration::hours(1)).unwrap();
         let id = ring.add(LocalKey::generate().unwrap()).unwrap();
         assert!(ring.lookup(&footer_with_kid(id.as_str())).is_ok());
 
@@ -855,7 +879,7 @@ mod tests {
 
     #[test]
     fn a_kid_of_another_key_type_is_a_wrong_key_type() {
-        let ring = LocalKeyRing::new(Duration::hours(1));
+        let ring = LocalKeyRing::new(Duration::hours(1)).unwrap();
         let secret = SecretKey::generate().unwrap();
         for kid in [secret.public_key().paserk_id(), secret.paserk_id().unwrap()] {
             assert!(matches!(
@@ -872,7 +896,9 @@ mod tests {
     fn retiring_waits_for_the_longest_token_lifetime() {
         let key_a = LocalKey::from_bytes(&[1; 32]).unwrap();
         let key_b = LocalKey::from_bytes(&[2; 32]).unwrap();
-        let ring = LocalKeyRing::new(Duration::hours(2)).with_clock(at(0));
+        let ring = LocalKeyRing::new(Duration::hours(2))
+            .unwrap()
+            .with_clock(at(0));
         let a = ring.add(key_a).unwrap();
         ring.promote(&a).unwrap();
         let b = ring.add(key_b).unwrap();
@@ -900,7 +926,7 @@ mod tests {
 
     #[test]
     fn next_keys_retire_at_once_and_unknown_ids_are_errors() {
-        let ring = LocalKeyRing::new(Duration::hours(1));
+        let ring = LocalKeyRing::new(Duration::hours(1)).unwrap();
         let id = ring.add(LocalKey::generate().unwrap()).unwrap();
         ring.retire(&id).unwrap();
         assert!(matches!(
@@ -915,7 +941,7 @@ mod tests {
 
     #[test]
     fn issuing_needs_an_active_key() {
-        let ring = LocalKeyRing::new(Duration::hours(1));
+        let ring = LocalKeyRing::new(Duration::hours(1)).unwrap();
         assert!(matches!(ring.issuing_key(), Err(Error::NoIssuingKey)));
         let id = ring.add(LocalKey::generate().unwrap()).unwrap();
         assert!(matches!(ring.issuing_key(), Err(Error::NoIssuingKey)));
@@ -928,7 +954,7 @@ mod tests {
 
     #[test]
     fn debug_shows_ids_and_statuses_but_no_key_material() {
-        let ring = LocalKeyRing::new(Duration::hours(1));
+        let ring = LocalKeyRing::new(Duration::hours(1)).unwrap();
         let key = LocalKey::from_bytes(&[0xAB; 32]).unwrap();
         let secret_hex = key.to_hex().unwrap().as_str().to_owned();
         let id = ring.add(key).unwrap();

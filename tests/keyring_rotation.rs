@@ -55,7 +55,11 @@ fn kid_of(token: &str) -> String {
 #[test]
 fn a_local_ring_rotates_through_every_phase() {
     let clock = ManualClock::new();
-    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)).with_clock(clock.clone()));
+    let ring = Arc::new(
+        LocalKeyRing::new(Duration::hours(1))
+            .unwrap()
+            .with_clock(clock.clone()),
+    );
     let service = LocalService::from_ring(Arc::clone(&ring)).build();
 
     // Phase 0: an empty ring cannot issue.
@@ -122,7 +126,7 @@ fn a_local_ring_rotates_through_every_phase() {
 
 #[test]
 fn tokens_without_a_known_kid_fail_closed() {
-    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)));
+    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)).unwrap());
     ring.promote(&ring.add(LocalKey::generate().unwrap()).unwrap())
         .unwrap();
     let service = LocalService::from_ring(Arc::clone(&ring)).build();
@@ -158,7 +162,7 @@ fn tokens_without_a_known_kid_fail_closed() {
 
 #[test]
 fn a_signing_ring_issues_and_a_public_ring_verifies_across_a_rotation() {
-    let signing = Arc::new(SigningKeyRing::new(Duration::hours(1)));
+    let signing = Arc::new(SigningKeyRing::new(Duration::hours(1)).unwrap());
     let a = signing.add(SecretKey::generate().unwrap()).unwrap();
     signing.promote(&a).unwrap();
     let issuer = PublicService::from_signing_ring(Arc::clone(&signing)).build();
@@ -190,7 +194,7 @@ fn a_signing_ring_issues_and_a_public_ring_verifies_across_a_rotation() {
 
 #[test]
 fn a_ring_rotates_while_other_threads_decode() {
-    let ring = Arc::new(LocalKeyRing::new(Duration::ZERO));
+    let ring = Arc::new(LocalKeyRing::new(Duration::ZERO).unwrap());
     ring.promote(&ring.add(LocalKey::generate().unwrap()).unwrap())
         .unwrap();
     let service = Arc::new(LocalService::from_ring(Arc::clone(&ring)).build());
@@ -233,7 +237,7 @@ fn a_ring_rotates_while_other_threads_decode() {
 
 #[test]
 fn a_decode_sees_a_rotation_made_on_another_thread() {
-    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)));
+    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)).unwrap());
     let a = ring.add(LocalKey::from_bytes(&[1; 32]).unwrap()).unwrap();
     ring.promote(&a).unwrap();
     let service = LocalService::from_ring(Arc::clone(&ring)).build();
@@ -280,9 +284,53 @@ fn a_decode_sees_a_rotation_made_on_another_thread() {
 }
 
 #[test]
+fn a_negative_token_lifetime_is_refused() {
+    for lifetime in [
+        Duration::seconds(-1),
+        Duration::nanoseconds(-1),
+        Duration::MIN,
+    ] {
+        assert!(
+            matches!(
+                LocalKeyRing::new(lifetime),
+                Err(Error::KeyRing(KeyRingError::NegativeLifetime))
+            ),
+            "{lifetime}"
+        );
+        assert!(SigningKeyRing::new(lifetime).is_err());
+        assert!(PublicKeyRing::new(lifetime).is_err());
+    }
+    assert_eq!(
+        LocalKeyRing::new(Duration::ZERO)
+            .unwrap()
+            .max_token_lifetime(),
+        Duration::ZERO
+    );
+
+    // A stored ring may not bring one in either.
+    let stored = |seconds: &str| {
+        format!(
+            r#"{{"paserk_key_ring":"k4.local","max_token_lifetime_seconds":{seconds},"keys":[]}}"#
+        )
+    };
+    assert!(LocalKeyRing::import_secret(&stored("0")).is_ok());
+    for seconds in ["-1", "-9223372036854775808", "-0.5"] {
+        assert!(
+            matches!(
+                LocalKeyRing::import_secret(&stored(seconds)),
+                Err(Error::KeyRing(KeyRingError::InvalidDocument { .. }))
+            ),
+            "{seconds}"
+        );
+    }
+}
+
+#[test]
 fn rings_survive_storage_with_statuses_and_times() {
     let clock = ManualClock::new();
-    let ring = LocalKeyRing::new(Duration::hours(3)).with_clock(clock.clone());
+    let ring = LocalKeyRing::new(Duration::hours(3))
+        .unwrap()
+        .with_clock(clock.clone());
     let a = ring.add(LocalKey::generate().unwrap()).unwrap();
     ring.promote(&a).unwrap();
     clock.advance(Duration::minutes(5));
@@ -318,7 +366,7 @@ fn rings_survive_storage_with_statuses_and_times() {
 
 #[test]
 fn hostile_stored_rings_are_refused_with_typed_errors() {
-    let ring = LocalKeyRing::new(Duration::hours(1));
+    let ring = LocalKeyRing::new(Duration::hours(1)).unwrap();
     let key = LocalKey::generate().unwrap();
     let key_text = key.to_paserk().unwrap().as_str().to_owned();
     let kid = ring.add(key).unwrap();

@@ -58,7 +58,7 @@ impl KeyRing<LocalKey> {
     /// use vaulttoken::LocalKey;
     /// use vaulttoken::keyring::LocalKeyRing;
     ///
-    /// let ring = LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
     /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
     /// let wrapping = LocalKey::generate()?;
     /// let saved = ring.export_wrapped(&wrapping)?;
@@ -105,7 +105,7 @@ impl KeyRing<LocalKey> {
     /// ```
     /// use vaulttoken::keyring::LocalKeyRing;
     ///
-    /// let ring = LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
     /// ring.add(vaulttoken::LocalKey::generate()?)?;
     /// let saved = ring.export_secret()?;
     /// assert!(saved.as_str().contains("k4.local."));
@@ -150,7 +150,7 @@ impl KeyRing<SecretKey> {
     /// use vaulttoken::keyring::SigningKeyRing;
     /// use vaulttoken::{LocalKey, SecretKey};
     ///
-    /// let ring = SigningKeyRing::new(time::Duration::hours(1));
+    /// let ring = SigningKeyRing::new(time::Duration::hours(1))?;
     /// ring.promote(&ring.add(SecretKey::generate()?)?)?;
     /// let wrapping = LocalKey::generate()?;
     /// let saved = ring.export_wrapped(&wrapping)?;
@@ -196,7 +196,7 @@ impl KeyRing<SecretKey> {
     /// ```
     /// use vaulttoken::keyring::SigningKeyRing;
     ///
-    /// let ring = SigningKeyRing::new(time::Duration::hours(1));
+    /// let ring = SigningKeyRing::new(time::Duration::hours(1))?;
     /// ring.add(vaulttoken::SecretKey::generate()?)?;
     /// let saved = ring.export_secret()?;
     /// assert_eq!(SigningKeyRing::import_secret(saved.as_str())?.keys(), ring.keys());
@@ -233,7 +233,7 @@ impl KeyRing<PublicKey> {
     /// ```
     /// use vaulttoken::keyring::{PublicKeyRing, SigningKeyRing};
     ///
-    /// let signing = SigningKeyRing::new(time::Duration::hours(1));
+    /// let signing = SigningKeyRing::new(time::Duration::hours(1))?;
     /// signing.add(vaulttoken::SecretKey::generate()?)?;
     /// let published = signing.public_ring().export();
     /// assert!(!published.contains("k4.secret"));
