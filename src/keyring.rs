@@ -61,7 +61,7 @@
 
 mod storage;
 
-pub use self::storage::MAX_DOCUMENT_LEN;
+pub use self::storage::{MAX_DOCUMENT_LEN, SecretRingKey};
 
 use core::fmt;
 use std::collections::HashMap;
@@ -251,6 +251,112 @@ pub enum KeyRingError {
     },
 }
 
+/// What a ring uses besides its keys and token lifetime: the clock it rotates
+/// by and the limits it reads a token's footer with to find its `kid`.
+///
+/// A stored ring holds neither, so every import takes them
+/// ([`KeyRing::import_secret`], [`KeyRing::import_wrapped`],
+/// [`KeyRing::<PublicKey>::import`]); [`KeyRing::settings`] gives a ring's own.
+/// The default is the system clock and [`FooterLimits::default`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use vaulttoken::FixedClock;
+/// use vaulttoken::footer::FooterLimits;
+/// use vaulttoken::keyring::{LocalKeyRing, RingSettings};
+///
+/// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
+/// let saved = ring.export_secret()?;
+///
+/// let limits = FooterLimits::default().max_len(512);
+/// let settings = RingSettings::new()
+///     .with_clock(Arc::new(FixedClock::new(time::macros::datetime!(2030-01-01 0:00 UTC))))
+///     .with_footer_limits(limits);
+/// let restored = LocalKeyRing::import_secret(saved.as_str(), &settings)?;
+/// assert_eq!(restored.settings().footer_limits(), limits);
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RingSettings {
+    clock: Arc<dyn Clock>,
+    footer_limits: FooterLimits,
+}
+
+impl Default for RingSettings {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            footer_limits: FooterLimits::default(),
+        }
+    }
+}
+
+impl RingSettings {
+    /// The system clock and the default footer limits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::footer::FooterLimits;
+    ///
+    /// let settings = vaulttoken::keyring::RingSettings::new();
+    /// assert_eq!(settings.footer_limits(), FooterLimits::default());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Uses `clock` for rotation times instead of the system clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::{Clock, FixedClock};
+    ///
+    /// let at = time::macros::datetime!(2030-01-01 0:00 UTC);
+    /// let settings = vaulttoken::keyring::RingSettings::new().with_clock(Arc::new(FixedClock::new(at)));
+    /// assert_eq!(settings.clock().now(), at);
+    /// ```
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The limits used to read a token's untrusted footer when looking up its
+    /// `kid`; match them to the service's.
+    ///
+    /// # Examples
+    ///
+    /// See [`RingSettings`].
+    pub fn with_footer_limits(mut self, limits: FooterLimits) -> Self {
+        self.footer_limits = limits;
+        self
+    }
+
+    /// The clock.
+    ///
+    /// # Examples
+    ///
+    /// See [`RingSettings::with_clock`].
+    #[must_use]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The footer limits.
+    ///
+    /// # Examples
+    ///
+    /// See [`RingSettings::new`].
+    pub fn footer_limits(&self) -> FooterLimits {
+        self.footer_limits
+    }
+}
+
 /// One key in a ring.
 #[derive(Debug)]
 struct Entry<K: RingKey> {
@@ -418,6 +524,28 @@ impl<K: RingKey> KeyRing<K> {
     pub fn with_footer_limits(mut self, limits: FooterLimits) -> Self {
         self.footer_limits = limits;
         self
+    }
+
+    /// The clock and footer limits this ring uses: pass them to an import to
+    /// restore a saved ring the way this one works.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::footer::FooterLimits;
+    /// use vaulttoken::keyring::LocalKeyRing;
+    ///
+    /// let limits = FooterLimits::default().max_len(512);
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?.with_footer_limits(limits);
+    /// let copy = LocalKeyRing::import_secret(ring.export_secret()?.as_str(), &ring.settings())?;
+    /// assert_eq!(copy.settings().footer_limits(), limits);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn settings(&self) -> RingSettings {
+        RingSettings {
+            clock: Arc::clone(&self.clock),
+            footer_limits: self.footer_limits,
+        }
     }
 
     /// The longest token lifetime this ring was configured with.

@@ -11,8 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use time::{Duration, OffsetDateTime};
-use vaulttoken::footer::{Footer, FooterClaims};
-use vaulttoken::keyring::{KeyRingError, KeyStatus, LocalKeyRing, PublicKeyRing, SigningKeyRing};
+use vaulttoken::footer::{Footer, FooterClaims, FooterLimits};
+use vaulttoken::keyring::{
+    KeyRingError, KeyStatus, LocalKeyRing, PublicKeyRing, RingSettings, SigningKeyRing,
+};
 use vaulttoken::paserk::KeyId;
 use vaulttoken::service::{LocalService, PublicService};
 use vaulttoken::{Claims, Clock, Error, KeyKind, LocalKey, SecretKey};
@@ -170,7 +172,8 @@ fn a_signing_ring_issues_and_a_public_ring_verifies_across_a_rotation() {
 
     // The verifiers get the next key before it issues anything.
     let b = signing.add(SecretKey::generate().unwrap()).unwrap();
-    let public = PublicKeyRing::import(&signing.public_ring().export()).unwrap();
+    let public =
+        PublicKeyRing::import(&signing.public_ring().export(), &RingSettings::new()).unwrap();
     assert_eq!(public.len(), 2);
     let verifier = PublicService::from_public_ring(Arc::new(public)).build();
     assert!(matches!(
@@ -313,11 +316,11 @@ fn a_negative_token_lifetime_is_refused() {
             r#"{{"paserk_key_ring":"k4.local","max_token_lifetime_seconds":{seconds},"keys":[]}}"#
         )
     };
-    assert!(LocalKeyRing::import_secret(&stored("0")).is_ok());
+    assert!(LocalKeyRing::import_secret(&stored("0"), &RingSettings::new()).is_ok());
     for seconds in ["-1", "-9223372036854775808", "-0.5"] {
         assert!(
             matches!(
-                LocalKeyRing::import_secret(&stored(seconds)),
+                LocalKeyRing::import_secret(&stored(seconds), &RingSettings::new()),
                 Err(Error::KeyRing(KeyRingError::InvalidDocument { .. }))
             ),
             "{seconds}"
@@ -341,7 +344,7 @@ fn rings_survive_storage_with_statuses_and_times() {
     let wrapping = LocalKey::generate().unwrap();
     let saved = ring.export_wrapped(&wrapping).unwrap();
     assert!(!saved.contains("k4.local."), "no key in clear");
-    let restored = LocalKeyRing::import_wrapped(&saved, &wrapping).unwrap();
+    let restored = LocalKeyRing::import_wrapped(&saved, &wrapping, &RingSettings::new()).unwrap();
     assert_eq!(restored.keys(), ring.keys());
     assert_eq!(restored.active_id(), Some(b.clone()));
     assert_eq!(restored.status(&c), Some(KeyStatus::Next));
@@ -359,9 +362,85 @@ fn rings_survive_storage_with_statuses_and_times() {
     // The wrong wrapping key is a verification failure, not a partial ring.
     let wrong = LocalKey::generate().unwrap();
     assert!(matches!(
-        LocalKeyRing::import_wrapped(&saved, &wrong),
+        LocalKeyRing::import_wrapped(&saved, &wrong, &RingSettings::new()),
         Err(Error::Verification)
     ));
+}
+
+#[test]
+fn a_restored_ring_keeps_the_clock_and_footer_limits_it_is_given() {
+    let clock = ManualClock::new();
+    let ring = LocalKeyRing::new(Duration::hours(1))
+        .unwrap()
+        .with_clock(clock.clone());
+    let a = ring.add(LocalKey::generate().unwrap()).unwrap();
+    ring.promote(&a).unwrap();
+    ring.promote(&ring.add(LocalKey::generate().unwrap()).unwrap())
+        .unwrap();
+    let saved = ring.export_secret().unwrap();
+    let wrapping = LocalKey::generate().unwrap();
+    let wrapped = ring.export_wrapped(&wrapping).unwrap();
+
+    // The restored rings rotate by the clock given: `a` stopped issuing at the
+    // clock's start, which is years away from the system clock.
+    clock.advance(Duration::minutes(30));
+    let settings = RingSettings::new().with_clock(clock.clone());
+    for restored in [
+        LocalKeyRing::import_secret(saved.as_str(), &settings).unwrap(),
+        LocalKeyRing::import_wrapped(&wrapped, &wrapping, &settings).unwrap(),
+    ] {
+        assert!(matches!(
+            restored.retire(&a),
+            Err(Error::KeyRing(KeyRingError::RetiredTooEarly { remaining }))
+                if remaining == Duration::minutes(30)
+        ));
+        clock.advance(Duration::minutes(30));
+        restored.retire(&a).unwrap();
+        clock.advance(-Duration::minutes(30));
+    }
+
+    // And read footers within the limits given: this `kid` footer is too long
+    // for them, so a token the original ring issued does not decode.
+    let token = LocalService::from_ring(Arc::new(ring))
+        .build()
+        .encode(&claims("x"))
+        .unwrap();
+    let tight = FooterLimits::default().max_len(16);
+    let decode = |settings: &RingSettings| {
+        let restored = LocalKeyRing::import_secret(saved.as_str(), settings).unwrap();
+        assert_eq!(
+            restored.settings().footer_limits(),
+            settings.footer_limits()
+        );
+        LocalService::from_ring(Arc::new(restored))
+            .build()
+            .decode(&token)
+    };
+    assert!(decode(&RingSettings::new()).is_ok());
+    let refused = decode(&RingSettings::new().with_footer_limits(tight));
+    assert!(refused.is_err(), "{refused:?}");
+
+    // Every import keeps them.
+    let signing = SigningKeyRing::new(Duration::hours(1)).unwrap();
+    signing.add(SecretKey::generate().unwrap()).unwrap();
+    let settings = RingSettings::new().with_footer_limits(tight);
+    for restored in [
+        SigningKeyRing::import_secret(signing.export_secret().unwrap().as_str(), &settings)
+            .unwrap()
+            .settings(),
+        SigningKeyRing::import_wrapped(
+            &signing.export_wrapped(&wrapping).unwrap(),
+            &wrapping,
+            &settings,
+        )
+        .unwrap()
+        .settings(),
+        PublicKeyRing::import(&signing.public_ring().export(), &settings)
+            .unwrap()
+            .settings(),
+    ] {
+        assert_eq!(restored.footer_limits(), tight);
+    }
 }
 
 #[test]
@@ -381,9 +460,12 @@ fn hostile_stored_rings_are_refused_with_typed_errors() {
     };
     // The well-formed document loads, so each case below fails for its own reason.
     assert_eq!(
-        LocalKeyRing::import_secret(&doc("k4.local", &entry(&kid, "active", "")))
-            .unwrap()
-            .len(),
+        LocalKeyRing::import_secret(
+            &doc("k4.local", &entry(&kid, "active", "")),
+            &RingSettings::new()
+        )
+        .unwrap()
+        .len(),
         1
     );
 
@@ -457,7 +539,7 @@ fn hostile_stored_rings_are_refused_with_typed_errors() {
         ),
     ];
     for (name, text) in &cases {
-        let err = LocalKeyRing::import_secret(text).unwrap_err();
+        let err = LocalKeyRing::import_secret(text, &RingSettings::new()).unwrap_err();
         assert!(
             matches!(err, Error::KeyRing(KeyRingError::InvalidDocument { .. })),
             "{name}: {err:?}"
@@ -468,7 +550,7 @@ fn hostile_stored_rings_are_refused_with_typed_errors() {
     let public_text = SecretKey::generate().unwrap().public_key().to_paserk();
     let wrong_type = doc("k4.local", &entry(&kid, "next", "")).replace(&key_text, &public_text);
     assert!(matches!(
-        LocalKeyRing::import_secret(&wrong_type),
+        LocalKeyRing::import_secret(&wrong_type, &RingSettings::new()),
         Err(Error::Paserk(_))
     ));
 
@@ -478,7 +560,7 @@ fn hostile_stored_rings_are_refused_with_typed_errors() {
     let active_public =
         doc("k4.public", &entry(&pid, "active", "")).replace(&key_text, &public.to_paserk());
     assert!(matches!(
-        PublicKeyRing::import(&active_public),
+        PublicKeyRing::import(&active_public, &RingSettings::new()),
         Err(Error::KeyRing(KeyRingError::InvalidDocument { .. }))
     ));
 }
