@@ -49,7 +49,7 @@ fn main() -> Result<(), vaulttoken::Error> {
     )));
     // Tokens live at most one hour (the service default), so a key may be retired
     // one hour after it stops issuing.
-    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)).with_clock(clock.clone()));
+    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1))?.with_clock(clock.clone()));
     let service = LocalService::from_ring(Arc::clone(&ring)).build();
     let claims = Claims::builder().subject("user-42").build()?;
 

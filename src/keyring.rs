@@ -35,7 +35,9 @@
 //! A ring is saved as a JSON document of PASERK strings and restored from it.
 //! Secret keys leave a ring only wrapped ([`KeyRing::export_wrapped`], `k4.*-wrap.pie.`)
 //! or in an explicitly secret form ([`KeyRing::export_secret`], a [`SecretString`]).
-//! A [`PublicKeyRing`] exports its public keys as they are.
+//! A [`PublicKeyRing`] exports its public keys as they are. A document holds the
+//! keys, their statuses and the token lifetime; every import takes the rest, the
+//! clock and the footer limits, as [`RingSettings`].
 //!
 //! # Examples
 //!
@@ -45,7 +47,7 @@
 //! use vaulttoken::service::LocalService;
 //! use vaulttoken::{Claims, LocalKey};
 //!
-//! let ring = Arc::new(LocalKeyRing::new(time::Duration::hours(1)));
+//! let ring = Arc::new(LocalKeyRing::new(time::Duration::hours(1))?);
 //! let first = ring.add(LocalKey::generate()?)?;
 //! ring.promote(&first)?;
 //! let service = LocalService::from_ring(Arc::clone(&ring)).build();
@@ -61,11 +63,13 @@
 
 mod storage;
 
-pub use self::storage::MAX_DOCUMENT_LEN;
+pub use self::storage::{MAX_DOCUMENT_LEN, SecretRingKey};
 
 use core::fmt;
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::{ArcSwap, Guard};
 
 use time::{Duration, OffsetDateTime};
 
@@ -166,7 +170,7 @@ impl RingKey for PublicKey {
 /// ```
 /// use vaulttoken::keyring::{KeyStatus, LocalKeyRing};
 ///
-/// let ring = LocalKeyRing::new(time::Duration::hours(1));
+/// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
 /// let id = ring.add(vaulttoken::LocalKey::generate()?)?;
 /// assert_eq!(ring.status(&id), Some(KeyStatus::Next));
 /// ring.promote(&id)?;
@@ -206,7 +210,7 @@ impl KeyStatus {
 /// use vaulttoken::keyring::{KeyRingError, LocalKeyRing};
 /// use vaulttoken::{Error, LocalKey};
 ///
-/// let ring = LocalKeyRing::new(time::Duration::hours(1));
+/// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
 /// let key = LocalKey::from_bytes(&[1; 32])?;
 /// ring.add(LocalKey::from_bytes(&[1; 32])?)?;
 /// assert!(matches!(ring.add(key), Err(Error::KeyRing(KeyRingError::DuplicateKey))));
@@ -238,12 +242,121 @@ pub enum KeyRingError {
         /// How long until the key may be retired.
         remaining: Duration,
     },
+    /// [`KeyRing::new`] was given a negative longest token lifetime.
+    #[error("the longest token lifetime must not be negative")]
+    NegativeLifetime,
     /// A stored ring could not be restored.
     #[error("stored key ring is invalid: {reason}")]
     InvalidDocument {
         /// What is wrong with it.
         reason: &'static str,
     },
+}
+
+/// What a ring uses besides its keys and token lifetime: the clock it rotates
+/// by and the limits it reads a token's footer with to find its `kid`.
+///
+/// A stored ring holds neither, so every import takes them
+/// ([`KeyRing::import_secret`], [`KeyRing::import_wrapped`],
+/// [`KeyRing::<PublicKey>::import`]); [`KeyRing::settings`] gives a ring's own.
+/// The default is the system clock and [`FooterLimits::default`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use vaulttoken::FixedClock;
+/// use vaulttoken::footer::FooterLimits;
+/// use vaulttoken::keyring::{LocalKeyRing, RingSettings};
+///
+/// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
+/// let saved = ring.export_secret()?;
+///
+/// let limits = FooterLimits::default().max_len(512);
+/// let settings = RingSettings::new()
+///     .with_clock(Arc::new(FixedClock::new(time::macros::datetime!(2030-01-01 0:00 UTC))))
+///     .with_footer_limits(limits);
+/// let restored = LocalKeyRing::import_secret(saved.as_str(), &settings)?;
+/// assert_eq!(restored.settings().footer_limits(), limits);
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RingSettings {
+    clock: Arc<dyn Clock>,
+    footer_limits: FooterLimits,
+}
+
+impl Default for RingSettings {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            footer_limits: FooterLimits::default(),
+        }
+    }
+}
+
+impl RingSettings {
+    /// The system clock and the default footer limits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::footer::FooterLimits;
+    ///
+    /// let settings = vaulttoken::keyring::RingSettings::new();
+    /// assert_eq!(settings.footer_limits(), FooterLimits::default());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Uses `clock` for rotation times instead of the system clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::{Clock, FixedClock};
+    ///
+    /// let at = time::macros::datetime!(2030-01-01 0:00 UTC);
+    /// let settings = vaulttoken::keyring::RingSettings::new().with_clock(Arc::new(FixedClock::new(at)));
+    /// assert_eq!(settings.clock().now(), at);
+    /// ```
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The limits used to read a token's untrusted footer when looking up its
+    /// `kid`; match them to the service's.
+    ///
+    /// # Examples
+    ///
+    /// See [`RingSettings`].
+    pub fn with_footer_limits(mut self, limits: FooterLimits) -> Self {
+        self.footer_limits = limits;
+        self
+    }
+
+    /// The clock.
+    ///
+    /// # Examples
+    ///
+    /// See [`RingSettings::with_clock`].
+    #[must_use]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The footer limits.
+    ///
+    /// # Examples
+    ///
+    /// See [`RingSettings::new`].
+    pub fn footer_limits(&self) -> FooterLimits {
+        self.footer_limits
+    }
 }
 
 /// One key in a ring.
@@ -254,10 +367,41 @@ struct Entry<K: RingKey> {
     status: KeyStatus,
 }
 
+// By hand: a derive would ask for `K: Clone`, and only the `Arc`s are cloned.
+impl<K: RingKey> Clone for Entry<K> {
+    fn clone(&self) -> Self {
+        Self {
+            key: Arc::clone(&self.key),
+            decoding: Arc::clone(&self.decoding),
+            status: self.status,
+        }
+    }
+}
+
+/// One immutable snapshot of a ring: readers load it without a lock, writers
+/// replace it whole.
 #[derive(Debug)]
 struct RingState<K: RingKey> {
     entries: HashMap<KeyId, Entry<K>>,
     active: Option<KeyId>,
+}
+
+impl<K: RingKey> Clone for RingState<K> {
+    fn clone(&self) -> Self {
+        Self {
+            entries: self.entries.clone(),
+            active: self.active.clone(),
+        }
+    }
+}
+
+impl<K: RingKey> RingState<K> {
+    fn empty() -> Self {
+        Self {
+            entries: HashMap::new(),
+            active: None,
+        }
+    }
 }
 
 /// Many keys of one type, each named by its PASERK id, with at most one active.
@@ -265,7 +409,13 @@ struct RingState<K: RingKey> {
 /// Use the aliases [`LocalKeyRing`], [`SigningKeyRing`] and [`PublicKeyRing`].
 /// See the [module documentation](self) for rotation and storage.
 pub struct KeyRing<K: RingKey> {
-    state: RwLock<RingState<K>>,
+    /// The current snapshot. Decoding and issuing only `load` it, so readers never
+    /// contend with each other (an `RwLock` would bump one shared counter on every
+    /// decode) and never wait for a writer.
+    state: ArcSwap<RingState<K>>,
+    /// Serialises writers: each clones the snapshot, changes the copy and stores
+    /// it, so no change is lost to a concurrent one.
+    writer: Mutex<()>,
     max_token_lifetime: Duration,
     clock: Arc<dyn Clock>,
     footer_limits: FooterLimits,
@@ -274,7 +424,7 @@ pub struct KeyRing<K: RingKey> {
 impl<K: RingKey> fmt::Debug for KeyRing<K> {
     /// Lists ids and statuses only; keys print as their own redacted `Debug`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.read();
+        let state = self.snapshot();
         let mut keys: Vec<_> = state
             .entries
             .iter()
@@ -291,24 +441,51 @@ impl<K: RingKey> fmt::Debug for KeyRing<K> {
 impl<K: RingKey> KeyRing<K> {
     /// An empty ring. `max_token_lifetime` is the longest time any token issued
     /// with this ring's keys stays valid: a key that stopped issuing is retired
-    /// only after that much time.
+    /// only after that much time. It may be zero, never negative.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyRingError::NegativeLifetime`] if `max_token_lifetime` is negative.
     ///
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(24));
+    /// use vaulttoken::Error;
+    /// use vaulttoken::keyring::{KeyRingError, LocalKeyRing};
+    ///
+    /// let ring = LocalKeyRing::new(time::Duration::hours(24))?;
     /// assert!(ring.is_empty());
+    /// assert!(matches!(
+    ///     LocalKeyRing::new(time::Duration::seconds(-1)),
+    ///     Err(Error::KeyRing(KeyRingError::NegativeLifetime))
+    /// ));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
-    #[must_use]
-    pub fn new(max_token_lifetime: Duration) -> Self {
-        Self {
-            state: RwLock::new(RingState {
-                entries: HashMap::new(),
-                active: None,
-            }),
+    pub fn new(max_token_lifetime: Duration) -> Result<Self, Error> {
+        if max_token_lifetime.is_negative() {
+            return Err(KeyRingError::NegativeLifetime.into());
+        }
+        Ok(Self::from_state(
+            RingState::empty(),
             max_token_lifetime,
-            clock: Arc::new(SystemClock),
-            footer_limits: FooterLimits::default(),
+            Arc::new(SystemClock),
+            FooterLimits::default(),
+        ))
+    }
+
+    /// A ring holding `state`; `max_token_lifetime` is not checked here.
+    fn from_state(
+        state: RingState<K>,
+        max_token_lifetime: Duration,
+        clock: Arc<dyn Clock>,
+        footer_limits: FooterLimits,
+    ) -> Self {
+        Self {
+            state: ArcSwap::from_pointee(state),
+            writer: Mutex::new(()),
+            max_token_lifetime,
+            clock,
+            footer_limits,
         }
     }
 
@@ -322,8 +499,9 @@ impl<K: RingKey> KeyRing<K> {
     /// use vaulttoken::keyring::LocalKeyRing;
     ///
     /// let clock = FixedClock::new(time::macros::datetime!(2030-01-01 0:00 UTC));
-    /// let ring = LocalKeyRing::new(time::Duration::hours(1)).with_clock(Arc::new(clock));
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?.with_clock(Arc::new(clock));
     /// # let _ = ring;
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -339,9 +517,10 @@ impl<K: RingKey> KeyRing<K> {
     /// ```
     /// use vaulttoken::footer::FooterLimits;
     ///
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?
     ///     .with_footer_limits(FooterLimits::default().max_len(512));
     /// # let _ = ring;
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
     pub fn with_footer_limits(mut self, limits: FooterLimits) -> Self {
@@ -349,13 +528,36 @@ impl<K: RingKey> KeyRing<K> {
         self
     }
 
+    /// The clock and footer limits this ring uses: pass them to an import to
+    /// restore a saved ring the way this one works.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::footer::FooterLimits;
+    /// use vaulttoken::keyring::LocalKeyRing;
+    ///
+    /// let limits = FooterLimits::default().max_len(512);
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?.with_footer_limits(limits);
+    /// let copy = LocalKeyRing::import_secret(ring.export_secret()?.as_str(), &ring.settings())?;
+    /// assert_eq!(copy.settings().footer_limits(), limits);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn settings(&self) -> RingSettings {
+        RingSettings {
+            clock: Arc::clone(&self.clock),
+            footer_limits: self.footer_limits,
+        }
+    }
+
     /// The longest token lifetime this ring was configured with.
     ///
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(2));
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(2))?;
     /// assert_eq!(ring.max_token_lifetime(), time::Duration::hours(2));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
     pub fn max_token_lifetime(&self) -> Duration {
@@ -374,7 +576,7 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::PublicKeyRing::new(time::Duration::hours(1));
+    /// let ring = vaulttoken::keyring::PublicKeyRing::new(time::Duration::hours(1))?;
     /// let public = vaulttoken::SecretKey::generate()?.public_key();
     /// let id = ring.add(public.clone())?;
     /// assert_eq!(id, public.paserk_id());
@@ -382,20 +584,22 @@ impl<K: RingKey> KeyRing<K> {
     /// ```
     pub fn add(&self, key: K) -> Result<KeyId, Error> {
         let id = key.ring_id()?;
-        let mut state = self.write();
-        if state.entries.contains_key(&id) {
-            return Err(KeyRingError::DuplicateKey.into());
-        }
-        if state.entries.len() >= MAX_KEYS {
-            return Err(KeyRingError::Full { max: MAX_KEYS }.into());
-        }
-        let key = Arc::new(key);
-        let entry = Entry {
-            decoding: K::decoding_key(&key),
-            key,
-            status: KeyStatus::Next,
-        };
-        state.entries.insert(id.clone(), entry);
+        self.update(|state| {
+            if state.entries.contains_key(&id) {
+                return Err(KeyRingError::DuplicateKey.into());
+            }
+            if state.entries.len() >= MAX_KEYS {
+                return Err(KeyRingError::Full { max: MAX_KEYS }.into());
+            }
+            let key = Arc::new(key);
+            let entry = Entry {
+                decoding: K::decoding_key(&key),
+                key,
+                status: KeyStatus::Next,
+            };
+            state.entries.insert(id.clone(), entry);
+            Ok::<_, Error>(())
+        })?;
         Ok(id)
     }
 
@@ -406,7 +610,7 @@ impl<K: RingKey> KeyRing<K> {
     /// See [`KeyStatus`].
     #[must_use]
     pub fn status(&self, id: &KeyId) -> Option<KeyStatus> {
-        self.read().entries.get(id).map(|entry| entry.status)
+        self.snapshot().entries.get(id).map(|entry| entry.status)
     }
 
     /// Every key id with its status, sorted by id.
@@ -414,7 +618,7 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?;
     /// ring.add(vaulttoken::LocalKey::generate()?)?;
     /// assert_eq!(ring.keys().len(), 1);
     /// # Ok::<(), vaulttoken::Error>(())
@@ -422,7 +626,7 @@ impl<K: RingKey> KeyRing<K> {
     #[must_use]
     pub fn keys(&self) -> Vec<(KeyId, KeyStatus)> {
         let mut keys: Vec<_> = self
-            .read()
+            .snapshot()
             .entries
             .iter()
             .map(|(id, entry)| (id.clone(), entry.status))
@@ -436,12 +640,13 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?;
     /// assert_eq!(ring.len(), 0);
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        self.read().entries.len()
+        self.snapshot().entries.len()
     }
 
     /// Whether the ring holds no key.
@@ -449,11 +654,12 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// assert!(vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1)).is_empty());
+    /// assert!(vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?.is_empty());
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.read().entries.is_empty()
+        self.snapshot().entries.is_empty()
     }
 
     /// Removes a key that can no longer have valid tokens: a [`KeyStatus::Next`]
@@ -471,7 +677,7 @@ impl<K: RingKey> KeyRing<K> {
     /// use vaulttoken::keyring::{KeyRingError, LocalKeyRing};
     /// use vaulttoken::{Error, LocalKey};
     ///
-    /// let ring = LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
     /// let old = ring.add(LocalKey::generate()?)?;
     /// ring.promote(&old)?;
     /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
@@ -484,20 +690,21 @@ impl<K: RingKey> KeyRing<K> {
     /// ```
     pub fn retire(&self, id: &KeyId) -> Result<(), Error> {
         let now = self.clock.now();
-        let mut state = self.write();
-        let entry = state.entries.get(id).ok_or(KeyRingError::NoSuchKey)?;
-        match entry.status {
-            KeyStatus::Active => return Err(KeyRingError::ActiveKey.into()),
-            KeyStatus::Previous { since } => {
-                let remaining = self.remaining(since, now);
-                if remaining.is_positive() {
-                    return Err(KeyRingError::RetiredTooEarly { remaining }.into());
+        self.update(|state| {
+            let entry = state.entries.get(id).ok_or(KeyRingError::NoSuchKey)?;
+            match entry.status {
+                KeyStatus::Active => return Err(KeyRingError::ActiveKey.into()),
+                KeyStatus::Previous { since } => {
+                    let remaining = self.remaining(since, now);
+                    if remaining.is_positive() {
+                        return Err(KeyRingError::RetiredTooEarly { remaining }.into());
+                    }
                 }
+                KeyStatus::Next => {}
             }
-            KeyStatus::Next => {}
-        }
-        state.entries.remove(id);
-        Ok(())
+            state.entries.remove(id);
+            Ok(())
+        })
     }
 
     /// Removes a key at once, whatever its status: for a compromised key. Tokens
@@ -511,7 +718,7 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?;
     /// let id = ring.add(vaulttoken::LocalKey::generate()?)?;
     /// ring.promote(&id)?;
     /// ring.retire_immediately(&id)?;
@@ -519,12 +726,13 @@ impl<K: RingKey> KeyRing<K> {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn retire_immediately(&self, id: &KeyId) -> Result<(), Error> {
-        let mut state = self.write();
-        state.entries.remove(id).ok_or(KeyRingError::NoSuchKey)?;
-        if state.active.as_ref() == Some(id) {
-            state.active = None;
-        }
-        Ok(())
+        self.update(|state| {
+            state.entries.remove(id).ok_or(KeyRingError::NoSuchKey)?;
+            if state.active.as_ref() == Some(id) {
+                state.active = None;
+            }
+            Ok(())
+        })
     }
 
     /// Retires every [`KeyStatus::Previous`] key whose tokens have all expired,
@@ -533,24 +741,27 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?;
     /// assert!(ring.retire_expired().is_empty());
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn retire_expired(&self) -> Vec<KeyId> {
         let now = self.clock.now();
-        let mut state = self.write();
-        let due: Vec<KeyId> = state
-            .entries
-            .iter()
-            .filter(|(_, entry)| match entry.status {
-                KeyStatus::Previous { since } => !self.remaining(since, now).is_positive(),
-                _ => false,
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in &due {
-            state.entries.remove(id);
-        }
+        let Ok(due) = self.update(|state| {
+            let due: Vec<KeyId> = state
+                .entries
+                .iter()
+                .filter(|(_, entry)| match entry.status {
+                    KeyStatus::Previous { since } => !self.remaining(since, now).is_positive(),
+                    _ => false,
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in &due {
+                state.entries.remove(id);
+            }
+            Ok::<_, core::convert::Infallible>(due)
+        });
         due
     }
 
@@ -577,19 +788,28 @@ impl<K: RingKey> KeyRing<K> {
                 found,
             });
         }
-        self.read()
+        self.snapshot()
             .entries
             .get(&id)
             .map(|entry| Arc::clone(&entry.decoding))
             .ok_or(Error::UnknownKeyId)
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, RingState<K>> {
-        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    /// The current state, without taking any lock.
+    fn snapshot(&self) -> Guard<Arc<RingState<K>>> {
+        self.state.load()
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, RingState<K>> {
-        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    /// Changes the state: one writer at a time clones the current snapshot,
+    /// applies `change` and publishes the copy. On an error nothing is published.
+    fn update<T, E>(&self, change: impl FnOnce(&mut RingState<K>) -> Result<T, E>) -> Result<T, E> {
+        // The guarded value is `()`: a writer that panicked left no half-made
+        // change behind (it was never stored), so a poisoned lock is safe to reuse.
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = RingState::clone(&self.state.load());
+        let out = change(&mut state)?;
+        self.state.store(Arc::new(state));
+        Ok(out)
     }
 }
 
@@ -606,7 +826,7 @@ impl<K: IssuingRingKey> KeyRing<K> {
     /// ```
     /// use vaulttoken::keyring::{KeyStatus, SigningKeyRing};
     ///
-    /// let ring = SigningKeyRing::new(time::Duration::hours(1));
+    /// let ring = SigningKeyRing::new(time::Duration::hours(1))?;
     /// let a = ring.add(vaulttoken::SecretKey::generate()?)?;
     /// let b = ring.add(vaulttoken::SecretKey::generate()?)?;
     /// ring.promote(&a)?;
@@ -617,23 +837,24 @@ impl<K: IssuingRingKey> KeyRing<K> {
     /// ```
     pub fn promote(&self, id: &KeyId) -> Result<(), Error> {
         let now = self.clock.now();
-        let mut state = self.write();
-        if !state.entries.contains_key(id) {
-            return Err(KeyRingError::NoSuchKey.into());
-        }
-        if state.active.as_ref() == Some(id) {
-            return Ok(());
-        }
-        if let Some(old) = state.active.take()
-            && let Some(entry) = state.entries.get_mut(&old)
-        {
-            entry.status = KeyStatus::Previous { since: now };
-        }
-        if let Some(entry) = state.entries.get_mut(id) {
-            entry.status = KeyStatus::Active;
-        }
-        state.active = Some(id.clone());
-        Ok(())
+        self.update(|state| {
+            if !state.entries.contains_key(id) {
+                return Err(KeyRingError::NoSuchKey.into());
+            }
+            if state.active.as_ref() == Some(id) {
+                return Ok(());
+            }
+            if let Some(old) = state.active.take()
+                && let Some(entry) = state.entries.get_mut(&old)
+            {
+                entry.status = KeyStatus::Previous { since: now };
+            }
+            if let Some(entry) = state.entries.get_mut(id) {
+                entry.status = KeyStatus::Active;
+            }
+            state.active = Some(id.clone());
+            Ok(())
+        })
     }
 
     /// The id of the active key, if there is one.
@@ -641,12 +862,13 @@ impl<K: IssuingRingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?;
     /// assert_eq!(ring.active_id(), None);
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
     pub fn active_id(&self) -> Option<KeyId> {
-        self.read().active.clone()
+        self.snapshot().active.clone()
     }
 }
 
@@ -657,7 +879,7 @@ impl SigningKeyRing {
     /// # Examples
     ///
     /// ```
-    /// let signing = vaulttoken::keyring::SigningKeyRing::new(time::Duration::hours(1));
+    /// let signing = vaulttoken::keyring::SigningKeyRing::new(time::Duration::hours(1))?;
     /// let id = signing.add(vaulttoken::SecretKey::generate()?)?;
     /// let public = signing.public_ring();
     /// assert!(public.status(&id).is_some());
@@ -665,21 +887,21 @@ impl SigningKeyRing {
     /// ```
     #[must_use]
     pub fn public_ring(&self) -> PublicKeyRing {
-        let ring = PublicKeyRing::new(self.max_token_lifetime)
-            .with_clock(Arc::clone(&self.clock))
-            .with_footer_limits(self.footer_limits);
-        {
-            let mut target = ring.write();
-            for (id, entry) in &self.read().entries {
-                let entry = Entry {
-                    key: Arc::clone(&entry.decoding),
-                    decoding: Arc::clone(&entry.decoding),
-                    status: KeyStatus::Next,
-                };
-                target.entries.insert(id.clone(), entry);
-            }
+        let mut target = RingState::empty();
+        for (id, entry) in &self.snapshot().entries {
+            let entry = Entry {
+                key: Arc::clone(&entry.decoding),
+                decoding: Arc::clone(&entry.decoding),
+                status: KeyStatus::Next,
+            };
+            target.entries.insert(id.clone(), entry);
         }
-        ring
+        PublicKeyRing::from_state(
+            target,
+            self.max_token_lifetime,
+            Arc::clone(&self.clock),
+            self.footer_limits,
+        )
     }
 }
 
@@ -691,7 +913,7 @@ impl<K: RingKey> KeyProvider<K::DecodingKey> for KeyRing<K> {
 
 impl<K: IssuingRingKey> IssuingKeyProvider<K> for KeyRing<K> {
     fn issuing_key(&self) -> Result<IssuingKey<K>, Error> {
-        let state = self.read();
+        let state = self.snapshot();
         let id = state.active.as_ref().ok_or(Error::NoIssuingKey)?;
         let entry = state.entries.get(id).ok_or(Error::NoIssuingKey)?;
         Ok(IssuingKey {
@@ -726,7 +948,7 @@ impl TokenService<Public> {
     /// use vaulttoken::service::PublicService;
     /// use vaulttoken::{Claims, SecretKey};
     ///
-    /// let ring = Arc::new(SigningKeyRing::new(time::Duration::hours(1)));
+    /// let ring = Arc::new(SigningKeyRing::new(time::Duration::hours(1))?);
     /// ring.promote(&ring.add(SecretKey::generate()?)?)?;
     /// let issuer = PublicService::from_signing_ring(Arc::clone(&ring)).build();
     /// let token = issuer.encode(&Claims::builder().subject("u").build()?)?;
@@ -773,7 +995,7 @@ mod tests {
 
     #[test]
     fn lookup_fails_closed() {
-        let ring = LocalKeyRing::new(Duration::hours(1));
+        let ring = LocalKeyRing::new(Duration::hours(1)).unwrap();
         let id = ring.add(LocalKey::generate().unwrap()).unwrap();
         assert!(lookup_kid(&ring, &footer_with_kid(id.as_str())).is_ok());
 
@@ -795,7 +1017,7 @@ mod tests {
 
     #[test]
     fn a_kid_of_another_key_type_is_a_wrong_key_type() {
-        let ring = LocalKeyRing::new(Duration::hours(1));
+        let ring = LocalKeyRing::new(Duration::hours(1)).unwrap();
         let secret = SecretKey::generate().unwrap();
         for kid in [secret.public_key().paserk_id(), secret.paserk_id().unwrap()] {
             assert!(matches!(
@@ -812,7 +1034,9 @@ mod tests {
     fn retiring_waits_for_the_longest_token_lifetime() {
         let key_a = LocalKey::from_bytes(&[1; 32]).unwrap();
         let key_b = LocalKey::from_bytes(&[2; 32]).unwrap();
-        let ring = LocalKeyRing::new(Duration::hours(2)).with_clock(at(0));
+        let ring = LocalKeyRing::new(Duration::hours(2))
+            .unwrap()
+            .with_clock(at(0));
         let a = ring.add(key_a).unwrap();
         ring.promote(&a).unwrap();
         let b = ring.add(key_b).unwrap();
@@ -840,7 +1064,7 @@ mod tests {
 
     #[test]
     fn next_keys_retire_at_once_and_unknown_ids_are_errors() {
-        let ring = LocalKeyRing::new(Duration::hours(1));
+        let ring = LocalKeyRing::new(Duration::hours(1)).unwrap();
         let id = ring.add(LocalKey::generate().unwrap()).unwrap();
         ring.retire(&id).unwrap();
         assert!(matches!(
@@ -855,7 +1079,7 @@ mod tests {
 
     #[test]
     fn issuing_needs_an_active_key() {
-        let ring = LocalKeyRing::new(Duration::hours(1));
+        let ring = LocalKeyRing::new(Duration::hours(1)).unwrap();
         assert!(matches!(ring.issuing_key(), Err(Error::NoIssuingKey)));
         let id = ring.add(LocalKey::generate().unwrap()).unwrap();
         assert!(matches!(ring.issuing_key(), Err(Error::NoIssuingKey)));
@@ -868,7 +1092,7 @@ mod tests {
 
     #[test]
     fn debug_shows_ids_and_statuses_but_no_key_material() {
-        let ring = LocalKeyRing::new(Duration::hours(1));
+        let ring = LocalKeyRing::new(Duration::hours(1)).unwrap();
         let key = LocalKey::from_bytes(&[0xAB; 32]).unwrap();
         let secret_hex = key.to_hex().unwrap().as_str().to_owned();
         let id = ring.add(key).unwrap();

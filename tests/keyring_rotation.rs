@@ -11,8 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use time::{Duration, OffsetDateTime};
-use vaulttoken::footer::{Footer, FooterClaims};
-use vaulttoken::keyring::{KeyRingError, KeyStatus, LocalKeyRing, PublicKeyRing, SigningKeyRing};
+use vaulttoken::footer::{Footer, FooterClaims, FooterLimits};
+use vaulttoken::keyring::{
+    KeyRingError, KeyStatus, LocalKeyRing, PublicKeyRing, RingSettings, SigningKeyRing,
+};
 use vaulttoken::paserk::KeyId;
 use vaulttoken::rules::RuleSet;
 use vaulttoken::service::{LocalService, PublicService};
@@ -53,7 +55,11 @@ fn kid_of(token: &str) -> String {
 #[test]
 fn a_local_ring_rotates_through_every_phase() {
     let clock = ManualClock::new();
-    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)).with_clock(clock.clone()));
+    let ring = Arc::new(
+        LocalKeyRing::new(Duration::hours(1))
+            .unwrap()
+            .with_clock(clock.clone()),
+    );
     let service = LocalService::from_ring(Arc::clone(&ring)).build();
 
     // Phase 0: an empty ring cannot issue.
@@ -120,7 +126,7 @@ fn a_local_ring_rotates_through_every_phase() {
 
 #[test]
 fn tokens_without_a_known_kid_fail_closed() {
-    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)));
+    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)).unwrap());
     ring.promote(&ring.add(LocalKey::generate().unwrap()).unwrap())
         .unwrap();
     let service = LocalService::from_ring(Arc::clone(&ring)).build();
@@ -156,7 +162,7 @@ fn tokens_without_a_known_kid_fail_closed() {
 
 #[test]
 fn a_signing_ring_issues_and_a_public_ring_verifies_across_a_rotation() {
-    let signing = Arc::new(SigningKeyRing::new(Duration::hours(1)));
+    let signing = Arc::new(SigningKeyRing::new(Duration::hours(1)).unwrap());
     let a = signing.add(SecretKey::generate().unwrap()).unwrap();
     signing.promote(&a).unwrap();
     let issuer = PublicService::from_signing_ring(Arc::clone(&signing)).build();
@@ -164,7 +170,8 @@ fn a_signing_ring_issues_and_a_public_ring_verifies_across_a_rotation() {
 
     // The verifiers get the next key before it issues anything.
     let b = signing.add(SecretKey::generate().unwrap()).unwrap();
-    let public = PublicKeyRing::import(&signing.public_ring().export()).unwrap();
+    let public =
+        PublicKeyRing::import(&signing.public_ring().export(), &RingSettings::new()).unwrap();
     assert_eq!(public.len(), 2);
     let verifier = PublicService::from_public_ring(Arc::new(public)).build();
     assert!(matches!(
@@ -188,7 +195,7 @@ fn a_signing_ring_issues_and_a_public_ring_verifies_across_a_rotation() {
 
 #[test]
 fn a_ring_rotates_while_other_threads_decode() {
-    let ring = Arc::new(LocalKeyRing::new(Duration::ZERO));
+    let ring = Arc::new(LocalKeyRing::new(Duration::ZERO).unwrap());
     ring.promote(&ring.add(LocalKey::generate().unwrap()).unwrap())
         .unwrap();
     // A ring lifetime of zero would cap every token at zero validity: this test
@@ -236,9 +243,101 @@ fn a_ring_rotates_while_other_threads_decode() {
 }
 
 #[test]
+fn a_decode_sees_a_rotation_made_on_another_thread() {
+    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)).unwrap());
+    let a = ring.add(LocalKey::from_bytes(&[1; 32]).unwrap()).unwrap();
+    ring.promote(&a).unwrap();
+    let service = LocalService::from_ring(Arc::clone(&ring)).build();
+    let token_a = service.encode(&claims("a")).unwrap();
+
+    // A token under key B, which the ring does not hold yet.
+    let kid_b = LocalKey::from_bytes(&[2; 32]).unwrap().paserk_id().unwrap();
+    let footer = Footer::Claims(FooterClaims::new().with_key_id(kid_b.as_str()));
+    let token_b = LocalService::builder(LocalKey::from_bytes(&[2; 32]).unwrap())
+        .build()
+        .encode_with(&claims("b"), &footer, b"")
+        .unwrap();
+    assert!(matches!(service.decode(&token_b), Err(Error::UnknownKeyId)));
+
+    // Another thread rotates to B and drops A at once.
+    thread::scope(|scope| {
+        scope.spawn(|| {
+            let b = ring.add(LocalKey::from_bytes(&[2; 32]).unwrap()).unwrap();
+            ring.promote(&b).unwrap();
+            ring.retire_immediately(&a).unwrap();
+        });
+    });
+    assert_eq!(
+        service.decode(&token_b).unwrap().claims().subject(),
+        Some("b")
+    );
+    assert!(matches!(service.decode(&token_a), Err(Error::UnknownKeyId)));
+    assert_eq!(
+        kid_of(&service.encode(&claims("c")).unwrap()),
+        kid_b.as_str()
+    );
+
+    // And the other way round: this thread retires B, a decoding thread sees it.
+    ring.retire_immediately(&kid_b).unwrap();
+    thread::scope(|scope| {
+        scope.spawn(|| {
+            assert!(matches!(service.decode(&token_b), Err(Error::UnknownKeyId)));
+            assert!(matches!(
+                service.encode(&claims("d")),
+                Err(Error::NoIssuingKey)
+            ));
+        });
+    });
+}
+
+#[test]
+fn a_negative_token_lifetime_is_refused() {
+    for lifetime in [
+        Duration::seconds(-1),
+        Duration::nanoseconds(-1),
+        Duration::MIN,
+    ] {
+        assert!(
+            matches!(
+                LocalKeyRing::new(lifetime),
+                Err(Error::KeyRing(KeyRingError::NegativeLifetime))
+            ),
+            "{lifetime}"
+        );
+        assert!(SigningKeyRing::new(lifetime).is_err());
+        assert!(PublicKeyRing::new(lifetime).is_err());
+    }
+    assert_eq!(
+        LocalKeyRing::new(Duration::ZERO)
+            .unwrap()
+            .max_token_lifetime(),
+        Duration::ZERO
+    );
+
+    // A stored ring may not bring one in either.
+    let stored = |seconds: &str| {
+        format!(
+            r#"{{"paserk_key_ring":"k4.local","max_token_lifetime_seconds":{seconds},"keys":[]}}"#
+        )
+    };
+    assert!(LocalKeyRing::import_secret(&stored("0"), &RingSettings::new()).is_ok());
+    for seconds in ["-1", "-9223372036854775808", "-0.5"] {
+        assert!(
+            matches!(
+                LocalKeyRing::import_secret(&stored(seconds), &RingSettings::new()),
+                Err(Error::KeyRing(KeyRingError::InvalidDocument { .. }))
+            ),
+            "{seconds}"
+        );
+    }
+}
+
+#[test]
 fn rings_survive_storage_with_statuses_and_times() {
     let clock = ManualClock::new();
-    let ring = LocalKeyRing::new(Duration::hours(3)).with_clock(clock.clone());
+    let ring = LocalKeyRing::new(Duration::hours(3))
+        .unwrap()
+        .with_clock(clock.clone());
     let a = ring.add(LocalKey::generate().unwrap()).unwrap();
     ring.promote(&a).unwrap();
     clock.advance(Duration::minutes(5));
@@ -249,7 +348,7 @@ fn rings_survive_storage_with_statuses_and_times() {
     let wrapping = LocalKey::generate().unwrap();
     let saved = ring.export_wrapped(&wrapping).unwrap();
     assert!(!saved.contains("k4.local."), "no key in clear");
-    let restored = LocalKeyRing::import_wrapped(&saved, &wrapping).unwrap();
+    let restored = LocalKeyRing::import_wrapped(&saved, &wrapping, &RingSettings::new()).unwrap();
     assert_eq!(restored.keys(), ring.keys());
     assert_eq!(restored.active_id(), Some(b.clone()));
     assert_eq!(restored.status(&c), Some(KeyStatus::Next));
@@ -267,14 +366,90 @@ fn rings_survive_storage_with_statuses_and_times() {
     // The wrong wrapping key is a verification failure, not a partial ring.
     let wrong = LocalKey::generate().unwrap();
     assert!(matches!(
-        LocalKeyRing::import_wrapped(&saved, &wrong),
+        LocalKeyRing::import_wrapped(&saved, &wrong, &RingSettings::new()),
         Err(Error::Verification)
     ));
 }
 
 #[test]
+fn a_restored_ring_keeps_the_clock_and_footer_limits_it_is_given() {
+    let clock = ManualClock::new();
+    let ring = LocalKeyRing::new(Duration::hours(1))
+        .unwrap()
+        .with_clock(clock.clone());
+    let a = ring.add(LocalKey::generate().unwrap()).unwrap();
+    ring.promote(&a).unwrap();
+    ring.promote(&ring.add(LocalKey::generate().unwrap()).unwrap())
+        .unwrap();
+    let saved = ring.export_secret().unwrap();
+    let wrapping = LocalKey::generate().unwrap();
+    let wrapped = ring.export_wrapped(&wrapping).unwrap();
+
+    // The restored rings rotate by the clock given: `a` stopped issuing at the
+    // clock's start, which is years away from the system clock.
+    clock.advance(Duration::minutes(30));
+    let settings = RingSettings::new().with_clock(clock.clone());
+    for restored in [
+        LocalKeyRing::import_secret(saved.as_str(), &settings).unwrap(),
+        LocalKeyRing::import_wrapped(&wrapped, &wrapping, &settings).unwrap(),
+    ] {
+        assert!(matches!(
+            restored.retire(&a),
+            Err(Error::KeyRing(KeyRingError::RetiredTooEarly { remaining }))
+                if remaining == Duration::minutes(30)
+        ));
+        clock.advance(Duration::minutes(30));
+        restored.retire(&a).unwrap();
+        clock.advance(-Duration::minutes(30));
+    }
+
+    // And read footers within the limits given: this `kid` footer is too long
+    // for them, so a token the original ring issued does not decode.
+    let token = LocalService::from_ring(Arc::new(ring))
+        .build()
+        .encode(&claims("x"))
+        .unwrap();
+    let tight = FooterLimits::default().max_len(16);
+    let decode = |settings: &RingSettings| {
+        let restored = LocalKeyRing::import_secret(saved.as_str(), settings).unwrap();
+        assert_eq!(
+            restored.settings().footer_limits(),
+            settings.footer_limits()
+        );
+        LocalService::from_ring(Arc::new(restored))
+            .build()
+            .decode(&token)
+    };
+    assert!(decode(&RingSettings::new()).is_ok());
+    let refused = decode(&RingSettings::new().with_footer_limits(tight));
+    assert!(refused.is_err(), "{refused:?}");
+
+    // Every import keeps them.
+    let signing = SigningKeyRing::new(Duration::hours(1)).unwrap();
+    signing.add(SecretKey::generate().unwrap()).unwrap();
+    let settings = RingSettings::new().with_footer_limits(tight);
+    for restored in [
+        SigningKeyRing::import_secret(signing.export_secret().unwrap().as_str(), &settings)
+            .unwrap()
+            .settings(),
+        SigningKeyRing::import_wrapped(
+            &signing.export_wrapped(&wrapping).unwrap(),
+            &wrapping,
+            &settings,
+        )
+        .unwrap()
+        .settings(),
+        PublicKeyRing::import(&signing.public_ring().export(), &settings)
+            .unwrap()
+            .settings(),
+    ] {
+        assert_eq!(restored.footer_limits(), tight);
+    }
+}
+
+#[test]
 fn hostile_stored_rings_are_refused_with_typed_errors() {
-    let ring = LocalKeyRing::new(Duration::hours(1));
+    let ring = LocalKeyRing::new(Duration::hours(1)).unwrap();
     let key = LocalKey::generate().unwrap();
     let key_text = key.to_paserk().unwrap().as_str().to_owned();
     let kid = ring.add(key).unwrap();
@@ -289,9 +464,12 @@ fn hostile_stored_rings_are_refused_with_typed_errors() {
     };
     // The well-formed document loads, so each case below fails for its own reason.
     assert_eq!(
-        LocalKeyRing::import_secret(&doc("k4.local", &entry(&kid, "active", "")))
-            .unwrap()
-            .len(),
+        LocalKeyRing::import_secret(
+            &doc("k4.local", &entry(&kid, "active", "")),
+            &RingSettings::new()
+        )
+        .unwrap()
+        .len(),
         1
     );
 
@@ -365,7 +543,7 @@ fn hostile_stored_rings_are_refused_with_typed_errors() {
         ),
     ];
     for (name, text) in &cases {
-        let err = LocalKeyRing::import_secret(text).unwrap_err();
+        let err = LocalKeyRing::import_secret(text, &RingSettings::new()).unwrap_err();
         assert!(
             matches!(err, Error::KeyRing(KeyRingError::InvalidDocument { .. })),
             "{name}: {err:?}"
@@ -376,7 +554,7 @@ fn hostile_stored_rings_are_refused_with_typed_errors() {
     let public_text = SecretKey::generate().unwrap().public_key().to_paserk();
     let wrong_type = doc("k4.local", &entry(&kid, "next", "")).replace(&key_text, &public_text);
     assert!(matches!(
-        LocalKeyRing::import_secret(&wrong_type),
+        LocalKeyRing::import_secret(&wrong_type, &RingSettings::new()),
         Err(Error::Paserk(_))
     ));
 
@@ -386,7 +564,7 @@ fn hostile_stored_rings_are_refused_with_typed_errors() {
     let active_public =
         doc("k4.public", &entry(&pid, "active", "")).replace(&key_text, &public.to_paserk());
     assert!(matches!(
-        PublicKeyRing::import(&active_public),
+        PublicKeyRing::import(&active_public, &RingSettings::new()),
         Err(Error::KeyRing(KeyRingError::InvalidDocument { .. }))
     ));
 }

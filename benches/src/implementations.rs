@@ -576,7 +576,7 @@ pub mod ring {
         ///
         /// If vaulttoken refuses a key.
         pub fn new(keys: u32) -> Result<Self, Box<dyn StdError>> {
-            let ring = Arc::new(LocalKeyRing::new(time::Duration::hours(1)));
+            let ring = Arc::new(LocalKeyRing::new(time::Duration::hours(1))?);
             let id = ring.add(vaulttoken::LocalKey::from_bytes(&LOCAL_KEY)?)?;
             for n in 1..keys {
                 ring.add(vaulttoken::LocalKey::from_bytes(&filler_key(n))?)?;

@@ -12,7 +12,9 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use vaulttoken::LocalKey;
-use vaulttoken::keyring::{KeyRing, KeyStatus, LocalKeyRing, PublicKeyRing, SigningKeyRing};
+use vaulttoken::keyring::{
+    KeyRing, KeyStatus, LocalKeyRing, PublicKeyRing, RingSettings, SigningKeyRing,
+};
 
 /// The wrapping key of the wrapped seeds.
 const WRAPPING_KEY: [u8; 32] = [
@@ -28,8 +30,8 @@ fuzz_target!(|data: &[u8]| {
     let wrapping = &*WRAPPING;
 
     for ring in [
-        LocalKeyRing::import_secret(&document),
-        LocalKeyRing::import_wrapped(&document, wrapping),
+        LocalKeyRing::import_secret(&document, &RingSettings::new()),
+        LocalKeyRing::import_wrapped(&document, wrapping, &RingSettings::new()),
     ]
     .into_iter()
     .filter_map(ok_or_format)
@@ -38,21 +40,21 @@ fuzz_target!(|data: &[u8]| {
         let saved = ring.export_secret().expect("imported keys export");
         same(
             &ring,
-            &LocalKeyRing::import_secret(saved.as_str()).expect("reimports"),
+            &LocalKeyRing::import_secret(saved.as_str(), &RingSettings::new()).expect("reimports"),
         );
         let saved = ring.export_wrapped(wrapping).expect("imported keys wrap");
         same(
             &ring,
-            &LocalKeyRing::import_wrapped(&saved, wrapping).expect("reimports"),
+            &LocalKeyRing::import_wrapped(&saved, wrapping, &RingSettings::new()).expect("reimports"),
         );
         // A document of one ring type is never another type's.
-        assert!(SigningKeyRing::import_wrapped(&saved, wrapping).is_err());
-        assert!(PublicKeyRing::import(&saved).is_err());
+        assert!(SigningKeyRing::import_wrapped(&saved, wrapping, &RingSettings::new()).is_err());
+        assert!(PublicKeyRing::import(&saved, &RingSettings::new()).is_err());
     }
 
     for ring in [
-        SigningKeyRing::import_secret(&document),
-        SigningKeyRing::import_wrapped(&document, wrapping),
+        SigningKeyRing::import_secret(&document, &RingSettings::new()),
+        SigningKeyRing::import_wrapped(&document, wrapping, &RingSettings::new()),
     ]
     .into_iter()
     .filter_map(ok_or_format)
@@ -61,17 +63,17 @@ fuzz_target!(|data: &[u8]| {
         let saved = ring.export_secret().expect("imported keys export");
         same(
             &ring,
-            &SigningKeyRing::import_secret(saved.as_str()).expect("reimports"),
+            &SigningKeyRing::import_secret(saved.as_str(), &RingSettings::new()).expect("reimports"),
         );
-        assert!(LocalKeyRing::import_secret(saved.as_str()).is_err());
+        assert!(LocalKeyRing::import_secret(saved.as_str(), &RingSettings::new()).is_err());
         let saved = ring.export_wrapped(wrapping).expect("imported keys wrap");
         same(
             &ring,
-            &SigningKeyRing::import_wrapped(&saved, wrapping).expect("reimports"),
+            &SigningKeyRing::import_wrapped(&saved, wrapping, &RingSettings::new()).expect("reimports"),
         );
         // The published half has the same ids, every one only trusted to verify.
         let published = ring.public_ring();
-        let public = PublicKeyRing::import(&published.export()).expect("public half imports");
+        let public = PublicKeyRing::import(&published.export(), &RingSettings::new()).expect("public half imports");
         let ids =
             |keys: Vec<(_, KeyStatus)>| keys.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
         assert_eq!(ids(public.keys()), ids(ring.keys()));
@@ -83,7 +85,7 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 
-    if let Some(ring) = ok_or_format(PublicKeyRing::import(&document)) {
+    if let Some(ring) = ok_or_format(PublicKeyRing::import(&document, &RingSettings::new())) {
         assert!(
             ring.keys()
                 .iter()
@@ -92,7 +94,7 @@ fuzz_target!(|data: &[u8]| {
         );
         same(
             &ring,
-            &PublicKeyRing::import(&ring.export()).expect("reimports"),
+            &PublicKeyRing::import(&ring.export(), &RingSettings::new()).expect("reimports"),
         );
         let _ = format!("{ring:?}");
     }

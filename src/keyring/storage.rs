@@ -14,19 +14,25 @@
 //! `paserk_key_ring` is `k4.local`, `k4.secret` or `k4.public`. Restoring checks
 //! the document's size before parsing, refuses unknown or duplicate fields,
 //! recomputes every `kid` from its key, and allows at most one active key.
+//!
+//! A document holds keys, statuses and the token lifetime only: the clock and
+//! the footer limits of the restored ring are the [`RingSettings`] every import
+//! takes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::mem;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
-use super::{Entry, KeyRing, KeyRingError, KeyStatus, MAX_KEYS, RingKey, RingState};
-use crate::clock::SystemClock;
+use super::{
+    Entry, IssuingRingKey, KeyRing, KeyRingError, KeyStatus, MAX_KEYS, RingKey, RingSettings,
+    RingState,
+};
 use crate::error::Error;
-use crate::footer::FooterLimits;
 use crate::json;
 use crate::keys::{LocalKey, PublicKey, SecretKey, SecretString};
 use crate::paserk::KeyId;
@@ -34,6 +40,7 @@ use crate::paserk::KeyId;
 /// The largest document a ring is restored from: room for [`MAX_KEYS`] entries.
 pub const MAX_DOCUMENT_LEN: usize = MAX_KEYS * 512 + 1024;
 
+const PUBLIC_RING_KIND: &str = "k4.public";
 const RING_FIELD: &str = "paserk_key_ring";
 const LIFETIME_FIELD: &str = "max_token_lifetime_seconds";
 const KEYS_FIELD: &str = "keys";
@@ -42,10 +49,97 @@ fn invalid(reason: &'static str) -> Error {
     KeyRingError::InvalidDocument { reason }.into()
 }
 
-impl KeyRing<LocalKey> {
-    /// Saves the ring with every key wrapped (`k4.local-wrap.pie.`) by
-    /// `wrapping_key`. The document is safe to store wherever the wrapping key is
-    /// not.
+/// A key type whose ring is stored with its secret keys, in clear or wrapped:
+/// [`LocalKey`] (`k4.local`) and [`SecretKey`] (`k4.secret`). Sealed.
+///
+/// It gives [`LocalKeyRing`](super::LocalKeyRing) and
+/// [`SigningKeyRing`](super::SigningKeyRing) their `export_*` and `import_*`
+/// methods.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::keyring::{KeyRing, RingSettings, SecretRingKey};
+///
+/// // Saves any ring of secret keys and restores it.
+/// fn round_trip<K: SecretRingKey>(ring: &KeyRing<K>) -> Result<KeyRing<K>, vaulttoken::Error> {
+///     KeyRing::<K>::import_secret(ring.export_secret()?.as_str(), &RingSettings::new())
+/// }
+///
+/// let ring = vaulttoken::keyring::SigningKeyRing::new(time::Duration::hours(1))?;
+/// ring.add(vaulttoken::SecretKey::generate()?)?;
+/// assert_eq!(round_trip(&ring)?.keys(), ring.keys());
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+pub trait SecretRingKey: IssuingRingKey + Sized {
+    /// The document's `paserk_key_ring`.
+    #[doc(hidden)]
+    const RING_KIND: &'static str;
+
+    /// The key as a PASERK string in clear.
+    #[doc(hidden)]
+    fn to_secret_text(&self) -> Result<Zeroizing<String>, Error>;
+
+    /// A key from a PASERK string in clear.
+    #[doc(hidden)]
+    fn from_secret_text(text: &str) -> Result<Self, Error>;
+
+    /// The key wrapped by `wrapping_key` (`k4.*-wrap.pie.`).
+    #[doc(hidden)]
+    fn to_wrapped_text(&self, wrapping_key: &LocalKey) -> Result<String, Error>;
+
+    /// A key unwrapped by `wrapping_key`.
+    #[doc(hidden)]
+    fn from_wrapped_text(text: &str, wrapping_key: &LocalKey) -> Result<Self, Error>;
+}
+
+impl SecretRingKey for LocalKey {
+    const RING_KIND: &'static str = "k4.local";
+
+    fn to_secret_text(&self) -> Result<Zeroizing<String>, Error> {
+        self.to_paserk()
+            .map(|text| Zeroizing::new(text.as_str().to_owned()))
+    }
+
+    fn from_secret_text(text: &str) -> Result<Self, Error> {
+        Self::from_paserk(text)
+    }
+
+    fn to_wrapped_text(&self, wrapping_key: &LocalKey) -> Result<String, Error> {
+        self.to_paserk_wrapped(wrapping_key)
+    }
+
+    fn from_wrapped_text(text: &str, wrapping_key: &LocalKey) -> Result<Self, Error> {
+        Self::from_paserk_wrapped(text, wrapping_key)
+    }
+}
+
+impl SecretRingKey for SecretKey {
+    const RING_KIND: &'static str = "k4.secret";
+
+    fn to_secret_text(&self) -> Result<Zeroizing<String>, Error> {
+        self.to_paserk()
+            .map(|text| Zeroizing::new(text.as_str().to_owned()))
+    }
+
+    fn from_secret_text(text: &str) -> Result<Self, Error> {
+        Self::from_paserk(text)
+    }
+
+    fn to_wrapped_text(&self, wrapping_key: &LocalKey) -> Result<String, Error> {
+        self.to_paserk_wrapped(wrapping_key)
+    }
+
+    fn from_wrapped_text(text: &str, wrapping_key: &LocalKey) -> Result<Self, Error> {
+        Self::from_paserk_wrapped(text, wrapping_key)
+    }
+}
+
+impl<K: SecretRingKey> KeyRing<K> {
+    /// Saves the ring with every key wrapped by the local `wrapping_key`
+    /// (`k4.local-wrap.pie.` for a [`LocalKeyRing`](super::LocalKeyRing),
+    /// `k4.secret-wrap.pie.` for a [`SigningKeyRing`](super::SigningKeyRing)).
+    /// The document is safe to store wherever the wrapping key is not.
     ///
     /// # Errors
     ///
@@ -55,42 +149,56 @@ impl KeyRing<LocalKey> {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::LocalKey;
-    /// use vaulttoken::keyring::LocalKeyRing;
+    /// use vaulttoken::keyring::{LocalKeyRing, RingSettings, SigningKeyRing};
+    /// use vaulttoken::{LocalKey, SecretKey};
     ///
-    /// let ring = LocalKeyRing::new(time::Duration::hours(1));
-    /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
     /// let wrapping = LocalKey::generate()?;
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
+    /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
     /// let saved = ring.export_wrapped(&wrapping)?;
-    /// let restored = LocalKeyRing::import_wrapped(&saved, &wrapping)?;
+    /// assert!(saved.contains("k4.local-wrap.pie.") && !saved.contains("k4.local."));
+    /// let restored = LocalKeyRing::import_wrapped(&saved, &wrapping, &RingSettings::new())?;
     /// assert_eq!(restored.keys(), ring.keys());
+    ///
+    /// let signing = SigningKeyRing::new(time::Duration::hours(1))?;
+    /// signing.promote(&signing.add(SecretKey::generate()?)?)?;
+    /// let saved = signing.export_wrapped(&wrapping)?;
+    /// assert!(saved.contains("k4.secret-wrap.pie."));
+    /// let restored = SigningKeyRing::import_wrapped(&saved, &wrapping, &RingSettings::new())?;
+    /// assert_eq!(restored.keys(), signing.keys());
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn export_wrapped(&self, wrapping_key: &LocalKey) -> Result<String, Error> {
-        export(self, "k4.local", |key| {
-            key.to_paserk_wrapped(wrapping_key).map(Zeroizing::new)
+        export(self, K::RING_KIND, |key| {
+            key.to_wrapped_text(wrapping_key).map(Zeroizing::new)
         })
         .map(|text| text.to_string())
     }
 
-    /// Restores a ring saved by [`KeyRing::export_wrapped`].
+    /// Restores a ring saved by [`KeyRing::export_wrapped`], with the clock and
+    /// footer limits of `settings`.
     ///
     /// # Errors
     ///
-    /// [`KeyRingError::InvalidDocument`] for a malformed document, and any error
-    /// of [`LocalKey::from_paserk_wrapped`] ([`Error::Verification`] for the wrong
-    /// wrapping key).
+    /// [`KeyRingError::InvalidDocument`] for a malformed document (including a
+    /// negative `max_token_lifetime_seconds`), and any error of
+    /// [`LocalKey::from_paserk_wrapped`] or [`SecretKey::from_paserk_wrapped`]
+    /// ([`Error::Verification`] for the wrong wrapping key).
     ///
     /// # Examples
     ///
-    /// See [`KeyRing::export_wrapped`].
-    pub fn import_wrapped(document: &str, wrapping_key: &LocalKey) -> Result<Self, Error> {
-        import(document, "k4.local", true, |text| {
-            LocalKey::from_paserk_wrapped(text, wrapping_key)
+    /// See [`KeyRing::export_wrapped`], and [`RingSettings`] for the settings.
+    pub fn import_wrapped(
+        document: &str,
+        wrapping_key: &LocalKey,
+        settings: &RingSettings,
+    ) -> Result<Self, Error> {
+        import(document, K::RING_KIND, true, settings, |text| {
+            K::from_wrapped_text(text, wrapping_key)
         })
     }
 
-    /// Saves the ring with every key in clear (`k4.local.`).
+    /// Saves the ring with every key in clear (`k4.local.` or `k4.secret.`).
     ///
     /// # Errors
     ///
@@ -103,125 +211,39 @@ impl KeyRing<LocalKey> {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::keyring::LocalKeyRing;
+    /// use vaulttoken::keyring::{LocalKeyRing, RingSettings};
     ///
-    /// let ring = LocalKeyRing::new(time::Duration::hours(1));
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
     /// ring.add(vaulttoken::LocalKey::generate()?)?;
     /// let saved = ring.export_secret()?;
     /// assert!(saved.as_str().contains("k4.local."));
-    /// assert_eq!(LocalKeyRing::import_secret(saved.as_str())?.keys(), ring.keys());
+    /// let restored = LocalKeyRing::import_secret(saved.as_str(), &RingSettings::new())?;
+    /// assert_eq!(restored.keys(), ring.keys());
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn export_secret(&self) -> Result<SecretString, Error> {
-        export(self, "k4.local", |key| {
-            key.to_paserk()
-                .map(|text| Zeroizing::new(text.as_str().to_owned()))
-        })
-        .map(SecretString::new)
+        export(self, K::RING_KIND, K::to_secret_text).map(SecretString::new)
     }
 
-    /// Restores a ring saved by [`KeyRing::export_secret`].
+    /// Restores a ring saved by [`KeyRing::export_secret`], with the clock and
+    /// footer limits of `settings`.
     ///
     /// # Errors
     ///
-    /// [`KeyRingError::InvalidDocument`] for a malformed document, and any error
-    /// of [`LocalKey::from_paserk`].
-    ///
-    /// # Examples
-    ///
-    /// See [`KeyRing::export_secret`].
-    pub fn import_secret(document: &str) -> Result<Self, Error> {
-        import(document, "k4.local", true, LocalKey::from_paserk)
-    }
-}
-
-impl KeyRing<SecretKey> {
-    /// Saves the ring with every key wrapped (`k4.secret-wrap.pie.`) by the local
-    /// `wrapping_key`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::KeyCleared`] if a key or the wrapping key was cleared, and
-    /// [`Error::Randomness`] if the OS cannot supply nonces.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use vaulttoken::keyring::SigningKeyRing;
-    /// use vaulttoken::{LocalKey, SecretKey};
-    ///
-    /// let ring = SigningKeyRing::new(time::Duration::hours(1));
-    /// ring.promote(&ring.add(SecretKey::generate()?)?)?;
-    /// let wrapping = LocalKey::generate()?;
-    /// let saved = ring.export_wrapped(&wrapping)?;
-    /// assert!(saved.contains("k4.secret-wrap.pie."));
-    /// assert_eq!(SigningKeyRing::import_wrapped(&saved, &wrapping)?.keys(), ring.keys());
-    /// # Ok::<(), vaulttoken::Error>(())
-    /// ```
-    pub fn export_wrapped(&self, wrapping_key: &LocalKey) -> Result<String, Error> {
-        export(self, "k4.secret", |key| {
-            key.to_paserk_wrapped(wrapping_key).map(Zeroizing::new)
-        })
-        .map(|text| text.to_string())
-    }
-
-    /// Restores a ring saved by [`KeyRing::<SecretKey>::export_wrapped`].
-    ///
-    /// # Errors
-    ///
-    /// [`KeyRingError::InvalidDocument`] for a malformed document, and any error
-    /// of [`SecretKey::from_paserk_wrapped`].
-    ///
-    /// # Examples
-    ///
-    /// See [`KeyRing::<SecretKey>::export_wrapped`].
-    pub fn import_wrapped(document: &str, wrapping_key: &LocalKey) -> Result<Self, Error> {
-        import(document, "k4.secret", true, |text| {
-            SecretKey::from_paserk_wrapped(text, wrapping_key)
-        })
-    }
-
-    /// Saves the ring with every key in clear (`k4.secret.`).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::KeyCleared`] if a key was cleared.
+    /// [`KeyRingError::InvalidDocument`] for a malformed document (including a
+    /// negative `max_token_lifetime_seconds`), and any error of
+    /// [`LocalKey::from_paserk`] or [`SecretKey::from_paserk`].
     ///
     /// # Security
     ///
-    /// The document holds every signing key: store it only where they may live.
+    /// Every key string read from the document is wiped when dropped, also when
+    /// the import fails part way.
     ///
     /// # Examples
     ///
-    /// ```
-    /// use vaulttoken::keyring::SigningKeyRing;
-    ///
-    /// let ring = SigningKeyRing::new(time::Duration::hours(1));
-    /// ring.add(vaulttoken::SecretKey::generate()?)?;
-    /// let saved = ring.export_secret()?;
-    /// assert_eq!(SigningKeyRing::import_secret(saved.as_str())?.keys(), ring.keys());
-    /// # Ok::<(), vaulttoken::Error>(())
-    /// ```
-    pub fn export_secret(&self) -> Result<SecretString, Error> {
-        export(self, "k4.secret", |key| {
-            key.to_paserk()
-                .map(|text| Zeroizing::new(text.as_str().to_owned()))
-        })
-        .map(SecretString::new)
-    }
-
-    /// Restores a ring saved by [`KeyRing::<SecretKey>::export_secret`].
-    ///
-    /// # Errors
-    ///
-    /// [`KeyRingError::InvalidDocument`] for a malformed document, and any error
-    /// of [`SecretKey::from_paserk`].
-    ///
-    /// # Examples
-    ///
-    /// See [`KeyRing::<SecretKey>::export_secret`].
-    pub fn import_secret(document: &str) -> Result<Self, Error> {
-        import(document, "k4.secret", true, SecretKey::from_paserk)
+    /// See [`KeyRing::export_secret`], and [`RingSettings`] for the settings.
+    pub fn import_secret(document: &str, settings: &RingSettings) -> Result<Self, Error> {
+        import(document, K::RING_KIND, true, settings, K::from_secret_text)
     }
 }
 
@@ -231,24 +253,27 @@ impl KeyRing<PublicKey> {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::keyring::{PublicKeyRing, SigningKeyRing};
+    /// use vaulttoken::keyring::{PublicKeyRing, RingSettings, SigningKeyRing};
     ///
-    /// let signing = SigningKeyRing::new(time::Duration::hours(1));
+    /// let signing = SigningKeyRing::new(time::Duration::hours(1))?;
     /// signing.add(vaulttoken::SecretKey::generate()?)?;
     /// let published = signing.public_ring().export();
     /// assert!(!published.contains("k4.secret"));
-    /// assert_eq!(PublicKeyRing::import(&published)?.len(), 1);
+    /// assert_eq!(PublicKeyRing::import(&published, &RingSettings::new())?.len(), 1);
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
     pub fn export(&self) -> String {
-        export(self, "k4.public", |key| Ok(Zeroizing::new(key.to_paserk())))
-            .map(|text| text.to_string())
-            .unwrap_or_else(|_| unreachable!("public keys always export"))
+        export(self, PUBLIC_RING_KIND, |key| {
+            Ok(Zeroizing::new(key.to_paserk()))
+        })
+        .map(|text| text.to_string())
+        .unwrap_or_else(|_| unreachable!("public keys always export"))
     }
 
-    /// Restores a ring saved by [`KeyRing::<PublicKey>::export`]. Every key is
-    /// [`KeyStatus::Next`]: a verification-only ring has no active key.
+    /// Restores a ring saved by [`KeyRing::<PublicKey>::export`], with the clock
+    /// and footer limits of `settings`. Every key is [`KeyStatus::Next`]: a
+    /// verification-only ring has no active key.
     ///
     /// # Errors
     ///
@@ -258,8 +283,14 @@ impl KeyRing<PublicKey> {
     /// # Examples
     ///
     /// See [`KeyRing::<PublicKey>::export`].
-    pub fn import(document: &str) -> Result<Self, Error> {
-        import(document, "k4.public", false, PublicKey::from_paserk)
+    pub fn import(document: &str, settings: &RingSettings) -> Result<Self, Error> {
+        import(
+            document,
+            PUBLIC_RING_KIND,
+            false,
+            settings,
+            PublicKey::from_paserk,
+        )
     }
 }
 
@@ -276,7 +307,7 @@ fn export<K: RingKey>(
 ) -> Result<Zeroizing<String>, Error> {
     use core::fmt::Write as _;
 
-    let state = ring.read();
+    let state = ring.snapshot();
     let mut ids: Vec<&KeyId> = state.entries.keys().collect();
     ids.sort_unstable();
     let mut out = Zeroizing::new(String::with_capacity(128 + ids.len() * 256));
@@ -316,6 +347,7 @@ fn import<K: RingKey>(
     document: &str,
     ring_kind: &str,
     may_issue: bool,
+    settings: &RingSettings,
     decode_key: impl Fn(&str) -> Result<K, Error>,
 ) -> Result<KeyRing<K>, Error> {
     if document.len() > MAX_DOCUMENT_LEN {
@@ -325,6 +357,12 @@ fn import<K: RingKey>(
     }
     let mut top = json::parse_object(document.as_bytes())
         .map_err(|_| invalid("not a JSON object with unique keys"))?;
+    // Before anything can fail: every key string leaves the parsed tree for wiped
+    // storage, so an early return drops no unwiped copy of a key.
+    let key_texts = match top.get_mut(KEYS_FIELD) {
+        Some(Value::Array(stored_keys)) => take_key_texts(stored_keys),
+        _ => Vec::new(),
+    };
     let kind = take_str(&mut top, RING_FIELD)?;
     if kind != ring_kind {
         return Err(invalid("the document is a ring of another key type"));
@@ -346,14 +384,19 @@ fn import<K: RingKey>(
 
     let mut entries = HashMap::with_capacity(stored_keys.len());
     let mut active = None;
-    for stored in stored_keys {
+    for (stored, key_text) in stored_keys.into_iter().zip(key_texts) {
         let Value::Object(mut stored) = stored else {
             return Err(invalid("each key must be an object"));
         };
         let kid = take_str(&mut stored, "kid")?;
         let status = take_str(&mut stored, "status")?;
         let since = stored.remove("since");
-        let key_text = Zeroizing::new(take_str(&mut stored, "key")?);
+        // Its text was taken out (and the emptied string is dropped here).
+        let (Some(key_text), Some(_)) = (key_text, stored.remove("key")) else {
+            return Err(invalid(
+                "a required string field is missing or not a string",
+            ));
+        };
         if !stored.is_empty() {
             return Err(invalid("unknown field in a key"));
         }
@@ -394,12 +437,25 @@ fn import<K: RingKey>(
             return Err(invalid("the same key is listed twice"));
         }
     }
-    Ok(KeyRing {
-        state: RwLock::new(RingState { entries, active }),
-        max_token_lifetime: Duration::seconds(lifetime),
-        clock: Arc::new(SystemClock),
-        footer_limits: FooterLimits::default(),
-    })
+    Ok(KeyRing::from_state(
+        RingState { entries, active },
+        Duration::seconds(lifetime),
+        Arc::clone(&settings.clock),
+        settings.footer_limits,
+    ))
+}
+
+/// Moves the `key` string of every stored key out of the parsed tree into wiped
+/// storage, leaving an empty string in its place: `None` where an entry has no
+/// string `key`. The texts line up with `stored_keys`.
+fn take_key_texts(stored_keys: &mut [Value]) -> Vec<Option<Zeroizing<String>>> {
+    stored_keys
+        .iter_mut()
+        .map(|stored| match stored.get_mut("key") {
+            Some(Value::String(text)) => Some(Zeroizing::new(mem::take(text))),
+            _ => None,
+        })
+        .collect()
 }
 
 fn take_str(object: &mut Map<String, Value>, field: &'static str) -> Result<String, Error> {
@@ -408,5 +464,51 @@ fn take_str(object: &mut Map<String, Value>, field: &'static str) -> Result<Stri
         _ => Err(invalid(
             "a required string field is missing or not a string",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_texts_leave_the_parsed_tree_for_wiped_storage() {
+        let local = LocalKey::from_bytes(&[7; 32]).unwrap().to_paserk().unwrap();
+        let secret = SecretKey::from_seed(&[9; 32]).unwrap().to_paserk().unwrap();
+        let document = format!(
+            r#"{{"keys":[{{"kid":"a","key":"{}"}},{{"kid":"b"}},{{"key":1}},"x",{{"key":"{}"}}]}}"#,
+            local.as_str(),
+            secret.as_str()
+        );
+        let mut top = json::parse_object(document.as_bytes()).unwrap();
+        let Some(Value::Array(stored_keys)) = top.get_mut(KEYS_FIELD) else {
+            panic!("keys is an array");
+        };
+
+        let texts: Vec<Option<Zeroizing<String>>> = take_key_texts(stored_keys);
+        let texts: Vec<Option<&str>> = texts
+            .iter()
+            .map(|t| t.as_deref().map(String::as_str))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                Some(local.as_str()),
+                None,
+                None,
+                None,
+                Some(secret.as_str())
+            ]
+        );
+        // No key text is left in the tree that is dropped unwiped.
+        let rest = serde_json::to_string(&top).unwrap();
+        assert!(
+            !rest.contains("k4.local.") && !rest.contains("k4.secret."),
+            "{rest}"
+        );
+        assert_eq!(
+            rest,
+            r#"{"keys":[{"key":"","kid":"a"},{"kid":"b"},{"key":1},"x",{"key":""}]}"#
+        );
     }
 }
