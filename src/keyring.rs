@@ -75,7 +75,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, KeyKind};
-use crate::footer::{FooterLimits, UntrustedFooter};
+use crate::footer::UntrustedFooter;
 use crate::keys::{LocalKey, PublicKey, SecretKey};
 use crate::paserk::{KeyId, PaserkType};
 use crate::service::{IssuingKey, IssuingKeyProvider, KeyProvider, ServiceBuilder, TokenService};
@@ -254,58 +254,54 @@ pub enum KeyRingError {
 }
 
 /// What a ring uses besides its keys and token lifetime: the clock it rotates
-/// by and the limits it reads a token's footer with to find its `kid`.
+/// by. (A ring reads a token's `kid` within the limits of the service that
+/// decodes it, so it has no footer limits of its own.)
 ///
-/// A stored ring holds neither, so every import takes them
+/// A stored ring holds no clock, so every import takes one
 /// ([`KeyRing::import_secret`], [`KeyRing::import_wrapped`],
 /// [`KeyRing::<PublicKey>::import`]); [`KeyRing::settings`] gives a ring's own.
-/// The default is the system clock and [`FooterLimits::default`].
+/// The default is the system clock.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::sync::Arc;
-/// use vaulttoken::FixedClock;
-/// use vaulttoken::footer::FooterLimits;
+/// use vaulttoken::{Clock, FixedClock};
 /// use vaulttoken::keyring::{LocalKeyRing, RingSettings};
 ///
 /// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
 /// let saved = ring.export_secret()?;
 ///
-/// let limits = FooterLimits::default().max_len(512);
-/// let settings = RingSettings::new()
-///     .with_clock(Arc::new(FixedClock::new(time::macros::datetime!(2030-01-01 0:00 UTC))))
-///     .with_footer_limits(limits);
+/// let at = time::macros::datetime!(2030-01-01 0:00 UTC);
+/// let settings = RingSettings::new().with_clock(Arc::new(FixedClock::new(at)));
 /// let restored = LocalKeyRing::import_secret(saved.as_str(), &settings)?;
-/// assert_eq!(restored.settings().footer_limits(), limits);
+/// assert_eq!(restored.settings().clock().now(), at);
 /// # Ok::<(), vaulttoken::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct RingSettings {
     clock: Arc<dyn Clock>,
-    footer_limits: FooterLimits,
 }
 
 impl Default for RingSettings {
     fn default() -> Self {
         Self {
             clock: Arc::new(SystemClock),
-            footer_limits: FooterLimits::default(),
         }
     }
 }
 
 impl RingSettings {
-    /// The system clock and the default footer limits.
+    /// The system clock.
     ///
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::footer::FooterLimits;
+    /// use vaulttoken::Clock;
     ///
     /// let settings = vaulttoken::keyring::RingSettings::new();
-    /// assert_eq!(settings.footer_limits(), FooterLimits::default());
+    /// assert!(settings.clock().now().year() >= 2024);
     /// ```
     pub fn new() -> Self {
         Self::default()
@@ -328,17 +324,6 @@ impl RingSettings {
         self
     }
 
-    /// The limits used to read a token's untrusted footer when looking up its
-    /// `kid`; match them to the service's.
-    ///
-    /// # Examples
-    ///
-    /// See [`RingSettings`].
-    pub fn with_footer_limits(mut self, limits: FooterLimits) -> Self {
-        self.footer_limits = limits;
-        self
-    }
-
     /// The clock.
     ///
     /// # Examples
@@ -347,15 +332,6 @@ impl RingSettings {
     #[must_use]
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
-    }
-
-    /// The footer limits.
-    ///
-    /// # Examples
-    ///
-    /// See [`RingSettings::new`].
-    pub fn footer_limits(&self) -> FooterLimits {
-        self.footer_limits
     }
 }
 
@@ -418,7 +394,6 @@ pub struct KeyRing<K: RingKey> {
     writer: Mutex<()>,
     max_token_lifetime: Duration,
     clock: Arc<dyn Clock>,
-    footer_limits: FooterLimits,
 }
 
 impl<K: RingKey> fmt::Debug for KeyRing<K> {
@@ -469,7 +444,6 @@ impl<K: RingKey> KeyRing<K> {
             RingState::empty(),
             max_token_lifetime,
             Arc::new(SystemClock),
-            FooterLimits::default(),
         ))
     }
 
@@ -478,14 +452,12 @@ impl<K: RingKey> KeyRing<K> {
         state: RingState<K>,
         max_token_lifetime: Duration,
         clock: Arc<dyn Clock>,
-        footer_limits: FooterLimits,
     ) -> Self {
         Self {
             state: ArcSwap::from_pointee(state),
             writer: Mutex::new(()),
             max_token_lifetime,
             clock,
-            footer_limits,
         }
     }
 
@@ -509,44 +481,26 @@ impl<K: RingKey> KeyRing<K> {
         self
     }
 
-    /// The limits used to read a token's untrusted footer when looking up its
-    /// `kid`; match them to the service's.
+    /// The clock this ring uses: pass it to an import to restore a saved ring
+    /// the way this one works.
     ///
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::footer::FooterLimits;
-    ///
-    /// let ring = vaulttoken::keyring::LocalKeyRing::new(time::Duration::hours(1))?
-    ///     .with_footer_limits(FooterLimits::default().max_len(512));
-    /// # let _ = ring;
-    /// # Ok::<(), vaulttoken::Error>(())
-    /// ```
-    #[must_use]
-    pub fn with_footer_limits(mut self, limits: FooterLimits) -> Self {
-        self.footer_limits = limits;
-        self
-    }
-
-    /// The clock and footer limits this ring uses: pass them to an import to
-    /// restore a saved ring the way this one works.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use vaulttoken::footer::FooterLimits;
+    /// use std::sync::Arc;
+    /// use vaulttoken::{Clock, FixedClock};
     /// use vaulttoken::keyring::LocalKeyRing;
     ///
-    /// let limits = FooterLimits::default().max_len(512);
-    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?.with_footer_limits(limits);
+    /// let at = time::macros::datetime!(2030-01-01 0:00 UTC);
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?
+    ///     .with_clock(Arc::new(FixedClock::new(at)));
     /// let copy = LocalKeyRing::import_secret(ring.export_secret()?.as_str(), &ring.settings())?;
-    /// assert_eq!(copy.settings().footer_limits(), limits);
+    /// assert_eq!(copy.settings().clock().now(), at);
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn settings(&self) -> RingSettings {
         RingSettings {
             clock: Arc::clone(&self.clock),
-            footer_limits: self.footer_limits,
         }
     }
 
@@ -896,12 +850,7 @@ impl SigningKeyRing {
             };
             target.entries.insert(id.clone(), entry);
         }
-        PublicKeyRing::from_state(
-            target,
-            self.max_token_lifetime,
-            Arc::clone(&self.clock),
-            self.footer_limits,
-        )
+        PublicKeyRing::from_state(target, self.max_token_lifetime, Arc::clone(&self.clock))
     }
 }
 

@@ -840,7 +840,7 @@ impl<P: ServicePurpose> ServiceBuilder<P> {
     /// use vaulttoken::service::LocalService;
     /// use vaulttoken::{Claims, Error, LocalKey};
     ///
-    /// let ring = Arc::new(LocalKeyRing::new(Duration::minutes(30)));
+    /// let ring = Arc::new(LocalKeyRing::new(Duration::minutes(30))?);
     /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
     /// let service = LocalService::from_ring(ring).build();
     /// // Tokens from the service's own claims builder live 30 minutes, not 1 hour...

@@ -301,7 +301,7 @@ fn static_keys_and_rings_read_the_kid_within_the_services_limits() {
     // A forged footer within the default limits but not within the service's: a
     // provider reading it with its own limits would get as far as the
     // cryptography (and report the forgery as `Verification`).
-    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)));
+    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)).unwrap());
     let id = ring.add(key()).unwrap();
     ring.promote(&id).unwrap();
     let tight = FooterLimits::default().max_keys(2);
@@ -354,7 +354,7 @@ fn base64url(bytes: &[u8]) -> String {
 
 #[test]
 fn a_ring_service_caps_token_lifetime_at_the_rings() {
-    let ring = Arc::new(LocalKeyRing::new(Duration::minutes(30)));
+    let ring = Arc::new(LocalKeyRing::new(Duration::minutes(30)).unwrap());
     let id = ring.add(key()).unwrap();
     ring.promote(&id).unwrap();
     let service = LocalService::from_ring(Arc::clone(&ring))

@@ -441,7 +441,6 @@ fn import<K: RingKey>(
         RingState { entries, active },
         Duration::seconds(lifetime),
         Arc::clone(&settings.clock),
-        settings.footer_limits,
     ))
 }
 
