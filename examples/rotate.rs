@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
 use vaulttoken::keyring::{KeyStatus, LocalKeyRing};
 use vaulttoken::service::LocalService;
-use vaulttoken::{Claims, Clock, LocalKey};
+use vaulttoken::{Claims, LocalKey, clock::Clock};
 
 /// A clock that only moves when told to.
 #[derive(Debug)]

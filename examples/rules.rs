@@ -4,9 +4,10 @@
 
 use time::Duration;
 use time::macros::datetime;
-use vaulttoken::rules::{RuleSet, Violation, rule_fn};
+use vaulttoken::error::Violation;
+use vaulttoken::rules::{RuleSet, rule_fn};
 use vaulttoken::service::LocalService;
-use vaulttoken::{Claims, Error, FixedClock, LocalKey};
+use vaulttoken::{Claims, Error, LocalKey, clock::FixedClock};
 
 fn main() -> Result<(), Error> {
     let issued = datetime!(2030-01-01 12:00 UTC);

@@ -105,7 +105,7 @@ impl Claims {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::{Claims, Error, PayloadError};
+    /// use vaulttoken::{Claims, Error, error::PayloadError};
     ///
     /// let claims = Claims::from_payload(br#"{"sub":"a","exp":"2039-01-01T00:00:00+00:00"}"#)?;
     /// assert_eq!(claims.subject(), Some("a"));
@@ -634,7 +634,7 @@ impl ClaimsBuilder {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::{Claims, Error, PayloadError};
+    /// use vaulttoken::{Claims, Error, error::PayloadError};
     ///
     /// let c = Claims::builder().claim("tags", ["a", "b"]).build()?;
     /// assert_eq!(c.custom_array("tags").unwrap().len(), 2);
@@ -704,7 +704,7 @@ impl ClaimsBuilder {
     ///
     /// ```
     /// use time::macros::datetime;
-    /// use vaulttoken::{Claims, FixedClock};
+    /// use vaulttoken::{Claims, clock::FixedClock};
     ///
     /// let clock = FixedClock::new(datetime!(2030-01-01 0:00:00.75 UTC));
     /// let c = Claims::builder().build_with_clock(&clock)?;

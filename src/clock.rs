@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 ///
 /// ```
 /// use time::macros::datetime;
-/// use vaulttoken::{Clock, FixedClock};
+/// use vaulttoken::clock::{Clock, FixedClock};
 ///
 /// let clock = FixedClock::new(datetime!(2030-01-01 0:00 UTC));
 /// assert_eq!(clock.now(), datetime!(2030-01-01 0:00 UTC));
@@ -29,7 +29,7 @@ pub trait Clock: Send + Sync + fmt::Debug {
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::{Clock, SystemClock};
+/// use vaulttoken::clock::{Clock, SystemClock};
 ///
 /// assert!(SystemClock.now().year() >= 2024);
 /// ```
@@ -52,7 +52,7 @@ impl Clock for SystemClock {
 ///
 /// ```
 /// use time::macros::datetime;
-/// use vaulttoken::{Clock, FixedClock};
+/// use vaulttoken::clock::{Clock, FixedClock};
 ///
 /// let clock = FixedClock::new(datetime!(2030-06-01 12:00 UTC));
 /// assert_eq!(clock.now().hour(), 12);
@@ -68,7 +68,7 @@ impl FixedClock {
     /// ```
     /// use time::macros::datetime;
     ///
-    /// let clock = vaulttoken::FixedClock::new(datetime!(2030-01-01 0:00 UTC));
+    /// let clock = vaulttoken::clock::FixedClock::new(datetime!(2030-01-01 0:00 UTC));
     /// # let _ = clock;
     /// ```
     #[must_use]

@@ -1,10 +1,20 @@
-//! The crate's one public error type and its detail enums.
+//! The crate's one public error type, [`Error`], and every detail type it
+//! carries: footer, payload, key, PASERK, key ring and malformed-token errors,
+//! and the rule [`Violation`]s of a refused token.
 //!
-//! Messages name what was wrong (which part, which limit, which key kind) and never
-//! contain key bytes, token text or decrypted data. Every failure of a MAC or a
-//! signature is the single variant [`Error::Verification`].
+//! Messages name what was wrong (which part, which limit, which key kind, which
+//! rule) and never contain key bytes, token text, decrypted data or a configured
+//! secret. Every failure of a MAC or a signature is the single variant
+//! [`Error::Verification`].
+//!
+//! This module is the bottom layer: it imports nothing from the rest of the
+//! crate. The vocabulary it names ([`KeyKind`], [`PaserkType`]) is defined here,
+//! and higher layers add their own methods to it.
 
 use core::fmt;
+use std::borrow::Cow;
+
+use time::Duration;
 
 /// Everything that can go wrong in vaulttoken.
 ///
@@ -71,7 +81,7 @@ pub enum Error {
     /// An authentic token (or claims about to be issued) broke one or more rules;
     /// every violation is listed.
     #[error("claims rejected: {0}")]
-    Claims(crate::rules::Violations),
+    Claims(Violations),
     /// The token is longer than the service accepts; checked before any decoding.
     #[error("token is longer than {max_len} bytes")]
     TokenTooLong {
@@ -88,11 +98,11 @@ pub enum Error {
     /// A PASERK string was refused before any cryptography: wrong version or
     /// type, wrong length, bad encoding, or password costs beyond the limits.
     #[error("invalid PASERK: {0}")]
-    Paserk(#[from] crate::paserk::PaserkError),
+    Paserk(#[from] PaserkError),
     /// A key ring operation was refused (unknown key, retiring too early, an
     /// invalid stored ring).
     #[error("key ring: {0}")]
-    KeyRing(#[from] crate::keyring::KeyRingError),
+    KeyRing(#[from] KeyRingError),
 }
 
 /// Why a footer was refused. Limits are checked on the raw bytes, before any JSON
@@ -102,7 +112,7 @@ pub enum Error {
 ///
 /// ```
 /// use vaulttoken::footer::{Footer, FooterLimits, FooterMode};
-/// use vaulttoken::{Error, FooterError};
+/// use vaulttoken::{Error, error::FooterError};
 ///
 /// let deep = br#"{"a":{"b":{"c":1}}}"#;
 /// let err = Footer::parse(deep, FooterMode::Claims, &FooterLimits::default()).unwrap_err();
@@ -187,7 +197,7 @@ pub enum FooterError {
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::{Claims, Error, PayloadError};
+/// use vaulttoken::{Claims, Error, error::PayloadError};
 ///
 /// let err = Claims::from_payload(br#"{"a":1,"a":2}"#).unwrap_err();
 /// assert!(matches!(err, Error::Payload(PayloadError::DuplicateKey)));
@@ -251,7 +261,7 @@ pub enum PayloadError {
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::{Error, LocalKey, MalformedToken, v4};
+/// use vaulttoken::{Error, LocalKey, v4, error::MalformedToken};
 ///
 /// let key = LocalKey::generate()?;
 /// let err = v4::local::decrypt(&key, "v4.local.AAAA.", None, b"").unwrap_err();
@@ -283,7 +293,7 @@ pub enum MalformedToken {
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::TokenPart;
+/// use vaulttoken::error::TokenPart;
 ///
 /// assert_eq!(TokenPart::Footer.to_string(), "footer");
 /// ```
@@ -310,7 +320,7 @@ impl fmt::Display for TokenPart {
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::KeyKind;
+/// use vaulttoken::error::KeyKind;
 ///
 /// assert_eq!(KeyKind::Secret.to_string(), "v4 secret");
 /// ```
@@ -340,7 +350,7 @@ impl fmt::Display for KeyKind {
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::{Error, KeyError, LocalKey};
+/// use vaulttoken::{Error, LocalKey, error::KeyError};
 ///
 /// let err = LocalKey::from_bytes(&[0u8; 31]).unwrap_err();
 /// assert!(matches!(
@@ -382,7 +392,7 @@ pub enum KeyError {
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::KeyEncoding;
+/// use vaulttoken::error::KeyEncoding;
 ///
 /// assert_eq!(KeyEncoding::Hex.to_string(), "hex");
 /// ```
@@ -404,5 +414,437 @@ impl fmt::Display for KeyEncoding {
             Self::Base64Url => "unpadded base64url",
             Self::Pem => "PEM",
         })
+    }
+}
+
+/// Every k4 PASERK type, named by its header.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::error::PaserkType;
+///
+/// assert_eq!(PaserkType::SecretWrapPie.header(), "k4.secret-wrap.pie.");
+/// assert_eq!(PaserkType::of("k4.pid.abc")?, PaserkType::Pid);
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PaserkType {
+    /// `k4.local.`: a symmetric key in clear.
+    Local,
+    /// `k4.public.`: an Ed25519 public key.
+    Public,
+    /// `k4.secret.`: an Ed25519 secret key (seed ‖ public key) in clear.
+    Secret,
+    /// `k4.lid.`: the id of a local key.
+    Lid,
+    /// `k4.pid.`: the id of a public key.
+    Pid,
+    /// `k4.sid.`: the id of a secret key.
+    Sid,
+    /// `k4.local-wrap.pie.`: a local key wrapped with a local wrapping key.
+    LocalWrapPie,
+    /// `k4.secret-wrap.pie.`: a secret key wrapped with a local wrapping key.
+    SecretWrapPie,
+    /// `k4.local-pw.`: a local key wrapped with a password.
+    LocalPw,
+    /// `k4.secret-pw.`: a secret key wrapped with a password.
+    SecretPw,
+    /// `k4.seal.`: a local key sealed to a public key.
+    Seal,
+}
+
+impl PaserkType {
+    pub(crate) const ALL: [Self; 11] = [
+        Self::Local,
+        Self::Public,
+        Self::Secret,
+        Self::Lid,
+        Self::Pid,
+        Self::Sid,
+        Self::LocalWrapPie,
+        Self::SecretWrapPie,
+        Self::LocalPw,
+        Self::SecretPw,
+        Self::Seal,
+    ];
+
+    /// The header every string of this type starts with, trailing `.` included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(vaulttoken::error::PaserkType::Lid.header(), "k4.lid.");
+    /// ```
+    #[must_use]
+    pub const fn header(self) -> &'static str {
+        match self {
+            Self::Local => "k4.local.",
+            Self::Public => "k4.public.",
+            Self::Secret => "k4.secret.",
+            Self::Lid => "k4.lid.",
+            Self::Pid => "k4.pid.",
+            Self::Sid => "k4.sid.",
+            Self::LocalWrapPie => "k4.local-wrap.pie.",
+            Self::SecretWrapPie => "k4.secret-wrap.pie.",
+            Self::LocalPw => "k4.local-pw.",
+            Self::SecretPw => "k4.secret-pw.",
+            Self::Seal => "k4.seal.",
+        }
+    }
+
+    /// Whether strings of this type hold key material in clear (`k4.local.`,
+    /// `k4.secret.`), to be stored only where the key itself may live.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::error::PaserkType;
+    ///
+    /// assert!(PaserkType::Secret.is_secret());
+    /// assert!(!PaserkType::SecretPw.is_secret());
+    /// ```
+    #[must_use]
+    pub const fn is_secret(self) -> bool {
+        matches!(self, Self::Local | Self::Secret)
+    }
+}
+
+impl fmt::Display for PaserkType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.header().trim_end_matches('.'))
+    }
+}
+
+/// Why a PASERK string was refused. Never carries the string itself.
+///
+/// A wrong wrapping key, password or sealing key, or an altered string, is not a
+/// `PaserkError` but [`Error::Verification`].
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::error::{PaserkError, PaserkType};
+/// use vaulttoken::{Error, LocalKey, SecretKey};
+///
+/// let public = SecretKey::generate()?.public_key().to_paserk();
+/// assert!(matches!(
+///     LocalKey::from_paserk(&public),
+///     Err(Error::Paserk(PaserkError::WrongType {
+///         expected: PaserkType::Local,
+///         found: PaserkType::Public,
+///     }))
+/// ));
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PaserkError {
+    /// The text does not start with a PASERK header (`k<version>.<type>.`).
+    #[error("not a PASERK string")]
+    NotPaserk,
+    /// A PASERK of another version: only `k4` is supported.
+    #[error("unsupported PASERK version: only k4 is supported")]
+    UnsupportedVersion,
+    /// A `k4.` string of a type this crate does not know.
+    #[error("unknown k4 PASERK type")]
+    UnknownType,
+    /// A k4 PASERK of one type where another was required.
+    #[error("wrong PASERK type: expected {expected}, found {found}")]
+    WrongType {
+        /// The type the operation needs.
+        expected: PaserkType,
+        /// The type the string has.
+        found: PaserkType,
+    },
+    /// The data after the header has the wrong length for its type.
+    #[error("PASERK data has the wrong length: expected {expected} characters, found {found}")]
+    Length {
+        /// The exact number of base64url characters this type has.
+        expected: usize,
+        /// The number found.
+        found: usize,
+    },
+    /// The data after the header is not canonical unpadded base64url.
+    #[error("PASERK data is not canonical unpadded base64url")]
+    Encoding,
+    /// A password-wrapped key asks for more Argon2 work than the limits allow.
+    #[error("password-wrapped key exceeds the {parameter} limit of {limit}")]
+    PasswordCostTooHigh {
+        /// `memory_bytes`, `iterations` or `parallelism`.
+        parameter: &'static str,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// Wrapping with an empty password would protect nothing.
+    #[error("the password is empty")]
+    EmptyPassword,
+    /// Argon2 parameters that Argon2id cannot run with (zero iterations, memory
+    /// below 8 KiB per lane, memory not a whole number of KiB, and so on).
+    #[error("invalid Argon2 parameters: {reason}")]
+    InvalidPasswordParams {
+        /// What is wrong with them.
+        reason: &'static str,
+    },
+}
+
+/// Why a ring operation was refused.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::keyring::LocalKeyRing;
+/// use vaulttoken::error::KeyRingError;
+/// use vaulttoken::{Error, LocalKey};
+///
+/// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
+/// let key = LocalKey::from_bytes(&[1; 32])?;
+/// ring.add(LocalKey::from_bytes(&[1; 32])?)?;
+/// assert!(matches!(ring.add(key), Err(Error::KeyRing(KeyRingError::DuplicateKey))));
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyRingError {
+    /// The ring already holds a key with this id.
+    #[error("the ring already holds this key")]
+    DuplicateKey,
+    /// The ring holds no key with this id.
+    #[error("the ring holds no key with this id")]
+    NoSuchKey,
+    /// The ring already holds [`MAX_KEYS`](crate::keyring::MAX_KEYS) keys.
+    #[error("the ring is full ({max} keys)")]
+    Full {
+        /// The most keys a ring holds.
+        max: usize,
+    },
+    /// The active key cannot be retired by [`KeyRing::retire`](crate::keyring::KeyRing::retire): promote another
+    /// key first (or use [`KeyRing::retire_immediately`](crate::keyring::KeyRing::retire_immediately) for a compromised key).
+    #[error("the active key cannot be retired; promote another key first")]
+    ActiveKey,
+    /// The key stopped issuing less than the longest token lifetime ago: tokens it
+    /// issued may still be valid.
+    #[error("the key issued tokens that may still be valid; retire it in {remaining}")]
+    RetiredTooEarly {
+        /// How long until the key may be retired.
+        remaining: Duration,
+    },
+    /// [`KeyRing::new`](crate::keyring::KeyRing::new) was given a negative longest token lifetime.
+    #[error("the longest token lifetime must not be negative")]
+    NegativeLifetime,
+    /// A stored ring could not be restored.
+    #[error("stored key ring is invalid: {reason}")]
+    InvalidDocument {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// One rule that failed: which rule, which claim, why, and (only where the rule
+/// was configured with one) the expected value. Never a value from the token.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::error::Violation;
+///
+/// let v = Violation::new("tenant", "must be set").on_claim("tenant");
+/// assert_eq!(v.to_string(), "rule `tenant` failed on `tenant`: must be set");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub(crate) rule: Cow<'static, str>,
+    pub(crate) claim: Option<Cow<'static, str>>,
+    pub(crate) reason: Cow<'static, str>,
+    pub(crate) expected: Option<String>,
+}
+
+impl Violation {
+    /// A violation of `rule`, for `reason`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = vaulttoken::error::Violation::new("r", "why");
+    /// assert_eq!(v.rule(), "r");
+    /// ```
+    #[must_use]
+    pub fn new(rule: impl Into<Cow<'static, str>>, reason: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            rule: rule.into(),
+            claim: None,
+            reason: reason.into(),
+            expected: None,
+        }
+    }
+
+    /// Names the claim the violation is about.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = vaulttoken::error::Violation::new("r", "why").on_claim("sub");
+    /// assert_eq!(v.claim(), Some("sub"));
+    /// ```
+    #[must_use]
+    pub fn on_claim(mut self, claim: impl Into<Cow<'static, str>>) -> Self {
+        self.claim = Some(claim.into());
+        self
+    }
+
+    /// Records the value the rule was configured to expect. Never pass a value
+    /// taken from the token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let v = vaulttoken::error::Violation::new("r", "why").expecting("api");
+    /// assert_eq!(v.expected(), Some("api"));
+    /// ```
+    #[must_use]
+    pub fn expecting(mut self, expected: impl Into<String>) -> Self {
+        self.expected = Some(expected.into());
+        self
+    }
+
+    /// The rule's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(vaulttoken::error::Violation::new("r", "w").rule(), "r");
+    /// ```
+    #[must_use]
+    pub fn rule(&self) -> &str {
+        &self.rule
+    }
+
+    /// The claim, if the rule is about one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(vaulttoken::error::Violation::new("r", "w").claim(), None);
+    /// ```
+    #[must_use]
+    pub fn claim(&self) -> Option<&str> {
+        self.claim.as_deref()
+    }
+
+    /// Why the rule failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(vaulttoken::error::Violation::new("r", "w").reason(), "w");
+    /// ```
+    #[must_use]
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The configured expected value, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(vaulttoken::error::Violation::new("r", "w").expected(), None);
+    /// ```
+    #[must_use]
+    pub fn expected(&self) -> Option<&str> {
+        self.expected.as_deref()
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule `{}` failed", self.rule)?;
+        if let Some(claim) = &self.claim {
+            write!(f, " on `{claim}`")?;
+        }
+        write!(f, ": {}", self.reason)?;
+        if let Some(expected) = &self.expected {
+            write!(f, " (expected {expected})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every rule that failed for one token, in the order the rules ran.
+///
+/// # Examples
+///
+/// ```
+/// use time::macros::datetime;
+/// use vaulttoken::rules::{Mode, RuleSet};
+/// use vaulttoken::{Claims, Error, clock::FixedClock};
+///
+/// let claims = Claims::builder()
+///     .issued_at(datetime!(2020-01-01 0:00 UTC))
+///     .build()?;
+/// let rules = RuleSet::default()
+///     .with_clock(FixedClock::new(datetime!(2030-01-01 0:00 UTC)))
+///     .issued_by("auth.example");
+/// let Err(Error::Claims(violations)) = rules.check(&claims, &Default::default(), Mode::Decode) else {
+///     panic!("expected violations");
+/// };
+/// let failed: Vec<&str> = violations.iter().map(|v| v.rule()).collect();
+/// assert_eq!(failed, ["not-expired", "issued-by"]);
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violations(pub(crate) Vec<Violation>);
+
+impl Violations {
+    /// The violations, in rule order.
+    ///
+    /// # Examples
+    ///
+    /// See [`Violations`].
+    pub fn iter(&self) -> impl Iterator<Item = &Violation> {
+        self.0.iter()
+    }
+
+    /// How many rules failed (at least one).
+    ///
+    /// # Examples
+    ///
+    /// See [`Violations`].
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Always `false`: a `Violations` value lists at least one failure.
+    ///
+    /// # Examples
+    ///
+    /// See [`Violations`].
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether the named rule is among the failures.
+    ///
+    /// # Examples
+    ///
+    /// See [`Violations`].
+    #[must_use]
+    pub fn contains_rule(&self, rule: &str) -> bool {
+        self.0.iter().any(|v| v.rule() == rule)
+    }
+}
+
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, violation) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{violation}")?;
+        }
+        Ok(())
     }
 }

@@ -59,7 +59,7 @@
 //! # Ok::<(), vaulttoken::Error>(())
 //! ```
 //!
-//! [`SecretString`]: crate::SecretString
+//! [`SecretString`]: crate::keys::SecretString
 
 mod storage;
 
@@ -74,10 +74,10 @@ use arc_swap::{ArcSwap, Guard};
 use time::{Duration, OffsetDateTime};
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, KeyKind};
+use crate::error::{Error, KeyKind, KeyRingError, PaserkType};
 use crate::footer::UntrustedFooter;
 use crate::keys::{LocalKey, PublicKey, SecretKey};
-use crate::paserk::{KeyId, PaserkType};
+use crate::paserk::KeyId;
 use crate::service::{IssuingKey, IssuingKeyProvider, KeyProvider, ServiceBuilder, TokenService};
 use crate::v4::{Local, Public};
 
@@ -202,57 +202,6 @@ impl KeyStatus {
     }
 }
 
-/// Why a ring operation was refused.
-///
-/// # Examples
-///
-/// ```
-/// use vaulttoken::keyring::{KeyRingError, LocalKeyRing};
-/// use vaulttoken::{Error, LocalKey};
-///
-/// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
-/// let key = LocalKey::from_bytes(&[1; 32])?;
-/// ring.add(LocalKey::from_bytes(&[1; 32])?)?;
-/// assert!(matches!(ring.add(key), Err(Error::KeyRing(KeyRingError::DuplicateKey))));
-/// # Ok::<(), vaulttoken::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeyRingError {
-    /// The ring already holds a key with this id.
-    #[error("the ring already holds this key")]
-    DuplicateKey,
-    /// The ring holds no key with this id.
-    #[error("the ring holds no key with this id")]
-    NoSuchKey,
-    /// The ring already holds [`MAX_KEYS`] keys.
-    #[error("the ring is full ({max} keys)")]
-    Full {
-        /// The most keys a ring holds.
-        max: usize,
-    },
-    /// The active key cannot be retired by [`KeyRing::retire`]: promote another
-    /// key first (or use [`KeyRing::retire_immediately`] for a compromised key).
-    #[error("the active key cannot be retired; promote another key first")]
-    ActiveKey,
-    /// The key stopped issuing less than the longest token lifetime ago: tokens it
-    /// issued may still be valid.
-    #[error("the key issued tokens that may still be valid; retire it in {remaining}")]
-    RetiredTooEarly {
-        /// How long until the key may be retired.
-        remaining: Duration,
-    },
-    /// [`KeyRing::new`] was given a negative longest token lifetime.
-    #[error("the longest token lifetime must not be negative")]
-    NegativeLifetime,
-    /// A stored ring could not be restored.
-    #[error("stored key ring is invalid: {reason}")]
-    InvalidDocument {
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-}
-
 /// What a ring uses besides its keys and token lifetime: the clock it rotates
 /// by. (A ring reads a token's `kid` within the limits of the service that
 /// decodes it, so it has no footer limits of its own.)
@@ -266,7 +215,7 @@ pub enum KeyRingError {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use vaulttoken::{Clock, FixedClock};
+/// use vaulttoken::clock::{Clock, FixedClock};
 /// use vaulttoken::keyring::{LocalKeyRing, RingSettings};
 ///
 /// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
@@ -298,7 +247,7 @@ impl RingSettings {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::Clock;
+    /// use vaulttoken::clock::Clock;
     ///
     /// let settings = vaulttoken::keyring::RingSettings::new();
     /// assert!(settings.clock().now().year() >= 2024);
@@ -313,7 +262,7 @@ impl RingSettings {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use vaulttoken::{Clock, FixedClock};
+    /// use vaulttoken::clock::{Clock, FixedClock};
     ///
     /// let at = time::macros::datetime!(2030-01-01 0:00 UTC);
     /// let settings = vaulttoken::keyring::RingSettings::new().with_clock(Arc::new(FixedClock::new(at)));
@@ -426,7 +375,8 @@ impl<K: RingKey> KeyRing<K> {
     ///
     /// ```
     /// use vaulttoken::Error;
-    /// use vaulttoken::keyring::{KeyRingError, LocalKeyRing};
+    /// use vaulttoken::keyring::LocalKeyRing;
+    /// use vaulttoken::error::KeyRingError;
     ///
     /// let ring = LocalKeyRing::new(time::Duration::hours(24))?;
     /// assert!(ring.is_empty());
@@ -467,7 +417,7 @@ impl<K: RingKey> KeyRing<K> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use vaulttoken::FixedClock;
+    /// use vaulttoken::clock::FixedClock;
     /// use vaulttoken::keyring::LocalKeyRing;
     ///
     /// let clock = FixedClock::new(time::macros::datetime!(2030-01-01 0:00 UTC));
@@ -488,7 +438,7 @@ impl<K: RingKey> KeyRing<K> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use vaulttoken::{Clock, FixedClock};
+    /// use vaulttoken::clock::{Clock, FixedClock};
     /// use vaulttoken::keyring::LocalKeyRing;
     ///
     /// let at = time::macros::datetime!(2030-01-01 0:00 UTC);
@@ -628,7 +578,8 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::keyring::{KeyRingError, LocalKeyRing};
+    /// use vaulttoken::keyring::LocalKeyRing;
+    /// use vaulttoken::error::KeyRingError;
     /// use vaulttoken::{Error, LocalKey};
     ///
     /// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
@@ -926,7 +877,7 @@ impl TokenService<Public> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FixedClock;
+    use crate::clock::FixedClock;
     use crate::footer::{Footer, FooterClaims};
 
     fn at(hours: i64) -> Arc<dyn Clock> {

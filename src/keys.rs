@@ -13,7 +13,7 @@
 //! A secret key is *persistent* by default: usable until dropped or cleared. An
 //! *ephemeral* key ([`LocalKey::into_ephemeral`], [`LocalKey::ephemeral_copy`]) wipes
 //! itself after one token operation. After that, or after an explicit `clear()`,
-//! every operation fails with [`Error::KeyCleared`](crate::Error::KeyCleared).
+//! every operation fails with [`Error::KeyCleared`].
 
 mod lifecycle;
 mod local;

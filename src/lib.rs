@@ -4,18 +4,18 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod claims;
+pub mod clock;
+pub mod error;
 pub mod footer;
 pub mod keyring;
+pub mod keys;
 pub mod paserk;
 pub mod rules;
 pub mod service;
 pub mod v4;
 
-mod clock;
 mod encoding;
-mod error;
 mod json;
-mod keys;
 mod pae;
 mod primitives;
 
@@ -23,9 +23,8 @@ mod primitives;
 #[doc(hidden)]
 pub mod danger;
 
-pub use crate::claims::{Claims, ClaimsBuilder};
-pub use crate::clock::{Clock, FixedClock, SystemClock};
-pub use crate::error::{
-    Error, FooterError, KeyEncoding, KeyError, KeyKind, MalformedToken, PayloadError, TokenPart,
-};
-pub use crate::keys::{LocalKey, PublicKey, SecretBytes, SecretKey, SecretString};
+// The paved path. Everything else has exactly one public path, in its module.
+pub use crate::claims::Claims;
+pub use crate::error::Error;
+pub use crate::keys::{LocalKey, PublicKey, SecretKey};
+pub use crate::service::{LocalService, PublicService};

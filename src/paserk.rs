@@ -25,7 +25,7 @@
 //! # Examples
 //!
 //! ```
-//! use vaulttoken::{LocalKey, paserk::PaserkType};
+//! use vaulttoken::{LocalKey, error::PaserkType};
 //!
 //! let key = LocalKey::generate()?;
 //! let text = key.to_paserk()?;
@@ -41,109 +41,15 @@ mod pie;
 mod plain;
 mod seal;
 
-use core::fmt;
-
 use zeroize::Zeroizing;
 
 use crate::encoding;
-use crate::error::Error;
+use crate::error::{Error, PaserkError, PaserkType};
 
 pub use self::id::KeyId;
 pub use self::password::{PasswordLimits, PasswordParams};
 
-/// Every k4 PASERK type, named by its header.
-///
-/// # Examples
-///
-/// ```
-/// use vaulttoken::paserk::PaserkType;
-///
-/// assert_eq!(PaserkType::SecretWrapPie.header(), "k4.secret-wrap.pie.");
-/// assert_eq!(PaserkType::of("k4.pid.abc")?, PaserkType::Pid);
-/// # Ok::<(), vaulttoken::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum PaserkType {
-    /// `k4.local.`: a symmetric key in clear.
-    Local,
-    /// `k4.public.`: an Ed25519 public key.
-    Public,
-    /// `k4.secret.`: an Ed25519 secret key (seed ‖ public key) in clear.
-    Secret,
-    /// `k4.lid.`: the id of a local key.
-    Lid,
-    /// `k4.pid.`: the id of a public key.
-    Pid,
-    /// `k4.sid.`: the id of a secret key.
-    Sid,
-    /// `k4.local-wrap.pie.`: a local key wrapped with a local wrapping key.
-    LocalWrapPie,
-    /// `k4.secret-wrap.pie.`: a secret key wrapped with a local wrapping key.
-    SecretWrapPie,
-    /// `k4.local-pw.`: a local key wrapped with a password.
-    LocalPw,
-    /// `k4.secret-pw.`: a secret key wrapped with a password.
-    SecretPw,
-    /// `k4.seal.`: a local key sealed to a public key.
-    Seal,
-}
-
 impl PaserkType {
-    const ALL: [Self; 11] = [
-        Self::Local,
-        Self::Public,
-        Self::Secret,
-        Self::Lid,
-        Self::Pid,
-        Self::Sid,
-        Self::LocalWrapPie,
-        Self::SecretWrapPie,
-        Self::LocalPw,
-        Self::SecretPw,
-        Self::Seal,
-    ];
-
-    /// The header every string of this type starts with, trailing `.` included.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(vaulttoken::paserk::PaserkType::Lid.header(), "k4.lid.");
-    /// ```
-    #[must_use]
-    pub const fn header(self) -> &'static str {
-        match self {
-            Self::Local => "k4.local.",
-            Self::Public => "k4.public.",
-            Self::Secret => "k4.secret.",
-            Self::Lid => "k4.lid.",
-            Self::Pid => "k4.pid.",
-            Self::Sid => "k4.sid.",
-            Self::LocalWrapPie => "k4.local-wrap.pie.",
-            Self::SecretWrapPie => "k4.secret-wrap.pie.",
-            Self::LocalPw => "k4.local-pw.",
-            Self::SecretPw => "k4.secret-pw.",
-            Self::Seal => "k4.seal.",
-        }
-    }
-
-    /// Whether strings of this type hold key material in clear (`k4.local.`,
-    /// `k4.secret.`), to be stored only where the key itself may live.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use vaulttoken::paserk::PaserkType;
-    ///
-    /// assert!(PaserkType::Secret.is_secret());
-    /// assert!(!PaserkType::SecretPw.is_secret());
-    /// ```
-    #[must_use]
-    pub const fn is_secret(self) -> bool {
-        matches!(self, Self::Local | Self::Secret)
-    }
-
     /// The type of a PASERK string, read from its header alone.
     ///
     /// # Errors
@@ -155,7 +61,7 @@ impl PaserkType {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::paserk::{PaserkError, PaserkType};
+    /// use vaulttoken::error::{PaserkError, PaserkType};
     /// use vaulttoken::Error;
     ///
     /// assert_eq!(PaserkType::of("k4.seal.xyz")?, PaserkType::Seal);
@@ -171,84 +77,6 @@ impl PaserkType {
             .find(|kind| text.starts_with(kind.header()))
             .ok_or_else(|| unrecognised(text).into())
     }
-}
-
-impl fmt::Display for PaserkType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.header().trim_end_matches('.'))
-    }
-}
-
-/// Why a PASERK string was refused. Never carries the string itself.
-///
-/// A wrong wrapping key, password or sealing key, or an altered string, is not a
-/// `PaserkError` but [`Error::Verification`].
-///
-/// # Examples
-///
-/// ```
-/// use vaulttoken::paserk::{PaserkError, PaserkType};
-/// use vaulttoken::{Error, LocalKey, SecretKey};
-///
-/// let public = SecretKey::generate()?.public_key().to_paserk();
-/// assert!(matches!(
-///     LocalKey::from_paserk(&public),
-///     Err(Error::Paserk(PaserkError::WrongType {
-///         expected: PaserkType::Local,
-///         found: PaserkType::Public,
-///     }))
-/// ));
-/// # Ok::<(), vaulttoken::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PaserkError {
-    /// The text does not start with a PASERK header (`k<version>.<type>.`).
-    #[error("not a PASERK string")]
-    NotPaserk,
-    /// A PASERK of another version: only `k4` is supported.
-    #[error("unsupported PASERK version: only k4 is supported")]
-    UnsupportedVersion,
-    /// A `k4.` string of a type this crate does not know.
-    #[error("unknown k4 PASERK type")]
-    UnknownType,
-    /// A k4 PASERK of one type where another was required.
-    #[error("wrong PASERK type: expected {expected}, found {found}")]
-    WrongType {
-        /// The type the operation needs.
-        expected: PaserkType,
-        /// The type the string has.
-        found: PaserkType,
-    },
-    /// The data after the header has the wrong length for its type.
-    #[error("PASERK data has the wrong length: expected {expected} characters, found {found}")]
-    Length {
-        /// The exact number of base64url characters this type has.
-        expected: usize,
-        /// The number found.
-        found: usize,
-    },
-    /// The data after the header is not canonical unpadded base64url.
-    #[error("PASERK data is not canonical unpadded base64url")]
-    Encoding,
-    /// A password-wrapped key asks for more Argon2 work than the limits allow.
-    #[error("password-wrapped key exceeds the {parameter} limit of {limit}")]
-    PasswordCostTooHigh {
-        /// `memory_bytes`, `iterations` or `parallelism`.
-        parameter: &'static str,
-        /// The configured limit.
-        limit: u64,
-    },
-    /// Wrapping with an empty password would protect nothing.
-    #[error("the password is empty")]
-    EmptyPassword,
-    /// Argon2 parameters that Argon2id cannot run with (zero iterations, memory
-    /// below 8 KiB per lane, memory not a whole number of KiB, and so on).
-    #[error("invalid Argon2 parameters: {reason}")]
-    InvalidPasswordParams {
-        /// What is wrong with them.
-        reason: &'static str,
-    },
 }
 
 /// Explains why `text` is not a k4 PASERK of any known type.
@@ -313,8 +141,8 @@ fn encode(kind: PaserkType, bytes: &[u8]) -> String {
 }
 
 /// [`encode`] for secret bytes: every buffer on the way is wiped.
-fn encode_secret(kind: PaserkType, bytes: &[u8]) -> crate::SecretString {
-    crate::SecretString::new(Zeroizing::new(encode(kind, bytes)))
+fn encode_secret(kind: PaserkType, bytes: &[u8]) -> crate::keys::SecretString {
+    crate::keys::SecretString::new(Zeroizing::new(encode(kind, bytes)))
 }
 
 #[cfg(test)]

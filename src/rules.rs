@@ -27,7 +27,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::claims::Claims;
 use crate::clock::{Clock, SystemClock};
-use crate::error::Error;
+use crate::error::{Error, Violation, Violations};
 use crate::footer::Footer;
 
 /// Whether rules run because a token is being issued or being accepted.
@@ -46,214 +46,6 @@ pub enum Mode {
     Encode,
     /// The claims come from a token that has just been verified.
     Decode,
-}
-
-/// One rule that failed: which rule, which claim, why, and (only where the rule
-/// was configured with one) the expected value. Never a value from the token.
-///
-/// # Examples
-///
-/// ```
-/// use vaulttoken::rules::Violation;
-///
-/// let v = Violation::new("tenant", "must be set").on_claim("tenant");
-/// assert_eq!(v.to_string(), "rule `tenant` failed on `tenant`: must be set");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    rule: Cow<'static, str>,
-    claim: Option<Cow<'static, str>>,
-    reason: Cow<'static, str>,
-    expected: Option<String>,
-}
-
-impl Violation {
-    /// A violation of `rule`, for `reason`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let v = vaulttoken::rules::Violation::new("r", "why");
-    /// assert_eq!(v.rule(), "r");
-    /// ```
-    #[must_use]
-    pub fn new(rule: impl Into<Cow<'static, str>>, reason: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            rule: rule.into(),
-            claim: None,
-            reason: reason.into(),
-            expected: None,
-        }
-    }
-
-    /// Names the claim the violation is about.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let v = vaulttoken::rules::Violation::new("r", "why").on_claim("sub");
-    /// assert_eq!(v.claim(), Some("sub"));
-    /// ```
-    #[must_use]
-    pub fn on_claim(mut self, claim: impl Into<Cow<'static, str>>) -> Self {
-        self.claim = Some(claim.into());
-        self
-    }
-
-    /// Records the value the rule was configured to expect. Never pass a value
-    /// taken from the token.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let v = vaulttoken::rules::Violation::new("r", "why").expecting("api");
-    /// assert_eq!(v.expected(), Some("api"));
-    /// ```
-    #[must_use]
-    pub fn expecting(mut self, expected: impl Into<String>) -> Self {
-        self.expected = Some(expected.into());
-        self
-    }
-
-    /// The rule's name.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(vaulttoken::rules::Violation::new("r", "w").rule(), "r");
-    /// ```
-    #[must_use]
-    pub fn rule(&self) -> &str {
-        &self.rule
-    }
-
-    /// The claim, if the rule is about one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(vaulttoken::rules::Violation::new("r", "w").claim(), None);
-    /// ```
-    #[must_use]
-    pub fn claim(&self) -> Option<&str> {
-        self.claim.as_deref()
-    }
-
-    /// Why the rule failed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(vaulttoken::rules::Violation::new("r", "w").reason(), "w");
-    /// ```
-    #[must_use]
-    pub fn reason(&self) -> &str {
-        &self.reason
-    }
-
-    /// The configured expected value, if any.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(vaulttoken::rules::Violation::new("r", "w").expected(), None);
-    /// ```
-    #[must_use]
-    pub fn expected(&self) -> Option<&str> {
-        self.expected.as_deref()
-    }
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rule `{}` failed", self.rule)?;
-        if let Some(claim) = &self.claim {
-            write!(f, " on `{claim}`")?;
-        }
-        write!(f, ": {}", self.reason)?;
-        if let Some(expected) = &self.expected {
-            write!(f, " (expected {expected})")?;
-        }
-        Ok(())
-    }
-}
-
-/// Every rule that failed for one token, in the order the rules ran.
-///
-/// # Examples
-///
-/// ```
-/// use time::macros::datetime;
-/// use vaulttoken::rules::{Mode, RuleSet};
-/// use vaulttoken::{Claims, Error, FixedClock};
-///
-/// let claims = Claims::builder()
-///     .issued_at(datetime!(2020-01-01 0:00 UTC))
-///     .build()?;
-/// let rules = RuleSet::default()
-///     .with_clock(FixedClock::new(datetime!(2030-01-01 0:00 UTC)))
-///     .issued_by("auth.example");
-/// let Err(Error::Claims(violations)) = rules.check(&claims, &Default::default(), Mode::Decode) else {
-///     panic!("expected violations");
-/// };
-/// let failed: Vec<&str> = violations.iter().map(|v| v.rule()).collect();
-/// assert_eq!(failed, ["not-expired", "issued-by"]);
-/// # Ok::<(), vaulttoken::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violations(Vec<Violation>);
-
-impl Violations {
-    /// The violations, in rule order.
-    ///
-    /// # Examples
-    ///
-    /// See [`Violations`].
-    pub fn iter(&self) -> impl Iterator<Item = &Violation> {
-        self.0.iter()
-    }
-
-    /// How many rules failed (at least one).
-    ///
-    /// # Examples
-    ///
-    /// See [`Violations`].
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Always `false`: a `Violations` value lists at least one failure.
-    ///
-    /// # Examples
-    ///
-    /// See [`Violations`].
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Whether the named rule is among the failures.
-    ///
-    /// # Examples
-    ///
-    /// See [`Violations`].
-    #[must_use]
-    pub fn contains_rule(&self, rule: &str) -> bool {
-        self.0.iter().any(|v| v.rule() == rule)
-    }
-}
-
-impl fmt::Display for Violations {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, violation) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{violation}")?;
-        }
-        Ok(())
-    }
 }
 
 /// What a rule sees: the claims, the verified footer, the mode, the evaluation
@@ -285,7 +77,8 @@ pub struct RuleContext<'a> {
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::rules::{Rule, RuleContext, Violation};
+/// use vaulttoken::rules::{Rule, RuleContext};
+/// use vaulttoken::error::Violation;
 ///
 /// #[derive(Debug)]
 /// struct HasTenant;
@@ -316,7 +109,8 @@ pub trait Rule: Send + Sync + fmt::Debug {
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::rules::{RuleSet, Violation, rule_fn};
+/// use vaulttoken::rules::{RuleSet, rule_fn};
+/// use vaulttoken::error::Violation;
 ///
 /// let rules = RuleSet::default().with_rule(rule_fn("role-is-admin", |ctx| {
 ///     match ctx.claims.custom_str("role") {
@@ -376,7 +170,7 @@ fn matches_any(value: &str, accepted: &[String]) -> bool {
 /// The expiry rule, `not-expired`, deliberately has no variant, so no generic
 /// call can switch expiry checking off. Accepting tokens without `exp` takes
 /// [`RuleSet::allow_non_expiring`] (and, to issue them,
-/// [`ClaimsBuilder::without_expiry`](crate::ClaimsBuilder::without_expiry));
+/// [`ClaimsBuilder::without_expiry`](crate::claims::ClaimsBuilder::without_expiry));
 /// accepting expired tokens takes [`RuleSet::dangerously_accept_expired`].
 ///
 /// # Examples
@@ -498,7 +292,7 @@ impl RuleSet {
     /// use time::macros::datetime;
     ///
     /// let rules = vaulttoken::rules::RuleSet::default()
-    ///     .with_clock(vaulttoken::FixedClock::new(datetime!(2030-01-01 0:00 UTC)));
+    ///     .with_clock(vaulttoken::clock::FixedClock::new(datetime!(2030-01-01 0:00 UTC)));
     /// # let _ = rules;
     /// ```
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
@@ -527,7 +321,7 @@ impl RuleSet {
     }
 
     /// Accepts tokens without `exp`. Needed, together with
-    /// [`ClaimsBuilder::without_expiry`](crate::ClaimsBuilder::without_expiry), for
+    /// [`ClaimsBuilder::without_expiry`](crate::claims::ClaimsBuilder::without_expiry), for
     /// non-expiring tokens.
     ///
     /// # Examples
@@ -566,8 +360,9 @@ impl RuleSet {
     /// ```
     /// use time::Duration;
     /// use time::macros::datetime;
-    /// use vaulttoken::rules::{Mode, RuleSet, Violation, rule_fn};
-    /// use vaulttoken::{Claims, FixedClock};
+    /// use vaulttoken::rules::{Mode, RuleSet, rule_fn};
+    /// use vaulttoken::error::Violation;
+    /// use vaulttoken::{Claims, clock::FixedClock};
     ///
     /// let now = FixedClock::new(datetime!(2030-01-01 12:00 UTC));
     /// // Issued two hours ago, so expired one hour ago.

@@ -6,7 +6,8 @@
     reason = "a test should fail loudly on any unexpected error"
 )]
 
-use vaulttoken::paserk::{KeyId, PaserkError, PaserkType, PasswordLimits, PasswordParams};
+use vaulttoken::error::{PaserkError, PaserkType};
+use vaulttoken::paserk::{KeyId, PasswordLimits, PasswordParams};
 use vaulttoken::{Error, LocalKey, PublicKey, SecretKey};
 
 /// One valid string of every type, made with fixed keys.
@@ -250,7 +251,7 @@ fn a_megabyte_of_data_is_refused_by_length_alone() {
 fn a_service_never_writes_a_plaintext_key_into_a_footer() {
     use vaulttoken::footer::{Footer, FooterClaims};
     use vaulttoken::service::LocalService;
-    use vaulttoken::{Claims, FooterError};
+    use vaulttoken::{Claims, error::FooterError};
 
     let key = LocalKey::generate().unwrap();
     let leaked = key.to_paserk().unwrap();

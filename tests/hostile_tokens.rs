@@ -11,7 +11,11 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use vaulttoken::footer::UntrustedFooter;
-use vaulttoken::{Error, LocalKey, MalformedToken, PublicKey, SecretKey, TokenPart, v4};
+use vaulttoken::{
+    Error, LocalKey, PublicKey, SecretKey,
+    error::{MalformedToken, TokenPart},
+    v4,
+};
 
 const LOCAL: &str = "v4.local.";
 const PUBLIC: &str = "v4.public.";

@@ -28,7 +28,7 @@ use time::macros::datetime;
 use vaulttoken::footer::{Footer, FooterClaims};
 use vaulttoken::rules::RuleSet;
 use vaulttoken::service::PublicService;
-use vaulttoken::{Claims, Error, FixedClock, PublicKey, SecretKey, v4};
+use vaulttoken::{Claims, Error, PublicKey, SecretKey, clock::FixedClock, v4};
 
 /// Keys of the official v4 test vectors: fixed, so that a failure reproduces.
 const SEED_HEX: &str = "b4cbfb43df4ce210727d953e4a713307fa19bb7d9f85041438d9e11b942a3774";

@@ -23,8 +23,9 @@ use pasetors::keys::{AsymmetricPublicKey, AsymmetricSecretKey, SymmetricKey};
 use pasetors::paserk::{FormatAsPaserk, Id};
 use pasetors::token::UntrustedToken as PasetorsUntrusted;
 use pasetors::version4::{LocalToken, PublicToken, V4};
-use vaulttoken::paserk::{KeyId, PaserkError, PaserkType};
-use vaulttoken::{Error, KeyError, LocalKey, PublicKey, SecretKey, v4};
+use vaulttoken::error::{PaserkError, PaserkType};
+use vaulttoken::paserk::KeyId;
+use vaulttoken::{Error, LocalKey, PublicKey, SecretKey, error::KeyError, v4};
 
 /// Local keys: the official v4 vectors' key (its base64url has a `-`) and all
 /// 0xff (its base64url has `_`), fixed so that a failure reproduces.

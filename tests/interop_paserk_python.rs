@@ -21,8 +21,9 @@ use common::{hex, unhex};
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use serde_json::{Value, json};
-use vaulttoken::paserk::{KeyId, PaserkError, PaserkType, PasswordLimits, PasswordParams};
-use vaulttoken::{Error, KeyError, LocalKey, PublicKey, SecretKey};
+use vaulttoken::error::{PaserkError, PaserkType};
+use vaulttoken::paserk::{KeyId, PasswordLimits, PasswordParams};
+use vaulttoken::{Error, LocalKey, PublicKey, SecretKey, error::KeyError};
 
 /// Local keys: the official v4 vectors' key (its base64url has a `-`) and all
 /// 0xff (its base64url has `_`), fixed so that a failure reproduces.

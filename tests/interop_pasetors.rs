@@ -17,7 +17,7 @@ use time::macros::datetime;
 use vaulttoken::footer::{Footer, FooterClaims};
 use vaulttoken::rules::RuleSet;
 use vaulttoken::service::{LocalService, PublicService};
-use vaulttoken::{Claims, Error, FixedClock, LocalKey, PublicKey, SecretKey, v4};
+use vaulttoken::{Claims, Error, LocalKey, PublicKey, SecretKey, clock::FixedClock, v4};
 
 /// Keys of the official v4 test vectors: fixed, so that a failure reproduces.
 const LOCAL_KEY_HEX: &str = "707172737475767778797a7b7c7d7e7f808182838485868788898a8b8c8d8e8f";

@@ -11,14 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use time::{Duration, OffsetDateTime};
+use vaulttoken::error::KeyRingError;
 use vaulttoken::footer::{Footer, FooterClaims};
-use vaulttoken::keyring::{
-    KeyRingError, KeyStatus, LocalKeyRing, PublicKeyRing, RingSettings, SigningKeyRing,
-};
+use vaulttoken::keyring::{KeyStatus, LocalKeyRing, PublicKeyRing, RingSettings, SigningKeyRing};
 use vaulttoken::paserk::KeyId;
 use vaulttoken::rules::RuleSet;
 use vaulttoken::service::{LocalService, PublicService};
-use vaulttoken::{Claims, Clock, Error, KeyKind, LocalKey, SecretKey};
+use vaulttoken::{Claims, Error, LocalKey, SecretKey, clock::Clock, error::KeyKind};
 
 /// A clock the test moves forward by hand.
 #[derive(Debug)]

@@ -14,7 +14,8 @@
 use std::alloc::System;
 
 use cap::Cap;
-use vaulttoken::paserk::{PaserkError, PasswordLimits, PasswordParams};
+use vaulttoken::error::PaserkError;
+use vaulttoken::paserk::{PasswordLimits, PasswordParams};
 use vaulttoken::{Error, LocalKey, SecretKey};
 
 #[global_allocator]

@@ -13,7 +13,7 @@ use time::{Duration, OffsetDateTime, PrimitiveDateTime};
 use vaulttoken::footer::Footer;
 use vaulttoken::rules::{Mode, RuleSet};
 use vaulttoken::service::LocalService;
-use vaulttoken::{Claims, Error, FixedClock, LocalKey, PayloadError, v4};
+use vaulttoken::{Claims, Error, LocalKey, clock::FixedClock, error::PayloadError, v4};
 
 const NOW: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
 

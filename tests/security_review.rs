@@ -12,11 +12,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
+use vaulttoken::error::Violation;
 use vaulttoken::footer::{Footer, FooterClaims, FooterLimits, FooterMode, UntrustedFooter};
 use vaulttoken::keyring::LocalKeyRing;
-use vaulttoken::rules::{RuleSet, Violation, rule_fn};
+use vaulttoken::rules::{RuleSet, rule_fn};
 use vaulttoken::service::{KeyProvider, LocalService, StaticKey};
-use vaulttoken::{Claims, Error, FixedClock, FooterError, LocalKey, PayloadError, v4};
+use vaulttoken::{
+    Claims, Error, LocalKey,
+    clock::FixedClock,
+    error::{FooterError, PayloadError},
+    v4,
+};
 
 const NOW: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
 

@@ -9,10 +9,16 @@ use std::sync::Arc;
 
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
+use vaulttoken::error::Violation;
 use vaulttoken::footer::{Footer, FooterClaims, FooterLimits, FooterMode};
-use vaulttoken::rules::{RuleSet, Violation, rule_fn};
+use vaulttoken::rules::{RuleSet, rule_fn};
 use vaulttoken::service::{LocalService, PublicService, StaticKey};
-use vaulttoken::{Claims, Error, FixedClock, FooterError, LocalKey, PayloadError, SecretKey, v4};
+use vaulttoken::{
+    Claims, Error, LocalKey, SecretKey,
+    clock::FixedClock,
+    error::{FooterError, PayloadError},
+    v4,
+};
 
 const NOW: OffsetDateTime = datetime!(2030-01-01 12:00 UTC);
 

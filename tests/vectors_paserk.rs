@@ -12,8 +12,9 @@ use common::unhex;
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use serde::Deserialize;
-use vaulttoken::paserk::{KeyId, PaserkError, PasswordLimits};
-use vaulttoken::{Error, KeyError, LocalKey, PublicKey, SecretKey};
+use vaulttoken::error::PaserkError;
+use vaulttoken::paserk::{KeyId, PasswordLimits};
+use vaulttoken::{Error, LocalKey, PublicKey, SecretKey, error::KeyError};
 
 #[derive(Deserialize)]
 struct VectorFile {

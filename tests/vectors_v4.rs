@@ -6,7 +6,11 @@
 )]
 
 use serde::Deserialize;
-use vaulttoken::{Error, LocalKey, MalformedToken, PublicKey, SecretKey, TokenPart, danger, v4};
+use vaulttoken::{
+    Error, LocalKey, PublicKey, SecretKey, danger,
+    error::{MalformedToken, TokenPart},
+    v4,
+};
 
 #[derive(Deserialize)]
 struct VectorFile {

@@ -952,7 +952,7 @@ fn check_paserk(k: &Keys) {
 /// The footer at the limits parses; each footer over a limit is refused for that
 /// limit.
 fn check_footers() {
-    use vaulttoken::FooterError;
+    use vaulttoken::error::FooterError;
     use vaulttoken::footer::Footer;
 
     let at_limits = crate::footer_at_limits();

@@ -22,7 +22,7 @@ use libfuzzer_sys::fuzz_target;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use vaulttoken::footer::{Footer, FooterClaims, FooterLimits, FooterMode, UntrustedFooter};
-use vaulttoken::{Error, FooterError, LocalKey, danger, v4};
+use vaulttoken::{Error, LocalKey, danger, error::FooterError, v4};
 
 const DEPTHS: [usize; 4] = [0, 1, 2, 3];
 const KEYS: [usize; 8] = [0, 1, 2, 3, 4, 8, 64, 512];

@@ -25,7 +25,8 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use vaulttoken::paserk::{KeyId, PaserkType, PasswordLimits, PasswordParams};
+use vaulttoken::error::PaserkType;
+use vaulttoken::paserk::{KeyId, PasswordLimits, PasswordParams};
 use vaulttoken::{Error, LocalKey, PublicKey, SecretKey};
 
 /// The wrapping key of the `*-wrap.pie` seeds.

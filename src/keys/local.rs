@@ -57,7 +57,7 @@ impl LocalKey {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidKey`] with [`KeyError::Length`](crate::KeyError::Length) for any
+    /// [`Error::InvalidKey`] with [`KeyError::Length`](crate::error::KeyError::Length) for any
     /// other length.
     ///
     /// # Examples

@@ -44,7 +44,7 @@ impl PublicKey {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::{Error, KeyError, PublicKey};
+    /// use vaulttoken::{Error, PublicKey, error::KeyError};
     ///
     /// // The identity point: every signature "verifies" under it.
     /// let mut identity = [0u8; 32];

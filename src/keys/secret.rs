@@ -141,7 +141,7 @@ impl SecretKey {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::{Error, KeyError, SecretKey};
+    /// use vaulttoken::{Error, SecretKey, error::KeyError};
     ///
     /// let key = SecretKey::generate()?;
     /// let mut pair = *key.expose_secret_bytes()?.as_bytes();

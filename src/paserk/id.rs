@@ -27,7 +27,8 @@ const ID_HASH_LEN: usize = 33;
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::paserk::{KeyId, PaserkType};
+/// use vaulttoken::paserk::KeyId;
+/// use vaulttoken::error::PaserkType;
 ///
 /// let secret = vaulttoken::SecretKey::generate()?;
 /// let pid: KeyId = secret.public_key().paserk_id();
@@ -146,7 +147,7 @@ impl KeyId {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::paserk::PaserkType;
+    /// use vaulttoken::error::PaserkType;
     ///
     /// let sid = vaulttoken::SecretKey::generate()?.paserk_id()?;
     /// assert_eq!(sid.kind(), PaserkType::Sid);

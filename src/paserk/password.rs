@@ -316,7 +316,8 @@ impl LocalKey {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::paserk::{PaserkError, PasswordLimits, PasswordParams};
+    /// use vaulttoken::paserk::{PasswordLimits, PasswordParams};
+    /// use vaulttoken::error::PaserkError;
     /// use vaulttoken::{Error, LocalKey};
     ///
     /// let params = PasswordParams::new(16 * 1024 * 1024, 1, 1)?;

@@ -77,7 +77,7 @@ impl PublicKey {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::{Error, KeyError, PublicKey};
+    /// use vaulttoken::{Error, PublicKey, error::KeyError};
     ///
     /// let public = vaulttoken::SecretKey::generate()?.public_key();
     /// assert_eq!(PublicKey::from_paserk(&public.to_paserk())?, public);
@@ -126,7 +126,7 @@ impl SecretKey {
     ///
     /// [`Error::Paserk`] for another version or type, a wrong length or bad
     /// base64url; [`Error::InvalidKey`] with
-    /// [`KeyError::KeyPairMismatch`](crate::KeyError::KeyPairMismatch) if the halves
+    /// [`KeyError::KeyPairMismatch`](crate::error::KeyError::KeyPairMismatch) if the halves
     /// do not belong together.
     ///
     /// # Examples
@@ -150,7 +150,7 @@ impl SecretKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::paserk::PaserkError;
+    use crate::error::PaserkError;
 
     #[test]
     fn each_key_type_refuses_the_other_types_strings() {
@@ -201,7 +201,7 @@ mod tests {
         let text = encode(PaserkType::Secret, &pair);
         assert!(matches!(
             SecretKey::from_paserk(&text),
-            Err(Error::InvalidKey(crate::KeyError::KeyPairMismatch))
+            Err(Error::InvalidKey(crate::error::KeyError::KeyPairMismatch))
         ));
     }
 

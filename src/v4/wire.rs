@@ -58,7 +58,7 @@ impl<P: Purpose> UntrustedToken<P> {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::{Error, MalformedToken, SecretKey, v4};
+    /// use vaulttoken::{Error, SecretKey, v4, error::MalformedToken};
     ///
     /// let token = v4::public::sign(&SecretKey::generate()?, b"{}", b"f", b"")?;
     /// let untrusted = v4::UntrustedToken::<v4::Public>::parse(&token)?;
