@@ -5,9 +5,16 @@
 //! to make a stricter set. The default set requires `exp` and checks that it has
 //! not passed. It checks that `iat` and `nbf` are not in the future only when they
 //! are present, because peers such as Node's `paseto` never write `nbf`. The
-//! default leeway is zero. A token without `exp` fails unless
+//! default leeway is zero, and the leeway applies on decode only: nothing
+//! expired is ever issued. A token without `exp` fails unless
 //! [`RuleSet::allow_non_expiring`] was called; to require `iat` and `nbf` as
-//! well, add [`RuleSet::require_claims`]`(["iat", "nbf"])`.
+//! well, add [`RuleSet::require_claims`]`(["iat", "nbf"])`. A token that names an
+//! audience (`aud`) is refused on decode unless the set names that audience
+//! ([`RuleSet::for_audience`]) or accepts any ([`RuleSet::accept_any_audience`]).
+//!
+//! Built-in rules are data: each is an entry in the set's list of rules, run by
+//! the same loop as custom rules, always in the same order (the built-ins, then
+//! custom rules in the order added), whatever order they were configured in.
 //!
 //! Expiry checking cannot be switched off through [`RuleSet::without`]: the only
 //! ways to weaken it are the explicit [`RuleSet::allow_non_expiring`] and the
@@ -29,6 +36,10 @@ use crate::claims::Claims;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Violation, Violations};
 use crate::footer::Footer;
+
+mod builtin;
+
+use self::builtin::{Audiences, Builtin, Kind, Unshown};
 
 /// Whether rules run because a token is being issued or being accepted.
 ///
@@ -200,7 +211,9 @@ pub enum BuiltinRule {
     NotBefore,
     /// `issued-by`: `iss` is one of the accepted issuers.
     IssuedBy,
-    /// `for-audience`: `aud` is one of the accepted audiences.
+    /// `for-audience`: `aud` is one of the accepted audiences or, by default,
+    /// absent on decode. Removing it accepts any audience, as
+    /// [`RuleSet::accept_any_audience`] does.
     ForAudience,
     /// `subject`: `sub` is the expected subject.
     Subject,
@@ -214,6 +227,23 @@ pub enum BuiltinRule {
     ValidAt,
     /// `required-claims`: every named claim is present.
     RequiredClaims,
+}
+
+impl BuiltinRule {
+    const fn kind(self) -> Kind {
+        match self {
+            Self::IssuedInPast => Kind::IssuedInPast,
+            Self::NotBefore => Kind::NotBefore,
+            Self::IssuedBy => Kind::IssuedBy,
+            Self::ForAudience => Kind::ForAudience,
+            Self::Subject => Kind::Subject,
+            Self::IdentifiedBy => Kind::IdentifiedBy,
+            Self::MaxAge => Kind::MaxAge,
+            Self::MaxValidity => Kind::MaxValidity,
+            Self::ValidAt => Kind::ValidAt,
+            Self::RequiredClaims => Kind::RequiredClaims,
+        }
+    }
 }
 
 /// A reusable set of rules. Cheap to clone; every method returns a new set.
@@ -244,20 +274,32 @@ pub enum BuiltinRule {
 pub struct RuleSet {
     clock: Arc<dyn Clock>,
     leeway: Duration,
-    issued_in_past: bool,
-    not_before: bool,
-    allow_non_expiring: bool,
-    dangerously_accept_expired: bool,
-    max_age: Option<Duration>,
-    max_validity: Option<Duration>,
-    valid_at: Option<OffsetDateTime>,
-    issuers: Option<Vec<String>>,
-    audiences: Option<Vec<String>>,
-    accept_any_audience: bool,
-    subject: Option<String>,
-    token_id: Option<String>,
-    required: Vec<String>,
-    custom: Vec<Arc<dyn Rule>>,
+    /// Every rule, in the order they run: the built-ins in [`Kind`] order, then
+    /// the custom rules in the order added.
+    rules: Vec<Entry>,
+}
+
+/// One rule of a set.
+#[derive(Debug, Clone)]
+enum Entry {
+    Builtin(Builtin),
+    Custom(Arc<dyn Rule>),
+}
+
+impl Entry {
+    fn name(&self) -> Cow<'static, str> {
+        match self {
+            Self::Builtin(rule) => Cow::Borrowed(rule.kind().name()),
+            Self::Custom(rule) => Cow::Owned(rule.name().to_owned()),
+        }
+    }
+
+    fn builtin_kind(&self) -> Option<Kind> {
+        match self {
+            Self::Builtin(rule) => Some(rule.kind()),
+            Self::Custom(_) => None,
+        }
+    }
 }
 
 impl Default for RuleSet {
@@ -265,20 +307,15 @@ impl Default for RuleSet {
         Self {
             clock: Arc::new(SystemClock),
             leeway: Duration::ZERO,
-            issued_in_past: true,
-            not_before: true,
-            allow_non_expiring: false,
-            dangerously_accept_expired: false,
-            max_age: None,
-            max_validity: None,
-            valid_at: None,
-            issuers: None,
-            audiences: None,
-            accept_any_audience: false,
-            subject: None,
-            token_id: None,
-            required: Vec::new(),
-            custom: Vec::new(),
+            rules: vec![
+                Entry::Builtin(Builtin::IssuedInPast),
+                Entry::Builtin(Builtin::NotBefore),
+                Entry::Builtin(Builtin::NotExpired {
+                    allow_non_expiring: false,
+                    dangerously_accept_expired: false,
+                }),
+                Entry::Builtin(Builtin::ForAudience(Audiences::None)),
+            ],
         }
     }
 }
@@ -331,7 +368,12 @@ impl RuleSet {
     /// # let _ = rules;
     /// ```
     pub fn allow_non_expiring(mut self) -> Self {
-        self.allow_non_expiring = true;
+        if let Some(Builtin::NotExpired {
+            allow_non_expiring, ..
+        }) = self.builtin_mut(Kind::NotExpired)
+        {
+            *allow_non_expiring = true;
+        }
         self
     }
 
@@ -383,7 +425,13 @@ impl RuleSet {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn dangerously_accept_expired(mut self) -> Self {
-        self.dangerously_accept_expired = true;
+        if let Some(Builtin::NotExpired {
+            dangerously_accept_expired,
+            ..
+        }) = self.builtin_mut(Kind::NotExpired)
+        {
+            *dangerously_accept_expired = true;
+        }
         self
     }
 
@@ -407,9 +455,10 @@ impl RuleSet {
     /// let rules = vaulttoken::rules::RuleSet::default().issued_by_any(["a", "b"]);
     /// # let _ = rules;
     /// ```
-    pub fn issued_by_any<S: Into<String>>(mut self, issuers: impl IntoIterator<Item = S>) -> Self {
-        self.issuers = Some(issuers.into_iter().map(Into::into).collect());
-        self
+    pub fn issued_by_any<S: Into<String>>(self, issuers: impl IntoIterator<Item = S>) -> Self {
+        self.with_builtin(Builtin::IssuedBy(
+            issuers.into_iter().map(Into::into).collect(),
+        ))
     }
 
     /// Requires `aud` to be `audience`.
@@ -432,12 +481,10 @@ impl RuleSet {
     /// let rules = vaulttoken::rules::RuleSet::default().for_any_audience(["api", "web"]);
     /// # let _ = rules;
     /// ```
-    pub fn for_any_audience<S: Into<String>>(
-        mut self,
-        audiences: impl IntoIterator<Item = S>,
-    ) -> Self {
-        self.audiences = Some(audiences.into_iter().map(Into::into).collect());
-        self
+    pub fn for_any_audience<S: Into<String>>(self, audiences: impl IntoIterator<Item = S>) -> Self {
+        self.with_builtin(Builtin::ForAudience(Audiences::OneOf(
+            audiences.into_iter().map(Into::into).collect(),
+        )))
     }
 
     /// Accepts a token whatever audience it names.
@@ -463,9 +510,8 @@ impl RuleSet {
     /// RuleSet::default().check(&for_admin, &Default::default(), Mode::Encode)?;
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
-    pub fn accept_any_audience(mut self) -> Self {
-        self.accept_any_audience = true;
-        self
+    pub fn accept_any_audience(self) -> Self {
+        self.without(BuiltinRule::ForAudience)
     }
 
     /// Requires `sub` to be `subject`.
@@ -476,9 +522,8 @@ impl RuleSet {
     /// let rules = vaulttoken::rules::RuleSet::default().subject("user-1");
     /// # let _ = rules;
     /// ```
-    pub fn subject(mut self, subject: impl Into<String>) -> Self {
-        self.subject = Some(subject.into());
-        self
+    pub fn subject(self, subject: impl Into<String>) -> Self {
+        self.with_builtin(Builtin::Subject(Unshown(subject.into())))
     }
 
     /// Requires `jti` to be `token_id`.
@@ -489,9 +534,8 @@ impl RuleSet {
     /// let rules = vaulttoken::rules::RuleSet::default().identified_by("t-1");
     /// # let _ = rules;
     /// ```
-    pub fn identified_by(mut self, token_id: impl Into<String>) -> Self {
-        self.token_id = Some(token_id.into());
-        self
+    pub fn identified_by(self, token_id: impl Into<String>) -> Self {
+        self.with_builtin(Builtin::IdentifiedBy(Unshown(token_id.into())))
     }
 
     /// Refuses tokens whose `iat` is older than `max_age` (plus leeway). Tokens
@@ -504,9 +548,8 @@ impl RuleSet {
     /// let rules = vaulttoken::rules::RuleSet::default().max_age(time::Duration::minutes(15));
     /// # let _ = rules;
     /// ```
-    pub fn max_age(mut self, max_age: Duration) -> Self {
-        self.max_age = Some(max_age);
-        self
+    pub fn max_age(self, max_age: Duration) -> Self {
+        self.with_builtin(Builtin::MaxAge(max_age))
     }
 
     /// Refuses tokens that stay valid for longer than `max_validity` from now
@@ -530,9 +573,8 @@ impl RuleSet {
     /// rules.check(&hour, &Default::default(), Mode::Encode)?;
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
-    pub fn max_validity(mut self, max_validity: Duration) -> Self {
-        self.max_validity = Some(max_validity);
-        self
+    pub fn max_validity(self, max_validity: Duration) -> Self {
+        self.with_builtin(Builtin::MaxValidity(max_validity))
     }
 
     /// The configured [`RuleSet::max_validity`], if any.
@@ -549,7 +591,10 @@ impl RuleSet {
     /// ```
     #[must_use]
     pub fn max_validity_limit(&self) -> Option<Duration> {
-        self.max_validity
+        self.rules.iter().find_map(|entry| match entry {
+            Entry::Builtin(Builtin::MaxValidity(max)) => Some(*max),
+            _ => None,
+        })
     }
 
     /// Also requires `iat`, `nbf` and `exp` to be satisfied at `instant`.
@@ -562,9 +607,8 @@ impl RuleSet {
     /// let rules = vaulttoken::rules::RuleSet::default().valid_at(datetime!(2030-01-01 0:00 UTC));
     /// # let _ = rules;
     /// ```
-    pub fn valid_at(mut self, instant: OffsetDateTime) -> Self {
-        self.valid_at = Some(instant);
-        self
+    pub fn valid_at(self, instant: OffsetDateTime) -> Self {
+        self.with_builtin(Builtin::ValidAt(instant))
     }
 
     /// Requires each named claim (registered or custom) to be present; a missing
@@ -595,8 +639,12 @@ impl RuleSet {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn require_claims<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
-        self.required.extend(names.into_iter().map(Into::into));
-        self
+        let names = names.into_iter().map(Into::into);
+        if let Some(Builtin::RequiredClaims(required)) = self.builtin_mut(Kind::RequiredClaims) {
+            required.extend(names);
+            return self;
+        }
+        self.with_builtin(Builtin::RequiredClaims(names.collect()))
     }
 
     /// Adds a custom rule; custom rules run after the built-ins, in the order added.
@@ -605,7 +653,7 @@ impl RuleSet {
     ///
     /// See [`rule_fn`].
     pub fn with_rule(mut self, rule: impl Rule + 'static) -> Self {
-        self.custom.push(Arc::new(rule));
+        self.rules.push(Entry::Custom(Arc::new(rule)));
         self
     }
 
@@ -617,19 +665,35 @@ impl RuleSet {
     ///
     /// See [`BuiltinRule`].
     pub fn without(mut self, rule: BuiltinRule) -> Self {
-        match rule {
-            BuiltinRule::IssuedInPast => self.issued_in_past = false,
-            BuiltinRule::NotBefore => self.not_before = false,
-            BuiltinRule::IssuedBy => self.issuers = None,
-            BuiltinRule::ForAudience => self.audiences = None,
-            BuiltinRule::Subject => self.subject = None,
-            BuiltinRule::IdentifiedBy => self.token_id = None,
-            BuiltinRule::MaxAge => self.max_age = None,
-            BuiltinRule::MaxValidity => self.max_validity = None,
-            BuiltinRule::ValidAt => self.valid_at = None,
-            BuiltinRule::RequiredClaims => self.required.clear(),
+        let kind = rule.kind();
+        self.rules
+            .retain(|entry| entry.builtin_kind() != Some(kind));
+        self
+    }
+
+    /// Adds a built-in rule in its place in the running order, replacing the
+    /// one of the same kind, if any.
+    fn with_builtin(mut self, rule: Builtin) -> Self {
+        let kind = rule.kind();
+        match self
+            .rules
+            .iter()
+            .position(|entry| entry.builtin_kind().is_none_or(|k| k >= kind))
+        {
+            Some(at) if self.rules[at].builtin_kind() == Some(kind) => {
+                self.rules[at] = Entry::Builtin(rule);
+            }
+            Some(at) => self.rules.insert(at, Entry::Builtin(rule)),
+            None => self.rules.push(Entry::Builtin(rule)),
         }
         self
+    }
+
+    fn builtin_mut(&mut self, kind: Kind) -> Option<&mut Builtin> {
+        self.rules.iter_mut().find_map(|entry| match entry {
+            Entry::Builtin(rule) if rule.kind() == kind => Some(rule),
+            _ => None,
+        })
     }
 
     /// Runs every rule and reports all failures together.
@@ -643,271 +707,36 @@ impl RuleSet {
     /// See [`Violations`].
     pub fn check(&self, claims: &Claims, footer: &Footer, mode: Mode) -> Result<(), Error> {
         let now = self.clock.now();
-        let mut outcomes: Vec<(Cow<'static, str>, bool)> = Vec::new();
-        let mut violations = Vec::new();
-        let mut record = |name: &'static str, result: Result<(), Violation>| {
-            outcomes.push((Cow::Borrowed(name), result.is_ok()));
-            if let Err(violation) = result {
-                violations.push(violation);
-            }
-        };
         // Leeway forgives clock skew between an issuer and a verifier; an issuer
         // never needs it for its own clock, so nothing expired is ever issued.
         let leeway = match mode {
             Mode::Encode => Duration::ZERO,
             Mode::Decode => self.leeway,
         };
-        if self.issued_in_past {
-            record("issued-in-past", issued_in_past(claims, now, leeway));
-        }
-        if self.not_before {
-            record("not-before", not_before(claims, now, leeway));
-        }
-        let check_expiry_time = !(self.dangerously_accept_expired && mode == Mode::Decode);
-        record(
-            "not-expired",
-            self.not_expired(claims, now, leeway, check_expiry_time),
-        );
-        if let Some(max_age) = self.max_age {
-            record("max-age", max_age_rule(claims, now, leeway, max_age));
-        }
-        if let Some(max_validity) = self.max_validity {
-            record(
-                "max-validity",
-                max_validity_rule(claims, now, leeway, max_validity),
-            );
-        }
-        if let Some(at) = self.valid_at {
-            let at_time = [
-                issued_in_past(claims, at, leeway),
-                not_before(claims, at, leeway),
-                self.not_expired(claims, at, leeway, true),
-            ];
-            let first_failure = at_time.into_iter().find_map(Result::err);
-            record(
-                "valid-at",
-                first_failure.map_or(Ok(()), |v| {
-                    Err(Violation {
-                        rule: Cow::Borrowed("valid-at"),
-                        ..v
-                    })
-                }),
-            );
-        }
-        if let Some(issuers) = &self.issuers {
-            record(
-                "issued-by",
-                one_of("issued-by", "iss", claims.issuer(), issuers),
-            );
-        }
-        if let Some(audiences) = &self.audiences {
-            record(
-                "for-audience",
-                one_of("for-audience", "aud", claims.audience(), audiences),
-            );
-        } else if mode == Mode::Decode && !self.accept_any_audience {
-            record("for-audience", no_audience(claims));
-        }
-        // The expected `sub` and `jti` are never echoed: anyone holding a valid
-        // token could read them from the error.
-        if let Some(subject) = &self.subject {
-            record(
-                "subject",
-                equals_secretly("subject", "sub", claims.subject(), subject),
-            );
-        }
-        if let Some(token_id) = &self.token_id {
-            record(
-                "identified-by",
-                equals_secretly("identified-by", "jti", claims.token_id(), token_id),
-            );
-        }
-        let before_required = violations.len();
-        for name in &self.required {
-            if !has_claim(claims, name) {
-                violations
-                    .push(Violation::new("required-claims", "is required").on_claim(name.clone()));
-            }
-        }
-        outcomes.push((
-            Cow::Borrowed("required-claims"),
-            violations.len() == before_required,
-        ));
-        for rule in &self.custom {
+        let mut earlier: Vec<(Cow<'static, str>, bool)> = Vec::with_capacity(self.rules.len());
+        let mut violations = Vec::new();
+        for rule in &self.rules {
             let ctx = RuleContext {
                 claims,
                 footer,
                 mode,
                 now,
                 leeway,
-                earlier: &outcomes,
+                earlier: &earlier,
             };
-            let result = rule.check(&ctx);
-            outcomes.push((Cow::Owned(rule.name().to_owned()), result.is_ok()));
-            if let Err(violation) = result {
-                violations.push(violation);
+            let before = violations.len();
+            match rule {
+                Entry::Builtin(rule) => rule.check(&ctx, &mut violations),
+                Entry::Custom(rule) => violations.extend(rule.check(&ctx).err()),
             }
+            let passed = violations.len() == before;
+            earlier.push((rule.name(), passed));
         }
         if violations.is_empty() {
             Ok(())
         } else {
             Err(Error::Claims(Violations(violations)))
         }
-    }
-
-    /// `exp` is present (unless non-expiring tokens are allowed) and, if
-    /// `check_time`, has not passed: `now < exp + leeway`.
-    fn not_expired(
-        &self,
-        claims: &Claims,
-        now: OffsetDateTime,
-        leeway: Duration,
-        check_time: bool,
-    ) -> Result<(), Violation> {
-        match claims.expiration() {
-            None if self.allow_non_expiring => Ok(()),
-            None => Err(Violation::new(
-                "not-expired",
-                "is required (non-expiring tokens are not allowed)",
-            )
-            .on_claim("exp")),
-            Some(_) if !check_time => Ok(()),
-            Some(exp) if elapsed(exp, now) < leeway => Ok(()),
-            Some(_) => Err(Violation::new("not-expired", "token has expired").on_claim("exp")),
-        }
-    }
-}
-
-/// The signed time from `from` to `to` (`to - from`), exactly. The time rules
-/// compare it with the leeway instead of computing `from + leeway`, which panics
-/// near the ends of the representable range.
-///
-/// Never panics: every `OffsetDateTime` lies within about ±10,000 years (±1
-/// million with `time`'s `large-dates`), so the difference of any two, offsets
-/// included, is far inside `Duration`'s range of ±2^63 seconds.
-fn elapsed(from: OffsetDateTime, to: OffsetDateTime) -> Duration {
-    to - from
-}
-
-/// `iat`, if present, is not in the future: `iat <= now + leeway`.
-fn issued_in_past(claims: &Claims, now: OffsetDateTime, leeway: Duration) -> Result<(), Violation> {
-    match claims.issued_at() {
-        None => Ok(()),
-        Some(iat) if elapsed(now, iat) <= leeway => Ok(()),
-        Some(_) => Err(Violation::new("issued-in-past", "is in the future").on_claim("iat")),
-    }
-}
-
-/// `nbf`, if present, has passed: `nbf <= now + leeway`.
-fn not_before(claims: &Claims, now: OffsetDateTime, leeway: Duration) -> Result<(), Violation> {
-    match claims.not_before() {
-        None => Ok(()),
-        Some(nbf) if elapsed(now, nbf) <= leeway => Ok(()),
-        Some(_) => Err(Violation::new("not-before", "token is not valid yet").on_claim("nbf")),
-    }
-}
-
-fn max_age_rule(
-    claims: &Claims,
-    now: OffsetDateTime,
-    leeway: Duration,
-    max_age: Duration,
-) -> Result<(), Violation> {
-    match claims.issued_at() {
-        None => Err(Violation::new("max-age", "is required").on_claim("iat")),
-        // Saturating is exact here: `elapsed` is far inside `Duration`'s range, so
-        // a sum that saturates is beyond any age anyway.
-        Some(iat) if elapsed(iat, now) <= max_age.saturating_add(leeway) => Ok(()),
-        Some(_) => Err(Violation::new("max-age", "token is too old")
-            .on_claim("iat")
-            .expecting(format!("at most {max_age}"))),
-    }
-}
-
-/// `exp` is present and no further from `now` than `max_validity` (plus leeway).
-fn max_validity_rule(
-    claims: &Claims,
-    now: OffsetDateTime,
-    leeway: Duration,
-    max_validity: Duration,
-) -> Result<(), Violation> {
-    match claims.expiration() {
-        None => Err(Violation::new("max-validity", "is required").on_claim("exp")),
-        // As in `max_age_rule`, saturating is exact.
-        Some(exp) if elapsed(now, exp) <= max_validity.saturating_add(leeway) => Ok(()),
-        Some(_) => Err(
-            Violation::new("max-validity", "token is valid for too long")
-                .on_claim("exp")
-                .expecting(format!("at most {max_validity}")),
-        ),
-    }
-}
-
-/// With no audience configured, a token must not name one.
-fn no_audience(claims: &Claims) -> Result<(), Violation> {
-    match claims.audience() {
-        None => Ok(()),
-        Some(_) => Err(Violation::new(
-            "for-audience",
-            "the token names an audience and this rule set accepts none \
-             (configure `for_audience` or `accept_any_audience`)",
-        )
-        .on_claim("aud")),
-    }
-}
-
-fn one_of(
-    rule: &'static str,
-    claim: &'static str,
-    value: Option<&str>,
-    accepted: &[String],
-) -> Result<(), Violation> {
-    let expected = || match accepted {
-        [one] => format!("`{one}`"),
-        many => format!(
-            "one of {}",
-            many.iter()
-                .map(|a| format!("`{a}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    match value {
-        Some(value) if matches_any(value, accepted) => Ok(()),
-        Some(_) => Err(Violation::new(rule, "does not match")
-            .on_claim(claim)
-            .expecting(expected())),
-        None => Err(Violation::new(rule, "is required")
-            .on_claim(claim)
-            .expecting(expected())),
-    }
-}
-
-/// `value` equals `expected`, with a violation that does not say what was
-/// expected.
-fn equals_secretly(
-    rule: &'static str,
-    claim: &'static str,
-    value: Option<&str>,
-    expected: &str,
-) -> Result<(), Violation> {
-    match value {
-        Some(value) if constant_time_eq(value, expected) => Ok(()),
-        Some(_) => Err(Violation::new(rule, "does not match").on_claim(claim)),
-        None => Err(Violation::new(rule, "is required").on_claim(claim)),
-    }
-}
-
-fn has_claim(claims: &Claims, name: &str) -> bool {
-    match name {
-        "iss" => claims.issuer().is_some(),
-        "sub" => claims.subject().is_some(),
-        "aud" => claims.audience().is_some(),
-        "exp" => claims.expiration().is_some(),
-        "nbf" => claims.not_before().is_some(),
-        "iat" => claims.issued_at().is_some(),
-        "jti" => claims.token_id().is_some(),
-        custom => claims.custom(custom).is_some(),
     }
 }
 
@@ -1055,6 +884,7 @@ mod tests {
             BuiltinRule::Subject,
             BuiltinRule::IdentifiedBy,
             BuiltinRule::MaxAge,
+            BuiltinRule::MaxValidity,
             BuiltinRule::ValidAt,
             BuiltinRule::RequiredClaims,
         ] {
@@ -1172,22 +1002,6 @@ mod tests {
             failed(set.check(&exp_only, &Footer::None, Mode::Decode)),
             ["max-age"]
         );
-    }
-
-    #[test]
-    fn elapsed_never_overflows_between_the_farthest_instants() {
-        use time::PrimitiveDateTime;
-        use time::macros::offset;
-
-        let first = PrimitiveDateTime::MIN.assume_offset(offset!(+23:59:59));
-        let last = PrimitiveDateTime::MAX.assume_offset(offset!(-23:59:59));
-        let span = elapsed(first, last);
-        assert_eq!(
-            span.whole_nanoseconds(),
-            last.unix_timestamp_nanos() - first.unix_timestamp_nanos()
-        );
-        assert_eq!(elapsed(last, first), -span);
-        assert!(span < Duration::MAX);
     }
 
     /// The parser's extremes (with the farthest offsets), ordinary times, and the
@@ -1364,5 +1178,121 @@ mod tests {
         assert!(!constant_time_eq("a", "ab"));
         assert!(matches_any("b", &["a".into(), "b".into()]));
         assert!(!matches_any("c", &["a".into(), "b".into()]));
+    }
+
+    #[test]
+    fn built_ins_run_in_one_order_whatever_order_they_were_configured_in() {
+        let claims = Claims::builder()
+            .issuer("evil")
+            .audience("other")
+            .build_with_clock(&FixedClock::new(NOW))
+            .unwrap();
+        let forwards = rules()
+            .issued_by("a")
+            .for_audience("api")
+            .require_claims(["role"]);
+        let backwards = rules()
+            .require_claims(["role"])
+            .for_audience("api")
+            .issued_by("a");
+        for set in [forwards, backwards] {
+            assert_eq!(
+                failed(set.check(&claims, &Footer::None, Mode::Decode)),
+                ["issued-by", "for-audience", "required-claims"]
+            );
+        }
+    }
+
+    #[test]
+    fn configuring_a_built_in_again_replaces_it() {
+        let claims = Claims::builder()
+            .issuer("b")
+            .build_with_clock(&FixedClock::new(NOW))
+            .unwrap();
+        let set = rules().issued_by("a").issued_by("b");
+        assert!(set.check(&claims, &Footer::None, Mode::Decode).is_ok());
+        let set = rules()
+            .max_validity(Duration::minutes(1))
+            .max_validity(Duration::hours(2));
+        assert_eq!(set.max_validity_limit(), Some(Duration::hours(2)));
+        assert!(set.check(&claims, &Footer::None, Mode::Decode).is_ok());
+        // `require_claims` adds to the list instead.
+        let both = rules().require_claims(["x"]).require_claims(["y"]);
+        let Err(Error::Claims(violations)) = both.check(&claims, &Footer::None, Mode::Decode)
+        else {
+            panic!("expected violations");
+        };
+        let missing: Vec<_> = violations.iter().filter_map(Violation::claim).collect();
+        assert_eq!(missing, ["x", "y"]);
+    }
+
+    #[test]
+    fn removing_the_audience_rule_accepts_any_audience() {
+        let claims = Claims::builder()
+            .audience("admin-api")
+            .build_with_clock(&FixedClock::new(NOW))
+            .unwrap();
+        assert_eq!(
+            failed(rules().check(&claims, &Footer::None, Mode::Decode)),
+            ["for-audience"]
+        );
+        let open = rules().without(BuiltinRule::ForAudience);
+        assert!(open.check(&claims, &Footer::None, Mode::Decode).is_ok());
+        assert!(
+            rules()
+                .accept_any_audience()
+                .check(&claims, &Footer::None, Mode::Decode)
+                .is_ok()
+        );
+        // Configuring audiences after accepting any brings the rule back.
+        let api = rules().accept_any_audience().for_audience("api");
+        assert_eq!(
+            failed(api.check(&claims, &Footer::None, Mode::Decode)),
+            ["for-audience"]
+        );
+    }
+
+    #[test]
+    fn custom_rules_see_every_earlier_rule_by_name_and_outcome() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        let set = rules()
+            .issued_by("a")
+            .with_rule(rule_fn("first", |_| Err(Violation::new("first", "always"))))
+            .with_rule(rule_fn("spy", move |ctx| {
+                *record.lock().unwrap() = ctx.earlier.to_vec();
+                Ok(())
+            }));
+        let claims = claims_at(NOW);
+        assert_eq!(
+            failed(set.check(&claims, &Footer::None, Mode::Encode)),
+            ["issued-by", "first"]
+        );
+        let seen = seen.lock().unwrap().clone();
+        let expected: Vec<(Cow<'static, str>, bool)> = vec![
+            ("issued-in-past".into(), true),
+            ("not-before".into(), true),
+            ("not-expired".into(), true),
+            ("issued-by".into(), false),
+            ("for-audience".into(), true),
+            ("first".into(), false),
+        ];
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn rule_set_debug_never_shows_an_expected_subject_or_token_id() {
+        let set = rules()
+            .subject("secret-subject")
+            .identified_by("secret-jti");
+        let debug = format!("{set:?}");
+        assert!(
+            !debug.contains("secret-subject") && !debug.contains("secret-jti"),
+            "{debug}"
+        );
+        assert!(
+            debug.contains("Subject") && debug.contains("IdentifiedBy"),
+            "{debug}"
+        );
     }
 }
