@@ -92,29 +92,82 @@ pub type SigningKeyRing = KeyRing<SecretKey>;
 /// A verification-only ring of Ed25519 public keys.
 pub type PublicKeyRing = KeyRing<PublicKey>;
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for crate::LocalKey {}
-    impl Sealed for crate::SecretKey {}
-    impl Sealed for crate::PublicKey {}
+/// The operations behind the ring key traits: private, so only this crate's
+/// key types are ring keys and no caller outside the crate reaches them.
+pub(crate) mod sealed {
+    use std::sync::Arc;
+
+    use super::RingKey;
+    use crate::error::{Error, KeyKind};
+    use crate::keys::{LocalKey, PublicKey, SecretKey};
+    use crate::paserk::KeyId;
+
+    pub trait Ring {
+        /// The kind of key a token's `kid` must name.
+        const KIND: KeyKind;
+
+        /// The id tokens carry as `kid`.
+        fn ring_id(&self) -> Result<KeyId, Error>;
+
+        /// The decoding key for this key.
+        fn decoding_key(key: &Arc<Self>) -> Arc<<Self as RingKey>::DecodingKey>
+        where
+            Self: RingKey;
+    }
+
+    impl Ring for LocalKey {
+        const KIND: KeyKind = KeyKind::Local;
+
+        fn ring_id(&self) -> Result<KeyId, Error> {
+            self.paserk_id()
+        }
+
+        fn decoding_key(key: &Arc<Self>) -> Arc<Self> {
+            Arc::clone(key)
+        }
+    }
+
+    impl Ring for SecretKey {
+        const KIND: KeyKind = KeyKind::Public;
+
+        fn ring_id(&self) -> Result<KeyId, Error> {
+            Ok(self.public_key().paserk_id())
+        }
+
+        fn decoding_key(key: &Arc<Self>) -> Arc<PublicKey> {
+            Arc::new(key.public_key())
+        }
+    }
+
+    impl Ring for PublicKey {
+        const KIND: KeyKind = KeyKind::Public;
+
+        fn ring_id(&self) -> Result<KeyId, Error> {
+            Ok(self.paserk_id())
+        }
+
+        fn decoding_key(key: &Arc<Self>) -> Arc<Self> {
+            Arc::clone(key)
+        }
+    }
 }
 
-/// A key type a [`KeyRing`] can hold. Sealed.
-pub trait RingKey: sealed::Sealed + Send + Sync + fmt::Debug + 'static {
+/// A key type a [`KeyRing`] can hold: [`LocalKey`], [`SecretKey`] and
+/// [`PublicKey`]. Sealed.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::keyring::RingKey;
+///
+/// fn decodes_with<K: RingKey>() -> &'static str {
+///     core::any::type_name::<K::DecodingKey>()
+/// }
+/// assert!(decodes_with::<vaulttoken::SecretKey>().ends_with("PublicKey"));
+/// ```
+pub trait RingKey: sealed::Ring + Send + Sync + fmt::Debug + 'static {
     /// The key that decodes tokens: the key itself, or a secret key's public half.
     type DecodingKey: Send + Sync + fmt::Debug + 'static;
-
-    /// The kind of key a token's `kid` must name.
-    #[doc(hidden)]
-    const KIND: KeyKind;
-
-    /// The id tokens carry as `kid`.
-    #[doc(hidden)]
-    fn ring_id(&self) -> Result<KeyId, Error>;
-
-    /// The decoding key for this key.
-    #[doc(hidden)]
-    fn decoding_key(key: &Arc<Self>) -> Arc<Self::DecodingKey>;
 }
 
 /// A key type that issues tokens: [`LocalKey`] and [`SecretKey`]. Sealed.
@@ -122,45 +175,18 @@ pub trait IssuingRingKey: RingKey {}
 
 impl RingKey for LocalKey {
     type DecodingKey = Self;
-    const KIND: KeyKind = KeyKind::Local;
-
-    fn ring_id(&self) -> Result<KeyId, Error> {
-        self.paserk_id()
-    }
-
-    fn decoding_key(key: &Arc<Self>) -> Arc<Self> {
-        Arc::clone(key)
-    }
 }
 
 impl IssuingRingKey for LocalKey {}
 
 impl RingKey for SecretKey {
     type DecodingKey = PublicKey;
-    const KIND: KeyKind = KeyKind::Public;
-
-    fn ring_id(&self) -> Result<KeyId, Error> {
-        Ok(self.public_key().paserk_id())
-    }
-
-    fn decoding_key(key: &Arc<Self>) -> Arc<PublicKey> {
-        Arc::new(key.public_key())
-    }
 }
 
 impl IssuingRingKey for SecretKey {}
 
 impl RingKey for PublicKey {
     type DecodingKey = Self;
-    const KIND: KeyKind = KeyKind::Public;
-
-    fn ring_id(&self) -> Result<KeyId, Error> {
-        Ok(self.paserk_id())
-    }
-
-    fn decoding_key(key: &Arc<Self>) -> Arc<Self> {
-        Arc::clone(key)
-    }
 }
 
 /// Where a key is in its rotation.

@@ -71,67 +71,76 @@ fn invalid(reason: &'static str) -> Error {
 /// assert_eq!(round_trip(&ring)?.keys(), ring.keys());
 /// # Ok::<(), vaulttoken::Error>(())
 /// ```
-pub trait SecretRingKey: IssuingRingKey + Sized {
-    /// The document's `paserk_key_ring`.
-    #[doc(hidden)]
-    const RING_KIND: &'static str;
+pub trait SecretRingKey: IssuingRingKey + sealed::SecretText {}
 
-    /// The key as a PASERK string in clear.
-    #[doc(hidden)]
-    fn to_secret_text(&self) -> Result<Zeroizing<String>, Error>;
+impl SecretRingKey for LocalKey {}
+impl SecretRingKey for SecretKey {}
 
-    /// A key from a PASERK string in clear.
-    #[doc(hidden)]
-    fn from_secret_text(text: &str) -> Result<Self, Error>;
+/// How a secret key is written into, and read back from, a stored ring:
+/// private, so no caller outside the crate reaches it.
+mod sealed {
+    use zeroize::Zeroizing;
 
-    /// The key wrapped by `wrapping_key` (`k4.*-wrap.pie.`).
-    #[doc(hidden)]
-    fn to_wrapped_text(&self, wrapping_key: &LocalKey) -> Result<String, Error>;
+    use crate::error::Error;
+    use crate::keys::{LocalKey, SecretKey};
 
-    /// A key unwrapped by `wrapping_key`.
-    #[doc(hidden)]
-    fn from_wrapped_text(text: &str, wrapping_key: &LocalKey) -> Result<Self, Error>;
-}
+    pub trait SecretText: Sized {
+        /// The document's `paserk_key_ring`.
+        const RING_KIND: &'static str;
 
-impl SecretRingKey for LocalKey {
-    const RING_KIND: &'static str = "k4.local";
+        /// The key as a PASERK string in clear.
+        fn to_secret_text(&self) -> Result<Zeroizing<String>, Error>;
 
-    fn to_secret_text(&self) -> Result<Zeroizing<String>, Error> {
-        self.to_paserk()
-            .map(|text| Zeroizing::new(text.as_str().to_owned()))
+        /// A key from a PASERK string in clear.
+        fn from_secret_text(text: &str) -> Result<Self, Error>;
+
+        /// The key wrapped by `wrapping_key` (`k4.*-wrap.pie.`).
+        fn to_wrapped_text(&self, wrapping_key: &LocalKey) -> Result<String, Error>;
+
+        /// A key unwrapped by `wrapping_key`.
+        fn from_wrapped_text(text: &str, wrapping_key: &LocalKey) -> Result<Self, Error>;
     }
 
-    fn from_secret_text(text: &str) -> Result<Self, Error> {
-        Self::from_paserk(text)
+    impl SecretText for LocalKey {
+        const RING_KIND: &'static str = "k4.local";
+
+        fn to_secret_text(&self) -> Result<Zeroizing<String>, Error> {
+            self.to_paserk()
+                .map(|text| Zeroizing::new(text.as_str().to_owned()))
+        }
+
+        fn from_secret_text(text: &str) -> Result<Self, Error> {
+            Self::from_paserk(text)
+        }
+
+        fn to_wrapped_text(&self, wrapping_key: &LocalKey) -> Result<String, Error> {
+            self.to_paserk_wrapped(wrapping_key)
+        }
+
+        fn from_wrapped_text(text: &str, wrapping_key: &LocalKey) -> Result<Self, Error> {
+            Self::from_paserk_wrapped(text, wrapping_key)
+        }
     }
 
-    fn to_wrapped_text(&self, wrapping_key: &LocalKey) -> Result<String, Error> {
-        self.to_paserk_wrapped(wrapping_key)
-    }
+    impl SecretText for SecretKey {
+        const RING_KIND: &'static str = "k4.secret";
 
-    fn from_wrapped_text(text: &str, wrapping_key: &LocalKey) -> Result<Self, Error> {
-        Self::from_paserk_wrapped(text, wrapping_key)
-    }
-}
+        fn to_secret_text(&self) -> Result<Zeroizing<String>, Error> {
+            self.to_paserk()
+                .map(|text| Zeroizing::new(text.as_str().to_owned()))
+        }
 
-impl SecretRingKey for SecretKey {
-    const RING_KIND: &'static str = "k4.secret";
+        fn from_secret_text(text: &str) -> Result<Self, Error> {
+            Self::from_paserk(text)
+        }
 
-    fn to_secret_text(&self) -> Result<Zeroizing<String>, Error> {
-        self.to_paserk()
-            .map(|text| Zeroizing::new(text.as_str().to_owned()))
-    }
+        fn to_wrapped_text(&self, wrapping_key: &LocalKey) -> Result<String, Error> {
+            self.to_paserk_wrapped(wrapping_key)
+        }
 
-    fn from_secret_text(text: &str) -> Result<Self, Error> {
-        Self::from_paserk(text)
-    }
-
-    fn to_wrapped_text(&self, wrapping_key: &LocalKey) -> Result<String, Error> {
-        self.to_paserk_wrapped(wrapping_key)
-    }
-
-    fn from_wrapped_text(text: &str, wrapping_key: &LocalKey) -> Result<Self, Error> {
-        Self::from_paserk_wrapped(text, wrapping_key)
+        fn from_wrapped_text(text: &str, wrapping_key: &LocalKey) -> Result<Self, Error> {
+            Self::from_paserk_wrapped(text, wrapping_key)
+        }
     }
 }
 
