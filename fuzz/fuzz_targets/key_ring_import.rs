@@ -45,7 +45,8 @@ fuzz_target!(|data: &[u8]| {
         let saved = ring.export_wrapped(wrapping).expect("imported keys wrap");
         same(
             &ring,
-            &LocalKeyRing::import_wrapped(&saved, wrapping, &RingSettings::new()).expect("reimports"),
+            &LocalKeyRing::import_wrapped(&saved, wrapping, &RingSettings::new())
+                .expect("reimports"),
         );
         // A document of one ring type is never another type's.
         assert!(SigningKeyRing::import_wrapped(&saved, wrapping, &RingSettings::new()).is_err());
@@ -63,17 +64,20 @@ fuzz_target!(|data: &[u8]| {
         let saved = ring.export_secret().expect("imported keys export");
         same(
             &ring,
-            &SigningKeyRing::import_secret(saved.as_str(), &RingSettings::new()).expect("reimports"),
+            &SigningKeyRing::import_secret(saved.as_str(), &RingSettings::new())
+                .expect("reimports"),
         );
         assert!(LocalKeyRing::import_secret(saved.as_str(), &RingSettings::new()).is_err());
         let saved = ring.export_wrapped(wrapping).expect("imported keys wrap");
         same(
             &ring,
-            &SigningKeyRing::import_wrapped(&saved, wrapping, &RingSettings::new()).expect("reimports"),
+            &SigningKeyRing::import_wrapped(&saved, wrapping, &RingSettings::new())
+                .expect("reimports"),
         );
         // The published half has the same ids, every one only trusted to verify.
         let published = ring.public_ring();
-        let public = PublicKeyRing::import(&published.export(), &RingSettings::new()).expect("public half imports");
+        let public = PublicKeyRing::import(&published.export(), &RingSettings::new())
+            .expect("public half imports");
         let ids =
             |keys: Vec<(_, KeyStatus)>| keys.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
         assert_eq!(ids(public.keys()), ids(ring.keys()));

@@ -96,7 +96,10 @@ fn strict_rules() -> RuleSet {
         .leeway(Duration::seconds(30))
         .with_rule(rule_fn("role-and-tenant", |ctx| {
             let role = ctx.claims.custom_str("role").unwrap_or("");
-            if !["reader", "writer"].iter().any(|r| constant_time_eq(role, r)) {
+            if !["reader", "writer"]
+                .iter()
+                .any(|r| constant_time_eq(role, r))
+            {
                 return Err(Violation::new("role-and-tenant", "role not allowed").on_claim("role"));
             }
             // A footer `tenant`, when there is one, must match the claim.
@@ -118,7 +121,10 @@ fn lax_rules(at: OffsetDateTime) -> RuleSet {
 }
 
 fn limits() -> FooterLimits {
-    FooterLimits::default().max_len(512).max_depth(2).max_keys(8)
+    FooterLimits::default()
+        .max_len(512)
+        .max_depth(2)
+        .max_keys(8)
 }
 
 /// Claims the strict rules accept, issued at `at`.
@@ -174,7 +180,8 @@ fn fixture<P: ServicePurpose>(
             .expect("good claims encode");
         let verified = fx.service.decode(&token).expect("issued token decodes");
         fx.issued.push(token.clone());
-        fx.accepted.insert(token, (claims, verified.footer().clone()));
+        fx.accepted
+            .insert(token, (claims, verified.footer().clone()));
     };
     // Under the first key, which becomes the previous one.
     accept(&mut fx, now() - Duration::minutes(20), None);
@@ -200,11 +207,36 @@ fn fixture<P: ServicePurpose>(
     };
     let then = now() - Duration::minutes(90);
     let refused = [
-        (&lax, now(), claim(|b| b.issuer("evil.example")), Footer::None),
-        (&lax, now(), claim(|b| b.audience("admin-api")), Footer::None),
-        (&lax, now(), claim(|b| b.claim("role", "admin")), Footer::None),
-        (&lax, now(), claim(|b| b.claim("tenant", "t2")), tenant_footer("t1")),
-        (&lax, now(), Claims::builder().issuer(ISSUER).audience(AUDIENCE), Footer::None),
+        (
+            &lax,
+            now(),
+            claim(|b| b.issuer("evil.example")),
+            Footer::None,
+        ),
+        (
+            &lax,
+            now(),
+            claim(|b| b.audience("admin-api")),
+            Footer::None,
+        ),
+        (
+            &lax,
+            now(),
+            claim(|b| b.claim("role", "admin")),
+            Footer::None,
+        ),
+        (
+            &lax,
+            now(),
+            claim(|b| b.claim("tenant", "t2")),
+            tenant_footer("t1"),
+        ),
+        (
+            &lax,
+            now(),
+            Claims::builder().issuer(ISSUER).audience(AUDIENCE),
+            Footer::None,
+        ),
         // Expired half an hour before "now".
         (&early, then, claim(|b| b), Footer::None),
     ];
@@ -232,7 +264,11 @@ fn build_world() -> World {
         secrets.push(key.to_base64url().expect("base64url").as_str().to_owned());
     }
     let [local_a, local_b] = local_keys;
-    let ring = Arc::new(LocalKeyRing::new(LIFETIME).expect("ring").with_clock(clock()));
+    let ring = Arc::new(
+        LocalKeyRing::new(LIFETIME)
+            .expect("ring")
+            .with_clock(clock()),
+    );
     let first = ring.add(local_a).expect("add");
     ring.promote(&first).expect("promote");
     let local = fixture(
@@ -261,7 +297,11 @@ fn build_world() -> World {
         secrets.push(seed.as_bytes().iter().map(|b| format!("{b:02x}")).collect());
     }
     let [secret_a, secret_b] = secret_keys;
-    let ring = Arc::new(SigningKeyRing::new(LIFETIME).expect("ring").with_clock(clock()));
+    let ring = Arc::new(
+        SigningKeyRing::new(LIFETIME)
+            .expect("ring")
+            .with_clock(clock()),
+    );
     let first = ring.add(secret_a).expect("add");
     ring.promote(&first).expect("promote");
     let signing = |rules| {
@@ -313,8 +353,12 @@ fn splice<P: ServicePurpose>(fx: &Fixture<P>, data: &[u8]) -> Option<String> {
     let (&how, rest) = data.split_first()?;
     let (&which, rest) = rest.split_first().unwrap_or((&0, &[][..]));
     let base = &fx.issued[usize::from(which) % fx.issued.len()];
-    let after = base.strip_prefix(fx.header).expect("issued tokens carry the header");
-    let (body, footer) = after.split_once('.').map_or((after, None), |(b, f)| (b, Some(f)));
+    let after = base
+        .strip_prefix(fx.header)
+        .expect("issued tokens carry the header");
+    let (body, footer) = after
+        .split_once('.')
+        .map_or((after, None), |(b, f)| (b, Some(f)));
     let header = fx.header;
     Some(match how % 6 {
         0 => format!("{header}{body}.{}", base64url(rest)),
@@ -371,12 +415,26 @@ fn check<P: ServicePurpose>(fx: &Fixture<P>, text: &str, secrets: &[String]) {
                 .accepted
                 .get(text)
                 .expect("decode accepted a token the service never issued");
-            assert_eq!(verified.claims(), claims, "claims differ from the issued ones");
-            assert_eq!(verified.footer(), footer, "footer differs from the issued one");
+            assert_eq!(
+                verified.claims(),
+                claims,
+                "claims differ from the issued ones"
+            );
+            assert_eq!(
+                verified.footer(),
+                footer,
+                "footer differs from the issued one"
+            );
             let kid = kid.as_deref().expect("a ring token names its key");
-            assert!(fx.kids.iter().any(|k| k == kid), "decoded under an unknown kid");
+            assert!(
+                fx.kids.iter().any(|k| k == kid),
+                "decoded under an unknown kid"
+            );
             let shown = format!("{verified:?}");
-            assert!(!shown.contains(SUBJECT) && !shown.contains(TOKEN_ID), "Debug shows claim values");
+            assert!(
+                !shown.contains(SUBJECT) && !shown.contains(TOKEN_ID),
+                "Debug shows claim values"
+            );
             assert!(!secrets.iter().any(|s| shown.contains(s.as_str())));
         }
     }
@@ -385,7 +443,9 @@ fn check<P: ServicePurpose>(fx: &Fixture<P>, text: &str, secrets: &[String]) {
         let other = verifier.decode(text);
         match (&decoded, &other) {
             (Ok(a), Ok(b)) => assert_eq!(a, b),
-            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "verifier fails differently"),
+            (Err(a), Err(b)) => {
+                assert_eq!(a.to_string(), b.to_string(), "verifier fails differently")
+            }
             _ => panic!("signing and verification-only services disagree"),
         }
         assert_eq!(
@@ -399,7 +459,10 @@ fn check<P: ServicePurpose>(fx: &Fixture<P>, text: &str, secrets: &[String]) {
 fn clean(error: &Error, text: &str, secrets: &[String]) {
     let shown = format!("{error} | {error:?}");
     for secret in secrets {
-        assert!(!shown.contains(secret.as_str()), "an error shows key material");
+        assert!(
+            !shown.contains(secret.as_str()),
+            "an error shows key material"
+        );
     }
     assert!(
         !shown.contains(SUBJECT) && !shown.contains(TOKEN_ID),
