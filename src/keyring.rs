@@ -36,8 +36,8 @@
 //! Secret keys leave a ring only wrapped ([`KeyRing::export_wrapped`], `k4.*-wrap.pie.`)
 //! or in an explicitly secret form ([`KeyRing::export_secret`], a [`SecretString`]).
 //! A [`PublicKeyRing`] exports its public keys as they are. A document holds the
-//! keys, their statuses and the token lifetime; every import takes the rest, the
-//! clock and the footer limits, as [`RingSettings`].
+//! keys, their statuses and the token lifetime; every import takes the clock as
+//! [`RingSettings`].
 //!
 //! # Examples
 //!
