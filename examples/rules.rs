@@ -35,7 +35,7 @@ fn main() -> Result<(), Error> {
         .with_rule(rule_fn("role-can-pay", |ctx| {
             match ctx.claims.custom_str("role") {
                 Some(role) if vaulttoken::rules::constant_time_eq(role, "payer") => Ok(()),
-                _ => Err(Violation::new("role-can-pay", "role may not pay").on_claim("role")),
+                _ => Err(Violation::new("role may not pay").on_claim("role")),
             }
         }));
 

@@ -105,6 +105,90 @@ pub enum Error {
     KeyRing(#[from] KeyRingError),
 }
 
+impl Error {
+    /// What kind of failure this is, for callers that map errors to responses
+    /// (an HTTP layer: 400, 401, 403, 503) without matching every variant or
+    /// reading a message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::error::ErrorKind;
+    /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
+    ///
+    /// let service = LocalService::builder(LocalKey::generate()?).build();
+    /// let other = LocalService::builder(LocalKey::generate()?).build();
+    /// let token = service.encode(&Claims::builder().build()?)?;
+    /// assert_eq!(other.decode(&token).unwrap_err().kind(), ErrorKind::Invalid);
+    /// assert_eq!(service.decode("v4.local.@@@").unwrap_err().kind(), ErrorKind::Malformed);
+    /// let stale = Claims::builder().issued_at(time::OffsetDateTime::UNIX_EPOCH).build()?;
+    /// assert_eq!(service.encode(&stale).unwrap_err().kind(), ErrorKind::Rejected);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Malformed(_)
+            | Self::UnsupportedHeader { .. }
+            | Self::TokenTooLong { .. }
+            | Self::Payload(_)
+            | Self::Footer(_) => ErrorKind::Malformed,
+            Self::Verification | Self::FooterMismatch => ErrorKind::Invalid,
+            Self::Claims(_) => ErrorKind::Rejected,
+            Self::UnknownKeyId | Self::WrongKeyType { .. } => ErrorKind::UnknownKey,
+            Self::Randomness => ErrorKind::Unavailable,
+            Self::KeyCleared
+            | Self::InvalidKey(_)
+            | Self::NoIssuingKey
+            | Self::Paserk(_)
+            | Self::KeyRing(_) => ErrorKind::Misuse,
+        }
+    }
+}
+
+/// The kind of an [`Error`]: see [`Error::kind`].
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::error::ErrorKind;
+///
+/// // How an HTTP layer might answer each kind.
+/// fn status(kind: ErrorKind) -> u16 {
+///     match kind {
+///         ErrorKind::Malformed | ErrorKind::Invalid | ErrorKind::UnknownKey => 401,
+///         ErrorKind::Rejected => 403,
+///         ErrorKind::Unavailable => 503,
+///         _ => 500,
+///     }
+/// }
+/// assert_eq!(status(vaulttoken::Error::Verification.kind()), 401);
+/// assert_eq!(status(vaulttoken::Error::Randomness.kind()), 503);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The token, or its authenticated content, is not well formed: a bad
+    /// header, layout, encoding or length, or a payload or footer that is not
+    /// valid claims.
+    Malformed,
+    /// The token did not authenticate: a wrong key, an altered token, or a
+    /// footer other than the one required.
+    Invalid,
+    /// The token is authentic but broke the rules: expired, not yet valid, for
+    /// another audience, and so on ([`Error::Claims`]).
+    Rejected,
+    /// No key is known for the token's key id, or the id names another kind of
+    /// key.
+    UnknownKey,
+    /// Something the check depends on could not answer (the operating system's
+    /// random number generator, a store): neither valid nor invalid, try again.
+    Unavailable,
+    /// The caller used the API wrongly: a cleared key, a service with no issuing
+    /// key, invalid key material or PASERK, a refused key-ring operation.
+    Misuse,
+}
+
 /// Why a footer was refused. Limits are checked on the raw bytes, before any JSON
 /// parser sees them.
 ///
@@ -641,38 +725,145 @@ pub enum KeyRingError {
     },
 }
 
-/// One rule that failed: which rule, which claim, why, and (only where the rule
-/// was configured with one) the expected value. Never a value from the token.
+/// Which rule failed: a built-in, or a custom rule by its name. Match on it
+/// instead of comparing names.
 ///
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::error::Violation;
+/// use time::Duration;
+/// use vaulttoken::error::RuleId;
+/// use vaulttoken::rules::{Mode, RuleSet};
+/// use vaulttoken::{Claims, Error};
 ///
-/// let v = Violation::new("tenant", "must be set").on_claim("tenant");
-/// assert_eq!(v.to_string(), "rule `tenant` failed on `tenant`: must be set");
+/// let expired = Claims::builder().issued_at(time::OffsetDateTime::UNIX_EPOCH).build()?;
+/// let Err(Error::Claims(violations)) = RuleSet::default().check(&expired, &Default::default(), Mode::Decode)
+/// else {
+///     panic!("an old token is refused");
+/// };
+/// assert!(violations.contains(&RuleId::NotExpired));
+/// assert!(matches!(violations.iter().next().map(|v| v.rule_id()), Some(RuleId::NotExpired)));
+/// assert_eq!(RuleId::NotExpired.name(), "not-expired");
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RuleId {
+    /// `issued-in-past`: `iat`, if present, is not in the future.
+    IssuedInPast,
+    /// `not-before`: `nbf`, if present, has passed.
+    NotBefore,
+    /// `not-expired`: `exp` is present (unless allowed not to be) and has not
+    /// passed.
+    NotExpired,
+    /// `max-age`: `iat` is no older than the maximum age.
+    MaxAge,
+    /// `max-validity`: `exp` is no further from now than the maximum validity.
+    MaxValidity,
+    /// `valid-at`: the token's times are satisfied at a fixed instant.
+    ValidAt,
+    /// `issued-by`: `iss` is one of the accepted issuers.
+    IssuedBy,
+    /// `for-audience`: `aud` is one of the accepted audiences, or absent.
+    ForAudience,
+    /// `subject`: `sub` is the expected subject.
+    Subject,
+    /// `identified-by`: `jti` is the expected identifier.
+    IdentifiedBy,
+    /// `required-claims`: every named claim is present.
+    RequiredClaims,
+    /// A custom rule, by the name it gives itself.
+    Custom(Cow<'static, str>),
+}
+
+impl RuleId {
+    /// The rule's name, as messages show it. Each built-in's name is written here
+    /// and nowhere else.
+    ///
+    /// # Examples
+    ///
+    /// See [`RuleId`].
+    #[must_use]
+    pub fn name(&self) -> &str {
+        match self {
+            Self::IssuedInPast => "issued-in-past",
+            Self::NotBefore => "not-before",
+            Self::NotExpired => "not-expired",
+            Self::MaxAge => "max-age",
+            Self::MaxValidity => "max-validity",
+            Self::ValidAt => "valid-at",
+            Self::IssuedBy => "issued-by",
+            Self::ForAudience => "for-audience",
+            Self::Subject => "subject",
+            Self::IdentifiedBy => "identified-by",
+            Self::RequiredClaims => "required-claims",
+            Self::Custom(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One rule that failed: which rule, which claim, why, and (only where the rule
+/// was configured with one) the expected value. Never a value from the token.
+///
+/// A custom rule returns `Violation::new(reason)`; the rule set fills in which
+/// rule it was, from the rule's own name, so the name is written once.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::error::{RuleId, Violation};
+/// use vaulttoken::rules::{Mode, RuleSet, rule_fn};
+/// use vaulttoken::{Claims, Error};
+///
+/// let rules = RuleSet::default().with_rule(rule_fn("has-tenant", |ctx| {
+///     match ctx.claims.custom_str("tenant") {
+///         Some(_) => Ok(()),
+///         None => Err(Violation::new("must be set").on_claim("tenant")),
+///     }
+/// }));
+/// let Err(Error::Claims(violations)) = rules.check(&Claims::builder().build()?, &Default::default(), Mode::Decode)
+/// else {
+///     panic!("no tenant");
+/// };
+/// let violation = violations.iter().next().unwrap();
+/// assert_eq!(violation.rule_id(), &RuleId::Custom("has-tenant".into()));
+/// assert_eq!(violation.to_string(), "rule `has-tenant` failed on `tenant`: must be set");
+/// # Ok::<(), vaulttoken::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
-    pub(crate) rule: Cow<'static, str>,
+    pub(crate) rule: RuleId,
     pub(crate) claim: Option<Cow<'static, str>>,
     pub(crate) reason: Cow<'static, str>,
     pub(crate) expected: Option<String>,
 }
 
 impl Violation {
-    /// A violation of `rule`, for `reason`.
+    /// A violation, for `reason`. When a custom rule returns it, the rule set
+    /// records the rule's name; until then its rule is an unnamed custom rule.
     ///
     /// # Examples
     ///
     /// ```
-    /// let v = vaulttoken::error::Violation::new("r", "why");
-    /// assert_eq!(v.rule(), "r");
+    /// let v = vaulttoken::error::Violation::new("why");
+    /// assert_eq!(v.reason(), "why");
+    /// assert_eq!(v.rule(), "");
     /// ```
     #[must_use]
-    pub fn new(rule: impl Into<Cow<'static, str>>, reason: impl Into<Cow<'static, str>>) -> Self {
+    pub fn new(reason: impl Into<Cow<'static, str>>) -> Self {
+        Self::of(RuleId::Custom(Cow::Borrowed("")), reason)
+    }
+
+    /// A violation of `rule`, for `reason`.
+    pub(crate) fn of(rule: RuleId, reason: impl Into<Cow<'static, str>>) -> Self {
         Self {
-            rule: rule.into(),
+            rule,
             claim: None,
             reason: reason.into(),
             expected: None,
@@ -684,7 +875,7 @@ impl Violation {
     /// # Examples
     ///
     /// ```
-    /// let v = vaulttoken::error::Violation::new("r", "why").on_claim("sub");
+    /// let v = vaulttoken::error::Violation::new("why").on_claim("sub");
     /// assert_eq!(v.claim(), Some("sub"));
     /// ```
     #[must_use]
@@ -694,13 +885,14 @@ impl Violation {
     }
 
     /// Records the value the rule was configured to expect. Never pass a value
-    /// taken from the token.
+    /// taken from the token, or one that is secret.
     ///
     /// # Examples
     ///
     /// ```
-    /// let v = vaulttoken::error::Violation::new("r", "why").expecting("api");
+    /// let v = vaulttoken::error::Violation::new("why").expecting("api");
     /// assert_eq!(v.expected(), Some("api"));
+    /// assert_eq!(v.to_string(), "rule `` failed: why (expected api)");
     /// ```
     #[must_use]
     pub fn expecting(mut self, expected: impl Into<String>) -> Self {
@@ -708,16 +900,24 @@ impl Violation {
         self
     }
 
+    /// Which rule failed.
+    ///
+    /// # Examples
+    ///
+    /// See [`Violation`].
+    #[must_use]
+    pub fn rule_id(&self) -> &RuleId {
+        &self.rule
+    }
+
     /// The rule's name.
     ///
     /// # Examples
     ///
-    /// ```
-    /// assert_eq!(vaulttoken::error::Violation::new("r", "w").rule(), "r");
-    /// ```
+    /// See [`Violations`].
     #[must_use]
     pub fn rule(&self) -> &str {
-        &self.rule
+        self.rule.name()
     }
 
     /// The claim, if the rule is about one.
@@ -725,7 +925,7 @@ impl Violation {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(vaulttoken::error::Violation::new("r", "w").claim(), None);
+    /// assert_eq!(vaulttoken::error::Violation::new("w").claim(), None);
     /// ```
     #[must_use]
     pub fn claim(&self) -> Option<&str> {
@@ -736,9 +936,7 @@ impl Violation {
     ///
     /// # Examples
     ///
-    /// ```
-    /// assert_eq!(vaulttoken::error::Violation::new("r", "w").reason(), "w");
-    /// ```
+    /// See [`Violation::new`].
     #[must_use]
     pub fn reason(&self) -> &str {
         &self.reason
@@ -748,9 +946,7 @@ impl Violation {
     ///
     /// # Examples
     ///
-    /// ```
-    /// assert_eq!(vaulttoken::error::Violation::new("r", "w").expected(), None);
-    /// ```
+    /// See [`Violation::expecting`].
     #[must_use]
     pub fn expected(&self) -> Option<&str> {
         self.expected.as_deref()
@@ -777,6 +973,7 @@ impl fmt::Display for Violation {
 ///
 /// ```
 /// use time::macros::datetime;
+/// use vaulttoken::error::RuleId;
 /// use vaulttoken::rules::{Mode, RuleSet};
 /// use vaulttoken::{Claims, Error, clock::FixedClock};
 ///
@@ -791,6 +988,13 @@ impl fmt::Display for Violation {
 /// };
 /// let failed: Vec<&str> = violations.iter().map(|v| v.rule()).collect();
 /// assert_eq!(failed, ["not-expired", "issued-by"]);
+/// assert_eq!(violations.len(), 2);
+/// assert!(violations.contains(&RuleId::IssuedBy) && !violations.contains(&RuleId::MaxAge));
+/// assert_eq!(
+///     violations.to_string(),
+///     "rule `not-expired` failed on `exp`: token has expired; \
+///      rule `issued-by` failed on `iss`: is required (expected `auth.example`)"
+/// );
 /// # Ok::<(), vaulttoken::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -806,7 +1010,8 @@ impl Violations {
         self.0.iter()
     }
 
-    /// How many rules failed (at least one).
+    /// How many violations there are (at least one; a rule may report several,
+    /// as `required-claims` does for each missing claim).
     ///
     /// # Examples
     ///
@@ -826,14 +1031,14 @@ impl Violations {
         self.0.is_empty()
     }
 
-    /// Whether the named rule is among the failures.
+    /// Whether `rule` is among the failures.
     ///
     /// # Examples
     ///
     /// See [`Violations`].
     #[must_use]
-    pub fn contains_rule(&self, rule: &str) -> bool {
-        self.0.iter().any(|v| v.rule() == rule)
+    pub fn contains(&self, rule: &RuleId) -> bool {
+        self.0.iter().any(|v| &v.rule == rule)
     }
 }
 
@@ -846,5 +1051,103 @@ impl fmt::Display for Violations {
             write!(f, "{violation}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_its_kind() {
+        let cases = [
+            (
+                Error::Malformed(MalformedToken::EmptyFooter),
+                ErrorKind::Malformed,
+            ),
+            (
+                Error::UnsupportedHeader {
+                    expected: "v4.local.",
+                },
+                ErrorKind::Malformed,
+            ),
+            (Error::TokenTooLong { max_len: 1 }, ErrorKind::Malformed),
+            (
+                Error::Payload(PayloadError::NotAnObject),
+                ErrorKind::Malformed,
+            ),
+            (Error::Footer(FooterError::NotUtf8), ErrorKind::Malformed),
+            (Error::Verification, ErrorKind::Invalid),
+            (Error::FooterMismatch, ErrorKind::Invalid),
+            (
+                Error::Claims(Violations(vec![Violation::of(RuleId::NotExpired, "x")])),
+                ErrorKind::Rejected,
+            ),
+            (Error::UnknownKeyId, ErrorKind::UnknownKey),
+            (
+                Error::WrongKeyType {
+                    expected: KeyKind::Local,
+                    found: KeyKind::Public,
+                },
+                ErrorKind::UnknownKey,
+            ),
+            (Error::Randomness, ErrorKind::Unavailable),
+            (Error::KeyCleared, ErrorKind::Misuse),
+            (Error::InvalidKey(KeyError::NotOnCurve), ErrorKind::Misuse),
+            (Error::NoIssuingKey, ErrorKind::Misuse),
+            (Error::Paserk(PaserkError::Encoding), ErrorKind::Misuse),
+            (Error::KeyRing(KeyRingError::ActiveKey), ErrorKind::Misuse),
+        ];
+        for (error, kind) in cases {
+            assert_eq!(error.kind(), kind, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn rule_names_are_distinct_and_custom_rules_keep_theirs() {
+        let ids = [
+            RuleId::IssuedInPast,
+            RuleId::NotBefore,
+            RuleId::NotExpired,
+            RuleId::MaxAge,
+            RuleId::MaxValidity,
+            RuleId::ValidAt,
+            RuleId::IssuedBy,
+            RuleId::ForAudience,
+            RuleId::Subject,
+            RuleId::IdentifiedBy,
+            RuleId::RequiredClaims,
+        ];
+        let names: std::collections::HashSet<&str> = ids.iter().map(RuleId::name).collect();
+        assert_eq!(names.len(), ids.len());
+        assert!(names.iter().all(|name| !name.is_empty()));
+        assert_eq!(RuleId::Custom("mine".into()).name(), "mine");
+        assert_eq!(RuleId::MaxValidity.to_string(), "max-validity");
+    }
+
+    #[test]
+    fn a_violation_displays_its_rule_claim_reason_and_expected_value() {
+        let bare = Violation::of(RuleId::IssuedBy, "does not match");
+        assert_eq!(bare.to_string(), "rule `issued-by` failed: does not match");
+        let full = bare.on_claim("iss").expecting("`a`");
+        assert_eq!(
+            full.to_string(),
+            "rule `issued-by` failed on `iss`: does not match (expected `a`)"
+        );
+        assert_eq!(
+            (full.rule(), full.claim(), full.reason(), full.expected()),
+            ("issued-by", Some("iss"), "does not match", Some("`a`"))
+        );
+        let two = Violations(vec![
+            full.clone(),
+            Violation::of(RuleId::Subject, "is required"),
+        ]);
+        assert_eq!(
+            two.to_string(),
+            "rule `issued-by` failed on `iss`: does not match (expected `a`); \
+             rule `subject` failed: is required"
+        );
+        assert_eq!((two.len(), two.is_empty()), (2, false));
+        assert!(two.contains(&RuleId::Subject) && !two.contains(&RuleId::NotExpired));
     }
 }

@@ -34,7 +34,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::claims::Claims;
 use crate::clock::{Clock, SystemClock};
-use crate::error::{Error, Violation, Violations};
+use crate::error::{Error, RuleId, Violation, Violations};
 use crate::footer::Footer;
 
 mod builtin;
@@ -78,8 +78,8 @@ pub struct RuleContext<'a> {
     /// The rule set's leeway for clock skew (never negative; it may be as large
     /// as [`Duration::MAX`]).
     pub leeway: Duration,
-    /// Earlier rules: their names and whether they passed.
-    pub earlier: &'a [(Cow<'static, str>, bool)],
+    /// Earlier rules: which, and whether they passed.
+    pub earlier: &'a [(RuleId, bool)],
 }
 
 /// A claim rule. Implement it for your own checks, or wrap a closure with
@@ -98,7 +98,7 @@ pub struct RuleContext<'a> {
 ///     fn name(&self) -> &str { "has-tenant" }
 ///     fn check(&self, ctx: &RuleContext<'_>) -> Result<(), Violation> {
 ///         ctx.claims.custom_str("tenant").map(|_| ()).ok_or_else(|| {
-///             Violation::new("has-tenant", "is required").on_claim("tenant")
+///             Violation::new("is required").on_claim("tenant")
 ///         })
 ///     }
 /// }
@@ -126,7 +126,7 @@ pub trait Rule: Send + Sync + fmt::Debug {
 /// let rules = RuleSet::default().with_rule(rule_fn("role-is-admin", |ctx| {
 ///     match ctx.claims.custom_str("role") {
 ///         Some(role) if vaulttoken::rules::constant_time_eq(role, "admin") => Ok(()),
-///         _ => Err(Violation::new("role-is-admin", "role must be admin").on_claim("role")),
+///         _ => Err(Violation::new("role must be admin").on_claim("role")),
 ///     }
 /// }));
 /// # let _ = rules;
@@ -287,10 +287,10 @@ enum Entry {
 }
 
 impl Entry {
-    fn name(&self) -> Cow<'static, str> {
+    fn id(&self) -> RuleId {
         match self {
-            Self::Builtin(rule) => Cow::Borrowed(rule.kind().name()),
-            Self::Custom(rule) => Cow::Owned(rule.name().to_owned()),
+            Self::Builtin(rule) => rule.kind().id(),
+            Self::Custom(rule) => RuleId::Custom(Cow::Owned(rule.name().to_owned())),
         }
     }
 
@@ -417,7 +417,7 @@ impl RuleSet {
     ///     .dangerously_accept_expired()
     ///     .with_rule(rule_fn("expired-within-a-day", |ctx| match ctx.claims.expiration() {
     ///         Some(exp) if ctx.now - exp <= Duration::days(1) => Ok(()),
-    ///         _ => Err(Violation::new("expired-within-a-day", "expired too long ago").on_claim("exp")),
+    ///         _ => Err(Violation::new("expired too long ago").on_claim("exp")),
     ///     }));
     /// refresh.check(&expired, &Default::default(), Mode::Decode)?;
     /// // Issuing is unaffected: expired claims are still refused.
@@ -498,6 +498,7 @@ impl RuleSet {
     /// # Examples
     ///
     /// ```
+    /// use vaulttoken::error::RuleId;
     /// use vaulttoken::rules::{Mode, RuleSet};
     /// use vaulttoken::{Claims, Error};
     ///
@@ -505,7 +506,7 @@ impl RuleSet {
     /// let Err(Error::Claims(v)) = RuleSet::default().check(&for_admin, &Default::default(), Mode::Decode) else {
     ///     panic!("a token for an audience is refused by a rule set that names none");
     /// };
-    /// assert!(v.contains_rule("for-audience"));
+    /// assert!(v.contains(&RuleId::ForAudience));
     /// RuleSet::default().accept_any_audience().check(&for_admin, &Default::default(), Mode::Decode)?;
     /// RuleSet::default().check(&for_admin, &Default::default(), Mode::Encode)?;
     /// # Ok::<(), vaulttoken::Error>(())
@@ -620,6 +621,7 @@ impl RuleSet {
     /// # Examples
     ///
     /// ```
+    /// use vaulttoken::error::RuleId;
     /// use vaulttoken::rules::{Mode, RuleSet};
     /// use vaulttoken::{Claims, Error};
     ///
@@ -635,7 +637,7 @@ impl RuleSet {
     /// let Err(Error::Claims(violations)) = strict.check(&peer, &Default::default(), Mode::Decode) else {
     ///     panic!("expected a violation");
     /// };
-    /// assert!(violations.contains_rule("required-claims"));
+    /// assert!(violations.contains(&RuleId::RequiredClaims));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn require_claims<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
@@ -713,7 +715,7 @@ impl RuleSet {
             Mode::Encode => Duration::ZERO,
             Mode::Decode => self.leeway,
         };
-        let mut earlier: Vec<(Cow<'static, str>, bool)> = Vec::with_capacity(self.rules.len());
+        let mut earlier: Vec<(RuleId, bool)> = Vec::with_capacity(self.rules.len());
         let mut violations = Vec::new();
         for rule in &self.rules {
             let ctx = RuleContext {
@@ -725,12 +727,19 @@ impl RuleSet {
                 earlier: &earlier,
             };
             let before = violations.len();
+            let id = rule.id();
             match rule {
                 Entry::Builtin(rule) => rule.check(&ctx, &mut violations),
-                Entry::Custom(rule) => violations.extend(rule.check(&ctx).err()),
+                Entry::Custom(rule) => {
+                    // The rule's own name, written once, in the rule.
+                    violations.extend(rule.check(&ctx).err().map(|violation| Violation {
+                        rule: id.clone(),
+                        ..violation
+                    }));
+                }
             }
             let passed = violations.len() == before;
-            earlier.push((rule.name(), passed));
+            earlier.push((id, passed));
         }
         if violations.is_empty() {
             Ok(())
@@ -932,10 +941,10 @@ mod tests {
         let set = rules()
             .dangerously_accept_expired()
             .with_rule(rule_fn("saw", |ctx| {
-                if ctx.earlier.contains(&(Cow::Borrowed("not-expired"), true)) {
+                if ctx.earlier.contains(&(RuleId::NotExpired, true)) {
                     Ok(())
                 } else {
-                    Err(Violation::new("saw", "not-expired did not pass"))
+                    Err(Violation::new("not-expired did not pass"))
                 }
             }));
         let expired = claims_at(NOW - Duration::hours(2));
@@ -1146,16 +1155,19 @@ mod tests {
         let set = rules()
             .with_rule(rule_fn("first", |ctx| {
                 if ctx.mode == Mode::Encode {
-                    Err(Violation::new("first", "no issuing here"))
+                    Err(Violation::new("no issuing here"))
                 } else {
                     Ok(())
                 }
             }))
             .with_rule(rule_fn("second", |ctx| {
-                let expired = ctx.earlier.iter().any(|(n, ok)| n == "not-expired" && !ok);
-                let first_ran = ctx.earlier.iter().any(|(n, _)| n == "first");
+                let expired = ctx
+                    .earlier
+                    .iter()
+                    .any(|(rule, ok)| *rule == RuleId::NotExpired && !ok);
+                let first_ran = ctx.earlier.iter().any(|(rule, _)| rule.name() == "first");
                 if expired && first_ran {
-                    Err(Violation::new("second", "saw the failure"))
+                    Err(Violation::new("saw the failure"))
                 } else {
                     Ok(())
                 }
@@ -1258,7 +1270,7 @@ mod tests {
         let record = Arc::clone(&seen);
         let set = rules()
             .issued_by("a")
-            .with_rule(rule_fn("first", |_| Err(Violation::new("first", "always"))))
+            .with_rule(rule_fn("first", |_| Err(Violation::new("always"))))
             .with_rule(rule_fn("spy", move |ctx| {
                 *record.lock().unwrap() = ctx.earlier.to_vec();
                 Ok(())
@@ -1269,13 +1281,13 @@ mod tests {
             ["issued-by", "first"]
         );
         let seen = seen.lock().unwrap().clone();
-        let expected: Vec<(Cow<'static, str>, bool)> = vec![
-            ("issued-in-past".into(), true),
-            ("not-before".into(), true),
-            ("not-expired".into(), true),
-            ("issued-by".into(), false),
-            ("for-audience".into(), true),
-            ("first".into(), false),
+        let expected = vec![
+            (RuleId::IssuedInPast, true),
+            (RuleId::NotBefore, true),
+            (RuleId::NotExpired, true),
+            (RuleId::IssuedBy, false),
+            (RuleId::ForAudience, true),
+            (RuleId::Custom("first".into()), false),
         ];
         assert_eq!(seen, expected);
     }

@@ -100,14 +100,14 @@ fn strict_rules() -> RuleSet {
                 .iter()
                 .any(|r| constant_time_eq(role, r))
             {
-                return Err(Violation::new("role-and-tenant", "role not allowed").on_claim("role"));
+                return Err(Violation::new("role not allowed").on_claim("role"));
             }
             // A footer `tenant`, when there is one, must match the claim.
             if let Footer::Claims(footer) = ctx.footer
                 && let Some(tenant) = footer.custom("tenant")
                 && ctx.claims.custom("tenant") != Some(tenant)
             {
-                return Err(Violation::new("role-and-tenant", "tenant differs").on_claim("tenant"));
+                return Err(Violation::new("tenant differs").on_claim("tenant"));
             }
             Ok(())
         }))

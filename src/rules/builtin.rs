@@ -1,7 +1,7 @@
 //! The built-in rules, as data: each is a [`Builtin`] value in a rule set's
 //! list, checked by the same loop as custom rules. A rule's name is written once,
-//! in [`Kind::name`]; adding a built-in means a variant here, its check, and the
-//! `RuleSet` method that configures it.
+//! in `RuleId::name`; adding a built-in means a variant here and in `RuleId`, its
+//! check, and the `RuleSet` method that configures it.
 //!
 //! The time rules never panic, whatever the times: they compare differences
 //! (`now - exp < leeway`) instead of computing `exp + leeway`, which overflows
@@ -14,11 +14,10 @@ use time::{Duration, OffsetDateTime};
 
 use super::{RuleContext, matches_any};
 use crate::claims::Claims;
-use crate::error::Violation;
+use crate::error::{RuleId, Violation};
 use crate::primitives::constant_time_eq;
 
-/// Which built-in rule: what a rule set keeps in order and removes by, and
-/// where each name is written.
+/// Which built-in rule: what a rule set keeps in order and removes by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(super) enum Kind {
     IssuedInPast,
@@ -35,25 +34,25 @@ pub(super) enum Kind {
 }
 
 impl Kind {
-    /// The rule's name, as violations report it.
-    pub(super) const fn name(self) -> &'static str {
+    /// The rule, as violations name it.
+    pub(super) const fn id(self) -> RuleId {
         match self {
-            Self::IssuedInPast => "issued-in-past",
-            Self::NotBefore => "not-before",
-            Self::NotExpired => "not-expired",
-            Self::MaxAge => "max-age",
-            Self::MaxValidity => "max-validity",
-            Self::ValidAt => "valid-at",
-            Self::IssuedBy => "issued-by",
-            Self::ForAudience => "for-audience",
-            Self::Subject => "subject",
-            Self::IdentifiedBy => "identified-by",
-            Self::RequiredClaims => "required-claims",
+            Self::IssuedInPast => RuleId::IssuedInPast,
+            Self::NotBefore => RuleId::NotBefore,
+            Self::NotExpired => RuleId::NotExpired,
+            Self::MaxAge => RuleId::MaxAge,
+            Self::MaxValidity => RuleId::MaxValidity,
+            Self::ValidAt => RuleId::ValidAt,
+            Self::IssuedBy => RuleId::IssuedBy,
+            Self::ForAudience => RuleId::ForAudience,
+            Self::Subject => RuleId::Subject,
+            Self::IdentifiedBy => RuleId::IdentifiedBy,
+            Self::RequiredClaims => RuleId::RequiredClaims,
         }
     }
 
-    fn violation(self, reason: &'static str) -> Violation {
-        Violation::new(self.name(), reason)
+    fn violation(self, reason: impl Into<Cow<'static, str>>) -> Violation {
+        Violation::of(self.id(), reason)
     }
 }
 
@@ -271,9 +270,7 @@ fn valid_at(claims: &Claims, at: OffsetDateTime, leeway: Duration) -> Result<(),
     ];
     let claim_of = ["iat", "nbf", "exp"];
     match failure.into_iter().zip(claim_of).find(|(f, _)| f.is_some()) {
-        Some((Some(reason), claim)) => {
-            Err(Violation::new(Kind::ValidAt.name(), reason).on_claim(claim))
-        }
+        Some((Some(reason), claim)) => Err(Kind::ValidAt.violation(reason).on_claim(claim)),
         _ => Ok(()),
     }
 }
