@@ -726,7 +726,8 @@ pub enum KeyRingError {
 }
 
 /// Which rule failed: a built-in, or a custom rule by its name. Match on it
-/// instead of comparing names.
+/// instead of comparing names. Rule sets run the built-ins in the order of
+/// these variants, then custom rules in the order added.
 ///
 /// # Examples
 ///
@@ -746,7 +747,7 @@ pub enum KeyRingError {
 /// assert_eq!(RuleId::NotExpired.name(), "not-expired");
 /// # Ok::<(), vaulttoken::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum RuleId {
     /// `issued-in-past`: `iat`, if present, is not in the future.

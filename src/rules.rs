@@ -39,7 +39,7 @@ use crate::footer::Footer;
 
 mod builtin;
 
-use self::builtin::{Audiences, Builtin, Kind, Unshown};
+use self::builtin::{Audiences, Builtin, Unshown};
 
 /// Whether rules run because a token is being issued or being accepted.
 ///
@@ -230,18 +230,18 @@ pub enum BuiltinRule {
 }
 
 impl BuiltinRule {
-    const fn kind(self) -> Kind {
+    fn kind(self) -> RuleId {
         match self {
-            Self::IssuedInPast => Kind::IssuedInPast,
-            Self::NotBefore => Kind::NotBefore,
-            Self::IssuedBy => Kind::IssuedBy,
-            Self::ForAudience => Kind::ForAudience,
-            Self::Subject => Kind::Subject,
-            Self::IdentifiedBy => Kind::IdentifiedBy,
-            Self::MaxAge => Kind::MaxAge,
-            Self::MaxValidity => Kind::MaxValidity,
-            Self::ValidAt => Kind::ValidAt,
-            Self::RequiredClaims => Kind::RequiredClaims,
+            Self::IssuedInPast => RuleId::IssuedInPast,
+            Self::NotBefore => RuleId::NotBefore,
+            Self::IssuedBy => RuleId::IssuedBy,
+            Self::ForAudience => RuleId::ForAudience,
+            Self::Subject => RuleId::Subject,
+            Self::IdentifiedBy => RuleId::IdentifiedBy,
+            Self::MaxAge => RuleId::MaxAge,
+            Self::MaxValidity => RuleId::MaxValidity,
+            Self::ValidAt => RuleId::ValidAt,
+            Self::RequiredClaims => RuleId::RequiredClaims,
         }
     }
 }
@@ -289,12 +289,12 @@ enum Entry {
 impl Entry {
     fn id(&self) -> RuleId {
         match self {
-            Self::Builtin(rule) => rule.kind().id(),
+            Self::Builtin(rule) => rule.kind(),
             Self::Custom(rule) => RuleId::Custom(Cow::Owned(rule.name().to_owned())),
         }
     }
 
-    fn builtin_kind(&self) -> Option<Kind> {
+    fn builtin_kind(&self) -> Option<RuleId> {
         match self {
             Self::Builtin(rule) => Some(rule.kind()),
             Self::Custom(_) => None,
@@ -370,7 +370,7 @@ impl RuleSet {
     pub fn allow_non_expiring(mut self) -> Self {
         if let Some(Builtin::NotExpired {
             allow_non_expiring, ..
-        }) = self.builtin_mut(Kind::NotExpired)
+        }) = self.builtin_mut(RuleId::NotExpired)
         {
             *allow_non_expiring = true;
         }
@@ -428,7 +428,7 @@ impl RuleSet {
         if let Some(Builtin::NotExpired {
             dangerously_accept_expired,
             ..
-        }) = self.builtin_mut(Kind::NotExpired)
+        }) = self.builtin_mut(RuleId::NotExpired)
         {
             *dangerously_accept_expired = true;
         }
@@ -642,7 +642,7 @@ impl RuleSet {
     /// ```
     pub fn require_claims<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
         let names = names.into_iter().map(Into::into);
-        if let Some(Builtin::RequiredClaims(required)) = self.builtin_mut(Kind::RequiredClaims) {
+        if let Some(Builtin::RequiredClaims(required)) = self.builtin_mut(RuleId::RequiredClaims) {
             required.extend(names);
             return self;
         }
@@ -669,7 +669,7 @@ impl RuleSet {
     pub fn without(mut self, rule: BuiltinRule) -> Self {
         let kind = rule.kind();
         self.rules
-            .retain(|entry| entry.builtin_kind() != Some(kind));
+            .retain(|entry| entry.builtin_kind().as_ref() != Some(&kind));
         self
     }
 
@@ -682,7 +682,7 @@ impl RuleSet {
             .iter()
             .position(|entry| entry.builtin_kind().is_none_or(|k| k >= kind))
         {
-            Some(at) if self.rules[at].builtin_kind() == Some(kind) => {
+            Some(at) if self.rules[at].builtin_kind().as_ref() == Some(&kind) => {
                 self.rules[at] = Entry::Builtin(rule);
             }
             Some(at) => self.rules.insert(at, Entry::Builtin(rule)),
@@ -691,7 +691,7 @@ impl RuleSet {
         self
     }
 
-    fn builtin_mut(&mut self, kind: Kind) -> Option<&mut Builtin> {
+    fn builtin_mut(&mut self, kind: RuleId) -> Option<&mut Builtin> {
         self.rules.iter_mut().find_map(|entry| match entry {
             Entry::Builtin(rule) if rule.kind() == kind => Some(rule),
             _ => None,

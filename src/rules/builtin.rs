@@ -1,7 +1,8 @@
 //! The built-in rules, as data: each is a [`Builtin`] value in a rule set's
 //! list, checked by the same loop as custom rules. A rule's name is written once,
-//! in `RuleId::name`; adding a built-in means a variant here and in `RuleId`, its
-//! check, and the `RuleSet` method that configures it.
+//! in `RuleId::name`, and the built-ins run in `RuleId`'s order; adding a
+//! built-in means a variant there and here, its check, and the `RuleSet` method
+//! that configures it.
 //!
 //! The time rules never panic, whatever the times: they compare differences
 //! (`now - exp < leeway`) instead of computing `exp + leeway`, which overflows
@@ -17,43 +18,9 @@ use crate::claims::Claims;
 use crate::error::{RuleId, Violation};
 use crate::primitives::constant_time_eq;
 
-/// Which built-in rule: what a rule set keeps in order and removes by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(super) enum Kind {
-    IssuedInPast,
-    NotBefore,
-    NotExpired,
-    MaxAge,
-    MaxValidity,
-    ValidAt,
-    IssuedBy,
-    ForAudience,
-    Subject,
-    IdentifiedBy,
-    RequiredClaims,
-}
-
-impl Kind {
-    /// The rule, as violations name it.
-    pub(super) const fn id(self) -> RuleId {
-        match self {
-            Self::IssuedInPast => RuleId::IssuedInPast,
-            Self::NotBefore => RuleId::NotBefore,
-            Self::NotExpired => RuleId::NotExpired,
-            Self::MaxAge => RuleId::MaxAge,
-            Self::MaxValidity => RuleId::MaxValidity,
-            Self::ValidAt => RuleId::ValidAt,
-            Self::IssuedBy => RuleId::IssuedBy,
-            Self::ForAudience => RuleId::ForAudience,
-            Self::Subject => RuleId::Subject,
-            Self::IdentifiedBy => RuleId::IdentifiedBy,
-            Self::RequiredClaims => RuleId::RequiredClaims,
-        }
-    }
-
-    fn violation(self, reason: impl Into<Cow<'static, str>>) -> Violation {
-        Violation::of(self.id(), reason)
-    }
+/// A violation of the built-in `rule`.
+fn violation(rule: RuleId, reason: impl Into<Cow<'static, str>>) -> Violation {
+    Violation::of(rule, reason)
 }
 
 /// A configured value the rules never show: not in errors, not in `Debug`.
@@ -106,19 +73,19 @@ pub(super) enum Builtin {
 }
 
 impl Builtin {
-    pub(super) fn kind(&self) -> Kind {
+    pub(super) fn kind(&self) -> RuleId {
         match self {
-            Self::IssuedInPast => Kind::IssuedInPast,
-            Self::NotBefore => Kind::NotBefore,
-            Self::NotExpired { .. } => Kind::NotExpired,
-            Self::MaxAge(_) => Kind::MaxAge,
-            Self::MaxValidity(_) => Kind::MaxValidity,
-            Self::ValidAt(_) => Kind::ValidAt,
-            Self::IssuedBy(_) => Kind::IssuedBy,
-            Self::ForAudience(_) => Kind::ForAudience,
-            Self::Subject(_) => Kind::Subject,
-            Self::IdentifiedBy(_) => Kind::IdentifiedBy,
-            Self::RequiredClaims(_) => Kind::RequiredClaims,
+            Self::IssuedInPast => RuleId::IssuedInPast,
+            Self::NotBefore => RuleId::NotBefore,
+            Self::NotExpired { .. } => RuleId::NotExpired,
+            Self::MaxAge(_) => RuleId::MaxAge,
+            Self::MaxValidity(_) => RuleId::MaxValidity,
+            Self::ValidAt(_) => RuleId::ValidAt,
+            Self::IssuedBy(_) => RuleId::IssuedBy,
+            Self::ForAudience(_) => RuleId::ForAudience,
+            Self::Subject(_) => RuleId::Subject,
+            Self::IdentifiedBy(_) => RuleId::IdentifiedBy,
+            Self::RequiredClaims(_) => RuleId::RequiredClaims,
         }
     }
 
@@ -138,16 +105,16 @@ impl Builtin {
             Self::MaxAge(max_age) => max_age_rule(claims, ctx.now, ctx.leeway, *max_age),
             Self::MaxValidity(max) => max_validity_rule(claims, ctx.now, ctx.leeway, *max),
             Self::ValidAt(at) => valid_at(claims, *at, ctx.leeway),
-            Self::IssuedBy(issuers) => one_of(Kind::IssuedBy, "iss", claims.issuer(), issuers),
+            Self::IssuedBy(issuers) => one_of(RuleId::IssuedBy, "iss", claims.issuer(), issuers),
             Self::ForAudience(Audiences::OneOf(audiences)) => {
-                one_of(Kind::ForAudience, "aud", claims.audience(), audiences)
+                one_of(RuleId::ForAudience, "aud", claims.audience(), audiences)
             }
             Self::ForAudience(Audiences::None) => no_audience(claims, ctx.mode),
             Self::Subject(subject) => {
-                equals_unshown(Kind::Subject, "sub", claims.subject(), subject)
+                equals_unshown(RuleId::Subject, "sub", claims.subject(), subject)
             }
             Self::IdentifiedBy(token_id) => {
-                equals_unshown(Kind::IdentifiedBy, "jti", claims.token_id(), token_id)
+                equals_unshown(RuleId::IdentifiedBy, "jti", claims.token_id(), token_id)
             }
             Self::RequiredClaims(names) => {
                 out.extend(
@@ -155,9 +122,7 @@ impl Builtin {
                         .iter()
                         .filter(|name| !has_claim(claims, name))
                         .map(|name| {
-                            Kind::RequiredClaims
-                                .violation("is required")
-                                .on_claim(name.clone())
+                            violation(RuleId::RequiredClaims, "is required").on_claim(name.clone())
                         }),
                 );
                 Ok(())
@@ -183,9 +148,9 @@ pub(super) fn elapsed(from: OffsetDateTime, to: OffsetDateTime) -> Duration {
 /// `iat`, if present, is not in the future: `iat <= now + leeway`.
 fn issued_in_past(claims: &Claims, now: OffsetDateTime, leeway: Duration) -> Result<(), Violation> {
     match claims.issued_at() {
-        Some(iat) if elapsed(now, iat) > leeway => Err(Kind::IssuedInPast
-            .violation("is in the future")
-            .on_claim("iat")),
+        Some(iat) if elapsed(now, iat) > leeway => {
+            Err(violation(RuleId::IssuedInPast, "is in the future").on_claim("iat"))
+        }
         _ => Ok(()),
     }
 }
@@ -193,9 +158,9 @@ fn issued_in_past(claims: &Claims, now: OffsetDateTime, leeway: Duration) -> Res
 /// `nbf`, if present, has passed: `nbf <= now + leeway`.
 fn not_before(claims: &Claims, now: OffsetDateTime, leeway: Duration) -> Result<(), Violation> {
     match claims.not_before() {
-        Some(nbf) if elapsed(now, nbf) > leeway => Err(Kind::NotBefore
-            .violation("token is not valid yet")
-            .on_claim("nbf")),
+        Some(nbf) if elapsed(now, nbf) > leeway => {
+            Err(violation(RuleId::NotBefore, "token is not valid yet").on_claim("nbf"))
+        }
         _ => Ok(()),
     }
 }
@@ -210,12 +175,14 @@ fn not_expired(
 ) -> Result<(), Violation> {
     match claims.expiration() {
         None if allow_non_expiring => Ok(()),
-        None => Err(Kind::NotExpired
-            .violation("is required (non-expiring tokens are not allowed)")
-            .on_claim("exp")),
-        Some(exp) if check_time && elapsed(exp, ctx.now) >= ctx.leeway => Err(Kind::NotExpired
-            .violation("token has expired")
-            .on_claim("exp")),
+        None => Err(violation(
+            RuleId::NotExpired,
+            "is required (non-expiring tokens are not allowed)",
+        )
+        .on_claim("exp")),
+        Some(exp) if check_time && elapsed(exp, ctx.now) >= ctx.leeway => {
+            Err(violation(RuleId::NotExpired, "token has expired").on_claim("exp"))
+        }
         Some(_) => Ok(()),
     }
 }
@@ -227,12 +194,11 @@ fn max_age_rule(
     max_age: Duration,
 ) -> Result<(), Violation> {
     match claims.issued_at() {
-        None => Err(Kind::MaxAge.violation("is required").on_claim("iat")),
+        None => Err(violation(RuleId::MaxAge, "is required").on_claim("iat")),
         // Saturating is exact here: `elapsed` is far inside `Duration`'s range, so
         // a sum that saturates is beyond any age anyway.
         Some(iat) if elapsed(iat, now) <= max_age.saturating_add(leeway) => Ok(()),
-        Some(_) => Err(Kind::MaxAge
-            .violation("token is too old")
+        Some(_) => Err(violation(RuleId::MaxAge, "token is too old")
             .on_claim("iat")
             .expecting(format!("at most {max_age}"))),
     }
@@ -246,13 +212,14 @@ fn max_validity_rule(
     max_validity: Duration,
 ) -> Result<(), Violation> {
     match claims.expiration() {
-        None => Err(Kind::MaxValidity.violation("is required").on_claim("exp")),
+        None => Err(violation(RuleId::MaxValidity, "is required").on_claim("exp")),
         // As in `max_age_rule`, saturating is exact.
         Some(exp) if elapsed(now, exp) <= max_validity.saturating_add(leeway) => Ok(()),
-        Some(_) => Err(Kind::MaxValidity
-            .violation("token is valid for too long")
-            .on_claim("exp")
-            .expecting(format!("at most {max_validity}"))),
+        Some(_) => Err(
+            violation(RuleId::MaxValidity, "token is valid for too long")
+                .on_claim("exp")
+                .expecting(format!("at most {max_validity}")),
+        ),
     }
 }
 
@@ -270,7 +237,7 @@ fn valid_at(claims: &Claims, at: OffsetDateTime, leeway: Duration) -> Result<(),
     ];
     let claim_of = ["iat", "nbf", "exp"];
     match failure.into_iter().zip(claim_of).find(|(f, _)| f.is_some()) {
-        Some((Some(reason), claim)) => Err(Kind::ValidAt.violation(reason).on_claim(claim)),
+        Some((Some(reason), claim)) => Err(violation(RuleId::ValidAt, reason).on_claim(claim)),
         _ => Ok(()),
     }
 }
@@ -279,18 +246,18 @@ fn valid_at(claims: &Claims, at: OffsetDateTime, leeway: Duration) -> Result<(),
 /// an issuer names audiences it does not serve itself).
 fn no_audience(claims: &Claims, mode: super::Mode) -> Result<(), Violation> {
     match (claims.audience(), mode) {
-        (Some(_), super::Mode::Decode) => Err(Kind::ForAudience
-            .violation(
-                "the token names an audience and this rule set accepts none \
+        (Some(_), super::Mode::Decode) => Err(violation(
+            RuleId::ForAudience,
+            "the token names an audience and this rule set accepts none \
                  (configure `for_audience` or `accept_any_audience`)",
-            )
-            .on_claim("aud")),
+        )
+        .on_claim("aud")),
         _ => Ok(()),
     }
 }
 
 fn one_of(
-    kind: Kind,
+    rule: RuleId,
     claim: &'static str,
     value: Option<&str>,
     accepted: &[String],
@@ -307,12 +274,10 @@ fn one_of(
     };
     match value {
         Some(value) if matches_any(value, accepted) => Ok(()),
-        Some(_) => Err(kind
-            .violation("does not match")
+        Some(_) => Err(violation(rule, "does not match")
             .on_claim(claim)
             .expecting(expected())),
-        None => Err(kind
-            .violation("is required")
+        None => Err(violation(rule, "is required")
             .on_claim(claim)
             .expecting(expected())),
     }
@@ -321,15 +286,15 @@ fn one_of(
 /// `value` equals `expected`, with a violation that does not say what was
 /// expected: anyone holding a valid token could read it from the error.
 fn equals_unshown(
-    kind: Kind,
+    rule: RuleId,
     claim: &'static str,
     value: Option<&str>,
     expected: &Unshown,
 ) -> Result<(), Violation> {
     match value {
         Some(value) if constant_time_eq(value, &expected.0) => Ok(()),
-        Some(_) => Err(kind.violation("does not match").on_claim(claim)),
-        None => Err(kind.violation("is required").on_claim(claim)),
+        Some(_) => Err(violation(rule, "does not match").on_claim(claim)),
+        None => Err(violation(rule, "is required").on_claim(claim)),
     }
 }
 
