@@ -10,8 +10,8 @@ fn main() -> Result<(), Error> {
     // The verifier is configured from the public key alone, e.g. read from config.
     let public_hex = secret.public_key().to_hex();
     println!("public key: {public_hex}");
-    let verifier = PublicService::verifying(PublicKey::from_hex(&public_hex)?).build();
-    let signer = PublicService::signing(secret).build();
+    let verifier = PublicService::verifier(PublicKey::from_hex(&public_hex)?).build();
+    let signer = PublicService::builder(secret).build();
 
     let claims = Claims::builder()
         .issuer("auth.example")
@@ -33,7 +33,7 @@ fn main() -> Result<(), Error> {
         Err(err) => println!("verifier cannot sign: {err}"),
     }
 
-    let impostor = PublicService::signing(SecretKey::generate()?).build();
+    let impostor = PublicService::builder(SecretKey::generate()?).build();
     let forged = impostor.encode(&claims)?;
     match verifier.decode(&forged) {
         Ok(_) => println!("unexpected: a forged token verified"),

@@ -27,8 +27,8 @@ fn main() -> Result<(), vaulttoken::Error> {
 
     // v4.public: signed with a secret key; anyone with the public key verifies.
     let secret = SecretKey::generate()?;
-    let verifier = PublicService::verifying(secret.public_key()).build();
-    let signer = PublicService::signing(secret).build();
+    let verifier = PublicService::verifier(secret.public_key()).build();
+    let signer = PublicService::builder(secret).build();
     let public_token = signer.encode(&claims)?;
     let verified = verifier.decode(&public_token)?;
     println!("v4.public token: {public_token}");

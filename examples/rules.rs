@@ -2,6 +2,8 @@
 //!
 //! Run with `cargo run --example rules`.
 
+use std::sync::Arc;
+
 use time::Duration;
 use time::macros::datetime;
 use vaulttoken::error::Violation;
@@ -11,10 +13,11 @@ use vaulttoken::{Claims, Error, LocalKey, clock::FixedClock};
 
 fn main() -> Result<(), Error> {
     let issued = datetime!(2030-01-01 12:00 UTC);
-    let key_bytes = *LocalKey::generate()?.expose_secret_bytes()?.as_bytes();
+    // One key, shared by every service through an `Arc`: no secret bytes copied.
+    let key = Arc::new(LocalKey::generate()?);
 
     // The issuer stamps tokens as of `issued`.
-    let issuer = LocalService::builder(LocalKey::from_bytes(&key_bytes)?)
+    let issuer = LocalService::builder(Arc::clone(&key))
         .rules(RuleSet::default().with_clock(FixedClock::new(issued)))
         .build();
     let claims = Claims::builder()
@@ -40,7 +43,7 @@ fn main() -> Result<(), Error> {
         }));
 
     // Ten minutes later: only the custom rule fails.
-    let soon = LocalService::builder(LocalKey::from_bytes(&key_bytes)?)
+    let soon = LocalService::builder(Arc::clone(&key))
         .rules(
             billing
                 .clone()
@@ -50,7 +53,7 @@ fn main() -> Result<(), Error> {
     report("after 10 minutes", soon.decode(&token));
 
     // Two hours later: expired, too old, and the custom rule, all reported together.
-    let late = LocalService::builder(LocalKey::from_bytes(&key_bytes)?)
+    let late = LocalService::builder(key)
         .rules(billing.with_clock(FixedClock::new(issued + Duration::hours(2))))
         .build();
     report("after 2 hours", late.decode(&token));

@@ -78,7 +78,9 @@ use crate::error::{Error, KeyKind, KeyRingError, PaserkType};
 use crate::footer::UntrustedFooter;
 use crate::keys::{LocalKey, PublicKey, SecretKey};
 use crate::paserk::KeyId;
-use crate::service::{IssuingKey, IssuingKeyProvider, KeyProvider, ServiceBuilder, TokenService};
+use crate::service::{
+    IssuingKey, IssuingKeyProvider, KeyProvider, ServiceBuilder, ServicePurpose, TokenService,
+};
 use crate::v4::{Local, Public};
 
 /// The most keys a ring holds, and the most a restored document may list.
@@ -101,6 +103,7 @@ pub(crate) mod sealed {
     use crate::error::{Error, KeyKind};
     use crate::keys::{LocalKey, PublicKey, SecretKey};
     use crate::paserk::KeyId;
+    use crate::service::{ServiceBuilder, ServicePurpose};
 
     pub trait Ring {
         /// The kind of key a token's `kid` must name.
@@ -137,6 +140,12 @@ pub(crate) mod sealed {
         fn decoding_key(key: &Arc<Self>) -> Arc<PublicKey> {
             Arc::new(key.public_key())
         }
+    }
+
+    /// How a ring becomes a service's keys.
+    pub trait ServiceKeys<P: ServicePurpose> {
+        /// A builder with the ring as its key providers, within its lifetime.
+        fn into_builder(ring: Arc<Self>) -> ServiceBuilder<P>;
     }
 
     impl Ring for PublicKey {
@@ -849,54 +858,65 @@ impl<K: IssuingRingKey> IssuingKeyProvider<K> for KeyRing<K> {
     }
 }
 
-impl TokenService<Local> {
-    /// A builder for a service that issues with the ring's active key and decodes
-    /// with whichever key a token's `kid` names.
-    ///
-    /// # Examples
-    ///
-    /// See the [`keyring`](crate::keyring) module.
-    pub fn from_ring(ring: Arc<LocalKeyRing>) -> ServiceBuilder<Local> {
+/// A key ring a service of purpose `P` can take its keys from: a
+/// [`LocalKeyRing`] for a [`LocalService`](crate::LocalService); a
+/// [`SigningKeyRing`] (issues and verifies) or a [`PublicKeyRing`] (verifies
+/// only) for a [`PublicService`](crate::PublicService). Sealed.
+///
+/// # Examples
+///
+/// See [`TokenService::from_ring`].
+pub trait ServiceRing<P: ServicePurpose>: sealed::ServiceKeys<P> {}
+
+impl ServiceRing<Local> for LocalKeyRing {}
+impl ServiceRing<Public> for SigningKeyRing {}
+impl ServiceRing<Public> for PublicKeyRing {}
+
+impl sealed::ServiceKeys<Local> for LocalKeyRing {
+    fn into_builder(ring: Arc<Self>) -> ServiceBuilder<Local> {
         let lifetime = ring.max_token_lifetime();
-        Self::with_providers(ring.clone(), Some(ring)).within_ring_lifetime(lifetime)
+        TokenService::from_providers(ring.clone(), Some(ring)).within_ring_lifetime(lifetime)
     }
 }
 
-impl TokenService<Public> {
-    /// A builder for a service that signs with the ring's active key and verifies
-    /// with the public half of whichever key a token's `kid` names.
+impl sealed::ServiceKeys<Public> for SigningKeyRing {
+    fn into_builder(ring: Arc<Self>) -> ServiceBuilder<Public> {
+        let lifetime = ring.max_token_lifetime();
+        TokenService::from_providers(ring.clone(), Some(ring)).within_ring_lifetime(lifetime)
+    }
+}
+
+impl sealed::ServiceKeys<Public> for PublicKeyRing {
+    fn into_builder(ring: Arc<Self>) -> ServiceBuilder<Public> {
+        let lifetime = ring.max_token_lifetime();
+        TokenService::from_providers(ring, None).within_ring_lifetime(lifetime)
+    }
+}
+
+impl<P: ServicePurpose> TokenService<P> {
+    /// A builder for a service whose keys come from a key ring: it issues with
+    /// the ring's active key (if the ring can issue) and decodes with whichever
+    /// key a token's `kid` names. No token it issues or accepts outlives the
+    /// ring's longest token lifetime (see [`ServiceBuilder::build`]).
     ///
     /// # Examples
     ///
     /// ```
     /// use std::sync::Arc;
     /// use vaulttoken::keyring::SigningKeyRing;
-    /// use vaulttoken::service::PublicService;
-    /// use vaulttoken::{Claims, SecretKey};
+    /// use vaulttoken::{Claims, PublicService, SecretKey};
     ///
     /// let ring = Arc::new(SigningKeyRing::new(time::Duration::hours(1))?);
     /// ring.promote(&ring.add(SecretKey::generate()?)?)?;
-    /// let issuer = PublicService::from_signing_ring(Arc::clone(&ring)).build();
+    /// let issuer = PublicService::from_ring(Arc::clone(&ring)).build();
     /// let token = issuer.encode(&Claims::builder().subject("u").build()?)?;
     ///
-    /// let verifier = PublicService::from_public_ring(Arc::new(ring.public_ring())).build();
+    /// let verifier = PublicService::from_ring(Arc::new(ring.public_ring())).build();
     /// assert_eq!(verifier.decode(&token)?.claims().subject(), Some("u"));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
-    pub fn from_signing_ring(ring: Arc<SigningKeyRing>) -> ServiceBuilder<Public> {
-        let lifetime = ring.max_token_lifetime();
-        Self::with_providers(ring.clone(), Some(ring)).within_ring_lifetime(lifetime)
-    }
-
-    /// A builder for a verification-only service that verifies with whichever
-    /// public key a token's `kid` names.
-    ///
-    /// # Examples
-    ///
-    /// See [`TokenService::from_signing_ring`].
-    pub fn from_public_ring(ring: Arc<PublicKeyRing>) -> ServiceBuilder<Public> {
-        let lifetime = ring.max_token_lifetime();
-        Self::with_providers(ring, None).within_ring_lifetime(lifetime)
+    pub fn from_ring<R: ServiceRing<P>>(ring: Arc<R>) -> ServiceBuilder<P> {
+        R::into_builder(ring)
     }
 }
 

@@ -199,6 +199,79 @@ impl<K: Send + Sync + fmt::Debug> IssuingKeyProvider<K> for StaticKey<K> {
     }
 }
 
+/// Issues with a fresh ephemeral copy of one key per token.
+struct EphemeralCopies<P: ServicePurpose> {
+    key: Arc<P::IssuingKey>,
+    key_id: Option<String>,
+}
+
+impl<P: ServicePurpose> fmt::Debug for EphemeralCopies<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EphemeralCopies")
+            .field("key", &self.key)
+            .field("key_id", &self.key_id)
+            .finish()
+    }
+}
+
+impl<P: ServicePurpose> IssuingKeyProvider<P::IssuingKey> for EphemeralCopies<P> {
+    fn issuing_key(&self) -> Result<IssuingKey<P::IssuingKey>, Error> {
+        Ok(IssuingKey {
+            key: Arc::new(P::ephemeral_copy(&self.key)?),
+            key_id: self.key_id.clone(),
+        })
+    }
+}
+
+/// A [`KeyProvider`] made from a closure, for key lookups that need no type of
+/// their own.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use vaulttoken::service::{key_provider_fn, LocalService};
+/// use vaulttoken::{Claims, Error, LocalKey};
+///
+/// let current = Arc::new(LocalKey::generate()?);
+/// let key = Arc::clone(&current);
+/// let provider = key_provider_fn(move |footer| match footer.untrusted_key_id()? {
+///     Some("current") => Ok(Arc::clone(&key)),
+///     _ => Err(Error::UnknownKeyId),
+/// });
+/// let reader = LocalService::from_providers(Arc::new(provider), None).build();
+/// let token = LocalService::builder(current).key_id("current").build().encode(&Claims::builder().build()?)?;
+/// reader.decode(&token)?;
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+pub fn key_provider_fn<K, F>(lookup: F) -> impl KeyProvider<K>
+where
+    K: Send + Sync + fmt::Debug,
+    F: Fn(&UntrustedFooter<'_>) -> Result<Arc<K>, Error> + Send + Sync + 'static,
+{
+    FnProvider { lookup }
+}
+
+struct FnProvider<F> {
+    lookup: F,
+}
+
+impl<F> fmt::Debug for FnProvider<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FnProvider").finish_non_exhaustive()
+    }
+}
+
+impl<K, F> KeyProvider<K> for FnProvider<F>
+where
+    K: Send + Sync + fmt::Debug,
+    F: Fn(&UntrustedFooter<'_>) -> Result<Arc<K>, Error> + Send + Sync,
+{
+    fn decoding_key(&self, footer: &UntrustedFooter<'_>) -> Result<Arc<K>, Error> {
+        (self.lookup)(footer)
+    }
+}
+
 /// A token that decoded, authenticated, parsed and passed every rule.
 ///
 /// The only way to get one is through a service's `decode`.
@@ -293,6 +366,7 @@ pub trait ServicePurpose: sealed::Operations + Send + Sync + 'static {
 
 mod sealed {
     use core::ops::Range;
+    use std::sync::Arc;
 
     use super::ServicePurpose;
     use crate::error::Error;
@@ -311,6 +385,20 @@ mod sealed {
         where
             Self: ServicePurpose;
 
+        /// The key that decodes what `key` issues.
+        fn decoding_key_of(
+            key: &Arc<<Self as ServicePurpose>::IssuingKey>,
+        ) -> Arc<<Self as ServicePurpose>::DecodingKey>
+        where
+            Self: ServicePurpose;
+
+        /// A copy of `key` wiped after one operation.
+        fn ephemeral_copy(
+            key: &<Self as ServicePurpose>::IssuingKey,
+        ) -> Result<<Self as ServicePurpose>::IssuingKey, Error>
+        where
+            Self: ServicePurpose;
+
         /// Authenticates a parsed token in place; returns where its message is.
         fn open(
             key: &<Self as ServicePurpose>::DecodingKey,
@@ -323,6 +411,14 @@ mod sealed {
     }
 
     impl Operations for Local {
+        fn decoding_key_of(key: &Arc<crate::LocalKey>) -> Arc<crate::LocalKey> {
+            Arc::clone(key)
+        }
+
+        fn ephemeral_copy(key: &crate::LocalKey) -> Result<crate::LocalKey, Error> {
+            key.ephemeral_copy()
+        }
+
         fn seal(
             key: &crate::LocalKey,
             payload: &[u8],
@@ -343,6 +439,14 @@ mod sealed {
     }
 
     impl Operations for Public {
+        fn decoding_key_of(key: &Arc<crate::SecretKey>) -> Arc<crate::PublicKey> {
+            Arc::new(key.public_key())
+        }
+
+        fn ephemeral_copy(key: &crate::SecretKey) -> Result<crate::SecretKey, Error> {
+            key.ephemeral_copy()
+        }
+
         fn seal(
             key: &crate::SecretKey,
             payload: &[u8],
@@ -405,63 +509,70 @@ impl<P: ServicePurpose> fmt::Debug for TokenService<P> {
     }
 }
 
-impl LocalService {
-    /// A builder for a service that issues and accepts tokens with one key.
+impl<P: ServicePurpose> TokenService<P> {
+    /// A builder for a service that issues and decodes tokens with one key: a
+    /// [`LocalKey`] for a [`LocalService`], a [`SecretKey`] for a
+    /// [`PublicService`] (which verifies with its public half). The key may be
+    /// given by value or as an [`Arc`] shared with other services.
     ///
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::{LocalKey, service::LocalService};
+    /// use std::sync::Arc;
+    /// use vaulttoken::{Claims, LocalKey, LocalService, PublicService, SecretKey};
     ///
-    /// let service = LocalService::builder(LocalKey::generate()?).build();
-    /// # let _ = service;
+    /// let key = Arc::new(LocalKey::generate()?);
+    /// let issuer = LocalService::builder(Arc::clone(&key)).key_id("sessions-1").build();
+    /// let reader = LocalService::builder(key).key_id("sessions-1").build();
+    /// let token = issuer.encode(&Claims::builder().subject("u").build()?)?;
+    /// assert_eq!(reader.decode(&token)?.claims().subject(), Some("u"));
+    ///
+    /// let signer = PublicService::builder(SecretKey::generate()?).build();
+    /// signer.decode(&signer.encode(&Claims::builder().build()?)?)?;
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
-    pub fn builder(key: LocalKey) -> ServiceBuilder<Local> {
-        let provider = Arc::new(StaticKey::new(key));
-        ServiceBuilder::new(provider.clone(), Some(provider))
-    }
-}
-
-impl PublicService {
-    /// A builder for a service that signs with `secret` and verifies with its
-    /// public key.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use vaulttoken::{SecretKey, service::PublicService};
-    ///
-    /// let service = PublicService::signing(SecretKey::generate()?).build();
-    /// # let _ = service;
-    /// # Ok::<(), vaulttoken::Error>(())
-    /// ```
-    pub fn signing(secret: SecretKey) -> ServiceBuilder<Public> {
-        let public = Arc::new(StaticKey::new(secret.public_key()));
-        ServiceBuilder::new(public, Some(Arc::new(StaticKey::new(secret))))
+    pub fn builder(key: impl Into<Arc<P::IssuingKey>>) -> ServiceBuilder<P, OneKey> {
+        let key = key.into();
+        let decoding = P::decoding_key_of(&key);
+        ServiceBuilder::with_keys(Keys::One {
+            decoding,
+            issuing: Some(key),
+            key_id: None,
+            ephemeral: false,
+        })
     }
 
-    /// A builder for a verification-only service: it holds just the public key and
-    /// cannot issue tokens.
+    /// A builder for a service that only decodes, with one key: a [`LocalKey`]
+    /// for a [`LocalService`], a [`PublicKey`] for a [`PublicService`]. It cannot
+    /// issue tokens.
     ///
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::{Error, Claims, SecretKey, service::PublicService};
+    /// use vaulttoken::{Claims, Error, PublicService, SecretKey};
     ///
-    /// let verifier = PublicService::verifying(SecretKey::generate()?.public_key()).build();
-    /// let err = verifier.encode(&Claims::builder().build()?).unwrap_err();
-    /// assert!(matches!(err, Error::NoIssuingKey));
+    /// let secret = SecretKey::generate()?;
+    /// let verifier = PublicService::verifier(secret.public_key()).build();
+    /// let token = PublicService::builder(secret).build().encode(&Claims::builder().build()?)?;
+    /// verifier.decode(&token)?;
+    /// assert!(matches!(verifier.encode(&Claims::builder().build()?), Err(Error::NoIssuingKey)));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
-    pub fn verifying(public: PublicKey) -> ServiceBuilder<Public> {
-        ServiceBuilder::new(Arc::new(StaticKey::new(public)), None)
+    pub fn verifier(key: impl Into<Arc<P::DecodingKey>>) -> ServiceBuilder<P, OneKey> {
+        ServiceBuilder::with_keys(Keys::One {
+            decoding: key.into(),
+            issuing: None,
+            key_id: None,
+            ephemeral: false,
+        })
     }
 }
 
 impl<P: ServicePurpose> TokenService<P> {
-    /// A builder for a service whose keys come from providers (for example a key
-    /// ring). Pass `None` as `issuing` for a service that only decodes.
+    /// A builder for a service whose keys come from providers: your own, a
+    /// closure ([`key_provider_fn`]) or a [`StaticKey`]. Pass `None` as
+    /// `issuing` for a service that only decodes. (For a key ring, use
+    /// `from_ring`.)
     ///
     /// # Examples
     ///
@@ -470,15 +581,15 @@ impl<P: ServicePurpose> TokenService<P> {
     /// use vaulttoken::service::{LocalService, StaticKey};
     ///
     /// let keys = Arc::new(StaticKey::new(vaulttoken::LocalKey::generate()?).with_key_id("k1"));
-    /// let service = LocalService::with_providers(keys.clone(), Some(keys)).build();
+    /// let service = LocalService::from_providers(keys.clone(), Some(keys)).build();
     /// # let _ = service;
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
-    pub fn with_providers(
+    pub fn from_providers(
         decoding: Arc<dyn KeyProvider<P::DecodingKey>>,
         issuing: Option<Arc<dyn IssuingKeyProvider<P::IssuingKey>>>,
     ) -> ServiceBuilder<P> {
-        ServiceBuilder::new(decoding, issuing)
+        ServiceBuilder::with_keys(Keys::Providers { decoding, issuing })
     }
 
     /// A claims builder preset with this service's default validity (1 hour unless
@@ -663,7 +774,7 @@ impl<P: ServicePurpose> TokenService<P> {
     /// use std::sync::Arc;
     ///
     /// let keys = Arc::new(StaticKey::new(LocalKey::generate()?).with_key_id("k-2026"));
-    /// let service = LocalService::with_providers(keys.clone(), Some(keys)).build();
+    /// let service = LocalService::from_providers(keys.clone(), Some(keys)).build();
     /// let token = service.encode(&Claims::builder().build()?)?;
     /// assert_eq!(service.untrusted_key_id(&token)?.as_deref(), Some("k-2026"));
     /// # Ok::<(), vaulttoken::Error>(())
@@ -726,41 +837,72 @@ fn with_key_id(footer: &Footer, key_id: Option<String>) -> Result<Footer, Error>
 /// # Ok::<(), vaulttoken::Error>(())
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
-pub struct ServiceBuilder<P: ServicePurpose> {
-    service: TokenService<P>,
+pub struct ServiceBuilder<P: ServicePurpose, S = Providers> {
+    keys: Keys<P>,
+    rules: RuleSet,
+    footer_mode: FooterMode,
+    footer_limits: FooterLimits,
+    max_token_len: usize,
+    validity: Duration,
     /// Whether `default_validity` was called.
     validity_chosen: bool,
     /// The longest token lifetime of the key ring the keys come from, if any.
     ring_lifetime: Option<Duration>,
+    source: PhantomData<S>,
 }
 
-impl<P: ServicePurpose> fmt::Debug for ServiceBuilder<P> {
+/// Marks a [`ServiceBuilder`] made from one key ([`TokenService::builder`],
+/// [`TokenService::verifier`]): it can give that key an id
+/// ([`ServiceBuilder::key_id`]) and issue with ephemeral copies of it
+/// ([`ServiceBuilder::ephemeral_key_per_token`]).
+#[derive(Debug)]
+pub enum OneKey {}
+
+/// Marks a [`ServiceBuilder`] whose keys come from providers or a key ring,
+/// which name their own keys.
+#[derive(Debug)]
+pub enum Providers {}
+
+/// Where a builder's keys come from.
+enum Keys<P: ServicePurpose> {
+    One {
+        decoding: Arc<P::DecodingKey>,
+        issuing: Option<Arc<P::IssuingKey>>,
+        key_id: Option<String>,
+        ephemeral: bool,
+    },
+    Providers {
+        decoding: Arc<dyn KeyProvider<P::DecodingKey>>,
+        issuing: Option<Arc<dyn IssuingKeyProvider<P::IssuingKey>>>,
+    },
+}
+
+impl<P: ServicePurpose, S> fmt::Debug for ServiceBuilder<P, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServiceBuilder")
-            .field("service", &self.service)
+            .field("purpose", &P::HEADER)
+            .field("rules", &self.rules)
+            .field("footer_mode", &self.footer_mode)
+            .field("footer_limits", &self.footer_limits)
+            .field("max_token_len", &self.max_token_len)
+            .field("validity", &self.validity)
             .field("ring_lifetime", &self.ring_lifetime)
             .finish_non_exhaustive()
     }
 }
 
-impl<P: ServicePurpose> ServiceBuilder<P> {
-    fn new(
-        decoding_keys: Arc<dyn KeyProvider<P::DecodingKey>>,
-        issuing_keys: Option<Arc<dyn IssuingKeyProvider<P::IssuingKey>>>,
-    ) -> Self {
+impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
+    fn with_keys(keys: Keys<P>) -> Self {
         Self {
-            service: TokenService {
-                decoding_keys,
-                issuing_keys,
-                rules: RuleSet::default(),
-                footer_mode: FooterMode::Auto,
-                footer_limits: FooterLimits::default(),
-                max_token_len: DEFAULT_MAX_TOKEN_LEN,
-                validity: DEFAULT_VALIDITY,
-                purpose: PhantomData,
-            },
+            keys,
+            rules: RuleSet::default(),
+            footer_mode: FooterMode::Auto,
+            footer_limits: FooterLimits::default(),
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            validity: DEFAULT_VALIDITY,
             validity_chosen: false,
             ring_lifetime: None,
+            source: PhantomData,
         }
     }
 
@@ -777,7 +919,7 @@ impl<P: ServicePurpose> ServiceBuilder<P> {
     ///
     /// See [`ServiceBuilder`].
     pub fn rules(mut self, rules: RuleSet) -> Self {
-        self.service.rules = rules;
+        self.rules = rules;
         self
     }
 
@@ -787,7 +929,7 @@ impl<P: ServicePurpose> ServiceBuilder<P> {
     ///
     /// See [`ServiceBuilder`].
     pub fn footer_mode(mut self, mode: FooterMode) -> Self {
-        self.service.footer_mode = mode;
+        self.footer_mode = mode;
         self
     }
 
@@ -797,7 +939,7 @@ impl<P: ServicePurpose> ServiceBuilder<P> {
     ///
     /// See [`ServiceBuilder`].
     pub fn footer_limits(mut self, limits: FooterLimits) -> Self {
-        self.service.footer_limits = limits;
+        self.footer_limits = limits;
         self
     }
 
@@ -808,7 +950,7 @@ impl<P: ServicePurpose> ServiceBuilder<P> {
     ///
     /// See [`ServiceBuilder`].
     pub fn max_token_len(mut self, max_len: usize) -> Self {
-        self.service.max_token_len = max_len;
+        self.max_token_len = max_len;
         self
     }
 
@@ -819,7 +961,7 @@ impl<P: ServicePurpose> ServiceBuilder<P> {
     ///
     /// See [`TokenService::claims_builder`].
     pub fn default_validity(mut self, validity: Duration) -> Self {
-        self.service.validity = validity;
+        self.validity = validity;
         self.validity_chosen = true;
         self
     }
@@ -851,15 +993,99 @@ impl<P: ServicePurpose> ServiceBuilder<P> {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn build(self) -> TokenService<P> {
-        let mut service = self.service;
+        let mut rules = self.rules;
+        let mut validity = self.validity;
         if let Some(lifetime) = self.ring_lifetime {
-            if service.rules.max_validity_limit().is_none() {
-                service.rules = service.rules.max_validity(lifetime);
+            if rules.max_validity_limit().is_none() {
+                rules = rules.max_validity(lifetime);
             }
-            if !self.validity_chosen && lifetime < service.validity {
-                service.validity = lifetime;
+            if !self.validity_chosen && lifetime < validity {
+                validity = lifetime;
             }
         }
-        service
+        let (decoding_keys, issuing_keys) = match self.keys {
+            Keys::Providers { decoding, issuing } => (decoding, issuing),
+            Keys::One {
+                decoding,
+                issuing,
+                key_id,
+                ephemeral,
+            } => {
+                let decoding: Arc<dyn KeyProvider<P::DecodingKey>> = Arc::new(StaticKey {
+                    key: decoding,
+                    key_id: key_id.clone(),
+                });
+                let issuing = issuing.map(|key| -> Arc<dyn IssuingKeyProvider<P::IssuingKey>> {
+                    if ephemeral {
+                        Arc::new(EphemeralCopies::<P> { key, key_id })
+                    } else {
+                        Arc::new(StaticKey { key, key_id })
+                    }
+                });
+                (decoding, issuing)
+            }
+        };
+        TokenService {
+            decoding_keys,
+            issuing_keys,
+            rules,
+            footer_mode: self.footer_mode,
+            footer_limits: self.footer_limits,
+            max_token_len: self.max_token_len,
+            validity,
+            purpose: PhantomData,
+        }
+    }
+}
+
+impl<P: ServicePurpose> ServiceBuilder<P, OneKey> {
+    /// Gives the service's key an id: issued tokens carry it as `kid` in a JSON
+    /// footer, and a token whose footer names another id, or none, is refused
+    /// with [`Error::UnknownKeyId`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
+    ///
+    /// let key = Arc::new(LocalKey::generate()?);
+    /// let v1 = LocalService::builder(Arc::clone(&key)).key_id("v1").build();
+    /// let v2 = LocalService::builder(key).key_id("v2").build();
+    /// let token = v1.encode(&Claims::builder().build()?)?;
+    /// assert_eq!(v1.untrusted_key_id(&token)?.as_deref(), Some("v1"));
+    /// assert!(matches!(v2.decode(&token), Err(Error::UnknownKeyId)));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn key_id(mut self, key_id: impl Into<String>) -> Self {
+        if let Keys::One { key_id: id, .. } = &mut self.keys {
+            *id = Some(key_id.into());
+        }
+        self
+    }
+
+    /// Issues every token with a fresh ephemeral copy of the key, wiped as soon
+    /// as that token is made, so no key material outlives an operation outside
+    /// the one long-lived original.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::{Claims, LocalKey, LocalService};
+    ///
+    /// let service = LocalService::builder(LocalKey::generate()?)
+    ///     .ephemeral_key_per_token()
+    ///     .build();
+    /// // Every token is issued, and decodes, although each copy works only once.
+    /// for _ in 0..3 {
+    ///     service.decode(&service.encode(&Claims::builder().build()?)?)?;
+    /// }
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn ephemeral_key_per_token(mut self) -> Self {
+        if let Keys::One { ephemeral, .. } = &mut self.keys {
+            *ephemeral = true;
+        }
+        self
     }
 }

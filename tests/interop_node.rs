@@ -211,7 +211,7 @@ fn node_paseto_refuses_vaulttoken_tokens_with_a_wrong_implicit_assertion() {
 fn public_services_and_node_paseto_accept_each_others_claims() {
     let clock = FixedClock::new(NOW_TIME);
     let footer = Footer::Claims(FooterClaims::new().with_key_id("k1"));
-    let signer = PublicService::signing(secret_key())
+    let signer = PublicService::builder(secret_key())
         .rules(RuleSet::default().with_clock(clock))
         .build();
     let claims = Claims::builder()
@@ -235,7 +235,7 @@ fn public_services_and_node_paseto_accept_each_others_claims() {
     assert_eq!(seen["role"], "admin");
     assert!(seen["exp"].is_string(), "{seen}");
 
-    let verifier = PublicService::verifying(public_key())
+    let verifier = PublicService::verifier(public_key())
         .rules(RuleSet::default().with_clock(clock))
         .build();
     let verified = verifier

@@ -209,13 +209,13 @@ fn services_accept_pasetors_tokens_and_issue_tokens_pasetors_opens() {
     assert_eq!(verified.footer(), &footer);
 
     let (secret, public, their_secret, their_public) = public_keys();
-    let verifier = PublicService::verifying(public).rules(rules()).build();
+    let verifier = PublicService::verifier(public).rules(rules()).build();
     let token = PublicToken::sign(&their_secret, payload, Some(FOOTER), Some(IMPLICIT)).unwrap();
     let verified = verifier.decode_with(&token, None, IMPLICIT).unwrap();
     assert_eq!(verified.claims().subject(), Some("user-42"));
     assert_eq!(verified.footer(), &footer);
 
-    let signer = PublicService::signing(secret).rules(rules()).build();
+    let signer = PublicService::builder(secret).rules(rules()).build();
     let claims = Claims::builder()
         .subject("user-42")
         .build_with_clock(&FixedClock::new(NOW))

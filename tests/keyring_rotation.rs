@@ -164,7 +164,7 @@ fn a_signing_ring_issues_and_a_public_ring_verifies_across_a_rotation() {
     let signing = Arc::new(SigningKeyRing::new(Duration::hours(1)).unwrap());
     let a = signing.add(SecretKey::generate().unwrap()).unwrap();
     signing.promote(&a).unwrap();
-    let issuer = PublicService::from_signing_ring(Arc::clone(&signing)).build();
+    let issuer = PublicService::from_ring(Arc::clone(&signing)).build();
     let token_a = issuer.encode(&claims("a")).unwrap();
 
     // The verifiers get the next key before it issues anything.
@@ -172,7 +172,7 @@ fn a_signing_ring_issues_and_a_public_ring_verifies_across_a_rotation() {
     let public =
         PublicKeyRing::import(&signing.public_ring().export(), &RingSettings::new()).unwrap();
     assert_eq!(public.len(), 2);
-    let verifier = PublicService::from_public_ring(Arc::new(public)).build();
+    let verifier = PublicService::from_ring(Arc::new(public)).build();
     assert!(matches!(
         verifier.encode(&claims("x")),
         Err(Error::NoIssuingKey)

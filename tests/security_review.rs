@@ -118,7 +118,7 @@ fn text_footers_holding_keys_are_refused_in_every_mode() {
         format!("note {}", paserk.as_str()),
     ];
     for mode in [FooterMode::Auto, FooterMode::Text, FooterMode::Claims] {
-        let service = LocalService::with_providers(Arc::new(StaticKey::new(key())), None)
+        let service = LocalService::from_providers(Arc::new(StaticKey::new(key())), None)
             .rules(rules())
             .footer_mode(mode)
             .build();
@@ -312,7 +312,7 @@ fn static_keys_and_rings_read_the_kid_within_the_services_limits() {
     ring.promote(&id).unwrap();
     let tight = FooterLimits::default().max_keys(2);
     let static_service =
-        LocalService::with_providers(Arc::new(StaticKey::new(key()).with_key_id("k1")), None)
+        LocalService::from_providers(Arc::new(StaticKey::new(key()).with_key_id("k1")), None)
             .rules(rules())
             .footer_limits(tight)
             .build();
@@ -414,7 +414,7 @@ impl KeyProvider<LocalKey> for CountingProvider {
 #[test]
 fn a_malformed_token_never_reaches_the_key_provider() {
     let provider = Arc::new(CountingProvider::default());
-    let service = LocalService::with_providers(Arc::clone(&provider) as Arc<_>, None)
+    let service = LocalService::from_providers(Arc::clone(&provider) as Arc<_>, None)
         .rules(rules())
         .footer_limits(FooterLimits::default().max_len(64))
         .build();

@@ -60,8 +60,8 @@ fn local_service_round_trips_claims_and_footer() {
 fn public_service_signs_and_a_verifier_with_only_the_public_key_verifies() {
     let secret = SecretKey::from_seed(&[7; 32]).unwrap();
     let public = secret.public_key();
-    let signer = PublicService::signing(secret).rules(rules()).build();
-    let verifier = PublicService::verifying(public).rules(rules()).build();
+    let signer = PublicService::builder(secret).rules(rules()).build();
+    let verifier = PublicService::verifier(public).rules(rules()).build();
     let token = signer.encode(&claims()).unwrap();
     assert_eq!(verifier.decode(&token).unwrap().claims(), &claims());
     assert!(matches!(
@@ -73,7 +73,7 @@ fn public_service_signs_and_a_verifier_with_only_the_public_key_verifies() {
 #[test]
 fn a_public_service_refuses_local_tokens_and_vice_versa() {
     let local_token = local_service().encode(&claims()).unwrap();
-    let verifier = PublicService::verifying(SecretKey::generate().unwrap().public_key())
+    let verifier = PublicService::verifier(SecretKey::generate().unwrap().public_key())
         .rules(rules())
         .build();
     assert!(matches!(
@@ -282,7 +282,7 @@ fn an_expected_footer_must_match_exactly() {
 #[test]
 fn a_keyed_static_key_writes_its_kid_and_refuses_other_kids() {
     let keys = Arc::new(StaticKey::new(local_key()).with_key_id("k1"));
-    let service = LocalService::with_providers(keys.clone(), Some(keys))
+    let service = LocalService::from_providers(keys.clone(), Some(keys))
         .rules(rules())
         .build();
     let token = service.encode(&claims()).unwrap();
@@ -483,4 +483,82 @@ fn custom_claims_decode_into_a_serde_struct() {
         decoded.claims().deserialize_custom::<Session>().unwrap(),
         session
     );
+}
+
+// The service constructors: one naming scheme (`builder`, `verifier`,
+// `from_ring`, `from_providers`), shared keys, key ids and ephemeral copies.
+
+#[test]
+fn one_shared_key_serves_several_services_without_copying_it() {
+    let key = Arc::new(local_key());
+    let issuer = LocalService::builder(Arc::clone(&key))
+        .key_id("sessions")
+        .rules(rules())
+        .build();
+    let reader = LocalService::verifier(Arc::clone(&key))
+        .key_id("sessions")
+        .rules(rules())
+        .build();
+    let token = issuer.encode(&claims()).unwrap();
+    assert_eq!(
+        reader.untrusted_key_id(&token).unwrap().as_deref(),
+        Some("sessions")
+    );
+    assert_eq!(reader.decode(&token).unwrap().claims(), &claims());
+    assert!(matches!(reader.encode(&claims()), Err(Error::NoIssuingKey)));
+    // Three owners: the test, and each service's providers hold the same key.
+    assert!(Arc::strong_count(&key) >= 3);
+    let other_id = LocalService::verifier(key)
+        .key_id("other")
+        .rules(rules())
+        .build();
+    assert!(matches!(other_id.decode(&token), Err(Error::UnknownKeyId)));
+}
+
+#[test]
+fn a_service_can_issue_every_token_with_a_fresh_ephemeral_copy() {
+    let service = LocalService::builder(local_key())
+        .ephemeral_key_per_token()
+        .rules(rules())
+        .build();
+    let tokens: Vec<String> = (0..5).map(|_| service.encode(&claims()).unwrap()).collect();
+    for token in &tokens {
+        assert!(service.decode(token).is_ok());
+    }
+    let signer = PublicService::builder(SecretKey::generate().unwrap())
+        .ephemeral_key_per_token()
+        .rules(rules())
+        .build();
+    for _ in 0..3 {
+        let token = signer.encode(&claims()).unwrap();
+        assert!(signer.decode(&token).is_ok());
+    }
+}
+
+#[test]
+fn a_closure_can_choose_the_decoding_key() {
+    let key = Arc::new(local_key());
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (lookup_key, lookup_calls) = (Arc::clone(&key), Arc::clone(&calls));
+    let provider = vaulttoken::service::key_provider_fn(move |footer| {
+        lookup_calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match footer.untrusted_key_id()? {
+            Some("k-7") => Ok(Arc::clone(&lookup_key)),
+            _ => Err(Error::UnknownKeyId),
+        }
+    });
+    let reader = LocalService::from_providers(Arc::new(provider), None)
+        .rules(rules())
+        .build();
+    let named = LocalService::builder(Arc::clone(&key))
+        .key_id("k-7")
+        .rules(rules())
+        .build();
+    let unnamed = LocalService::builder(key).rules(rules()).build();
+    assert!(reader.decode(&named.encode(&claims()).unwrap()).is_ok());
+    assert!(matches!(
+        reader.decode(&unnamed.encode(&claims()).unwrap()),
+        Err(Error::UnknownKeyId)
+    ));
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

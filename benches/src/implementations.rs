@@ -457,7 +457,7 @@ pub mod decode {
             let secret = vaulttoken::SecretKey::from_seed(&ED25519_SEED)?;
             Ok(Self {
                 local: LocalService::builder(vaulttoken::LocalKey::from_bytes(&LOCAL_KEY)?).build(),
-                public: PublicService::verifying(secret.public_key()).build(),
+                public: PublicService::verifier(secret.public_key()).build(),
             })
         }
     }

@@ -33,12 +33,13 @@ use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use time::{Duration, OffsetDateTime};
+use vaulttoken::error::Violation;
 use vaulttoken::footer::{Footer, FooterClaims, FooterLimits, FooterMode};
 use vaulttoken::keyring::{LocalKeyRing, SigningKeyRing};
-use vaulttoken::rules::{RuleSet, Violation, constant_time_eq, rule_fn};
+use vaulttoken::rules::{RuleSet, constant_time_eq, rule_fn};
 use vaulttoken::service::{LocalService, PublicService, ServicePurpose, TokenService};
 use vaulttoken::v4::{Local, Public};
-use vaulttoken::{Claims, Error, FixedClock, LocalKey, SecretKey};
+use vaulttoken::{Claims, Error, LocalKey, SecretKey, clock::FixedClock};
 
 /// "Now" for the rules and the rings: 2030-01-01T00:00:00Z.
 const NOW: i64 = 1_893_456_000;
@@ -194,17 +195,18 @@ fn fixture<P: ServicePurpose>(
     // Authentic tokens the strict rules refuse, each for one reason.
     let lax = service(lax_rules(now()));
     let early = service(lax_rules(now() - Duration::minutes(90)));
-    let claim = |build: fn(vaulttoken::ClaimsBuilder) -> vaulttoken::ClaimsBuilder| {
-        build(
-            Claims::builder()
-                .issuer(ISSUER)
-                .audience(AUDIENCE)
-                .subject(format!("{SUBJECT}-refused"))
-                .token_id(format!("{TOKEN_ID}-refused"))
-                .claim("role", "reader")
-                .expires_in(Duration::minutes(30)),
-        )
-    };
+    let claim =
+        |build: fn(vaulttoken::claims::ClaimsBuilder) -> vaulttoken::claims::ClaimsBuilder| {
+            build(
+                Claims::builder()
+                    .issuer(ISSUER)
+                    .audience(AUDIENCE)
+                    .subject(format!("{SUBJECT}-refused"))
+                    .token_id(format!("{TOKEN_ID}-refused"))
+                    .claim("role", "reader")
+                    .expires_in(Duration::minutes(30)),
+            )
+        };
     let then = now() - Duration::minutes(90);
     let refused = [
         (
@@ -305,7 +307,7 @@ fn build_world() -> World {
     let first = ring.add(secret_a).expect("add");
     ring.promote(&first).expect("promote");
     let signing = |rules| {
-        PublicService::from_signing_ring(Arc::clone(&ring))
+        PublicService::from_ring(Arc::clone(&ring))
             .rules(rules)
             .footer_mode(FooterMode::Claims)
             .footer_limits(limits())
@@ -320,7 +322,7 @@ fn build_world() -> World {
     let mut public = fixture("v4.public.", signing, rotate, first.as_str().to_owned());
     // After the rotation, so the public half holds both keys.
     public.verifier = Some(
-        PublicService::from_public_ring(Arc::new(ring.public_ring()))
+        PublicService::from_ring(Arc::new(ring.public_ring()))
             .rules(strict_rules())
             .footer_mode(FooterMode::Claims)
             .footer_limits(limits())
