@@ -40,6 +40,9 @@ mod password;
 mod pie;
 mod plain;
 mod seal;
+#[cfg(feature = "serde")]
+mod serialization;
+mod text;
 
 use zeroize::Zeroizing;
 
