@@ -68,6 +68,9 @@ pub(crate) fn decode_public_base64url_into(text: &[u8], out: &mut [u8]) -> bool 
         let g3 = group(block[12], block[13], block[14], block[15]);
         seen |= g0 | g1 | g2 | g3;
         // Bits beyond a group's 24 only matter when `seen` already fails.
+        // mutants: equivalent because `|` -> `^` here (and in `last` and the
+        // six-byte `bytes` below) only differs where shifted fields overlap, which
+        // needs bits above a group's 24; then `seen` fails and `out` is discarded.
         let first = u64::from(g0) << 40 | u64::from(g1) << 16 | u64::from(g2) >> 8;
         let last = g2 << 24 | g3;
         let (first_out, last_out) = twelve.split_at_mut(8);
@@ -117,6 +120,8 @@ pub(crate) fn decode_public_base64url_into(text: &[u8], out: &mut [u8]) -> bool 
         }
         _ => return false,
     }
+    // mutants: equivalent because `<` -> `<=`: `seen` is an OR of values below
+    // 2^24 or with all of bits 24 to 31 set (`INVALID`), so it is never 2^24.
     seen < 1 << 24
 }
 
@@ -133,6 +138,8 @@ pub(crate) fn decode_public_base64url(text: &str) -> Option<Vec<u8>> {
 pub(crate) fn is_public_base64url(text: &str) -> bool {
     // A multiple of four characters, so only the last piece can have a tail.
     const PIECE: usize = 1024;
+    // mutants: equivalent because `/` -> `*` only enlarges `scratch`; every
+    // piece decodes to at most `PIECE / 4 * 3` bytes, so the rest is unused.
     let mut scratch = [0u8; PIECE / 4 * 3];
     text.as_bytes().chunks(PIECE).all(|piece| {
         base64url_decoded_len(piece.len())
@@ -414,5 +421,28 @@ mod tests {
         assert_eq!(decode_hex("ab01"), Some(vec![0xab, 0x01]));
         assert_eq!(decode_hex("ab0"), None);
         assert_eq!(decode_hex("zz"), None);
+    }
+
+    #[test]
+    fn public_decoder_rejects_two_bad_characters_in_any_two_positions() {
+        // Every bad character marks the same high bits, so two of them must not
+        // cancel out, whether they share a group, a block of sixteen, or sit in
+        // different loops. 47 = 16 + 16 + 8 + 4 + 3 and 30 = 16 + 8 + 4 + 2
+        // characters cross every path that collects `seen`.
+        for len in [47, 30] {
+            let text = encode_base64url(&Rng(5).bytes(base64url_decoded_len(len).unwrap()));
+            assert_eq!(text.len(), len);
+            assert!(public(text.as_bytes()).is_some());
+            for i in 0..len {
+                for j in i + 1..len {
+                    for [a, b] in [[b'=', b'='], [b'+', b'\xff']] {
+                        let mut corrupted = text.clone().into_bytes();
+                        corrupted[i] = a;
+                        corrupted[j] = b;
+                        assert_eq!(public(&corrupted), None, "{len}: {i} and {j}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -33,6 +33,9 @@ const DUPLICATE_KEY: &str = "duplicate key";
 pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError> {
     let text = core::str::from_utf8(bytes).map_err(|_| JsonError::NotUtf8)?;
     let value = serde_json::from_str::<StrictValue>(text).map_err(|err| {
+        // mutants: equivalent because `&&` -> `||`: serde_json classifies only
+        // `ErrorCode::Message` as data, and parsing a `StrictValue` raises a message
+        // only through `DUPLICATE_KEY`; no other category's text starts with it.
         if err.is_data() && err.to_string().starts_with(DUPLICATE_KEY) {
             JsonError::DuplicateKey
         } else {
@@ -237,5 +240,32 @@ mod tests {
             check_shape(br#"{"a":{"b":1,"c":2}}"#, 5, 2),
             Err(ShapeError::TooManyKeys)
         );
+    }
+
+    #[test]
+    fn shape_depth_goes_back_down_after_a_close() {
+        assert_eq!(check_shape(br#"{"a":{},"b":{}}"#, 2, 10), Ok(()));
+        assert_eq!(check_shape(br#"{"a":[],"b":[1],"c":[]}"#, 2, 10), Ok(()));
+        assert_eq!(check_shape(b"[[],[],[]]", 2, 10), Ok(()));
+        assert_eq!(
+            check_shape(br#"{"a":{},"b":{"c":{}}}"#, 2, 10),
+            Err(ShapeError::TooDeep)
+        );
+    }
+
+    #[test]
+    fn shape_an_escaped_backslash_does_not_escape_the_closing_quote() {
+        // `"\\"` holds one backslash; the quote after it ends the string, so
+        // the brackets and colons that follow are counted.
+        assert_eq!(
+            check_shape(br#"{"a":"\\","b":{"c":1}}"#, 1, 10),
+            Err(ShapeError::TooDeep)
+        );
+        assert_eq!(
+            check_shape(br#"{"a":"\\","b":1,"c":2}"#, 5, 2),
+            Err(ShapeError::TooManyKeys)
+        );
+        // An escaped quote, by contrast, does not end the string.
+        assert_eq!(check_shape(br#"{"a":"\"{:","b":1}"#, 1, 2), Ok(()));
     }
 }
