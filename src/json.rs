@@ -268,4 +268,13 @@ mod tests {
         // An escaped quote, by contrast, does not end the string.
         assert_eq!(check_shape(br#"{"a":"\"{:","b":1}"#, 1, 2), Ok(()));
     }
+
+    #[test]
+    fn strict_value_says_what_it_expects_from_a_non_json_deserializer() {
+        let bytes = serde::de::value::BytesDeserializer::<serde::de::value::Error>::new(b"x");
+        let Err(err) = StrictValue::deserialize(bytes) else {
+            panic!("bytes are not a JSON value");
+        };
+        assert!(err.to_string().contains("any JSON value"), "{err}");
+    }
 }

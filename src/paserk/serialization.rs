@@ -150,7 +150,9 @@ mod tests {
         let json = format!(r#""{}""#, text.as_str());
         let back: LocalKey = serde_json::from_str(&json).unwrap();
         assert_eq!(back, local);
-        let err = serde_json::from_str::<PublicKey>(&json).unwrap_err().to_string();
+        let err = serde_json::from_str::<PublicKey>(&json)
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains(&text.as_str()["k4.local.".len()..]), "{err}");
         assert!(err.contains("PASERK"), "{err}");
         assert!(serde_json::from_str::<SecretKey>("42").is_err());
