@@ -115,21 +115,32 @@ impl Claims {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn from_payload(payload: &[u8]) -> Result<Self, Error> {
-        let mut custom = json::parse_object(payload).map_err(|err| match err {
-            JsonError::NotUtf8 => PayloadError::NotUtf8,
-            JsonError::Syntax { line, column } => PayloadError::NotJson { line, column },
-            JsonError::DuplicateKey => PayloadError::DuplicateKey,
-            JsonError::NotAnObject => PayloadError::NotAnObject,
-        })?;
+        let text = core::str::from_utf8(payload).map_err(|_| PayloadError::NotUtf8)?;
+        // One pass: registered claims go straight into their fields, the rest into
+        // `custom`. Syntax errors and duplicate keys stop the parse; a registered
+        // claim of the wrong type is only recorded, and reported below in the
+        // fixed order iss, sub, aud, exp, nbf, iat, jti once the whole payload has
+        // parsed, as when the payload was parsed first and typed afterwards.
+        let parsed = serde_json::from_str::<parse::Payload<'_>>(text)
+            .map_err(|err| match json::classify(&err) {
+                JsonError::DuplicateKey => PayloadError::DuplicateKey,
+                JsonError::Syntax { line, column } => PayloadError::NotJson { line, column },
+                JsonError::NotUtf8 | JsonError::NotAnObject => {
+                    unreachable!("classify reports duplicates and syntax only")
+                }
+            })?
+            .0
+            .ok_or(PayloadError::NotAnObject)?;
+        let [iss, sub, aud, exp, nbf, iat, jti] = parsed.registered;
         Ok(Self {
-            issuer: take_string(&mut custom, "iss")?,
-            subject: take_string(&mut custom, "sub")?,
-            audience: take_string(&mut custom, "aud")?,
-            expiration: take_time(&mut custom, "exp")?,
-            not_before: take_time(&mut custom, "nbf")?,
-            issued_at: take_time(&mut custom, "iat")?,
-            token_id: take_string(&mut custom, "jti")?,
-            custom,
+            issuer: parse::string(iss, "iss")?,
+            subject: parse::string(sub, "sub")?,
+            audience: parse::string(aud, "aud")?,
+            expiration: parse::time(exp, "exp")?,
+            not_before: parse::time(nbf, "nbf")?,
+            issued_at: parse::time(iat, "iat")?,
+            token_id: parse::string(jti, "jti")?,
+            custom: parsed.custom,
         })
     }
 
@@ -774,6 +785,268 @@ fn format_time(claim: &'static str, time: OffsetDateTime) -> Result<String, Erro
         .map_err(|_| PayloadError::TimeOutOfRange { claim }.into())
 }
 
+/// The one-pass payload parser behind [`Claims::from_payload`].
+mod parse {
+    use core::fmt;
+    use std::borrow::Cow;
+
+    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+    use time::OffsetDateTime;
+
+    use super::{REGISTERED_CLAIMS, parse_time};
+    use crate::error::{Error, PayloadError};
+    use crate::json::{self, Strict};
+
+    /// A registered claim's value as read: a string (borrowed from the payload
+    /// when it has no escapes) or any other JSON value, which is the wrong type.
+    pub(super) enum Registered<'de> {
+        Text(Cow<'de, str>),
+        Other,
+    }
+
+    /// A payload's top level: `None` if it is valid JSON but not an object.
+    pub(super) struct Payload<'de>(pub(super) Option<Object<'de>>);
+
+    /// A top-level object: the registered claims (in [`REGISTERED_CLAIMS`] order)
+    /// as read, and every other key.
+    pub(super) struct Object<'de> {
+        pub(super) registered: [Option<Registered<'de>>; 7],
+        pub(super) custom: Map<String, Value>,
+    }
+
+    /// `iss`, `sub`, `aud` or `jti`: a string.
+    pub(super) fn string(
+        value: Option<Registered<'_>>,
+        claim: &'static str,
+    ) -> Result<Option<String>, Error> {
+        match value {
+            None => Ok(None),
+            Some(Registered::Text(text)) => Ok(Some(text.into_owned())),
+            Some(Registered::Other) => Err(PayloadError::WrongType {
+                claim,
+                expected: "a string",
+            }
+            .into()),
+        }
+    }
+
+    /// `exp`, `nbf` or `iat`: an RFC 3339 string, as [`parse_time`] reads it.
+    pub(super) fn time(
+        value: Option<Registered<'_>>,
+        claim: &'static str,
+    ) -> Result<Option<OffsetDateTime>, Error> {
+        match value {
+            None => Ok(None),
+            Some(Registered::Text(text)) => parse_time(&text)
+                .map(Some)
+                .ok_or_else(|| PayloadError::InvalidTime { claim }.into()),
+            Some(Registered::Other) => Err(PayloadError::WrongType {
+                claim,
+                expected: "an RFC 3339 date-time string",
+            }
+            .into()),
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Payload<'de> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(PayloadVisitor).map(Payload)
+        }
+    }
+
+    /// Reads the top level. Anything but an object is still read strictly to its
+    /// end (a duplicate key or a syntax error in it is reported first), then
+    /// refused as not an object.
+    struct PayloadVisitor;
+
+    impl<'de> Visitor<'de> for PayloadVisitor {
+        type Value = Option<Object<'de>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            json::visit_strict_seq(seq).map(|_| None)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+            let mut object = Object {
+                registered: [const { None }; 7],
+                custom: Map::new(),
+            };
+            while let Some(key) = access.next_key::<Key>()? {
+                // A key seen before is refused before its value is read, as the
+                // strict visitor does.
+                match key {
+                    Key::Registered(index) => {
+                        let slot = &mut object.registered[index];
+                        if slot.is_some() {
+                            return Err(json::duplicate_key());
+                        }
+                        *slot = Some(access.next_value::<Registered<'de>>()?);
+                    }
+                    Key::Custom(name) => match object.custom.entry(name) {
+                        serde_json::map::Entry::Occupied(_) => {
+                            return Err(json::duplicate_key());
+                        }
+                        serde_json::map::Entry::Vacant(slot) => {
+                            let Strict(value) = access.next_value()?;
+                            slot.insert(value);
+                        }
+                    },
+                }
+            }
+            Ok(Some(object))
+        }
+    }
+
+    /// A top-level key: a registered claim (its index in [`REGISTERED_CLAIMS`])
+    /// or a custom claim's name.
+    enum Key {
+        Registered(usize),
+        Custom(String),
+    }
+
+    impl Key {
+        fn of(name: &str) -> Option<usize> {
+            REGISTERED_CLAIMS.iter().position(|claim| *claim == name)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Key {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            // `deserialize_string`, as for the `String` keys of the strict visitor.
+            deserializer.deserialize_string(KeyVisitor)
+        }
+    }
+
+    struct KeyVisitor;
+
+    impl Visitor<'_> for KeyVisitor {
+        type Value = Key;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a claim name")
+        }
+
+        fn visit_str<E>(self, name: &str) -> Result<Key, E> {
+            Ok(Key::of(name).map_or_else(|| Key::Custom(name.to_owned()), Key::Registered))
+        }
+
+        fn visit_string<E>(self, name: String) -> Result<Key, E> {
+            Ok(Key::of(&name).map_or(Key::Custom(name), Key::Registered))
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Registered<'de> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(RegisteredVisitor)
+        }
+    }
+
+    /// Reads a registered claim's value: any JSON value, read as strictly as a
+    /// custom claim's, of which only a string is kept.
+    struct RegisteredVisitor;
+
+    impl<'de> Visitor<'de> for RegisteredVisitor {
+        type Value = Registered<'de>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Registered::Other)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Registered::Other)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Registered::Other)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Registered::Other)
+        }
+
+        fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+            Ok(Registered::Text(Cow::Borrowed(text)))
+        }
+
+        fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+            Ok(Registered::Text(Cow::Owned(text.to_owned())))
+        }
+
+        fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
+            Ok(Registered::Text(Cow::Owned(text)))
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Registered::Other)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            json::visit_strict_seq(seq).map(|_| Registered::Other)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            json::visit_strict_map(map).map(|_| Registered::Other)
+        }
+    }
+}
+
+/// The parser [`Claims::from_payload`] used before the one-pass parser: the whole
+/// payload into a strict map, then each registered claim taken out of it. Kept
+/// as the reference the one-pass parser is tested against.
+#[cfg(test)]
+fn from_payload_reference(payload: &[u8]) -> Result<Claims, Error> {
+    let mut custom = json::parse_object(payload).map_err(|err| match err {
+        JsonError::NotUtf8 => PayloadError::NotUtf8,
+        JsonError::Syntax { line, column } => PayloadError::NotJson { line, column },
+        JsonError::DuplicateKey => PayloadError::DuplicateKey,
+        JsonError::NotAnObject => PayloadError::NotAnObject,
+    })?;
+    Ok(Claims {
+        issuer: take_string(&mut custom, "iss")?,
+        subject: take_string(&mut custom, "sub")?,
+        audience: take_string(&mut custom, "aud")?,
+        expiration: take_time(&mut custom, "exp")?,
+        not_before: take_time(&mut custom, "nbf")?,
+        issued_at: take_time(&mut custom, "iat")?,
+        token_id: take_string(&mut custom, "jti")?,
+        custom,
+    })
+}
+
+#[cfg(test)]
 fn take_string(
     custom: &mut Map<String, Value>,
     claim: &'static str,
@@ -789,6 +1062,7 @@ fn take_string(
     }
 }
 
+#[cfg(test)]
 fn take_time(
     custom: &mut Map<String, Value>,
     claim: &'static str,
@@ -1143,4 +1417,143 @@ mod tests {
         assert_eq!(c.custom_f64("s"), None);
         assert_eq!(c.custom_str("missing"), None);
     }
+
+    /// The one-pass parser against the old parse-then-take one, on every payload
+    /// of a grammar of edge cases and on every truncation of some of them.
+    #[test]
+    fn one_pass_parser_agrees_with_the_reference_parser() {
+        fn same(payload: &[u8]) {
+            let new = Claims::from_payload(payload);
+            let old = from_payload_reference(payload);
+            match (&new, &old) {
+                (Ok(new), Ok(old)) => {
+                    assert_eq!(new, old, "{}", String::from_utf8_lossy(payload));
+                    assert_eq!(new.custom, old.custom);
+                }
+                (Err(new), Err(old)) => {
+                    assert_eq!(
+                        format!("{new:?}"),
+                        format!("{old:?}"),
+                        "{}",
+                        String::from_utf8_lossy(payload)
+                    );
+                }
+                _ => panic!("{}: {new:?} vs {old:?}", String::from_utf8_lossy(payload)),
+            }
+        }
+
+        let keys = [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "nbf",
+            "iat",
+            "jti",
+            r"\u0069ss",
+            r"e\u0078p",
+            "role",
+            "x",
+            "",
+        ];
+        let values = [
+            r#""a""#,
+            r#""a\"b\u00e9""#,
+            r#""2039-01-01T00:00:00Z""#,
+            r#""2039-01-01t00:00:00Z""#,
+            r#""2039-01-01T00:00:00z""#,
+            r#""2039-01-01T00:00:00+01:00""#,
+            r#""2039-13-01T00:00:00Z""#,
+            r#""2039-01-01T00:00:00\u005a""#,
+            "1700000000",
+            "-1",
+            "1.5",
+            "1e400",
+            "true",
+            "null",
+            "[]",
+            r#"[1,"a",{"b":1}]"#,
+            r#"[{"b":1,"b":2}]"#,
+            "{}",
+            r#"{"iss":1,"k":{"k":2}}"#,
+            r#"{"k":1,"k":2}"#,
+            r#"{"exp":"x","exp":"y"}"#,
+            "[1,",
+            r#""unterminated"#,
+        ];
+        let mut payloads: Vec<Vec<u8>> = vec![
+            CLAIMS_FIXTURE.to_vec(),
+            b"".to_vec(),
+            b" ".to_vec(),
+            b"{}".to_vec(),
+            b"{} x".to_vec(),
+            b"{}}".to_vec(),
+            b"[]".to_vec(),
+            b"[1]".to_vec(),
+            b"[1] x".to_vec(),
+            br#"[{"a":1,"a":2}]"#.to_vec(),
+            br#"[{"a":1,"a":2}] x"#.to_vec(),
+            br#""s""#.to_vec(),
+            b"1".to_vec(),
+            b"1e400".to_vec(),
+            b"true".to_vec(),
+            b"null".to_vec(),
+            b"\xff{}".to_vec(),
+            b"{\"sub\":\"\xff\"}".to_vec(),
+            b"{\"a\":\"\xc3\"}".to_vec(),
+            br#"{"iss":1,"iss":1}"#.to_vec(),
+            br#"{"iss":1,"\u0069ss":"a"}"#.to_vec(),
+            br#"{"jti":1,"iss":2}"#.to_vec(),
+            br#"{"exp":"bad","sub":1}"#.to_vec(),
+            br#"{"exp":1,"a":{"b":1,"b":2}}"#.to_vec(),
+            br#"{"exp":1,"a":1,"a":2}"#.to_vec(),
+            br#"{"exp":1,"a":[1,}"#.to_vec(),
+            br#"{"exp":1} x"#.to_vec(),
+            br#"{"exp":1 "a":2}"#.to_vec(),
+            br#"{1:2}"#.to_vec(),
+            br#"{"a" 1}"#.to_vec(),
+            format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200)).into_bytes(),
+            format!("{{\"exp\":{}{}}}", "[".repeat(200), "]".repeat(200)).into_bytes(),
+            format!("{{\"sub\":{}1{}}}", "[".repeat(126), "]".repeat(126)).into_bytes(),
+            format!("{{\"sub\":{}1{}}}", "[".repeat(127), "]".repeat(127)).into_bytes(),
+        ];
+        // Every key with every value, alone and followed by a second entry.
+        for key in keys {
+            for value in values {
+                payloads.push(format!("{{\"{key}\":{value}}}").into_bytes());
+                payloads.push(format!("{{\"{key}\":{value},\"iss\":7}}").into_bytes());
+                payloads.push(format!("{{\"{key}\":{value},\"{key}\":\"a\"}}").into_bytes());
+                payloads.push(format!("{{\"nbf\":true, \"{key}\" : {value} }}").into_bytes());
+                payloads.push(format!("[{{\"{key}\":{value}}}]").into_bytes());
+            }
+        }
+        // Pairs and triples of registered claims of mixed types, in both orders.
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                for (va, vb) in [("1", r#""x""#), (r#""x""#, "[]"), ("null", "{}")] {
+                    payloads.push(format!("{{\"{a}\":{va},\"{b}\":{vb}}}").into_bytes());
+                    payloads.push(format!("{{\"{b}\":{vb},\"{a}\":{va}}}").into_bytes());
+                    payloads
+                        .push(format!("{{\"{b}\":{vb},\"{a}\":{va},\"{b}\":{vb}}}").into_bytes());
+                }
+            }
+        }
+        // Every truncation of some of them.
+        let whole: Vec<Vec<u8>> = vec![
+            CLAIMS_FIXTURE.to_vec(),
+            br#"{"exp":1,"a":[{"b":"\u00e9","c":null}],"iss":"x"}"#.to_vec(),
+            "{\"sub\":\"é\",\"r\":[1,2.5,-3e2]}".as_bytes().to_vec(),
+        ];
+        for payload in &whole {
+            for end in 0..payload.len() {
+                payloads.push(payload[..end].to_vec());
+            }
+        }
+        for payload in &payloads {
+            same(payload);
+        }
+        assert!(payloads.len() > 1000, "{}", payloads.len());
+    }
+
+    const CLAIMS_FIXTURE: &[u8] = br#"{"iss":"https://auth.example.com","sub":"user:8f14e45f-ceea","aud":"api.example.com","exp":"2039-01-01T00:00:00Z","nbf":"2024-01-01T00:00:00Z","iat":"2024-01-01T00:00:00Z","jti":"c2a7d5e1-93b4-4f0a-8e61-0d9b2f7c4a38","role":"admin","tenant":"acme"}"#;
 }

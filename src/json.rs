@@ -163,6 +163,48 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
+/// How [`parse_object`] reads a `serde_json` error: a duplicate key, or a syntax
+/// error at its line and column. For parsers that run `serde_json` themselves
+/// with the strict visitors below.
+pub(crate) fn classify(err: &serde_json::Error) -> JsonError {
+    if err.is_data() && err.to_string().starts_with(DUPLICATE_KEY) {
+        JsonError::DuplicateKey
+    } else {
+        JsonError::Syntax {
+            line: err.line(),
+            column: err.column(),
+        }
+    }
+}
+
+/// The error a strict visitor returns for a key seen twice in one object, which
+/// [`classify`] reads as [`JsonError::DuplicateKey`].
+pub(crate) fn duplicate_key<E: de::Error>() -> E {
+    E::custom(DUPLICATE_KEY)
+}
+
+/// A JSON value read as strictly as [`parse_object`] reads one (unique keys at
+/// every depth), for parsers that read the top level themselves.
+pub(crate) struct Strict(pub(crate) Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        StrictValue::deserialize(deserializer).map(|StrictValue(value)| Self(value))
+    }
+}
+
+/// An array, read strictly (as [`Strict`] reads one), for a visitor that was
+/// handed it in place of the value it wanted.
+pub(crate) fn visit_strict_seq<'de, A: SeqAccess<'de>>(seq: A) -> Result<Value, A::Error> {
+    StrictVisitor.visit_seq(seq).map(|StrictValue(value)| value)
+}
+
+/// An object, read strictly (as [`Strict`] reads one), for a visitor that was
+/// handed it in place of the value it wanted.
+pub(crate) fn visit_strict_map<'de, A: MapAccess<'de>>(map: A) -> Result<Value, A::Error> {
+    StrictVisitor.visit_map(map).map(|StrictValue(value)| value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
