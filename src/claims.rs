@@ -154,23 +154,19 @@ impl Claims {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn from_payload(payload: &[u8]) -> Result<Self, Error> {
-        let text = core::str::from_utf8(payload).map_err(|_| PayloadError::NotUtf8)?;
-        // One pass: registered claims go straight into their fields, the rest into
-        // `custom`. Syntax errors and duplicate keys stop the parse; a registered
-        // claim of the wrong type is only recorded, and reported below in the
-        // fixed order iss, sub, aud, exp, nbf, iat, jti once the whole payload has
-        // parsed, as when the payload was parsed first and typed afterwards.
-        let parsed = serde_json::from_str::<parse::Payload<'_>>(text)
-            .map_err(|err| match json::classify(&err) {
-                JsonError::DuplicateKey => PayloadError::DuplicateKey,
+        // One pass: registered claims are read straight into their fields, the
+        // rest into `custom`. Syntax errors and duplicate keys stop the parse; a
+        // registered claim of the wrong type is reported below, in the fixed order
+        // iss, sub, aud, exp, nbf, iat, jti, once the whole payload has parsed, as
+        // when the payload was parsed first and typed afterwards.
+        let parsed =
+            json::parse_object_taking(payload, REGISTERED_CLAIMS).map_err(|err| match err {
+                JsonError::NotUtf8 => PayloadError::NotUtf8,
                 JsonError::Syntax { line, column } => PayloadError::NotJson { line, column },
-                JsonError::NotUtf8 | JsonError::NotAnObject => {
-                    unreachable!("classify reports duplicates and syntax only")
-                }
-            })?
-            .0
-            .ok_or(PayloadError::NotAnObject)?;
-        let [iss, sub, aud, exp, nbf, iat, jti] = parsed.registered;
+                JsonError::DuplicateKey => PayloadError::DuplicateKey,
+                JsonError::NotAnObject => PayloadError::NotAnObject,
+            })?;
+        let [iss, sub, aud, exp, nbf, iat, jti] = parsed.reserved;
         let (iss, sub, aud) = (
             parse::string(&iss, "iss")?,
             parse::string(&sub, "sub")?,
@@ -187,7 +183,7 @@ impl Claims {
             expiration,
             not_before,
             issued_at,
-            custom: parsed.custom,
+            custom: parsed.rest,
         })
     }
 
@@ -834,45 +830,23 @@ fn format_time(claim: &'static str, time: OffsetDateTime) -> Result<String, Erro
         .map_err(|_| PayloadError::TimeOutOfRange { claim }.into())
 }
 
-/// The one-pass payload parser behind [`Claims::from_payload`].
+/// Typing the registered claims that [`json::parse_object_taking`] read.
 mod parse {
-    use core::fmt;
-    use std::borrow::Cow;
-
-    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-    use serde_json::{Map, Value};
     use time::OffsetDateTime;
 
-    use super::{REGISTERED_CLAIMS, parse_time};
+    use super::parse_time;
     use crate::error::{Error, PayloadError};
-    use crate::json::{self, Strict};
-
-    /// A registered claim's value as read: a string (borrowed from the payload
-    /// when it has no escapes) or any other JSON value, which is the wrong type.
-    pub(super) enum Registered<'de> {
-        Text(Cow<'de, str>),
-        Other,
-    }
-
-    /// A payload's top level: `None` if it is valid JSON but not an object.
-    pub(super) struct Payload<'de>(pub(super) Option<Object<'de>>);
-
-    /// A top-level object: the registered claims (in [`REGISTERED_CLAIMS`] order)
-    /// as read, and every other key.
-    pub(super) struct Object<'de> {
-        pub(super) registered: [Option<Registered<'de>>; 7],
-        pub(super) custom: Map<String, Value>,
-    }
+    use crate::json::Reserved;
 
     /// `iss`, `sub`, `aud` or `jti`: a string.
     pub(super) fn string<'a>(
-        value: &'a Option<Registered<'_>>,
+        value: &'a Option<Reserved<'_>>,
         claim: &'static str,
     ) -> Result<Option<&'a str>, Error> {
         match value {
             None => Ok(None),
-            Some(Registered::Text(text)) => Ok(Some(text)),
-            Some(Registered::Other) => Err(PayloadError::WrongType {
+            Some(Reserved::Text(text)) => Ok(Some(text)),
+            Some(Reserved::Other) => Err(PayloadError::WrongType {
                 claim,
                 expected: "a string",
             }
@@ -882,192 +856,19 @@ mod parse {
 
     /// `exp`, `nbf` or `iat`: an RFC 3339 string, as [`parse_time`] reads it.
     pub(super) fn time(
-        value: Option<Registered<'_>>,
+        value: Option<Reserved<'_>>,
         claim: &'static str,
     ) -> Result<Option<OffsetDateTime>, Error> {
         match value {
             None => Ok(None),
-            Some(Registered::Text(text)) => parse_time(&text)
+            Some(Reserved::Text(text)) => parse_time(&text)
                 .map(Some)
                 .ok_or_else(|| PayloadError::InvalidTime { claim }.into()),
-            Some(Registered::Other) => Err(PayloadError::WrongType {
+            Some(Reserved::Other) => Err(PayloadError::WrongType {
                 claim,
                 expected: "an RFC 3339 date-time string",
             }
             .into()),
-        }
-    }
-
-    impl<'de> Deserialize<'de> for Payload<'de> {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            deserializer.deserialize_any(PayloadVisitor).map(Payload)
-        }
-    }
-
-    /// Reads the top level. Anything but an object is still read strictly to its
-    /// end (a duplicate key or a syntax error in it is reported first), then
-    /// refused as not an object.
-    struct PayloadVisitor;
-
-    impl<'de> Visitor<'de> for PayloadVisitor {
-        type Value = Option<Object<'de>>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("any JSON value")
-        }
-
-        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-            json::visit_strict_seq(seq).map(|_| None)
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-            let mut object = Object {
-                registered: [const { None }; 7],
-                custom: Map::new(),
-            };
-            while let Some(key) = access.next_key::<Key>()? {
-                // A key seen before is refused before its value is read, as the
-                // strict visitor does.
-                match key {
-                    Key::Registered(index) => {
-                        let slot = &mut object.registered[index];
-                        if slot.is_some() {
-                            return Err(json::duplicate_key());
-                        }
-                        *slot = Some(access.next_value::<Registered<'de>>()?);
-                    }
-                    Key::Custom(name) => match object.custom.entry(name) {
-                        serde_json::map::Entry::Occupied(_) => {
-                            return Err(json::duplicate_key());
-                        }
-                        serde_json::map::Entry::Vacant(slot) => {
-                            let Strict(value) = access.next_value()?;
-                            slot.insert(value);
-                        }
-                    },
-                }
-            }
-            Ok(Some(object))
-        }
-    }
-
-    /// A top-level key: a registered claim (its index in [`REGISTERED_CLAIMS`])
-    /// or a custom claim's name.
-    enum Key {
-        Registered(usize),
-        Custom(String),
-    }
-
-    impl Key {
-        fn of(name: &str) -> Option<usize> {
-            REGISTERED_CLAIMS.iter().position(|claim| *claim == name)
-        }
-    }
-
-    impl<'de> Deserialize<'de> for Key {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            // `deserialize_string`, as for the `String` keys of the strict visitor.
-            deserializer.deserialize_string(KeyVisitor)
-        }
-    }
-
-    struct KeyVisitor;
-
-    impl Visitor<'_> for KeyVisitor {
-        type Value = Key;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a claim name")
-        }
-
-        fn visit_str<E>(self, name: &str) -> Result<Key, E> {
-            Ok(Key::of(name).map_or_else(|| Key::Custom(name.to_owned()), Key::Registered))
-        }
-
-        fn visit_string<E>(self, name: String) -> Result<Key, E> {
-            Ok(Key::of(&name).map_or(Key::Custom(name), Key::Registered))
-        }
-    }
-
-    impl<'de> Deserialize<'de> for Registered<'de> {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            deserializer.deserialize_any(RegisteredVisitor)
-        }
-    }
-
-    /// Reads a registered claim's value: any JSON value, read as strictly as a
-    /// custom claim's, of which only a string is kept.
-    struct RegisteredVisitor;
-
-    impl<'de> Visitor<'de> for RegisteredVisitor {
-        type Value = Registered<'de>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("any JSON value")
-        }
-
-        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(Registered::Other)
-        }
-
-        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(Registered::Other)
-        }
-
-        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(Registered::Other)
-        }
-
-        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(Registered::Other)
-        }
-
-        fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
-            Ok(Registered::Text(Cow::Borrowed(text)))
-        }
-
-        fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
-            Ok(Registered::Text(Cow::Owned(text.to_owned())))
-        }
-
-        fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
-            Ok(Registered::Text(Cow::Owned(text)))
-        }
-
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(Registered::Other)
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-            json::visit_strict_seq(seq).map(|_| Registered::Other)
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            json::visit_strict_map(map).map(|_| Registered::Other)
         }
     }
 }
