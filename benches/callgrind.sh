@@ -16,8 +16,12 @@ LENGTH=${LENGTH:-248}
 OUT=${OUT:-target/callgrind}
 mkdir -p "$OUT"
 
-cargo build --release --quiet -p vaulttoken-benches --example profile
-PROFILE=target/release/examples/profile
+# PROFILE=<binary> measures a binary built earlier (e.g. a copy of "before")
+# instead of building this tree; CARGO_TARGET_DIR is honoured.
+if [ -z "${PROFILE:-}" ]; then
+    cargo build --release --quiet -p vaulttoken-benches --example profile
+    PROFILE=${CARGO_TARGET_DIR:-target}/release/examples/profile
+fi
 
 if [ $# -eq 0 ]; then
     # The operation list is printed on a bad name; `time` is not one to count.

@@ -44,14 +44,53 @@ pub const DEFAULT_VALIDITY: Duration = Duration::hours(1);
 /// ```
 #[derive(Clone, PartialEq)]
 pub struct Claims {
-    issuer: Option<String>,
-    subject: Option<String>,
-    audience: Option<String>,
+    /// `iss`, `sub`, `aud` and `jti`.
+    strings: Strings,
     expiration: Option<OffsetDateTime>,
     not_before: Option<OffsetDateTime>,
     issued_at: Option<OffsetDateTime>,
-    token_id: Option<String>,
     custom: Map<String, Value>,
+}
+
+/// The string claims `iss`, `sub`, `aud` and `jti` (in that order) in one
+/// allocation: a decode makes one string instead of four.
+#[derive(Clone, Default)]
+#[cfg_attr(test, derive(Debug))]
+struct Strings {
+    /// The present claims, one after another.
+    text: String,
+    /// Where each claim is in `text`, if present.
+    spans: [Option<(usize, usize)>; 4],
+}
+
+impl Strings {
+    const ISS: usize = 0;
+    const SUB: usize = 1;
+    const AUD: usize = 2;
+    const JTI: usize = 3;
+
+    fn new(claims: [Option<&str>; 4]) -> Self {
+        let len = claims.iter().flatten().map(|claim| claim.len()).sum();
+        let mut text = String::with_capacity(len);
+        let spans = claims.map(|claim| {
+            claim.map(|claim| {
+                let start = text.len();
+                text.push_str(claim);
+                (start, text.len())
+            })
+        });
+        Self { text, spans }
+    }
+
+    fn get(&self, claim: usize) -> Option<&str> {
+        self.spans[claim].and_then(|(start, end)| self.text.get(start..end))
+    }
+}
+
+impl PartialEq for Strings {
+    fn eq(&self, other: &Self) -> bool {
+        (0..4).all(|claim| self.get(claim) == other.get(claim))
+    }
 }
 
 impl fmt::Debug for Claims {
@@ -59,13 +98,13 @@ impl fmt::Debug for Claims {
     /// ends up in logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let registered = [
-            ("iss", self.issuer.is_some()),
-            ("sub", self.subject.is_some()),
-            ("aud", self.audience.is_some()),
+            ("iss", self.issuer().is_some()),
+            ("sub", self.subject().is_some()),
+            ("aud", self.audience().is_some()),
             ("exp", self.expiration.is_some()),
             ("nbf", self.not_before.is_some()),
             ("iat", self.issued_at.is_some()),
-            ("jti", self.token_id.is_some()),
+            ("jti", self.token_id().is_some()),
         ];
         let names: Vec<&str> = registered
             .iter()
@@ -115,21 +154,36 @@ impl Claims {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn from_payload(payload: &[u8]) -> Result<Self, Error> {
-        let mut custom = json::parse_object(payload).map_err(|err| match err {
-            JsonError::NotUtf8 => PayloadError::NotUtf8,
-            JsonError::Syntax { line, column } => PayloadError::NotJson { line, column },
-            JsonError::DuplicateKey => PayloadError::DuplicateKey,
-            JsonError::NotAnObject => PayloadError::NotAnObject,
-        })?;
+        // One pass: registered claims are read straight into their fields, the
+        // rest into `custom`. Syntax errors and duplicate keys stop the parse; a
+        // registered claim of the wrong type is reported below, in the fixed order
+        // iss, sub, aud, exp, nbf, iat, jti, once the whole payload has parsed, as
+        // when the payload was parsed first and typed afterwards.
+        let parsed =
+            json::parse_object_taking(payload, REGISTERED_CLAIMS).map_err(|err| match err {
+                JsonError::NotUtf8 => PayloadError::NotUtf8,
+                JsonError::Syntax { line, column } => PayloadError::NotJson { line, column },
+                JsonError::DuplicateKey => PayloadError::DuplicateKey,
+                JsonError::NotAnObject => PayloadError::NotAnObject,
+            })?;
+        let [iss, sub, aud, exp, nbf, iat, jti] = parsed.reserved;
+        let (iss, sub, aud) = (
+            parse::string(&iss, "iss")?,
+            parse::string(&sub, "sub")?,
+            parse::string(&aud, "aud")?,
+        );
+        let (expiration, not_before, issued_at) = (
+            parse::time(exp, "exp")?,
+            parse::time(nbf, "nbf")?,
+            parse::time(iat, "iat")?,
+        );
+        let jti = parse::string(&jti, "jti")?;
         Ok(Self {
-            issuer: take_string(&mut custom, "iss")?,
-            subject: take_string(&mut custom, "sub")?,
-            audience: take_string(&mut custom, "aud")?,
-            expiration: take_time(&mut custom, "exp")?,
-            not_before: take_time(&mut custom, "nbf")?,
-            issued_at: take_time(&mut custom, "iat")?,
-            token_id: take_string(&mut custom, "jti")?,
-            custom,
+            strings: Strings::new([iss, sub, aud, jti]),
+            expiration,
+            not_before,
+            issued_at,
+            custom: parsed.rest,
         })
     }
 
@@ -150,14 +204,14 @@ impl Claims {
     pub fn to_payload(&self) -> Result<Vec<u8>, Error> {
         let mut object = Map::new();
         let strings = [
-            ("iss", &self.issuer),
-            ("sub", &self.subject),
-            ("aud", &self.audience),
-            ("jti", &self.token_id),
+            ("iss", self.issuer()),
+            ("sub", self.subject()),
+            ("aud", self.audience()),
+            ("jti", self.token_id()),
         ];
         for (name, value) in strings {
             if let Some(value) = value {
-                object.insert(name.to_owned(), Value::String(value.clone()));
+                object.insert(name.to_owned(), Value::String(value.to_owned()));
             }
         }
         let times = [
@@ -186,7 +240,7 @@ impl Claims {
     /// ```
     #[must_use]
     pub fn issuer(&self) -> Option<&str> {
-        self.issuer.as_deref()
+        self.strings.get(Strings::ISS)
     }
 
     /// `sub`: whom the token is about.
@@ -200,7 +254,7 @@ impl Claims {
     /// ```
     #[must_use]
     pub fn subject(&self) -> Option<&str> {
-        self.subject.as_deref()
+        self.strings.get(Strings::SUB)
     }
 
     /// `aud`: whom the token is for.
@@ -214,7 +268,7 @@ impl Claims {
     /// ```
     #[must_use]
     pub fn audience(&self) -> Option<&str> {
-        self.audience.as_deref()
+        self.strings.get(Strings::AUD)
     }
 
     /// `exp`: when the token expires; `None` for a non-expiring token.
@@ -270,7 +324,7 @@ impl Claims {
     /// ```
     #[must_use]
     pub fn token_id(&self) -> Option<&str> {
-        self.token_id.as_deref()
+        self.strings.get(Strings::JTI)
     }
 
     /// A custom claim as raw JSON.
@@ -729,13 +783,15 @@ impl ClaimsBuilder {
             self.token_id
         };
         Ok(Claims {
-            issuer: self.issuer,
-            subject: self.subject,
-            audience: self.audience,
+            strings: Strings::new([
+                self.issuer.as_deref(),
+                self.subject.as_deref(),
+                self.audience.as_deref(),
+                token_id.as_deref(),
+            ]),
             expiration,
             not_before: Some(not_before),
             issued_at: Some(issued_at),
-            token_id,
             custom: self.custom,
         })
     }
@@ -774,6 +830,86 @@ fn format_time(claim: &'static str, time: OffsetDateTime) -> Result<String, Erro
         .map_err(|_| PayloadError::TimeOutOfRange { claim }.into())
 }
 
+/// Typing the registered claims that [`json::parse_object_taking`] read.
+mod parse {
+    use time::OffsetDateTime;
+
+    use super::parse_time;
+    use crate::error::{Error, PayloadError};
+    use crate::json::Reserved;
+
+    /// `iss`, `sub`, `aud` or `jti`: a string.
+    pub(super) fn string<'a>(
+        value: &'a Option<Reserved<'_>>,
+        claim: &'static str,
+    ) -> Result<Option<&'a str>, Error> {
+        match value {
+            None => Ok(None),
+            Some(Reserved::Text(text)) => Ok(Some(text)),
+            Some(Reserved::Other) => Err(PayloadError::WrongType {
+                claim,
+                expected: "a string",
+            }
+            .into()),
+        }
+    }
+
+    /// `exp`, `nbf` or `iat`: an RFC 3339 string, as [`parse_time`] reads it.
+    pub(super) fn time(
+        value: Option<Reserved<'_>>,
+        claim: &'static str,
+    ) -> Result<Option<OffsetDateTime>, Error> {
+        match value {
+            None => Ok(None),
+            Some(Reserved::Text(text)) => parse_time(&text)
+                .map(Some)
+                .ok_or_else(|| PayloadError::InvalidTime { claim }.into()),
+            Some(Reserved::Other) => Err(PayloadError::WrongType {
+                claim,
+                expected: "an RFC 3339 date-time string",
+            }
+            .into()),
+        }
+    }
+}
+
+/// The parser [`Claims::from_payload`] used before the one-pass parser: the whole
+/// payload into a strict map, then each registered claim taken out of it. Kept
+/// as the reference the one-pass parser is tested against.
+#[cfg(test)]
+fn from_payload_reference(payload: &[u8]) -> Result<Claims, Error> {
+    let mut custom = json::parse_object(payload).map_err(|err| match err {
+        JsonError::NotUtf8 => PayloadError::NotUtf8,
+        JsonError::Syntax { line, column } => PayloadError::NotJson { line, column },
+        JsonError::DuplicateKey => PayloadError::DuplicateKey,
+        JsonError::NotAnObject => PayloadError::NotAnObject,
+    })?;
+    let (iss, sub, aud) = (
+        take_string(&mut custom, "iss")?,
+        take_string(&mut custom, "sub")?,
+        take_string(&mut custom, "aud")?,
+    );
+    let (expiration, not_before, issued_at) = (
+        take_time(&mut custom, "exp")?,
+        take_time(&mut custom, "nbf")?,
+        take_time(&mut custom, "iat")?,
+    );
+    let jti = take_string(&mut custom, "jti")?;
+    Ok(Claims {
+        strings: Strings::new([
+            iss.as_deref(),
+            sub.as_deref(),
+            aud.as_deref(),
+            jti.as_deref(),
+        ]),
+        expiration,
+        not_before,
+        issued_at,
+        custom,
+    })
+}
+
+#[cfg(test)]
 fn take_string(
     custom: &mut Map<String, Value>,
     claim: &'static str,
@@ -789,6 +925,7 @@ fn take_string(
     }
 }
 
+#[cfg(test)]
 fn take_time(
     custom: &mut Map<String, Value>,
     claim: &'static str,
@@ -1143,4 +1280,161 @@ mod tests {
         assert_eq!(c.custom_f64("s"), None);
         assert_eq!(c.custom_str("missing"), None);
     }
+
+    /// The one-pass parser against the old parse-then-take one, on every payload
+    /// of a grammar of edge cases and on every truncation of some of them.
+    #[test]
+    fn one_pass_parser_agrees_with_the_reference_parser() {
+        fn same(payload: &[u8]) {
+            let new = Claims::from_payload(payload);
+            let old = from_payload_reference(payload);
+            match (&new, &old) {
+                (Ok(new), Ok(old)) => {
+                    assert_eq!(new, old, "{}", String::from_utf8_lossy(payload));
+                    assert_eq!(new.custom, old.custom);
+                }
+                (Err(new), Err(old)) => {
+                    assert_eq!(
+                        format!("{new:?}"),
+                        format!("{old:?}"),
+                        "{}",
+                        String::from_utf8_lossy(payload)
+                    );
+                }
+                _ => panic!("{}: {new:?} vs {old:?}", String::from_utf8_lossy(payload)),
+            }
+        }
+
+        let keys = [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "nbf",
+            "iat",
+            "jti",
+            r"\u0069ss",
+            r"e\u0078p",
+            "role",
+            "x",
+            "",
+        ];
+        let values = [
+            r#""a""#,
+            r#""a\"b\u00e9""#,
+            r#""2039-01-01T00:00:00Z""#,
+            r#""2039-01-01t00:00:00Z""#,
+            r#""2039-01-01T00:00:00z""#,
+            r#""2039-01-01T00:00:00+01:00""#,
+            r#""2039-13-01T00:00:00Z""#,
+            r#""2039-01-01T00:00:00\u005a""#,
+            "1700000000",
+            "-1",
+            "1.5",
+            "1e400",
+            "true",
+            "null",
+            "[]",
+            r#"[1,"a",{"b":1}]"#,
+            r#"[{"b":1,"b":2}]"#,
+            "{}",
+            r#"{"iss":1,"k":{"k":2}}"#,
+            r#"{"k":1,"k":2}"#,
+            r#"{"exp":"x","exp":"y"}"#,
+            "[1,",
+            r#""unterminated"#,
+        ];
+        let mut payloads: Vec<Vec<u8>> = vec![
+            CLAIMS_FIXTURE.to_vec(),
+            b"".to_vec(),
+            b" ".to_vec(),
+            b"{}".to_vec(),
+            b"{} x".to_vec(),
+            b"{}}".to_vec(),
+            b"[]".to_vec(),
+            b"[1]".to_vec(),
+            b"[1] x".to_vec(),
+            br#"[{"a":1,"a":2}]"#.to_vec(),
+            br#"[{"a":1,"a":2}] x"#.to_vec(),
+            br#""s""#.to_vec(),
+            b"1".to_vec(),
+            b"1e400".to_vec(),
+            b"true".to_vec(),
+            b"null".to_vec(),
+            b"\xff{}".to_vec(),
+            b"{\"sub\":\"\xff\"}".to_vec(),
+            b"{\"a\":\"\xc3\"}".to_vec(),
+            br#"{"iss":1,"iss":1}"#.to_vec(),
+            br#"{"iss":1,"\u0069ss":"a"}"#.to_vec(),
+            br#"{"jti":1,"iss":2}"#.to_vec(),
+            br#"{"exp":"bad","sub":1}"#.to_vec(),
+            br#"{"exp":1,"a":{"b":1,"b":2}}"#.to_vec(),
+            br#"{"exp":1,"a":1,"a":2}"#.to_vec(),
+            br#"{"exp":1,"a":[1,}"#.to_vec(),
+            br#"{"exp":1} x"#.to_vec(),
+            br#"{"exp":1 "a":2}"#.to_vec(),
+            br#"{1:2}"#.to_vec(),
+            br#"{"a" 1}"#.to_vec(),
+            format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200)).into_bytes(),
+            format!("{{\"exp\":{}{}}}", "[".repeat(200), "]".repeat(200)).into_bytes(),
+            format!("{{\"sub\":{}1{}}}", "[".repeat(126), "]".repeat(126)).into_bytes(),
+            format!("{{\"sub\":{}1{}}}", "[".repeat(127), "]".repeat(127)).into_bytes(),
+        ];
+        // Every key with every value, alone and followed by a second entry.
+        for key in keys {
+            for value in values {
+                payloads.push(format!("{{\"{key}\":{value}}}").into_bytes());
+                payloads.push(format!("{{\"{key}\":{value},\"iss\":7}}").into_bytes());
+                payloads.push(format!("{{\"{key}\":{value},\"{key}\":\"a\"}}").into_bytes());
+                payloads.push(format!("{{\"nbf\":true, \"{key}\" : {value} }}").into_bytes());
+                payloads.push(format!("[{{\"{key}\":{value}}}]").into_bytes());
+            }
+        }
+        // Pairs and triples of registered claims of mixed types, in both orders.
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                for (va, vb) in [("1", r#""x""#), (r#""x""#, "[]"), ("null", "{}")] {
+                    payloads.push(format!("{{\"{a}\":{va},\"{b}\":{vb}}}").into_bytes());
+                    payloads.push(format!("{{\"{b}\":{vb},\"{a}\":{va}}}").into_bytes());
+                    payloads
+                        .push(format!("{{\"{b}\":{vb},\"{a}\":{va},\"{b}\":{vb}}}").into_bytes());
+                }
+            }
+        }
+        // Every truncation of some of them.
+        let whole: Vec<Vec<u8>> = vec![
+            CLAIMS_FIXTURE.to_vec(),
+            br#"{"exp":1,"a":[{"b":"\u00e9","c":null}],"iss":"x"}"#.to_vec(),
+            "{\"sub\":\"é\",\"r\":[1,2.5,-3e2]}".as_bytes().to_vec(),
+        ];
+        for payload in &whole {
+            for end in 0..payload.len() {
+                payloads.push(payload[..end].to_vec());
+            }
+        }
+        for payload in &payloads {
+            same(payload);
+        }
+        assert!(payloads.len() > 1000, "{}", payloads.len());
+    }
+
+    #[test]
+    fn string_claims_in_one_allocation_compare_by_claim() {
+        let a = Strings::new([Some("ab"), None, Some(""), None]);
+        assert_eq!(a.get(Strings::ISS), Some("ab"));
+        assert_eq!(a.get(Strings::SUB), None);
+        assert_eq!(a.get(Strings::AUD), Some(""));
+        assert_eq!(a.get(Strings::JTI), None);
+        assert_eq!(a, Strings::new([Some("ab"), None, Some(""), None]));
+        assert_ne!(a, Strings::new([Some("a"), Some("b"), Some(""), None]));
+        assert_ne!(a, Strings::new([Some("ab"), None, None, None]));
+        assert_eq!(Strings::default(), Strings::new([None; 4]));
+        let parsed = Claims::from_payload(br#"{"jti":"j","aud":"","iss":"i\u00e9"}"#).unwrap();
+        assert_eq!(parsed.issuer(), Some("i\u{e9}"));
+        assert_eq!(parsed.subject(), None);
+        assert_eq!(parsed.audience(), Some(""));
+        assert_eq!(parsed.token_id(), Some("j"));
+    }
+
+    const CLAIMS_FIXTURE: &[u8] = br#"{"iss":"https://auth.example.com","sub":"user:8f14e45f-ceea","aud":"api.example.com","exp":"2039-01-01T00:00:00Z","nbf":"2024-01-01T00:00:00Z","iat":"2024-01-01T00:00:00Z","jti":"c2a7d5e1-93b4-4f0a-8e61-0d9b2f7c4a38","role":"admin","tenant":"acme"}"#;
 }

@@ -716,8 +716,10 @@ impl<K: RingKey> KeyRing<K> {
     /// The decoding key for a token's untrusted footer: the key its `kid` names.
     fn lookup(&self, footer: &UntrustedFooter<'_>) -> Result<Arc<K::DecodingKey>, Error> {
         let kid = footer.untrusted_key_id()?.ok_or(Error::UnknownKeyId)?;
-        let id = KeyId::parse(kid).map_err(|_| Error::UnknownKeyId)?;
-        let found = match id.kind() {
+        // The same checks as `KeyId::parse`, without allocating a `KeyId`: the
+        // map is looked up with the checked `&str` (`KeyId: Borrow<str>`).
+        let kind = KeyId::check(kid).map_err(|_| Error::UnknownKeyId)?;
+        let found = match kind {
             PaserkType::Lid => KeyKind::Local,
             PaserkType::Pid => KeyKind::Public,
             _ => KeyKind::Secret,
@@ -730,7 +732,7 @@ impl<K: RingKey> KeyRing<K> {
         }
         self.snapshot()
             .entries
-            .get(&id)
+            .get(kid)
             .map(|entry| Arc::clone(&entry.decoding))
             .ok_or(Error::UnknownKeyId)
     }

@@ -440,8 +440,19 @@ pub mod decode {
 
     use super::*;
 
+    /// The audience of [`CLAIMS`]: the default rules refuse a token that names an
+    /// audience unless the service names its own.
+    pub const AUDIENCE: &str = "api.example.com";
+
+    /// The rules every benchmarked service uses: the defaults (system clock) for
+    /// [`AUDIENCE`].
+    pub fn rules() -> vaulttoken::rules::RuleSet {
+        vaulttoken::rules::RuleSet::default().for_audience(AUDIENCE)
+    }
+
     /// vaulttoken's services, built once as a server builds them: the default
-    /// rules (system clock), footer mode and limits, and one static key.
+    /// rules (system clock) for [`AUDIENCE`], the default footer mode and limits,
+    /// and one static key.
     pub struct Services {
         pub local: LocalService,
         pub public: PublicService,
@@ -456,8 +467,12 @@ pub mod decode {
         pub fn new() -> Result<Self, Box<dyn StdError>> {
             let secret = vaulttoken::SecretKey::from_seed(&ED25519_SEED)?;
             Ok(Self {
-                local: LocalService::builder(vaulttoken::LocalKey::from_bytes(&LOCAL_KEY)?).build(),
-                public: PublicService::verifier(secret.public_key()).build(),
+                local: LocalService::builder(vaulttoken::LocalKey::from_bytes(&LOCAL_KEY)?)
+                    .rules(rules())
+                    .build(),
+                public: PublicService::verifier(secret.public_key())
+                    .rules(rules())
+                    .build(),
             })
         }
     }
@@ -534,14 +549,53 @@ pub mod decode {
             .claims
     }
 
-    pub fn floor_local(k: &Keys, t: &str) -> serde_json::Value {
-        let claims = v4::local::decrypt(&k.vt_local, t, None, IMPLICIT).expect("decrypt");
-        serde_json::from_slice(&claims).expect("JSON")
+    /// The claims of [`CLAIMS`] as a borrowed, typed struct: the least a decoder
+    /// can do to read them. `serde_json` borrows every string from the payload.
+    #[derive(Debug, serde::Deserialize)]
+    pub struct FloorClaims<'a> {
+        pub iss: &'a str,
+        pub sub: &'a str,
+        pub aud: &'a str,
+        pub exp: &'a str,
+        pub nbf: &'a str,
+        pub iat: &'a str,
+        pub jti: &'a str,
+        pub role: &'a str,
+        pub tenant: &'a str,
     }
 
-    pub fn floor_public(k: &Keys, t: &str) -> serde_json::Value {
-        let claims = v4::public::verify(&k.vt_public, t, None, IMPLICIT).expect("verify");
-        serde_json::from_slice(&claims).expect("JSON")
+    /// The floor's claims step: a serde parse into [`FloorClaims`], then an RFC 3339
+    /// parse (the `time` crate) of `exp`, `nbf` and `iat`, each compared with now.
+    ///
+    /// # Panics
+    ///
+    /// If the payload is not the claims set, or the token is not valid now.
+    pub fn floor_claims(payload: &[u8]) -> FloorClaims<'_> {
+        use time::OffsetDateTime;
+        use time::format_description::well_known::Rfc3339;
+        let claims: FloorClaims<'_> = serde_json::from_slice(payload).expect("JSON");
+        let time = |text: &str| OffsetDateTime::parse(text, &Rfc3339).expect("RFC 3339");
+        // The floor reads the clock itself, as a bare decoder would.
+        #[allow(clippy::disallowed_methods)]
+        let now = OffsetDateTime::now_utc();
+        let (exp, nbf, iat) = (time(claims.exp), time(claims.nbf), time(claims.iat));
+        assert!(exp > now && nbf <= now && iat <= now, "valid now");
+        claims
+    }
+
+    /// The floor of a high-level decode: vaulttoken's protocol operation (no
+    /// footer check), then [`floor_claims`]. Returns the payload.
+    pub fn floor_local(k: &Keys, t: &str) -> Vec<u8> {
+        let payload = v4::local::decrypt(&k.vt_local, t, None, IMPLICIT).expect("decrypt");
+        std::hint::black_box(floor_claims(&payload));
+        payload
+    }
+
+    /// As [`floor_local`], for `v4.public`.
+    pub fn floor_public(k: &Keys, t: &str) -> Vec<u8> {
+        let payload = v4::public::verify(&k.vt_public, t, None, IMPLICIT).expect("verify");
+        std::hint::black_box(floor_claims(&payload));
+        payload
     }
 }
 
@@ -576,7 +630,9 @@ pub mod ring {
         ///
         /// If vaulttoken refuses a key.
         pub fn new(keys: u32) -> Result<Self, Box<dyn StdError>> {
-            let ring = Arc::new(LocalKeyRing::new(time::Duration::hours(1))?);
+            // The ring caps a token's validity at its longest token lifetime, and
+            // [`CLAIMS`] is valid until 2039.
+            let ring = Arc::new(LocalKeyRing::new(time::Duration::days(20 * 366))?);
             let id = ring.add(vaulttoken::LocalKey::from_bytes(&LOCAL_KEY)?)?;
             for n in 1..keys {
                 ring.add(vaulttoken::LocalKey::from_bytes(&filler_key(n))?)?;
@@ -590,7 +646,9 @@ pub mod ring {
             let key = vaulttoken::LocalKey::from_bytes(&LOCAL_KEY)?;
             let token = v4::local::encrypt(&key, CLAIMS, &footer_bytes, IMPLICIT)?;
             Ok(Self {
-                service: LocalService::from_ring(Arc::clone(&ring)).build(),
+                service: LocalService::from_ring(Arc::clone(&ring))
+                    .rules(super::decode::rules())
+                    .build(),
                 ring,
                 footer: footer_bytes,
                 token,
@@ -871,10 +929,14 @@ fn check_high_level(k: &Keys) {
     for value in [
         decode::rusty_local(k, &local_token),
         decode::rusty_public(k, &public_token),
+    ] {
+        assert_eq!(value["sub"], SUBJECT);
+    }
+    for payload in [
         decode::floor_local(k, &local_token),
         decode::floor_public(k, &public_token),
     ] {
-        assert_eq!(value["sub"], SUBJECT);
+        assert_eq!(decode::floor_claims(&payload).sub, SUBJECT);
     }
     for claims in [
         decode::paseto_v4_local(k, &local_token),

@@ -4,6 +4,7 @@
 //! `p` the key's PASERK string. It names a key without revealing it, so it is what
 //! tokens carry as `kid`.
 
+use core::borrow::Borrow;
 use core::fmt;
 use core::str::FromStr;
 
@@ -61,6 +62,15 @@ impl KeyId {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn parse(text: &str) -> Result<Self, Error> {
+        Self::check(text)?;
+        Ok(Self { text: text.into() })
+    }
+
+    /// The checks of [`KeyId::parse`], without making a `KeyId`: the id's type if
+    /// `text` is a valid id, the same error as `parse` if not. A key ring looks
+    /// its map up with the checked `&str` (see the `Borrow<str>` impl), so reading
+    /// a token's `kid` allocates nothing.
+    pub(crate) fn check(text: &str) -> Result<PaserkType, Error> {
         let kind = PaserkType::of(text)?;
         if !matches!(kind, PaserkType::Lid | PaserkType::Pid | PaserkType::Sid) {
             return Err(PaserkError::WrongType {
@@ -76,7 +86,7 @@ impl KeyId {
         if !encoding::is_public_base64url(exact_data(text, kind, ID_HASH_LEN)?) {
             return Err(PaserkError::Encoding.into());
         }
-        Ok(Self { text: text.into() })
+        Ok(kind)
     }
 
     /// The id of a `k4.local.`, `k4.public.` or `k4.secret.` PASERK string.
@@ -177,6 +187,28 @@ impl FromStr for KeyId {
     }
 }
 
+/// `Hash`, `Eq` and `Ord` are derived from the one `text` field, so they agree
+/// with `str`'s, as `Borrow` requires: a `HashMap<KeyId, _>` can be looked up
+/// with a `&str`.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashMap;
+/// use vaulttoken::paserk::KeyId;
+///
+/// let lid = vaulttoken::LocalKey::from_bytes(&[0u8; 32])?.paserk_id()?;
+/// let names = HashMap::from([(lid, "old key")]);
+/// assert_eq!(names.get("k4.lid.bqltbNc4JLUAmc9Xtpok-fBuI0dQN5_m3CD9W_nbh559"), Some(&"old key"));
+/// assert_eq!(names.get("k4.lid.other"), None);
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+impl Borrow<str> for KeyId {
+    fn borrow(&self) -> &str {
+        &self.text
+    }
+}
+
 impl AsRef<str> for KeyId {
     fn as_ref(&self) -> &str {
         &self.text
@@ -244,6 +276,46 @@ impl SecretKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_agrees_with_parse_and_borrow_with_hash_and_eq() {
+        use std::collections::HashMap;
+        use std::hash::BuildHasher;
+
+        let lid = LocalKey::from_bytes(&[7; 32]).unwrap().paserk_id().unwrap();
+        let secret = SecretKey::from_seed(&[9; 32]).unwrap();
+        let (pid, sid) = (secret.public_key().paserk_id(), secret.paserk_id().unwrap());
+        let mut texts = vec![
+            String::new(),
+            "k4.lid.".to_owned(),
+            "k4.lid.short".to_owned(),
+            "k4.local.AAAA".to_owned(),
+            "k3.lid.bqltbNc4JLUAmc9Xtpok-fBuI0dQN5_m3CD9W_nbh559".to_owned(),
+        ];
+        for id in [&lid, &pid, &sid] {
+            let text = id.as_str();
+            texts.push(text.to_owned());
+            texts.push(format!("{text}A"));
+            texts.push(text[..text.len() - 1].to_owned());
+            texts.push(format!("{}+", &text[..text.len() - 1]));
+            texts.push(text.replacen("k4.", "K4.", 1));
+        }
+        for text in &texts {
+            match (KeyId::check(text), KeyId::parse(text)) {
+                (Ok(kind), Ok(id)) => assert_eq!(kind, id.kind(), "{text}"),
+                (Err(a), Err(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{text}"),
+                (a, b) => panic!("{text}: {a:?} vs {b:?}"),
+            }
+        }
+
+        let state = std::collections::hash_map::RandomState::new();
+        let map = HashMap::from([(lid.clone(), 1), (pid.clone(), 2), (sid.clone(), 3)]);
+        for (id, n) in [(&lid, 1), (&pid, 2), (&sid, 3)] {
+            assert_eq!(state.hash_one(id), state.hash_one(id.as_str()));
+            assert_eq!(map.get(id.as_str()), Some(&n));
+        }
+        assert_eq!(map.get("k4.lid.x"), None);
+    }
 
     #[test]
     fn ids_of_different_types_differ_for_the_same_bytes() {
