@@ -387,16 +387,20 @@ impl FooterClaims {
     fn read(bytes: &[u8], limits: &FooterLimits) -> Result<Self, FooterError> {
         limits.check_len(bytes)?;
         limits.check_shape(bytes)?;
-        let mut custom = json::parse_object(bytes).map_err(|_| FooterError::NotJsonObject)?;
-        let mut take = |claim: &'static str| match custom.remove(claim) {
+        // One pass: `kid` and `wpk` straight out, everything else strictly into
+        // the custom map.
+        let taken = json::parse_object_taking(bytes, RESERVED_FOOTER_CLAIMS)
+            .map_err(|_| FooterError::NotJsonObject)?;
+        let [key_id, wrapped_key] = taken.reserved;
+        let string = |value: Option<json::Reserved<'_>>, claim: &'static str| match value {
             None => Ok(None),
-            Some(Value::String(value)) => Ok(Some(value)),
-            Some(_) => Err(FooterError::WrongType { claim }),
+            Some(json::Reserved::Text(text)) => Ok(Some(text.into_owned())),
+            Some(json::Reserved::Other) => Err(FooterError::WrongType { claim }),
         };
         let claims = Self {
-            key_id: take("kid")?,
-            wrapped_key: take("wpk")?,
-            custom,
+            key_id: string(key_id, "kid")?,
+            wrapped_key: string(wrapped_key, "wpk")?,
+            custom: taken.rest,
         };
         key_policy::check_claims(&claims)?;
         Ok(claims)
