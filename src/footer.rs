@@ -386,9 +386,36 @@ impl FooterClaims {
     /// the raw bytes, then the parse, then the key policy.
     fn read(bytes: &[u8], limits: &FooterLimits) -> Result<Self, FooterError> {
         limits.check_len(bytes)?;
+        let claims = match Self::kid_only(bytes, limits) {
+            Some(kid) => Self {
+                key_id: Some(kid.to_owned()),
+                ..Self::default()
+            },
+            None => Self::parse_json(bytes, limits)?,
+        };
+        key_policy::check_claims(&claims)?;
+        Ok(claims)
+    }
+
+    /// The footer every key-ring token carries, `{"kid":"…"}` exactly, whose
+    /// value has no escape, no quote and no control character: read without a
+    /// JSON parser, to the same claims the parser reads. Anything else, or
+    /// limits that refuse one flat key, is `None` and takes the full path.
+    fn kid_only<'a>(bytes: &'a [u8], limits: &FooterLimits) -> Option<&'a str> {
+        if limits.max_depth == 0 || limits.max_keys == 0 {
+            return None;
+        }
+        let value = bytes.strip_prefix(br#"{"kid":""#)?.strip_suffix(br#""}"#)?;
+        if value.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+            return None;
+        }
+        core::str::from_utf8(value).ok()
+    }
+
+    /// The full path: the shape on the raw bytes, then one strict pass with
+    /// `kid` and `wpk` straight out and everything else into the custom map.
+    fn parse_json(bytes: &[u8], limits: &FooterLimits) -> Result<Self, FooterError> {
         limits.check_shape(bytes)?;
-        // One pass: `kid` and `wpk` straight out, everything else strictly into
-        // the custom map.
         let taken = json::parse_object_taking(bytes, RESERVED_FOOTER_CLAIMS)
             .map_err(|_| FooterError::NotJsonObject)?;
         let [key_id, wrapped_key] = taken.reserved;
@@ -397,13 +424,11 @@ impl FooterClaims {
             Some(json::Reserved::Text(text)) => Ok(Some(text.into_owned())),
             Some(json::Reserved::Other) => Err(FooterError::WrongType { claim }),
         };
-        let claims = Self {
+        Ok(Self {
             key_id: string(key_id, "kid")?,
             wrapped_key: string(wrapped_key, "wpk")?,
             custom: taken.rest,
-        };
-        key_policy::check_claims(&claims)?;
-        Ok(claims)
+        })
     }
 
     fn to_json(&self) -> Vec<u8> {
@@ -1185,5 +1210,63 @@ mod tests {
     fn a_text_footer_has_no_untrusted_key_id() {
         let untrusted = UntrustedFooter::new(b"kid-looking-text");
         assert_eq!(untrusted.untrusted_key_id().unwrap(), None);
+    }
+
+    /// The `{"kid":"…"}` shortcut reads exactly what the JSON parser reads, and
+    /// steps aside for anything it does not cover.
+    #[test]
+    fn the_kid_only_shortcut_agrees_with_the_parser() {
+        let limits = FooterLimits::default();
+        let mut footers: Vec<Vec<u8>> = [
+            &br#"{"kid":"k4.lid.AAAA"}"#[..],
+            br#"{"kid":""}"#,
+            br#"{"kid":"caf\u00e9"}"#,
+            br#"{"kid":"a\"b"}"#,
+            br#"{"kid":"a\\"}"#,
+            br#"{"kid":"a"b"}"#,
+            br#"{"kid":"a"}x"#,
+            br#"{"kid":"a"} "#,
+            br#" {"kid":"a"}"#,
+            br#"{"kid":"a","kid":"b"}"#,
+            br#"{"kid":"a","x":1}"#,
+            br#"{"kid":1}"#,
+            br#"{"kid":"k4.local.AAAA"}"#,
+            br#"{"kid":"k4.seal.AAAA"}"#,
+            br#"{"kid": "a"}"#,
+            br#"{"wpk":"a"}"#,
+            b"{\"kid\":\"tab\there\"}",
+            b"{\"kid\":\"\xff\"}",
+            "{\"kid\":\"caf\u{e9}\"}".as_bytes(),
+        ]
+        .iter()
+        .map(|f| f.to_vec())
+        .collect();
+        for byte in 0..=255u8 {
+            footers.push([&br#"{"kid":"a"#[..], &[byte], br#"b"}"#].concat());
+        }
+        for footer in &footers {
+            let shortcut = FooterClaims::kid_only(footer, &limits).map(|kid| FooterClaims {
+                key_id: Some(kid.to_owned()),
+                ..FooterClaims::default()
+            });
+            let parsed = FooterClaims::parse_json(footer, &limits);
+            if let Some(claims) = shortcut {
+                assert_eq!(
+                    parsed.as_ref(),
+                    Ok(&claims),
+                    "{:?}",
+                    String::from_utf8_lossy(footer)
+                );
+            }
+            // And through the one entry point, with the key policy, the same result.
+            let read = FooterClaims::read(footer, &limits);
+            let full = parsed.and_then(|claims| key_policy::check_claims(&claims).map(|()| claims));
+            assert_eq!(read, full, "{:?}", String::from_utf8_lossy(footer));
+        }
+        // Limits that refuse one flat key are left to the parser to report.
+        for tight in [limits.max_depth(0), limits.max_keys(0)] {
+            assert_eq!(FooterClaims::kid_only(br#"{"kid":"a"}"#, &tight), None);
+            assert!(FooterClaims::read(br#"{"kid":"a"}"#, &tight).is_err());
+        }
     }
 }
