@@ -22,7 +22,7 @@ fn main() -> Result<(), vaulttoken::Error> {
     println!("secret key (SECRET): {}", secret.to_paserk()?.as_str());
     println!("secret key id:       {}", secret.paserk_id()?);
     println!("public key:          {}", public.to_paserk());
-    println!("public key id (kid): {}", public.paserk_id());
+    println!("public key id (kid): {}", public.paserk_id()?);
 
     // A key to wrap other keys with, for storing them outside the secret store.
     let wrapping = LocalKey::generate()?;

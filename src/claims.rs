@@ -456,13 +456,104 @@ impl Claims {
     /// struct Session { role: String, tenant: u32 }
     ///
     /// let mine = Session { role: "admin".into(), tenant: 7 };
-    /// let claims = vaulttoken::Claims::builder().custom_claims(&mine).build()?;
+    /// let claims = vaulttoken::Claims::builder().custom_claims_from(&mine).build()?;
     /// assert_eq!(claims.deserialize_custom::<Session>()?, mine);
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn deserialize_custom<T: DeserializeOwned>(&self) -> Result<T, Error> {
         T::deserialize(&Value::Object(self.custom.clone()))
             .map_err(|_| PayloadError::CustomType.into())
+    }
+
+    /// One custom claim, deserialized into any type; `None` if it is absent.
+    ///
+    /// # Errors
+    ///
+    /// [`PayloadError::CustomType`] if the claim does not fit `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    /// struct Limits { requests: u32, burst: u32 }
+    ///
+    /// let limits = Limits { requests: 100, burst: 10 };
+    /// let claims = vaulttoken::Claims::builder().claim("limits", &limits).build()?;
+    /// assert_eq!(claims.custom_as::<Limits>("limits")?, Some(limits));
+    /// assert_eq!(claims.custom_as::<Limits>("absent")?, None);
+    /// assert!(claims.custom_as::<String>("limits").is_err());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn custom_as<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, Error> {
+        self.custom
+            .get(name)
+            .map(|value| T::deserialize(value).map_err(|_| PayloadError::CustomType.into()))
+            .transpose()
+    }
+
+    /// Claims from your own serializable type, registered claims included: its
+    /// fields become the claims, and `iss`, `sub`, `aud`, `jti` (strings) and
+    /// `exp`, `nbf`, `iat` (RFC 3339 strings, e.g. with
+    /// `#[serde(with = "time::serde::rfc3339")]`) are checked exactly as they are
+    /// in a token's payload.
+    ///
+    /// # Errors
+    ///
+    /// [`PayloadError::NotSerializable`] if the value does not serialize,
+    /// [`PayloadError::NotAnObject`] if it is not a struct or map, and any error
+    /// [`Claims::from_payload`] gives, such as a registered claim of the wrong
+    /// type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use serde::{Deserialize, Serialize};
+    /// use vaulttoken::Claims;
+    ///
+    /// #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    /// struct Session {
+    ///     sub: String,
+    ///     aud: String,
+    ///     role: String,
+    ///     #[serde(with = "time::serde::rfc3339")]
+    ///     exp: time::OffsetDateTime,
+    /// }
+    ///
+    /// let session = Session {
+    ///     sub: "user-7".into(),
+    ///     aud: "api".into(),
+    ///     role: "admin".into(),
+    ///     exp: time::macros::datetime!(2030-01-01 0:00 UTC),
+    /// };
+    /// let claims = Claims::from_serializable(&session)?;
+    /// assert_eq!(claims.subject(), Some("user-7"));
+    /// assert_eq!(claims.expiration(), Some(session.exp));
+    /// assert_eq!(claims.deserialize::<Session>()?, session);
+    ///
+    /// #[derive(Serialize)]
+    /// struct Wrong { aud: Vec<&'static str> }
+    /// assert!(Claims::from_serializable(&Wrong { aud: vec!["a", "b"] }).is_err());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn from_serializable<T: Serialize + ?Sized>(value: &T) -> Result<Self, Error> {
+        let payload = serde_json::to_vec(value).map_err(|_| PayloadError::NotSerializable)?;
+        Self::from_payload(&payload)
+    }
+
+    /// All the claims, registered ones included, deserialized into your own
+    /// type: the reverse of [`Claims::from_serializable`]. Times arrive as the
+    /// RFC 3339 strings of the payload.
+    ///
+    /// # Errors
+    ///
+    /// [`PayloadError::CustomType`] if the claims do not fit `T`, and
+    /// [`PayloadError::TimeOutOfRange`] for a time RFC 3339 cannot write.
+    ///
+    /// # Examples
+    ///
+    /// See [`Claims::from_serializable`].
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.to_payload()?).map_err(|_| PayloadError::CustomType.into())
     }
 
     /// A fresh random token identifier: 256 bits from the OS, base64url-encoded.
@@ -714,11 +805,11 @@ impl ClaimsBuilder {
     /// #[derive(serde::Serialize)]
     /// struct Extra { plan: &'static str, seats: u8 }
     ///
-    /// let c = vaulttoken::Claims::builder().custom_claims(&Extra { plan: "pro", seats: 5 }).build()?;
+    /// let c = vaulttoken::Claims::builder().custom_claims_from(&Extra { plan: "pro", seats: 5 }).build()?;
     /// assert_eq!(c.custom_i64("seats"), Some(5));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
-    pub fn custom_claims(mut self, claims: &impl Serialize) -> Self {
+    pub fn custom_claims_from(mut self, claims: &impl Serialize) -> Self {
         match serde_json::to_value(claims) {
             Ok(Value::Object(map)) => {
                 for (name, value) in map {
@@ -1128,7 +1219,7 @@ mod tests {
         }
         for builder in [
             Claims::builder().claim("sub", "x"),
-            Claims::builder().custom_claims(&Sneaky { exp: 1 }),
+            Claims::builder().custom_claims_from(&Sneaky { exp: 1 }),
         ] {
             assert!(matches!(
                 builder.build_with_clock(&clock()),
@@ -1141,7 +1232,7 @@ mod tests {
     fn non_object_custom_claims_are_refused() {
         assert!(matches!(
             Claims::builder()
-                .custom_claims(&[1, 2])
+                .custom_claims_from(&[1, 2])
                 .build_with_clock(&clock()),
             Err(Error::Payload(PayloadError::CustomNotAnObject))
         ));

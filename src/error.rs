@@ -335,9 +335,12 @@ pub enum PayloadError {
     /// A value given as custom claims could not be turned into a JSON object.
     #[error("custom claims must serialize to a JSON object")]
     CustomNotAnObject,
-    /// Custom claims could not be deserialized into the requested type.
-    #[error("custom claims do not match the requested type")]
+    /// Claims could not be deserialized into the requested type.
+    #[error("claims do not match the requested type")]
     CustomType,
+    /// A value given as claims could not be serialized.
+    #[error("claims could not be serialized")]
+    NotSerializable,
 }
 
 /// Why a token was malformed. Found by format checks alone, before any cryptography.

@@ -134,7 +134,7 @@ pub(crate) mod sealed {
         const KIND: KeyKind = KeyKind::Public;
 
         fn ring_id(&self) -> Result<KeyId, Error> {
-            Ok(self.public_key().paserk_id())
+            self.public_key().paserk_id()
         }
 
         fn decoding_key(key: &Arc<Self>) -> Arc<PublicKey> {
@@ -152,7 +152,7 @@ pub(crate) mod sealed {
         const KIND: KeyKind = KeyKind::Public;
 
         fn ring_id(&self) -> Result<KeyId, Error> {
-            Ok(self.paserk_id())
+            self.paserk_id()
         }
 
         fn decoding_key(key: &Arc<Self>) -> Arc<Self> {
@@ -518,7 +518,7 @@ impl<K: RingKey> KeyRing<K> {
     /// let ring = vaulttoken::keyring::PublicKeyRing::new(time::Duration::hours(1))?;
     /// let public = vaulttoken::SecretKey::generate()?.public_key();
     /// let id = ring.add(public.clone())?;
-    /// assert_eq!(id, public.paserk_id());
+    /// assert_eq!(id, public.paserk_id()?);
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn add(&self, key: K) -> Result<KeyId, Error> {
@@ -967,7 +967,10 @@ mod tests {
     fn a_kid_of_another_key_type_is_a_wrong_key_type() {
         let ring = LocalKeyRing::new(Duration::hours(1)).unwrap();
         let secret = SecretKey::generate().unwrap();
-        for kid in [secret.public_key().paserk_id(), secret.paserk_id().unwrap()] {
+        for kid in [
+            secret.public_key().paserk_id().unwrap(),
+            secret.paserk_id().unwrap(),
+        ] {
             assert!(matches!(
                 lookup_kid(&ring, &footer_with_kid(kid.as_str())),
                 Err(Error::WrongKeyType {

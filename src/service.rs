@@ -323,6 +323,32 @@ impl VerifiedToken {
         &self.footer
     }
 
+    /// The verified claims, registered ones included, deserialized into your
+    /// own type (as `jsonwebtoken::decode::<T>` gives them).
+    ///
+    /// # Errors
+    ///
+    /// [`PayloadError::CustomType`](crate::error::PayloadError::CustomType) if
+    /// the claims do not fit `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::{Claims, LocalKey, LocalService};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Session { sub: String, role: String }
+    ///
+    /// let service = LocalService::builder(LocalKey::generate()?).build();
+    /// let token = service.encode(&Claims::builder().subject("u-1").claim("role", "admin").build()?)?;
+    /// let session: Session = service.decode(&token)?.deserialize_claims()?;
+    /// assert_eq!((session.sub.as_str(), session.role.as_str()), ("u-1", "admin"));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn deserialize_claims<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        self.claims.deserialize()
+    }
+
     /// Takes the claims and footer out.
     ///
     /// # Examples

@@ -34,7 +34,10 @@ fn fixtures() -> Fixtures {
             secret.to_paserk().unwrap().as_str().to_owned(),
         ),
         (PaserkType::Lid, local.paserk_id().unwrap().to_string()),
-        (PaserkType::Pid, secret.public_key().paserk_id().to_string()),
+        (
+            PaserkType::Pid,
+            secret.public_key().paserk_id().unwrap().to_string(),
+        ),
         (PaserkType::Sid, secret.paserk_id().unwrap().to_string()),
         (
             PaserkType::LocalWrapPie,

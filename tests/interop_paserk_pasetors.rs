@@ -182,7 +182,7 @@ fn lid_pid_and_sid_agree_between_pasetors_and_vaulttoken() {
 
         let their_public = their_public(&theirs);
         let paserk = paserk_of(&their_public);
-        let pid = ours.public_key().paserk_id();
+        let pid = ours.public_key().paserk_id().unwrap();
         assert_same_id(&Id::from(&their_public), &pid, PaserkType::Pid, &paserk);
     }
 }
@@ -197,7 +197,7 @@ fn lid_and_pid_of_the_same_bytes_differ_in_both_libraries() {
     let their_local = SymmetricKey::<V4>::from(public.as_bytes()).unwrap();
     let their_public = AsymmetricPublicKey::<V4>::from(public.as_bytes()).unwrap();
 
-    let (lid, pid) = (as_local.paserk_id().unwrap(), public.paserk_id());
+    let (lid, pid) = (as_local.paserk_id().unwrap(), public.paserk_id().unwrap());
     let (their_lid, their_pid) = (
         paserk_of(&Id::from(&their_local)),
         paserk_of(&Id::from(&their_public)),

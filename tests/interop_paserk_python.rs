@@ -121,7 +121,7 @@ fn plain_paserks_from_pyseto_load_in_vaulttoken_with_the_same_ids() {
         assert!(public_paserk.starts_with("k4.public."), "{public_paserk}");
         assert_eq!(PublicKey::from_paserk(public_paserk).unwrap(), public);
         assert_eq!(public_paserk, public.to_paserk());
-        let pid = public.paserk_id();
+        let pid = public.paserk_id().unwrap();
         assert_same_id(public_paserk, ok(&pair[0], "id"), &pid, PaserkType::Pid);
 
         let secret_text = ok(&pair[1], "paserk");
@@ -145,7 +145,11 @@ fn plain_paserks_from_vaulttoken_load_in_pyseto_with_the_same_ids() {
     }
     for secret in &secrets {
         let public = secret.public_key();
-        expected.push((public.to_paserk(), public.to_hex(), public.paserk_id()));
+        expected.push((
+            public.to_paserk(),
+            public.to_hex(),
+            public.paserk_id().unwrap(),
+        ));
         expected.push((
             secret_paserk(secret),
             keypair_hex(secret),

@@ -147,7 +147,11 @@ fn tokens_without_a_known_kid_fail_closed() {
     }
 
     // A kid that names a public key is the wrong key type for a local ring.
-    let pid = SecretKey::generate().unwrap().public_key().paserk_id();
+    let pid = SecretKey::generate()
+        .unwrap()
+        .public_key()
+        .paserk_id()
+        .unwrap();
     let footer = Footer::Claims(FooterClaims::new().with_key_id(pid.as_str()));
     let token = stranger.encode_with(&claims("x"), &footer, b"").unwrap();
     assert!(matches!(
@@ -537,7 +541,7 @@ fn hostile_stored_rings_are_refused_with_typed_errors() {
 
     // A verification-only ring has no active or previous keys.
     let public = SecretKey::generate().unwrap().public_key();
-    let pid = public.paserk_id();
+    let pid = public.paserk_id().unwrap();
     let active_public =
         doc("k4.public", &entry(&pid, "active", "")).replace(&key_text, &public.to_paserk());
     assert!(matches!(

@@ -474,7 +474,7 @@ fn custom_claims_decode_into_a_serde_struct() {
         prefs: [("dark".to_owned(), true)].into(),
     };
     let claims = Claims::builder()
-        .custom_claims(&session)
+        .custom_claims_from(&session)
         .build_with_clock(&clock())
         .unwrap();
     let service = local_service();
@@ -561,4 +561,116 @@ fn a_closure_can_choose_the_decoding_key() {
         Err(Error::UnknownKeyId)
     ));
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+// Your own struct as the claims.
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct Session {
+    sub: String,
+    aud: String,
+    role: String,
+    #[serde(with = "time::serde::rfc3339")]
+    exp: OffsetDateTime,
+}
+
+fn session(exp: OffsetDateTime) -> Session {
+    Session {
+        sub: "user-42".into(),
+        aud: "api".into(),
+        role: "admin".into(),
+        exp,
+    }
+}
+
+#[test]
+fn a_users_struct_is_issued_and_read_back_registered_claims_included() {
+    let service = LocalService::builder(local_key())
+        .rules(rules().for_audience("api"))
+        .build();
+    let mine = session(NOW + Duration::minutes(10));
+    let claims = Claims::from_serializable(&mine).unwrap();
+    assert_eq!(claims.subject(), Some("user-42"));
+    assert_eq!(claims.audience(), Some("api"));
+    assert_eq!(claims.expiration(), Some(NOW + Duration::minutes(10)));
+    assert_eq!(claims.custom_str("role"), Some("admin"));
+    let token = service.encode(&claims).unwrap();
+    let back: Session = service
+        .decode(&token)
+        .unwrap()
+        .deserialize_claims()
+        .unwrap();
+    assert_eq!(back, mine);
+    // A struct that does not fit is a typed error, not a panic.
+    #[derive(serde::Deserialize, Debug)]
+    struct Other {
+        #[expect(dead_code, reason = "only the type matters")]
+        missing: u32,
+    }
+    assert!(matches!(
+        service
+            .decode(&token)
+            .unwrap()
+            .deserialize_claims::<Other>(),
+        Err(Error::Payload(PayloadError::CustomType))
+    ));
+}
+
+#[test]
+fn registered_claims_in_a_users_struct_are_type_checked_and_ruled_on_encode() {
+    #[derive(serde::Serialize)]
+    struct ListAudience {
+        aud: Vec<&'static str>,
+    }
+    #[derive(serde::Serialize)]
+    struct NumericExp {
+        exp: u64,
+    }
+    #[derive(serde::Serialize)]
+    struct LowerT {
+        exp: &'static str,
+    }
+    assert!(matches!(
+        Claims::from_serializable(&ListAudience { aud: vec!["a"] }),
+        Err(Error::Payload(PayloadError::WrongType { claim: "aud", .. }))
+    ));
+    assert!(matches!(
+        Claims::from_serializable(&NumericExp { exp: 1 }),
+        Err(Error::Payload(PayloadError::WrongType { claim: "exp", .. }))
+    ));
+    assert!(matches!(
+        Claims::from_serializable(&LowerT {
+            exp: "2031-01-01t00:00:00Z"
+        }),
+        Err(Error::Payload(PayloadError::InvalidTime { claim: "exp" }))
+    ));
+    assert!(matches!(
+        Claims::from_serializable(&[1, 2]),
+        Err(Error::Payload(PayloadError::NotAnObject))
+    ));
+    // The rules still run when such claims are issued.
+    let expired = Claims::from_serializable(&session(NOW - Duration::minutes(1))).unwrap();
+    assert!(matches!(
+        local_service().encode(&expired),
+        Err(Error::Claims(v)) if v.contains(&RuleId::NotExpired)
+    ));
+}
+
+#[test]
+fn one_custom_claim_reads_as_any_type() {
+    let claims = Claims::builder()
+        .claim("scopes", ["read", "write"])
+        .claim("n", 3)
+        .build()
+        .unwrap();
+    assert_eq!(
+        claims.custom_as::<Vec<String>>("scopes").unwrap(),
+        Some(vec!["read".to_owned(), "write".to_owned()])
+    );
+    assert_eq!(claims.custom_as::<u8>("n").unwrap(), Some(3));
+    assert_eq!(claims.custom_as::<u8>("absent").unwrap(), None);
+    assert!(matches!(
+        claims.custom_as::<u8>("scopes"),
+        Err(Error::Payload(PayloadError::CustomType))
+    ));
 }

@@ -221,7 +221,7 @@ fn k4_pid() {
             v.name
         );
         if let Ok(key) = PublicKey::from_bytes(&bytes) {
-            assert_eq!(key.paserk_id().as_str(), expected, "{}", v.name);
+            assert_eq!(key.paserk_id().unwrap().as_str(), expected, "{}", v.name);
         }
     });
     assert_eq!(counts, (3, 2));

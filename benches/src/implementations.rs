@@ -684,7 +684,7 @@ pub mod paserk {
     }
 
     pub fn vaulttoken_pid(k: &Keys) -> vaulttoken::paserk::KeyId {
-        k.vt_public.paserk_id()
+        k.vt_public.paserk_id().expect("pid")
     }
 
     fn pasetors_text(id: &pasetors::paserk::Id) -> String {

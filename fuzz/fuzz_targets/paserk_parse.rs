@@ -154,7 +154,7 @@ fn load_everything(text: &str, fixed: &Fixed) {
         assert_eq!(key.to_paserk(), text);
         assert_eq!(
             *id_of.as_ref().expect("a loadable key has an id"),
-            key.paserk_id()
+            key.paserk_id().expect("public keys always have an id")
         );
     }
     if let Ok(key) = &secret {
@@ -327,7 +327,7 @@ fn check_public(key: &PublicKey) {
     assert_eq!(PaserkType::of(&plain).ok(), Some(PaserkType::Public));
     assert_eq!(PublicKey::from_paserk(&plain).expect("reloads"), *key);
     assert!(SecretKey::from_paserk(&plain).is_err());
-    let id = key.paserk_id();
+    let id = key.paserk_id().expect("public keys always have an id");
     assert_eq!(id.kind(), PaserkType::Pid);
     assert_eq!(KeyId::of_paserk(&plain).expect("has an id"), id);
     assert_eq!(KeyId::parse(id.as_str()).expect("ids parse"), id);

@@ -32,7 +32,7 @@ const ID_HASH_LEN: usize = 33;
 /// use vaulttoken::error::PaserkType;
 ///
 /// let secret = vaulttoken::SecretKey::generate()?;
-/// let pid: KeyId = secret.public_key().paserk_id();
+/// let pid: KeyId = secret.public_key().paserk_id()?;
 /// assert_eq!(pid.kind(), PaserkType::Pid);
 /// assert_eq!(pid.as_str().len(), 7 + 44);
 /// assert_eq!(pid.as_str().parse::<KeyId>()?, pid);
@@ -240,16 +240,22 @@ impl LocalKey {
 impl PublicKey {
     /// The key's `k4.pid.` id: the `kid` for `v4.public` tokens.
     ///
+    /// It has the same signature as [`LocalKey::paserk_id`] and
+    /// [`SecretKey::paserk_id`], so code can treat the three alike.
+    ///
+    /// # Errors
+    ///
+    /// None today: a public key is never cleared.
+    ///
     /// # Examples
     ///
     /// ```
     /// let public = vaulttoken::SecretKey::generate()?.public_key();
-    /// assert!(public.paserk_id().as_str().starts_with("k4.pid."));
+    /// assert!(public.paserk_id()?.as_str().starts_with("k4.pid."));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
-    #[must_use]
-    pub fn paserk_id(&self) -> KeyId {
-        KeyId::compute(PaserkType::Pid, &self.to_paserk())
+    pub fn paserk_id(&self) -> Result<KeyId, Error> {
+        Ok(KeyId::compute(PaserkType::Pid, &self.to_paserk()))
     }
 }
 
@@ -284,7 +290,10 @@ mod tests {
 
         let lid = LocalKey::from_bytes(&[7; 32]).unwrap().paserk_id().unwrap();
         let secret = SecretKey::from_seed(&[9; 32]).unwrap();
-        let (pid, sid) = (secret.public_key().paserk_id(), secret.paserk_id().unwrap());
+        let (pid, sid) = (
+            secret.public_key().paserk_id().unwrap(),
+            secret.paserk_id().unwrap(),
+        );
         let mut texts = vec![
             String::new(),
             "k4.lid.".to_owned(),

@@ -166,7 +166,7 @@ mod tests {
         let public = SecretKey::generate().unwrap().public_key();
         let json = serde_json::to_string(&public).unwrap();
         assert_eq!(serde_json::from_str::<PublicKey>(&json).unwrap(), public);
-        let id = public.paserk_id();
+        let id = public.paserk_id().unwrap();
         let json = serde_json::to_string(&id).unwrap();
         assert_eq!(json, format!(r#""{}""#, id.as_str()));
         assert_eq!(serde_json::from_str::<KeyId>(&json).unwrap(), id);
