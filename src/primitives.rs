@@ -109,6 +109,9 @@ fn ct_eq_by_words(a: &[u8], b: &[u8]) -> Choice {
     }
     let (a_words, a_rest) = a.as_chunks::<8>();
     let (b_words, b_rest) = b.as_chunks::<8>();
+    // The guard below only picks the faster of two correct ways to compare the
+    // leftover bytes, so its mutants (`true`, `false`, no `!`) are equivalent:
+    // the overlapping word and `a_rest.ct_eq` agree for every length.
     let rest = match (a.last_chunk::<8>(), b.last_chunk::<8>()) {
         // The last eight bytes, overlapping the words before: equal iff the
         // leftover bytes are, since the overlap is compared twice.

@@ -1315,4 +1315,24 @@ mod tests {
             "{debug}"
         );
     }
+
+    #[test]
+    fn an_accepted_value_listed_twice_still_matches() {
+        let claims = Claims::builder()
+            .issuer("a")
+            .audience("api")
+            .build_with_clock(&FixedClock::new(NOW))
+            .unwrap();
+        let set = rules()
+            .issued_by_any(["a", "a"])
+            .for_any_audience(["api", "web", "api"]);
+        assert!(set.check(&claims, &Footer::None, Mode::Decode).is_ok());
+    }
+
+    #[test]
+    fn a_custom_rule_shows_its_name_in_debug() {
+        let set = rules().with_rule(rule_fn("tenant-matches", |_| Ok(())));
+        let debug = format!("{set:?}");
+        assert!(debug.contains("tenant-matches"), "{debug}");
+    }
 }
