@@ -24,7 +24,7 @@ fn main() -> Result<(), Error> {
         .issuer("auth.example")
         .audience("billing")
         .claim("role", "viewer")
-        .build_with_clock(&FixedClock::new(issued))?;
+        .build_with_clock(FixedClock::new(issued))?;
     let token = issuer.encode(&claims)?;
 
     // A base rule set shared by every service, extended for one API.

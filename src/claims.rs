@@ -6,6 +6,7 @@
 //! no expiry needs the visibly named [`ClaimsBuilder::without_expiry`].
 
 use core::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -603,6 +604,7 @@ pub struct ClaimsBuilder {
     issued_at: Option<OffsetDateTime>,
     custom: Map<String, Value>,
     random_token_id: bool,
+    clock: Option<Arc<dyn Clock>>,
     error: Option<Error>,
 }
 
@@ -836,7 +838,29 @@ impl ClaimsBuilder {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn build(self) -> Result<Claims, Error> {
-        self.build_with_clock(&SystemClock)
+        match self.clock.clone() {
+            Some(clock) => self.build_with_clock(clock),
+            None => self.build_with_clock(SystemClock),
+        }
+    }
+
+    /// Reads "now" from `clock` when built, instead of the system clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::Claims;
+    /// use vaulttoken::clock::FixedClock;
+    ///
+    /// let at = datetime!(2030-01-01 0:00 UTC);
+    /// let claims = Claims::builder().clock(FixedClock::new(at)).build()?;
+    /// assert_eq!(claims.issued_at(), Some(at));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
     }
 
     /// Builds the claims with `clock` as the source of "now".
@@ -852,11 +876,11 @@ impl ClaimsBuilder {
     /// use vaulttoken::{Claims, clock::FixedClock};
     ///
     /// let clock = FixedClock::new(datetime!(2030-01-01 0:00:00.75 UTC));
-    /// let c = Claims::builder().build_with_clock(&clock)?;
+    /// let c = Claims::builder().build_with_clock(clock)?;
     /// assert_eq!(c.issued_at(), Some(datetime!(2030-01-01 0:00 UTC)));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
-    pub fn build_with_clock(self, clock: &dyn Clock) -> Result<Claims, Error> {
+    pub fn build_with_clock(self, clock: impl Clock) -> Result<Claims, Error> {
         if let Some(error) = self.error {
             return Err(error);
         }
@@ -1074,7 +1098,7 @@ mod tests {
 
     #[test]
     fn defaults_are_now_now_and_one_hour() {
-        let c = Claims::builder().build_with_clock(&clock()).unwrap();
+        let c = Claims::builder().build_with_clock(clock()).unwrap();
         assert_eq!(c.issued_at(), Some(datetime!(2030-01-01 12:00 UTC)));
         assert_eq!(c.not_before(), c.issued_at());
         assert_eq!(c.expiration(), Some(datetime!(2030-01-01 13:00 UTC)));
@@ -1082,7 +1106,7 @@ mod tests {
 
     #[test]
     fn times_are_rfc3339_on_the_wire() {
-        let c = Claims::builder().build_with_clock(&clock()).unwrap();
+        let c = Claims::builder().build_with_clock(clock()).unwrap();
         let payload = String::from_utf8(c.to_payload().unwrap()).unwrap();
         assert!(
             payload.contains(r#""exp":"2030-01-01T13:00:00Z""#),
@@ -1103,7 +1127,7 @@ mod tests {
             .token_id("j")
             .claim("n", serde_json::Value::Null)
             .claim("nested", serde_json::json!({"a": [1, {"b": false}]}))
-            .build_with_clock(&clock())
+            .build_with_clock(clock())
             .unwrap();
         assert_eq!(Claims::from_payload(&c.to_payload().unwrap()).unwrap(), c);
     }
@@ -1178,7 +1202,7 @@ mod tests {
         let claims = Claims::builder()
             .subject("alice@example.com")
             .claim("ssn", "123-45-6789")
-            .build_with_clock(&clock())
+            .build_with_clock(clock())
             .unwrap();
         let debug = format!("{claims:?}");
         for name in ["sub", "exp", "nbf", "iat", "ssn"] {
@@ -1222,7 +1246,7 @@ mod tests {
             Claims::builder().custom_claims_from(&Sneaky { exp: 1 }),
         ] {
             assert!(matches!(
-                builder.build_with_clock(&clock()),
+                builder.build_with_clock(clock()),
                 Err(Error::Payload(PayloadError::ReservedName { .. }))
             ));
         }
@@ -1233,7 +1257,7 @@ mod tests {
         assert!(matches!(
             Claims::builder()
                 .custom_claims_from(&[1, 2])
-                .build_with_clock(&clock()),
+                .build_with_clock(clock()),
             Err(Error::Payload(PayloadError::CustomNotAnObject))
         ));
     }
@@ -1242,7 +1266,7 @@ mod tests {
     fn out_of_range_times_are_errors_not_panics() {
         let far = Claims::builder()
             .issued_at(datetime!(9999-12-31 23:30 UTC))
-            .build_with_clock(&clock());
+            .build_with_clock(clock());
         assert!(matches!(
             far,
             Err(Error::Payload(PayloadError::TimeOutOfRange {
@@ -1251,7 +1275,7 @@ mod tests {
         ));
         let huge = Claims::builder()
             .expires_in(Duration::MAX)
-            .build_with_clock(&clock());
+            .build_with_clock(clock());
         assert!(matches!(
             huge,
             Err(Error::Payload(PayloadError::TimeOutOfRange {
@@ -1284,21 +1308,21 @@ mod tests {
             let built = Claims::builder()
                 .issued_at(iat)
                 .expires_in(validity)
-                .build_with_clock(&clock());
+                .build_with_clock(clock());
             assert_eq!(out_of_range(built), Some("exp"), "{iat} + {validity}");
         }
         // The very ends themselves are fine.
         let whole_range = Claims::builder()
             .issued_at(first)
             .expires_at(last)
-            .build_with_clock(&clock())
+            .build_with_clock(clock())
             .unwrap();
         assert_eq!(whole_range.expiration(), Some(last));
         assert_eq!(
             Claims::builder()
                 .issued_at(last)
                 .expires_in(Duration::ZERO)
-                .build_with_clock(&clock())
+                .build_with_clock(clock())
                 .unwrap()
                 .expiration(),
             Some(last)
@@ -1316,23 +1340,19 @@ mod tests {
             datetime!(0000-01-01 0:00 +00:00:01),
         ];
         for time in beyond {
-            let exp = Claims::builder()
-                .expires_at(time)
-                .build_with_clock(&clock());
+            let exp = Claims::builder().expires_at(time).build_with_clock(clock());
             assert_eq!(out_of_range(exp), Some("exp"), "{time}");
-            let nbf = Claims::builder()
-                .not_before(time)
-                .build_with_clock(&clock());
+            let nbf = Claims::builder().not_before(time).build_with_clock(clock());
             assert_eq!(out_of_range(nbf), Some("nbf"), "{time}");
-            let iat = Claims::builder().issued_at(time).build_with_clock(&clock());
+            let iat = Claims::builder().issued_at(time).build_with_clock(clock());
             assert_eq!(out_of_range(iat), Some("iat"), "{time}");
-            let from_clock = Claims::builder().build_with_clock(&FixedClock::new(time));
+            let from_clock = Claims::builder().build_with_clock(FixedClock::new(time));
             assert_eq!(out_of_range(from_clock), Some("iat"), "{time}");
         }
         // The last second of 9999 truncates, then its hour of validity overflows.
         let last_instant = FixedClock::new(PrimitiveDateTime::MAX.assume_utc());
         assert_eq!(
-            out_of_range(Claims::builder().build_with_clock(&last_instant)),
+            out_of_range(Claims::builder().build_with_clock(last_instant)),
             Some("exp")
         );
     }
@@ -1362,7 +1382,7 @@ mod tests {
     fn typed_getters_return_none_on_a_type_mismatch() {
         let c = Claims::builder()
             .claim("s", "x")
-            .build_with_clock(&clock())
+            .build_with_clock(clock())
             .unwrap();
         assert_eq!(c.custom_i64("s"), None);
         assert_eq!(c.custom_bool("s"), None);

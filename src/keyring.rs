@@ -303,8 +303,8 @@ impl RingSettings {
     /// let settings = vaulttoken::keyring::RingSettings::new().with_clock(Arc::new(FixedClock::new(at)));
     /// assert_eq!(settings.clock().now(), at);
     /// ```
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 
@@ -314,8 +314,8 @@ impl RingSettings {
     ///
     /// See [`RingSettings::with_clock`].
     #[must_use]
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
     }
 }
 
@@ -461,8 +461,8 @@ impl<K: RingKey> KeyRing<K> {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 

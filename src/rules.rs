@@ -773,7 +773,7 @@ mod tests {
     fn claims_at(iat: OffsetDateTime) -> Claims {
         Claims::builder()
             .issued_at(iat)
-            .build_with_clock(&FixedClock::new(iat))
+            .build_with_clock(FixedClock::new(iat))
             .unwrap()
     }
 
@@ -817,7 +817,7 @@ mod tests {
     fn non_expiring_tokens_need_the_explicit_opt_in() {
         let claims = Claims::builder()
             .without_expiry()
-            .build_with_clock(&FixedClock::new(NOW))
+            .build_with_clock(FixedClock::new(NOW))
             .unwrap();
         assert_eq!(
             failed(rules().check(&claims, &Footer::None, Mode::Decode)),
@@ -837,7 +837,7 @@ mod tests {
             .issuer("evil")
             .audience("other")
             .issued_at(NOW - Duration::days(2))
-            .build_with_clock(&FixedClock::new(NOW))
+            .build_with_clock(FixedClock::new(NOW))
             .unwrap();
         let set = rules()
             .issued_by_any(["a", "b"])
@@ -1205,7 +1205,7 @@ mod tests {
         let claims = Claims::builder()
             .issuer("evil")
             .audience("other")
-            .build_with_clock(&FixedClock::new(NOW))
+            .build_with_clock(FixedClock::new(NOW))
             .unwrap();
         let forwards = rules()
             .issued_by("a")
@@ -1227,7 +1227,7 @@ mod tests {
     fn configuring_a_built_in_again_replaces_it() {
         let claims = Claims::builder()
             .issuer("b")
-            .build_with_clock(&FixedClock::new(NOW))
+            .build_with_clock(FixedClock::new(NOW))
             .unwrap();
         let set = rules().issued_by("a").issued_by("b");
         assert!(set.check(&claims, &Footer::None, Mode::Decode).is_ok());
@@ -1250,7 +1250,7 @@ mod tests {
     fn removing_the_audience_rule_accepts_any_audience() {
         let claims = Claims::builder()
             .audience("admin-api")
-            .build_with_clock(&FixedClock::new(NOW))
+            .build_with_clock(FixedClock::new(NOW))
             .unwrap();
         assert_eq!(
             failed(rules().check(&claims, &Footer::None, Mode::Decode)),
@@ -1321,7 +1321,7 @@ mod tests {
         let claims = Claims::builder()
             .issuer("a")
             .audience("api")
-            .build_with_clock(&FixedClock::new(NOW))
+            .build_with_clock(FixedClock::new(NOW))
             .unwrap();
         let set = rules()
             .issued_by_any(["a", "a"])

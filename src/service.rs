@@ -17,6 +17,7 @@ use std::sync::Arc;
 use time::Duration;
 
 use crate::claims::{Claims, ClaimsBuilder, DEFAULT_VALIDITY};
+use crate::clock::Clock;
 use crate::error::{Error, FooterError};
 use crate::footer::{Footer, FooterClaims, FooterLimits, FooterMode, UntrustedFooter};
 use crate::keys::{LocalKey, PublicKey, SecretKey};
@@ -513,6 +514,7 @@ pub struct TokenService<P: ServicePurpose> {
     footer_limits: FooterLimits,
     max_token_len: usize,
     validity: Duration,
+    clock: Option<Arc<dyn Clock>>,
     purpose: PhantomData<P>,
 }
 
@@ -619,7 +621,8 @@ impl<P: ServicePurpose> TokenService<P> {
     }
 
     /// A claims builder preset with this service's default validity (1 hour unless
-    /// [`ServiceBuilder::default_validity`] changed it).
+    /// [`ServiceBuilder::default_validity`] changed it) and its clock, if it
+    /// was given one ([`ServiceBuilder::clock`]).
     ///
     /// # Examples
     ///
@@ -635,7 +638,11 @@ impl<P: ServicePurpose> TokenService<P> {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn claims_builder(&self) -> ClaimsBuilder {
-        Claims::builder().expires_in(self.validity)
+        let builder = Claims::builder().expires_in(self.validity);
+        match &self.clock {
+            Some(clock) => builder.clock(Arc::clone(clock)),
+            None => builder,
+        }
     }
 
     /// Issues a token for `claims` with no footer (or just the key's `kid`).
@@ -872,6 +879,7 @@ pub struct ServiceBuilder<P: ServicePurpose, S = Providers> {
     validity: Duration,
     /// Whether `default_validity` was called.
     validity_chosen: bool,
+    clock: Option<Arc<dyn Clock>>,
     /// The longest token lifetime of the key ring the keys come from, if any.
     ring_lifetime: Option<Duration>,
     source: PhantomData<S>,
@@ -927,9 +935,36 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             validity: DEFAULT_VALIDITY,
             validity_chosen: false,
+            clock: None,
             ring_lifetime: None,
             source: PhantomData,
         }
+    }
+
+    /// The one clock this service reads: it replaces the rule set's clock and
+    /// presets [`TokenService::claims_builder`]. Give a key ring the same clock
+    /// (a [`ManualClock`](crate::clock::ManualClock) clone, in tests) so one
+    /// clock drives all three.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use time::Duration;
+    /// use time::macros::datetime;
+    /// use vaulttoken::clock::ManualClock;
+    /// use vaulttoken::{Error, LocalKey, LocalService};
+    ///
+    /// let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
+    /// let service = LocalService::builder(LocalKey::generate()?).clock(clock.clone()).build();
+    /// let token = service.encode(&service.claims_builder().build()?)?;
+    /// service.decode(&token)?;
+    /// clock.advance(Duration::hours(2));
+    /// assert!(matches!(service.decode(&token), Err(Error::Claims(_))));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
     }
 
     /// Ties the service to a key ring's longest token lifetime: see
@@ -1020,6 +1055,9 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     /// ```
     pub fn build(self) -> TokenService<P> {
         let mut rules = self.rules;
+        if let Some(clock) = &self.clock {
+            rules = rules.with_clock(Arc::clone(clock));
+        }
         let mut validity = self.validity;
         if let Some(lifetime) = self.ring_lifetime {
             if rules.max_validity_limit().is_none() {
@@ -1059,6 +1097,7 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
             footer_limits: self.footer_limits,
             max_token_len: self.max_token_len,
             validity,
+            clock: self.clock,
             purpose: PhantomData,
         }
     }

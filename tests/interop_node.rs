@@ -217,7 +217,7 @@ fn public_services_and_node_paseto_accept_each_others_claims() {
     let claims = Claims::builder()
         .subject("user-42")
         .claim("role", "admin")
-        .build_with_clock(&clock)
+        .build_with_clock(clock)
         .unwrap();
     let token = signer.encode_with(&claims, &footer, IMPLICIT).unwrap();
     let requests = [

@@ -218,7 +218,7 @@ fn services_accept_pasetors_tokens_and_issue_tokens_pasetors_opens() {
     let signer = PublicService::builder(secret).rules(rules()).build();
     let claims = Claims::builder()
         .subject("user-42")
-        .build_with_clock(&FixedClock::new(NOW))
+        .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     let token = signer.encode_with(&claims, &footer, IMPLICIT).unwrap();
     let untrusted = PasetorsUntrusted::<pasetors::Public, V4>::try_from(&token).unwrap();

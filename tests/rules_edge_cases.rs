@@ -243,7 +243,7 @@ fn a_service_issues_and_accepts_a_token_expiring_in_the_last_second_of_9999() {
         .build();
     let claims = Claims::builder()
         .expires_at(last)
-        .build_with_clock(&FixedClock::new(NOW))
+        .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     let token = service.encode(&claims).unwrap();
     assert_eq!(
@@ -259,7 +259,7 @@ fn a_service_refuses_to_issue_claims_from_year_0() {
         .build();
     let ancient = Claims::builder()
         .issued_at(datetime!(0000-01-01 0:00 UTC))
-        .build_with_clock(&FixedClock::new(NOW))
+        .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     let Err(Error::Claims(violations)) = service.encode(&ancient) else {
         panic!("an expired token was issued");
@@ -289,7 +289,7 @@ fn builders_with_huge_durations_fail_with_time_out_of_range() {
             .claims_builder(),
     ];
     for builder in builders {
-        let result = builder.build_with_clock(&clock);
+        let result = builder.build_with_clock(clock);
         assert!(
             matches!(
                 result,
@@ -302,7 +302,7 @@ fn builders_with_huge_durations_fail_with_time_out_of_range() {
     }
     let end = FixedClock::new(end_of_time());
     assert!(matches!(
-        Claims::builder().build_with_clock(&end),
+        Claims::builder().build_with_clock(end),
         Err(Error::Payload(PayloadError::TimeOutOfRange {
             claim: "iat"
         }))

@@ -41,7 +41,7 @@ fn service() -> LocalService {
 fn claims() -> Claims {
     Claims::builder()
         .subject("u")
-        .build_with_clock(&FixedClock::new(NOW))
+        .build_with_clock(FixedClock::new(NOW))
         .unwrap()
 }
 
@@ -145,7 +145,7 @@ fn text_footers_holding_keys_are_refused_in_every_mode() {
 fn a_token_for_an_audience_needs_a_service_that_accepts_it() {
     let for_admin = Claims::builder()
         .audience("admin-api")
-        .build_with_clock(&FixedClock::new(NOW))
+        .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     let issuer = service();
     let token = issuer.encode(&for_admin).unwrap();
@@ -176,7 +176,7 @@ fn a_token_for_an_audience_needs_a_service_that_accepts_it() {
 fn leeway_never_lets_a_service_issue_an_expired_token() {
     let expired = Claims::builder()
         .issued_at(NOW - Duration::hours(1) - Duration::seconds(30))
-        .build_with_clock(&FixedClock::new(NOW))
+        .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     let lenient = LocalService::builder(key())
         .rules(rules().leeway(Duration::minutes(1)))
@@ -187,7 +187,7 @@ fn leeway_never_lets_a_service_issue_an_expired_token() {
     // Issued 30 s in the future: a verifier's skew, never the issuer's.
     let ahead = Claims::builder()
         .issued_at(NOW + Duration::seconds(30))
-        .build_with_clock(&FixedClock::new(NOW))
+        .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     assert_eq!(
         failed_rules(lenient.encode(&ahead)),
@@ -214,7 +214,7 @@ fn errors_never_echo_the_expected_subject_or_token_id() {
     let other = Claims::builder()
         .subject("someone-else")
         .token_id("other-jti")
-        .build_with_clock(&FixedClock::new(NOW))
+        .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     let missing = claims();
     for claims in [other, missing] {
@@ -252,7 +252,7 @@ fn debug_output_of_verified_tokens_contexts_and_footers_has_no_values() {
     let claims = Claims::builder()
         .subject(secret_values[0])
         .claim("ssn", secret_values[1])
-        .build_with_clock(&FixedClock::new(NOW))
+        .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     let footer = Footer::Claims(
         FooterClaims::new()
@@ -368,12 +368,12 @@ fn a_ring_service_caps_token_lifetime_at_the_rings() {
         .build();
     let day = Claims::builder()
         .expires_in(Duration::days(1))
-        .build_with_clock(&FixedClock::new(NOW))
+        .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     assert_eq!(failed_rules(service.encode(&day)), ["max-validity"]);
     let forever = Claims::builder()
         .without_expiry()
-        .build_with_clock(&FixedClock::new(NOW))
+        .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     assert!(service.encode(&forever).is_err());
     // A token from a peer that holds the key is refused too.
@@ -383,7 +383,7 @@ fn a_ring_service_caps_token_lifetime_at_the_rings() {
     // The service's own defaults fit.
     let made = service
         .claims_builder()
-        .build_with_clock(&FixedClock::new(NOW))
+        .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     assert_eq!(
         made.expiration().unwrap() - made.issued_at().unwrap(),

@@ -34,7 +34,7 @@ fn claims() -> Claims {
     Claims::builder()
         .subject("user-1")
         .claim("role", "admin")
-        .build_with_clock(&clock())
+        .build_with_clock(clock())
         .unwrap()
 }
 
@@ -88,7 +88,7 @@ fn a_public_service_refuses_local_tokens_and_vice_versa() {
 fn an_expired_token_is_never_issued() {
     let stale = Claims::builder()
         .issued_at(NOW - Duration::hours(3))
-        .build_with_clock(&clock())
+        .build_with_clock(clock())
         .unwrap();
     let Err(Error::Claims(violations)) = local_service().encode(&stale) else {
         panic!("an expired token was issued");
@@ -146,7 +146,7 @@ fn the_service_clock_decides_expiry() {
 fn non_expiring_tokens_need_both_opt_ins() {
     let forever = Claims::builder()
         .without_expiry()
-        .build_with_clock(&clock())
+        .build_with_clock(clock())
         .unwrap();
     assert!(matches!(
         local_service().encode(&forever),
@@ -220,7 +220,7 @@ fn require_claims_opts_back_in_to_mandatory_iat_and_nbf() {
 fn expired_tokens_are_accepted_only_through_the_dangerous_opt_in() {
     let stale = Claims::builder()
         .issued_at(NOW - Duration::hours(3))
-        .build_with_clock(&FixedClock::new(NOW - Duration::hours(3)))
+        .build_with_clock(FixedClock::new(NOW - Duration::hours(3)))
         .unwrap();
     let issued_then = LocalService::builder(local_key())
         .rules(RuleSet::default().with_clock(FixedClock::new(NOW - Duration::hours(3))))
@@ -247,7 +247,7 @@ fn a_huge_default_validity_is_an_error_not_a_panic() {
         .default_validity(Duration::MAX)
         .build();
     assert!(matches!(
-        service.claims_builder().build_with_clock(&clock()),
+        service.claims_builder().build_with_clock(clock()),
         Err(Error::Payload(PayloadError::TimeOutOfRange {
             claim: "exp"
         }))
@@ -324,7 +324,7 @@ fn an_oversized_token_is_refused_before_decoding() {
         .build();
     let big = Claims::builder()
         .claim("blob", "x".repeat(500))
-        .build_with_clock(&clock())
+        .build_with_clock(clock())
         .unwrap();
     assert!(matches!(
         service.encode(&big),
@@ -345,7 +345,7 @@ fn a_large_token_works_when_the_limit_allows_it() {
         .build();
     let big = Claims::builder()
         .claim("blob", "x".repeat(256 * 1024))
-        .build_with_clock(&clock())
+        .build_with_clock(clock())
         .unwrap();
     let token = service.encode(&big).unwrap();
     assert_eq!(service.decode(&token).unwrap().claims(), &big);
@@ -475,7 +475,7 @@ fn custom_claims_decode_into_a_serde_struct() {
     };
     let claims = Claims::builder()
         .custom_claims_from(&session)
-        .build_with_clock(&clock())
+        .build_with_clock(clock())
         .unwrap();
     let service = local_service();
     let decoded = service.decode(&service.encode(&claims).unwrap()).unwrap();
@@ -673,4 +673,47 @@ fn one_custom_claim_reads_as_any_type() {
         claims.custom_as::<u8>("scopes"),
         Err(Error::Payload(PayloadError::CustomType))
     ));
+}
+
+// One clock: a shared test clock drives the claims, the rules and a key ring.
+
+#[test]
+fn one_manual_clock_drives_claims_rules_and_the_ring() {
+    use vaulttoken::clock::ManualClock;
+    use vaulttoken::keyring::LocalKeyRing;
+
+    let clock = ManualClock::new(NOW);
+    let ring = Arc::new(
+        LocalKeyRing::new(Duration::hours(1))
+            .unwrap()
+            .with_clock(clock.clone()),
+    );
+    let first = ring.add(local_key()).unwrap();
+    ring.promote(&first).unwrap();
+    let service = LocalService::from_ring(Arc::clone(&ring))
+        .clock(clock.clone())
+        .build();
+
+    // Claims made by the service's builder are stamped by the clock...
+    let claims = service.claims_builder().build().unwrap();
+    assert_eq!(claims.issued_at(), Some(NOW));
+    let token = service.encode(&claims).unwrap();
+    assert!(service.decode(&token).is_ok());
+
+    // ... the rules read it...
+    clock.advance(Duration::minutes(61));
+    assert!(matches!(
+        service.decode(&token),
+        Err(Error::Claims(v)) if v.contains(&RuleId::NotExpired)
+    ));
+
+    // ... and so does the ring: the old key retires an hour after it stopped
+    // issuing, by this clock, not the system's.
+    let next = ring
+        .add(LocalKey::from_bytes(&[0x5c; 32]).unwrap())
+        .unwrap();
+    ring.promote(&next).unwrap();
+    assert!(ring.retire(&first).is_err());
+    clock.advance(Duration::hours(1));
+    assert!(ring.retire(&first).is_ok());
 }

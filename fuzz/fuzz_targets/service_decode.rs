@@ -141,7 +141,7 @@ fn good_claims(n: usize, at: OffsetDateTime, tenant: Option<&str>) -> Claims {
         builder = builder.claim("tenant", tenant);
     }
     builder
-        .build_with_clock(&FixedClock::new(at))
+        .build_with_clock(FixedClock::new(at))
         .expect("claims build")
 }
 
@@ -244,7 +244,7 @@ fn fixture<P: ServicePurpose>(
     ];
     for (issuer, at, builder, footer) in refused {
         let claims = builder
-            .build_with_clock(&FixedClock::new(at))
+            .build_with_clock(FixedClock::new(at))
             .expect("claims build");
         let token = issuer
             .encode_with_footer(&claims, &footer)
