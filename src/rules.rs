@@ -1314,6 +1314,7 @@ mod tests {
             debug.contains("Subject") && debug.contains("IdentifiedBy"),
             "{debug}"
         );
+        assert_eq!(debug.matches("<configured>").count(), 2, "{debug}");
     }
 
     #[test]
