@@ -1336,4 +1336,20 @@ mod tests {
         let debug = format!("{set:?}");
         assert!(debug.contains("tenant-matches"), "{debug}");
     }
+
+    #[test]
+    fn the_expected_subject_and_token_id_pass_when_they_match() {
+        let claims = Claims::builder()
+            .subject("user-7")
+            .token_id("jti-1")
+            .build_with_clock(FixedClock::new(NOW))
+            .unwrap();
+        let set = rules().subject("user-7").identified_by("jti-1");
+        assert!(set.check(&claims, &Footer::None, Mode::Decode).is_ok());
+        let other = rules().subject("user-8").identified_by("jti-2");
+        assert_eq!(
+            failed(other.check(&claims, &Footer::None, Mode::Decode)),
+            ["subject", "identified-by"]
+        );
+    }
 }
