@@ -33,19 +33,7 @@ const DUPLICATE_KEY: &str = "duplicate key";
 /// Parses a UTF-8 JSON object, refusing duplicate keys at any depth.
 pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError> {
     let text = core::str::from_utf8(bytes).map_err(|_| JsonError::NotUtf8)?;
-    let value = serde_json::from_str::<StrictValue>(text).map_err(|err| {
-        // mutants: equivalent because `&&` -> `||`: serde_json classifies only
-        // `ErrorCode::Message` as data, and parsing a `StrictValue` raises a message
-        // only through `DUPLICATE_KEY`; no other category's text starts with it.
-        if err.is_data() && err.to_string().starts_with(DUPLICATE_KEY) {
-            JsonError::DuplicateKey
-        } else {
-            JsonError::Syntax {
-                line: err.line(),
-                column: err.column(),
-            }
-        }
-    })?;
+    let value = serde_json::from_str::<StrictValue>(text).map_err(|err| classify(&err))?;
     match value.0 {
         Value::Object(map) => Ok(map),
         _ => Err(JsonError::NotAnObject),
@@ -171,6 +159,9 @@ impl<'de> Visitor<'de> for StrictVisitor {
 /// error at its line and column. For parsers that run `serde_json` themselves
 /// with the strict visitors below.
 pub(crate) fn classify(err: &serde_json::Error) -> JsonError {
+    // mutants: equivalent because `&&` -> `||`: serde_json classifies only
+    // `ErrorCode::Message` as data, and the strict visitors raise a message only
+    // through `DUPLICATE_KEY`; no other category's text starts with it.
     if err.is_data() && err.to_string().starts_with(DUPLICATE_KEY) {
         JsonError::DuplicateKey
     } else {
