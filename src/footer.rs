@@ -1269,4 +1269,11 @@ mod tests {
             assert!(FooterClaims::read(br#"{"kid":"a"}"#, &tight).is_err());
         }
     }
+
+    #[test]
+    fn limits_report_the_length_they_were_given() {
+        assert_eq!(FooterLimits::default().len_limit(), 8192);
+        assert_eq!(FooterLimits::default().max_len(64).len_limit(), 64);
+        assert_eq!(FooterLimits::default().max_len(0).len_limit(), 0);
+    }
 }
