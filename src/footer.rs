@@ -1276,4 +1276,34 @@ mod tests {
         assert_eq!(FooterLimits::default().max_len(64).len_limit(), 64);
         assert_eq!(FooterLimits::default().max_len(0).len_limit(), 0);
     }
+
+    #[test]
+    fn every_accessor_reads_what_was_set_or_parsed() {
+        let claims = FooterClaims::new()
+            .with_key_id("k4.lid.A")
+            .with_wrapped_key("k4.seal.B")
+            .with_claim("region", "eu")
+            .unwrap();
+        assert_eq!(claims.key_id(), Some("k4.lid.A"));
+        assert_eq!(claims.wrapped_key(), Some("k4.seal.B"));
+        assert_eq!(claims.custom("region"), Some(&serde_json::json!("eu")));
+        assert_eq!(claims.custom("absent"), None);
+
+        let bytes = Footer::Claims(claims).to_bytes();
+        let untrusted = UntrustedFooter::new(&bytes);
+        assert_eq!(
+            (untrusted.len(), untrusted.is_empty()),
+            (bytes.len(), false)
+        );
+        let read = untrusted.untrusted_claims().unwrap();
+        assert_eq!(read.untrusted_key_id(), Some("k4.lid.A"));
+        assert_eq!(read.untrusted_wrapped_key(), Some("k4.seal.B"));
+        assert_eq!(
+            read.untrusted_custom("region"),
+            Some(&serde_json::json!("eu"))
+        );
+        assert_eq!(read.untrusted_custom("absent"), None);
+        let empty = UntrustedFooter::new(b"");
+        assert_eq!((empty.len(), empty.is_empty()), (0, true));
+    }
 }
