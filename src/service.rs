@@ -774,9 +774,7 @@ impl<P: ServicePurpose> TokenService<P> {
     ) -> Result<VerifiedToken, Error> {
         self.check_token_len(token)?;
         let mut token = UntrustedToken::<P>::parse(token)?;
-        let untrusted = UntrustedFooter::new(token.untrusted_footer())
-            .with_limits(self.footer_limits)
-            .with_mode(self.footer_mode);
+        let untrusted = self.untrusted_footer(&token);
         self.footer_limits
             .check_len(untrusted.as_untrusted_bytes())?;
         let key = self.decoding_keys.decoding_key(&untrusted)?;
@@ -815,10 +813,15 @@ impl<P: ServicePurpose> TokenService<P> {
     pub fn untrusted_key_id(&self, token: &str) -> Result<Option<String>, Error> {
         self.check_token_len(token)?;
         let token = UntrustedToken::<P>::parse(token)?;
-        let footer = UntrustedFooter::new(token.untrusted_footer())
-            .with_limits(self.footer_limits)
-            .with_mode(self.footer_mode);
+        let footer = self.untrusted_footer(&token);
         Ok(footer.untrusted_key_id()?.map(str::to_owned))
+    }
+
+    /// A parsed token's footer, to be read in this service's mode and limits.
+    fn untrusted_footer<'t>(&self, token: &'t UntrustedToken<P>) -> UntrustedFooter<'t> {
+        UntrustedFooter::new(token.untrusted_footer())
+            .with_limits(self.footer_limits)
+            .with_mode(self.footer_mode)
     }
 
     fn check_token_len(&self, token: &str) -> Result<(), Error> {
