@@ -1263,6 +1263,16 @@ mod tests {
             let full = parsed.and_then(|claims| key_policy::check_claims(&claims).map(|()| claims));
             assert_eq!(read, full, "{:?}", String::from_utf8_lossy(footer));
         }
+        // The footer every ring token carries takes the shortcut (which is the
+        // point of it), and one the shortcut cannot read exactly does not.
+        assert_eq!(
+            FooterClaims::kid_only(br#"{"kid":"k4.lid.AAAA"}"#, &limits),
+            Some("k4.lid.AAAA")
+        );
+        assert_eq!(
+            FooterClaims::kid_only(br#"{"kid":"a\u0062"}"#, &limits),
+            None
+        );
         // Limits that refuse one flat key are left to the parser to report.
         for tight in [limits.max_depth(0), limits.max_keys(0)] {
             assert_eq!(FooterClaims::kid_only(br#"{"kid":"a"}"#, &tight), None);
