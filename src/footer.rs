@@ -1270,6 +1270,10 @@ mod tests {
             Some("k4.lid.AAAA")
         );
         assert_eq!(
+            FooterClaims::kid_only(br#"{"kid":"key 7 ~"}"#, &limits),
+            Some("key 7 ~")
+        );
+        assert_eq!(
             FooterClaims::kid_only(br#"{"kid":"a\u0062"}"#, &limits),
             None
         );
