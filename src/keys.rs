@@ -152,3 +152,16 @@ pub(crate) fn decode_base64url_secret(text: &str) -> Result<Zeroizing<Vec<u8>>, 
         .map(Zeroizing::new)
         .ok_or(crate::error::KeyError::Encoding(crate::error::KeyEncoding::Base64Url).into())
 }
+
+/// Runs `work` on another thread; fails if it has not finished in 10 s (a
+/// deadlocked key comparison never does). For the key types' tests.
+#[cfg(test)]
+pub(crate) fn finishes_in_time<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> R {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(work());
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("deadlocked: the comparison did not finish")
+}

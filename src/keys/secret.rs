@@ -526,21 +526,9 @@ mod tests {
         assert!(matches!(key.expose_seed(), Err(Error::KeyCleared)));
     }
 
-    /// Runs `work` on another thread; fails if it has not finished in 10 s (a
-    /// deadlocked comparison never does).
-    fn finishes_in_time<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> R {
-        let (done, finished) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = done.send(work());
-        });
-        finished
-            .recv_timeout(std::time::Duration::from_secs(10))
-            .expect("deadlocked: the comparison did not finish")
-    }
-
     #[test]
     fn an_ephemeral_key_equals_itself_without_deadlocking() {
-        let equal = finishes_in_time(|| {
+        let equal = crate::keys::finishes_in_time(|| {
             let key = SecretKey::from_seed(&[4; 32]).unwrap().into_ephemeral();
             #[allow(clippy::eq_op)]
             let equal = key == key;
@@ -553,7 +541,7 @@ mod tests {
     fn comparing_two_ephemeral_keys_from_both_sides_at_once_does_not_deadlock() {
         let a = std::sync::Arc::new(SecretKey::from_seed(&[4; 32]).unwrap().into_ephemeral());
         let b = std::sync::Arc::new(SecretKey::from_seed(&[4; 32]).unwrap().into_ephemeral());
-        let equal = finishes_in_time(move || {
+        let equal = crate::keys::finishes_in_time(move || {
             let start = std::sync::Barrier::new(2);
             std::thread::scope(|scope| {
                 let forward = scope.spawn(|| {
