@@ -23,7 +23,8 @@ use crate::primitives::random_array;
 /// The registered claim names, reserved at the top level of a payload.
 pub const REGISTERED_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
 
-/// The validity [`Claims::builder`] gives a token unless told otherwise: 1 hour.
+/// The validity a service gives a token whose claims have no `exp`, unless
+/// told otherwise: 1 hour.
 pub const DEFAULT_VALIDITY: Duration = Duration::hours(1);
 
 /// The claims of one token: registered claims with their types, custom claims as
@@ -40,10 +41,11 @@ pub const DEFAULT_VALIDITY: Duration = Duration::hours(1);
 ///     .build()?;
 /// assert_eq!(claims.subject(), Some("user-42"));
 /// assert_eq!(claims.custom_str("role"), Some("admin"));
-/// assert!(claims.expiration().is_some());
+/// // No times yet: the service that issues the claims stamps them.
+/// assert!(claims.expiration().is_none());
 /// # Ok::<(), vaulttoken::Error>(())
 /// ```
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Claims {
     /// `iss`, `sub`, `aud` and `jti`.
     strings: Strings,
@@ -51,6 +53,21 @@ pub struct Claims {
     not_before: Option<OffsetDateTime>,
     issued_at: Option<OffsetDateTime>,
     custom: Map<String, Value>,
+    /// The claims declare they never expire: a service issues them without
+    /// an `exp` instead of filling one in.
+    never_expires: bool,
+}
+
+/// Claims compare by what they say. Whether they declared no expiry is an
+/// instruction to the issuing service, not a claim a token carries.
+impl PartialEq for Claims {
+    fn eq(&self, other: &Self) -> bool {
+        self.strings == other.strings
+            && self.expiration == other.expiration
+            && self.not_before == other.not_before
+            && self.issued_at == other.issued_at
+            && self.custom == other.custom
+    }
 }
 
 /// The string claims `iss`, `sub`, `aud` and `jti` (in that order) in one
@@ -120,15 +137,26 @@ impl fmt::Debug for Claims {
 }
 
 impl Claims {
-    /// Starts a builder with the secure defaults: `iat` = `nbf` = now and
-    /// `exp` = now + [`DEFAULT_VALIDITY`].
+    /// Starts a builder. It sets only the times you ask for: the service that
+    /// issues the claims fills in a missing `iat` and `nbf` (now, by its clock)
+    /// and `exp` (`iat` plus its default validity), unless the claims declare
+    /// they never expire ([`ClaimsBuilder::without_expiry`]).
     ///
     /// # Examples
     ///
     /// ```
-    /// let claims = vaulttoken::Claims::builder().build()?;
-    /// let lifetime = claims.expiration().unwrap() - claims.issued_at().unwrap();
-    /// assert_eq!(lifetime, time::Duration::hours(1));
+    /// use time::macros::datetime;
+    /// use vaulttoken::clock::FixedClock;
+    /// use vaulttoken::{Claims, LocalKey, LocalService};
+    ///
+    /// let claims = Claims::builder().subject("u").build()?;
+    /// assert_eq!((claims.issued_at(), claims.expiration()), (None, None));
+    ///
+    /// let now = datetime!(2030-01-01 0:00 UTC);
+    /// let service = LocalService::builder(LocalKey::generate()?).clock(FixedClock::new(now)).build();
+    /// let issued = service.decode(&service.encode(&claims)?)?;
+    /// assert_eq!(issued.claims().issued_at(), Some(now));
+    /// assert_eq!(issued.claims().expiration(), Some(now + time::Duration::hours(1)));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn builder() -> ClaimsBuilder {
@@ -185,7 +213,77 @@ impl Claims {
             not_before,
             issued_at,
             custom: parsed.rest,
+            never_expires: false,
         })
+    }
+
+    /// The same claims, declared never to expire: any `exp` is removed, and a
+    /// service issues them without one (its rules must allow that, see
+    /// [`RuleSet::allow_non_expiring`](crate::rules::RuleSet::allow_non_expiring)).
+    ///
+    /// # Security
+    ///
+    /// A stolen non-expiring token stays valid until its key is retired.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(serde::Serialize)]
+    /// struct Device { sub: &'static str }
+    ///
+    /// let claims = vaulttoken::Claims::from_serializable(&Device { sub: "d-1" })?.without_expiry();
+    /// assert!(claims.never_expires());
+    /// assert_eq!(claims.expiration(), None);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn without_expiry(mut self) -> Self {
+        self.expiration = None;
+        self.never_expires = true;
+        self
+    }
+
+    /// Whether the claims declare they never expire
+    /// ([`Claims::without_expiry`], [`ClaimsBuilder::without_expiry`]).
+    /// Decoded claims never do: a token carries no such declaration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::Claims;
+    ///
+    /// assert!(Claims::builder().without_expiry().build()?.never_expires());
+    /// assert!(!Claims::builder().build()?.never_expires());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn never_expires(&self) -> bool {
+        self.never_expires
+    }
+
+    /// The claims with a missing `iat` set to `now`, a missing `nbf` to `iat`
+    /// and a missing `exp` to `iat` + `validity` (unless they never expire),
+    /// or `None` when nothing is missing.
+    pub(crate) fn with_times_filled(
+        &self,
+        now: OffsetDateTime,
+        validity: Duration,
+    ) -> Result<Option<Self>, Error> {
+        let wants_expiration = self.expiration.is_none() && !self.never_expires;
+        if self.issued_at.is_some() && self.not_before.is_some() && !wants_expiration {
+            return Ok(None);
+        }
+        let mut filled = self.clone();
+        let issued_at = match self.issued_at {
+            Some(issued_at) => issued_at,
+            None => whole_seconds("iat", now)?,
+        };
+        filled.issued_at = Some(issued_at);
+        filled.not_before = Some(self.not_before.unwrap_or(issued_at));
+        if wants_expiration {
+            filled.expiration = Some(add("exp", issued_at, validity)?);
+        }
+        Ok(Some(filled))
     }
 
     /// Serializes the claims as a JSON payload, registered claims first.
@@ -305,7 +403,7 @@ impl Claims {
     /// # Examples
     ///
     /// ```
-    /// let c = vaulttoken::Claims::builder().build()?;
+    /// let c = vaulttoken::Claims::builder().expires_in(time::Duration::hours(1)).build()?;
     /// assert_eq!(c.issued_at().unwrap().nanosecond(), 0);
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
@@ -689,7 +787,8 @@ impl ClaimsBuilder {
         self
     }
 
-    /// Sets `exp` to `iat` + `validity` (the default validity is 1 hour).
+    /// Sets `exp` to `iat` + `validity`, and `iat` to now if it is not set. (Without
+    /// it, the issuing service sets `exp` from its default validity.)
     ///
     /// Any `validity` is safe: one that takes `exp` outside what RFC 3339 can
     /// write (years 0000 to 9999), such as [`Duration::MAX`], makes
@@ -744,7 +843,7 @@ impl ClaimsBuilder {
         self
     }
 
-    /// Sets `nbf` (defaults to `iat`).
+    /// Sets `nbf` (the issuing service sets it to `iat` otherwise).
     ///
     /// # Examples
     ///
@@ -760,14 +859,18 @@ impl ClaimsBuilder {
         self
     }
 
-    /// Sets `iat` (defaults to the clock's now).
+    /// Sets `iat` (by default the issuing service stamps it, or
+    /// [`expires_in`](Self::expires_in) sets it to the builder's now).
     ///
     /// # Examples
     ///
     /// ```
     /// use time::macros::datetime;
     ///
-    /// let c = vaulttoken::Claims::builder().issued_at(datetime!(2030-01-01 0:00 UTC)).build()?;
+    /// let c = vaulttoken::Claims::builder()
+    ///     .issued_at(datetime!(2030-01-01 0:00 UTC))
+    ///     .expires_in(time::Duration::hours(1))
+    ///     .build()?;
     /// assert_eq!(c.expiration(), Some(datetime!(2030-01-01 1:00 UTC)));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
@@ -833,8 +936,8 @@ impl ClaimsBuilder {
     /// # Examples
     ///
     /// ```
-    /// let claims = vaulttoken::Claims::builder().build()?;
-    /// assert!(claims.issued_at().is_some());
+    /// let claims = vaulttoken::Claims::builder().subject("u").build()?;
+    /// assert_eq!((claims.subject(), claims.issued_at()), (Some("u"), None));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn build(self) -> Result<Claims, Error> {
@@ -844,7 +947,8 @@ impl ClaimsBuilder {
         }
     }
 
-    /// Reads "now" from `clock` when built, instead of the system clock.
+    /// Reads "now" from `clock` when built, instead of the system clock: the
+    /// start of [`expires_in`](Self::expires_in).
     ///
     /// # Examples
     ///
@@ -854,7 +958,10 @@ impl ClaimsBuilder {
     /// use vaulttoken::clock::FixedClock;
     ///
     /// let at = datetime!(2030-01-01 0:00 UTC);
-    /// let claims = Claims::builder().clock(FixedClock::new(at)).build()?;
+    /// let claims = Claims::builder()
+    ///     .clock(FixedClock::new(at))
+    ///     .expires_in(time::Duration::hours(1))
+    ///     .build()?;
     /// assert_eq!(claims.issued_at(), Some(at));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
@@ -876,7 +983,7 @@ impl ClaimsBuilder {
     /// use vaulttoken::{Claims, clock::FixedClock};
     ///
     /// let clock = FixedClock::new(datetime!(2030-01-01 0:00:00.75 UTC));
-    /// let c = Claims::builder().build_with_clock(clock)?;
+    /// let c = Claims::builder().expires_in(time::Duration::hours(1)).build_with_clock(clock)?;
     /// assert_eq!(c.issued_at(), Some(datetime!(2030-01-01 0:00 UTC)));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
@@ -884,13 +991,21 @@ impl ClaimsBuilder {
         if let Some(error) = self.error {
             return Err(error);
         }
-        let issued_at = whole_seconds("iat", self.issued_at.unwrap_or_else(|| clock.now()))?;
-        let not_before = whole_seconds("nbf", self.not_before.unwrap_or(issued_at))?;
-        let expiration = match self.expiry {
-            Expiry::Default => Some(add("exp", issued_at, DEFAULT_VALIDITY)?),
-            Expiry::In(validity) => Some(add("exp", issued_at, validity)?),
-            Expiry::At(at) => Some(whole_seconds("exp", at)?),
-            Expiry::Never => None,
+        // `expires_in` counts from `iat`, so it sets `iat` (now, unless given).
+        let issued_at = match (self.issued_at, &self.expiry) {
+            (Some(issued_at), _) => Some(whole_seconds("iat", issued_at)?),
+            (None, Expiry::In(_)) => Some(whole_seconds("iat", clock.now())?),
+            (None, _) => None,
+        };
+        let not_before = match self.not_before {
+            Some(not_before) => Some(whole_seconds("nbf", not_before)?),
+            None => None,
+        };
+        let never_expires = matches!(self.expiry, Expiry::Never);
+        let expiration = match (self.expiry, issued_at) {
+            (Expiry::In(validity), Some(issued_at)) => Some(add("exp", issued_at, validity)?),
+            (Expiry::At(at), _) => Some(whole_seconds("exp", at)?),
+            _ => None,
         };
         let token_id = if self.random_token_id {
             Some(Claims::generate_token_id()?)
@@ -905,9 +1020,10 @@ impl ClaimsBuilder {
                 token_id.as_deref(),
             ]),
             expiration,
-            not_before: Some(not_before),
-            issued_at: Some(issued_at),
+            not_before,
+            issued_at,
             custom: self.custom,
+            never_expires,
         })
     }
 
@@ -1021,6 +1137,7 @@ fn from_payload_reference(payload: &[u8]) -> Result<Claims, Error> {
         not_before,
         issued_at,
         custom,
+        never_expires: false,
     })
 }
 
@@ -1097,16 +1214,137 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_now_now_and_one_hour() {
+    fn the_builder_sets_only_the_times_asked_for() {
         let c = Claims::builder().build_with_clock(clock()).unwrap();
+        assert_eq!(
+            (c.issued_at(), c.not_before(), c.expiration()),
+            (None, None, None)
+        );
+        assert!(!c.never_expires());
+
+        let c = Claims::builder()
+            .expires_in(Duration::minutes(5))
+            .build_with_clock(clock())
+            .unwrap();
         assert_eq!(c.issued_at(), Some(datetime!(2030-01-01 12:00 UTC)));
-        assert_eq!(c.not_before(), c.issued_at());
-        assert_eq!(c.expiration(), Some(datetime!(2030-01-01 13:00 UTC)));
+        assert_eq!(c.expiration(), Some(datetime!(2030-01-01 12:05 UTC)));
+        assert_eq!(c.not_before(), None);
+
+        let at = datetime!(2031-06-01 0:00 UTC);
+        let c = Claims::builder()
+            .issued_at(at)
+            .expires_in(Duration::minutes(5))
+            .build_with_clock(clock())
+            .unwrap();
+        assert_eq!(c.expiration(), Some(at + Duration::minutes(5)));
+
+        let c = Claims::builder()
+            .expires_in(Duration::minutes(5))
+            .without_expiry()
+            .build_with_clock(clock())
+            .unwrap();
+        assert_eq!((c.issued_at(), c.expiration()), (None, None));
+        assert!(c.never_expires());
+    }
+
+    #[test]
+    fn missing_times_are_filled_from_now_and_the_validity() {
+        let now = datetime!(2030-01-01 12:00:00.9 UTC);
+        let second = datetime!(2030-01-01 12:00 UTC);
+        let hour = Duration::hours(1);
+        let filled = Claims::builder()
+            .build()
+            .unwrap()
+            .with_times_filled(now, hour)
+            .unwrap()
+            .unwrap();
+        assert_eq!(filled.issued_at(), Some(second));
+        assert_eq!(filled.not_before(), Some(second));
+        assert_eq!(filled.expiration(), Some(second + hour));
+
+        // Given times are kept, and `exp` counts from the given `iat`.
+        let iat = datetime!(2029-12-31 0:00 UTC);
+        let nbf = datetime!(2029-12-31 6:00 UTC);
+        let given = Claims::builder().issued_at(iat).build().unwrap();
+        let filled = given.with_times_filled(now, hour).unwrap().unwrap();
+        assert_eq!(filled.issued_at(), Some(iat));
+        assert_eq!(filled.not_before(), Some(iat));
+        assert_eq!(filled.expiration(), Some(iat + hour));
+        let given = Claims::builder().not_before(nbf).build().unwrap();
+        let filled = given.with_times_filled(now, hour).unwrap().unwrap();
+        assert_eq!(filled.not_before(), Some(nbf));
+
+        // Each missing time alone is filled; nothing missing fills nothing.
+        let complete = filled.clone();
+        assert_eq!(complete.with_times_filled(now, hour).unwrap(), None);
+        for json in [
+            r#"{"nbf":"2030-01-01T12:00:00Z","exp":"2030-01-01T13:00:00Z"}"#,
+            r#"{"iat":"2030-01-01T12:00:00Z","exp":"2030-01-01T13:00:00Z"}"#,
+            r#"{"iat":"2030-01-01T12:00:00Z","nbf":"2030-01-01T12:00:00Z"}"#,
+        ] {
+            let partial = Claims::from_payload(json.as_bytes()).unwrap();
+            let filled = partial.with_times_filled(now, hour).unwrap().unwrap();
+            assert!(
+                filled.issued_at().is_some()
+                    && filled.not_before().is_some()
+                    && filled.expiration().is_some(),
+                "{json}"
+            );
+        }
+
+        // Claims that never expire get no `exp`.
+        let forever = Claims::builder().without_expiry().build().unwrap();
+        let filled = forever.with_times_filled(now, hour).unwrap().unwrap();
+        assert_eq!(filled.expiration(), None);
+        assert!(filled.issued_at().is_some());
+        let stamped = filled.clone();
+        assert_eq!(stamped.with_times_filled(now, hour).unwrap(), None);
+
+        // A now or a validity beyond what RFC 3339 can write is an error.
+        let beyond = time::PrimitiveDateTime::MAX.assume_offset(time::macros::offset!(-23:59:59));
+        assert!(matches!(
+            Claims::builder()
+                .build()
+                .unwrap()
+                .with_times_filled(beyond, hour),
+            Err(Error::Payload(PayloadError::TimeOutOfRange {
+                claim: "iat"
+            }))
+        ));
+        assert!(matches!(
+            Claims::builder()
+                .build()
+                .unwrap()
+                .with_times_filled(now, Duration::MAX),
+            Err(Error::Payload(PayloadError::TimeOutOfRange {
+                claim: "exp"
+            }))
+        ));
+    }
+
+    #[test]
+    fn declaring_no_expiry_is_not_a_claim() {
+        let with_exp = Claims::builder()
+            .expires_at(datetime!(2030-01-01 13:00 UTC))
+            .build()
+            .unwrap();
+        let forever = with_exp.clone().without_expiry();
+        assert_eq!(forever.expiration(), None);
+        assert!(forever.never_expires() && !with_exp.never_expires());
+        // Equal to the same claims read back from a token, which carries no
+        // declaration; but not to claims that still have their `exp`.
+        let decoded = Claims::from_payload(&forever.to_payload().unwrap()).unwrap();
+        assert!(!decoded.never_expires());
+        assert_eq!(decoded, forever);
+        assert_ne!(with_exp, forever);
     }
 
     #[test]
     fn times_are_rfc3339_on_the_wire() {
-        let c = Claims::builder().build_with_clock(clock()).unwrap();
+        let c = Claims::builder()
+            .expires_in(Duration::hours(1))
+            .build_with_clock(clock())
+            .unwrap();
         let payload = String::from_utf8(c.to_payload().unwrap()).unwrap();
         assert!(
             payload.contains(r#""exp":"2030-01-01T13:00:00Z""#),
@@ -1202,6 +1440,8 @@ mod tests {
         let claims = Claims::builder()
             .subject("alice@example.com")
             .claim("ssn", "123-45-6789")
+            .not_before(datetime!(2030-01-01 12:00 UTC))
+            .expires_in(Duration::hours(1))
             .build_with_clock(clock())
             .unwrap();
         let debug = format!("{claims:?}");
@@ -1266,6 +1506,7 @@ mod tests {
     fn out_of_range_times_are_errors_not_panics() {
         let far = Claims::builder()
             .issued_at(datetime!(9999-12-31 23:30 UTC))
+            .expires_in(Duration::hours(1))
             .build_with_clock(clock());
         assert!(matches!(
             far,
@@ -1346,13 +1587,19 @@ mod tests {
             assert_eq!(out_of_range(nbf), Some("nbf"), "{time}");
             let iat = Claims::builder().issued_at(time).build_with_clock(clock());
             assert_eq!(out_of_range(iat), Some("iat"), "{time}");
-            let from_clock = Claims::builder().build_with_clock(FixedClock::new(time));
+            let from_clock = Claims::builder()
+                .expires_in(Duration::hours(1))
+                .build_with_clock(FixedClock::new(time));
             assert_eq!(out_of_range(from_clock), Some("iat"), "{time}");
         }
         // The last second of 9999 truncates, then its hour of validity overflows.
         let last_instant = FixedClock::new(PrimitiveDateTime::MAX.assume_utc());
         assert_eq!(
-            out_of_range(Claims::builder().build_with_clock(last_instant)),
+            out_of_range(
+                Claims::builder()
+                    .expires_in(Duration::hours(1))
+                    .build_with_clock(last_instant)
+            ),
             Some("exp")
         );
     }

@@ -120,7 +120,7 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
 /// use vaulttoken::clock::FixedClock;
 ///
 /// let clock = FixedClock::new(datetime!(2030-01-01 0:00 UTC));
-/// let claims = Claims::builder().build_with_clock(&clock)?;
+/// let claims = Claims::builder().expires_in(time::Duration::hours(1)).build_with_clock(&clock)?;
 /// assert_eq!(claims.issued_at(), Some(datetime!(2030-01-01 0:00 UTC)));
 /// # Ok::<(), vaulttoken::Error>(())
 /// ```

@@ -831,7 +831,8 @@ impl fmt::Display for RuleId {
 ///         None => Err(Violation::new("must be set").on_claim("tenant")),
 ///     }
 /// }));
-/// let Err(Error::Claims(violations)) = rules.check(&Claims::builder().build()?, &Default::default(), Mode::Decode)
+/// let claims = Claims::builder().expires_in(time::Duration::hours(1)).build()?;
+/// let Err(Error::Claims(violations)) = rules.check(&claims, &Default::default(), Mode::Decode)
 /// else {
 ///     panic!("no tenant");
 /// };
@@ -983,6 +984,7 @@ impl fmt::Display for Violation {
 ///
 /// let claims = Claims::builder()
 ///     .issued_at(datetime!(2020-01-01 0:00 UTC))
+///     .expires_in(time::Duration::hours(1))
 ///     .build()?;
 /// let rules = RuleSet::default()
 ///     .with_clock(FixedClock::new(datetime!(2030-01-01 0:00 UTC)))

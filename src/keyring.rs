@@ -66,8 +66,9 @@ mod storage;
 pub use self::storage::{MAX_DOCUMENT_LEN, SecretRingKey};
 
 use core::fmt;
+use core::ops::Range;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use arc_swap::{ArcSwap, Guard};
 
@@ -79,7 +80,8 @@ use crate::footer::UntrustedFooter;
 use crate::keys::{LocalKey, PublicKey, SecretKey};
 use crate::paserk::KeyId;
 use crate::service::{
-    IssuingKey, IssuingKeyProvider, KeyProvider, ServiceBuilder, ServicePurpose, TokenService,
+    IssuingKey, IssuingKeyProvider, KeyProvider, LendsDecodingKey, RingLink, ServiceBuilder,
+    ServicePurpose, TokenService,
 };
 use crate::v4::{Local, Public};
 
@@ -377,7 +379,9 @@ pub struct KeyRing<K: RingKey> {
     /// it, so no change is lost to a concurrent one.
     writer: Mutex<()>,
     max_token_lifetime: Duration,
-    clock: Arc<dyn Clock>,
+    /// Read by rotations; a service built from the ring may replace it with
+    /// its own (see [`ServiceBuilder::clock`]).
+    clock: RwLock<Arc<dyn Clock>>,
 }
 
 impl<K: RingKey> fmt::Debug for KeyRing<K> {
@@ -442,8 +446,13 @@ impl<K: RingKey> KeyRing<K> {
             state: ArcSwap::from_pointee(state),
             writer: Mutex::new(()),
             max_token_lifetime,
-            clock,
+            clock: RwLock::new(clock),
         }
+    }
+
+    /// The clock rotations read now.
+    fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Uses `clock` for rotation times instead of the system clock.
@@ -462,7 +471,7 @@ impl<K: RingKey> KeyRing<K> {
     /// ```
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
+        self.clock = RwLock::new(Arc::new(clock));
         self
     }
 
@@ -485,7 +494,7 @@ impl<K: RingKey> KeyRing<K> {
     /// ```
     pub fn settings(&self) -> RingSettings {
         RingSettings {
-            clock: Arc::clone(&self.clock),
+            clock: self.clock(),
         }
     }
 
@@ -629,7 +638,7 @@ impl<K: RingKey> KeyRing<K> {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn retire(&self, id: &KeyId) -> Result<(), Error> {
-        let now = self.clock.now();
+        let now = self.clock().now();
         self.update(|state| {
             let entry = state.entries.get(id).ok_or(KeyRingError::NoSuchKey)?;
             match entry.status {
@@ -686,7 +695,7 @@ impl<K: RingKey> KeyRing<K> {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn retire_expired(&self) -> Vec<KeyId> {
-        let now = self.clock.now();
+        let now = self.clock().now();
         let Ok(due) = self.update(|state| {
             let due: Vec<KeyId> = state
                 .entries
@@ -715,6 +724,16 @@ impl<K: RingKey> KeyRing<K> {
 
     /// The decoding key for a token's untrusted footer: the key its `kid` names.
     fn lookup(&self, footer: &UntrustedFooter<'_>) -> Result<Arc<K::DecodingKey>, Error> {
+        let kid = Self::wanted_key_id(footer)?;
+        self.snapshot()
+            .entries
+            .get(kid)
+            .map(|entry| Arc::clone(&entry.decoding))
+            .ok_or(Error::UnknownKeyId)
+    }
+
+    /// The `kid` a footer names, if it is a well-formed id of this ring's kind.
+    fn wanted_key_id<'a>(footer: &'a UntrustedFooter<'_>) -> Result<&'a str, Error> {
         let kid = footer.untrusted_key_id()?.ok_or(Error::UnknownKeyId)?;
         // The same checks as `KeyId::parse`, without allocating a `KeyId`: the
         // map is looked up with the checked `&str` (`KeyId: Borrow<str>`).
@@ -730,11 +749,7 @@ impl<K: RingKey> KeyRing<K> {
                 found,
             });
         }
-        self.snapshot()
-            .entries
-            .get(kid)
-            .map(|entry| Arc::clone(&entry.decoding))
-            .ok_or(Error::UnknownKeyId)
+        Ok(kid)
     }
 
     /// The current state, without taking any lock.
@@ -778,7 +793,7 @@ impl<K: IssuingRingKey> KeyRing<K> {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn promote(&self, id: &KeyId) -> Result<(), Error> {
-        let now = self.clock.now();
+        let now = self.clock().now();
         self.update(|state| {
             if !state.entries.contains_key(id) {
                 return Err(KeyRingError::NoSuchKey.into());
@@ -838,13 +853,43 @@ impl SigningKeyRing {
             };
             target.entries.insert(id.clone(), entry);
         }
-        PublicKeyRing::from_state(target, self.max_token_lifetime, Arc::clone(&self.clock))
+        PublicKeyRing::from_state(target, self.max_token_lifetime, self.clock())
     }
 }
 
 impl<K: RingKey> KeyProvider<K::DecodingKey> for KeyRing<K> {
     fn decoding_key(&self, footer: &UntrustedFooter<'_>) -> Result<Arc<K::DecodingKey>, Error> {
         self.lookup(footer)
+    }
+}
+
+impl<K: RingKey> LendsDecodingKey<K::DecodingKey> for KeyRing<K> {
+    /// Lends the key from the current snapshot, which the guard keeps alive:
+    /// no reference count is touched, so decodes on many threads share nothing
+    /// they write to.
+    fn open_with_key(
+        &self,
+        footer: &UntrustedFooter<'_>,
+        open: &mut dyn FnMut(&K::DecodingKey) -> Result<Range<usize>, Error>,
+    ) -> Result<Range<usize>, Error> {
+        let kid = Self::wanted_key_id(footer)?;
+        let state = self.snapshot();
+        let entry = state.entries.get(kid).ok_or(Error::UnknownKeyId)?;
+        open(&entry.decoding)
+    }
+}
+
+impl<K: RingKey> RingLink for KeyRing<K> {
+    fn max_token_lifetime(&self) -> Duration {
+        self.max_token_lifetime
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.clock()
+    }
+
+    fn set_clock(&self, clock: Arc<dyn Clock>) {
+        *self.clock.write().unwrap_or_else(PoisonError::into_inner) = clock;
     }
 }
 
@@ -876,22 +921,19 @@ impl ServiceRing<Public> for PublicKeyRing {}
 
 impl sealed::ServiceKeys<Local> for LocalKeyRing {
     fn into_builder(ring: Arc<Self>) -> ServiceBuilder<Local> {
-        let lifetime = ring.max_token_lifetime();
-        TokenService::from_providers(ring.clone(), Some(ring)).within_ring_lifetime(lifetime)
+        TokenService::from_ring_parts(ring.clone(), Some(ring.clone()), ring)
     }
 }
 
 impl sealed::ServiceKeys<Public> for SigningKeyRing {
     fn into_builder(ring: Arc<Self>) -> ServiceBuilder<Public> {
-        let lifetime = ring.max_token_lifetime();
-        TokenService::from_providers(ring.clone(), Some(ring)).within_ring_lifetime(lifetime)
+        TokenService::from_ring_parts(ring.clone(), Some(ring.clone()), ring)
     }
 }
 
 impl sealed::ServiceKeys<Public> for PublicKeyRing {
     fn into_builder(ring: Arc<Self>) -> ServiceBuilder<Public> {
-        let lifetime = ring.max_token_lifetime();
-        TokenService::from_providers(ring, None).within_ring_lifetime(lifetime)
+        TokenService::from_ring_parts(ring.clone(), None, ring)
     }
 }
 
@@ -1005,7 +1047,7 @@ mod tests {
 
         // The same ring state, two hours later.
         let later = LocalKeyRing {
-            clock: at(2),
+            clock: RwLock::new(at(2)),
             ..ring
         };
         assert_eq!(later.retire_expired(), vec![a.clone()]);

@@ -337,6 +337,11 @@ impl RuleSet {
         self
     }
 
+    /// The clock the time rules read.
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
     /// Tolerates this much clock skew in every time rule (default 0). A negative
     /// leeway counts as its absolute value.
     ///
@@ -410,6 +415,7 @@ impl RuleSet {
     /// // Issued two hours ago, so expired one hour ago.
     /// let expired = Claims::builder()
     ///     .issued_at(datetime!(2030-01-01 10:00 UTC))
+    ///     .expires_in(Duration::hours(1))
     ///     .build_with_clock(&now)?;
     ///
     /// let refresh = RuleSet::default()
@@ -502,7 +508,10 @@ impl RuleSet {
     /// use vaulttoken::rules::{Mode, RuleSet};
     /// use vaulttoken::{Claims, Error};
     ///
-    /// let for_admin = Claims::builder().audience("admin-api").build()?;
+    /// let for_admin = Claims::builder()
+    ///     .audience("admin-api")
+    ///     .expires_in(time::Duration::hours(1))
+    ///     .build()?;
     /// let Err(Error::Claims(v)) = RuleSet::default().check(&for_admin, &Default::default(), Mode::Decode) else {
     ///     panic!("a token for an audience is refused by a rule set that names none");
     /// };
@@ -773,6 +782,8 @@ mod tests {
     fn claims_at(iat: OffsetDateTime) -> Claims {
         Claims::builder()
             .issued_at(iat)
+            .not_before(iat)
+            .expires_in(Duration::hours(1))
             .build_with_clock(FixedClock::new(iat))
             .unwrap()
     }
@@ -837,6 +848,7 @@ mod tests {
             .issuer("evil")
             .audience("other")
             .issued_at(NOW - Duration::days(2))
+            .expires_in(Duration::hours(1))
             .build_with_clock(FixedClock::new(NOW))
             .unwrap();
         let set = rules()
@@ -1205,6 +1217,7 @@ mod tests {
         let claims = Claims::builder()
             .issuer("evil")
             .audience("other")
+            .expires_in(Duration::hours(1))
             .build_with_clock(FixedClock::new(NOW))
             .unwrap();
         let forwards = rules()
@@ -1227,6 +1240,7 @@ mod tests {
     fn configuring_a_built_in_again_replaces_it() {
         let claims = Claims::builder()
             .issuer("b")
+            .expires_in(Duration::hours(1))
             .build_with_clock(FixedClock::new(NOW))
             .unwrap();
         let set = rules().issued_by("a").issued_by("b");
@@ -1250,6 +1264,7 @@ mod tests {
     fn removing_the_audience_rule_accepts_any_audience() {
         let claims = Claims::builder()
             .audience("admin-api")
+            .expires_in(Duration::hours(1))
             .build_with_clock(FixedClock::new(NOW))
             .unwrap();
         assert_eq!(
@@ -1322,6 +1337,7 @@ mod tests {
         let claims = Claims::builder()
             .issuer("a")
             .audience("api")
+            .expires_in(Duration::hours(1))
             .build_with_clock(FixedClock::new(NOW))
             .unwrap();
         let set = rules()
@@ -1342,6 +1358,7 @@ mod tests {
         let claims = Claims::builder()
             .subject("user-7")
             .token_id("jti-1")
+            .expires_in(Duration::hours(1))
             .build_with_clock(FixedClock::new(NOW))
             .unwrap();
         let set = rules().subject("user-7").identified_by("jti-1");

@@ -12,9 +12,10 @@
 
 use core::fmt;
 use core::marker::PhantomData;
+use core::ops::Range;
 use std::sync::Arc;
 
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use crate::claims::{Claims, ClaimsBuilder, DEFAULT_VALIDITY};
 use crate::clock::Clock;
@@ -67,6 +68,48 @@ pub trait KeyProvider<K>: Send + Sync + fmt::Debug {
     ///
     /// [`Error::UnknownKeyId`] (or another error) when no key fits: decoding fails.
     fn decoding_key(&self, footer: &UntrustedFooter<'_>) -> Result<Arc<K>, Error>;
+}
+
+/// Opens a token with a key borrowed for that one operation: a key ring or a
+/// single key lends it straight from where it lives, so concurrent decodes
+/// write to no shared reference count.
+pub(crate) trait LendsDecodingKey<K>: Send + Sync + fmt::Debug {
+    /// Runs `open` with the key for this footer.
+    fn open_with_key(
+        &self,
+        footer: &UntrustedFooter<'_>,
+        open: &mut dyn FnMut(&K) -> Result<Range<usize>, Error>,
+    ) -> Result<Range<usize>, Error>;
+}
+
+/// Any [`KeyProvider`], lending the `Arc` it hands out.
+struct Provided<K>(Arc<dyn KeyProvider<K>>);
+
+impl<K> fmt::Debug for Provided<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<K> LendsDecodingKey<K> for Provided<K> {
+    fn open_with_key(
+        &self,
+        footer: &UntrustedFooter<'_>,
+        open: &mut dyn FnMut(&K) -> Result<Range<usize>, Error>,
+    ) -> Result<Range<usize>, Error> {
+        open(&*self.0.decoding_key(footer)?)
+    }
+}
+
+/// What a service built from a key ring reads from it: its longest token
+/// lifetime and its clock, which the service shares.
+pub(crate) trait RingLink: Send + Sync {
+    /// The ring's longest token lifetime.
+    fn max_token_lifetime(&self) -> Duration;
+    /// The ring's clock.
+    fn clock(&self) -> Arc<dyn Clock>;
+    /// Makes `clock` the ring's clock.
+    fn set_clock(&self, clock: Arc<dyn Clock>);
 }
 
 /// Supplies the key that issues new tokens, and the key id to put in their footer.
@@ -188,6 +231,17 @@ impl<K: Send + Sync + fmt::Debug> KeyProvider<K> for StaticKey<K> {
     fn decoding_key(&self, footer: &UntrustedFooter<'_>) -> Result<Arc<K>, Error> {
         self.check_key_id(footer)?;
         Ok(Arc::clone(&self.key))
+    }
+}
+
+impl<K: Send + Sync + fmt::Debug> LendsDecodingKey<K> for StaticKey<K> {
+    fn open_with_key(
+        &self,
+        footer: &UntrustedFooter<'_>,
+        open: &mut dyn FnMut(&K) -> Result<Range<usize>, Error>,
+    ) -> Result<Range<usize>, Error> {
+        self.check_key_id(footer)?;
+        open(&self.key)
     }
 }
 
@@ -391,13 +445,16 @@ pub trait ServicePurpose: sealed::Operations + Send + Sync + 'static {
     type DecodingKey: Send + Sync + fmt::Debug + 'static;
 }
 
+// The sealed trait is unreachable from outside the crate, so the crate-only
+// `ParsedParts` in its signatures hides nothing a caller could name.
+#[allow(private_interfaces)]
 mod sealed {
     use core::ops::Range;
     use std::sync::Arc;
 
     use super::ServicePurpose;
     use crate::error::Error;
-    use crate::v4::{self, Local, Public, Purpose, UntrustedToken};
+    use crate::v4::{self, Local, ParsedParts, Public, Purpose};
 
     /// The token operations behind a service: private, so no purpose but these
     /// two exists and no caller outside the crate reaches them.
@@ -429,7 +486,7 @@ mod sealed {
         /// Authenticates a parsed token in place; returns where its message is.
         fn open(
             key: &<Self as ServicePurpose>::DecodingKey,
-            token: &mut UntrustedToken<Self>,
+            parts: ParsedParts<'_, Self>,
             expected_footer: Option<&[u8]>,
             implicit: &[u8],
         ) -> Result<Range<usize>, Error>
@@ -457,11 +514,11 @@ mod sealed {
 
         fn open(
             key: &crate::LocalKey,
-            token: &mut UntrustedToken<Self>,
+            parts: ParsedParts<'_, Self>,
             expected_footer: Option<&[u8]>,
             implicit: &[u8],
         ) -> Result<Range<usize>, Error> {
-            v4::local::decrypt_parsed(key, token, expected_footer, implicit)
+            v4::local::decrypt_parsed(key, parts, expected_footer, implicit)
         }
     }
 
@@ -485,11 +542,11 @@ mod sealed {
 
         fn open(
             key: &crate::PublicKey,
-            token: &mut UntrustedToken<Self>,
+            parts: ParsedParts<'_, Self>,
             expected_footer: Option<&[u8]>,
             implicit: &[u8],
         ) -> Result<Range<usize>, Error> {
-            v4::public::verify_parsed(key, token, expected_footer, implicit)
+            v4::public::verify_parsed(key, parts, expected_footer, implicit)
         }
     }
 }
@@ -507,14 +564,15 @@ impl ServicePurpose for Public {
 /// A token service for one purpose. Use the aliases [`LocalService`] and
 /// [`PublicService`].
 pub struct TokenService<P: ServicePurpose> {
-    decoding_keys: Arc<dyn KeyProvider<P::DecodingKey>>,
+    decoding_keys: Arc<dyn LendsDecodingKey<P::DecodingKey>>,
     issuing_keys: Option<Arc<dyn IssuingKeyProvider<P::IssuingKey>>>,
     rules: RuleSet,
     footer_mode: FooterMode,
     footer_limits: FooterLimits,
     max_token_len: usize,
     validity: Duration,
-    clock: Option<Arc<dyn Clock>>,
+    /// The one clock: the rules read it too.
+    clock: Arc<dyn Clock>,
     purpose: PhantomData<P>,
 }
 
@@ -617,12 +675,28 @@ impl<P: ServicePurpose> TokenService<P> {
         decoding: Arc<dyn KeyProvider<P::DecodingKey>>,
         issuing: Option<Arc<dyn IssuingKeyProvider<P::IssuingKey>>>,
     ) -> ServiceBuilder<P> {
-        ServiceBuilder::with_keys(Keys::Providers { decoding, issuing })
+        ServiceBuilder::with_keys(Keys::Providers {
+            decoding: Arc::new(Provided(decoding)),
+            issuing,
+        })
+    }
+
+    /// A builder for a service whose keys come from a key ring, sharing its
+    /// clock and bound by its token lifetime.
+    pub(crate) fn from_ring_parts(
+        decoding: Arc<dyn LendsDecodingKey<P::DecodingKey>>,
+        issuing: Option<Arc<dyn IssuingKeyProvider<P::IssuingKey>>>,
+        ring: Arc<dyn RingLink>,
+    ) -> ServiceBuilder<P> {
+        let mut builder = ServiceBuilder::with_keys(Keys::Providers { decoding, issuing });
+        builder.ring = Some(ring);
+        builder
     }
 
     /// A claims builder preset with this service's default validity (1 hour unless
-    /// [`ServiceBuilder::default_validity`] changed it) and its clock, if it
-    /// was given one ([`ServiceBuilder::clock`]).
+    /// [`ServiceBuilder::default_validity`] changed it) and its clock
+    /// ([`ServiceBuilder::clock`]). Plain [`Claims::builder`] does as well:
+    /// [`TokenService::encode`] fills in the times it leaves out.
     ///
     /// # Examples
     ///
@@ -638,14 +712,18 @@ impl<P: ServicePurpose> TokenService<P> {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn claims_builder(&self) -> ClaimsBuilder {
-        let builder = Claims::builder().expires_in(self.validity);
-        match &self.clock {
-            Some(clock) => builder.clock(Arc::clone(clock)),
-            None => builder,
-        }
+        Claims::builder()
+            .expires_in(self.validity)
+            .clock(Arc::clone(&self.clock))
     }
 
     /// Issues a token for `claims` with no footer (or just the key's `kid`).
+    ///
+    /// Times the claims leave out are filled in by the service: `iat` and
+    /// `nbf` with now (by its [clock](ServiceBuilder::clock)), `exp` with
+    /// `iat` plus its [default validity](ServiceBuilder::default_validity),
+    /// unless the claims declare they never expire
+    /// ([`Claims::without_expiry`]). Then the rules run, as on decode.
     ///
     /// # Errors
     ///
@@ -701,6 +779,8 @@ impl<P: ServicePurpose> TokenService<P> {
         let issuing = self.issuing_keys.as_ref().ok_or(Error::NoIssuingKey)?;
         let IssuingKey { key, key_id } = issuing.issuing_key()?;
         let footer = with_key_id(footer, key_id)?;
+        let filled = claims.with_times_filled(self.now(), self.validity)?;
+        let claims = filled.as_ref().unwrap_or(claims);
         self.rules.check(claims, &footer, Mode::Encode)?;
         let payload = claims.to_payload()?;
         let footer_bytes = footer.to_bytes();
@@ -774,16 +854,17 @@ impl<P: ServicePurpose> TokenService<P> {
     ) -> Result<VerifiedToken, Error> {
         self.check_token_len(token)?;
         let mut token = UntrustedToken::<P>::parse(token)?;
-        let untrusted = self.untrusted_footer(&token);
+        let mut parts = token.parts();
+        let untrusted = self.untrusted_footer(parts.footer);
         self.footer_limits
             .check_len(untrusted.as_untrusted_bytes())?;
-        let key = self.decoding_keys.decoding_key(&untrusted)?;
-        let pending_footer = untrusted.into_pending();
         let expected_bytes = expected_footer.map(Footer::to_bytes);
-        let message = P::open(&key, &mut token, expected_bytes.as_deref(), implicit)?;
-        let (body, footer) = token.body_and_footer();
-        let claims = Claims::from_payload(&body[message])?;
-        let footer = pending_footer.finish(footer)?;
+        let message = self.decoding_keys.open_with_key(&untrusted, &mut |key| {
+            P::open(key, parts.reborrow(), expected_bytes.as_deref(), implicit)
+        })?;
+        let pending_footer = untrusted.into_pending();
+        let claims = Claims::from_payload(&parts.body[message])?;
+        let footer = pending_footer.finish(parts.footer)?;
         self.rules.check(&claims, &footer, Mode::Decode)?;
         Ok(VerifiedToken { claims, footer })
     }
@@ -813,15 +894,20 @@ impl<P: ServicePurpose> TokenService<P> {
     pub fn untrusted_key_id(&self, token: &str) -> Result<Option<String>, Error> {
         self.check_token_len(token)?;
         let token = UntrustedToken::<P>::parse(token)?;
-        let footer = self.untrusted_footer(&token);
+        let footer = self.untrusted_footer(token.untrusted_footer());
         Ok(footer.untrusted_key_id()?.map(str::to_owned))
     }
 
     /// A parsed token's footer, to be read in this service's mode and limits.
-    fn untrusted_footer<'t>(&self, token: &'t UntrustedToken<P>) -> UntrustedFooter<'t> {
-        UntrustedFooter::new(token.untrusted_footer())
+    fn untrusted_footer<'t>(&self, footer: &'t [u8]) -> UntrustedFooter<'t> {
+        UntrustedFooter::new(footer)
             .with_limits(self.footer_limits)
             .with_mode(self.footer_mode)
+    }
+
+    /// Now, by the service's clock.
+    fn now(&self) -> OffsetDateTime {
+        self.clock.now()
     }
 
     fn check_token_len(&self, token: &str) -> Result<(), Error> {
@@ -883,8 +969,8 @@ pub struct ServiceBuilder<P: ServicePurpose, S = Providers> {
     /// Whether `default_validity` was called.
     validity_chosen: bool,
     clock: Option<Arc<dyn Clock>>,
-    /// The longest token lifetime of the key ring the keys come from, if any.
-    ring_lifetime: Option<Duration>,
+    /// The key ring the keys come from, if any.
+    ring: Option<Arc<dyn RingLink>>,
     source: PhantomData<S>,
 }
 
@@ -909,7 +995,7 @@ enum Keys<P: ServicePurpose> {
         ephemeral: bool,
     },
     Providers {
-        decoding: Arc<dyn KeyProvider<P::DecodingKey>>,
+        decoding: Arc<dyn LendsDecodingKey<P::DecodingKey>>,
         issuing: Option<Arc<dyn IssuingKeyProvider<P::IssuingKey>>>,
     },
 }
@@ -923,7 +1009,7 @@ impl<P: ServicePurpose, S> fmt::Debug for ServiceBuilder<P, S> {
             .field("footer_limits", &self.footer_limits)
             .field("max_token_len", &self.max_token_len)
             .field("validity", &self.validity)
-            .field("ring_lifetime", &self.ring_lifetime)
+            .field("from_ring", &self.ring.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -939,15 +1025,20 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
             validity: DEFAULT_VALIDITY,
             validity_chosen: false,
             clock: None,
-            ring_lifetime: None,
+            ring: None,
             source: PhantomData,
         }
     }
 
-    /// The one clock this service reads: it replaces the rule set's clock and
-    /// presets [`TokenService::claims_builder`]. Give a key ring the same clock
-    /// (a [`ManualClock`](crate::clock::ManualClock) clone, in tests) so one
-    /// clock drives all three.
+    /// The one clock this service reads: it replaces the rule set's clock,
+    /// stamps the times [`TokenService::encode`] fills in and presets
+    /// [`TokenService::claims_builder`]. A service built from a key ring shares
+    /// the ring's clock: this one becomes the ring's clock too (its rotations
+    /// and retirements read it), and without it the service reads the ring's.
+    /// A service with neither reads its rule set's clock (the system clock
+    /// unless [`RuleSet::with_clock`] set another). One
+    /// [`ManualClock`](crate::clock::ManualClock) thus drives all three in a
+    /// test.
     ///
     /// # Examples
     ///
@@ -967,13 +1058,6 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     /// ```
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
-        self
-    }
-
-    /// Ties the service to a key ring's longest token lifetime: see
-    /// [`ServiceBuilder::build`].
-    pub(crate) fn within_ring_lifetime(mut self, lifetime: Duration) -> Self {
-        self.ring_lifetime = Some(lifetime);
         self
     }
 
@@ -1018,12 +1102,25 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
         self
     }
 
-    /// The validity of claims made with [`TokenService::claims_builder`] (default
-    /// 1 hour).
+    /// The validity of a token whose claims have no `exp`: [`TokenService::encode`]
+    /// sets `exp` to `iat` plus this, and [`TokenService::claims_builder`]
+    /// presets it. The default is 1 hour, or for a service built from a key
+    /// ring, the ring's longest token lifetime.
     ///
     /// # Examples
     ///
-    /// See [`TokenService::claims_builder`].
+    /// ```
+    /// use time::Duration;
+    /// use vaulttoken::{Claims, LocalKey, LocalService};
+    ///
+    /// let service = LocalService::builder(LocalKey::generate()?)
+    ///     .default_validity(Duration::minutes(5))
+    ///     .build();
+    /// let token = service.encode(&Claims::builder().subject("u").build()?)?;
+    /// let claims = service.decode(&token)?.into_parts().0;
+    /// assert_eq!(claims.expiration().unwrap() - claims.issued_at().unwrap(), Duration::minutes(5));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn default_validity(mut self, validity: Duration) -> Self {
         self.validity = validity;
         self.validity_chosen = true;
@@ -1035,7 +1132,7 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     /// A service built from a key ring never issues or accepts a token that
     /// outlives the ring's retirement schedule: unless the rule set already has
     /// a [`RuleSet::max_validity`], it gets the ring's longest token lifetime,
-    /// and the default validity is cut to that lifetime unless it was chosen.
+    /// which is also its default validity unless one was chosen.
     ///
     /// # Examples
     ///
@@ -1049,8 +1146,10 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     /// let ring = Arc::new(LocalKeyRing::new(Duration::minutes(30))?);
     /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
     /// let service = LocalService::from_ring(ring).build();
-    /// // Tokens from the service's own claims builder live 30 minutes, not 1 hour...
-    /// service.encode(&service.claims_builder().build()?)?;
+    /// // Tokens live 30 minutes unless their claims say otherwise...
+    /// let token = service.encode(&Claims::builder().build()?)?;
+    /// let claims = service.decode(&token)?.into_parts().0;
+    /// assert_eq!(claims.expiration().unwrap() - claims.issued_at().unwrap(), Duration::minutes(30));
     /// // ... and longer-lived claims are refused.
     /// let day = Claims::builder().expires_in(Duration::days(1)).build()?;
     /// assert!(matches!(service.encode(&day), Err(Error::Claims(_))));
@@ -1058,15 +1157,24 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     /// ```
     pub fn build(self) -> TokenService<P> {
         let mut rules = self.rules;
-        if let Some(clock) = &self.clock {
-            rules = rules.with_clock(Arc::clone(clock));
-        }
+        // One clock: the builder's, else the ring's, else the rule set's.
+        let clock = match (self.clock, &self.ring) {
+            (Some(clock), Some(ring)) => {
+                ring.set_clock(Arc::clone(&clock));
+                clock
+            }
+            (Some(clock), None) => clock,
+            (None, Some(ring)) => ring.clock(),
+            (None, None) => rules.clock(),
+        };
+        rules = rules.with_clock(Arc::clone(&clock));
         let mut validity = self.validity;
-        if let Some(lifetime) = self.ring_lifetime {
+        if let Some(ring) = &self.ring {
+            let lifetime = ring.max_token_lifetime();
             if rules.max_validity_limit().is_none() {
                 rules = rules.max_validity(lifetime);
             }
-            if !self.validity_chosen && lifetime < validity {
+            if !self.validity_chosen {
                 validity = lifetime;
             }
         }
@@ -1078,7 +1186,7 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
                 key_id,
                 ephemeral,
             } => {
-                let decoding: Arc<dyn KeyProvider<P::DecodingKey>> = Arc::new(StaticKey {
+                let decoding: Arc<dyn LendsDecodingKey<P::DecodingKey>> = Arc::new(StaticKey {
                     key: decoding,
                     key_id: key_id.clone(),
                 });
@@ -1100,7 +1208,7 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
             footer_limits: self.footer_limits,
             max_token_len: self.max_token_len,
             validity,
-            clock: self.clock,
+            clock,
             purpose: PhantomData,
         }
     }

@@ -35,7 +35,7 @@ pub mod public;
 mod wire;
 
 pub use self::wire::UntrustedToken;
-pub(crate) use self::wire::{assemble, check_expected_footer};
+pub(crate) use self::wire::{ParsedParts, assemble, check_expected_footer};
 
 mod sealed {
     pub trait Sealed {}

@@ -211,13 +211,11 @@ fn node_paseto_refuses_vaulttoken_tokens_with_a_wrong_implicit_assertion() {
 fn public_services_and_node_paseto_accept_each_others_claims() {
     let clock = FixedClock::new(NOW_TIME);
     let footer = Footer::Claims(FooterClaims::new().with_key_id("k1"));
-    let signer = PublicService::builder(secret_key())
-        .rules(RuleSet::default().with_clock(clock))
-        .build();
+    let signer = PublicService::builder(secret_key()).clock(clock).build();
     let claims = Claims::builder()
         .subject("user-42")
         .claim("role", "admin")
-        .build_with_clock(clock)
+        .build()
         .unwrap();
     let token = signer.encode_with(&claims, &footer, IMPLICIT).unwrap();
     let requests = [

@@ -12,8 +12,8 @@ use pasetors::errors::Error as PasetorsError;
 use pasetors::keys::{AsymmetricPublicKey, AsymmetricSecretKey, SymmetricKey};
 use pasetors::token::UntrustedToken as PasetorsUntrusted;
 use pasetors::version4::{LocalToken, PublicToken, V4};
-use time::OffsetDateTime;
 use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
 use vaulttoken::footer::{Footer, FooterClaims};
 use vaulttoken::rules::RuleSet;
 use vaulttoken::service::{LocalService, PublicService};
@@ -218,6 +218,7 @@ fn services_accept_pasetors_tokens_and_issue_tokens_pasetors_opens() {
     let signer = PublicService::builder(secret).rules(rules()).build();
     let claims = Claims::builder()
         .subject("user-42")
+        .expires_in(Duration::hours(1))
         .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     let token = signer.encode_with(&claims, &footer, IMPLICIT).unwrap();

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use time::{Duration, OffsetDateTime};
-use vaulttoken::error::KeyRingError;
+use vaulttoken::clock::ManualClock;
+use vaulttoken::error::{KeyRingError, RuleId};
 use vaulttoken::footer::{Footer, FooterClaims};
 use vaulttoken::keyring::{KeyStatus, LocalKeyRing, PublicKeyRing, RingSettings, SigningKeyRing};
 use vaulttoken::paserk::KeyId;
@@ -20,25 +21,8 @@ use vaulttoken::service::{LocalService, PublicService};
 use vaulttoken::{Claims, Error, LocalKey, SecretKey, clock::Clock, error::KeyKind};
 
 /// A clock the test moves forward by hand.
-#[derive(Debug)]
-struct ManualClock(std::sync::Mutex<OffsetDateTime>);
-
-impl ManualClock {
-    fn new() -> Arc<Self> {
-        let start = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
-        Arc::new(Self(std::sync::Mutex::new(start)))
-    }
-
-    fn advance(&self, by: Duration) {
-        let mut now = self.0.lock().unwrap();
-        *now += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.0.lock().unwrap()
-    }
+fn manual_clock() -> ManualClock {
+    ManualClock::new(OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap())
 }
 
 fn claims(subject: &str) -> Claims {
@@ -53,7 +37,7 @@ fn kid_of(token: &str) -> String {
 
 #[test]
 fn a_local_ring_rotates_through_every_phase() {
-    let clock = ManualClock::new();
+    let clock = manual_clock();
     let ring = Arc::new(
         LocalKeyRing::new(Duration::hours(1))
             .unwrap()
@@ -112,13 +96,18 @@ fn a_local_ring_rotates_through_every_phase() {
     assert!(service.decode(&token_b).is_ok());
 
     // Phase 5: an hour after A stopped issuing, it is retired; its tokens fail
-    // closed (they would have expired by now anyway), B's keep working.
+    // closed (they have expired by the same clock anyway), B keeps working.
     clock.advance(Duration::seconds(1));
     assert_eq!(ring.retire_expired(), vec![a.clone()]);
     assert!(ring.status(&a).is_none());
     assert!(matches!(service.decode(&token_a), Err(Error::UnknownKeyId)));
+    assert!(
+        matches!(service.decode(&token_b), Err(Error::Claims(v)) if v.contains(&RuleId::NotExpired))
+    );
+    let fresh_b = service.encode(&claims("bob")).unwrap();
+    assert_eq!(kid_of(&fresh_b), b.as_str());
     assert_eq!(
-        service.decode(&token_b).unwrap().claims().subject(),
+        service.decode(&fresh_b).unwrap().claims().subject(),
         Some("bob")
     );
 }
@@ -206,6 +195,7 @@ fn a_ring_rotates_while_other_threads_decode() {
     let service = Arc::new(
         LocalService::from_ring(Arc::clone(&ring))
             .rules(RuleSet::default().max_validity(Duration::hours(1)))
+            .default_validity(Duration::hours(1))
             .build(),
     );
     let stop = Arc::new(AtomicBool::new(false));
@@ -337,7 +327,7 @@ fn a_negative_token_lifetime_is_refused() {
 
 #[test]
 fn rings_survive_storage_with_statuses_and_times() {
-    let clock = ManualClock::new();
+    let clock = manual_clock();
     let ring = LocalKeyRing::new(Duration::hours(3))
         .unwrap()
         .with_clock(clock.clone());
@@ -351,7 +341,7 @@ fn rings_survive_storage_with_statuses_and_times() {
     let wrapping = LocalKey::generate().unwrap();
     let saved = ring.export_wrapped(&wrapping).unwrap();
     assert!(!saved.contains("k4.local."), "no key in clear");
-    let restored = LocalKeyRing::import_wrapped(&saved, &wrapping, &RingSettings::new()).unwrap();
+    let restored = LocalKeyRing::import_wrapped(&saved, &wrapping, &ring.settings()).unwrap();
     assert_eq!(restored.keys(), ring.keys());
     assert_eq!(restored.active_id(), Some(b.clone()));
     assert_eq!(restored.status(&c), Some(KeyStatus::Next));
@@ -376,7 +366,7 @@ fn rings_survive_storage_with_statuses_and_times() {
 
 #[test]
 fn a_restored_ring_keeps_the_clock_it_is_given() {
-    let clock = ManualClock::new();
+    let clock = manual_clock();
     let ring = LocalKeyRing::new(Duration::hours(1))
         .unwrap()
         .with_clock(clock.clone());

@@ -259,6 +259,7 @@ fn a_service_refuses_to_issue_claims_from_year_0() {
         .build();
     let ancient = Claims::builder()
         .issued_at(datetime!(0000-01-01 0:00 UTC))
+        .expires_in(Duration::hours(1))
         .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     let Err(Error::Claims(violations)) = service.encode(&ancient) else {
@@ -275,7 +276,9 @@ fn builders_with_huge_durations_fail_with_time_out_of_range() {
     let builders = [
         Claims::builder().expires_in(Duration::MAX),
         Claims::builder().expires_in(Duration::MIN),
-        Claims::builder().issued_at(last),
+        Claims::builder()
+            .issued_at(last)
+            .expires_in(Duration::hours(1)),
         Claims::builder()
             .issued_at(last)
             .expires_in(Duration::days(366 * 9000)),
@@ -300,9 +303,32 @@ fn builders_with_huge_durations_fail_with_time_out_of_range() {
             "{result:?}"
         );
     }
+    // The same overflow when the service fills in `exp` on encode.
+    let late = Claims::builder().issued_at(last).build().unwrap();
+    let forever = LocalService::builder(key())
+        .default_validity(Duration::MAX)
+        .clock(clock)
+        .build();
+    for (service, claims) in [
+        (LocalService::builder(key()).clock(clock).build(), &late),
+        (forever, &Claims::builder().build().unwrap()),
+    ] {
+        let result = service.encode(claims);
+        assert!(
+            matches!(
+                result,
+                Err(Error::Payload(PayloadError::TimeOutOfRange {
+                    claim: "exp"
+                }))
+            ),
+            "{result:?}"
+        );
+    }
     let end = FixedClock::new(end_of_time());
     assert!(matches!(
-        Claims::builder().build_with_clock(end),
+        Claims::builder()
+            .expires_in(Duration::hours(1))
+            .build_with_clock(end),
         Err(Error::Payload(PayloadError::TimeOutOfRange {
             claim: "iat"
         }))

@@ -41,6 +41,7 @@ fn service() -> LocalService {
 fn claims() -> Claims {
     Claims::builder()
         .subject("u")
+        .expires_in(Duration::hours(1))
         .build_with_clock(FixedClock::new(NOW))
         .unwrap()
 }
@@ -145,6 +146,7 @@ fn text_footers_holding_keys_are_refused_in_every_mode() {
 fn a_token_for_an_audience_needs_a_service_that_accepts_it() {
     let for_admin = Claims::builder()
         .audience("admin-api")
+        .expires_in(Duration::hours(1))
         .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     let issuer = service();
@@ -176,6 +178,7 @@ fn a_token_for_an_audience_needs_a_service_that_accepts_it() {
 fn leeway_never_lets_a_service_issue_an_expired_token() {
     let expired = Claims::builder()
         .issued_at(NOW - Duration::hours(1) - Duration::seconds(30))
+        .expires_in(Duration::hours(1))
         .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     let lenient = LocalService::builder(key())
@@ -187,6 +190,7 @@ fn leeway_never_lets_a_service_issue_an_expired_token() {
     // Issued 30 s in the future: a verifier's skew, never the issuer's.
     let ahead = Claims::builder()
         .issued_at(NOW + Duration::seconds(30))
+        .expires_in(Duration::hours(1))
         .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     assert_eq!(
@@ -214,6 +218,7 @@ fn errors_never_echo_the_expected_subject_or_token_id() {
     let other = Claims::builder()
         .subject("someone-else")
         .token_id("other-jti")
+        .expires_in(Duration::hours(1))
         .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     let missing = claims();
@@ -252,6 +257,7 @@ fn debug_output_of_verified_tokens_contexts_and_footers_has_no_values() {
     let claims = Claims::builder()
         .subject(secret_values[0])
         .claim("ssn", secret_values[1])
+        .expires_in(Duration::hours(1))
         .build_with_clock(FixedClock::new(NOW))
         .unwrap();
     let footer = Footer::Claims(
@@ -317,7 +323,7 @@ fn static_keys_and_rings_read_the_kid_within_the_services_limits() {
             .footer_limits(tight)
             .build();
     let ring_service = LocalService::from_ring(Arc::clone(&ring))
-        .rules(rules())
+        .clock(FixedClock::new(NOW))
         .footer_limits(tight)
         .build();
     let body = token_with(b"{}", b"");
@@ -331,7 +337,7 @@ fn static_keys_and_rings_read_the_kid_within_the_services_limits() {
     }
 
     let short = LocalService::from_ring(ring)
-        .rules(rules())
+        .clock(FixedClock::new(NOW))
         .footer_limits(FooterLimits::default().max_len(20))
         .build();
     // The ring's kid alone is longer than 20 bytes: never issued.
@@ -364,7 +370,7 @@ fn a_ring_service_caps_token_lifetime_at_the_rings() {
     let id = ring.add(key()).unwrap();
     ring.promote(&id).unwrap();
     let service = LocalService::from_ring(Arc::clone(&ring))
-        .rules(rules())
+        .clock(FixedClock::new(NOW))
         .build();
     let day = Claims::builder()
         .expires_in(Duration::days(1))

@@ -34,6 +34,8 @@ fn claims() -> Claims {
     Claims::builder()
         .subject("user-1")
         .claim("role", "admin")
+        .not_before(NOW)
+        .expires_in(Duration::hours(1))
         .build_with_clock(clock())
         .unwrap()
 }
@@ -88,6 +90,8 @@ fn a_public_service_refuses_local_tokens_and_vice_versa() {
 fn an_expired_token_is_never_issued() {
     let stale = Claims::builder()
         .issued_at(NOW - Duration::hours(3))
+        .not_before(NOW)
+        .expires_in(Duration::hours(1))
         .build_with_clock(clock())
         .unwrap();
     let Err(Error::Claims(violations)) = local_service().encode(&stale) else {
@@ -220,6 +224,8 @@ fn require_claims_opts_back_in_to_mandatory_iat_and_nbf() {
 fn expired_tokens_are_accepted_only_through_the_dangerous_opt_in() {
     let stale = Claims::builder()
         .issued_at(NOW - Duration::hours(3))
+        .not_before(NOW - Duration::hours(3))
+        .expires_in(Duration::hours(1))
         .build_with_clock(FixedClock::new(NOW - Duration::hours(3)))
         .unwrap();
     let issued_then = LocalService::builder(local_key())
@@ -324,6 +330,8 @@ fn an_oversized_token_is_refused_before_decoding() {
         .build();
     let big = Claims::builder()
         .claim("blob", "x".repeat(500))
+        .not_before(NOW)
+        .expires_in(Duration::hours(1))
         .build_with_clock(clock())
         .unwrap();
     assert!(matches!(
@@ -345,6 +353,8 @@ fn a_large_token_works_when_the_limit_allows_it() {
         .build();
     let big = Claims::builder()
         .claim("blob", "x".repeat(256 * 1024))
+        .not_before(NOW)
+        .expires_in(Duration::hours(1))
         .build_with_clock(clock())
         .unwrap();
     let token = service.encode(&big).unwrap();
@@ -475,6 +485,8 @@ fn custom_claims_decode_into_a_serde_struct() {
     };
     let claims = Claims::builder()
         .custom_claims_from(&session)
+        .not_before(NOW)
+        .expires_in(Duration::hours(1))
         .build_with_clock(clock())
         .unwrap();
     let service = local_service();
@@ -682,17 +694,15 @@ fn one_manual_clock_drives_claims_rules_and_the_ring() {
     use vaulttoken::clock::ManualClock;
     use vaulttoken::keyring::LocalKeyRing;
 
+    // The clock is given once, to the service builder; the ring gets none.
     let clock = ManualClock::new(NOW);
-    let ring = Arc::new(
-        LocalKeyRing::new(Duration::hours(1))
-            .unwrap()
-            .with_clock(clock.clone()),
-    );
-    let first = ring.add(local_key()).unwrap();
-    ring.promote(&first).unwrap();
+    let ring = Arc::new(LocalKeyRing::new(Duration::hours(1)).unwrap());
     let service = LocalService::from_ring(Arc::clone(&ring))
         .clock(clock.clone())
         .build();
+    let first = ring.add(local_key()).unwrap();
+    ring.promote(&first).unwrap();
+    assert_eq!(ring.settings().clock().now(), NOW);
 
     // Claims made by the service's builder are stamped by the clock...
     let claims = service.claims_builder().build().unwrap();
@@ -716,4 +726,29 @@ fn one_manual_clock_drives_claims_rules_and_the_ring() {
     assert!(ring.retire(&first).is_err());
     clock.advance(Duration::hours(1));
     assert!(ring.retire(&first).is_ok());
+}
+
+#[test]
+fn a_ring_built_service_reads_the_rings_clock_when_given_none() {
+    use vaulttoken::clock::ManualClock;
+    use vaulttoken::keyring::LocalKeyRing;
+
+    let clock = ManualClock::new(NOW);
+    let ring = Arc::new(
+        LocalKeyRing::new(Duration::hours(1))
+            .unwrap()
+            .with_clock(clock.clone()),
+    );
+    ring.promote(&ring.add(local_key()).unwrap()).unwrap();
+    let service = LocalService::from_ring(Arc::clone(&ring)).build();
+
+    let claims = service.claims_builder().build().unwrap();
+    assert_eq!(claims.issued_at(), Some(NOW));
+    let token = service.encode(&claims).unwrap();
+    clock.advance(Duration::minutes(61));
+    assert!(matches!(
+        service.decode(&token),
+        Err(Error::Claims(v)) if v.contains(&RuleId::NotExpired)
+    ));
+    assert_eq!(ring.settings().clock().now(), NOW + Duration::minutes(61));
 }

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use core::ops::Range;
 
-use super::{Local, Purpose, UntrustedToken, assemble, check_expected_footer};
+use super::{Local, ParsedParts, Purpose, UntrustedToken, assemble, check_expected_footer};
 use crate::error::Error;
 use crate::keys::LocalKey;
 use crate::pae;
@@ -91,7 +91,7 @@ pub fn decrypt(
     implicit: &[u8],
 ) -> Result<Vec<u8>, Error> {
     let mut token = UntrustedToken::<Local>::parse(token)?;
-    let message = decrypt_parsed(key, &mut token, expected_footer, implicit)?;
+    let message = decrypt_parsed(key, token.parts(), expected_footer, implicit)?;
     Ok(token.into_message(message))
 }
 
@@ -100,11 +100,11 @@ pub fn decrypt(
 /// message lies in it.
 pub(crate) fn decrypt_parsed(
     key: &LocalKey,
-    token: &mut UntrustedToken<Local>,
+    parts: ParsedParts<'_, Local>,
     expected_footer: Option<&[u8]>,
     implicit: &[u8],
 ) -> Result<Range<usize>, Error> {
-    let (body, footer) = token.body_and_footer();
+    let ParsedParts { body, footer, .. } = parts;
     check_expected_footer(footer, expected_footer)?;
     key.use_for_operation(|k| open(k, body, footer, implicit))??;
     Ok(NONCE_LEN..body.len() - TAG_LEN)

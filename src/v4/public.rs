@@ -15,7 +15,7 @@ use ed25519_dalek::{Sha512, Signature, hazmat};
 
 use core::ops::Range;
 
-use super::{Public, Purpose, UntrustedToken, assemble, check_expected_footer};
+use super::{ParsedParts, Public, Purpose, UntrustedToken, assemble, check_expected_footer};
 use crate::error::Error;
 use crate::keys::{PublicKey, SecretKey};
 use crate::pae;
@@ -100,7 +100,7 @@ pub fn verify(
     implicit: &[u8],
 ) -> Result<Vec<u8>, Error> {
     let mut token = UntrustedToken::<Public>::parse(token)?;
-    let message = verify_parsed(key, &mut token, expected_footer, implicit)?;
+    let message = verify_parsed(key, token.parts(), expected_footer, implicit)?;
     Ok(token.into_message(message))
 }
 
@@ -108,11 +108,11 @@ pub fn verify(
 /// footer, then the signature, and returns where the message lies in the body.
 pub(crate) fn verify_parsed(
     key: &PublicKey,
-    token: &mut UntrustedToken<Public>,
+    parts: ParsedParts<'_, Public>,
     expected_footer: Option<&[u8]>,
     implicit: &[u8],
 ) -> Result<Range<usize>, Error> {
-    let (body, footer) = token.body_and_footer();
+    let ParsedParts { body, footer, .. } = parts;
     check_expected_footer(footer, expected_footer)?;
     Ok(0..check_signature(key, body, footer, implicit)?)
 }

@@ -132,10 +132,15 @@ impl<P: Purpose> UntrustedToken<P> {
         &self.buffer[self.body_len..]
     }
 
-    /// The decoded body, to be authenticated in place, and the footer.
-    pub(crate) fn body_and_footer(&mut self) -> (&mut [u8], &[u8]) {
+    /// The body and footer as separate borrows, so the footer can pick a key
+    /// while the body is authenticated in place.
+    pub(crate) fn parts(&mut self) -> ParsedParts<'_, P> {
         let (body, footer) = self.buffer.split_at_mut(self.body_len);
-        (body, footer)
+        ParsedParts {
+            body,
+            footer,
+            purpose: PhantomData,
+        }
     }
 
     /// The part of the body at `message`, moved to the front of the buffer, which
@@ -145,6 +150,27 @@ impl<P: Purpose> UntrustedToken<P> {
         self.buffer.copy_within(message, 0);
         self.buffer.truncate(len);
         self.buffer
+    }
+}
+
+/// The parts of an [`UntrustedToken`]: a body of the lengths its purpose needs
+/// (only a parse makes one) and its footer.
+pub(crate) struct ParsedParts<'t, P: Purpose> {
+    /// The decoded body.
+    pub(crate) body: &'t mut [u8],
+    /// The decoded footer.
+    pub(crate) footer: &'t [u8],
+    purpose: PhantomData<P>,
+}
+
+impl<P: Purpose> ParsedParts<'_, P> {
+    /// The same parts, borrowed for one operation.
+    pub(crate) fn reborrow(&mut self) -> ParsedParts<'_, P> {
+        ParsedParts {
+            body: self.body,
+            footer: self.footer,
+            purpose: PhantomData,
+        }
     }
 }
 
@@ -316,9 +342,9 @@ mod tests {
         let text = token("v4.local.", 70, b"foo");
         let mut parsed = parse_local(&text).unwrap();
         assert_eq!(parsed.untrusted_footer(), b"foo");
-        let (body, footer) = parsed.body_and_footer();
-        assert_eq!(body, &[0x3c; 70][..]);
-        assert_eq!(footer, b"foo");
+        let parts = parsed.parts();
+        assert_eq!(parts.body, &[0x3c; 70][..]);
+        assert_eq!(parts.footer, b"foo");
         assert_eq!(parsed.into_message(2..5), [0x3c; 3]);
         let no_footer = parse_local(&token("v4.local.", 64, b"")).unwrap();
         assert!(no_footer.untrusted_footer().is_empty());
@@ -427,8 +453,8 @@ mod tests {
 
     fn assert_matches_reference<P: Purpose>(token: &str) {
         let ours = UntrustedToken::<P>::parse(token).map(|mut t| {
-            let (body, footer) = t.body_and_footer();
-            (body.to_vec(), footer.to_vec())
+            let parts = t.parts();
+            (parts.body.to_vec(), parts.footer.to_vec())
         });
         let expected = reference::<P>(token);
         assert_eq!(format!("{ours:?}"), format!("{expected:?}"), "{token:?}");
