@@ -243,6 +243,16 @@ impl Claims {
         self
     }
 
+    /// Sets `jti`, keeping the other claims.
+    pub(crate) fn set_token_id(&mut self, token_id: &str) {
+        self.strings = Strings::new([
+            self.issuer(),
+            self.subject(),
+            self.audience(),
+            Some(token_id),
+        ]);
+    }
+
     /// Whether the claims declare they never expire
     /// ([`Claims::without_expiry`], [`ClaimsBuilder::without_expiry`]).
     /// Decoded claims never do: a token carries no such declaration.

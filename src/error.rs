@@ -103,6 +103,19 @@ pub enum Error {
     /// invalid stored ring).
     #[error("key ring: {0}")]
     KeyRing(#[from] KeyRingError),
+    /// A token store could not answer, so the token is neither valid nor
+    /// invalid: decoding fails closed. Try again later (an HTTP layer answers
+    /// 503).
+    #[error("token store unavailable: {0}")]
+    Store(#[from] StoreError),
+    /// The token is authentic and passed every rule, but the token store says
+    /// no: revoked, already used, or its refresh family is gone.
+    #[error("token refused: {0}")]
+    Denied(Denial),
+    /// This service checks a token store, which only the asynchronous decode
+    /// can do: a synchronous decode would skip the revocation check.
+    #[error("this service checks a token store: use decode_async")]
+    StoreNeedsAsync,
 }
 
 impl Error {
@@ -141,7 +154,10 @@ impl Error {
             | Self::InvalidKey(_)
             | Self::NoIssuingKey
             | Self::Paserk(_)
-            | Self::KeyRing(_) => ErrorKind::Misuse,
+            | Self::KeyRing(_)
+            | Self::StoreNeedsAsync => ErrorKind::Misuse,
+            Self::Denied(_) => ErrorKind::Rejected,
+            Self::Store(_) => ErrorKind::Unavailable,
         }
     }
 }
@@ -1155,5 +1171,112 @@ mod tests {
         );
         assert_eq!((two.len(), two.is_empty()), (2, false));
         assert!(two.contains(&RuleId::Subject) && !two.contains(&RuleId::NotExpired));
+    }
+}
+
+/// Why a token store could not answer.
+///
+/// Messages carry a category, never a connection string, a key or a token.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::Error;
+/// use vaulttoken::error::{ErrorKind, StoreError};
+///
+/// let err = Error::from(StoreError::Full { capacity: 10 });
+/// assert_eq!(err.kind(), ErrorKind::Unavailable);
+/// assert_eq!(err.to_string(), "token store unavailable: store is full (10 entries)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No answer within the deadline.
+    #[error("no answer within {deadline}")]
+    Timeout {
+        /// The deadline that passed.
+        deadline: Duration,
+    },
+    /// The store could not be reached, or refused the command.
+    #[error("store unreachable: {reason}")]
+    Unreachable {
+        /// What failed, as a category (never a connection string).
+        reason: Cow<'static, str>,
+    },
+    /// A memory store at its hard cap: it refuses a new entry rather than drop
+    /// one that has not expired.
+    #[error("store is full ({capacity} entries)")]
+    Full {
+        /// The configured cap.
+        capacity: usize,
+    },
+    /// The store answered something this crate did not write.
+    #[error("store answered unexpectedly: {reason}")]
+    Protocol {
+        /// What was unexpected.
+        reason: Cow<'static, str>,
+    },
+}
+
+/// Why a token store refused an authentic token.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::Error;
+/// use vaulttoken::error::{Denial, ErrorKind};
+///
+/// let err = Error::Denied(Denial::ReuseDetected);
+/// assert_eq!(err.kind(), ErrorKind::Rejected);
+/// assert_eq!(err.to_string(), "token refused: refresh token reused: its family is revoked");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum Denial {
+    /// The token id was revoked.
+    #[error("token revoked")]
+    Revoked,
+    /// A single-use token was already spent.
+    #[error("token already used")]
+    AlreadyUsed,
+    /// The subject's tokens issued before a cutoff were revoked ("log out
+    /// everywhere"), and this token is one of them.
+    #[error("token issued before its subject's cutoff")]
+    IssuedBeforeCutoff,
+    /// A newer token of the same kind was issued for the same subject.
+    #[error("token superseded by a newer one")]
+    Superseded,
+    /// The token's refresh family was revoked, or is unknown to the store.
+    #[error("token family revoked")]
+    FamilyRevoked,
+    /// An older refresh token was presented again: the family is revoked.
+    #[error("refresh token reused: its family is revoked")]
+    ReuseDetected,
+    /// The refresh family passed its absolute lifetime or its idle timeout.
+    #[error("token family expired")]
+    FamilyExpired,
+}
+
+impl Denial {
+    /// A stable, lower-case code for logs and audit events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::error::Denial;
+    ///
+    /// assert_eq!(Denial::AlreadyUsed.code(), "already-used");
+    /// ```
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Revoked => "revoked",
+            Self::AlreadyUsed => "already-used",
+            Self::IssuedBeforeCutoff => "issued-before-cutoff",
+            Self::Superseded => "superseded",
+            Self::FamilyRevoked => "family-revoked",
+            Self::ReuseDetected => "reuse-detected",
+            Self::FamilyExpired => "family-expired",
+        }
     }
 }

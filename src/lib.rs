@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod audit;
 pub mod claims;
 pub mod clock;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod keys;
 pub mod paserk;
 pub mod rules;
 pub mod service;
+pub mod store;
 pub mod v4;
 
 mod encoding;

@@ -342,6 +342,11 @@ impl RuleSet {
         Arc::clone(&self.clock)
     }
 
+    /// The leeway the time rules allow on decode.
+    pub(crate) fn leeway_limit(&self) -> Duration {
+        self.leeway
+    }
+
     /// Tolerates this much clock skew in every time rule (default 0). A negative
     /// leeway counts as its absolute value.
     ///

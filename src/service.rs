@@ -17,13 +17,15 @@ use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
+use crate::audit::{self, AuditEvent};
 use crate::claims::{Claims, ClaimsBuilder, DEFAULT_VALIDITY};
 use crate::clock::Clock;
-use crate::error::{Error, FooterError};
+use crate::error::{Error, FooterError, StoreError};
 use crate::footer::{Footer, FooterClaims, FooterLimits, FooterMode, UntrustedFooter};
 use crate::keys::{LocalKey, PublicKey, SecretKey};
 use crate::primitives::constant_time_eq;
 use crate::rules::{Mode, RuleSet};
+use crate::store::{Check, FAMILY_CLAIM, TokenStore};
 use crate::v4::{Local, Public, UntrustedToken};
 
 /// The default maximum token length a service accepts: 64 KiB.
@@ -423,6 +425,54 @@ impl VerifiedToken {
     }
 }
 
+/// "For ever", for entries about tokens that never expire: the last instant
+/// RFC 3339 can write.
+const FOREVER: OffsetDateTime = OffsetDateTime::new_utc(
+    match time::Date::from_ordinal_date(9999, 365) {
+        Ok(date) => date,
+        Err(_) => unreachable!(),
+    },
+    match time::Time::from_hms(23, 59, 59) {
+        Ok(time) => time,
+        Err(_) => unreachable!(),
+    },
+);
+
+/// Reports a refused decode.
+fn audit_rejection(error: &Error) {
+    audit::emit(
+        AuditEvent::TokenRejected,
+        &audit::Fields {
+            reason: Some(audit::reason_code(error)),
+            ..audit::Fields::default()
+        },
+    );
+}
+
+/// A store error, reported.
+fn store_unavailable(error: StoreError) -> Error {
+    audit::emit(
+        AuditEvent::StoreUnavailable,
+        &audit::Fields {
+            reason: Some(match error {
+                StoreError::Full { .. } => "store-full",
+                StoreError::Timeout { .. } => "timeout",
+                _ => "unreachable",
+            }),
+            ..audit::Fields::default()
+        },
+    );
+    Error::Store(error)
+}
+
+/// The key id a footer names, for the audit log.
+fn footer_key_id(footer: &Footer) -> Option<&str> {
+    match footer {
+        Footer::Claims(claims) => claims.key_id(),
+        _ => None,
+    }
+}
+
 /// A purpose a [`TokenService`] can serve, with its key types. Sealed: the
 /// operations a service runs live in a private supertrait.
 ///
@@ -573,6 +623,8 @@ pub struct TokenService<P: ServicePurpose> {
     validity: Duration,
     /// The one clock: the rules read it too.
     clock: Arc<dyn Clock>,
+    /// Where revocations and spent ids live, if anywhere.
+    store: Option<Arc<dyn TokenStore>>,
     purpose: PhantomData<P>,
 }
 
@@ -779,7 +831,12 @@ impl<P: ServicePurpose> TokenService<P> {
         let issuing = self.issuing_keys.as_ref().ok_or(Error::NoIssuingKey)?;
         let IssuingKey { key, key_id } = issuing.issuing_key()?;
         let footer = with_key_id(footer, key_id)?;
-        let filled = claims.with_times_filled(self.now(), self.validity)?;
+        let now = self.now();
+        let mut filled = claims.with_times_filled(now, self.validity)?;
+        if self.store.is_some() && claims.token_id().is_none() {
+            let with_id = filled.get_or_insert_with(|| claims.clone());
+            with_id.set_token_id(&Claims::generate_token_id()?);
+        }
         let claims = filled.as_ref().unwrap_or(claims);
         self.rules.check(claims, &footer, Mode::Encode)?;
         let payload = claims.to_payload()?;
@@ -789,6 +846,17 @@ impl<P: ServicePurpose> TokenService<P> {
         Footer::parse(&footer_bytes, self.footer_mode, &self.footer_limits)?;
         let token = P::seal(&key, &payload, &footer_bytes, implicit)?;
         self.check_token_len(&token)?;
+        audit::emit(
+            AuditEvent::TokenIssued,
+            &audit::Fields {
+                jti: claims.token_id(),
+                kid: footer_key_id(&footer),
+                subject: claims.subject(),
+                expires: claims.expiration(),
+                now: Some(now),
+                ..audit::Fields::default()
+            },
+        );
         Ok(token)
     }
 
@@ -847,6 +915,194 @@ impl<P: ServicePurpose> TokenService<P> {
     ///
     /// See [`TokenService::encode_with`].
     pub fn decode_with(
+        &self,
+        token: &str,
+        expected_footer: Option<&Footer>,
+        implicit: &[u8],
+    ) -> Result<VerifiedToken, Error> {
+        let result = if self.store.is_some() {
+            Err(Error::StoreNeedsAsync)
+        } else {
+            self.decode_unchecked(token, expected_footer, implicit)
+        };
+        result.inspect_err(audit_rejection)
+    }
+
+    /// Decodes a token and then asks the service's token store about it (see
+    /// [`ServiceBuilder::store`]): the decode for a service with a store. A
+    /// service without one decodes as [`TokenService::decode`] does.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TokenService::decode`], and [`Error::Denied`] when the store
+    /// refuses the token, or [`Error::Store`] when it cannot answer (fail
+    /// closed: never valid, never "invalid token").
+    ///
+    /// # Examples
+    ///
+    /// See [`ServiceBuilder::store`].
+    pub async fn decode_async(&self, token: &str) -> Result<VerifiedToken, Error> {
+        self.decode_async_with(token, None, b"").await
+    }
+
+    /// [`TokenService::decode_async`] with an optional expected footer and an
+    /// implicit assertion.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TokenService::decode_async`].
+    ///
+    /// # Examples
+    ///
+    /// See [`ServiceBuilder::store`].
+    pub async fn decode_async_with(
+        &self,
+        token: &str,
+        expected_footer: Option<&Footer>,
+        implicit: &[u8],
+    ) -> Result<VerifiedToken, Error> {
+        let result = self
+            .decode_and_check(token, expected_footer, implicit)
+            .await;
+        result.inspect_err(audit_rejection)
+    }
+
+    async fn decode_and_check(
+        &self,
+        token: &str,
+        expected_footer: Option<&Footer>,
+        implicit: &[u8],
+    ) -> Result<VerifiedToken, Error> {
+        let verified = self.decode_unchecked(token, expected_footer, implicit)?;
+        let Some(store) = &self.store else {
+            return Ok(verified);
+        };
+        let claims = verified.claims();
+        // The rules require a `jti` when there is a store.
+        let token_id = claims.token_id().unwrap_or_default();
+        let mut check = Check::token(claims.subject(), token_id);
+        if let Some(issued_at) = claims.issued_at() {
+            check = check.issued_at(issued_at);
+        }
+        if let Some(family) = claims.custom_str(FAMILY_CLAIM) {
+            check = check.family(family);
+        }
+        let state = store.check(&check).await.map_err(store_unavailable)?;
+        match state.denial() {
+            None => Ok(verified),
+            Some(denial) => Err(Error::Denied(denial)),
+        }
+    }
+
+    /// Revokes a verified token until it would have expired (plus the rules'
+    /// leeway): from now on every decode of it is refused with
+    /// [`Denial::Revoked`](crate::error::Denial::Revoked), whichever encoding
+    /// of it is presented.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StoreNeedsAsync`] on a service with no store; [`Error::Store`].
+    ///
+    /// # Examples
+    ///
+    /// See [`ServiceBuilder::store`].
+    pub async fn revoke(&self, token: &VerifiedToken) -> Result<(), Error> {
+        let store = self.store.as_ref().ok_or(Error::StoreNeedsAsync)?;
+        let claims = token.claims();
+        let token_id = claims.token_id().unwrap_or_default();
+        let until = self.remembered_until(claims.expiration());
+        store
+            .revoke(claims.subject(), token_id, until)
+            .await
+            .map_err(store_unavailable)?;
+        audit::emit(
+            AuditEvent::TokenRevoked,
+            &audit::Fields {
+                jti: Some(token_id),
+                subject: claims.subject(),
+                expires: claims.expiration(),
+                now: Some(self.now()),
+                ..audit::Fields::default()
+            },
+        );
+        Ok(())
+    }
+
+    /// Revokes every token of `subject` issued up to now ("log out
+    /// everywhere"), including any issued in this same second: `iat` counts
+    /// whole seconds. The store remembers the cutoff for as long as such a
+    /// token could live: the rule set's [`RuleSet::max_validity`], or for ever
+    /// without one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StoreNeedsAsync`] on a service with no store; [`Error::Store`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::error::Denial;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let service = LocalService::builder(LocalKey::generate()?)
+    ///     .store(Arc::new(MemoryStore::new()))
+    ///     .build();
+    /// let laptop = service.encode(&Claims::builder().subject("alice").build()?)?;
+    /// let phone = service.encode(&Claims::builder().subject("alice").build()?)?;
+    /// let bob = service.encode(&Claims::builder().subject("bob").build()?)?;
+    /// block_on(service.revoke_subject("alice"))?;
+    /// for token in [&laptop, &phone] {
+    ///     let refused = block_on(service.decode_async(token));
+    ///     assert!(matches!(refused, Err(Error::Denied(Denial::IssuedBeforeCutoff))));
+    /// }
+    /// block_on(service.decode_async(&bob))?;
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub async fn revoke_subject(&self, subject: &str) -> Result<(), Error> {
+        let store = self.store.as_ref().ok_or(Error::StoreNeedsAsync)?;
+        let now = self.now();
+        // Up to and including this whole second.
+        let cutoff = now
+            .replace_nanosecond(0)
+            .ok()
+            .and_then(|second| second.checked_add(Duration::SECOND))
+            .unwrap_or(now);
+        let until = match self.rules.max_validity_limit() {
+            Some(max) => self.remembered_until(cutoff.checked_add(max)),
+            None => self.remembered_until(None),
+        };
+        store
+            .revoke_issued_before(subject, cutoff, until)
+            .await
+            .map_err(store_unavailable)?;
+        audit::emit(
+            AuditEvent::SubjectRevoked,
+            &audit::Fields {
+                subject: Some(subject),
+                now: Some(now),
+                ..audit::Fields::default()
+            },
+        );
+        Ok(())
+    }
+
+    /// How long a store must remember something about a token that expires
+    /// at `expiration`: until then plus the leeway, or for ever.
+    fn remembered_until(&self, expiration: Option<OffsetDateTime>) -> OffsetDateTime {
+        expiration
+            .and_then(|exp| exp.checked_add(self.rules.leeway_limit()))
+            .unwrap_or(FOREVER)
+    }
+
+    fn decode_unchecked(
         &self,
         token: &str,
         expected_footer: Option<&Footer>,
@@ -971,6 +1227,7 @@ pub struct ServiceBuilder<P: ServicePurpose, S = Providers> {
     clock: Option<Arc<dyn Clock>>,
     /// The key ring the keys come from, if any.
     ring: Option<Arc<dyn RingLink>>,
+    store: Option<Arc<dyn TokenStore>>,
     source: PhantomData<S>,
 }
 
@@ -1026,6 +1283,7 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
             validity_chosen: false,
             clock: None,
             ring: None,
+            store: None,
             source: PhantomData,
         }
     }
@@ -1058,6 +1316,42 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     /// ```
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Checks every token against a token store (revocations, spent ids,
+    /// subject cutoffs, refresh families) after the cryptography and the
+    /// rules. Such a service decodes only with [`TokenService::decode_async`]
+    /// (the synchronous decode refuses with [`Error::StoreNeedsAsync`] rather
+    /// than skip the check), requires a `jti` in every token, and gives each
+    /// token it issues one if its claims have none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::error::Denial;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let service = LocalService::builder(LocalKey::generate()?)
+    ///     .store(Arc::new(MemoryStore::new()))
+    ///     .build();
+    /// let token = service.encode(&Claims::builder().subject("alice").build()?)?;
+    /// let verified = block_on(service.decode_async(&token))?;
+    /// block_on(service.revoke(&verified))?;
+    /// assert!(matches!(block_on(service.decode_async(&token)), Err(Error::Denied(Denial::Revoked))));
+    /// assert!(matches!(service.decode(&token), Err(Error::StoreNeedsAsync)));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
         self
     }
 
@@ -1168,6 +1462,10 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
             (None, None) => rules.clock(),
         };
         rules = rules.with_clock(Arc::clone(&clock));
+        if self.store.is_some() {
+            // Only a token with an id can be revoked or spent.
+            rules = rules.require_claims(["jti"]);
+        }
         let mut validity = self.validity;
         if let Some(ring) = &self.ring {
             let lifetime = ring.max_token_lifetime();
@@ -1209,6 +1507,7 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
             max_token_len: self.max_token_len,
             validity,
             clock,
+            store: self.store,
             purpose: PhantomData,
         }
     }

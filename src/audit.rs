@@ -1,0 +1,218 @@
+//! Audit events, through [`tracing`](https://docs.rs/tracing) on one target,
+//! [`TARGET`] (`vaulttoken::audit`), with stable names ([`AuditEvent::name`]).
+//!
+//! Every event has the field `event` (its name) and, where they apply: `jti`,
+//! `family`, `generation`, `kind` (a trust-token kind), `kid`, `remaining_secs`
+//! (the token's remaining lifetime), `reason` (a stable code, such as
+//! [`Denial::code`](crate::error::Denial::code)) and `subject`, a keyed hash
+//! of the subject ([`subject_hash`]). Never the token, a claim value or key
+//! material.
+//!
+//! Route them with your subscriber, for example with `tracing-subscriber`'s
+//! `Targets` filter on `vaulttoken::audit`.
+
+use std::sync::OnceLock;
+
+use blake2::digest::Mac;
+use blake2::digest::consts::U16;
+use time::{Duration, OffsetDateTime};
+use zeroize::Zeroizing;
+
+use crate::encoding;
+use crate::error::{Error, StoreError};
+use crate::primitives::{keyed_blake2b, random_array};
+
+/// The `tracing` target of every audit event.
+pub const TARGET: &str = "vaulttoken::audit";
+
+/// The events vaulttoken reports.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::audit::AuditEvent;
+///
+/// assert_eq!(AuditEvent::FamilyReuseDetected.name(), "family_reuse_detected");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuditEvent {
+    /// A service issued a token.
+    TokenIssued,
+    /// A decode refused a token; `reason` says why.
+    TokenRejected,
+    /// A token id was revoked.
+    TokenRevoked,
+    /// A subject's tokens issued before a cutoff were revoked.
+    SubjectRevoked,
+    /// A refresh family was created.
+    FamilyCreated,
+    /// A refresh family moved to its next generation.
+    FamilyRotated,
+    /// An old refresh token came back: the family is revoked.
+    FamilyReuseDetected,
+    /// The previous refresh token came back inside the grace window.
+    GraceUsed,
+    /// A refresh family was revoked.
+    FamilyRevoked,
+    /// A single-use trust token was spent.
+    TrustTokenConsumed,
+    /// An observed context value (IP, user agent) changed.
+    BindingDrift,
+    /// A token store could not answer.
+    StoreUnavailable,
+}
+
+impl AuditEvent {
+    /// The event's stable name, its `event` field.
+    ///
+    /// # Examples
+    ///
+    /// See [`AuditEvent`].
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TokenIssued => "token_issued",
+            Self::TokenRejected => "token_rejected",
+            Self::TokenRevoked => "token_revoked",
+            Self::SubjectRevoked => "subject_revoked",
+            Self::FamilyCreated => "family_created",
+            Self::FamilyRotated => "family_rotated",
+            Self::FamilyReuseDetected => "family_reuse_detected",
+            Self::GraceUsed => "grace_used",
+            Self::FamilyRevoked => "family_revoked",
+            Self::TrustTokenConsumed => "trust_token_consumed",
+            Self::BindingDrift => "binding_drift",
+            Self::StoreUnavailable => "store_unavailable",
+        }
+    }
+
+    /// Whether the event calls for attention (reported at `WARN`, the rest at
+    /// `INFO`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::audit::AuditEvent;
+    ///
+    /// assert!(AuditEvent::FamilyReuseDetected.is_warning());
+    /// assert!(!AuditEvent::TokenIssued.is_warning());
+    /// ```
+    #[must_use]
+    pub fn is_warning(self) -> bool {
+        matches!(
+            self,
+            Self::FamilyReuseDetected | Self::StoreUnavailable | Self::BindingDrift
+        )
+    }
+}
+
+/// The key subjects are hashed with. Set it once, before the first event, to
+/// the same value on every instance so their audit logs correlate; unset, each
+/// process draws a random one.
+static SUBJECT_KEY: OnceLock<Zeroizing<[u8; 32]>> = OnceLock::new();
+
+/// Sets the key audit events hash subjects with (see [`subject_hash`]).
+/// Returns `false`, and changes nothing, if a key is already in use.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::audit;
+///
+/// audit::set_subject_key([7; 32]);
+/// let before = audit::subject_hash("alice");
+/// // A key, once in use, stays: a second call changes nothing.
+/// assert!(!audit::set_subject_key([8; 32]));
+/// assert_eq!(audit::subject_hash("alice"), before);
+/// ```
+pub fn set_subject_key(key: [u8; 32]) -> bool {
+    SUBJECT_KEY.set(Zeroizing::new(key)).is_ok()
+}
+
+/// How an audit event names a subject: base64url of a keyed BLAKE2b-128 of
+/// it, so logs can follow one subject without holding who it is.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::audit::subject_hash;
+///
+/// let hash = subject_hash("alice@example.com");
+/// assert_eq!(hash, subject_hash("alice@example.com"));
+/// assert_ne!(hash, subject_hash("bob@example.com"));
+/// assert!(!hash.contains("alice"));
+/// ```
+#[must_use]
+pub fn subject_hash(subject: &str) -> String {
+    let key = SUBJECT_KEY.get_or_init(|| {
+        // Without randomness there is no key: hashing with a fixed one would
+        // let anyone reverse a guessable subject. Such a process is failing
+        // everything else anyway; its events then carry no subject hash key
+        // anyone knows.
+        random_array::<32>().unwrap_or_else(|_| Zeroizing::new([0x5a; 32]))
+    });
+    let mac = keyed_blake2b::<U16>(key, &[b"vaulttoken.audit.subject", subject.as_bytes()]);
+    encoding::encode_base64url(&mac.finalize().into_bytes())
+}
+
+/// The fields of one event; unset ones are left out.
+#[derive(Default)]
+pub(crate) struct Fields<'a> {
+    pub(crate) jti: Option<&'a str>,
+    pub(crate) family: Option<&'a str>,
+    pub(crate) generation: Option<u64>,
+    pub(crate) kind: Option<&'a str>,
+    pub(crate) kid: Option<&'a str>,
+    pub(crate) subject: Option<&'a str>,
+    pub(crate) expires: Option<OffsetDateTime>,
+    pub(crate) now: Option<OffsetDateTime>,
+    pub(crate) reason: Option<&'a str>,
+}
+
+/// Reports `event` with `fields`.
+pub(crate) fn emit(event: AuditEvent, fields: &Fields<'_>) {
+    let subject = fields.subject.map(subject_hash);
+    let remaining_secs = match (fields.expires, fields.now) {
+        (Some(expires), Some(now)) => Some((expires - now).max(Duration::ZERO).whole_seconds()),
+        _ => None,
+    };
+    macro_rules! report {
+        ($level:expr) => {
+            tracing::event!(
+                target: TARGET,
+                $level,
+                event = event.name(),
+                jti = fields.jti,
+                family = fields.family,
+                generation = fields.generation,
+                kind = fields.kind,
+                kid = fields.kid,
+                subject = subject.as_deref(),
+                remaining_secs,
+                reason = fields.reason,
+            )
+        };
+    }
+    if event.is_warning() {
+        report!(tracing::Level::WARN);
+    } else {
+        report!(tracing::Level::INFO);
+    }
+}
+
+/// The reason code of a refused decode, for [`AuditEvent::TokenRejected`].
+pub(crate) fn reason_code(error: &Error) -> &'static str {
+    match error {
+        Error::Denied(denial) => denial.code(),
+        Error::Claims(_) => "rules",
+        Error::Verification | Error::FooterMismatch => "verification",
+        Error::UnknownKeyId | Error::WrongKeyType { .. } => "unknown-key",
+        Error::Store(StoreError::Full { .. }) => "store-full",
+        Error::Store(_) => "store-unavailable",
+        _ => match error.kind() {
+            crate::error::ErrorKind::Malformed => "malformed",
+            _ => "other",
+        },
+    }
+}
