@@ -4,34 +4,12 @@
 //! Run with `cargo run --example rotate`. The ring uses a clock the example moves
 //! forward by hand, so the hour between rotation and retirement passes at once.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 use vaulttoken::keyring::{KeyStatus, LocalKeyRing};
 use vaulttoken::service::LocalService;
-use vaulttoken::{Claims, LocalKey, clock::Clock};
-
-/// A clock that only moves when told to.
-#[derive(Debug)]
-struct DemoClock(Mutex<OffsetDateTime>);
-
-impl Clock for DemoClock {
-    fn now(&self) -> OffsetDateTime {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl DemoClock {
-    fn advance(&self, by: Duration) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) += by;
-    }
-}
+use vaulttoken::{Claims, LocalKey, clock::ManualClock};
 
 fn describe(status: Option<KeyStatus>) -> &'static str {
     match status {
@@ -44,9 +22,8 @@ fn describe(status: Option<KeyStatus>) -> &'static str {
 }
 
 fn main() -> Result<(), vaulttoken::Error> {
-    let clock = Arc::new(DemoClock(Mutex::new(
-        OffsetDateTime::UNIX_EPOCH + Duration::days(20_000),
-    )));
+    // Clones share one reading: moving `clock` moves the ring's clock too.
+    let clock = ManualClock::new(OffsetDateTime::UNIX_EPOCH + Duration::days(20_000));
     // Tokens live at most one hour (the service default), so a key may be retired
     // one hour after it stops issuing.
     let ring = Arc::new(LocalKeyRing::new(Duration::hours(1))?.with_clock(clock.clone()));

@@ -18,13 +18,13 @@ fn main() -> Result<(), Error> {
 
     // The issuer stamps tokens as of `issued`.
     let issuer = LocalService::builder(Arc::clone(&key))
-        .rules(RuleSet::default().with_clock(FixedClock::new(issued)))
+        .clock(FixedClock::new(issued))
         .build();
     let claims = Claims::builder()
         .issuer("auth.example")
         .audience("billing")
         .claim("role", "viewer")
-        .build_with_clock(FixedClock::new(issued))?;
+        .build()?;
     let token = issuer.encode(&claims)?;
 
     // A base rule set shared by every service, extended for one API.
@@ -44,17 +44,15 @@ fn main() -> Result<(), Error> {
 
     // Ten minutes later: only the custom rule fails.
     let soon = LocalService::builder(Arc::clone(&key))
-        .rules(
-            billing
-                .clone()
-                .with_clock(FixedClock::new(issued + Duration::minutes(10))),
-        )
+        .rules(billing.clone())
+        .clock(FixedClock::new(issued + Duration::minutes(10)))
         .build();
     report("after 10 minutes", soon.decode(&token));
 
     // Two hours later: expired, too old, and the custom rule, all reported together.
     let late = LocalService::builder(key)
-        .rules(billing.with_clock(FixedClock::new(issued + Duration::hours(2))))
+        .rules(billing)
+        .clock(FixedClock::new(issued + Duration::hours(2)))
         .build();
     report("after 2 hours", late.decode(&token));
     Ok(())

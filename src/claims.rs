@@ -660,7 +660,28 @@ impl Claims {
     ///
     /// # Examples
     ///
-    /// See [`Claims::from_serializable`].
+    /// ```
+    /// use serde::Deserialize;
+    /// use vaulttoken::Claims;
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Session { sub: String, role: String, exp: String }
+    ///
+    /// let exp = time::macros::datetime!(2030-01-01 0:00 UTC);
+    /// let claims = Claims::builder()
+    ///     .subject("user-7")
+    ///     .claim("role", "admin")
+    ///     .expires_at(exp)
+    ///     .build()?;
+    /// let session: Session = claims.deserialize()?;
+    /// assert_eq!((session.sub.as_str(), session.role.as_str()), ("user-7", "admin"));
+    /// assert_eq!(session.exp, "2030-01-01T00:00:00Z");
+    ///
+    /// #[derive(Debug, Deserialize)]
+    /// struct NeedsTenant { tenant: String }
+    /// assert!(claims.deserialize::<NeedsTenant>().is_err());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, Error> {
         serde_json::from_slice(&self.to_payload()?).map_err(|_| PayloadError::CustomType.into())
     }

@@ -74,8 +74,11 @@ impl FixedClock {
     /// ```
     /// use time::macros::datetime;
     ///
-    /// let clock = vaulttoken::clock::FixedClock::new(datetime!(2030-01-01 0:00 UTC));
-    /// # let _ = clock;
+    /// use vaulttoken::clock::{Clock, FixedClock};
+    ///
+    /// let clock = FixedClock::new(datetime!(2030-01-01 0:00 UTC));
+    /// assert_eq!(clock.now(), datetime!(2030-01-01 0:00 UTC));
+    /// assert_eq!(clock.now(), clock.now());
     /// ```
     #[must_use]
     pub const fn new(instant: OffsetDateTime) -> Self {
@@ -96,12 +99,17 @@ impl Clock for FixedClock {
 /// ```
 /// use std::sync::Arc;
 /// use time::macros::datetime;
+/// use vaulttoken::Claims;
 /// use vaulttoken::clock::{Clock, FixedClock};
+/// use vaulttoken::rules::{Mode, RuleSet};
 ///
 /// let shared: Arc<dyn Clock> = Arc::new(FixedClock::new(datetime!(2030-01-01 0:00 UTC)));
-/// let rules = vaulttoken::rules::RuleSet::default().with_clock(Arc::clone(&shared));
+/// let rules = RuleSet::default().with_clock(Arc::clone(&shared));
 /// assert_eq!(shared.now(), datetime!(2030-01-01 0:00 UTC));
-/// # let _ = rules;
+/// // The rule set reads the shared clock: a token that expired in 2029 is refused.
+/// let claims = Claims::builder().expires_at(datetime!(2029-12-31 0:00 UTC)).build()?;
+/// assert!(rules.check(&claims, &Default::default(), Mode::Decode).is_err());
+/// # Ok::<(), vaulttoken::Error>(())
 /// ```
 impl<C: Clock + ?Sized> Clock for Arc<C> {
     fn now(&self) -> OffsetDateTime {
@@ -140,15 +148,25 @@ impl<C: Clock + ?Sized> Clock for &C {
 /// use time::Duration;
 /// use time::macros::datetime;
 /// use vaulttoken::clock::{Clock, ManualClock};
-/// use vaulttoken::rules::RuleSet;
+/// use vaulttoken::error::RuleId;
+/// use vaulttoken::rules::{Mode, RuleSet};
+/// use vaulttoken::{Claims, Error};
 ///
 /// let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
 /// let rules = RuleSet::default().with_clock(clock.clone());
+/// let claims = Claims::builder()
+///     .expires_in(Duration::hours(1))
+///     .build_with_clock(&clock)?;
+/// rules.check(&claims, &Default::default(), Mode::Decode)?;
+///
+/// // Moving this clone moves the rule set's clock too.
 /// clock.advance(Duration::hours(2));
 /// assert_eq!(clock.now(), datetime!(2030-01-01 2:00 UTC));
-/// clock.set(datetime!(2031-01-01 0:00 UTC));
-/// assert_eq!(clock.now().year(), 2031);
-/// # let _ = rules;
+/// let Err(Error::Claims(violations)) = rules.check(&claims, &Default::default(), Mode::Decode) else {
+///     panic!("expired an hour ago");
+/// };
+/// assert!(violations.contains(&RuleId::NotExpired));
+/// # Ok::<(), vaulttoken::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ManualClock(Arc<Mutex<OffsetDateTime>>);
@@ -158,7 +176,13 @@ impl ManualClock {
     ///
     /// # Examples
     ///
-    /// See [`ManualClock`].
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::clock::{Clock, ManualClock};
+    ///
+    /// let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
+    /// assert_eq!(clock.now(), datetime!(2030-01-01 0:00 UTC));
+    /// ```
     #[must_use]
     pub fn new(start: OffsetDateTime) -> Self {
         Self(Arc::new(Mutex::new(start)))
@@ -169,7 +193,20 @@ impl ManualClock {
     ///
     /// # Examples
     ///
-    /// See [`ManualClock`].
+    /// ```
+    /// use time::Duration;
+    /// use time::macros::datetime;
+    /// use vaulttoken::clock::{Clock, ManualClock};
+    ///
+    /// let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
+    /// let other = clock.clone();
+    /// clock.advance(Duration::minutes(90));
+    /// assert_eq!(other.now(), datetime!(2030-01-01 1:30 UTC));
+    /// other.advance(Duration::minutes(-30));
+    /// assert_eq!(clock.now(), datetime!(2030-01-01 1:00 UTC));
+    /// clock.advance(Duration::MAX);
+    /// assert_eq!(clock.now(), time::PrimitiveDateTime::MAX.assume_utc());
+    /// ```
     pub fn advance(&self, by: Duration) {
         let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         *now = now.checked_add(by).unwrap_or(if by.is_negative() {
@@ -183,7 +220,15 @@ impl ManualClock {
     ///
     /// # Examples
     ///
-    /// See [`ManualClock`].
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::clock::{Clock, ManualClock};
+    ///
+    /// let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
+    /// let other = clock.clone();
+    /// clock.set(datetime!(2020-06-01 12:00 UTC));
+    /// assert_eq!(other.now(), datetime!(2020-06-01 12:00 UTC));
+    /// ```
     pub fn set(&self, at: OffsetDateTime) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = at;
     }

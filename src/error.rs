@@ -802,7 +802,14 @@ impl RuleId {
     ///
     /// # Examples
     ///
-    /// See [`RuleId`].
+    /// ```
+    /// use vaulttoken::error::RuleId;
+    ///
+    /// assert_eq!(RuleId::NotExpired.name(), "not-expired");
+    /// assert_eq!(RuleId::RequiredClaims.name(), "required-claims");
+    /// assert_eq!(RuleId::Custom("has-tenant".into()).name(), "has-tenant");
+    /// assert_eq!(RuleId::IssuedBy.to_string(), RuleId::IssuedBy.name());
+    /// ```
     #[must_use]
     pub fn name(&self) -> &str {
         match self {
@@ -925,7 +932,24 @@ impl Violation {
     ///
     /// # Examples
     ///
-    /// See [`Violation`].
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::error::RuleId;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let claims = Claims::builder().expires_at(datetime!(2020-01-01 0:00 UTC)).build()?;
+    /// let rules = RuleSet::default().issued_by("auth.example");
+    /// let Err(Error::Claims(violations)) = rules.check(&claims, &Default::default(), Mode::Decode) else {
+    ///     panic!("expired, and no issuer");
+    /// };
+    /// let ids: Vec<&RuleId> = violations.iter().map(|v| v.rule_id()).collect();
+    /// assert_eq!(ids, [&RuleId::NotExpired, &RuleId::IssuedBy]);
+    /// // Until a rule set fills it in, a new violation's rule is an unnamed custom rule.
+    /// let new = vaulttoken::error::Violation::new("why");
+    /// assert_eq!(new.rule_id(), &RuleId::Custom("".into()));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     #[must_use]
     pub fn rule_id(&self) -> &RuleId {
         &self.rule
@@ -935,7 +959,19 @@ impl Violation {
     ///
     /// # Examples
     ///
-    /// See [`Violations`].
+    /// ```
+    /// use vaulttoken::error::Violation;
+    /// use vaulttoken::rules::{Mode, RuleSet, rule_fn};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let rules = RuleSet::default().with_rule(rule_fn("never", |_| Err(Violation::new("no"))));
+    /// let claims = Claims::builder().expires_in(time::Duration::hours(1)).build()?;
+    /// let Err(Error::Claims(violations)) = rules.check(&claims, &Default::default(), Mode::Decode) else {
+    ///     panic!("the rule always fails");
+    /// };
+    /// assert_eq!(violations.iter().next().map(Violation::rule), Some("never"));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     #[must_use]
     pub fn rule(&self) -> &str {
         self.rule.name()
@@ -957,7 +993,20 @@ impl Violation {
     ///
     /// # Examples
     ///
-    /// See [`Violation::new`].
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let claims = Claims::builder().expires_at(datetime!(2020-01-01 0:00 UTC)).build()?;
+    /// let rules = RuleSet::default().issued_by("auth.example");
+    /// let Err(Error::Claims(violations)) = rules.check(&claims, &Default::default(), Mode::Decode) else {
+    ///     panic!("expired, and no issuer");
+    /// };
+    /// let reasons: Vec<&str> = violations.iter().map(|v| v.reason()).collect();
+    /// assert_eq!(reasons, ["token has expired", "is required"]);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     #[must_use]
     pub fn reason(&self) -> &str {
         &self.reason
@@ -967,7 +1016,20 @@ impl Violation {
     ///
     /// # Examples
     ///
-    /// See [`Violation::expecting`].
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let claims = Claims::builder().expires_at(datetime!(2020-01-01 0:00 UTC)).build()?;
+    /// let rules = RuleSet::default().issued_by("auth.example");
+    /// let Err(Error::Claims(violations)) = rules.check(&claims, &Default::default(), Mode::Decode) else {
+    ///     panic!("expired, and no issuer");
+    /// };
+    /// let expected: Vec<Option<&str>> = violations.iter().map(|v| v.expected()).collect();
+    /// assert_eq!(expected, [None, Some("`auth.example`")]);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     #[must_use]
     pub fn expected(&self) -> Option<&str> {
         self.expected.as_deref()
@@ -1027,7 +1089,20 @@ impl Violations {
     ///
     /// # Examples
     ///
-    /// See [`Violations`].
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let claims = Claims::builder().expires_at(datetime!(2020-01-01 0:00 UTC)).build()?;
+    /// let rules = RuleSet::default().issued_by("auth.example");
+    /// let Err(Error::Claims(violations)) = rules.check(&claims, &Default::default(), Mode::Decode) else {
+    ///     panic!("expired, and no issuer");
+    /// };
+    /// let failed: Vec<&str> = violations.iter().map(|v| v.rule()).collect();
+    /// assert_eq!(failed, ["not-expired", "issued-by"]);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = &Violation> {
         self.0.iter()
     }
@@ -1037,7 +1112,19 @@ impl Violations {
     ///
     /// # Examples
     ///
-    /// See [`Violations`].
+    /// ```
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// // `required-claims` reports each missing claim.
+    /// let rules = RuleSet::default().require_claims(["sub", "role"]);
+    /// let claims = Claims::builder().expires_in(time::Duration::hours(1)).build()?;
+    /// let Err(Error::Claims(violations)) = rules.check(&claims, &Default::default(), Mode::Decode) else {
+    ///     panic!("both claims are missing");
+    /// };
+    /// assert_eq!(violations.len(), 2);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.0.len()
@@ -1047,7 +1134,19 @@ impl Violations {
     ///
     /// # Examples
     ///
-    /// See [`Violations`].
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let claims = Claims::builder().expires_at(datetime!(2020-01-01 0:00 UTC)).build()?;
+    /// let rules = RuleSet::default().issued_by("auth.example");
+    /// let Err(Error::Claims(violations)) = rules.check(&claims, &Default::default(), Mode::Decode) else {
+    ///     panic!("expired, and no issuer");
+    /// };
+    /// assert!(!violations.is_empty());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -1057,7 +1156,22 @@ impl Violations {
     ///
     /// # Examples
     ///
-    /// See [`Violations`].
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::error::RuleId;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let claims = Claims::builder().expires_at(datetime!(2020-01-01 0:00 UTC)).build()?;
+    /// let rules = RuleSet::default().issued_by("auth.example");
+    /// let Err(Error::Claims(violations)) = rules.check(&claims, &Default::default(), Mode::Decode) else {
+    ///     panic!("expired, and no issuer");
+    /// };
+    /// assert!(violations.contains(&RuleId::NotExpired));
+    /// assert!(violations.contains(&RuleId::IssuedBy));
+    /// assert!(!violations.contains(&RuleId::ForAudience));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     #[must_use]
     pub fn contains(&self, rule: &RuleId) -> bool {
         self.0.iter().any(|v| &v.rule == rule)

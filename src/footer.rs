@@ -78,8 +78,18 @@ impl FooterLimits {
     /// # Examples
     ///
     /// ```
-    /// let limits = vaulttoken::footer::FooterLimits::default().max_depth(1);
-    /// # let _ = limits;
+    /// use vaulttoken::Error;
+    /// use vaulttoken::error::FooterError;
+    /// use vaulttoken::footer::{Footer, FooterLimits, FooterMode};
+    ///
+    /// let nested = br#"{"a":{"b":1}}"#;
+    /// Footer::parse(nested, FooterMode::Auto, &FooterLimits::default())?;
+    /// let flat_only = FooterLimits::default().max_depth(1);
+    /// assert!(matches!(
+    ///     Footer::parse(nested, FooterMode::Auto, &flat_only),
+    ///     Err(Error::Footer(FooterError::TooDeep { max_depth: 1 }))
+    /// ));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub const fn max_depth(mut self, max_depth: usize) -> Self {
         self.max_depth = max_depth;
@@ -91,8 +101,17 @@ impl FooterLimits {
     /// # Examples
     ///
     /// ```
-    /// let limits = vaulttoken::footer::FooterLimits::default().max_keys(8);
-    /// # let _ = limits;
+    /// use vaulttoken::Error;
+    /// use vaulttoken::error::FooterError;
+    /// use vaulttoken::footer::{Footer, FooterLimits, FooterMode};
+    ///
+    /// let three = br#"{"a":1,"b":2,"c":3}"#;
+    /// Footer::parse(three, FooterMode::Auto, &FooterLimits::default().max_keys(3))?;
+    /// assert!(matches!(
+    ///     Footer::parse(three, FooterMode::Auto, &FooterLimits::default().max_keys(2)),
+    ///     Err(Error::Footer(FooterError::TooManyKeys { max_keys: 2 }))
+    /// ));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub const fn max_keys(mut self, max_keys: usize) -> Self {
         self.max_keys = max_keys;
@@ -564,7 +583,21 @@ impl<'a> UntrustedFooter<'a> {
     ///
     /// # Examples
     ///
-    /// See [`UntrustedFooter`].
+    /// ```
+    /// use vaulttoken::Error;
+    /// use vaulttoken::error::FooterError;
+    /// use vaulttoken::footer::UntrustedFooter;
+    ///
+    /// let footer = UntrustedFooter::new(br#"{"kid":"k4.lid.abc"}"#);
+    /// assert_eq!(footer.untrusted_key_id()?, Some("k4.lid.abc"));
+    /// // The default limits allow 8192 bytes.
+    /// let big = vec![b' '; 9000];
+    /// assert!(matches!(
+    ///     UntrustedFooter::new(&big).untrusted_key_id(),
+    ///     Err(Error::Footer(FooterError::TooLong { max_len: 8192 }))
+    /// ));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     #[must_use]
     pub fn new(bytes: &'a [u8]) -> Self {
         Self {
@@ -579,7 +612,20 @@ impl<'a> UntrustedFooter<'a> {
     ///
     /// # Examples
     ///
-    /// See [`UntrustedFooter`].
+    /// ```
+    /// use vaulttoken::Error;
+    /// use vaulttoken::error::FooterError;
+    /// use vaulttoken::footer::{FooterLimits, UntrustedFooter};
+    ///
+    /// let bytes = br#"{"kid":"k4.lid.abc","region":"eu"}"#;
+    /// assert_eq!(UntrustedFooter::new(bytes).untrusted_key_id()?, Some("k4.lid.abc"));
+    /// let one_key = UntrustedFooter::new(bytes).with_limits(FooterLimits::default().max_keys(1));
+    /// assert!(matches!(
+    ///     one_key.untrusted_key_id(),
+    ///     Err(Error::Footer(FooterError::TooManyKeys { max_keys: 1 }))
+    /// ));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     #[must_use]
     pub fn with_limits(mut self, limits: FooterLimits) -> Self {
         self.limits = limits;
@@ -683,7 +729,16 @@ impl<'a> UntrustedFooter<'a> {
     ///
     /// # Examples
     ///
-    /// See [`UntrustedFooter`].
+    /// ```
+    /// use vaulttoken::footer::UntrustedFooter;
+    ///
+    /// assert_eq!(UntrustedFooter::new(br#"{"kid":"k1"}"#).untrusted_key_id()?, Some("k1"));
+    /// assert_eq!(UntrustedFooter::new(br#"{"region":"eu"}"#).untrusted_key_id()?, None);
+    /// assert_eq!(UntrustedFooter::new(b"plain text").untrusted_key_id()?, None);
+    /// assert_eq!(UntrustedFooter::new(b"").untrusted_key_id()?, None);
+    /// assert!(UntrustedFooter::new(br#"{"kid":1}"#).untrusted_key_id().is_err());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn untrusted_key_id(&self) -> Result<Option<&str>, Error> {
         self.limits.check_len(self.bytes)?;
         if !self.mode.reads_as_claims(self.bytes) {

@@ -251,7 +251,6 @@ impl KeyStatus {
 /// # Examples
 ///
 /// ```
-/// use std::sync::Arc;
 /// use vaulttoken::clock::{Clock, FixedClock};
 /// use vaulttoken::keyring::{LocalKeyRing, RingSettings};
 ///
@@ -259,7 +258,7 @@ impl KeyStatus {
 /// let saved = ring.export_secret()?;
 ///
 /// let at = time::macros::datetime!(2030-01-01 0:00 UTC);
-/// let settings = RingSettings::new().with_clock(Arc::new(FixedClock::new(at)));
+/// let settings = RingSettings::new().with_clock(FixedClock::new(at));
 /// let restored = LocalKeyRing::import_secret(saved.as_str(), &settings)?;
 /// assert_eq!(restored.settings().clock().now(), at);
 /// # Ok::<(), vaulttoken::Error>(())
@@ -298,11 +297,10 @@ impl RingSettings {
     /// # Examples
     ///
     /// ```
-    /// use std::sync::Arc;
     /// use vaulttoken::clock::{Clock, FixedClock};
     ///
     /// let at = time::macros::datetime!(2030-01-01 0:00 UTC);
-    /// let settings = vaulttoken::keyring::RingSettings::new().with_clock(Arc::new(FixedClock::new(at)));
+    /// let settings = vaulttoken::keyring::RingSettings::new().with_clock(FixedClock::new(at));
     /// assert_eq!(settings.clock().now(), at);
     /// ```
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
@@ -314,7 +312,18 @@ impl RingSettings {
     ///
     /// # Examples
     ///
-    /// See [`RingSettings::with_clock`].
+    /// ```
+    /// use time::Duration;
+    /// use vaulttoken::clock::{Clock, ManualClock};
+    /// use vaulttoken::keyring::RingSettings;
+    ///
+    /// let at = time::macros::datetime!(2030-01-01 0:00 UTC);
+    /// let clock = ManualClock::new(at);
+    /// let settings = RingSettings::new().with_clock(clock.clone());
+    /// assert_eq!(settings.clock().now(), at);
+    /// clock.advance(Duration::hours(1));
+    /// assert_eq!(settings.clock().now(), at + Duration::hours(1));
+    /// ```
     #[must_use]
     pub fn clock(&self) -> &dyn Clock {
         &*self.clock
@@ -460,13 +469,20 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// use std::sync::Arc;
-    /// use vaulttoken::clock::FixedClock;
+    /// use time::Duration;
+    /// use vaulttoken::clock::ManualClock;
     /// use vaulttoken::keyring::LocalKeyRing;
+    /// use vaulttoken::LocalKey;
     ///
-    /// let clock = FixedClock::new(time::macros::datetime!(2030-01-01 0:00 UTC));
-    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?.with_clock(Arc::new(clock));
-    /// # let _ = ring;
+    /// let clock = ManualClock::new(time::macros::datetime!(2030-01-01 0:00 UTC));
+    /// let ring = LocalKeyRing::new(Duration::hours(1))?.with_clock(clock.clone());
+    /// let old = ring.add(LocalKey::generate()?)?;
+    /// ring.promote(&old)?;
+    /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
+    /// assert!(ring.retire(&old).is_err()); // its tokens may still be valid
+    /// clock.advance(Duration::hours(1));
+    /// ring.retire(&old)?;
+    /// assert_eq!(ring.status(&old), None);
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     #[must_use]
@@ -481,13 +497,11 @@ impl<K: RingKey> KeyRing<K> {
     /// # Examples
     ///
     /// ```
-    /// use std::sync::Arc;
     /// use vaulttoken::clock::{Clock, FixedClock};
     /// use vaulttoken::keyring::LocalKeyRing;
     ///
     /// let at = time::macros::datetime!(2030-01-01 0:00 UTC);
-    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?
-    ///     .with_clock(Arc::new(FixedClock::new(at)));
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?.with_clock(FixedClock::new(at));
     /// let copy = LocalKeyRing::import_secret(ring.export_secret()?.as_str(), &ring.settings())?;
     /// assert_eq!(copy.settings().clock().now(), at);
     /// # Ok::<(), vaulttoken::Error>(())
@@ -555,7 +569,23 @@ impl<K: RingKey> KeyRing<K> {
     ///
     /// # Examples
     ///
-    /// See [`KeyStatus`].
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::clock::FixedClock;
+    /// use vaulttoken::keyring::{KeyStatus, LocalKeyRing};
+    /// use vaulttoken::LocalKey;
+    ///
+    /// let at = datetime!(2030-01-01 0:00 UTC);
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?.with_clock(FixedClock::new(at));
+    /// let first = ring.add(LocalKey::generate()?)?;
+    /// assert_eq!(ring.status(&first), Some(KeyStatus::Next));
+    /// ring.promote(&first)?;
+    /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
+    /// assert_eq!(ring.status(&first), Some(KeyStatus::Previous { since: at }));
+    /// ring.retire_immediately(&first)?;
+    /// assert_eq!(ring.status(&first), None);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     #[must_use]
     pub fn status(&self, id: &KeyId) -> Option<KeyStatus> {
         self.snapshot().entries.get(id).map(|entry| entry.status)
@@ -912,7 +942,26 @@ impl<K: IssuingRingKey> IssuingKeyProvider<K> for KeyRing<K> {
 ///
 /// # Examples
 ///
-/// See [`TokenService::from_ring`].
+/// ```
+/// use std::sync::Arc;
+/// use vaulttoken::keyring::{ServiceRing, SigningKeyRing};
+/// use vaulttoken::v4::Public;
+/// use vaulttoken::{Claims, Error, PublicService, SecretKey};
+///
+/// fn service<R: ServiceRing<Public>>(ring: R) -> PublicService {
+///     PublicService::from_ring(Arc::new(ring)).build()
+/// }
+///
+/// let signing = SigningKeyRing::new(time::Duration::hours(1))?;
+/// signing.promote(&signing.add(SecretKey::generate()?)?)?;
+/// let verifier = service(signing.public_ring());
+/// let issuer = service(signing);
+/// let token = issuer.encode(&Claims::builder().build()?)?;
+/// verifier.decode(&token)?;
+/// // A public ring verifies only.
+/// assert!(matches!(verifier.encode(&Claims::builder().build()?), Err(Error::NoIssuingKey)));
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
 pub trait ServiceRing<P: ServicePurpose>: sealed::ServiceKeys<P> {}
 
 impl ServiceRing<Local> for LocalKeyRing {}

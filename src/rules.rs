@@ -120,8 +120,9 @@ pub trait Rule: Send + Sync + fmt::Debug {
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::rules::{RuleSet, rule_fn};
-/// use vaulttoken::error::Violation;
+/// use vaulttoken::rules::{Mode, RuleSet, rule_fn};
+/// use vaulttoken::error::{RuleId, Violation};
+/// use vaulttoken::{Claims, Error};
 ///
 /// let rules = RuleSet::default().with_rule(rule_fn("role-is-admin", |ctx| {
 ///     match ctx.claims.custom_str("role") {
@@ -129,7 +130,15 @@ pub trait Rule: Send + Sync + fmt::Debug {
 ///         _ => Err(Violation::new("role must be admin").on_claim("role")),
 ///     }
 /// }));
-/// # let _ = rules;
+/// let hour = time::Duration::hours(1);
+/// let admin = Claims::builder().claim("role", "admin").expires_in(hour).build()?;
+/// rules.check(&admin, &Default::default(), Mode::Decode)?;
+/// let user = Claims::builder().claim("role", "user").expires_in(hour).build()?;
+/// let Err(Error::Claims(violations)) = rules.check(&user, &Default::default(), Mode::Decode) else {
+///     panic!("a user is not an admin");
+/// };
+/// assert!(violations.contains(&RuleId::Custom("role-is-admin".into())));
+/// # Ok::<(), vaulttoken::Error>(())
 /// ```
 pub fn rule_fn<F>(name: impl Into<String>, check: F) -> impl Rule
 where
@@ -187,10 +196,18 @@ fn matches_any(value: &str, accepted: &[String]) -> bool {
 /// # Examples
 ///
 /// ```
-/// use vaulttoken::rules::{BuiltinRule, RuleSet};
+/// use time::macros::datetime;
+/// use vaulttoken::Claims;
+/// use vaulttoken::rules::{BuiltinRule, Mode, RuleSet};
 ///
+/// let not_yet = Claims::builder()
+///     .not_before(datetime!(2999-01-01 0:00 UTC))
+///     .expires_at(datetime!(2999-01-02 0:00 UTC))
+///     .build()?;
+/// assert!(RuleSet::default().check(&not_yet, &Default::default(), Mode::Decode).is_err());
 /// let rules = RuleSet::default().without(BuiltinRule::NotBefore);
-/// # let _ = rules;
+/// rules.check(&not_yet, &Default::default(), Mode::Decode)?;
+/// # Ok::<(), vaulttoken::Error>(())
 /// ```
 ///
 /// Expiry is not among them:
@@ -262,12 +279,23 @@ impl BuiltinRule {
 ///
 /// ```
 /// use time::Duration;
-/// use vaulttoken::rules::RuleSet;
+/// use vaulttoken::Claims;
+/// use vaulttoken::rules::{Mode, RuleSet};
 ///
 /// let base = RuleSet::default().leeway(Duration::seconds(30));
 /// let api = base.clone().issued_by_any(["auth-a", "auth-b"]).for_audience("api");
 /// let admin = api.clone().require_claims(["role"]);
-/// # let _ = admin;
+///
+/// let claims = Claims::builder()
+///     .issuer("auth-b")
+///     .audience("api")
+///     .expires_in(Duration::hours(1))
+///     .build()?;
+/// api.check(&claims, &Default::default(), Mode::Decode)?;
+/// // The stricter copy also wants a `role`; the base set refuses the audience.
+/// assert!(admin.check(&claims, &Default::default(), Mode::Decode).is_err());
+/// assert!(base.check(&claims, &Default::default(), Mode::Decode).is_err());
+/// # Ok::<(), vaulttoken::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
@@ -327,10 +355,16 @@ impl RuleSet {
     ///
     /// ```
     /// use time::macros::datetime;
+    /// use vaulttoken::Claims;
+    /// use vaulttoken::clock::FixedClock;
+    /// use vaulttoken::rules::{Mode, RuleSet};
     ///
-    /// let rules = vaulttoken::rules::RuleSet::default()
-    ///     .with_clock(vaulttoken::clock::FixedClock::new(datetime!(2030-01-01 0:00 UTC)));
-    /// # let _ = rules;
+    /// let claims = Claims::builder().expires_at(datetime!(2020-01-01 1:00 UTC)).build()?;
+    /// // Long expired by the system clock, but valid as of 2020-01-01 00:00.
+    /// assert!(RuleSet::default().check(&claims, &Default::default(), Mode::Decode).is_err());
+    /// let then = RuleSet::default().with_clock(FixedClock::new(datetime!(2020-01-01 0:00 UTC)));
+    /// then.check(&claims, &Default::default(), Mode::Decode)?;
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
@@ -359,8 +393,19 @@ impl RuleSet {
     /// # Examples
     ///
     /// ```
-    /// let rules = vaulttoken::rules::RuleSet::default().leeway(time::Duration::seconds(60));
-    /// # let _ = rules;
+    /// use time::macros::datetime;
+    /// use vaulttoken::{Claims, clock::FixedClock};
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    ///
+    /// // Expired 30 seconds ago.
+    /// let claims = Claims::builder().expires_at(datetime!(2030-01-01 12:00 UTC)).build()?;
+    /// let strict = RuleSet::default().with_clock(FixedClock::new(datetime!(2030-01-01 12:00:30 UTC)));
+    /// assert!(strict.check(&claims, &Default::default(), Mode::Decode).is_err());
+    /// let lenient = strict.leeway(time::Duration::seconds(60));
+    /// lenient.check(&claims, &Default::default(), Mode::Decode)?;
+    /// // The leeway applies on decode only.
+    /// assert!(lenient.check(&claims, &Default::default(), Mode::Encode).is_err());
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway.abs();
@@ -374,8 +419,18 @@ impl RuleSet {
     /// # Examples
     ///
     /// ```
-    /// let rules = vaulttoken::rules::RuleSet::default().allow_non_expiring();
-    /// # let _ = rules;
+    /// use vaulttoken::error::RuleId;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let forever = Claims::builder().subject("device-1").without_expiry().build()?;
+    /// let Err(Error::Claims(v)) = RuleSet::default().check(&forever, &Default::default(), Mode::Decode) else {
+    ///     panic!("a token without `exp` is refused by default");
+    /// };
+    /// assert!(v.contains(&RuleId::NotExpired));
+    /// let rules = RuleSet::default().allow_non_expiring();
+    /// rules.check(&forever, &Default::default(), Mode::Decode)?;
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn allow_non_expiring(mut self) -> Self {
         if let Some(Builtin::NotExpired {
@@ -451,8 +506,20 @@ impl RuleSet {
     /// # Examples
     ///
     /// ```
-    /// let rules = vaulttoken::rules::RuleSet::default().issued_by("auth.example");
-    /// # let _ = rules;
+    /// use vaulttoken::error::RuleId;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let rules = RuleSet::default().issued_by("auth.example");
+    /// let hour = time::Duration::hours(1);
+    /// let good = Claims::builder().issuer("auth.example").expires_in(hour).build()?;
+    /// rules.check(&good, &Default::default(), Mode::Decode)?;
+    /// let bad = Claims::builder().issuer("evil.example").expires_in(hour).build()?;
+    /// let Err(Error::Claims(v)) = rules.check(&bad, &Default::default(), Mode::Decode) else {
+    ///     panic!("another issuer");
+    /// };
+    /// assert!(v.contains(&RuleId::IssuedBy));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn issued_by(self, issuer: impl Into<String>) -> Self {
         self.issued_by_any([issuer])
@@ -463,8 +530,20 @@ impl RuleSet {
     /// # Examples
     ///
     /// ```
-    /// let rules = vaulttoken::rules::RuleSet::default().issued_by_any(["a", "b"]);
-    /// # let _ = rules;
+    /// use vaulttoken::error::RuleId;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let rules = RuleSet::default().issued_by_any(["a", "b"]);
+    /// let hour = time::Duration::hours(1);
+    /// let good = Claims::builder().issuer("b").expires_in(hour).build()?;
+    /// rules.check(&good, &Default::default(), Mode::Decode)?;
+    /// let bad = Claims::builder().issuer("c").expires_in(hour).build()?;
+    /// let Err(Error::Claims(v)) = rules.check(&bad, &Default::default(), Mode::Decode) else {
+    ///     panic!("an issuer not listed");
+    /// };
+    /// assert!(v.contains(&RuleId::IssuedBy));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn issued_by_any<S: Into<String>>(self, issuers: impl IntoIterator<Item = S>) -> Self {
         self.with_builtin(Builtin::IssuedBy(
@@ -477,8 +556,20 @@ impl RuleSet {
     /// # Examples
     ///
     /// ```
-    /// let rules = vaulttoken::rules::RuleSet::default().for_audience("api");
-    /// # let _ = rules;
+    /// use vaulttoken::error::RuleId;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let rules = RuleSet::default().for_audience("api");
+    /// let hour = time::Duration::hours(1);
+    /// let good = Claims::builder().audience("api").expires_in(hour).build()?;
+    /// rules.check(&good, &Default::default(), Mode::Decode)?;
+    /// let bad = Claims::builder().audience("admin-api").expires_in(hour).build()?;
+    /// let Err(Error::Claims(v)) = rules.check(&bad, &Default::default(), Mode::Decode) else {
+    ///     panic!("another audience");
+    /// };
+    /// assert!(v.contains(&RuleId::ForAudience));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn for_audience(self, audience: impl Into<String>) -> Self {
         self.for_any_audience([audience])
@@ -489,8 +580,20 @@ impl RuleSet {
     /// # Examples
     ///
     /// ```
-    /// let rules = vaulttoken::rules::RuleSet::default().for_any_audience(["api", "web"]);
-    /// # let _ = rules;
+    /// use vaulttoken::error::RuleId;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let rules = RuleSet::default().for_any_audience(["api", "web"]);
+    /// let hour = time::Duration::hours(1);
+    /// let good = Claims::builder().audience("web").expires_in(hour).build()?;
+    /// rules.check(&good, &Default::default(), Mode::Decode)?;
+    /// let bad = Claims::builder().audience("admin-api").expires_in(hour).build()?;
+    /// let Err(Error::Claims(v)) = rules.check(&bad, &Default::default(), Mode::Decode) else {
+    ///     panic!("an audience not listed");
+    /// };
+    /// assert!(v.contains(&RuleId::ForAudience));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn for_any_audience<S: Into<String>>(self, audiences: impl IntoIterator<Item = S>) -> Self {
         self.with_builtin(Builtin::ForAudience(Audiences::OneOf(
@@ -534,8 +637,20 @@ impl RuleSet {
     /// # Examples
     ///
     /// ```
-    /// let rules = vaulttoken::rules::RuleSet::default().subject("user-1");
-    /// # let _ = rules;
+    /// use vaulttoken::error::RuleId;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let rules = RuleSet::default().subject("user-1");
+    /// let hour = time::Duration::hours(1);
+    /// let good = Claims::builder().subject("user-1").expires_in(hour).build()?;
+    /// rules.check(&good, &Default::default(), Mode::Decode)?;
+    /// let bad = Claims::builder().subject("user-2").expires_in(hour).build()?;
+    /// let Err(Error::Claims(v)) = rules.check(&bad, &Default::default(), Mode::Decode) else {
+    ///     panic!("another subject");
+    /// };
+    /// assert!(v.contains(&RuleId::Subject));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn subject(self, subject: impl Into<String>) -> Self {
         self.with_builtin(Builtin::Subject(Unshown(subject.into())))
@@ -546,8 +661,20 @@ impl RuleSet {
     /// # Examples
     ///
     /// ```
-    /// let rules = vaulttoken::rules::RuleSet::default().identified_by("t-1");
-    /// # let _ = rules;
+    /// use vaulttoken::error::RuleId;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let rules = RuleSet::default().identified_by("t-1");
+    /// let hour = time::Duration::hours(1);
+    /// let good = Claims::builder().token_id("t-1").expires_in(hour).build()?;
+    /// rules.check(&good, &Default::default(), Mode::Decode)?;
+    /// let bad = Claims::builder().token_id("t-2").expires_in(hour).build()?;
+    /// let Err(Error::Claims(v)) = rules.check(&bad, &Default::default(), Mode::Decode) else {
+    ///     panic!("another token id");
+    /// };
+    /// assert!(v.contains(&RuleId::IdentifiedBy));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn identified_by(self, token_id: impl Into<String>) -> Self {
         self.with_builtin(Builtin::IdentifiedBy(Unshown(token_id.into())))
@@ -560,8 +687,23 @@ impl RuleSet {
     /// # Examples
     ///
     /// ```
-    /// let rules = vaulttoken::rules::RuleSet::default().max_age(time::Duration::minutes(15));
-    /// # let _ = rules;
+    /// use time::Duration;
+    /// use time::macros::datetime;
+    /// use vaulttoken::error::RuleId;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error, clock::FixedClock};
+    ///
+    /// let rules = RuleSet::default()
+    ///     .with_clock(FixedClock::new(datetime!(2030-01-01 12:00 UTC)))
+    ///     .max_age(Duration::minutes(15));
+    /// let issued = |at| Claims::builder().issued_at(at).expires_in(Duration::hours(1)).build();
+    /// rules.check(&issued(datetime!(2030-01-01 11:50 UTC))?, &Default::default(), Mode::Decode)?;
+    /// let old = issued(datetime!(2030-01-01 11:30 UTC))?;
+    /// let Err(Error::Claims(v)) = rules.check(&old, &Default::default(), Mode::Decode) else {
+    ///     panic!("issued 30 minutes ago");
+    /// };
+    /// assert!(v.contains(&RuleId::MaxAge));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn max_age(self, max_age: Duration) -> Self {
         self.with_builtin(Builtin::MaxAge(max_age))
@@ -617,10 +759,21 @@ impl RuleSet {
     /// # Examples
     ///
     /// ```
-    /// use time::macros::datetime;
+    /// use time::Duration;
+    /// use vaulttoken::error::RuleId;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
     ///
-    /// let rules = vaulttoken::rules::RuleSet::default().valid_at(datetime!(2030-01-01 0:00 UTC));
-    /// # let _ = rules;
+    /// let claims = Claims::builder().expires_in(Duration::hours(1)).build()?;
+    /// let iat = claims.issued_at().unwrap();
+    /// let soon = RuleSet::default().valid_at(iat + Duration::minutes(30));
+    /// soon.check(&claims, &Default::default(), Mode::Decode)?;
+    /// let later = RuleSet::default().valid_at(iat + Duration::hours(2));
+    /// let Err(Error::Claims(v)) = later.check(&claims, &Default::default(), Mode::Decode) else {
+    ///     panic!("expired by then");
+    /// };
+    /// assert!(v.contains(&RuleId::ValidAt));
+    /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn valid_at(self, instant: OffsetDateTime) -> Self {
         self.with_builtin(Builtin::ValidAt(instant))
@@ -640,7 +793,12 @@ impl RuleSet {
     /// use vaulttoken::{Claims, Error};
     ///
     /// let rules = RuleSet::default().require_claims(["sub", "role"]);
-    /// # let _ = rules;
+    /// let claims = Claims::builder()
+    ///     .subject("user-1")
+    ///     .claim("role", "admin")
+    ///     .expires_in(time::Duration::hours(1))
+    ///     .build()?;
+    /// rules.check(&claims, &Default::default(), Mode::Decode)?;
     ///
     /// // A peer's token with `exp` and `iat` but no `nbf`: accepted by default.
     /// let peer = Claims::from_payload(br#"{"iat":"2020-01-01T00:00:00Z","exp":"9999-01-01T00:00:00Z"}"#)?;
@@ -667,7 +825,24 @@ impl RuleSet {
     ///
     /// # Examples
     ///
-    /// See [`rule_fn`].
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::error::Violation;
+    /// use vaulttoken::rules::{Mode, RuleSet, rule_fn};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let rules = RuleSet::default().with_rule(rule_fn("has-tenant", |ctx| {
+    ///     ctx.claims.custom_str("tenant").map(|_| ()).ok_or_else(|| Violation::new("is required"))
+    /// }));
+    /// let expired = Claims::builder().expires_at(datetime!(2020-01-01 0:00 UTC)).build()?;
+    /// let Err(Error::Claims(v)) = rules.check(&expired, &Default::default(), Mode::Decode) else {
+    ///     panic!("expired, and no tenant");
+    /// };
+    /// // The custom rule runs after the built-ins.
+    /// let failed: Vec<&str> = v.iter().map(|v| v.rule()).collect();
+    /// assert_eq!(failed, ["not-expired", "has-tenant"]);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn with_rule(mut self, rule: impl Rule + 'static) -> Self {
         self.rules.push(Entry::Custom(Arc::new(rule)));
         self
@@ -679,7 +854,20 @@ impl RuleSet {
     ///
     /// # Examples
     ///
-    /// See [`BuiltinRule`].
+    /// ```
+    /// use vaulttoken::Claims;
+    /// use vaulttoken::rules::{BuiltinRule, Mode, RuleSet};
+    ///
+    /// let claims = Claims::builder()
+    ///     .issuer("other.example")
+    ///     .expires_in(time::Duration::hours(1))
+    ///     .build()?;
+    /// let strict = RuleSet::default().issued_by("auth.example");
+    /// assert!(strict.check(&claims, &Default::default(), Mode::Decode).is_err());
+    /// let any_issuer = strict.without(BuiltinRule::IssuedBy);
+    /// any_issuer.check(&claims, &Default::default(), Mode::Decode)?;
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn without(mut self, rule: BuiltinRule) -> Self {
         let kind = rule.kind();
         self.rules
@@ -720,7 +908,27 @@ impl RuleSet {
     ///
     /// # Examples
     ///
-    /// See [`Violations`].
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::error::RuleId;
+    /// use vaulttoken::rules::{Mode, RuleSet};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// let rules = RuleSet::default();
+    /// let fresh = Claims::builder().expires_in(time::Duration::hours(1)).build()?;
+    /// rules.check(&fresh, &Default::default(), Mode::Decode)?;
+    ///
+    /// let stale = Claims::builder()
+    ///     .audience("admin-api")
+    ///     .expires_at(datetime!(2020-01-01 0:00 UTC))
+    ///     .build()?;
+    /// let Err(Error::Claims(v)) = rules.check(&stale, &Default::default(), Mode::Decode) else {
+    ///     panic!("expired, and for an audience");
+    /// };
+    /// // Every failure is reported, not just the first.
+    /// assert!(v.contains(&RuleId::NotExpired) && v.contains(&RuleId::ForAudience));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn check(&self, claims: &Claims, footer: &Footer, mode: Mode) -> Result<(), Error> {
         let now = self.clock.now();
         // Leeway forgives clock skew between an issuer and a verifier; an issuer

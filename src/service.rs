@@ -209,7 +209,21 @@ impl<K> StaticKey<K> {
     ///
     /// # Examples
     ///
-    /// See [`StaticKey`].
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::service::{LocalService, StaticKey};
+    /// use vaulttoken::{Claims, Error, LocalKey};
+    ///
+    /// let key = Arc::new(LocalKey::generate()?);
+    /// let keys = Arc::new(StaticKey::shared(Arc::clone(&key)).with_key_id("k1"));
+    /// let service = LocalService::from_providers(keys.clone(), Some(keys)).build();
+    /// let token = service.encode(&Claims::builder().build()?)?;
+    /// assert_eq!(service.untrusted_key_id(&token)?.as_deref(), Some("k1"));
+    /// // Checked on decode: a token from the same key without the id is refused.
+    /// let no_kid = LocalService::builder(key).build().encode(&Claims::builder().build()?)?;
+    /// assert!(matches!(service.decode(&no_kid), Err(Error::UnknownKeyId)));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     #[must_use]
     pub fn with_key_id(mut self, key_id: impl Into<String>) -> Self {
         self.key_id = Some(key_id.into());
@@ -355,7 +369,18 @@ impl VerifiedToken {
     ///
     /// # Examples
     ///
-    /// See [`VerifiedToken`].
+    /// ```
+    /// use vaulttoken::{Claims, LocalKey, service::LocalService};
+    ///
+    /// let service = LocalService::builder(LocalKey::generate()?).build();
+    /// let claims = Claims::builder().subject("u").claim("role", "admin").build()?;
+    /// let verified = service.decode(&service.encode(&claims)?)?;
+    /// assert_eq!(verified.claims().subject(), Some("u"));
+    /// assert_eq!(verified.claims().custom_str("role"), Some("admin"));
+    /// // The times the claims left out, as the service filled them in.
+    /// assert!(verified.claims().expiration().is_some());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     #[must_use]
     pub fn claims(&self) -> &Claims {
         &self.claims
@@ -717,10 +742,17 @@ impl<P: ServicePurpose> TokenService<P> {
     /// ```
     /// use std::sync::Arc;
     /// use vaulttoken::service::{LocalService, StaticKey};
+    /// use vaulttoken::{Claims, Error};
     ///
     /// let keys = Arc::new(StaticKey::new(vaulttoken::LocalKey::generate()?).with_key_id("k1"));
-    /// let service = LocalService::from_providers(keys.clone(), Some(keys)).build();
-    /// # let _ = service;
+    /// let service = LocalService::from_providers(keys.clone(), Some(keys.clone())).build();
+    /// let token = service.encode(&Claims::builder().subject("u").build()?)?;
+    /// assert_eq!(service.decode(&token)?.claims().subject(), Some("u"));
+    ///
+    /// // Without an issuing provider, the service only decodes.
+    /// let reader = LocalService::from_providers(keys, None).build();
+    /// reader.decode(&token)?;
+    /// assert!(matches!(reader.encode(&Claims::builder().build()?), Err(Error::NoIssuingKey)));
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn from_providers(
@@ -784,7 +816,22 @@ impl<P: ServicePurpose> TokenService<P> {
     ///
     /// # Examples
     ///
-    /// See [`VerifiedToken`].
+    /// ```
+    /// use time::Duration;
+    /// use time::macros::datetime;
+    /// use vaulttoken::{Claims, Error, LocalKey, service::LocalService};
+    ///
+    /// let service = LocalService::builder(LocalKey::generate()?).build();
+    /// let token = service.encode(&Claims::builder().subject("u").build()?)?;
+    /// assert!(token.starts_with("v4.local."));
+    /// let claims = service.decode(&token)?.into_parts().0;
+    /// assert_eq!(claims.not_before(), claims.issued_at());
+    /// assert_eq!(claims.expiration().unwrap() - claims.issued_at().unwrap(), Duration::hours(1));
+    /// // An expired token is never issued.
+    /// let expired = Claims::builder().expires_at(datetime!(2020-01-01 0:00 UTC)).build()?;
+    /// assert!(matches!(service.encode(&expired), Err(Error::Claims(_))));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn encode(&self, claims: &Claims) -> Result<String, Error> {
         self.encode_with(claims, &Footer::None, b"")
     }
@@ -798,7 +845,27 @@ impl<P: ServicePurpose> TokenService<P> {
     ///
     /// # Examples
     ///
-    /// See [`VerifiedToken::footer`].
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::error::FooterError;
+    /// use vaulttoken::footer::Footer;
+    /// use vaulttoken::{Claims, Error, LocalKey, service::LocalService};
+    ///
+    /// let key = Arc::new(LocalKey::generate()?);
+    /// let service = LocalService::builder(Arc::clone(&key)).build();
+    /// let footer = Footer::Text("hello".into());
+    /// let claims = Claims::builder().build()?;
+    /// let token = service.encode_with_footer(&claims, &footer)?;
+    /// assert!(token.ends_with(".aGVsbG8")); // the footer travels in clear
+    /// assert_eq!(service.decode(&token)?.footer(), &footer);
+    /// // A key with an id writes it as `kid`, which a text footer cannot hold.
+    /// let keyed = LocalService::builder(key).key_id("k1").build();
+    /// assert!(matches!(
+    ///     keyed.encode_with_footer(&claims, &footer),
+    ///     Err(Error::Footer(FooterError::KeyIdConflict))
+    /// ));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn encode_with_footer(&self, claims: &Claims, footer: &Footer) -> Result<String, Error> {
         self.encode_with(claims, footer, b"")
     }
@@ -871,7 +938,18 @@ impl<P: ServicePurpose> TokenService<P> {
     ///
     /// # Examples
     ///
-    /// See [`VerifiedToken`].
+    /// ```
+    /// use vaulttoken::{Claims, Error, LocalKey, service::LocalService};
+    ///
+    /// let service = LocalService::builder(LocalKey::generate()?).build();
+    /// let token = service.encode(&Claims::builder().subject("u").build()?)?;
+    /// assert_eq!(service.decode(&token)?.claims().subject(), Some("u"));
+    /// // A token from another key does not verify.
+    /// let other = LocalService::builder(LocalKey::generate()?).build();
+    /// assert!(matches!(other.decode(&token), Err(Error::Verification)));
+    /// assert!(service.decode("v4.public.not-a-local-token").is_err());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn decode(&self, token: &str) -> Result<VerifiedToken, Error> {
         self.decode_with(token, None, b"")
     }
@@ -913,7 +991,23 @@ impl<P: ServicePurpose> TokenService<P> {
     ///
     /// # Examples
     ///
-    /// See [`TokenService::encode_with`].
+    /// ```
+    /// use vaulttoken::footer::Footer;
+    /// use vaulttoken::{Claims, Error, LocalKey, service::LocalService};
+    ///
+    /// let service = LocalService::builder(LocalKey::generate()?).build();
+    /// let footer = Footer::Text("v1".into());
+    /// let token = service.encode_with(&Claims::builder().build()?, &footer, b"session-9")?;
+    /// service.decode_with(&token, Some(&footer), b"session-9")?;
+    /// service.decode_with(&token, None, b"session-9")?;
+    /// let wrong_footer = Footer::Text("v2".into());
+    /// assert!(matches!(
+    ///     service.decode_with(&token, Some(&wrong_footer), b"session-9"),
+    ///     Err(Error::FooterMismatch)
+    /// ));
+    /// assert!(matches!(service.decode_with(&token, None, b"session-8"), Err(Error::Verification)));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn decode_with(
         &self,
         token: &str,
@@ -1137,12 +1231,9 @@ impl<P: ServicePurpose> TokenService<P> {
     /// # Examples
     ///
     /// ```
-    /// use vaulttoken::service::{LocalService, StaticKey};
-    /// use vaulttoken::{Claims, LocalKey};
-    /// use std::sync::Arc;
+    /// use vaulttoken::{Claims, LocalKey, LocalService};
     ///
-    /// let keys = Arc::new(StaticKey::new(LocalKey::generate()?).with_key_id("k-2026"));
-    /// let service = LocalService::from_providers(keys.clone(), Some(keys)).build();
+    /// let service = LocalService::builder(LocalKey::generate()?).key_id("k-2026").build();
     /// let token = service.encode(&Claims::builder().build()?)?;
     /// assert_eq!(service.untrusted_key_id(&token)?.as_deref(), Some("k-2026"));
     /// # Ok::<(), vaulttoken::Error>(())
@@ -1203,7 +1294,7 @@ fn with_key_id(footer: &Footer, key_id: Option<String>) -> Result<Footer, Error>
 /// ```
 /// use vaulttoken::footer::{FooterLimits, FooterMode};
 /// use vaulttoken::rules::RuleSet;
-/// use vaulttoken::{LocalKey, service::LocalService};
+/// use vaulttoken::{Claims, LocalKey, service::LocalService};
 ///
 /// let service = LocalService::builder(LocalKey::generate()?)
 ///     .rules(RuleSet::default().issued_by("auth.example"))
@@ -1211,7 +1302,9 @@ fn with_key_id(footer: &Footer, key_id: Option<String>) -> Result<Footer, Error>
 ///     .footer_limits(FooterLimits::default().max_len(1024))
 ///     .max_token_len(8 * 1024)
 ///     .build();
-/// # let _ = service;
+/// let token = service.encode(&Claims::builder().issuer("auth.example").build()?)?;
+/// assert_eq!(service.decode(&token)?.claims().issuer(), Some("auth.example"));
+/// assert!(service.encode(&Claims::builder().build()?).is_err());
 /// # Ok::<(), vaulttoken::Error>(())
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
@@ -1359,7 +1452,23 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     ///
     /// # Examples
     ///
-    /// See [`ServiceBuilder`].
+    /// ```
+    /// use vaulttoken::error::RuleId;
+    /// use vaulttoken::rules::RuleSet;
+    /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
+    ///
+    /// let service = LocalService::builder(LocalKey::generate()?)
+    ///     .rules(RuleSet::default().issued_by("auth.example"))
+    ///     .build();
+    /// let token = service.encode(&Claims::builder().issuer("auth.example").build()?)?;
+    /// service.decode(&token)?;
+    /// // The rules run on encode too: the service issues nothing they refuse.
+    /// let Err(Error::Claims(v)) = service.encode(&Claims::builder().build()?) else {
+    ///     panic!("no issuer");
+    /// };
+    /// assert!(v.contains(&RuleId::IssuedBy));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn rules(mut self, rules: RuleSet) -> Self {
         self.rules = rules;
         self
@@ -1369,7 +1478,23 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     ///
     /// # Examples
     ///
-    /// See [`ServiceBuilder`].
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::error::FooterError;
+    /// use vaulttoken::footer::{Footer, FooterMode};
+    /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
+    ///
+    /// let key = Arc::new(LocalKey::generate()?);
+    /// let auto = LocalService::builder(Arc::clone(&key)).build();
+    /// let claims_only = LocalService::builder(key).footer_mode(FooterMode::Claims).build();
+    /// let token = auto.encode_with_footer(&Claims::builder().build()?, &Footer::Text("plain".into()))?;
+    /// auto.decode(&token)?;
+    /// assert!(matches!(
+    ///     claims_only.decode(&token),
+    ///     Err(Error::Footer(FooterError::NotJsonObject))
+    /// ));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn footer_mode(mut self, mode: FooterMode) -> Self {
         self.footer_mode = mode;
         self
@@ -1379,7 +1504,25 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     ///
     /// # Examples
     ///
-    /// See [`ServiceBuilder`].
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::error::FooterError;
+    /// use vaulttoken::footer::{Footer, FooterLimits};
+    /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
+    ///
+    /// let key = Arc::new(LocalKey::generate()?);
+    /// let roomy = LocalService::builder(Arc::clone(&key)).build();
+    /// let tight = LocalService::builder(key)
+    ///     .footer_limits(FooterLimits::default().max_len(16))
+    ///     .build();
+    /// let footer = Footer::Text("x".repeat(32));
+    /// let token = roomy.encode_with_footer(&Claims::builder().build()?, &footer)?;
+    /// assert!(matches!(
+    ///     tight.decode(&token),
+    ///     Err(Error::Footer(FooterError::TooLong { max_len: 16 }))
+    /// ));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn footer_limits(mut self, limits: FooterLimits) -> Self {
         self.footer_limits = limits;
         self
@@ -1390,7 +1533,18 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     ///
     /// # Examples
     ///
-    /// See [`ServiceBuilder`].
+    /// ```
+    /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
+    ///
+    /// let service = LocalService::builder(LocalKey::generate()?).max_token_len(512).build();
+    /// service.encode(&Claims::builder().subject("u").build()?)?;
+    /// let big = Claims::builder().claim("blob", "x".repeat(1024)).build()?;
+    /// assert!(matches!(service.encode(&big), Err(Error::TokenTooLong { max_len: 512 })));
+    /// // Checked before any decoding.
+    /// let long = "v4.local.".repeat(100);
+    /// assert!(matches!(service.decode(&long), Err(Error::TokenTooLong { max_len: 512 })));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn max_token_len(mut self, max_len: usize) -> Self {
         self.max_token_len = max_len;
         self

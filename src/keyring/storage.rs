@@ -15,9 +15,8 @@
 //! the document's size before parsing, refuses unknown or duplicate fields,
 //! recomputes every `kid` from its key, and allows at most one active key.
 //!
-//! A document holds keys, statuses and the token lifetime only: the clock and
-//! the footer limits of the restored ring are the [`RingSettings`] every import
-//! takes.
+//! A document holds keys, statuses and the token lifetime only: the clock of
+//! the restored ring is in the [`RingSettings`] every import takes.
 
 use std::collections::HashMap;
 use std::mem;
@@ -184,8 +183,8 @@ impl<K: SecretRingKey> KeyRing<K> {
         .map(|text| text.to_string())
     }
 
-    /// Restores a ring saved by [`KeyRing::export_wrapped`], with the clock and
-    /// footer limits of `settings`.
+    /// Restores a ring saved by [`KeyRing::export_wrapped`], with the clock of
+    /// `settings`.
     ///
     /// # Errors
     ///
@@ -196,7 +195,29 @@ impl<K: SecretRingKey> KeyRing<K> {
     ///
     /// # Examples
     ///
-    /// See [`KeyRing::export_wrapped`], and [`RingSettings`] for the settings.
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::clock::{Clock, FixedClock};
+    /// use vaulttoken::keyring::{LocalKeyRing, RingSettings};
+    /// use vaulttoken::{Error, LocalKey};
+    ///
+    /// let wrapping = LocalKey::generate()?;
+    /// let ring = LocalKeyRing::new(time::Duration::hours(1))?;
+    /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
+    /// let saved = ring.export_wrapped(&wrapping)?;
+    ///
+    /// let settings = RingSettings::new().with_clock(FixedClock::new(datetime!(2030-01-01 0:00 UTC)));
+    /// let restored = LocalKeyRing::import_wrapped(&saved, &wrapping, &settings)?;
+    /// assert_eq!(restored.keys(), ring.keys());
+    /// assert_eq!(restored.settings().clock().now(), datetime!(2030-01-01 0:00 UTC));
+    /// // Only the wrapping key opens the document.
+    /// let other = LocalKey::generate()?;
+    /// assert!(matches!(
+    ///     LocalKeyRing::import_wrapped(&saved, &other, &RingSettings::new()),
+    ///     Err(Error::Verification)
+    /// ));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn import_wrapped(
         document: &str,
         wrapping_key: &LocalKey,
@@ -234,8 +255,8 @@ impl<K: SecretRingKey> KeyRing<K> {
         export(self, K::RING_KIND, K::to_secret_text).map(SecretString::new)
     }
 
-    /// Restores a ring saved by [`KeyRing::export_secret`], with the clock and
-    /// footer limits of `settings`.
+    /// Restores a ring saved by [`KeyRing::export_secret`], with the clock of
+    /// `settings`.
     ///
     /// # Errors
     ///
@@ -250,7 +271,24 @@ impl<K: SecretRingKey> KeyRing<K> {
     ///
     /// # Examples
     ///
-    /// See [`KeyRing::export_secret`], and [`RingSettings`] for the settings.
+    /// ```
+    /// use vaulttoken::error::KeyRingError;
+    /// use vaulttoken::keyring::{LocalKeyRing, RingSettings};
+    /// use vaulttoken::{Error, LocalKey};
+    ///
+    /// let ring = LocalKeyRing::new(time::Duration::hours(2))?;
+    /// let id = ring.add(LocalKey::generate()?)?;
+    /// ring.promote(&id)?;
+    /// let saved = ring.export_secret()?;
+    /// let restored = LocalKeyRing::import_secret(saved.as_str(), &RingSettings::new())?;
+    /// assert_eq!(restored.active_id(), Some(id));
+    /// assert_eq!(restored.max_token_lifetime(), time::Duration::hours(2));
+    /// assert!(matches!(
+    ///     LocalKeyRing::import_secret("{}", &RingSettings::new()),
+    ///     Err(Error::KeyRing(KeyRingError::InvalidDocument { .. }))
+    /// ));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn import_secret(document: &str, settings: &RingSettings) -> Result<Self, Error> {
         import(document, K::RING_KIND, true, settings, K::from_secret_text)
     }
@@ -281,7 +319,7 @@ impl KeyRing<PublicKey> {
     }
 
     /// Restores a ring saved by [`KeyRing::<PublicKey>::export`], with the clock
-    /// and footer limits of `settings`. Every key is [`KeyStatus::Next`]: a
+    /// of `settings`. Every key is [`KeyStatus::Next`]: a
     /// verification-only ring has no active key.
     ///
     /// # Errors
@@ -291,7 +329,21 @@ impl KeyRing<PublicKey> {
     ///
     /// # Examples
     ///
-    /// See [`KeyRing::<PublicKey>::export`].
+    /// ```
+    /// use vaulttoken::keyring::{KeyStatus, PublicKeyRing, RingSettings, SigningKeyRing};
+    ///
+    /// let signing = SigningKeyRing::new(time::Duration::hours(1))?;
+    /// let id = signing.add(vaulttoken::SecretKey::generate()?)?;
+    /// signing.promote(&id)?;
+    /// let published = signing.public_ring().export();
+    /// let public = PublicKeyRing::import(&published, &RingSettings::new())?;
+    /// // Every key is `Next`: a verification-only ring has no active key.
+    /// assert_eq!(public.keys(), [(id, KeyStatus::Next)]);
+    /// // A document of secret keys is not a public ring.
+    /// let secret = signing.export_secret()?;
+    /// assert!(PublicKeyRing::import(secret.as_str(), &RingSettings::new()).is_err());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub fn import(document: &str, settings: &RingSettings) -> Result<Self, Error> {
         import(
             document,

@@ -174,7 +174,23 @@ impl PasswordLimits {
     ///
     /// # Examples
     ///
-    /// See [`PasswordLimits`].
+    /// ```
+    /// use vaulttoken::error::PaserkError;
+    /// use vaulttoken::paserk::{PasswordLimits, PasswordParams};
+    /// use vaulttoken::{Error, LocalKey};
+    ///
+    /// const MIB: u64 = 1024 * 1024;
+    /// let params = PasswordParams::new(8 * MIB, 1, 1)?;
+    /// let wrapped = LocalKey::generate()?.to_paserk_password(b"pw", &params)?;
+    /// let limits = PasswordLimits::default().max_memory_bytes(8 * MIB);
+    /// LocalKey::from_paserk_password(&wrapped, b"pw", &limits)?;
+    /// assert!(matches!(
+    ///     LocalKey::from_paserk_password(&wrapped, b"pw", &limits.max_memory_bytes(4 * MIB)),
+    ///     Err(Error::Paserk(PaserkError::PasswordCostTooHigh { parameter: "memory_bytes", limit }))
+    ///         if limit == 4 * MIB
+    /// ));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     #[must_use]
     pub const fn max_memory_bytes(mut self, bytes: u64) -> Self {
         self.max_memory_bytes = bytes;
