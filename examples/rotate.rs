@@ -77,9 +77,12 @@ fn main() -> Result<(), vaulttoken::Error> {
         Err(refused) => println!("   token from A now fails closed: {refused}"),
         Ok(_) => println!("   token from A still decodes (this should not happen)"),
     }
+    // B's first token lived its hour too; B keeps issuing.
+    let fresh_b = service.encode(&claims)?;
     println!(
-        "   token from B decodes:       {}",
-        service.decode(&token_b).is_ok()
+        "   B's hour-old token expired: {}; a new one from B decodes: {}",
+        service.decode(&token_b).is_err(),
+        service.decode(&fresh_b).is_ok()
     );
     Ok(())
 }

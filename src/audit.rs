@@ -68,7 +68,12 @@ impl AuditEvent {
     ///
     /// # Examples
     ///
-    /// See [`AuditEvent`].
+    /// ```
+    /// use vaulttoken::audit::AuditEvent;
+    ///
+    /// assert_eq!(AuditEvent::TokenRejected.name(), "token_rejected");
+    /// assert_eq!(AuditEvent::StoreUnavailable.name(), "store_unavailable");
+    /// ```
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {

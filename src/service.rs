@@ -1034,7 +1034,30 @@ impl<P: ServicePurpose> TokenService<P> {
     ///
     /// # Examples
     ///
-    /// See [`ServiceBuilder::store`].
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::error::Denial;
+    /// use vaulttoken::store::{MemoryStore, TokenStore};
+    /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let store = Arc::new(MemoryStore::new());
+    /// let service = LocalService::builder(LocalKey::generate()?).store(store.clone()).build();
+    /// let token = service.encode(&Claims::builder().subject("alice").build()?)?;
+    /// let verified = block_on(service.decode_async(&token))?;
+    /// assert_eq!(verified.claims().subject(), Some("alice"));
+    /// // Spending the token's id through the store makes it refused as used.
+    /// let id = verified.claims().token_id().unwrap();
+    /// block_on(store.consume(Some("alice"), id, verified.claims().expiration().unwrap()))?;
+    /// let refused = block_on(service.decode_async(&token));
+    /// assert!(matches!(refused, Err(Error::Denied(Denial::AlreadyUsed))));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub async fn decode_async(&self, token: &str) -> Result<VerifiedToken, Error> {
         self.decode_async_with(token, None, b"").await
     }
@@ -1048,7 +1071,27 @@ impl<P: ServicePurpose> TokenService<P> {
     ///
     /// # Examples
     ///
-    /// See [`ServiceBuilder::store`].
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::footer::Footer;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let service = LocalService::builder(LocalKey::generate()?)
+    ///     .store(Arc::new(MemoryStore::new()))
+    ///     .build();
+    /// let token = service.encode_with(&Claims::builder().build()?, &Footer::None, b"device-7")?;
+    /// block_on(service.decode_async_with(&token, None, b"device-7"))?;
+    /// let elsewhere = block_on(service.decode_async_with(&token, None, b"device-8"));
+    /// assert!(matches!(elsewhere, Err(Error::Verification)));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub async fn decode_async_with(
         &self,
         token: &str,
@@ -1099,7 +1142,29 @@ impl<P: ServicePurpose> TokenService<P> {
     ///
     /// # Examples
     ///
-    /// See [`ServiceBuilder::store`].
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::error::Denial;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let service = LocalService::builder(LocalKey::generate()?)
+    ///     .store(Arc::new(MemoryStore::new()))
+    ///     .build();
+    /// let claims = Claims::builder().subject("alice").token_id("session-9").build()?;
+    /// let (first, second) = (service.encode(&claims)?, service.encode(&claims)?);
+    /// block_on(service.revoke(&block_on(service.decode_async(&first))?))?;
+    /// // Revocation follows the id, not the token's bytes.
+    /// let refused = block_on(service.decode_async(&second));
+    /// assert!(matches!(refused, Err(Error::Denied(Denial::Revoked))));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     pub async fn revoke(&self, token: &VerifiedToken) -> Result<(), Error> {
         let store = self.store.as_ref().ok_or(Error::StoreNeedsAsync)?;
         let claims = token.claims();

@@ -171,7 +171,12 @@ impl<'a> Check<'a> {
     ///
     /// # Examples
     ///
-    /// See [`Check`].
+    /// ```
+    /// use vaulttoken::store::Check;
+    ///
+    /// let check = Check::token(None, "jti-1");
+    /// assert_eq!((check.subject, check.issued_at, check.family), (None, None, None));
+    /// ```
     #[must_use]
     pub fn token(subject: Option<&'a str>, token_id: &'a str) -> Self {
         Self {
@@ -187,7 +192,13 @@ impl<'a> Check<'a> {
     ///
     /// # Examples
     ///
-    /// See [`Check`].
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::store::Check;
+    ///
+    /// let at = datetime!(2030-01-01 0:00 UTC);
+    /// assert_eq!(Check::token(None, "j").issued_at(at).issued_at, Some(at));
+    /// ```
     #[must_use]
     pub fn issued_at(mut self, issued_at: OffsetDateTime) -> Self {
         self.issued_at = Some(issued_at);
@@ -198,7 +209,11 @@ impl<'a> Check<'a> {
     ///
     /// # Examples
     ///
-    /// See [`Check`].
+    /// ```
+    /// use vaulttoken::store::Check;
+    ///
+    /// assert_eq!(Check::token(None, "j").family("fam-1").family, Some("fam-1"));
+    /// ```
     #[must_use]
     pub fn family(mut self, family: &'a str) -> Self {
         self.family = Some(family);
@@ -209,7 +224,11 @@ impl<'a> Check<'a> {
     ///
     /// # Examples
     ///
-    /// See [`Check`].
+    /// ```
+    /// use vaulttoken::store::Check;
+    ///
+    /// assert_eq!(Check::token(None, "j").latest_of("magic_link").latest_of, Some("magic_link"));
+    /// ```
     #[must_use]
     pub fn latest_of(mut self, slot: &'a str) -> Self {
         self.latest_of = Some(slot);
@@ -251,7 +270,13 @@ impl TokenState {
     ///
     /// # Examples
     ///
-    /// See [`TokenState`].
+    /// ```
+    /// use vaulttoken::error::Denial;
+    /// use vaulttoken::store::TokenState;
+    ///
+    /// assert_eq!(TokenState::Revoked.denial(), Some(Denial::Revoked));
+    /// assert_eq!(TokenState::FamilyRevoked.denial(), Some(Denial::FamilyRevoked));
+    /// ```
     #[must_use]
     pub fn denial(self) -> Option<crate::error::Denial> {
         use crate::error::Denial;
@@ -292,7 +317,11 @@ impl Consumption {
     ///
     /// # Examples
     ///
-    /// See [`Consumption`].
+    /// ```
+    /// use vaulttoken::store::Consumption;
+    ///
+    /// assert!(!Consumption::Revoked.is_first_use());
+    /// ```
     #[must_use]
     pub fn is_first_use(self) -> bool {
         matches!(self, Self::Consumed)
@@ -332,7 +361,14 @@ impl<'a> NewFamily<'a> {
     ///
     /// # Examples
     ///
-    /// See [`NewFamily`].
+    /// ```
+    /// use time::{Duration, macros::datetime};
+    /// use vaulttoken::store::NewFamily;
+    ///
+    /// let now = datetime!(2030-01-01 0:00 UTC);
+    /// let family = NewFamily::new("alice", "fam-1", now, now + Duration::days(30));
+    /// assert_eq!((family.subject, family.id), ("alice", "fam-1"));
+    /// ```
     #[must_use]
     pub fn new(
         subject: &'a str,
@@ -404,7 +440,13 @@ impl<'a> Rotation<'a> {
     ///
     /// # Examples
     ///
-    /// See [`Rotation`].
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::store::Rotation;
+    ///
+    /// let rotation = Rotation::new("alice", "fam-1", 0, datetime!(2030-01-01 0:00 UTC));
+    /// assert_eq!((rotation.idle_timeout, rotation.grace), (None, None));
+    /// ```
     #[must_use]
     pub fn new(
         subject: &'a str,
@@ -426,7 +468,13 @@ impl<'a> Rotation<'a> {
     ///
     /// # Examples
     ///
-    /// See [`Rotation`].
+    /// ```
+    /// use time::{Duration, macros::datetime};
+    /// use vaulttoken::store::Rotation;
+    ///
+    /// let rotation = Rotation::new("a", "f", 0, datetime!(2030-01-01 0:00 UTC)).idle_timeout(Duration::days(7));
+    /// assert_eq!(rotation.idle_timeout, Some(Duration::days(7)));
+    /// ```
     #[must_use]
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = Some(timeout);
@@ -437,7 +485,14 @@ impl<'a> Rotation<'a> {
     ///
     /// # Examples
     ///
-    /// See [`Rotation`].
+    /// ```
+    /// use time::{Duration, macros::datetime};
+    /// use vaulttoken::store::{Grace, Rotation};
+    ///
+    /// let grace = Grace::new(Duration::seconds(10), 1);
+    /// let rotation = Rotation::new("a", "f", 0, datetime!(2030-01-01 0:00 UTC)).grace(grace);
+    /// assert_eq!(rotation.grace, Some(grace));
+    /// ```
     #[must_use]
     pub fn grace(mut self, grace: Grace) -> Self {
         self.grace = Some(grace);
@@ -472,7 +527,12 @@ impl Grace {
     ///
     /// # Examples
     ///
-    /// See [`Grace`].
+    /// ```
+    /// use time::Duration;
+    /// use vaulttoken::store::Grace;
+    ///
+    /// assert_eq!(Grace::new(Duration::seconds(5), 0).max_uses, 0);
+    /// ```
     #[must_use]
     pub fn new(window: Duration, max_uses: u32) -> Self {
         Self { window, max_uses }
@@ -526,7 +586,15 @@ impl Rotated {
     ///
     /// # Examples
     ///
-    /// See [`Rotated`].
+    /// ```
+    /// use time::macros::datetime;
+    /// use vaulttoken::store::Rotated;
+    ///
+    /// let at = datetime!(2030-01-01 0:00 UTC);
+    /// let replay = Rotated::GraceReplay { generation: 2, rotated_at: at };
+    /// assert_eq!(replay.successor(), Some((2, at)));
+    /// assert_eq!(Rotated::Expired.successor(), None);
+    /// ```
     #[must_use]
     pub fn successor(self) -> Option<(u64, OffsetDateTime)> {
         match self {

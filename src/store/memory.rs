@@ -262,7 +262,23 @@ impl MemoryStore {
     ///
     /// # Examples
     ///
-    /// See [`MemoryStore::purge_expired`].
+    /// ```
+    /// use time::{Duration, OffsetDateTime};
+    /// use vaulttoken::store::{MemoryStore, TokenStore};
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let store = MemoryStore::new();
+    /// let until = OffsetDateTime::now_utc() + Duration::hours(1);
+    /// block_on(store.revoke(Some("alice"), "a", until))?;
+    /// block_on(store.consume(Some("bob"), "b", until))?;
+    /// assert_eq!(store.len(), 2);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.lock().entries
