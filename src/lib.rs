@@ -7,6 +7,7 @@ pub mod audit;
 pub mod claims;
 pub mod clock;
 pub mod error;
+pub mod family;
 pub mod footer;
 pub mod keyring;
 pub mod keys;
@@ -14,6 +15,7 @@ pub mod paserk;
 pub mod rules;
 pub mod service;
 pub mod store;
+pub mod trust;
 pub mod v4;
 
 mod encoding;

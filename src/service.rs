@@ -1317,6 +1317,16 @@ impl<P: ServicePurpose> TokenService<P> {
             .with_mode(self.footer_mode)
     }
 
+    /// The claims with missing times filled in as [`TokenService::encode`]
+    /// does, with `validity` instead of the default validity.
+    pub(crate) fn stamp(
+        &self,
+        claims: &Claims,
+        validity: Duration,
+    ) -> Result<Option<Claims>, Error> {
+        claims.with_times_filled(self.now(), validity)
+    }
+
     /// Now, by the service's clock.
     fn now(&self) -> OffsetDateTime {
         self.clock.now()

@@ -1,0 +1,609 @@
+//! Refresh-token families: access/refresh pairs, rotation on every refresh,
+//! and reuse detection.
+//!
+//! - [`RefreshFamilies::issue`] starts a family and hands out generation 0: a
+//!   short-lived access token and a refresh token. Both carry the family id
+//!   (claim `fam`), so revoking the family revokes its access tokens too.
+//! - [`RefreshFamilies::refresh`] spends the presented refresh token and issues
+//!   the next pair, in one atomic compare-and-swap on the family record.
+//!   Revocation goes through the same record, so a refresh cannot resurrect a
+//!   family being revoked.
+//! - **Reuse detection.** Presenting an older generation revokes the whole
+//!   family: every token of it fails from then on
+//!   ([`Denial::ReuseDetected`]).
+//! - **Grace window**, off by default ([`RefreshFamiliesBuilder::grace`]): for
+//!   the lost response and the double-click, the immediately previous
+//!   generation may come back within the window, a limited number of times,
+//!   and gets the same successor (same generation, same `jti`, same times). The
+//!   family never forks. Keep the window short (seconds, at most a minute).
+//! - **Lifetimes.** A family's absolute lifetime is fixed when it starts;
+//!   rotation never extends it. An idle timeout and a cap on live families per
+//!   subject (the oldest is revoked) are optional.
+//!
+//! Refresh tokens are `v4.local` with their own implicit assertion, so one is
+//! never accepted where an access token is expected.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::Arc;
+//! use vaulttoken::error::Denial;
+//! use vaulttoken::family::RefreshFamilies;
+//! use vaulttoken::store::MemoryStore;
+//! use vaulttoken::{Error, LocalKey};
+//!
+//! # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     let waker = std::task::Waker::noop();
+//! #     let mut cx = std::task::Context::from_waker(&waker);
+//! #     let mut f = std::pin::pin!(f);
+//! #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+//! # }
+//! let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
+//! let first = block_on(families.issue("alice"))?;
+//! block_on(families.verify_access(&first.access))?;
+//!
+//! let second = block_on(families.refresh(&first.refresh))?;
+//! assert_eq!(second.generation, 1);
+//! // The first refresh token, stolen and replayed: the whole family dies.
+//! let replay = block_on(families.refresh(&first.refresh));
+//! assert!(matches!(replay, Err(Error::Denied(Denial::ReuseDetected))));
+//! let after = block_on(families.verify_access(&second.access));
+//! assert!(matches!(after, Err(Error::Denied(Denial::FamilyRevoked))));
+//! # Ok::<(), vaulttoken::Error>(())
+//! ```
+
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::audit::{self, AuditEvent};
+use crate::claims::Claims;
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Denial, Error};
+use crate::footer::Footer;
+use crate::keys::LocalKey;
+use crate::service::{LocalService, VerifiedToken};
+use crate::store::{FAMILY_CLAIM, Grace, NewFamily, Rotated, Rotation, TokenStore};
+
+/// The claim a refresh token carries its generation in.
+const GENERATION_CLAIM: &str = "gen";
+/// The claim a refresh token carries its family's absolute end in.
+const FAMILY_END_CLAIM: &str = "fxp";
+/// What a refresh token's implicit assertion says: it is one.
+const REFRESH_ASSERTION: &[u8] = b"vaulttoken.refresh.v1";
+
+/// An access token and the refresh token that replaces it.
+///
+/// # Examples
+///
+/// See the [module documentation](crate::family).
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenPair {
+    /// The access token: present it to APIs.
+    pub access: String,
+    /// The refresh token: present it only to [`RefreshFamilies::refresh`].
+    pub refresh: String,
+    /// The family both belong to.
+    pub family_id: String,
+    /// The refresh token's generation (0 for a new family).
+    pub generation: u64,
+    /// When the access token expires.
+    pub access_expires_at: OffsetDateTime,
+    /// When the refresh token expires.
+    pub refresh_expires_at: OffsetDateTime,
+}
+
+impl core::fmt::Debug for TokenPair {
+    /// No tokens: `Debug` output ends up in logs.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("family_id", &self.family_id)
+            .field("generation", &self.generation)
+            .field("access_expires_at", &self.access_expires_at)
+            .field("refresh_expires_at", &self.refresh_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Issues and rotates refresh-token families. See the [module
+/// documentation](self).
+#[derive(Debug)]
+pub struct RefreshFamilies {
+    /// Seals and opens tokens; checks nothing in the store.
+    tokens: LocalService,
+    /// Decodes access tokens and asks the store about them.
+    access: LocalService,
+    store: Arc<dyn TokenStore>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    access_lifetime: Duration,
+    refresh_lifetime: Duration,
+    family_lifetime: Duration,
+    idle_timeout: Option<Duration>,
+    grace: Option<Grace>,
+    max_per_subject: Option<usize>,
+}
+
+/// Configures [`RefreshFamilies`].
+///
+/// The defaults: access tokens live 15 minutes, refresh tokens 14 days, a
+/// family 30 days; no idle timeout, no grace, no cap.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use time::Duration;
+/// use vaulttoken::family::RefreshFamilies;
+/// use vaulttoken::store::MemoryStore;
+/// use vaulttoken::LocalKey;
+///
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let waker = std::task::Waker::noop();
+/// #     let mut cx = std::task::Context::from_waker(&waker);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+/// # }
+/// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new()))
+///     .access_lifetime(Duration::minutes(5))
+///     .refresh_lifetime(Duration::days(1))
+///     .family_lifetime(Duration::days(7))
+///     .build();
+/// let pair = block_on(families.issue("alice"))?;
+/// assert_eq!(pair.refresh_expires_at - pair.access_expires_at, Duration::days(1) - Duration::minutes(5));
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct RefreshFamiliesBuilder {
+    key: Arc<LocalKey>,
+    store: Arc<dyn TokenStore>,
+    clock: Option<Arc<dyn Clock>>,
+    settings: Settings,
+}
+
+impl RefreshFamiliesBuilder {
+    /// How long access tokens live (default 15 minutes).
+    ///
+    /// # Examples
+    ///
+    /// See [`RefreshFamiliesBuilder`].
+    pub fn access_lifetime(mut self, lifetime: Duration) -> Self {
+        self.settings.access_lifetime = lifetime;
+        self
+    }
+
+    /// How long each refresh token lives (default 14 days), never past its
+    /// family's end.
+    ///
+    /// # Examples
+    ///
+    /// See [`RefreshFamiliesBuilder`].
+    pub fn refresh_lifetime(mut self, lifetime: Duration) -> Self {
+        self.settings.refresh_lifetime = lifetime;
+        self
+    }
+
+    /// A family's absolute lifetime (default 30 days): rotation never extends
+    /// it.
+    ///
+    /// # Examples
+    ///
+    /// See [`RefreshFamiliesBuilder`].
+    pub fn family_lifetime(mut self, lifetime: Duration) -> Self {
+        self.settings.family_lifetime = lifetime;
+        self
+    }
+
+    /// Ends a family that goes unrefreshed this long.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use time::{Duration, macros::datetime};
+    /// use vaulttoken::clock::ManualClock;
+    /// use vaulttoken::error::Denial;
+    /// use vaulttoken::family::RefreshFamilies;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::{Error, LocalKey};
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
+    /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new()))
+    ///     .idle_timeout(Duration::days(2))
+    ///     .clock(clock.clone())
+    ///     .build();
+    /// let pair = block_on(families.issue("alice"))?;
+    /// clock.advance(Duration::days(3));
+    /// let idle = block_on(families.refresh(&pair.refresh));
+    /// assert!(matches!(idle, Err(Error::Denied(Denial::FamilyExpired))));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Turns on the grace window (see the [module documentation](crate::family)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use time::Duration;
+    /// use vaulttoken::family::RefreshFamilies;
+    /// use vaulttoken::store::{Grace, MemoryStore};
+    /// use vaulttoken::LocalKey;
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new()))
+    ///     .grace(Grace::new(Duration::seconds(30), 2))
+    ///     .build();
+    /// let first = block_on(families.issue("alice"))?;
+    /// let second = block_on(families.refresh(&first.refresh))?;
+    /// // The response was lost; the client retries with the same token.
+    /// let retry = block_on(families.refresh(&first.refresh))?;
+    /// assert_eq!(retry.generation, second.generation);
+    /// assert_eq!(retry.refresh_expires_at, second.refresh_expires_at);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn grace(mut self, grace: Grace) -> Self {
+        self.settings.grace = Some(grace);
+        self
+    }
+
+    /// Caps a subject's live families: starting one more revokes the oldest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::error::Denial;
+    /// use vaulttoken::family::RefreshFamilies;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::{Error, LocalKey};
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new()))
+    ///     .max_families_per_subject(1)
+    ///     .build();
+    /// let laptop = block_on(families.issue("alice"))?;
+    /// let phone = block_on(families.issue("alice"))?;
+    /// let refused = block_on(families.refresh(&laptop.refresh));
+    /// assert!(matches!(refused, Err(Error::Denied(Denial::FamilyRevoked))));
+    /// block_on(families.refresh(&phone.refresh))?;
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn max_families_per_subject(mut self, max: usize) -> Self {
+        self.settings.max_per_subject = Some(max);
+        self
+    }
+
+    /// The clock tokens are issued and refreshed by.
+    ///
+    /// # Examples
+    ///
+    /// See [`RefreshFamiliesBuilder::idle_timeout`].
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// The finished family service.
+    ///
+    /// # Examples
+    ///
+    /// See [`RefreshFamiliesBuilder`].
+    pub fn build(self) -> RefreshFamilies {
+        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let tokens = LocalService::builder(Arc::clone(&self.key))
+            .clock(Arc::clone(&clock))
+            .build();
+        let access = LocalService::builder(self.key)
+            .clock(Arc::clone(&clock))
+            .store(Arc::clone(&self.store))
+            .build();
+        RefreshFamilies {
+            tokens,
+            access,
+            store: self.store,
+            clock,
+            settings: self.settings,
+        }
+    }
+}
+
+impl RefreshFamilies {
+    /// A builder: tokens are sealed with `key`, families kept in `store`.
+    ///
+    /// # Examples
+    ///
+    /// See [`RefreshFamiliesBuilder`].
+    pub fn builder(
+        key: impl Into<Arc<LocalKey>>,
+        store: Arc<dyn TokenStore>,
+    ) -> RefreshFamiliesBuilder {
+        RefreshFamiliesBuilder {
+            key: key.into(),
+            store,
+            clock: None,
+            settings: Settings {
+                access_lifetime: Duration::minutes(15),
+                refresh_lifetime: Duration::days(14),
+                family_lifetime: Duration::days(30),
+                idle_timeout: None,
+                grace: None,
+                max_per_subject: None,
+            },
+        }
+    }
+
+    /// Starts a family for `subject` and issues its first pair.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Randomness`], [`Error::Store`], or a claims error for a time
+    /// out of range.
+    ///
+    /// # Examples
+    ///
+    /// See the [module documentation](self).
+    pub async fn issue(&self, subject: &str) -> Result<TokenPair, Error> {
+        let now = self.now();
+        let family_id = Claims::generate_token_id()?;
+        let ends = now
+            .checked_add(self.settings.family_lifetime)
+            .ok_or(crate::error::PayloadError::TimeOutOfRange { claim: "exp" })?;
+        let mut family = NewFamily::new(subject, &family_id, now, ends);
+        if let Some(max) = self.settings.max_per_subject {
+            family = family.max_per_subject(max);
+        }
+        let revoked = self
+            .store
+            .create_family(&family)
+            .await
+            .map_err(Error::Store)?;
+        for old in &revoked {
+            audit::emit(
+                AuditEvent::FamilyRevoked,
+                &audit::Fields {
+                    family: Some(old),
+                    subject: Some(subject),
+                    reason: Some("family-cap"),
+                    ..audit::Fields::default()
+                },
+            );
+        }
+        audit::emit(
+            AuditEvent::FamilyCreated,
+            &audit::Fields {
+                family: Some(&family_id),
+                generation: Some(0),
+                subject: Some(subject),
+                expires: Some(ends),
+                now: Some(now),
+                ..audit::Fields::default()
+            },
+        );
+        self.pair(subject, &family_id, 0, now, ends)
+    }
+
+    /// Spends a refresh token and issues the next pair.
+    ///
+    /// # Errors
+    ///
+    /// [`Denial::ReuseDetected`] for an older generation (the family is then
+    /// revoked), [`Denial::FamilyRevoked`], [`Denial::FamilyExpired`]; any
+    /// decoding error ([`Error::Verification`] for an access token presented
+    /// as a refresh token); [`Error::Store`].
+    ///
+    /// # Examples
+    ///
+    /// See the [module documentation](self).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, Error> {
+        let presented = self
+            .tokens
+            .decode_with(refresh_token, None, REFRESH_ASSERTION)?;
+        let claims = presented.claims();
+        let subject = claims.subject().ok_or(Error::Verification)?;
+        let family_id = claims.custom_str(FAMILY_CLAIM).ok_or(Error::Verification)?;
+        let generation: u64 = claims
+            .custom_as(GENERATION_CLAIM)?
+            .ok_or(Error::Verification)?;
+        let ends = family_end(&presented)?;
+        let mut rotation = Rotation::new(subject, family_id, generation, self.now());
+        if let Some(timeout) = self.settings.idle_timeout {
+            rotation = rotation.idle_timeout(timeout);
+        }
+        if let Some(grace) = self.settings.grace {
+            rotation = rotation.grace(grace);
+        }
+        let step = self
+            .store
+            .rotate_family(&rotation)
+            .await
+            .map_err(Error::Store)?;
+        let event = |event: AuditEvent, generation: Option<u64>| {
+            audit::emit(
+                event,
+                &audit::Fields {
+                    family: Some(family_id),
+                    generation,
+                    subject: Some(subject),
+                    ..audit::Fields::default()
+                },
+            );
+        };
+        match step {
+            Rotated::Advanced {
+                generation,
+                rotated_at,
+            } => {
+                event(AuditEvent::FamilyRotated, Some(generation));
+                self.pair(subject, family_id, generation, rotated_at, ends)
+            }
+            Rotated::GraceReplay {
+                generation,
+                rotated_at,
+            } => {
+                event(AuditEvent::GraceUsed, Some(generation));
+                self.pair(subject, family_id, generation, rotated_at, ends)
+            }
+            Rotated::ReuseDetected => {
+                event(AuditEvent::FamilyReuseDetected, Some(generation));
+                Err(Error::Denied(Denial::ReuseDetected))
+            }
+            Rotated::Expired => {
+                event(AuditEvent::FamilyRevoked, Some(generation));
+                Err(Error::Denied(Denial::FamilyExpired))
+            }
+            Rotated::Revoked => Err(Error::Denied(Denial::FamilyRevoked)),
+        }
+    }
+
+    /// Checks an access token: authentic, within the rules, and its family
+    /// (and id) not revoked.
+    ///
+    /// # Errors
+    ///
+    /// As for [`TokenService::decode_async`](crate::service::TokenService::decode_async).
+    ///
+    /// # Examples
+    ///
+    /// See the [module documentation](self).
+    pub async fn verify_access(&self, access_token: &str) -> Result<VerifiedToken, Error> {
+        self.access.decode_async(access_token).await
+    }
+
+    /// Revokes a family: its refresh and access tokens fail from now on.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::error::Denial;
+    /// use vaulttoken::family::RefreshFamilies;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::{Error, LocalKey};
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
+    /// let pair = block_on(families.issue("alice"))?;
+    /// block_on(families.revoke("alice", &pair.family_id))?;
+    /// let refused = block_on(families.refresh(&pair.refresh));
+    /// assert!(matches!(refused, Err(Error::Denied(Denial::FamilyRevoked))));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub async fn revoke(&self, subject: &str, family_id: &str) -> Result<(), Error> {
+        self.store
+            .revoke_family(Some(subject), family_id)
+            .await
+            .map_err(Error::Store)?;
+        audit::emit(
+            AuditEvent::FamilyRevoked,
+            &audit::Fields {
+                family: Some(family_id),
+                subject: Some(subject),
+                ..audit::Fields::default()
+            },
+        );
+        Ok(())
+    }
+
+    /// Now in whole seconds, as tokens count time.
+    fn now(&self) -> OffsetDateTime {
+        let now = self.clock.now();
+        now.replace_nanosecond(0).unwrap_or(now)
+    }
+
+    /// The pair of generation `generation`, issued at `issued_at`: the
+    /// refresh token's claims depend on nothing else, so a grace replay gets
+    /// the same refresh token identity.
+    fn pair(
+        &self,
+        subject: &str,
+        family_id: &str,
+        generation: u64,
+        issued_at: OffsetDateTime,
+        ends: OffsetDateTime,
+    ) -> Result<TokenPair, Error> {
+        let until = |lifetime: Duration| {
+            issued_at
+                .checked_add(lifetime)
+                .map_or(ends, |end| end.min(ends))
+        };
+        let refresh_expires_at = until(self.settings.refresh_lifetime);
+        let refresh_claims = Claims::builder()
+            .subject(subject)
+            .token_id(format!("{family_id}.{generation}"))
+            .issued_at(issued_at)
+            .not_before(issued_at)
+            .expires_at(refresh_expires_at)
+            .claim(FAMILY_CLAIM, family_id)
+            .claim(GENERATION_CLAIM, generation)
+            .claim(FAMILY_END_CLAIM, ends.unix_timestamp())
+            .build()?;
+        let refresh = self
+            .tokens
+            .encode_with(&refresh_claims, &Footer::None, REFRESH_ASSERTION)?;
+        let now = self.now();
+        let access_expires_at = now
+            .checked_add(self.settings.access_lifetime)
+            .map_or(ends, |end| end.min(ends));
+        let access_claims = Claims::builder()
+            .subject(subject)
+            .random_token_id()
+            .issued_at(now)
+            .expires_at(access_expires_at)
+            .claim(FAMILY_CLAIM, family_id)
+            .build()?;
+        let access = self.access.encode(&access_claims)?;
+        Ok(TokenPair {
+            access,
+            refresh,
+            family_id: family_id.to_owned(),
+            generation,
+            access_expires_at,
+            refresh_expires_at,
+        })
+    }
+}
+
+/// The absolute end of the family a refresh token belongs to.
+fn family_end(token: &VerifiedToken) -> Result<OffsetDateTime, Error> {
+    let seconds: i64 = token
+        .claims()
+        .custom_as(FAMILY_END_CLAIM)?
+        .ok_or(Error::Verification)?;
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| Error::Verification)
+}

@@ -1,0 +1,270 @@
+//! Refresh-token families through the public API: rotation, reuse detection,
+//! the grace window, lifetimes, and 64 tasks refreshing at once.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test should fail loudly on any unexpected error"
+)]
+
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime};
+use vaulttoken::clock::ManualClock;
+use vaulttoken::error::Denial;
+use vaulttoken::family::{RefreshFamilies, TokenPair};
+use vaulttoken::store::{Grace, MemoryStore, TokenStore};
+use vaulttoken::{Error, LocalKey, LocalService};
+
+const RACERS: usize = 64;
+
+fn key() -> Arc<LocalKey> {
+    Arc::new(LocalKey::from_bytes(&[0x17; 32]).unwrap())
+}
+
+fn start() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap()
+}
+
+fn families(
+    store: Arc<dyn TokenStore>,
+    clock: &ManualClock,
+    grace: Option<Grace>,
+) -> RefreshFamilies {
+    let mut builder = RefreshFamilies::builder(key(), store).clock(clock.clone());
+    if let Some(grace) = grace {
+        builder = builder.grace(grace);
+    }
+    builder.build()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn denial<T: std::fmt::Debug>(result: Result<T, Error>) -> Denial {
+    match result {
+        Err(Error::Denied(denial)) => denial,
+        other => panic!("expected a denial, got {other:?}"),
+    }
+}
+
+/// The `jti` of a refresh token, read as its holder cannot: with the key.
+fn refresh_id(token: &str, clock: &ManualClock) -> String {
+    let reader = LocalService::builder(key()).clock(clock.clone()).build();
+    let verified = reader
+        .decode_with(token, None, b"vaulttoken.refresh.v1")
+        .unwrap();
+    verified.claims().token_id().unwrap().to_owned()
+}
+
+#[test]
+fn each_refresh_spends_its_token_and_hands_out_the_next_generation() {
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let families = families(Arc::new(MemoryStore::new()), &clock, None);
+    let mut pair = rt.block_on(families.issue("alice")).unwrap();
+    assert_eq!(pair.generation, 0);
+    for generation in 1..=3 {
+        clock.advance(Duration::minutes(10));
+        let next = rt.block_on(families.refresh(&pair.refresh)).unwrap();
+        assert_eq!(
+            (next.generation, &next.family_id),
+            (generation, &pair.family_id)
+        );
+        rt.block_on(families.verify_access(&next.access)).unwrap();
+        pair = next;
+    }
+}
+
+#[test]
+fn an_older_generation_revokes_the_whole_family() {
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let families = families(Arc::new(MemoryStore::new()), &clock, None);
+    let first = rt.block_on(families.issue("alice")).unwrap();
+    let second = rt.block_on(families.refresh(&first.refresh)).unwrap();
+    let third = rt.block_on(families.refresh(&second.refresh)).unwrap();
+    assert_eq!(
+        denial(rt.block_on(families.refresh(&first.refresh))),
+        Denial::ReuseDetected
+    );
+    // Every token of the family fails from then on, the newest too.
+    assert_eq!(
+        denial(rt.block_on(families.refresh(&third.refresh))),
+        Denial::FamilyRevoked
+    );
+    for access in [&first.access, &second.access, &third.access] {
+        assert_eq!(
+            denial(rt.block_on(families.verify_access(access))),
+            Denial::FamilyRevoked
+        );
+    }
+    // Another family of the same subject is untouched.
+    let other = rt.block_on(families.issue("alice")).unwrap();
+    rt.block_on(families.refresh(&other.refresh)).unwrap();
+}
+
+#[test]
+fn the_grace_window_gives_the_previous_generation_the_same_successor_only() {
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let grace = Grace::new(Duration::seconds(30), 2);
+    let families = families(Arc::new(MemoryStore::new()), &clock, Some(grace));
+    let first = rt.block_on(families.issue("alice")).unwrap();
+    let second = rt.block_on(families.refresh(&first.refresh)).unwrap();
+    clock.advance(Duration::seconds(10));
+    let retry = rt.block_on(families.refresh(&first.refresh)).unwrap();
+    assert_eq!(retry.generation, second.generation);
+    assert_eq!(
+        refresh_id(&retry.refresh, &clock),
+        refresh_id(&second.refresh, &clock)
+    );
+    assert_eq!(retry.refresh_expires_at, second.refresh_expires_at);
+    // Both copies of the successor are one generation: spending one spends it.
+    let third = rt.block_on(families.refresh(&retry.refresh)).unwrap();
+    assert_eq!(third.generation, 2);
+    // Generation 0 is now two behind: no grace for it.
+    assert_eq!(
+        denial(rt.block_on(families.refresh(&first.refresh))),
+        Denial::ReuseDetected
+    );
+}
+
+#[test]
+fn the_grace_window_closes_and_has_a_use_limit() {
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let grace = Grace::new(Duration::seconds(30), 1);
+    let families = families(Arc::new(MemoryStore::new()), &clock, Some(grace));
+
+    let late = rt.block_on(families.issue("alice")).unwrap();
+    rt.block_on(families.refresh(&late.refresh)).unwrap();
+    clock.advance(Duration::seconds(31));
+    assert_eq!(
+        denial(rt.block_on(families.refresh(&late.refresh))),
+        Denial::ReuseDetected
+    );
+
+    let limited = rt.block_on(families.issue("bob")).unwrap();
+    rt.block_on(families.refresh(&limited.refresh)).unwrap();
+    rt.block_on(families.refresh(&limited.refresh)).unwrap();
+    assert_eq!(
+        denial(rt.block_on(families.refresh(&limited.refresh))),
+        Denial::ReuseDetected
+    );
+}
+
+#[test]
+fn rotation_never_extends_a_family() {
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let families = RefreshFamilies::builder(key(), Arc::new(MemoryStore::new()))
+        .clock(clock.clone())
+        .family_lifetime(Duration::days(2))
+        .refresh_lifetime(Duration::days(1))
+        .build();
+    let mut pair = rt.block_on(families.issue("alice")).unwrap();
+    let ends = start() + Duration::days(2);
+    for _ in 0..3 {
+        clock.advance(Duration::hours(20));
+        match rt.block_on(families.refresh(&pair.refresh)) {
+            Ok(next) => {
+                assert!(next.refresh_expires_at <= ends && next.access_expires_at <= ends);
+                pair = next;
+            }
+            Err(err) => {
+                // At 60 hours the family is over: its last refresh token
+                // expired with it.
+                assert!(clock_past(&clock, ends), "{err:?}");
+                assert!(matches!(err, Error::Claims(_)), "{err:?}");
+                return;
+            }
+        }
+    }
+    panic!("the family outlived its absolute lifetime");
+}
+
+fn clock_past(clock: &ManualClock, at: OffsetDateTime) -> bool {
+    vaulttoken::clock::Clock::now(clock) >= at
+}
+
+#[test]
+fn access_and_refresh_tokens_are_never_taken_for_each_other() {
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let families = families(Arc::new(MemoryStore::new()), &clock, None);
+    let pair = rt.block_on(families.issue("alice")).unwrap();
+    assert!(matches!(
+        rt.block_on(families.refresh(&pair.access)),
+        Err(Error::Verification)
+    ));
+    assert!(matches!(
+        rt.block_on(families.verify_access(&pair.refresh)),
+        Err(Error::Verification)
+    ));
+    let debug = format!("{pair:?}");
+    assert!(
+        !debug.contains(&pair.access) && !debug.contains(&pair.refresh),
+        "{debug}"
+    );
+}
+
+fn race(families: &Arc<RefreshFamilies>, token: &str) -> Vec<Result<TokenPair, Error>> {
+    let rt = runtime();
+    rt.block_on(async {
+        let gate = Arc::new(tokio::sync::Barrier::new(RACERS));
+        let tasks: Vec<_> = (0..RACERS)
+            .map(|_| {
+                let (families, gate, token) =
+                    (Arc::clone(families), Arc::clone(&gate), token.to_owned());
+                tokio::spawn(async move {
+                    gate.wait().await;
+                    families.refresh(&token).await
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for task in tasks {
+            out.push(task.await.unwrap());
+        }
+        out
+    })
+}
+
+#[test]
+fn of_64_tasks_refreshing_at_once_one_wins_and_the_rest_detect_reuse() {
+    let clock = ManualClock::new(start());
+    let families = Arc::new(families(Arc::new(MemoryStore::new()), &clock, None));
+    let first = runtime().block_on(families.issue("alice")).unwrap();
+    let outcomes = race(&families, &first.refresh);
+    let won = outcomes.iter().filter(|o| o.is_ok()).count();
+    let reused = outcomes
+        .iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Err(Error::Denied(Denial::ReuseDetected | Denial::FamilyRevoked))
+            )
+        })
+        .count();
+    assert_eq!((won, reused), (1, RACERS - 1));
+}
+
+#[test]
+fn with_grace_64_tasks_refreshing_at_once_all_get_the_same_successor() {
+    let clock = ManualClock::new(start());
+    let grace = Grace::new(Duration::seconds(60), 64);
+    let families = Arc::new(families(Arc::new(MemoryStore::new()), &clock, Some(grace)));
+    let first = runtime().block_on(families.issue("alice")).unwrap();
+    let outcomes = race(&families, &first.refresh);
+    let pairs: Vec<TokenPair> = outcomes.into_iter().map(Result::unwrap).collect();
+    let id = refresh_id(&pairs[0].refresh, &clock);
+    assert!(
+        pairs
+            .iter()
+            .all(|p| p.generation == 1 && refresh_id(&p.refresh, &clock) == id)
+    );
+}
