@@ -63,7 +63,7 @@ use crate::error::{Denial, Error};
 use crate::footer::Footer;
 use crate::keys::LocalKey;
 use crate::service::{LocalService, VerifiedToken};
-use crate::store::{FAMILY_CLAIM, Grace, NewFamily, Rotated, Rotation, TokenStore};
+use crate::store::{Check, FAMILY_CLAIM, Grace, NewFamily, Rotated, Rotation, TokenStore};
 
 /// The claim a refresh token carries its generation in.
 const GENERATION_CLAIM: &str = "gen";
@@ -432,6 +432,18 @@ impl RefreshFamilies {
             .custom_as(GENERATION_CLAIM)?
             .ok_or(Error::Verification)?;
         let ends = family_end(&presented)?;
+        // A refresh token is refused like any token: revoked, or issued before
+        // its subject's cutoff ("log out everywhere").
+        if let Some(token_id) = claims.token_id() {
+            let mut check = Check::token(Some(subject), token_id);
+            if let Some(issued_at) = claims.issued_at() {
+                check = check.issued_at(issued_at);
+            }
+            let state = self.store.check(&check).await.map_err(Error::Store)?;
+            if let Some(denial) = state.denial() {
+                return Err(Error::Denied(denial));
+            }
+        }
         let mut rotation = Rotation::new(subject, family_id, generation, self.now());
         if let Some(timeout) = self.settings.idle_timeout {
             rotation = rotation.idle_timeout(timeout);

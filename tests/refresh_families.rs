@@ -268,3 +268,30 @@ fn with_grace_64_tasks_refreshing_at_once_all_get_the_same_successor() {
             .all(|p| p.generation == 1 && refresh_id(&p.refresh, &clock) == id)
     );
 }
+
+#[test]
+fn logging_out_everywhere_ends_refresh_families_too() {
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let store = Arc::new(MemoryStore::new().with_clock(clock.clone()));
+    let families = families(store.clone(), &clock, None);
+    let sessions = LocalService::builder(key())
+        .clock(clock.clone())
+        .store(store)
+        .build();
+    let pair = rt.block_on(families.issue("alice")).unwrap();
+    clock.advance(Duration::minutes(1));
+    rt.block_on(sessions.revoke_subject("alice")).unwrap();
+    assert_eq!(
+        denial(rt.block_on(families.refresh(&pair.refresh))),
+        Denial::IssuedBeforeCutoff
+    );
+    assert_eq!(
+        denial(rt.block_on(families.verify_access(&pair.access))),
+        Denial::IssuedBeforeCutoff
+    );
+    // Signing in again afterwards works.
+    clock.advance(Duration::seconds(1));
+    let again = rt.block_on(families.issue("alice")).unwrap();
+    rt.block_on(families.refresh(&again.refresh)).unwrap();
+}

@@ -1,0 +1,233 @@
+//! Audit events: every flow reports its stable event names on the
+//! `vaulttoken::audit` target, and no event carries a token, a claim value,
+//! a subject or key material.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test should fail loudly on any unexpected error"
+)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use time::Duration;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+use vaulttoken::audit::TARGET;
+use vaulttoken::error::StoreError;
+use vaulttoken::family::RefreshFamilies;
+use vaulttoken::store::{Check, Grace, MemoryStore, StoreFuture, TokenState, TokenStore};
+use vaulttoken::trust::{TrustKind, TrustTokens};
+use vaulttoken::{Claims, Error, LocalKey, LocalService};
+
+/// One recorded event: its target and fields, as text.
+type Recorded = (String, BTreeMap<String, String>);
+
+/// Records every event.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Recorded>>>);
+
+struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl Subscriber for Recorder {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        let target = event.metadata().target().to_owned();
+        self.0.lock().unwrap().push((target, fields));
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// A store that cannot answer a check.
+#[derive(Debug)]
+struct Unreachable(MemoryStore);
+
+impl TokenStore for Unreachable {
+    fn check<'a>(&'a self, _: &'a Check<'a>) -> StoreFuture<'a, TokenState> {
+        Box::pin(async {
+            Err(StoreError::Unreachable {
+                reason: "connection refused".into(),
+            })
+        })
+    }
+    fn revoke<'a>(
+        &'a self,
+        s: Option<&'a str>,
+        id: &'a str,
+        until: time::OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        self.0.revoke(s, id, until)
+    }
+    fn consume<'a>(
+        &'a self,
+        s: Option<&'a str>,
+        id: &'a str,
+        until: time::OffsetDateTime,
+    ) -> StoreFuture<'a, vaulttoken::store::Consumption> {
+        self.0.consume(s, id, until)
+    }
+    fn revoke_issued_before<'a>(
+        &'a self,
+        s: &'a str,
+        cutoff: time::OffsetDateTime,
+        until: time::OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        self.0.revoke_issued_before(s, cutoff, until)
+    }
+    fn supersede<'a>(
+        &'a self,
+        s: Option<&'a str>,
+        slot: &'a str,
+        id: &'a str,
+        until: time::OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        self.0.supersede(s, slot, id, until)
+    }
+    fn create_family<'a>(
+        &'a self,
+        f: &'a vaulttoken::store::NewFamily<'a>,
+    ) -> StoreFuture<'a, Vec<String>> {
+        self.0.create_family(f)
+    }
+    fn rotate_family<'a>(
+        &'a self,
+        r: &'a vaulttoken::store::Rotation<'a>,
+    ) -> StoreFuture<'a, vaulttoken::store::Rotated> {
+        self.0.rotate_family(r)
+    }
+    fn revoke_family<'a>(&'a self, s: Option<&'a str>, f: &'a str) -> StoreFuture<'a, ()> {
+        self.0.revoke_family(s, f)
+    }
+}
+
+#[test]
+fn every_flow_reports_its_events_and_no_event_carries_a_secret() {
+    const SUBJECT: &str = "alice@example.com";
+    const CLAIM_VALUE: &str = "top-secret-role-value";
+    let key_bytes = [0x61; 32];
+    let recorder = Recorder::default();
+    let mut secrets: Vec<String> = vec![SUBJECT.to_owned(), CLAIM_VALUE.to_owned()];
+
+    tracing::subscriber::with_default(recorder.clone(), || {
+        let key = Arc::new(LocalKey::from_bytes(&key_bytes).unwrap());
+        secrets.push(key.to_paserk().unwrap().as_str().to_owned());
+        let store = Arc::new(MemoryStore::new());
+        let service = LocalService::builder(Arc::clone(&key))
+            .store(store.clone())
+            .build();
+        let claims = Claims::builder()
+            .subject(SUBJECT)
+            .claim("role", CLAIM_VALUE)
+            .build()
+            .unwrap();
+        let token = service.encode(&claims).unwrap();
+        secrets.push(token.clone());
+        let verified = block_on(service.decode_async(&token)).unwrap();
+        block_on(service.revoke(&verified)).unwrap();
+        assert!(block_on(service.decode_async(&token)).is_err());
+
+        let families = RefreshFamilies::builder(Arc::clone(&key), store.clone())
+            .grace(Grace::new(Duration::seconds(30), 1))
+            .build();
+        let first = block_on(families.issue(SUBJECT)).unwrap();
+        secrets.extend([first.access.clone(), first.refresh.clone()]);
+        let second = block_on(families.refresh(&first.refresh)).unwrap();
+        block_on(families.refresh(&first.refresh)).unwrap();
+        secrets.extend([second.access.clone(), second.refresh.clone()]);
+        block_on(families.refresh(&second.refresh)).unwrap();
+        assert!(block_on(families.refresh(&first.refresh)).is_err());
+
+        let trust = TrustTokens::builder(Arc::clone(&key), store.clone()).build();
+        let link = block_on(trust.issue(trust.request(TrustKind::MagicLink, SUBJECT))).unwrap();
+        secrets.push(link.clone());
+        block_on(trust.consume(&link, &TrustKind::MagicLink, None)).unwrap();
+        block_on(service.revoke_subject(SUBJECT)).unwrap();
+
+        let down = LocalService::builder(Arc::clone(&key))
+            .store(Arc::new(Unreachable(MemoryStore::new())))
+            .build();
+        let token = down.encode(&claims).unwrap();
+        secrets.push(token.clone());
+        assert!(matches!(
+            block_on(down.decode_async(&token)),
+            Err(Error::Store(_))
+        ));
+    });
+
+    let events = recorder.0.lock().unwrap().clone();
+    let audit: Vec<&BTreeMap<String, String>> = events
+        .iter()
+        .filter(|(target, _)| target == TARGET)
+        .map(|(_, fields)| fields)
+        .collect();
+    let names: Vec<&str> = audit
+        .iter()
+        .filter_map(|fields| fields.get("event").map(String::as_str))
+        .collect();
+    for expected in [
+        "token_issued",
+        "token_rejected",
+        "token_revoked",
+        "subject_revoked",
+        "family_created",
+        "family_rotated",
+        "grace_used",
+        "family_reuse_detected",
+        "trust_token_consumed",
+        "store_unavailable",
+    ] {
+        assert!(names.contains(&expected), "no {expected} in {names:?}");
+    }
+    let rejected = audit
+        .iter()
+        .find(|fields| fields.get("event").map(String::as_str) == Some("token_rejected"))
+        .unwrap();
+    assert_eq!(rejected.get("reason").map(String::as_str), Some("revoked"));
+    let issued = audit
+        .iter()
+        .find(|fields| fields.get("event").map(String::as_str) == Some("token_issued"))
+        .unwrap();
+    assert!(issued.contains_key("jti") && issued.contains_key("subject"));
+    assert!(issued.contains_key("remaining_secs"));
+
+    // Nothing secret anywhere, in any event on any target.
+    let key_hex: String = key_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    secrets.push(key_hex);
+    for (_, fields) in &events {
+        for value in fields.values() {
+            for secret in &secrets {
+                assert!(
+                    !value.contains(secret.as_str()),
+                    "an event carries a secret: {value}"
+                );
+            }
+        }
+    }
+}
