@@ -179,6 +179,10 @@ fn high_level(c: &mut Criterion) {
         g.bench_function("vaulttoken", |b| {
             b.iter(|| decode::vaulttoken_local(&s, black_box(&token)))
         });
+        // The same decode, then a revocation check in a memory store.
+        g.bench_function("vaulttoken + memory store", |b| {
+            b.iter(|| decode::vaulttoken_local_checked(&s, black_box(&token)))
+        });
         g.bench_function("pasetors", |b| {
             b.iter(|| decode::pasetors_local(&k, black_box(&token)))
         });

@@ -187,6 +187,10 @@ fn operations(f: &Fixtures) -> Vec<(String, Op<'_>)> {
             op(move || decode::vaulttoken_local(s, black_box(clt))),
         ),
         (
+            "decode-local-store",
+            op(move || decode::vaulttoken_local_checked(s, black_box(clt))),
+        ),
+        (
             "decode-public",
             op(move || decode::vaulttoken_public(s, black_box(cpt))),
         ),

@@ -437,6 +437,7 @@ pub mod decode {
     use paseto_core::validation::Validate;
     use paseto_json::{HasExpiry, Json, RegisteredClaims, Time};
     use vaulttoken::service::{LocalService, PublicService, VerifiedToken};
+    use vaulttoken::store::{MemoryStore, TokenStore};
 
     use super::*;
 
@@ -456,7 +457,13 @@ pub mod decode {
     pub struct Services {
         pub local: LocalService,
         pub public: PublicService,
+        /// [`Services::local`] with a memory token store holding
+        /// [`REVOKED_IN_STORE`] revocations of other tokens: every decode asks it.
+        pub local_with_store: LocalService,
     }
+
+    /// How many revoked ids the benchmarked memory store holds.
+    pub const REVOKED_IN_STORE: usize = 10_000;
 
     impl Services {
         /// Builds both services from the shared fixture keys.
@@ -473,8 +480,42 @@ pub mod decode {
                 public: PublicService::verifier(secret.public_key())
                     .rules(rules())
                     .build(),
+                local_with_store: LocalService::builder(vaulttoken::LocalKey::from_bytes(
+                    &LOCAL_KEY,
+                )?)
+                .rules(rules())
+                .store(populated_store()?)
+                .build(),
             })
         }
+    }
+
+    /// A memory store with [`REVOKED_IN_STORE`] revocations, of 1,000 subjects.
+    fn populated_store() -> Result<std::sync::Arc<MemoryStore>, Box<dyn StdError>> {
+        let store = std::sync::Arc::new(MemoryStore::new());
+        let until = time::OffsetDateTime::from_unix_timestamp(2_500_000_000)?;
+        for i in 0..REVOKED_IN_STORE {
+            let subject = format!("user:{}", i % 1000);
+            let id = format!("revoked-{i}");
+            block_on(store.revoke(Some(&subject), &id, until))?;
+        }
+        Ok(store)
+    }
+
+    /// Runs a future that needs no runtime (the memory store's are ready at once).
+    pub fn block_on<F: core::future::Future>(future: F) -> F::Output {
+        let waker = core::task::Waker::noop();
+        let mut context = core::task::Context::from_waker(waker);
+        let mut future = core::pin::pin!(future);
+        loop {
+            if let core::task::Poll::Ready(value) = future.as_mut().poll(&mut context) {
+                return value;
+            }
+        }
+    }
+
+    pub fn vaulttoken_local_checked(s: &Services, t: &str) -> VerifiedToken {
+        block_on(s.local_with_store.decode_async(t)).expect("decode")
     }
 
     pub fn vaulttoken_local(s: &Services, t: &str) -> VerifiedToken {
