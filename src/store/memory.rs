@@ -640,3 +640,216 @@ fn rotate(family: &mut Family, rotation: &Rotation<'_>) -> Rotated {
     family.revoked = true;
     Rotated::ReuseDetected
 }
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::store::Grace;
+
+    const T: OffsetDateTime = datetime!(2030-01-01 0:00 UTC);
+
+    fn block_on<F: core::future::Future>(future: F) -> F::Output {
+        let waker = core::task::Waker::noop();
+        let mut context = core::task::Context::from_waker(waker);
+        let mut future = core::pin::pin!(future);
+        loop {
+            if let core::task::Poll::Ready(value) = future.as_mut().poll(&mut context) {
+                return value;
+            }
+        }
+    }
+
+    fn store() -> (MemoryStore, ManualClock) {
+        let clock = ManualClock::new(T);
+        (MemoryStore::new().with_clock(clock.clone()), clock)
+    }
+
+    fn state(store: &MemoryStore, check: Check<'_>) -> TokenState {
+        block_on(store.check(&check)).unwrap()
+    }
+
+    fn family(store: &MemoryStore, id: &str, ends: OffsetDateTime) {
+        block_on(store.create_family(&NewFamily::new("alice", id, T, ends))).unwrap();
+    }
+
+    fn rotate(store: &MemoryStore, rotation: Rotation<'_>) -> Rotated {
+        block_on(store.rotate_family(&rotation)).unwrap()
+    }
+
+    #[test]
+    fn an_entry_ends_exactly_at_its_until() {
+        let (store, clock) = store();
+        let until = T + Duration::minutes(5);
+        block_on(store.revoke(None, "a", until)).unwrap();
+        block_on(store.revoke_issued_before("alice", T, until)).unwrap();
+        block_on(store.supersede(Some("alice"), "slot", "new", until)).unwrap();
+        clock.advance(Duration::minutes(5) - Duration::SECOND);
+        assert_eq!(state(&store, Check::token(None, "a")), TokenState::Revoked);
+        let no_iat = Check::token(Some("alice"), "b");
+        assert_eq!(state(&store, no_iat), TokenState::IssuedBeforeCutoff);
+        let old = Check::token(Some("alice"), "old")
+            .issued_at(T)
+            .latest_of("slot");
+        assert_eq!(state(&store, old), TokenState::Superseded);
+        clock.advance(Duration::SECOND);
+        assert_eq!(state(&store, Check::token(None, "a")), TokenState::Live);
+        assert_eq!(state(&store, no_iat), TokenState::Live);
+        assert_eq!(state(&store, old), TokenState::Live);
+        // Expired entries are replaced.
+        assert_eq!(
+            block_on(store.consume(None, "a", until + Duration::hours(1))).unwrap(),
+            Consumption::Consumed
+        );
+        block_on(store.revoke_issued_before("alice", T, until + Duration::hours(1))).unwrap();
+        assert_eq!(state(&store, no_iat), TokenState::IssuedBeforeCutoff);
+        // The first write after the sweep interval dropped the expired slot.
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.purge_expired(), 0);
+    }
+
+    #[test]
+    fn revoking_an_expired_id_again_counts_it_from_now() {
+        let (store, clock) = store();
+        block_on(store.revoke(None, "a", T + Duration::minutes(1))).unwrap();
+        clock.advance(Duration::minutes(2));
+        block_on(store.revoke(None, "a", T + Duration::minutes(10))).unwrap();
+        assert_eq!(state(&store, Check::token(None, "a")), TokenState::Revoked);
+        // A later revocation never shortens an earlier one.
+        block_on(store.revoke(None, "a", T + Duration::minutes(3))).unwrap();
+        clock.advance(Duration::minutes(5));
+        assert_eq!(state(&store, Check::token(None, "a")), TokenState::Revoked);
+    }
+
+    #[test]
+    fn a_family_token_of_a_subject_with_no_entries_is_refused() {
+        let (store, _) = store();
+        let check = Check::token(Some("nobody"), "a").family("f");
+        assert_eq!(state(&store, check), TokenState::FamilyRevoked);
+        assert_eq!(
+            state(&store, Check::token(Some("nobody"), "a")),
+            TokenState::Live
+        );
+        // Asking creates nothing.
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn a_family_past_its_end_is_refused_by_check() {
+        let (store, clock) = store();
+        family(&store, "f", T + Duration::hours(1));
+        let access = Check::token(Some("alice"), "a").family("f");
+        clock.advance(Duration::hours(1) - Duration::SECOND);
+        assert_eq!(state(&store, access), TokenState::Live);
+        clock.advance(Duration::SECOND);
+        assert_eq!(state(&store, access), TokenState::FamilyRevoked);
+    }
+
+    #[test]
+    fn grace_and_idle_limits_are_inclusive() {
+        let (store, _) = store();
+        let grace = Grace::new(Duration::seconds(30), 5);
+        family(&store, "g", T + Duration::days(1));
+        rotate(&store, Rotation::new("alice", "g", 0, T).grace(grace));
+        let edge = Rotation::new("alice", "g", 0, T + Duration::seconds(30)).grace(grace);
+        assert!(matches!(rotate(&store, edge), Rotated::GraceReplay { .. }));
+
+        family(&store, "i", T + Duration::days(30));
+        let idle = Duration::days(1);
+        let edge = Rotation::new("alice", "i", 0, T + idle).idle_timeout(idle);
+        assert!(matches!(rotate(&store, edge), Rotated::Advanced { .. }));
+        let past =
+            Rotation::new("alice", "i", 1, T + idle + idle + Duration::SECOND).idle_timeout(idle);
+        assert_eq!(rotate(&store, past), Rotated::Expired);
+    }
+
+    #[test]
+    fn without_grace_the_previous_generation_is_reuse() {
+        let (store, _) = store();
+        family(&store, "f", T + Duration::days(1));
+        rotate(&store, Rotation::new("alice", "f", 0, T));
+        assert_eq!(
+            rotate(&store, Rotation::new("alice", "f", 0, T)),
+            Rotated::ReuseDetected
+        );
+    }
+
+    #[test]
+    fn a_generation_ahead_of_the_family_is_reuse() {
+        let (store, _) = store();
+        family(&store, "f", T + Duration::days(1));
+        assert_eq!(
+            rotate(&store, Rotation::new("alice", "f", 5, T)),
+            Rotated::ReuseDetected
+        );
+    }
+
+    #[test]
+    fn a_family_at_the_last_generation_ends_instead_of_wrapping() {
+        let mut record = Family {
+            generation: u64::MAX,
+            created_at: T,
+            expires_at: T + Duration::days(1),
+            last_used: T,
+            rotated_at: None,
+            grace_uses: 0,
+            revoked: false,
+        };
+        let step = rotate_record(&mut record, u64::MAX);
+        assert_eq!(step, Rotated::Expired);
+        assert!(record.revoked);
+    }
+
+    fn rotate_record(record: &mut Family, presented: u64) -> Rotated {
+        super::rotate(record, &Rotation::new("alice", "f", presented, T))
+    }
+
+    #[test]
+    fn a_cap_of_zero_keeps_one_family() {
+        let (store, _) = store();
+        for (i, id) in ["a", "b"].into_iter().enumerate() {
+            let created = T + Duration::seconds(i64::try_from(i).unwrap());
+            let new =
+                NewFamily::new("alice", id, created, T + Duration::days(1)).max_per_subject(0);
+            block_on(store.create_family(&new)).unwrap();
+        }
+        let live = |id| state(&store, Check::token(Some("alice"), "x").family(id));
+        assert_eq!(
+            (live("a"), live("b")),
+            (TokenState::FamilyRevoked, TokenState::Live)
+        );
+    }
+
+    #[test]
+    fn the_periodic_sweep_runs_on_a_write_after_its_interval() {
+        let (store, clock) = store();
+        block_on(store.revoke(None, "a", T + Duration::SECOND)).unwrap();
+        clock.advance(Duration::seconds(2));
+        block_on(store.revoke(None, "b", T + Duration::hours(1))).unwrap();
+        // Within the interval, the expired entry is still held...
+        assert_eq!(store.len(), 2);
+        clock.advance(SWEEP_INTERVAL);
+        block_on(store.revoke(None, "c", T + Duration::hours(1))).unwrap();
+        // ... and swept out by the first write after it.
+        assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn debug_shows_counts_only() {
+        let (store, _) = store();
+        block_on(store.revoke(
+            Some("alice@example.com"),
+            "secret-jti",
+            T + Duration::hours(1),
+        ))
+        .unwrap();
+        let debug = format!("{store:?}");
+        assert!(debug.contains("entries: 1"), "{debug}");
+        assert!(
+            !debug.contains("alice") && !debug.contains("secret-jti"),
+            "{debug}"
+        );
+    }
+}
