@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod binding;
 pub mod claims;
 pub mod clock;
 pub mod error;
