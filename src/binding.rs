@@ -981,6 +981,14 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_reports_the_lengths_it_was_given() {
+        let prefix = IpPrefix::new(20, 48).unwrap();
+        assert_eq!((prefix.v4(), prefix.v6()), (20, 48));
+        let default = IpPrefix::default();
+        assert_eq!((default.v4(), default.v6()), (24, 56));
+    }
+
+    #[test]
     fn prefix_lengths_longer_than_the_address_are_refused() {
         assert!(IpPrefix::new(32, 128).is_ok());
         for (v4, v6, family, max_len) in [(33, 56, "IPv4", 32), (24, 129, "IPv6", 128)] {
