@@ -4,7 +4,8 @@
 //! Every event has the field `event` (its name) and, where they apply: `jti`,
 //! `family`, `generation`, `kind` (a trust-token kind), `kid`, `remaining_secs`
 //! (the token's remaining lifetime), `reason` (a stable code, such as
-//! [`Denial::code`](crate::error::Denial::code)) and `subject`, a keyed hash
+//! [`Denial::code`](crate::error::Denial::code)), `context` (the name of a
+//! drifted context value, never the value) and `subject`, a keyed hash
 //! of the subject ([`subject_hash`]). Never the token, a claim value or key
 //! material.
 //!
@@ -173,6 +174,8 @@ pub(crate) struct Fields<'a> {
     pub(crate) expires: Option<OffsetDateTime>,
     pub(crate) now: Option<OffsetDateTime>,
     pub(crate) reason: Option<&'a str>,
+    /// The name of a context value (never the value).
+    pub(crate) context: Option<&'a str>,
 }
 
 /// Reports `event` with `fields`.
@@ -196,6 +199,7 @@ pub(crate) fn emit(event: AuditEvent, fields: &Fields<'_>) {
                 subject = subject.as_deref(),
                 remaining_secs,
                 reason = fields.reason,
+                context = fields.context,
             )
         };
     }

@@ -1,6 +1,6 @@
 //! The crate's one public error type, [`Error`], and every detail type it
-//! carries: footer, payload, key, PASERK, key ring and malformed-token errors,
-//! and the rule [`Violation`]s of a refused token.
+//! carries: footer, payload, key, PASERK, key ring, context binding and
+//! malformed-token errors, and the rule [`Violation`]s of a refused token.
 //!
 //! Messages name what was wrong (which part, which limit, which key kind, which
 //! rule) and never contain key bytes, token text, decrypted data or a configured
@@ -116,6 +116,10 @@ pub enum Error {
     /// can do: a synchronous decode would skip the revocation check.
     #[error("this service checks a token store: use decode_async")]
     StoreNeedsAsync,
+    /// A context binding could not be built: an empty, invalid or repeated name,
+    /// a value or a binding over its limits, or an IP prefix too long.
+    #[error("invalid context binding: {0}")]
+    Binding(#[from] BindingError),
 }
 
 impl Error {
@@ -155,7 +159,8 @@ impl Error {
             | Self::NoIssuingKey
             | Self::Paserk(_)
             | Self::KeyRing(_)
-            | Self::StoreNeedsAsync => ErrorKind::Misuse,
+            | Self::StoreNeedsAsync
+            | Self::Binding(_) => ErrorKind::Misuse,
             Self::Denied(_) => ErrorKind::Rejected,
             Self::Store(_) => ErrorKind::Unavailable,
         }
@@ -201,7 +206,8 @@ pub enum ErrorKind {
     /// random number generator, a store): neither valid nor invalid, try again.
     Unavailable,
     /// The caller used the API wrongly: a cleared key, a service with no issuing
-    /// key, invalid key material or PASERK, a refused key-ring operation.
+    /// key, invalid key material or PASERK, a refused key-ring operation, an
+    /// invalid context binding.
     Misuse,
 }
 
@@ -744,6 +750,68 @@ pub enum KeyRingError {
     },
 }
 
+/// Why a context binding was refused. Names the binding name where it is
+/// valid, never a context value.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::binding::Binding;
+/// use vaulttoken::{Error, error::BindingError};
+///
+/// let twice = Binding::new().strict("tenant", "acme").strict("tenant", "other");
+/// assert!(matches!(
+///     twice.implicit_assertion(),
+///     Err(Error::Binding(BindingError::DuplicateName { name })) if name == "tenant"
+/// ));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BindingError {
+    /// A name is the empty string.
+    #[error("binding name is empty")]
+    EmptyName,
+    /// A name is longer than [`MAX_NAME_LEN`](crate::binding::MAX_NAME_LEN).
+    #[error("binding name is longer than {max_len} bytes")]
+    NameTooLong {
+        /// The longest name allowed, in bytes.
+        max_len: usize,
+    },
+    /// A name has a character other than printable ASCII (a space or a control
+    /// character included).
+    #[error("binding name has a character other than printable ASCII")]
+    InvalidName,
+    /// Two values have the same name, in either mode. Never resolved by keeping
+    /// one of them.
+    #[error("binding name `{name}` is given more than once")]
+    DuplicateName {
+        /// The repeated name.
+        name: String,
+    },
+    /// A value is longer than [`MAX_VALUE_LEN`](crate::binding::MAX_VALUE_LEN).
+    #[error("binding value `{name}` is longer than {max_len} bytes")]
+    ValueTooLong {
+        /// The value's name.
+        name: String,
+        /// The longest value allowed, in bytes.
+        max_len: usize,
+    },
+    /// The binding has more than [`MAX_VALUES`](crate::binding::MAX_VALUES) values.
+    #[error("binding has more than {max} values")]
+    TooManyValues {
+        /// The most values a binding holds.
+        max: usize,
+    },
+    /// An IP prefix length is longer than the address.
+    #[error("{family} prefix length is longer than {max_len} bits")]
+    PrefixTooLong {
+        /// `IPv4` or `IPv6`.
+        family: &'static str,
+        /// The address length in bits: 32 or 128.
+        max_len: u8,
+    },
+}
+
 /// Which rule failed: a built-in, or a custom rule by its name. Match on it
 /// instead of comparing names. Rule sets run the built-ins in the order of
 /// these variants, then custom rules in the order added.
@@ -1233,6 +1301,7 @@ mod tests {
             (Error::NoIssuingKey, ErrorKind::Misuse),
             (Error::Paserk(PaserkError::Encoding), ErrorKind::Misuse),
             (Error::KeyRing(KeyRingError::ActiveKey), ErrorKind::Misuse),
+            (Error::Binding(BindingError::EmptyName), ErrorKind::Misuse),
         ];
         for (error, kind) in cases {
             assert_eq!(error.kind(), kind, "{error:?}");

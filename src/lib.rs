@@ -4,6 +4,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audit;
+pub mod binding;
 pub mod claims;
 pub mod clock;
 pub mod error;

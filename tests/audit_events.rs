@@ -15,6 +15,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 use vaulttoken::audit::TARGET;
+use vaulttoken::binding::{Binding, OBSERVED_CLAIM, Observer};
 use vaulttoken::error::StoreError;
 use vaulttoken::family::RefreshFamilies;
 use vaulttoken::store::{Check, Grace, MemoryStore, StoreFuture, TokenState, TokenStore};
@@ -170,6 +171,17 @@ fn every_flow_reports_its_events_and_no_event_carries_a_secret() {
         block_on(trust.consume(&link, &TrustKind::MagicLink, None)).unwrap();
         block_on(service.revoke_subject(SUBJECT)).unwrap();
 
+        let observer = Observer::from_bytes(&[9; 32]);
+        let then = Binding::new().observe("ua", "Firefox/120.0");
+        let observed = Claims::builder()
+            .subject(SUBJECT)
+            .claim(OBSERVED_CLAIM, observer.claim_for(&then).unwrap())
+            .build()
+            .unwrap();
+        let now = Binding::new().observe("ua", "Chrome/999.0");
+        assert_eq!(observer.drift(&observed, &now).unwrap().len(), 1);
+        secrets.extend(["Firefox/120.0".to_owned(), "Chrome/999.0".to_owned()]);
+
         let down = LocalService::builder(Arc::clone(&key))
             .store(Arc::new(Unreachable(MemoryStore::new())))
             .build();
@@ -202,6 +214,7 @@ fn every_flow_reports_its_events_and_no_event_carries_a_secret() {
         "family_reuse_detected",
         "trust_token_consumed",
         "store_unavailable",
+        "binding_drift",
     ] {
         assert!(names.contains(&expected), "no {expected} in {names:?}");
     }
@@ -230,4 +243,32 @@ fn every_flow_reports_its_events_and_no_event_carries_a_secret() {
             }
         }
     }
+}
+
+#[test]
+fn a_binding_drift_event_names_the_value_and_how_it_drifted() {
+    let recorder = Recorder::default();
+    tracing::subscriber::with_default(recorder.clone(), || {
+        let observer = Observer::from_bytes(&[9; 32]);
+        let claims = Claims::builder()
+            .claim(
+                OBSERVED_CLAIM,
+                observer
+                    .claim_for(&Binding::new().observe("ua", "A"))
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        observer
+            .drift(&claims, &Binding::new().observe("ua", "B"))
+            .unwrap();
+    });
+    let events = recorder.0.lock().unwrap().clone();
+    let drift = events
+        .iter()
+        .map(|(_, fields)| fields)
+        .find(|fields| fields.get("event").map(String::as_str) == Some("binding_drift"))
+        .unwrap();
+    assert_eq!(drift.get("context").map(String::as_str), Some("ua"));
+    assert_eq!(drift.get("reason").map(String::as_str), Some("changed"));
 }
