@@ -102,6 +102,20 @@ mod tests {
     }
 
     #[test]
+    fn unreadable_replies_are_protocol_errors() {
+        let garbage = redis::parse_redis_value(b"?not resp\r\n").expect_err("not RESP");
+        assert_eq!(
+            Failure::of(&garbage),
+            Failure::Protocol("an unreadable reply")
+        );
+        let mistyped = redis::from_redis_value::<i64>(redis::Value::Nil).expect_err("not a number");
+        assert_eq!(
+            Failure::of(&mistyped.into()),
+            Failure::Protocol("an unreadable reply")
+        );
+    }
+
+    #[test]
     fn server_errors_are_categories_without_detail() {
         let cases = [
             (

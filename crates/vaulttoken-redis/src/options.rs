@@ -4,14 +4,43 @@
 use std::time::Duration;
 
 /// The key prefix unless [`StoreOptions::prefix`] sets another.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken_redis::{DEFAULT_PREFIX, StoreOptions};
+///
+/// assert_eq!(StoreOptions::default().prefix, DEFAULT_PREFIX);
+/// assert_eq!(DEFAULT_PREFIX, "vaulttoken");
+/// ```
 pub const DEFAULT_PREFIX: &str = "vaulttoken";
 
 /// The deadline of one Redis call unless [`StoreOptions::deadline`] sets
 /// another: 500 ms.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use vaulttoken_redis::{DEFAULT_DEADLINE, StoreOptions};
+///
+/// assert_eq!(StoreOptions::default().deadline, DEFAULT_DEADLINE);
+/// assert_eq!(DEFAULT_DEADLINE, Duration::from_millis(500));
+/// ```
 pub const DEFAULT_DEADLINE: Duration = Duration::from_millis(500);
 
 /// How long connecting (and the server check) may take unless
 /// [`StoreOptions::connect_timeout`] sets another: 5 s.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use vaulttoken_redis::{DEFAULT_CONNECT_TIMEOUT, StoreOptions};
+///
+/// assert_eq!(StoreOptions::default().connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+/// assert_eq!(DEFAULT_CONNECT_TIMEOUT, Duration::from_secs(5));
+/// ```
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How a [`RedisStore`](crate::RedisStore) talks to Redis. Every field has a

@@ -9,6 +9,14 @@ use redis::{Value, cmd};
 use crate::connection::Connection;
 
 /// The oldest Redis this crate runs on: 6.2, the first with `SET … PXAT`.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken_redis::{MINIMUM_VERSION, ServerVersion};
+///
+/// assert_eq!(MINIMUM_VERSION, ServerVersion::new(6, 2, 0));
+/// ```
 pub const MINIMUM_VERSION: ServerVersion = ServerVersion {
     major: 6,
     minor: 2,
@@ -306,6 +314,8 @@ mod tests {
         assert!(ServerVersion::new(6, 1, 99) < MINIMUM_VERSION);
         assert!(ServerVersion::new(6, 2, 0) >= MINIMUM_VERSION);
         assert_eq!(MINIMUM_VERSION.to_string(), "6.2.0");
+        assert!(!EvictionPolicy::NoEviction.may_evict());
+        assert!(EvictionPolicy::Unchecked.may_evict());
     }
 
     #[test]
@@ -350,6 +360,45 @@ mod tests {
             EvictionPolicy::of_all(vec![Unchecked, lru.clone(), NoEviction]),
             lru
         );
+    }
+
+    /// Counts the warning events of target `vaulttoken_redis`.
+    struct Warnings(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl tracing::Subscriber for Warnings {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let meta = event.metadata();
+            if *meta.level() == tracing::Level::WARN && meta.target() == "vaulttoken_redis" {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    fn warnings_for(policy: &EvictionPolicy) -> usize {
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let subscriber = Warnings(std::sync::Arc::clone(&count));
+        tracing::subscriber::with_default(subscriber, || warn_about(policy));
+        count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    #[test]
+    fn any_policy_but_noeviction_is_warned_about() {
+        assert_eq!(warnings_for(&EvictionPolicy::NoEviction), 0);
+        assert_eq!(
+            warnings_for(&EvictionPolicy::Evicts("allkeys-lru".into())),
+            1
+        );
+        assert_eq!(warnings_for(&EvictionPolicy::Unchecked), 1);
     }
 
     #[test]

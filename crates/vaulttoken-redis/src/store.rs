@@ -17,7 +17,7 @@ use crate::connection::Connection;
 use crate::failure::Failure;
 use crate::keys::KeyLayout;
 use crate::options::StoreOptions;
-use crate::server_check::{self, CheckFailure, MINIMUM_VERSION, ServerCheck};
+use crate::server_check::{self, CheckFailure, MINIMUM_VERSION, ServerCheck, ServerVersion};
 use crate::{replies, scripts, times};
 
 /// How often the single-server connection retries a reconnect in a row,
@@ -167,6 +167,11 @@ impl RedisStore {
             .into_iter()
             .map(|node| node.as_ref().to_owned())
             .collect();
+        if nodes.is_empty() {
+            return Err(ConnectError::InvalidOptions {
+                reason: "no cluster node given",
+            });
+        }
         let client = ClusterClientBuilder::new(nodes)
             .connection_timeout(options.deadline)
             .response_timeout(options.deadline)
@@ -206,11 +211,7 @@ impl RedisStore {
             }
             Ok(Ok(found)) => found,
         };
-        if server.version < MINIMUM_VERSION {
-            return Err(ConnectError::ServerTooOld {
-                found: server.version,
-            });
-        }
+        supported(server.version)?;
         Ok(Self {
             connection,
             keys: KeyLayout::new(&options.prefix),
@@ -479,6 +480,37 @@ impl TokenStore for RedisStore {
     }
 }
 
+/// Refuses a server older than [`MINIMUM_VERSION`].
+fn supported(version: ServerVersion) -> Result<(), ConnectError> {
+    if version < MINIMUM_VERSION {
+        return Err(ConnectError::ServerTooOld { found: version });
+    }
+    Ok(())
+}
+
 fn flag(set: bool) -> &'static str {
     if set { "1" } else { "0" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_from_6_2_are_supported() {
+        assert_eq!(supported(ServerVersion::new(6, 2, 0)), Ok(()));
+        assert_eq!(supported(ServerVersion::new(7, 0, 15)), Ok(()));
+        assert_eq!(
+            supported(ServerVersion::new(6, 0, 20)),
+            Err(ConnectError::ServerTooOld {
+                found: ServerVersion::new(6, 0, 20)
+            })
+        );
+        assert!(supported(ServerVersion::new(5, 9, 9)).is_err());
+    }
+
+    #[test]
+    fn flags_are_one_and_zero() {
+        assert_eq!((flag(true), flag(false)), ("1", "0"));
+    }
 }

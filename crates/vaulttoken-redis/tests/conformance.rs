@@ -77,6 +77,7 @@ async fn a_second_prefix_is_a_separate_store() {
     let store = RedisStore::connect(&server.url(), other)
         .await
         .expect("connect");
+    assert_eq!(store.options().prefix, "other-app");
     tokio::time::timeout(BOUND, conformance::run_all(&store, "prefixed"))
         .await
         .expect("the suite finishes in time");

@@ -31,6 +31,7 @@ async fn the_server_version_and_noeviction_are_reported() {
             .expect("redis_version");
         assert_eq!(check.version.to_string(), reported);
         assert_eq!(check.eviction_policy, EvictionPolicy::NoEviction);
+        assert!(!check.eviction_policy.may_evict());
     })
     .await
     .expect("bounded in time");
@@ -86,7 +87,7 @@ async fn a_closed_port_is_unreachable_without_the_url() {
             .expect("address")
             .port();
         let url = format!("redis://user:hunter2@127.0.0.1:{port}");
-        let options = StoreOptions::default().connect_timeout(Duration::from_secs(2));
+        let options = StoreOptions::default().connect_timeout(Duration::from_secs(1));
         let error = RedisStore::connect(&url, options)
             .await
             .expect_err("nothing listens");
@@ -121,6 +122,13 @@ async fn bad_urls_and_options_are_refused_before_connecting() {
         .await
         .expect_err("not a Redis URL");
     assert_eq!(error, ConnectError::InvalidUrl);
+    let error = RedisStore::connect_cluster(Vec::<String>::new(), StoreOptions::default())
+        .await
+        .expect_err("no node");
+    assert!(
+        matches!(error, ConnectError::InvalidOptions { .. }),
+        "{error:?}"
+    );
 
     let braces = StoreOptions::default().prefix("app{1}");
     let error = RedisStore::connect("redis://127.0.0.1:1", braces.clone())

@@ -17,7 +17,8 @@ async fn writes_wait_for_the_replicas_asked_for() {
         return;
     }
     tokio::time::timeout(Duration::from_secs(60), async {
-        let primary = RedisServer::start();
+        // Diskless sync waits 5 s for more replicas unless told otherwise.
+        let primary = RedisServer::start_with(&["--repl-diskless-sync-delay", "0"]);
         let port = primary.port().to_string();
         let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &port]);
         let linked = Instant::now();
