@@ -133,7 +133,12 @@ mod tests {
         for (code, state) in (0..).zip(states) {
             assert_eq!(token_state(&Value::Int(code)), Ok(state));
         }
-        assert!(is_protocol(token_state(&Value::Int(-1))));
+        assert_eq!(
+            token_state(&Value::Int(-1)),
+            Err(StoreError::Protocol {
+                reason: "a cutoff entry this crate did not write".into()
+            })
+        );
         assert!(is_protocol(token_state(&Value::Int(6))));
         assert!(is_protocol(token_state(&Value::Nil)));
         assert!(is_protocol(token_state(&bulk("0"))));
