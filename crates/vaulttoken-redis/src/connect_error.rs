@@ -1,0 +1,56 @@
+//! [`ConnectError`]: why a store could not be set up. No variant holds a
+//! connection URL or a server message.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use crate::server_check::{MINIMUM_VERSION, ServerVersion};
+
+/// Why [`RedisStore::connect`](crate::RedisStore::connect) or
+/// [`RedisStore::connect_cluster`](crate::RedisStore::connect_cluster) failed.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken_redis::{ConnectError, ServerVersion};
+///
+/// let err = ConnectError::ServerTooOld { found: ServerVersion::new(6, 0, 16) };
+/// assert_eq!(err.to_string(), "Redis 6.0.16 is too old: this store needs 6.2.0 or later");
+/// // A URL is never echoed: it may hold a password.
+/// assert_eq!(ConnectError::InvalidUrl.to_string(), "invalid Redis URL");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// A URL could not be parsed (it is not repeated: it may hold a password).
+    #[error("invalid Redis URL")]
+    InvalidUrl,
+    /// The options contradict themselves.
+    #[error("invalid store options: {reason}")]
+    InvalidOptions {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Connecting and checking the server took longer than the connect
+    /// timeout.
+    #[error("Redis did not answer within {timeout:?}")]
+    Timeout {
+        /// The timeout that passed.
+        timeout: Duration,
+    },
+    /// The server could not be reached or refused the connection.
+    #[error("Redis unreachable: {reason}")]
+    Unreachable {
+        /// What failed, as a category.
+        reason: Cow<'static, str>,
+    },
+    /// The server is older than [`MINIMUM_VERSION`].
+    #[error("Redis {found} is too old: this store needs {MINIMUM_VERSION} or later")]
+    ServerTooOld {
+        /// The version found.
+        found: ServerVersion,
+    },
+    /// `INFO server` did not say which version the server is.
+    #[error("the Redis version could not be read")]
+    VersionUnknown,
+}

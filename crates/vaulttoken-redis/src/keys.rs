@@ -1,0 +1,152 @@
+//! Where each entry lives: `<prefix>:{<subject tag>}:<kind>:<name>`.
+//!
+//! Every key of one subject carries the same hash tag, so a subject's entries
+//! share one Redis Cluster slot and one script can read or change them all.
+//! The tag is `s:` and the base64url BLAKE2b-128 of the subject, so keys never
+//! show who a subject is; tokens without a subject share the tag `anon`.
+
+use base64ct::{Base64UrlUnpadded, Encoding as _};
+use blake2::Blake2b;
+use blake2::digest::Digest;
+use blake2::digest::consts::U16;
+
+/// The tag of every entry of a token without a subject.
+const ANONYMOUS_TAG: &str = "anon";
+
+/// The keys of one prefix.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyLayout {
+    prefix: String,
+}
+
+/// The keys of one subject: all in one slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SubjectKeys {
+    /// `<prefix>:{<tag>}:`, which every key of the subject starts with.
+    base: String,
+}
+
+impl KeyLayout {
+    /// The layout under `prefix` (checked by [`StoreOptions`](crate::StoreOptions)
+    /// to hold no brace, so the subject's tag is the key's hash tag).
+    pub(crate) fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// The keys of `subject`, or of tokens without one.
+    pub(crate) fn subject(&self, subject: Option<&str>) -> SubjectKeys {
+        let tag = match subject {
+            Some(name) => format!("s:{}", subject_hash(name)),
+            None => ANONYMOUS_TAG.to_owned(),
+        };
+        SubjectKeys {
+            base: format!("{}:{{{tag}}}:", self.prefix),
+        }
+    }
+}
+
+impl SubjectKeys {
+    /// A revoked or spent token id: `revoked:<until ms>` or `used:<until ms>`.
+    pub(crate) fn token(&self, token_id: &str) -> String {
+        format!("{}id:{token_id}", self.base)
+    }
+
+    /// The subject's cutoff: `<cutoff s>:<until ms>`.
+    pub(crate) fn cutoff(&self) -> String {
+        format!("{}cutoff", self.base)
+    }
+
+    /// The one valid token id of `slot`.
+    pub(crate) fn latest(&self, slot: &str) -> String {
+        format!("{}latest:{slot}", self.base)
+    }
+
+    /// A refresh family's record (a hash).
+    pub(crate) fn family(&self, family_id: &str) -> String {
+        format!("{}{}{family_id}", self.base, FAMILY_INFIX)
+    }
+
+    /// The subject's families by creation time (a sorted set), for the cap.
+    pub(crate) fn families(&self) -> String {
+        format!("{}families", self.base)
+    }
+}
+
+/// Between a subject's base and a family id in a family key. The create
+/// script reaches the other families of the index by this layout.
+const FAMILY_INFIX: &str = "family:";
+
+/// The base64url (unpadded) BLAKE2b-128 of a subject: 22 characters.
+fn subject_hash(subject: &str) -> String {
+    let digest = Blake2b::<U16>::digest(subject.as_bytes());
+    Base64UrlUnpadded::encode_string(&digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash_tag(key: &str) -> &str {
+        let open = key.find('{').expect("a tag opens");
+        let close = key[open..].find('}').expect("a tag closes") + open;
+        &key[open + 1..close]
+    }
+
+    #[test]
+    fn every_key_of_a_subject_has_one_hash_tag() {
+        let keys = KeyLayout::new("vaulttoken").subject(Some("alice@example.com"));
+        let all = [
+            keys.token("jti-{1}"),
+            keys.cutoff(),
+            keys.latest("password_reset"),
+            keys.family("fam-1"),
+            keys.families(),
+        ];
+        let tag = hash_tag(&all[0]).to_owned();
+        assert!(tag.starts_with("s:"));
+        assert_eq!(tag.len(), 2 + 22);
+        for key in &all {
+            assert_eq!(hash_tag(key), tag, "{key}");
+            assert!(key.starts_with("vaulttoken:{s:"), "{key}");
+        }
+    }
+
+    #[test]
+    fn keys_never_show_the_subject() {
+        let keys = KeyLayout::new("p").subject(Some("alice@example.com"));
+        assert!(!keys.cutoff().contains("alice"));
+    }
+
+    #[test]
+    fn subjects_and_no_subject_have_distinct_tags() {
+        let layout = KeyLayout::new("p");
+        let alice = layout.subject(Some("alice")).cutoff();
+        let bob = layout.subject(Some("bob")).cutoff();
+        let anonymous = layout.subject(None).cutoff();
+        let empty = layout.subject(Some("")).cutoff();
+        assert_eq!(anonymous, "p:{anon}:cutoff");
+        let distinct: std::collections::HashSet<_> = [&alice, &bob, &anonymous, &empty].into();
+        assert_eq!(distinct.len(), 4);
+    }
+
+    #[test]
+    fn subject_hash_is_blake2b_128() {
+        // BLAKE2b-128 of the empty string.
+        assert_eq!(subject_hash(""), "yuZpQdnvvUBOTYh1jqZ2cA");
+        assert_eq!(
+            KeyLayout::new("p").subject(Some("")).token("j"),
+            "p:{s:yuZpQdnvvUBOTYh1jqZ2cA}:id:j"
+        );
+    }
+
+    #[test]
+    fn kinds_do_not_collide() {
+        let keys = KeyLayout::new("p").subject(None);
+        assert_eq!(keys.token("x"), "p:{anon}:id:x");
+        assert_eq!(keys.latest("x"), "p:{anon}:latest:x");
+        assert_eq!(keys.family("x"), "p:{anon}:family:x");
+        assert_eq!(keys.families(), "p:{anon}:families");
+    }
+}

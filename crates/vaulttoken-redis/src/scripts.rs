@@ -1,0 +1,199 @@
+//! The Lua scripts: each operation that reads before it writes is one
+//! script, so it is atomic and one round trip (`EVALSHA`, with `EVAL` when
+//! the server does not have it yet).
+//!
+//! Every key a script touches belongs to one subject, so all of them carry
+//! one hash tag and share a cluster slot. Entries:
+//!
+//! | key                         | value                                   | expires at                |
+//! |-----------------------------|-----------------------------------------|---------------------------|
+//! | `…:id:<jti>`                | `revoked:<until ms>` or `used:<until ms>` | the later `until`       |
+//! | `…:cutoff`                  | `<cutoff s>:<until ms>`                 | the later `until`         |
+//! | `…:latest:<slot>`           | the token id                            | its `until`               |
+//! | `…:family:<id>`             | hash: `gen created expires last rotated grace revoked` | the family's absolute expiry |
+//! | `…:families`                | sorted set: family id by creation second | the latest family expiry |
+//!
+//! Times the scripts compare are whole unix seconds; key expiries are unix
+//! milliseconds. Generations are compared as decimal strings, so no
+//! generation loses precision in Lua's doubles.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// What a decode asks. `KEYS`: the id entry, the cutoff, then the latest
+/// slot if `ARGV[3]` is `1`, then the family if `ARGV[4]` is `1`. `ARGV[1]`:
+/// the token's `iat` in seconds, or empty; `ARGV[2]`: its id.
+///
+/// Answers 0 live, 1 revoked, 2 used, 3 issued before the cutoff,
+/// 4 superseded, 5 family revoked, -1 a cutoff this crate did not write.
+/// The order is the memory store's: id, cutoff, slot, family.
+pub(crate) static CHECK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local entry = redis.call('GET', KEYS[1])
+if entry then
+  if string.sub(entry, 1, 5) == 'used:' then return 2 end
+  return 1
+end
+local cutoff = redis.call('GET', KEYS[2])
+if cutoff then
+  local at = tonumber(string.match(cutoff, '^(%-?%d+):'))
+  if at == nil then return -1 end
+  if ARGV[1] == '' or tonumber(ARGV[1]) < at then return 3 end
+end
+local next_key = 3
+if ARGV[3] == '1' then
+  local latest = redis.call('GET', KEYS[next_key])
+  if latest and latest ~= ARGV[2] then return 4 end
+  next_key = next_key + 1
+end
+if ARGV[4] == '1' then
+  if redis.call('HGET', KEYS[next_key], 'revoked') ~= '0' then return 5 end
+end
+return 0
+",
+    )
+});
+
+/// Revokes an id until `ARGV[1]` (ms): a spent id stays spent, and the
+/// entry keeps the later of its expiry and the new one.
+pub(crate) static REVOKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local status = 'revoked'
+local entry = redis.call('GET', KEYS[1])
+if entry then
+  if string.sub(entry, 1, 5) == 'used:' then status = 'used' end
+  local held = string.match(entry, ':(%d+)$')
+  if held and tonumber(held) >= tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], status .. ':' .. ARGV[1], 'PXAT', ARGV[1])
+return 0
+",
+    )
+});
+
+/// Spends an id once, until `ARGV[1]` (ms): `SET NX PXAT`. Answers 0 spent
+/// now, 1 spent before, 2 revoked.
+pub(crate) static CONSUME: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('SET', KEYS[1], 'used:' .. ARGV[1], 'NX', 'PXAT', ARGV[1]) then return 0 end
+if string.sub(redis.call('GET', KEYS[1]), 1, 5) == 'used:' then return 1 end
+return 2
+",
+    )
+});
+
+/// Sets the subject's cutoff to the later of the held one and `ARGV[1]`
+/// (seconds), kept until the later of the held `until` and `ARGV[2]` (ms).
+pub(crate) static CUTOFF: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local cutoff = ARGV[1]
+local until_ms = ARGV[2]
+local held = redis.call('GET', KEYS[1])
+if held then
+  local at, held_until = string.match(held, '^(%-?%d+):(%d+)$')
+  if at and tonumber(at) > tonumber(cutoff) then cutoff = at end
+  if held_until and tonumber(held_until) > tonumber(until_ms) then until_ms = held_until end
+end
+redis.call('SET', KEYS[1], cutoff .. ':' .. until_ms, 'PXAT', until_ms)
+return 0
+",
+    )
+});
+
+/// Creates a family. `KEYS`: the family, the subject's index. `ARGV`: id,
+/// created (s), expires (s), expires (ms), the cap or empty. Answers `{1}` if
+/// the id exists, else `{0, ids…}` with the families revoked by the cap: the
+/// oldest live ones (by creation second, then id), as many as keep the
+/// subject at the cap with the new one.
+///
+/// The index names the subject's other families, which the script reads by
+/// the key layout: they share the hash tag, so they are in this slot.
+pub(crate) static CREATE_FAMILY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return {1} end
+local out = {0}
+if ARGV[5] ~= '' then
+  local cap = math.max(tonumber(ARGV[5]), 1)
+  local base = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1])
+  local live = {}
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if redis.call('HGET', base .. id, 'revoked') == '0' then
+      table.insert(live, id)
+    else
+      redis.call('ZREM', KEYS[2], id)
+    end
+  end
+  for i = 1, #live + 1 - cap do
+    redis.call('HSET', base .. live[i], 'revoked', '1')
+    redis.call('ZREM', KEYS[2], live[i])
+    table.insert(out, live[i])
+  end
+end
+redis.call('HSET', KEYS[1], 'gen', '0', 'created', ARGV[2], 'expires', ARGV[3],
+  'last', ARGV[2], 'rotated', '', 'grace', '0', 'revoked', '0')
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[2])
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+if ttl < 0 or now_ms + ttl < tonumber(ARGV[4]) then
+  redis.call('PEXPIREAT', KEYS[2], ARGV[4])
+end
+return out
+",
+    )
+});
+
+/// The refresh step, as the memory store's `rotate`. `ARGV`: the presented
+/// generation, the presented generation plus one (or empty), now (s), the
+/// idle timeout (s, or empty), the grace window (s, or empty), the grace
+/// uses. Answers `{0, gen, at}` advanced, `{1, gen, at}` grace replay,
+/// `{2}` reuse detected, `{3}` revoked or unknown, `{4}` expired.
+pub(crate) static ROTATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local f = redis.call('HMGET', KEYS[1], 'gen', 'expires', 'last', 'rotated', 'grace', 'revoked')
+local gen, expires, last, rotated, grace_uses = f[1], f[2], f[3], f[4], f[5]
+if not gen or f[6] ~= '0' then return {3} end
+local now = tonumber(ARGV[3])
+local idle = ARGV[4] ~= '' and now - tonumber(last) > tonumber(ARGV[4])
+if now >= tonumber(expires) or idle then
+  redis.call('HSET', KEYS[1], 'revoked', '1')
+  return {4}
+end
+if ARGV[1] == gen then
+  if gen == '9223372036854775807' then
+    redis.call('HSET', KEYS[1], 'revoked', '1')
+    return {4}
+  end
+  redis.call('HINCRBY', KEYS[1], 'gen', 1)
+  redis.call('HSET', KEYS[1], 'rotated', ARGV[3], 'last', ARGV[3], 'grace', '0')
+  return {0, redis.call('HGET', KEYS[1], 'gen'), ARGV[3]}
+end
+if ARGV[5] ~= '' and rotated ~= '' and ARGV[2] == gen
+  and now - tonumber(rotated) <= tonumber(ARGV[5])
+  and tonumber(grace_uses) < tonumber(ARGV[6]) then
+  redis.call('HINCRBY', KEYS[1], 'grace', 1)
+  return {1, gen, rotated}
+end
+redis.call('HSET', KEYS[1], 'revoked', '1')
+return {2}
+",
+    )
+});
+
+/// Revokes a family, if it exists; the record keeps its expiry.
+pub(crate) static REVOKE_FAMILY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'revoked', '1') end
+return 0
+",
+    )
+});

@@ -1,0 +1,516 @@
+//! [`RedisStore`]: the [`TokenStore`] over one Redis server or a cluster.
+
+use core::fmt;
+use core::future::Future;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::{Client, RedisResult, Value, cmd};
+use time::OffsetDateTime;
+use vaulttoken::error::StoreError;
+use vaulttoken::store::{
+    Check, Consumption, NewFamily, Rotated, Rotation, StoreFuture, TokenState, TokenStore,
+};
+
+use crate::connect_error::ConnectError;
+use crate::connection::Connection;
+use crate::failure::Failure;
+use crate::keys::KeyLayout;
+use crate::options::StoreOptions;
+use crate::server_check::{self, CheckFailure, MINIMUM_VERSION, ServerCheck, ServerVersion};
+use crate::{replies, scripts, times};
+
+/// How often the single-server connection retries a reconnect in a row,
+/// before the next call starts over.
+const RECONNECT_RETRIES: usize = 6;
+
+/// The shortest and longest pause between two reconnect attempts.
+const RECONNECT_MIN_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
+const RECONNECT_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A [`TokenStore`] in Redis, shared by every instance of a service: one
+/// server (through a connection that reconnects in the background) or a
+/// Redis Cluster.
+///
+/// - **One round trip per decode.** A subject's entries share one hash tag,
+///   so [`TokenStore::check`] is one script call, on a cluster too.
+/// - **Bounded.** Every key expires with the token it describes.
+/// - **Deadlines.** Every call fails after [`StoreOptions::deadline`] with
+///   [`StoreError::Timeout`]; a lost connection is
+///   [`StoreError::Unreachable`] (a category, never the URL), and the next
+///   calls succeed once the server is back.
+/// - **Fail closed.** An answer the store cannot read is
+///   [`StoreError::Protocol`], never a default.
+///
+/// Cloning is cheap and shares the connection.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use vaulttoken::{LocalKey, LocalService};
+/// use vaulttoken_redis::{RedisStore, StoreOptions};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = RedisStore::connect("redis://127.0.0.1:6379", StoreOptions::default()).await?;
+/// assert!(!store.server_check().eviction_policy.may_evict());
+/// let service = LocalService::builder(LocalKey::generate()?)
+///     .store(Arc::new(store))
+///     .build();
+/// # let token = String::new();
+/// let verified = service.decode_async(&token).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: Connection,
+    keys: KeyLayout,
+    options: StoreOptions,
+    server: ServerCheck,
+}
+
+impl fmt::Debug for RedisStore {
+    /// The mode, prefix, deadline and server check: never a URL.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = if self.connection.is_cluster() {
+            "cluster"
+        } else {
+            "single server"
+        };
+        f.debug_struct("RedisStore")
+            .field("mode", &mode)
+            .field("prefix", &self.options.prefix)
+            .field("deadline", &self.options.deadline)
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to one Redis server (`redis://[user:password@]host:port[/db]`,
+    /// or `rediss://` built with a TLS feature of `redis`), checks its version
+    /// and eviction policy, and warns (target `vaulttoken_redis`) unless the
+    /// policy is `noeviction`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectError::InvalidUrl`], [`ConnectError::InvalidOptions`],
+    /// [`ConnectError::Timeout`] after [`StoreOptions::connect_timeout`],
+    /// [`ConnectError::Unreachable`], and [`ConnectError::ServerTooOld`] for
+    /// a server older than 6.2.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use vaulttoken_redis::{RedisStore, StoreOptions};
+    ///
+    /// # async fn run() -> Result<(), vaulttoken_redis::ConnectError> {
+    /// let options = StoreOptions::default().deadline(Duration::from_millis(200));
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379", options).await?;
+    /// println!("Redis {}", store.server_check().version);
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, ConnectError> {
+        if let Some(reason) = options.problem() {
+            return Err(ConnectError::InvalidOptions { reason });
+        }
+        let client = Client::open(url).map_err(|_| ConnectError::InvalidUrl)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.deadline))
+            .set_response_timeout(Some(options.deadline))
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_min_delay(RECONNECT_MIN_DELAY)
+            .set_max_delay(RECONNECT_MAX_DELAY);
+        let timeout = options.connect_timeout;
+        let connected = tokio::time::timeout(timeout, async {
+            let manager = ConnectionManager::new_with_config(client, config).await?;
+            let connection = Connection::Single(manager);
+            let server = server_check::run(&connection).await?;
+            Ok::<_, CheckFailure>((connection, server))
+        })
+        .await;
+        Self::finish(connected, options)
+    }
+
+    /// Connects to a Redis Cluster through any of its nodes
+    /// (`redis://host:port` each); every call goes to the primary of its
+    /// subject's slot. Checks every primary as [`RedisStore::connect`] does.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RedisStore::connect`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use vaulttoken_redis::{RedisStore, StoreOptions};
+    ///
+    /// # async fn run() -> Result<(), vaulttoken_redis::ConnectError> {
+    /// let nodes = ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379", "redis://10.0.0.3:6379"];
+    /// let store = RedisStore::connect_cluster(nodes, StoreOptions::default()).await?;
+    /// assert!(store.is_cluster());
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_cluster<I, S>(
+        nodes: I,
+        options: StoreOptions,
+    ) -> Result<Self, ConnectError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        if let Some(reason) = options.problem() {
+            return Err(ConnectError::InvalidOptions { reason });
+        }
+        let nodes: Vec<String> = nodes
+            .into_iter()
+            .map(|node| node.as_ref().to_owned())
+            .collect();
+        if nodes.is_empty() {
+            return Err(ConnectError::InvalidOptions {
+                reason: "no cluster node given",
+            });
+        }
+        let client = ClusterClientBuilder::new(nodes)
+            .connection_timeout(options.deadline)
+            .response_timeout(options.deadline)
+            .build()
+            .map_err(|_| ConnectError::InvalidUrl)?;
+        let timeout = options.connect_timeout;
+        let connected = tokio::time::timeout(timeout, async {
+            let cluster = client.get_async_connection().await?;
+            let connection = Connection::Cluster(cluster);
+            let server = server_check::run(&connection).await?;
+            Ok::<_, CheckFailure>((connection, server))
+        })
+        .await;
+        Self::finish(connected, options)
+    }
+
+    fn finish(
+        connected: Result<
+            Result<(Connection, ServerCheck), CheckFailure>,
+            tokio::time::error::Elapsed,
+        >,
+        options: StoreOptions,
+    ) -> Result<Self, ConnectError> {
+        let timeout = options.connect_timeout;
+        let (connection, server) = match connected {
+            Err(_) => return Err(ConnectError::Timeout { timeout }),
+            Ok(Err(CheckFailure::VersionUnknown)) => return Err(ConnectError::VersionUnknown),
+            Ok(Err(CheckFailure::Redis(error))) => {
+                return Err(match Failure::of(&error) {
+                    Failure::Timeout => ConnectError::Timeout { timeout },
+                    Failure::Unreachable(reason) | Failure::Protocol(reason) => {
+                        ConnectError::Unreachable {
+                            reason: reason.into(),
+                        }
+                    }
+                });
+            }
+            Ok(Ok(found)) => found,
+        };
+        supported(server.version)?;
+        Ok(Self {
+            connection,
+            keys: KeyLayout::new(&options.prefix),
+            options,
+            server,
+        })
+    }
+
+    /// What the store found at connect: the server version and its
+    /// eviction policy (on a cluster, the oldest and the riskiest).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use vaulttoken_redis::{EvictionPolicy, RedisStore, StoreOptions};
+    ///
+    /// # async fn run() -> Result<(), vaulttoken_redis::ConnectError> {
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379", StoreOptions::default()).await?;
+    /// if store.server_check().eviction_policy != EvictionPolicy::NoEviction {
+    ///     eprintln!("revocations may be evicted");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn server_check(&self) -> &ServerCheck {
+        &self.server
+    }
+
+    /// The options the store was connected with.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use vaulttoken_redis::{RedisStore, StoreOptions};
+    ///
+    /// # async fn run() -> Result<(), vaulttoken_redis::ConnectError> {
+    /// let options = StoreOptions::default().prefix("auth");
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379", options).await?;
+    /// assert_eq!(store.options().prefix, "auth");
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    /// Whether the store talks to a cluster.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use vaulttoken_redis::{RedisStore, StoreOptions};
+    ///
+    /// # async fn run() -> Result<(), vaulttoken_redis::ConnectError> {
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379", StoreOptions::default()).await?;
+    /// assert!(!store.is_cluster());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn is_cluster(&self) -> bool {
+        self.connection.is_cluster()
+    }
+
+    /// `future`, within the deadline, with its failure as a category.
+    async fn within(
+        &self,
+        future: impl Future<Output = RedisResult<Value>>,
+    ) -> Result<Value, StoreError> {
+        let deadline = self.options.deadline;
+        match tokio::time::timeout(deadline, future).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(Failure::of(&error).into_store_error(deadline)),
+            Err(_) => Err(Failure::Timeout.into_store_error(deadline)),
+        }
+    }
+
+    /// After a write of `key`: waits for the replicas, if the options ask.
+    async fn replicated(&self, key: &str) -> Result<(), StoreError> {
+        let Some(wait) = self.options.replicas else {
+            return Ok(());
+        };
+        let mut command = cmd("WAIT");
+        let millis = u64::try_from(wait.timeout.as_millis()).unwrap_or(u64::MAX);
+        command.arg(wait.replicas).arg(millis.max(1));
+        match self.within(self.connection.query_at(key, command)).await? {
+            Value::Int(acknowledged) if acknowledged >= i64::from(wait.replicas) => Ok(()),
+            Value::Int(_) => Err(StoreError::Unreachable {
+                reason: "too few replicas acknowledged the write".into(),
+            }),
+            _ => Err(StoreError::Protocol {
+                reason: "an unknown answer to WAIT".into(),
+            }),
+        }
+    }
+}
+
+impl TokenStore for RedisStore {
+    fn check<'a>(&'a self, check: &'a Check<'a>) -> StoreFuture<'a, TokenState> {
+        Box::pin(async move {
+            let keys = self.keys.subject(check.subject);
+            let mut script = scripts::CHECK.prepare_invoke();
+            script.key(keys.token(check.token_id)).key(keys.cutoff());
+            if let Some(slot) = check.latest_of {
+                script.key(keys.latest(slot));
+            }
+            if let Some(family) = check.family {
+                script.key(keys.family(family));
+            }
+            let issued_at = check
+                .issued_at
+                .map(|at| times::seconds_floor(at).to_string())
+                .unwrap_or_default();
+            script
+                .arg(issued_at)
+                .arg(check.token_id)
+                .arg(flag(check.latest_of.is_some()))
+                .arg(flag(check.family.is_some()));
+            let answer = self.within(self.connection.run(&script)).await?;
+            replies::token_state(&answer)
+        })
+    }
+
+    fn revoke<'a>(
+        &'a self,
+        subject: Option<&'a str>,
+        token_id: &'a str,
+        until: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let key = self.keys.subject(subject).token(token_id);
+            let mut script = scripts::REVOKE.key(&key);
+            script.arg(times::expiry_millis(until));
+            replies::done(&self.within(self.connection.run(&script)).await?)?;
+            self.replicated(&key).await
+        })
+    }
+
+    fn consume<'a>(
+        &'a self,
+        subject: Option<&'a str>,
+        token_id: &'a str,
+        until: OffsetDateTime,
+    ) -> StoreFuture<'a, Consumption> {
+        Box::pin(async move {
+            let key = self.keys.subject(subject).token(token_id);
+            let mut script = scripts::CONSUME.key(&key);
+            script.arg(times::expiry_millis(until));
+            let answer = self.within(self.connection.run(&script)).await?;
+            let consumption = replies::consumption(&answer)?;
+            self.replicated(&key).await?;
+            Ok(consumption)
+        })
+    }
+
+    fn revoke_issued_before<'a>(
+        &'a self,
+        subject: &'a str,
+        cutoff: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let key = self.keys.subject(Some(subject)).cutoff();
+            let mut script = scripts::CUTOFF.key(&key);
+            script
+                .arg(times::seconds_ceil(cutoff))
+                .arg(times::expiry_millis(until));
+            replies::done(&self.within(self.connection.run(&script)).await?)?;
+            self.replicated(&key).await
+        })
+    }
+
+    fn supersede<'a>(
+        &'a self,
+        subject: Option<&'a str>,
+        slot: &'a str,
+        token_id: &'a str,
+        until: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let key = self.keys.subject(subject).latest(slot);
+            let mut command = cmd("SET");
+            command
+                .arg(&key)
+                .arg(token_id)
+                .arg("PXAT")
+                .arg(times::expiry_millis(until));
+            replies::done(&self.within(self.connection.query(&command)).await?)?;
+            self.replicated(&key).await
+        })
+    }
+
+    fn create_family<'a>(&'a self, family: &'a NewFamily<'a>) -> StoreFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let keys = self.keys.subject(Some(family.subject));
+            let key = keys.family(family.id);
+            let mut script = scripts::CREATE_FAMILY.key(&key);
+            script
+                .key(keys.families())
+                .arg(family.id)
+                .arg(times::seconds_floor(family.created_at))
+                .arg(times::seconds_ceil(family.expires_at))
+                .arg(times::expiry_millis(family.expires_at))
+                .arg(
+                    family
+                        .max_per_subject
+                        .map(|max| max.to_string())
+                        .unwrap_or_default(),
+                );
+            let answer = self.within(self.connection.run(&script)).await?;
+            let revoked = replies::created_family(&answer)?;
+            self.replicated(&key).await?;
+            Ok(revoked)
+        })
+    }
+
+    fn rotate_family<'a>(&'a self, rotation: &'a Rotation<'a>) -> StoreFuture<'a, Rotated> {
+        Box::pin(async move {
+            let key = self
+                .keys
+                .subject(Some(rotation.subject))
+                .family(rotation.family_id);
+            let presented = rotation.presented_generation;
+            let (window, max_uses) = match rotation.grace {
+                Some(grace) => (
+                    times::duration_seconds_floor(grace.window).to_string(),
+                    grace.max_uses.to_string(),
+                ),
+                None => (String::new(), String::new()),
+            };
+            let mut script = scripts::ROTATE.key(&key);
+            script
+                .arg(presented.to_string())
+                .arg(
+                    presented
+                        .checked_add(1)
+                        .map(|next| next.to_string())
+                        .unwrap_or_default(),
+                )
+                .arg(times::seconds_floor(rotation.now))
+                .arg(
+                    rotation
+                        .idle_timeout
+                        .map(|idle| times::duration_seconds_floor(idle).to_string())
+                        .unwrap_or_default(),
+                )
+                .arg(window)
+                .arg(max_uses);
+            let answer = self.within(self.connection.run(&script)).await?;
+            let step = replies::rotated(&answer)?;
+            self.replicated(&key).await?;
+            Ok(step)
+        })
+    }
+
+    fn revoke_family<'a>(
+        &'a self,
+        subject: Option<&'a str>,
+        family_id: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let key = self.keys.subject(subject).family(family_id);
+            let script = scripts::REVOKE_FAMILY.key(&key);
+            replies::done(&self.within(self.connection.run(&script)).await?)?;
+            self.replicated(&key).await
+        })
+    }
+}
+
+/// Refuses a server older than [`MINIMUM_VERSION`].
+fn supported(version: ServerVersion) -> Result<(), ConnectError> {
+    if version < MINIMUM_VERSION {
+        return Err(ConnectError::ServerTooOld { found: version });
+    }
+    Ok(())
+}
+
+fn flag(set: bool) -> &'static str {
+    if set { "1" } else { "0" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_from_6_2_are_supported() {
+        assert_eq!(supported(ServerVersion::new(6, 2, 0)), Ok(()));
+        assert_eq!(supported(ServerVersion::new(7, 0, 15)), Ok(()));
+        assert_eq!(
+            supported(ServerVersion::new(6, 0, 20)),
+            Err(ConnectError::ServerTooOld {
+                found: ServerVersion::new(6, 0, 20)
+            })
+        );
+        assert!(supported(ServerVersion::new(5, 9, 9)).is_err());
+    }
+
+    #[test]
+    fn flags_are_one_and_zero() {
+        assert_eq!((flag(true), flag(false)), ("1", "0"));
+    }
+}
