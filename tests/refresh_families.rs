@@ -295,3 +295,113 @@ fn logging_out_everywhere_ends_refresh_families_too() {
     let again = rt.block_on(families.issue("alice")).unwrap();
     rt.block_on(families.refresh(&again.refresh)).unwrap();
 }
+
+#[test]
+fn access_tokens_live_their_own_lifetime_never_past_the_family() {
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let families = RefreshFamilies::builder(key(), Arc::new(MemoryStore::new()))
+        .clock(clock.clone())
+        .access_lifetime(Duration::minutes(5))
+        .build();
+    let pair = rt.block_on(families.issue("alice")).unwrap();
+    assert_eq!(pair.access_expires_at, start() + Duration::minutes(5));
+    assert_eq!(pair.refresh_expires_at, start() + Duration::days(14));
+    clock.advance(Duration::minutes(5));
+    assert!(matches!(
+        rt.block_on(families.verify_access(&pair.access)),
+        Err(Error::Claims(_))
+    ));
+
+    let short = RefreshFamilies::builder(key(), Arc::new(MemoryStore::new()))
+        .clock(clock.clone())
+        .access_lifetime(Duration::hours(2))
+        .family_lifetime(Duration::hours(1))
+        .build();
+    let pair = rt.block_on(short.issue("alice")).unwrap();
+    let ends = vaulttoken::clock::Clock::now(&clock) + Duration::hours(1);
+    assert_eq!(
+        (pair.access_expires_at, pair.refresh_expires_at),
+        (ends, ends)
+    );
+}
+
+#[test]
+fn times_are_whole_seconds_even_on_a_clock_with_fractions() {
+    let rt = runtime();
+    let clock = ManualClock::new(start() + Duration::milliseconds(750));
+    let families = families(Arc::new(MemoryStore::new()), &clock, None);
+    let pair = rt.block_on(families.issue("alice")).unwrap();
+    assert_eq!(pair.access_expires_at.nanosecond(), 0);
+    assert_eq!(pair.refresh_expires_at, start() + Duration::days(14));
+    let next = rt.block_on(families.refresh(&pair.refresh)).unwrap();
+    assert_eq!(next.refresh_expires_at.nanosecond(), 0);
+}
+
+#[test]
+fn an_idle_family_expires_and_stays_dead() {
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let families = RefreshFamilies::builder(key(), Arc::new(MemoryStore::new()))
+        .clock(clock.clone())
+        .idle_timeout(Duration::days(2))
+        .build();
+    let pair = rt.block_on(families.issue("alice")).unwrap();
+    clock.advance(Duration::days(1));
+    let next = rt.block_on(families.refresh(&pair.refresh)).unwrap();
+    clock.advance(Duration::days(2) + Duration::SECOND);
+    assert_eq!(
+        denial(rt.block_on(families.refresh(&next.refresh))),
+        Denial::FamilyExpired
+    );
+    assert_eq!(
+        denial(rt.block_on(families.refresh(&next.refresh))),
+        Denial::FamilyRevoked
+    );
+}
+
+#[test]
+fn a_subject_at_its_cap_loses_its_oldest_family() {
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let families = RefreshFamilies::builder(key(), Arc::new(MemoryStore::new()))
+        .clock(clock.clone())
+        .max_families_per_subject(2)
+        .build();
+    let mut pairs = Vec::new();
+    for _ in 0..3 {
+        pairs.push(rt.block_on(families.issue("alice")).unwrap());
+        clock.advance(Duration::SECOND);
+    }
+    assert_eq!(
+        denial(rt.block_on(families.verify_access(&pairs[0].access))),
+        Denial::FamilyRevoked
+    );
+    for pair in &pairs[1..] {
+        rt.block_on(families.refresh(&pair.refresh)).unwrap();
+    }
+    // Another subject has a cap of its own.
+    rt.block_on(families.issue("bob")).unwrap();
+    rt.block_on(families.refresh(&pairs[2].refresh))
+        .unwrap_err();
+}
+
+#[test]
+fn revoking_a_family_ends_its_refresh_and_access_tokens() {
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let families = families(Arc::new(MemoryStore::new()), &clock, None);
+    let pair = rt.block_on(families.issue("alice")).unwrap();
+    let other = rt.block_on(families.issue("alice")).unwrap();
+    rt.block_on(families.revoke("alice", &pair.family_id))
+        .unwrap();
+    assert_eq!(
+        denial(rt.block_on(families.refresh(&pair.refresh))),
+        Denial::FamilyRevoked
+    );
+    assert_eq!(
+        denial(rt.block_on(families.verify_access(&pair.access))),
+        Denial::FamilyRevoked
+    );
+    rt.block_on(families.verify_access(&other.access)).unwrap();
+}

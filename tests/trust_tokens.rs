@@ -225,3 +225,18 @@ fn a_configured_lifetime_replaces_the_default() {
     clock.advance(Duration::minutes(2));
     assert!(expired(block_on(tokens.verify(&token, &kind, None))));
 }
+
+#[test]
+fn without_latest_wins_issuing_writes_nothing_to_the_store() {
+    let clock = ManualClock::new(start());
+    let store = Arc::new(MemoryStore::new());
+    let tokens = TrustTokens::builder(key(), store.clone())
+        .clock(clock.clone())
+        .build();
+    let kind = TrustKind::MagicLink;
+    let first = block_on(tokens.issue(tokens.request(kind.clone(), "alice"))).unwrap();
+    block_on(tokens.issue(tokens.request(kind.clone(), "alice"))).unwrap();
+    assert!(store.is_empty());
+    // Both tokens stay valid.
+    block_on(tokens.consume(&first, &kind, None)).unwrap();
+}
