@@ -752,3 +752,23 @@ fn a_ring_built_service_reads_the_rings_clock_when_given_none() {
     ));
     assert_eq!(ring.settings().clock().now(), NOW + Duration::minutes(61));
 }
+
+// Mutants of service.rs.
+
+#[test]
+fn a_default_service_takes_tokens_up_to_64_kib_and_refuses_longer_ones() {
+    let service = local_service();
+    let big = Claims::builder()
+        .claim("blob", "x".repeat(32 * 1024))
+        .not_before(NOW)
+        .expires_in(Duration::hours(1))
+        .build_with_clock(clock())
+        .unwrap();
+    let token = service.encode(&big).unwrap();
+    assert_eq!(service.decode(&token).unwrap().claims(), &big);
+    let garbage = format!("v4.local.{}", "A".repeat(64 * 1024));
+    assert!(matches!(
+        service.decode(&garbage),
+        Err(Error::TokenTooLong { max_len: 65_536 })
+    ));
+}
