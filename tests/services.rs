@@ -772,3 +772,33 @@ fn a_default_service_takes_tokens_up_to_64_kib_and_refuses_longer_ones() {
         Err(Error::TokenTooLong { max_len: 65_536 })
     ));
 }
+
+#[test]
+fn a_closure_provider_debugs_as_its_type_without_the_closure() {
+    let key = Arc::new(local_key());
+    let provider = vaulttoken::service::key_provider_fn(move |_| Ok(Arc::clone(&key)));
+    assert_eq!(format!("{provider:?}"), "FnProvider { .. }");
+}
+
+#[test]
+fn a_service_debugs_its_purpose_and_settings() {
+    let issuer = LocalService::builder(local_key())
+        .max_token_len(4096)
+        .build();
+    let debug = format!("{issuer:?}");
+    for part in [
+        "TokenService {",
+        "v4.local.",
+        "can_issue: true",
+        "max_token_len: 4096",
+    ] {
+        assert!(debug.contains(part), "{part} not in {debug}");
+    }
+    let verifier =
+        PublicService::verifier(SecretKey::from_seed(&[7; 32]).unwrap().public_key()).build();
+    let debug = format!("{verifier:?}");
+    assert!(
+        debug.contains("v4.public.") && debug.contains("can_issue: false"),
+        "{debug}"
+    );
+}
