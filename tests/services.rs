@@ -802,3 +802,22 @@ fn a_service_debugs_its_purpose_and_settings() {
         "{debug}"
     );
 }
+
+#[test]
+fn a_token_exactly_at_the_length_limit_is_issued_and_accepted() {
+    let token = local_service().encode(&claims()).unwrap();
+    let exact = LocalService::builder(local_key())
+        .rules(rules())
+        .max_token_len(token.len())
+        .build();
+    assert_eq!(exact.decode(&token).unwrap().claims(), &claims());
+    assert_eq!(exact.encode(&claims()).unwrap().len(), token.len());
+    let one_short = LocalService::builder(local_key())
+        .rules(rules())
+        .max_token_len(token.len() - 1)
+        .build();
+    assert!(matches!(
+        one_short.decode(&token),
+        Err(Error::TokenTooLong { max_len }) if max_len == token.len() - 1
+    ));
+}
