@@ -821,3 +821,19 @@ fn a_token_exactly_at_the_length_limit_is_issued_and_accepted() {
         Err(Error::TokenTooLong { max_len }) if max_len == token.len() - 1
     ));
 }
+
+#[test]
+fn a_footer_that_already_names_the_issuing_kid_is_issued_as_it_is() {
+    let service = LocalService::builder(local_key())
+        .key_id("k1")
+        .rules(rules())
+        .build();
+    let footer = Footer::Claims(
+        FooterClaims::new()
+            .with_key_id("k1")
+            .with_claim("region", "eu")
+            .unwrap(),
+    );
+    let token = service.encode_with_footer(&claims(), &footer).unwrap();
+    assert_eq!(service.decode(&token).unwrap().footer(), &footer);
+}
