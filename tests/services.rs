@@ -837,3 +837,20 @@ fn a_footer_that_already_names_the_issuing_kid_is_issued_as_it_is() {
     let token = service.encode_with_footer(&claims(), &footer).unwrap();
     assert_eq!(service.decode(&token).unwrap().footer(), &footer);
 }
+
+#[test]
+fn a_service_builder_debugs_its_purpose_and_settings() {
+    let builder = PublicService::builder(SecretKey::from_seed(&[7; 32]).unwrap())
+        .footer_mode(FooterMode::Text)
+        .max_token_len(2048);
+    let debug = format!("{builder:?}");
+    for part in [
+        "ServiceBuilder {",
+        "v4.public.",
+        "footer_mode: Text",
+        "max_token_len: 2048",
+        "from_ring: false",
+    ] {
+        assert!(debug.contains(part), "{part} not in {debug}");
+    }
+}
