@@ -1820,4 +1820,22 @@ mod tests {
         names.sort_unstable();
         assert_eq!(names, ["a", "b", "n", "o"]);
     }
+
+    #[test]
+    fn a_random_token_id_is_32_fresh_random_bytes_in_base64url() {
+        let ids: Vec<String> = (0..2)
+            .map(|_| {
+                let claims = Claims::builder()
+                    .random_token_id()
+                    .build_with_clock(clock())
+                    .unwrap();
+                claims.token_id().unwrap().to_owned()
+            })
+            .collect();
+        assert_ne!(ids[0], ids[1]);
+        for id in &ids {
+            let bytes = crate::encoding::decode_base64url(id).unwrap();
+            assert_eq!(bytes.len(), 32, "{id}");
+        }
+    }
 }
