@@ -160,6 +160,7 @@ impl Claims {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn builder() -> ClaimsBuilder {
+        // Equivalent mutant: `Default::default()` is this very body.
         ClaimsBuilder::default()
     }
 
@@ -1826,4 +1827,46 @@ mod tests {
     }
 
     const CLAIMS_FIXTURE: &[u8] = br#"{"iss":"https://auth.example.com","sub":"user:8f14e45f-ceea","aud":"api.example.com","exp":"2039-01-01T00:00:00Z","nbf":"2024-01-01T00:00:00Z","iat":"2024-01-01T00:00:00Z","jti":"c2a7d5e1-93b4-4f0a-8e61-0d9b2f7c4a38","role":"admin","tenant":"acme"}"#;
+
+    #[test]
+    fn typed_getters_read_claims_of_their_own_type() {
+        let c = Claims::builder()
+            .claim("n", -3)
+            .claim("b", true)
+            .claim("o", serde_json::json!({"k": [1, 2]}))
+            .claim("a", ["x", "y"])
+            .build_with_clock(clock())
+            .unwrap();
+        assert_eq!(c.custom_i64("n"), Some(-3));
+        assert_eq!(c.custom_bool("b"), Some(true));
+        assert_eq!(
+            c.custom_object("o"),
+            serde_json::json!({"k": [1, 2]}).as_object()
+        );
+        assert_eq!(
+            c.custom_array("a"),
+            Some(&vec![Value::from("x"), Value::from("y")])
+        );
+        let mut names: Vec<&str> = c.custom_claims().keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["a", "b", "n", "o"]);
+    }
+
+    #[test]
+    fn a_random_token_id_is_32_fresh_random_bytes_in_base64url() {
+        let ids: Vec<String> = (0..2)
+            .map(|_| {
+                let claims = Claims::builder()
+                    .random_token_id()
+                    .build_with_clock(clock())
+                    .unwrap();
+                claims.token_id().unwrap().to_owned()
+            })
+            .collect();
+        assert_ne!(ids[0], ids[1]);
+        for id in &ids {
+            let bytes = crate::encoding::decode_base64url(id).unwrap();
+            assert_eq!(bytes.len(), 32, "{id}");
+        }
+    }
 }

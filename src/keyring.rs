@@ -1143,4 +1143,20 @@ mod tests {
         assert!(debug.contains("next"), "{debug}");
         assert!(!debug.contains(&secret_hex), "{debug}");
     }
+
+    #[test]
+    fn keys_lists_every_id_with_its_status_and_is_empty_follows_them() {
+        let ring = LocalKeyRing::new(Duration::hours(1))
+            .unwrap()
+            .with_clock(at(0));
+        assert!(ring.is_empty());
+        assert!(ring.keys().is_empty());
+        let a = ring.add(LocalKey::from_bytes(&[1; 32]).unwrap()).unwrap();
+        let b = ring.add(LocalKey::from_bytes(&[2; 32]).unwrap()).unwrap();
+        ring.promote(&a).unwrap();
+        assert!(!ring.is_empty());
+        let mut expected = vec![(a, KeyStatus::Active), (b, KeyStatus::Next)];
+        expected.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(ring.keys(), expected);
+    }
 }

@@ -88,6 +88,8 @@ pub(crate) trait LendsDecodingKey<K>: Send + Sync + fmt::Debug {
 struct Provided<K>(Arc<dyn KeyProvider<K>>);
 
 impl<K> fmt::Debug for Provided<K> {
+    // Equivalent mutant: nothing ever formats a `Provided` (it is private and a
+    // service's Debug leaves its keys out), so an empty `fmt` is unobservable.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
@@ -277,6 +279,8 @@ struct EphemeralCopies<P: ServicePurpose> {
 }
 
 impl<P: ServicePurpose> fmt::Debug for EphemeralCopies<P> {
+    // Equivalent mutant: nothing ever formats an `EphemeralCopies` (it is private
+    // and a service's Debug shows only `can_issue`), so an empty `fmt` is unobservable.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EphemeralCopies")
             .field("key", &self.key)

@@ -752,3 +752,105 @@ fn a_ring_built_service_reads_the_rings_clock_when_given_none() {
     ));
     assert_eq!(ring.settings().clock().now(), NOW + Duration::minutes(61));
 }
+
+// Mutants of service.rs.
+
+#[test]
+fn a_default_service_takes_tokens_up_to_64_kib_and_refuses_longer_ones() {
+    let service = local_service();
+    let big = Claims::builder()
+        .claim("blob", "x".repeat(32 * 1024))
+        .not_before(NOW)
+        .expires_in(Duration::hours(1))
+        .build_with_clock(clock())
+        .unwrap();
+    let token = service.encode(&big).unwrap();
+    assert_eq!(service.decode(&token).unwrap().claims(), &big);
+    let garbage = format!("v4.local.{}", "A".repeat(64 * 1024));
+    assert!(matches!(
+        service.decode(&garbage),
+        Err(Error::TokenTooLong { max_len: 65_536 })
+    ));
+}
+
+#[test]
+fn a_closure_provider_debugs_as_its_type_without_the_closure() {
+    let key = Arc::new(local_key());
+    let provider = vaulttoken::service::key_provider_fn(move |_| Ok(Arc::clone(&key)));
+    assert_eq!(format!("{provider:?}"), "FnProvider { .. }");
+}
+
+#[test]
+fn a_service_debugs_its_purpose_and_settings() {
+    let issuer = LocalService::builder(local_key())
+        .max_token_len(4096)
+        .build();
+    let debug = format!("{issuer:?}");
+    for part in [
+        "TokenService {",
+        "v4.local.",
+        "can_issue: true",
+        "max_token_len: 4096",
+    ] {
+        assert!(debug.contains(part), "{part} not in {debug}");
+    }
+    let verifier =
+        PublicService::verifier(SecretKey::from_seed(&[7; 32]).unwrap().public_key()).build();
+    let debug = format!("{verifier:?}");
+    assert!(
+        debug.contains("v4.public.") && debug.contains("can_issue: false"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn a_token_exactly_at_the_length_limit_is_issued_and_accepted() {
+    let token = local_service().encode(&claims()).unwrap();
+    let exact = LocalService::builder(local_key())
+        .rules(rules())
+        .max_token_len(token.len())
+        .build();
+    assert_eq!(exact.decode(&token).unwrap().claims(), &claims());
+    assert_eq!(exact.encode(&claims()).unwrap().len(), token.len());
+    let one_short = LocalService::builder(local_key())
+        .rules(rules())
+        .max_token_len(token.len() - 1)
+        .build();
+    assert!(matches!(
+        one_short.decode(&token),
+        Err(Error::TokenTooLong { max_len }) if max_len == token.len() - 1
+    ));
+}
+
+#[test]
+fn a_footer_that_already_names_the_issuing_kid_is_issued_as_it_is() {
+    let service = LocalService::builder(local_key())
+        .key_id("k1")
+        .rules(rules())
+        .build();
+    let footer = Footer::Claims(
+        FooterClaims::new()
+            .with_key_id("k1")
+            .with_claim("region", "eu")
+            .unwrap(),
+    );
+    let token = service.encode_with_footer(&claims(), &footer).unwrap();
+    assert_eq!(service.decode(&token).unwrap().footer(), &footer);
+}
+
+#[test]
+fn a_service_builder_debugs_its_purpose_and_settings() {
+    let builder = PublicService::builder(SecretKey::from_seed(&[7; 32]).unwrap())
+        .footer_mode(FooterMode::Text)
+        .max_token_len(2048);
+    let debug = format!("{builder:?}");
+    for part in [
+        "ServiceBuilder {",
+        "v4.public.",
+        "footer_mode: Text",
+        "max_token_len: 2048",
+        "from_ring: false",
+    ] {
+        assert!(debug.contains(part), "{part} not in {debug}");
+    }
+}
