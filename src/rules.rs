@@ -301,6 +301,8 @@ impl BuiltinRule {
 #[must_use]
 pub struct RuleSet {
     clock: Arc<dyn Clock>,
+    /// Whether `with_clock` chose the clock (a service then keeps it).
+    clock_chosen: bool,
     leeway: Duration,
     /// Every rule, in the order they run: the built-ins in [`Kind`] order, then
     /// the custom rules in the order added.
@@ -334,6 +336,7 @@ impl Default for RuleSet {
     fn default() -> Self {
         Self {
             clock: Arc::new(SystemClock),
+            clock_chosen: false,
             leeway: Duration::ZERO,
             rules: vec![
                 Entry::Builtin(Builtin::IssuedInPast),
@@ -368,12 +371,18 @@ impl RuleSet {
     /// ```
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
+        self.clock_chosen = true;
         self
     }
 
     /// The clock the time rules read.
     pub(crate) fn clock(&self) -> Arc<dyn Clock> {
         Arc::clone(&self.clock)
+    }
+
+    /// The clock [`RuleSet::with_clock`] chose, if it was called.
+    pub(crate) fn chosen_clock(&self) -> Option<Arc<dyn Clock>> {
+        self.clock_chosen.then(|| Arc::clone(&self.clock))
     }
 
     /// The leeway the time rules allow on decode.

@@ -1464,11 +1464,10 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     /// stamps the times [`TokenService::encode`] fills in and presets
     /// [`TokenService::claims_builder`]. A service built from a key ring shares
     /// the ring's clock: this one becomes the ring's clock too (its rotations
-    /// and retirements read it), and without it the service reads the ring's.
-    /// A service with neither reads its rule set's clock (the system clock
-    /// unless [`RuleSet::with_clock`] set another). One
-    /// [`ManualClock`](crate::clock::ManualClock) thus drives all three in a
-    /// test.
+    /// and retirements read it). Without it, a service reads the clock its
+    /// rule set was given ([`RuleSet::with_clock`]), else its ring's, else the
+    /// system clock. One [`ManualClock`](crate::clock::ManualClock) thus
+    /// drives all three in a test.
     ///
     /// # Examples
     ///
@@ -1684,15 +1683,16 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     /// ```
     pub fn build(self) -> TokenService<P> {
         let mut rules = self.rules;
-        // One clock: the builder's, else the ring's, else the rule set's.
-        let clock = match (self.clock, &self.ring) {
-            (Some(clock), Some(ring)) => {
+        // One clock: the builder's, else one the rule set was given, else the
+        // ring's, else the rule set's (the system clock).
+        let clock = match (self.clock, rules.chosen_clock(), &self.ring) {
+            (Some(clock), _, Some(ring)) => {
                 ring.set_clock(Arc::clone(&clock));
                 clock
             }
-            (Some(clock), None) => clock,
-            (None, Some(ring)) => ring.clock(),
-            (None, None) => rules.clock(),
+            (Some(clock), _, None) | (None, Some(clock), _) => clock,
+            (None, None, Some(ring)) => ring.clock(),
+            (None, None, None) => rules.clock(),
         };
         rules = rules.with_clock(Arc::clone(&clock));
         if self.store.is_some() {

@@ -854,3 +854,25 @@ fn a_service_builder_debugs_its_purpose_and_settings() {
         assert!(debug.contains(part), "{part} not in {debug}");
     }
 }
+
+#[test]
+fn a_ring_built_service_keeps_a_clock_its_rule_set_was_given() {
+    use vaulttoken::clock::ManualClock;
+    use vaulttoken::keyring::LocalKeyRing;
+
+    let ring_clock = ManualClock::new(NOW - Duration::hours(5));
+    let ring = Arc::new(
+        LocalKeyRing::new(Duration::hours(1))
+            .unwrap()
+            .with_clock(ring_clock.clone()),
+    );
+    ring.promote(&ring.add(local_key()).unwrap()).unwrap();
+    let service = LocalService::from_ring(Arc::clone(&ring))
+        .rules(rules())
+        .build();
+    let token = service.encode(&Claims::builder().build().unwrap()).unwrap();
+    let claims = service.decode(&token).unwrap().into_parts().0;
+    assert_eq!(claims.issued_at(), Some(NOW));
+    // The ring keeps its own clock.
+    assert_eq!(ring.settings().clock().now(), NOW - Duration::hours(5));
+}
