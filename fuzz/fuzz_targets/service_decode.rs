@@ -135,6 +135,9 @@ fn good_claims(n: usize, at: OffsetDateTime, tenant: Option<&str>) -> Claims {
         .audience(AUDIENCE)
         .subject(format!("{SUBJECT}-{n}"))
         .token_id(format!("{TOKEN_ID}-{n}"))
+        // Every time set, so the issued claims are the decoded ones (a
+        // service fills in a missing `nbf`).
+        .not_before(at)
         .expires_in(Duration::minutes(30))
         .claim("role", if n % 2 == 0 { "reader" } else { "writer" });
     if let Some(tenant) = tenant {
