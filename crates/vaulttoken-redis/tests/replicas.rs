@@ -32,9 +32,25 @@ async fn writes_wait_for_the_replicas_asked_for() {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // The primary must count the replica as online too before WAIT can
+        // hear from it.
+        while !primary
+            .cli(&["INFO", "replication"])
+            .contains("state=online")
+        {
+            assert!(
+                linked.elapsed() < Duration::from_secs(20),
+                "the primary never saw its replica online"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let until = SystemClock.now() + time::Duration::hours(1);
 
-        let one = StoreOptions::default().wait_for_replicas(1, Duration::from_millis(300));
+        // WAIT returns as soon as the replica acknowledges; the timeout only
+        // bounds a slow machine.
+        let one = StoreOptions::default()
+            .deadline(Duration::from_secs(10))
+            .wait_for_replicas(1, Duration::from_secs(5));
         let store = RedisStore::connect(&primary.url(), one)
             .await
             .expect("connect");
