@@ -225,3 +225,79 @@ pub(crate) fn reason_code(error: &Error) -> &'static str {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Denial, ErrorKind, KeyKind, MalformedToken, Violations};
+
+    #[test]
+    fn only_reuse_an_unavailable_store_and_drift_are_warnings() {
+        let warnings = [
+            AuditEvent::FamilyReuseDetected,
+            AuditEvent::StoreUnavailable,
+            AuditEvent::BindingDrift,
+        ];
+        let all = [
+            AuditEvent::TokenIssued,
+            AuditEvent::TokenRejected,
+            AuditEvent::TokenRevoked,
+            AuditEvent::SubjectRevoked,
+            AuditEvent::FamilyCreated,
+            AuditEvent::FamilyRotated,
+            AuditEvent::FamilyReuseDetected,
+            AuditEvent::GraceUsed,
+            AuditEvent::FamilyRevoked,
+            AuditEvent::TrustTokenConsumed,
+            AuditEvent::BindingDrift,
+            AuditEvent::StoreUnavailable,
+        ];
+        for event in all {
+            assert_eq!(event.is_warning(), warnings.contains(&event), "{event:?}");
+        }
+    }
+
+    #[test]
+    fn every_refusal_has_its_reason_code() {
+        let cases: [(Error, &str); 9] = [
+            (Error::Denied(Denial::Superseded), "superseded"),
+            (Error::Claims(Violations(Vec::new())), "rules"),
+            (Error::Verification, "verification"),
+            (Error::FooterMismatch, "verification"),
+            (Error::UnknownKeyId, "unknown-key"),
+            (
+                Error::WrongKeyType {
+                    expected: KeyKind::Local,
+                    found: KeyKind::Public,
+                },
+                "unknown-key",
+            ),
+            (Error::Store(StoreError::Full { capacity: 1 }), "store-full"),
+            (
+                Error::Store(StoreError::Unreachable {
+                    reason: "down".into(),
+                }),
+                "store-unavailable",
+            ),
+            (Error::Malformed(MalformedToken::TooManyParts), "malformed"),
+        ];
+        for (error, code) in cases {
+            assert_eq!(reason_code(&error), code, "{error:?}");
+        }
+        assert_eq!(Error::Randomness.kind(), ErrorKind::Unavailable);
+        assert_eq!(reason_code(&Error::Randomness), "other");
+    }
+
+    #[test]
+    fn a_subject_hash_is_16_bytes_in_base64url_and_tells_subjects_apart() {
+        let alice = subject_hash("alice");
+        assert_eq!(alice.len(), 22);
+        assert_eq!(
+            encoding::decode_base64url(&alice).map(|b| b.len()),
+            Some(16)
+        );
+        assert_eq!(alice, subject_hash("alice"));
+        assert_ne!(alice, subject_hash("bob"));
+        assert_ne!(subject_hash(""), subject_hash(" "));
+    }
+}

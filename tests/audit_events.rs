@@ -218,6 +218,55 @@ fn every_flow_reports_its_events_and_no_event_carries_a_secret() {
     ] {
         assert!(names.contains(&expected), "no {expected} in {names:?}");
     }
+    // Each event carries the fields that identify what it is about.
+    let carries = [
+        ("token_issued", &["jti", "subject", "remaining_secs"][..]),
+        ("token_rejected", &["reason"]),
+        ("token_revoked", &["jti", "subject", "remaining_secs"]),
+        ("subject_revoked", &["subject"]),
+        (
+            "family_created",
+            &["family", "generation", "subject", "remaining_secs"],
+        ),
+        ("family_rotated", &["family", "generation", "subject"]),
+        ("grace_used", &["family", "generation", "subject"]),
+        (
+            "family_reuse_detected",
+            &["family", "generation", "subject"],
+        ),
+        ("trust_token_consumed", &["jti", "kind", "subject"]),
+        ("store_unavailable", &["reason"]),
+        ("binding_drift", &["subject", "context", "reason"]),
+    ];
+    for (name, fields) in carries {
+        let event = audit
+            .iter()
+            .find(|event| event.get("event").map(String::as_str) == Some(name))
+            .unwrap();
+        for field in fields {
+            assert!(
+                event.contains_key(*field),
+                "{name} has no {field}: {event:?}"
+            );
+        }
+    }
+    let subject_hash = vaulttoken::audit::subject_hash(SUBJECT);
+    assert!(
+        audit
+            .iter()
+            .filter_map(|event| event.get("subject"))
+            .all(|subject| *subject == subject_hash)
+    );
+    let consumed = audit
+        .iter()
+        .find(|event| event.get("event").map(String::as_str) == Some("trust_token_consumed"))
+        .unwrap();
+    assert_eq!(consumed.get("kind").map(String::as_str), Some("magic_link"));
+    let rotated = audit
+        .iter()
+        .find(|event| event.get("event").map(String::as_str) == Some("family_rotated"))
+        .unwrap();
+    assert_eq!(rotated.get("generation").map(String::as_str), Some("1"));
     let rejected = audit
         .iter()
         .find(|fields| fields.get("event").map(String::as_str) == Some("token_rejected"))
@@ -271,4 +320,35 @@ fn a_binding_drift_event_names_the_value_and_how_it_drifted() {
         .unwrap();
     assert_eq!(drift.get("context").map(String::as_str), Some("ua"));
     assert_eq!(drift.get("reason").map(String::as_str), Some("changed"));
+}
+
+#[test]
+fn a_family_revoked_by_the_cap_is_reported_with_its_id_and_subject_hash() {
+    let recorder = Recorder::default();
+    let mut first_family = String::new();
+    tracing::subscriber::with_default(recorder.clone(), || {
+        let families = RefreshFamilies::builder(
+            LocalKey::from_bytes(&[0x62; 32]).unwrap(),
+            Arc::new(MemoryStore::new()),
+        )
+        .max_families_per_subject(1)
+        .build();
+        first_family = block_on(families.issue("carol")).unwrap().family_id;
+        block_on(families.issue("carol")).unwrap();
+    });
+    let events = recorder.0.lock().unwrap().clone();
+    let capped = events
+        .iter()
+        .map(|(_, fields)| fields)
+        .find(|fields| fields.get("reason").map(String::as_str) == Some("family-cap"))
+        .unwrap();
+    assert_eq!(
+        capped.get("event").map(String::as_str),
+        Some("family_revoked")
+    );
+    assert_eq!(capped.get("family"), Some(&first_family));
+    assert_eq!(
+        capped.get("subject"),
+        Some(&vaulttoken::audit::subject_hash("carol"))
+    );
 }

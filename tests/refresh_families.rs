@@ -210,6 +210,10 @@ fn access_and_refresh_tokens_are_never_taken_for_each_other() {
         !debug.contains(&pair.access) && !debug.contains(&pair.refresh),
         "{debug}"
     );
+    assert!(
+        debug.contains(&pair.family_id) && debug.contains("generation: 0"),
+        "{debug}"
+    );
 }
 
 fn race(families: &Arc<RefreshFamilies>, token: &str) -> Vec<Result<TokenPair, Error>> {
