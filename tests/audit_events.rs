@@ -169,6 +169,13 @@ fn every_flow_reports_its_events_and_no_event_carries_a_secret() {
         let link = block_on(trust.issue(trust.request(TrustKind::MagicLink, SUBJECT))).unwrap();
         secrets.push(link.clone());
         block_on(trust.consume(&link, &TrustKind::MagicLink, None)).unwrap();
+        let invite =
+            block_on(trust.issue(trust.request(TrustKind::OrgInvitation, SUBJECT))).unwrap();
+        secrets.push(invite.clone());
+        block_on(trust.invalidate(&invite, &TrustKind::OrgInvitation, None)).unwrap();
+        let ended = block_on(families.issue(SUBJECT)).unwrap();
+        secrets.extend([ended.access.clone(), ended.refresh.clone()]);
+        block_on(families.revoke(SUBJECT, &ended.family_id)).unwrap();
         block_on(service.revoke_subject(SUBJECT)).unwrap();
 
         let observer = Observer::from_bytes(&[9; 32]);
@@ -267,6 +274,23 @@ fn every_flow_reports_its_events_and_no_event_carries_a_secret() {
         .find(|event| event.get("event").map(String::as_str) == Some("family_rotated"))
         .unwrap();
     assert_eq!(rotated.get("generation").map(String::as_str), Some("1"));
+    let invalidated = audit
+        .iter()
+        .find(|event| event.get("kind").map(String::as_str) == Some("org_invitation"))
+        .unwrap();
+    assert_eq!(
+        invalidated.get("event").map(String::as_str),
+        Some("token_revoked")
+    );
+    assert!(invalidated.contains_key("jti") && invalidated.contains_key("subject"));
+    let family_revoked = audit
+        .iter()
+        .find(|event| {
+            event.get("event").map(String::as_str) == Some("family_revoked")
+                && !event.contains_key("reason")
+        })
+        .unwrap();
+    assert!(family_revoked.contains_key("family") && family_revoked.contains_key("subject"));
     let rejected = audit
         .iter()
         .find(|fields| fields.get("event").map(String::as_str) == Some("token_rejected"))
