@@ -473,9 +473,11 @@ impl TrustTokens {
             .decode_with(token, None, &implicit_assertion(kind, state))?;
         let claims = verified.claims();
         let token_id = claims.token_id().ok_or(Error::Verification)?;
-        let slot = kind.slot();
         let mut check = Check::token(claims.subject(), token_id);
+        // The slot name is built only when latest-wins reads it.
+        let slot;
         if self.latest_wins {
+            slot = kind.slot();
             check = check.latest_of(&slot);
         }
         let found = self.store.check(&check).await.map_err(Error::Store)?;
