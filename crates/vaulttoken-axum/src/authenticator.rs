@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use http::request::Parts;
 use vaulttoken::binding::Binding;
+use vaulttoken::error::BindingError;
 use vaulttoken::footer::Footer;
 use vaulttoken::service::{ServicePurpose, TokenService, VerifiedToken};
 
@@ -228,7 +229,11 @@ impl Authenticator {
             }
         };
         if !check(verified.token()) {
-            tracing::info!(target: TRACING_TARGET, reason = "insufficient_scope", "claims check refused a token");
+            tracing::info!(
+                target: TRACING_TARGET,
+                reason = "insufficient_scope",
+                "a claims check refused a token"
+            );
             return Err(self.reject(RejectionKind::InsufficientScope));
         }
         Ok(Some(verified))
@@ -242,7 +247,11 @@ impl Authenticator {
             Ok(Some(token)) => token,
             Ok(None) => return Ok(None),
             Err(_) => {
-                tracing::info!(target: TRACING_TARGET, reason = "unreadable_credentials", "refused a request");
+                tracing::info!(
+                    target: TRACING_TARGET,
+                    reason = "unreadable_credentials",
+                    "refused a request whose credentials cannot be read"
+                );
                 return Err(self.reject(RejectionKind::MalformedToken));
             }
         };
@@ -261,8 +270,21 @@ impl Authenticator {
                 };
                 match binding.implicit_assertion() {
                     Ok(implicit) => Some(implicit),
+                    // A value from the request over the limit is the client's doing.
+                    Err(vaulttoken::Error::Binding(BindingError::ValueTooLong { .. })) => {
+                        tracing::info!(
+                            target: TRACING_TARGET,
+                            reason = "binding_value_too_long",
+                            "refused a request whose binding context is too long"
+                        );
+                        return Err(self.reject(RejectionKind::InvalidToken));
+                    }
                     Err(error) => {
-                        tracing::error!(target: TRACING_TARGET, %error, "the configured binding is invalid");
+                        tracing::error!(
+                            target: TRACING_TARGET,
+                            %error,
+                            "the configured binding is invalid"
+                        );
                         return Err(self.reject(RejectionKind::ServerError));
                     }
                 }
@@ -278,7 +300,11 @@ impl Authenticator {
             Err(error) => {
                 let kind = RejectionKind::of(&error);
                 if kind == RejectionKind::ServerError {
-                    tracing::error!(target: TRACING_TARGET, %error, "a token could not be checked");
+                    tracing::error!(
+                        target: TRACING_TARGET,
+                        %error,
+                        "a token could not be checked"
+                    );
                 }
                 Err(self.reject(kind))
             }
@@ -358,8 +384,10 @@ impl AuthenticatorBuilder {
     /// Return `None` when the request cannot supply the context (no client IP
     /// because the server was not run with `ConnectInfo`, a missing device
     /// header): the request is refused with 401 `invalid_token` before any
-    /// decoding. Fails closed. A binding that is itself invalid (a bad name, a
-    /// value too long) is a server error (500).
+    /// decoding. Fails closed. So is a binding whose value from the request
+    /// is over [`MAX_VALUE_LEN`](vaulttoken::binding::MAX_VALUE_LEN). A
+    /// binding that is itself invalid (a bad or repeated name, too many
+    /// values) is a server error (500).
     ///
     /// Only the strict values of the binding matter here; observed values are
     /// for [`Observer::drift`](vaulttoken::binding::Observer::drift) in your

@@ -181,7 +181,11 @@ where
                 check: PhantomData,
             })),
             Err(_) => {
-                tracing::info!(target: TRACING_TARGET, reason = "claims_type", "verified claims do not fit the extractor's type");
+                tracing::info!(
+                    target: TRACING_TARGET,
+                    reason = "claims_type",
+                    "verified claims do not fit the extractor's type"
+                );
                 Err(auth.reject(RejectionKind::InvalidToken))
             }
         }

@@ -86,6 +86,15 @@ async fn a_device_bound_token_passes_only_from_its_device() {
         .await
         .assert_unauthorized("invalid_token");
     assert_eq!(local.store.checks(), checks);
+    // A device id over the binding's value limit is the client's doing: 401, not 500.
+    let huge = "d".repeat(vaulttoken::binding::MAX_VALUE_LEN + 1);
+    send(
+        &app,
+        request(&token, None, &[("x-device-id", &huge)]),
+        &token,
+    )
+    .await
+    .assert_unauthorized("invalid_token");
     // An unbound token does not pass a binding either.
     let unbound = local.token("sam");
     send(
