@@ -19,7 +19,8 @@ use crate::rejection::{AuthRejection, RejectionKind};
 /// The [`Authenticator`] comes from the router's state
 /// ([`FromRef`]). A token the [layer](crate::AuthLayer) or an earlier
 /// extractor already verified is reused from the request's extensions, not
-/// decoded again.
+/// decoded again: behind a layer, the layer's authenticator (its service,
+/// footer and binding) has decided, and only `C` and `T` are checked here.
 ///
 /// - No token: 401 `missing_token`. Use `Option<Verified<T, C>>` for optional
 ///   authentication: `None` when no token was sent, and still a rejection
