@@ -163,6 +163,7 @@ fn a_sweep_keeps_every_live_entry_and_drops_each_kind_the_moment_it_expires() {
     assert_eq!(store.purge_expired(), 0);
     block_on(store.revoke(Some("bob"), "other", until)).unwrap();
     assert_eq!(store.len(), 5);
+    assert!(!store.is_empty());
     assert_eq!(states(&store), live);
     // At their expiry every kind goes at once.
     clock.advance(Duration::minutes(5));
