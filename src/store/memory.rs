@@ -750,6 +750,18 @@ mod tests {
     }
 
     #[test]
+    fn revoking_a_spent_id_that_expired_but_was_not_swept_yet_makes_it_revoked() {
+        let (store, clock) = store();
+        let spent = block_on(store.consume(None, "a", T + Duration::seconds(30))).unwrap();
+        assert_eq!(spent, Consumption::Consumed);
+        // Expired, and still held: the next sweep is a minute after the write.
+        clock.advance(Duration::seconds(40));
+        block_on(store.revoke(None, "a", T + Duration::minutes(10))).unwrap();
+        assert_eq!(store.len(), 1);
+        assert_eq!(state(&store, Check::token(None, "a")), TokenState::Revoked);
+    }
+
+    #[test]
     fn a_family_token_of_a_subject_with_no_entries_is_refused() {
         let (store, _) = store();
         let check = Check::token(Some("nobody"), "a").family("f");
