@@ -1,0 +1,107 @@
+//! `GET /keys` and `POST /keys/rotate`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq;
+
+use crate::access::RotateError;
+use crate::oauth_error::OAuthError;
+use crate::state::AppState;
+
+/// `GET /keys`: the public keys in use, as PASERK (`k4.public.`) keyed by
+/// their `k4.pid.`, with the active one named. Empty for `v4.local` access
+/// tokens: no key of theirs may leave the server.
+pub(crate) async fn list(State(state): State<AppState>) -> Response {
+    let (active, document) = state.access.published();
+    let mut keys = Map::new();
+    if let Some(document) = document
+        && let Ok(Value::Object(mut ring)) = serde_json::from_str::<Value>(&document)
+        && let Some(Value::Array(entries)) = ring.remove("keys")
+    {
+        for entry in entries {
+            if let (Some(Value::String(kid)), Some(Value::String(key))) =
+                (entry.get("kid"), entry.get("key"))
+            {
+                keys.insert(kid.clone(), Value::String(key.clone()));
+            }
+        }
+    }
+    let mut body = json!({ "purpose": state.access.purpose().name(), "keys": keys });
+    if state.access.purpose() == crate::AccessPurpose::Public {
+        body["active"] = json!(active);
+    }
+    let mut response = axum::Json(body).into_response();
+    let cache = format!("public, max-age={}", state.keys_max_age);
+    if let Ok(value) = HeaderValue::from_str(&cache) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    response
+}
+
+/// Whether the request carries `Authorization: Bearer <admin secret>`,
+/// compared in constant time. No admin secret configured: never.
+fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(admin) = &state.admin else {
+        return false;
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Compare even when nothing was presented, so both paths cost alike.
+    let expected = admin.expose().as_bytes();
+    bool::from(expected.ct_eq(presented.as_bytes())) && !presented.is_empty()
+}
+
+/// `POST /keys/rotate` (admin): a new key is added and promoted, the
+/// previous one keeps verifying, and the ring is saved before the live ring
+/// changes.
+pub(crate) async fn rotate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, OAuthError> {
+    if !is_admin(&state, &headers) {
+        tracing::warn!(
+            target: "vaulttoken_server::audit",
+            event = "admin_authentication_failed"
+        );
+        return Err(OAuthError::admin_unauthorized());
+    }
+    let worker = state.clone();
+    let rotated = tokio::task::spawn_blocking(move || {
+        let _one_at_a_time = worker
+            .rotation
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let purpose = worker.access.purpose();
+        worker.access.rotate(worker.key_file.kek(), |ring| {
+            worker.key_file.save(purpose, ring)
+        })
+    })
+    .await
+    .map_err(|_| OAuthError::server_error())?;
+    match rotated {
+        Ok(active) => {
+            tracing::info!(
+                target: "vaulttoken_server::audit",
+                event = "keys_rotated",
+                kid = %active
+            );
+            Ok(crate::routes::no_store(json!({
+                "active": active,
+                "keys": state.access.key_ids(),
+            })))
+        }
+        Err(RotateError::Keys(err)) => {
+            tracing::error!(error = %err, "rotation failed; the ring is unchanged");
+            Err(OAuthError::server_error())
+        }
+        Err(RotateError::Persist(err)) => {
+            tracing::error!(error = %err, "the rotated ring could not be saved; the ring is unchanged");
+            Err(OAuthError::server_error())
+        }
+    }
+}
