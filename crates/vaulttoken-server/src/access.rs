@@ -27,17 +27,11 @@ pub(crate) enum AccessKeys {
 /// A key a ring can be rotated to.
 trait FreshKey: SecretRingKey + Sized {
     fn generate() -> Result<Self, Error>;
-    /// A second copy of the key: one for the staged ring, one for the live.
-    fn duplicate(&self) -> Result<Self, Error>;
 }
 
 impl FreshKey for LocalKey {
     fn generate() -> Result<Self, Error> {
         Self::generate()
-    }
-
-    fn duplicate(&self) -> Result<Self, Error> {
-        Self::from_paserk(self.to_paserk()?.as_str())
     }
 }
 
@@ -45,19 +39,6 @@ impl FreshKey for SecretKey {
     fn generate() -> Result<Self, Error> {
         Self::generate()
     }
-
-    fn duplicate(&self) -> Result<Self, Error> {
-        Self::from_paserk(self.to_paserk()?.as_str())
-    }
-}
-
-/// Why a rotation failed.
-#[derive(Debug)]
-pub(crate) enum RotateError {
-    /// A key operation failed; nothing changed.
-    Keys(Error),
-    /// The new ring could not be saved; nothing changed.
-    Persist(std::io::Error),
 }
 
 impl AccessKeys {
@@ -190,41 +171,23 @@ impl AccessKeys {
         ids
     }
 
-    /// Adds a new key and promotes it; the previous active key keeps
-    /// verifying until it is retired, keys past their lifetime are retired.
-    /// `persist` saves the new ring (wrapped with `kek`) first: if it fails,
-    /// the live ring is unchanged. Returns the new key's id.
-    pub(crate) fn rotate(
-        &self,
-        kek: &LocalKey,
-        persist: impl FnOnce(&str) -> std::io::Result<()>,
-    ) -> Result<String, RotateError> {
+    /// The ring rotated, saved (wrapped with `kek`) and not applied: a
+    /// copy of this ring with a new key added and promoted (the previous
+    /// active key keeps verifying) and every key past its lifetime retired.
+    /// The live ring is untouched; the caller saves the result and swaps in a
+    /// ring imported from it.
+    pub(crate) fn rotated_ring(&self, kek: &LocalKey) -> Result<String, Error> {
         match self {
-            Self::Public { ring, .. } => rotate_ring(ring, kek, persist),
-            Self::Local { ring, .. } => rotate_ring(ring, kek, persist),
+            Self::Public { ring, .. } => rotated(ring, kek),
+            Self::Local { ring, .. } => rotated(ring, kek),
         }
     }
 }
 
-fn rotate_ring<K: FreshKey>(
-    live: &KeyRing<K>,
-    kek: &LocalKey,
-    persist: impl FnOnce(&str) -> std::io::Result<()>,
-) -> Result<String, RotateError> {
-    let key = K::generate().map_err(RotateError::Keys)?;
-    let copy = key.duplicate().map_err(RotateError::Keys)?;
-    let staged = live
-        .export_wrapped(kek)
-        .and_then(|doc| KeyRing::<K>::import_wrapped(&doc, kek, &live.settings()))
-        .map_err(RotateError::Keys)?;
-    let id = staged.add(key).map_err(RotateError::Keys)?;
-    staged.promote(&id).map_err(RotateError::Keys)?;
+fn rotated<K: FreshKey>(live: &KeyRing<K>, kek: &LocalKey) -> Result<String, Error> {
+    let staged = KeyRing::<K>::import_wrapped(&live.export_wrapped(kek)?, kek, &live.settings())?;
+    let id = staged.add(K::generate()?)?;
+    staged.promote(&id)?;
     staged.retire_expired();
-    let document = staged.export_wrapped(kek).map_err(RotateError::Keys)?;
-    persist(&document).map_err(RotateError::Persist)?;
-    // The same steps on the live ring: it now matches what was saved.
-    live.add(copy).map_err(RotateError::Keys)?;
-    live.promote(&id).map_err(RotateError::Keys)?;
-    live.retire_expired();
-    Ok(id.as_str().to_owned())
+    staged.export_wrapped(kek)
 }

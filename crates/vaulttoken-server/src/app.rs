@@ -23,15 +23,16 @@ use crate::state::AppState;
 /// to its response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The server as a [`Router`]: loads (or creates) the key file named by
-/// `config` and serves every endpoint over `store`. Serve it with
+/// The server as a [`Router`]: loads (or creates) the keys named by
+/// `config` (with `REDIS_URL`: shared through Redis, polled for rotations
+/// made by other instances) and serves every endpoint over `store`. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()` for client IPs.
 ///
 /// # Errors
 ///
-/// A [`StartError`] if the key file cannot be loaded or created.
-pub fn app(config: Config, store: Arc<dyn TokenStore>) -> Result<Router, StartError> {
-    Ok(router(AppState::new(config, store)?))
+/// A [`StartError`] if the keys cannot be loaded, created or shared.
+pub async fn app(config: Config, store: Arc<dyn TokenStore>) -> Result<Router, StartError> {
+    Ok(router(AppState::new(config, store).await?))
 }
 
 /// The router over `state`: every endpoint, a 16 KiB body limit, a
@@ -116,7 +117,7 @@ pub async fn connect_store(config: &Config) -> Result<Arc<dyn TokenStore>, Start
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let store = connect_store(&config).await?;
     let listen = config.listen;
-    let app = app(config, store)?;
+    let app = app(config, store).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|err| StartError::new(format!("VAULTTOKEN_LISTEN: cannot listen: {err}")))?;

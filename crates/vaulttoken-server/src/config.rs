@@ -40,6 +40,7 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", Some("600")),
     ("VAULTTOKEN_RATE_LIMIT_WINDOW_SECS", Some("60")),
     ("VAULTTOKEN_KEYS_MAX_AGE_SECS", Some("300")),
+    ("VAULTTOKEN_KEYS_POLL_SECS", Some("5")),
     ("REDIS_URL", None),
 ];
 
@@ -101,6 +102,10 @@ pub struct Config {
     /// `Cache-Control: max-age` of `GET /keys`, in seconds
     /// (`VAULTTOKEN_KEYS_MAX_AGE_SECS`, default 300).
     pub keys_max_age: u32,
+    /// How often, with Redis, the shared key ring is read for rotations made
+    /// by other instances (`VAULTTOKEN_KEYS_POLL_SECS`, default 5, 1 to 300):
+    /// the bound on how long an instance serves an old ring.
+    pub keys_poll: Duration,
 }
 
 /// What access tokens are.

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -45,25 +45,24 @@ struct Document {
     trust_key: String,
 }
 
-/// Where the keys live and how they are saved.
-#[derive(Debug)]
-pub(crate) struct KeyFile {
-    path: PathBuf,
-    kek: LocalKey,
-    /// The refresh keys (by client) and the trust key as saved: they never
-    /// change.
+/// The non-secret parts of a key document: the purpose, the wrapped refresh
+/// and trust keys (they never change), and the document's exact text.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyMeta {
+    purpose: AccessPurpose,
     refresh_wrapped: BTreeMap<String, String>,
     trust_wrapped: String,
+    document: String,
 }
 
-/// The keys a server runs with.
+/// The keys a server runs with, opened.
 #[derive(Debug)]
 pub(crate) struct Keys {
     pub(crate) access: AccessKeys,
     /// Each client's refresh key.
     pub(crate) refresh: BTreeMap<String, LocalKey>,
     pub(crate) trust: LocalKey,
-    pub(crate) file: KeyFile,
+    pub(crate) meta: KeyMeta,
 }
 
 /// Why the keys could not be loaded; never holds key material.
@@ -74,103 +73,82 @@ fn fail(what: impl Into<String>) -> KeyFileError {
     KeyFileError(what.into())
 }
 
-impl Keys {
-    /// Loads the key file, or creates it (with fresh keys) if it is absent
-    /// and `create` says so; a refresh key is made (and the file saved) for
-    /// each of `clients` that has none.
-    pub(crate) fn load_or_create(
-        path: &Path,
-        kek: LocalKey,
-        purpose: AccessPurpose,
-        create: bool,
-        access_lifetime: Duration,
-        clients: &[&str],
-        store: &Arc<dyn TokenStore>,
-    ) -> Result<Self, KeyFileError> {
-        let mut keys = if path.exists() {
-            Self::load(path, kek, purpose, access_lifetime, store)?
-        } else if create {
-            Self::create(path, kek, purpose, access_lifetime, store)?
-        } else {
-            return Err(fail("the key file does not exist"));
-        };
-        let mut added = false;
-        for client in clients {
-            if keys.refresh.contains_key(*client) {
-                continue;
-            }
-            let keys_failed = |_| fail("new keys could not be generated");
-            let key = LocalKey::generate().map_err(keys_failed)?;
-            let wrapped = key.to_paserk_wrapped(&keys.file.kek).map_err(keys_failed)?;
-            keys.file
-                .refresh_wrapped
-                .insert((*client).to_owned(), wrapped);
-            keys.refresh.insert((*client).to_owned(), key);
-            added = true;
-        }
-        if added {
-            let ring = keys
-                .access
-                .export_wrapped(&keys.file.kek)
-                .map_err(|_| fail("the access ring could not be exported"))?;
-            keys.file
-                .save(purpose, &ring)
-                .map_err(|_| fail("the key file could not be written"))?;
-            tracing::warn!(path = %path.display(), "added refresh keys for new clients to the key file");
-        }
-        Ok(keys)
+impl KeyMeta {
+    /// The document's exact text.
+    pub(crate) fn document(&self) -> &str {
+        &self.document
     }
 
-    fn load(
-        path: &Path,
-        kek: LocalKey,
+    /// The document with `access_ring` (wrapped) in place of the current
+    /// ring and the same other keys.
+    pub(crate) fn with_access_ring(&self, access_ring: &str) -> Result<String, KeyFileError> {
+        let document = Document {
+            format: FORMAT.to_owned(),
+            access_purpose: self.purpose.name().to_owned(),
+            access_ring: access_ring.to_owned(),
+            refresh_keys: self.refresh_wrapped.clone(),
+            trust_key: self.trust_wrapped.clone(),
+        };
+        serde_json::to_string_pretty(&document)
+            .map_err(|_| fail("the key document could not be written"))
+    }
+}
+
+impl Keys {
+    /// Opens a key document with `kek`.
+    pub(crate) fn parse(
+        text: &str,
+        kek: &LocalKey,
         purpose: AccessPurpose,
         access_lifetime: Duration,
         store: &Arc<dyn TokenStore>,
     ) -> Result<Self, KeyFileError> {
-        let document = read_limited(path)?;
-        let document: Document = serde_json::from_str(&document)
-            .map_err(|_| fail("the key file is not a vaulttoken-server key document"))?;
+        if text.len() as u64 > MAX_FILE_LEN {
+            return Err(fail("the key document is too large"));
+        }
+        let document: Document =
+            serde_json::from_str(text).map_err(|_| fail("not a vaulttoken-server key document"))?;
         if document.format != FORMAT {
-            return Err(fail("the key file has an unknown format"));
+            return Err(fail("the key document has an unknown format"));
         }
         if document.access_purpose != purpose.name() {
             return Err(fail(format!(
-                "the key file holds {} access keys, the configuration asks for {}",
+                "the key document holds {} access keys, the configuration asks for {}",
                 document.access_purpose,
                 purpose.name()
             )));
         }
-        let wrong_kek = |_| fail("the key file cannot be opened with this KEK");
-        let access = AccessKeys::import(purpose, &document.access_ring, &kek, Arc::clone(store))
+        let wrong_kek = |_| fail("the key document cannot be opened with this KEK");
+        let access = AccessKeys::import(purpose, &document.access_ring, kek, Arc::clone(store))
             .map_err(wrong_kek)?;
         if access.max_token_lifetime() < access_lifetime {
             return Err(fail(
-                "the key file's ring allows shorter tokens than VAULTTOKEN_ACCESS_TTL_SECS",
+                "the key document's ring allows shorter tokens than VAULTTOKEN_ACCESS_TTL_SECS",
             ));
         }
         let mut refresh = BTreeMap::new();
         for (client, wrapped) in &document.refresh_keys {
-            let key = LocalKey::from_paserk_wrapped(wrapped, &kek).map_err(wrong_kek)?;
+            let key = LocalKey::from_paserk_wrapped(wrapped, kek).map_err(wrong_kek)?;
             refresh.insert(client.clone(), key);
         }
-        let trust = LocalKey::from_paserk_wrapped(&document.trust_key, &kek).map_err(wrong_kek)?;
+        let trust = LocalKey::from_paserk_wrapped(&document.trust_key, kek).map_err(wrong_kek)?;
         Ok(Self {
             access,
             refresh,
             trust,
-            file: KeyFile {
-                path: path.to_owned(),
-                kek,
+            meta: KeyMeta {
+                purpose,
                 refresh_wrapped: document.refresh_keys,
                 trust_wrapped: document.trust_key,
+                document: text.to_owned(),
             },
         })
     }
 
-    fn create(
-        path: &Path,
-        kek: LocalKey,
+    /// Fresh keys: an access ring with one active key and a trust key (the
+    /// refresh keys come with [`Keys::add_missing_clients`]).
+    pub(crate) fn generate(
+        kek: &LocalKey,
         purpose: AccessPurpose,
         access_lifetime: Duration,
         store: &Arc<dyn TokenStore>,
@@ -179,45 +157,57 @@ impl Keys {
         let access = AccessKeys::generate(purpose, access_lifetime, Arc::clone(store))
             .map_err(keys_failed)?;
         let trust = LocalKey::generate().map_err(keys_failed)?;
-        let file = KeyFile {
-            path: path.to_owned(),
+        let mut meta = KeyMeta {
+            purpose,
             refresh_wrapped: BTreeMap::new(),
-            trust_wrapped: trust.to_paserk_wrapped(&kek).map_err(keys_failed)?,
-            kek,
+            trust_wrapped: trust.to_paserk_wrapped(kek).map_err(keys_failed)?,
+            document: String::new(),
         };
-        let ring = access.export_wrapped(&file.kek).map_err(keys_failed)?;
-        file.save(purpose, &ring)
-            .map_err(|_| fail("the new key file could not be written"))?;
-        tracing::warn!(path = %path.display(), "created a new key file");
+        let ring = access.export_wrapped(kek).map_err(keys_failed)?;
+        meta.document = meta.with_access_ring(&ring)?;
         Ok(Self {
             access,
             refresh: BTreeMap::new(),
             trust,
-            file,
+            meta,
         })
+    }
+
+    /// Makes a refresh key for each of `clients` that has none; whether any
+    /// was made (the document then changed).
+    pub(crate) fn add_missing_clients(
+        &mut self,
+        clients: &[&str],
+        kek: &LocalKey,
+    ) -> Result<bool, KeyFileError> {
+        let keys_failed = |_| fail("new keys could not be generated");
+        let mut added = false;
+        for client in clients {
+            if self.refresh.contains_key(*client) {
+                continue;
+            }
+            let key = LocalKey::generate().map_err(keys_failed)?;
+            let wrapped = key.to_paserk_wrapped(kek).map_err(keys_failed)?;
+            self.meta
+                .refresh_wrapped
+                .insert((*client).to_owned(), wrapped);
+            self.refresh.insert((*client).to_owned(), key);
+            added = true;
+        }
+        if added {
+            let ring = self.access.export_wrapped(kek).map_err(keys_failed)?;
+            self.meta.document = self.meta.with_access_ring(&ring)?;
+        }
+        Ok(added)
     }
 }
 
-impl KeyFile {
-    /// The key-encryption key.
-    pub(crate) fn kek(&self) -> &LocalKey {
-        &self.kek
+/// The key file's text, `None` if there is no file.
+pub(crate) fn read_file(path: &Path) -> Result<Option<String>, KeyFileError> {
+    if !path.exists() {
+        return Ok(None);
     }
-
-    /// Saves a new access ring (already wrapped) with the other keys:
-    /// written to a temporary file in the same directory, flushed, renamed
-    /// over the old file.
-    pub(crate) fn save(&self, purpose: AccessPurpose, access_ring: &str) -> std::io::Result<()> {
-        let document = Document {
-            format: FORMAT.to_owned(),
-            access_purpose: purpose.name().to_owned(),
-            access_ring: access_ring.to_owned(),
-            refresh_keys: self.refresh_wrapped.clone(),
-            trust_key: self.trust_wrapped.clone(),
-        };
-        let text = serde_json::to_string_pretty(&document).map_err(std::io::Error::other)?;
-        write_atomically(&self.path, text.as_bytes())
-    }
+    read_limited(path).map(Some)
 }
 
 fn read_limited(path: &Path) -> Result<String, KeyFileError> {
@@ -232,7 +222,7 @@ fn read_limited(path: &Path) -> Result<String, KeyFileError> {
 /// Writes `contents` to `path` so that a reader sees the old file or the new
 /// one, never a part: a temporary sibling (mode 0600 on Unix), fsync, rename,
 /// fsync of the directory.
-fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let file_name = path
         .file_name()
         .ok_or_else(|| std::io::Error::other("the key file path has no file name"))?;
@@ -269,129 +259,79 @@ mod tests {
     use super::*;
     use vaulttoken::store::MemoryStore;
 
-    fn temp_path(name: &str) -> PathBuf {
-        std::env::temp_dir().join(format!(
-            "vaulttoken-server-keyfile-{}-{name}.json",
-            std::process::id()
-        ))
-    }
-
     fn store() -> Arc<dyn TokenStore> {
         Arc::new(MemoryStore::new())
     }
 
     #[test]
-    fn a_created_file_loads_again_with_the_same_keys_and_no_key_in_clear() {
-        let path = temp_path("roundtrip");
-        let _ = std::fs::remove_file(&path);
+    fn a_document_opens_again_with_the_same_keys_and_no_key_in_clear() {
         let kek = LocalKey::generate().unwrap();
-        let copy = || LocalKey::from_paserk(kek.to_paserk().unwrap().as_str()).unwrap();
         let hour = Duration::hours(1);
-        let created = Keys::load_or_create(
-            &path,
-            copy(),
-            AccessPurpose::Public,
-            true,
-            hour,
-            &["web"],
-            &store(),
-        )
-        .unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
+        let mut created = Keys::generate(&kek, AccessPurpose::Public, hour, &store()).unwrap();
+        assert!(created.add_missing_clients(&["web"], &kek).unwrap());
+        assert!(!created.add_missing_clients(&["web"], &kek).unwrap());
+        let text = created.meta.document().to_owned();
         assert!(!text.contains("k4.secret.") && !text.contains("k4.local."));
-        let loaded = Keys::load_or_create(
-            &path,
-            copy(),
-            AccessPurpose::Public,
-            false,
-            hour,
-            &["web"],
-            &store(),
-        )
-        .unwrap();
+        let loaded = Keys::parse(&text, &kek, AccessPurpose::Public, hour, &store()).unwrap();
         assert_eq!(loaded.access.key_ids(), created.access.key_ids());
         assert_eq!(loaded.refresh, created.refresh);
-        assert_eq!(loaded.refresh.len(), 1);
-        // A new client gets its own key, saved; the others are kept.
-        let more = Keys::load_or_create(
-            &path,
-            copy(),
-            AccessPurpose::Public,
-            false,
-            hour,
-            &["web", "app"],
-            &store(),
-        )
-        .unwrap();
-        assert_eq!(more.refresh.len(), 2);
+        assert_eq!(loaded.trust, created.trust);
+        assert_eq!(loaded.meta.document(), text);
+
+        // A new client gets its own key; the others are kept.
+        let mut more = Keys::parse(&text, &kek, AccessPurpose::Public, hour, &store()).unwrap();
+        assert!(more.add_missing_clients(&["web", "app"], &kek).unwrap());
         assert_eq!(more.refresh["web"], created.refresh["web"]);
         assert_ne!(more.refresh["app"], more.refresh["web"]);
-        let again = Keys::load_or_create(
-            &path,
-            copy(),
+        let again = Keys::parse(
+            more.meta.document(),
+            &kek,
             AccessPurpose::Public,
-            false,
             hour,
-            &["web"],
             &store(),
         )
         .unwrap();
         assert_eq!(again.refresh, more.refresh);
-        assert_eq!(loaded.trust, created.trust);
-
-        let other = LocalKey::generate().unwrap();
-        let err = Keys::load_or_create(
-            &path,
-            other,
-            AccessPurpose::Public,
-            false,
-            hour,
-            &["web"],
-            &store(),
-        )
-        .unwrap_err();
-        assert!(err.0.contains("KEK"), "{}", err.0);
-        let err = Keys::load_or_create(
-            &path,
-            copy(),
-            AccessPurpose::Local,
-            false,
-            hour,
-            &["web"],
-            &store(),
-        )
-        .unwrap_err();
-        assert!(err.0.contains("holds public access keys"), "{}", err.0);
-        let err = Keys::load_or_create(
-            &path,
-            copy(),
-            AccessPurpose::Public,
-            false,
-            Duration::hours(2),
-            &["web"],
-            &store(),
-        )
-        .unwrap_err();
-        assert!(err.0.contains("VAULTTOKEN_ACCESS_TTL_SECS"), "{}", err.0);
-        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
-    fn a_missing_file_is_an_error_without_create() {
-        let path = temp_path("missing");
-        let _ = std::fs::remove_file(&path);
+    fn a_document_is_refused_with_another_kek_purpose_or_a_longer_lifetime() {
         let kek = LocalKey::generate().unwrap();
-        let err = Keys::load_or_create(
-            &path,
-            kek,
-            AccessPurpose::Local,
-            false,
-            Duration::hours(1),
-            &["web"],
-            &store(),
-        )
-        .unwrap_err();
-        assert!(err.0.contains("does not exist"));
-        assert!(!path.exists());
+        let hour = Duration::hours(1);
+        let created = Keys::generate(&kek, AccessPurpose::Public, hour, &store()).unwrap();
+        let text = created.meta.document();
+        let other = LocalKey::generate().unwrap();
+        let err = Keys::parse(text, &other, AccessPurpose::Public, hour, &store()).unwrap_err();
+        assert!(err.0.contains("KEK"), "{}", err.0);
+        let err = Keys::parse(text, &kek, AccessPurpose::Local, hour, &store()).unwrap_err();
+        assert!(err.0.contains("holds public access keys"), "{}", err.0);
+        let two = Duration::hours(2);
+        let err = Keys::parse(text, &kek, AccessPurpose::Public, two, &store()).unwrap_err();
+        assert!(err.0.contains("VAULTTOKEN_ACCESS_TTL_SECS"), "{}", err.0);
+        let err = Keys::parse("{}", &kek, AccessPurpose::Public, hour, &store()).unwrap_err();
+        assert!(
+            err.0.contains("not a vaulttoken-server key document"),
+            "{}",
+            err.0
+        );
+    }
+
+    #[test]
+    fn files_are_written_whole_with_owner_only_permissions() {
+        let path = std::env::temp_dir().join(format!(
+            "vaulttoken-server-keyfile-{}.json",
+            std::process::id()
+        ));
+        assert_eq!(read_file(&path).unwrap(), None);
+        write_atomically(&path, b"first").unwrap();
+        write_atomically(&path, b"second").unwrap();
+        assert_eq!(read_file(&path).unwrap().as_deref(), Some("second"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_file(&path).unwrap();
     }
 }

@@ -197,6 +197,23 @@ impl OAuthError {
         }
     }
 
+    /// 409 `conflict`: the key ring was changed by another instance during
+    /// a rotation; nothing was rotated, try again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(vaulttoken_server::OAuthError::conflict().status(), 409);
+    /// ```
+    #[must_use]
+    pub fn conflict() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "the key ring changed meanwhile; nothing was rotated, try again",
+        )
+    }
+
     /// 500 `server_error`.
     ///
     /// # Examples

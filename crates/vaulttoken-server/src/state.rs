@@ -2,20 +2,20 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use vaulttoken::family::RefreshFamilies;
 use vaulttoken::store::{Grace, TokenStore};
 use vaulttoken::trust::TrustTokens;
 use vaulttoken_axum::TrustedProxies;
 
-use crate::access::AccessKeys;
 use crate::clients::Clients;
 use crate::config::Config;
-use crate::key_file::{KeyFile, Keys};
+use crate::key_sync::{KeySource, LiveKeys, spawn_poll};
 use crate::oauth_error::OAuthError;
 use crate::rate_limit::{Key, RateLimiter};
 use crate::secret::Secret;
+use crate::shared_keys::SharedKeys;
 use crate::start_error::StartError;
 
 /// The server's state: keys, services, clients, limits. Cheap to clone.
@@ -24,7 +24,8 @@ pub(crate) struct AppState(Arc<Inner>);
 
 #[derive(Debug)]
 pub(crate) struct Inner {
-    pub(crate) access: AccessKeys,
+    /// The access keys in force, and where keys are loaded and saved.
+    pub(crate) keys: Arc<LiveKeys>,
     /// Each client's refresh families, sealed with its own key.
     pub(crate) families: HashMap<String, RefreshFamilies>,
     pub(crate) trust: TrustTokens,
@@ -32,9 +33,6 @@ pub(crate) struct Inner {
     pub(crate) admin: Option<Secret>,
     pub(crate) proxies: TrustedProxies,
     pub(crate) limiter: RateLimiter,
-    pub(crate) key_file: KeyFile,
-    /// One rotation at a time.
-    pub(crate) rotation: Mutex<()>,
     pub(crate) keys_max_age: u32,
 }
 
@@ -47,24 +45,33 @@ impl core::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Loads (or creates) the keys and builds the services over `store`.
+    /// Loads (or creates) the keys and builds the services over `store`;
+    /// with Redis, shares the keys through it and polls for rotations made
+    /// elsewhere.
     ///
     /// # Errors
     ///
-    /// A [`StartError`] if the key file cannot be loaded or created.
-    pub(crate) fn new(config: Config, store: Arc<dyn TokenStore>) -> Result<Self, StartError> {
+    /// A [`StartError`] if the keys cannot be loaded, created or shared.
+    pub(crate) async fn new(
+        config: Config,
+        store: Arc<dyn TokenStore>,
+    ) -> Result<Self, StartError> {
         let lifetimes = config.lifetimes;
+        let shared = match &config.redis_url {
+            Some(url) => Some(SharedKeys::connect(url.expose()).await?),
+            None => None,
+        };
+        let source = KeySource {
+            path: config.keyring_file,
+            kek: config.kek,
+            purpose: config.access_purpose,
+            create: config.create_keyring,
+            access_lifetime: lifetimes.access,
+            store: Arc::clone(&store),
+            shared,
+        };
         let clients: Vec<&str> = config.clients.ids().collect();
-        let keys = Keys::load_or_create(
-            &config.keyring_file,
-            config.kek,
-            config.access_purpose,
-            config.create_keyring,
-            lifetimes.access,
-            &clients,
-            &store,
-        )
-        .map_err(|err| StartError::new(format!("VAULTTOKEN_KEYRING_FILE: {}", err.0)))?;
+        let keys = source.load(&clients).await?;
         let families = keys
             .refresh
             .into_iter()
@@ -81,16 +88,20 @@ impl AppState {
             })
             .collect();
         let trust = TrustTokens::builder(keys.trust, store).build();
+        let live = Arc::new(LiveKeys::new(source, keys.access, keys.meta));
+        if live.source.shared.is_some() {
+            let every =
+                std::time::Duration::from_secs(config.keys_poll.whole_seconds().unsigned_abs());
+            spawn_poll(Arc::downgrade(&live), every);
+        }
         Ok(Self(Arc::new(Inner {
-            access: keys.access,
+            keys: live,
             families,
             trust,
             clients: config.clients,
             admin: config.admin_secret,
             proxies: config.trusted_proxies,
             limiter: RateLimiter::from_config(&config.rate_limits),
-            key_file: keys.file,
-            rotation: Mutex::new(()),
             keys_max_age: config.keys_max_age,
         })))
     }

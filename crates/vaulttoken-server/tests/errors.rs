@@ -41,7 +41,7 @@ fn authenticated_requests(secret: &str) -> Vec<(&'static str, serde_json::Value)
 
 #[tokio::test]
 async fn a_wrong_or_unknown_client_is_invalid_client_everywhere() {
-    let server = Server::new();
+    let server = Server::new().await;
     for (path, body) in authenticated_requests("wrong-secret-0123456789") {
         let answer = server.post(path, &body).await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{path}");
@@ -78,7 +78,7 @@ async fn a_wrong_or_unknown_client_is_invalid_client_everywhere() {
 
 #[tokio::test]
 async fn an_oversized_body_is_413_before_anything_else() {
-    let server = Server::new();
+    let server = Server::new().await;
     let subject = "a".repeat(vaulttoken_server::MAX_BODY_LEN);
     let body = json!({"client_id": CLIENT, "client_secret": SECRET, "subject": subject});
     for path in ["/token", "/token/introspect", "/trust/consume"] {
@@ -90,7 +90,7 @@ async fn an_oversized_body_is_413_before_anything_else() {
 
 #[tokio::test]
 async fn malformed_json_missing_fields_and_other_media_types_are_invalid_request() {
-    let server = Server::new();
+    let server = Server::new().await;
     let requests = [
         Request::post("/token")
             .header("content-type", "application/json")
@@ -124,7 +124,7 @@ async fn malformed_json_missing_fields_and_other_media_types_are_invalid_request
 
 #[tokio::test]
 async fn a_store_that_is_down_is_503_with_retry_after_never_a_verdict() {
-    let server = Server::new();
+    let server = Server::new().await;
     let pair = server.issue("alice").await;
     let trust = server
         .post(
@@ -134,7 +134,7 @@ async fn a_store_that_is_down_is_503_with_retry_after_never_a_verdict() {
         .await
         .body;
     // A second server on the same keys, over a store that cannot answer.
-    let down = Server::over(&server.file, &[], Arc::new(DownStore));
+    let down = Server::over(&server.file, &[], Arc::new(DownStore)).await;
     let auth = |mut body: serde_json::Value| {
         body["client_id"] = json!(CLIENT);
         body["client_secret"] = json!(SECRET);
@@ -193,7 +193,7 @@ async fn a_store_that_is_down_is_503_with_retry_after_never_a_verdict() {
 
 #[tokio::test]
 async fn too_many_requests_from_one_ip_are_429_with_retry_after() {
-    let server = Server::with(&[("VAULTTOKEN_RATE_LIMIT_PER_IP", "3")]);
+    let server = Server::with(&[("VAULTTOKEN_RATE_LIMIT_PER_IP", "3")]).await;
     let body = json!({"client_id": CLIENT, "client_secret": SECRET, "token": "x"});
     for _ in 0..3 {
         let answer = send(
@@ -236,7 +236,8 @@ async fn a_failed_secret_counts_double_per_client_and_per_ip() {
     let server = Server::with(&[
         ("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", "4"),
         ("VAULTTOKEN_RATE_LIMIT_PER_IP", "1000"),
-    ]);
+    ])
+    .await;
     let good = json!({"client_id": CLIENT, "client_secret": SECRET, "token": "x"});
     let bad =
         json!({"client_id": CLIENT, "client_secret": "wrong-secret-0123456789", "token": "x"});
@@ -264,7 +265,7 @@ async fn a_failed_secret_counts_double_per_client_and_per_ip() {
     assert_eq!(call(&other, "192.0.2.14:1").await.status, StatusCode::OK);
 
     // Per IP: limit 3, a failure from the IP costs it 2.
-    let server = Server::with(&[("VAULTTOKEN_RATE_LIMIT_PER_IP", "3")]);
+    let server = Server::with(&[("VAULTTOKEN_RATE_LIMIT_PER_IP", "3")]).await;
     let call = async |body: &serde_json::Value| {
         send(
             &server.app,
@@ -282,7 +283,8 @@ async fn x_forwarded_for_counts_only_behind_a_trusted_proxy() {
     let server = Server::with(&[
         ("VAULTTOKEN_RATE_LIMIT_PER_IP", "1"),
         ("VAULTTOKEN_TRUSTED_PROXIES", "10.0.0.0/8"),
-    ]);
+    ])
+    .await;
     let body = json!({"client_id": CLIENT, "client_secret": SECRET, "token": "x"});
     let via = |peer: &str, forwarded: &str| {
         let mut request = from_peer(post("/token/introspect", &body), peer);

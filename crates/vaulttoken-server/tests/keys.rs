@@ -37,7 +37,7 @@ fn verifier(keys: &Value) -> PublicService {
 
 #[tokio::test]
 async fn keys_lists_the_public_keys_by_pid_and_may_be_cached() {
-    let server = Server::new();
+    let server = Server::new().await;
     let answer = server.get("/keys").await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.header("cache-control"), "public, max-age=300");
@@ -64,7 +64,8 @@ async fn keys_of_local_access_tokens_publish_nothing() {
     let server = Server::with(&[
         ("VAULTTOKEN_ACCESS_PURPOSE", "local"),
         ("VAULTTOKEN_KEYS_MAX_AGE_SECS", "60"),
-    ]);
+    ])
+    .await;
     let answer = server.get("/keys").await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.header("cache-control"), "public, max-age=60");
@@ -76,7 +77,7 @@ async fn keys_of_local_access_tokens_publish_nothing() {
 
 #[tokio::test]
 async fn rotate_needs_the_admin_bearer_secret() {
-    let server = Server::new();
+    let server = Server::new().await;
     let wrong = format!("Bearer {ADMIN}x");
     let client = format!("Basic {ADMIN}");
     for authorization in [
@@ -105,7 +106,9 @@ async fn rotate_is_off_without_an_admin_secret() {
     let mut vars = server::vars(&file, &[]);
     vars.remove("VAULTTOKEN_ADMIN_SECRET");
     let config = vaulttoken_server::Config::from_vars(&vars).unwrap();
-    let app = vaulttoken_server::app(config, Arc::new(MemoryStore::new())).unwrap();
+    let app = vaulttoken_server::app(config, Arc::new(MemoryStore::new()))
+        .await
+        .unwrap();
     let request = Request::post("/keys/rotate")
         .header("authorization", "Bearer ")
         .body(Body::empty())
@@ -115,7 +118,7 @@ async fn rotate_is_off_without_an_admin_secret() {
 
 #[tokio::test]
 async fn rotate_promotes_a_new_key_keeps_the_old_one_and_saves_the_ring() {
-    let server = Server::new();
+    let server = Server::new().await;
     let before = server.get("/keys").await.body;
     let old_kid = before["active"].as_str().unwrap().to_owned();
     let old_token = server.issue("alice").await["access_token"]
@@ -150,14 +153,15 @@ async fn rotate_promotes_a_new_key_keeps_the_old_one_and_saves_the_ring() {
         &server.file,
         &[("VAULTTOKEN_KEYRING_CREATE", "false")],
         Arc::new(MemoryStore::new()),
-    );
+    )
+    .await;
     let reloaded = send(&restarted, server::get("/keys")).await.body;
     assert_eq!(reloaded, after);
 }
 
 #[tokio::test]
 async fn healthz_answers_and_every_response_has_a_request_id() {
-    let server = Server::new();
+    let server = Server::new().await;
     let answer = server.get("/healthz").await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.body["status"], "ok");

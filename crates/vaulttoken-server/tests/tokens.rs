@@ -11,7 +11,7 @@ use server::{CLIENT, OTHER_CLIENT, OTHER_SECRET, SECRET, Server};
 
 #[tokio::test]
 async fn issue_answers_a_bearer_pair_that_is_not_cached() {
-    let server = Server::new();
+    let server = Server::new().await;
     let answer = server
         .post(
             "/token",
@@ -46,7 +46,7 @@ async fn issue_answers_a_bearer_pair_that_is_not_cached() {
 
 #[tokio::test]
 async fn introspect_describes_a_live_access_token() {
-    let server = Server::new();
+    let server = Server::new().await;
     let pair = server.issue("alice").await;
     let found = server
         .introspect(pair["access_token"].as_str().unwrap())
@@ -65,7 +65,7 @@ async fn introspect_describes_a_live_access_token() {
 
 #[tokio::test]
 async fn introspect_answers_inactive_for_anything_not_a_valid_access_token() {
-    let server = Server::new();
+    let server = Server::new().await;
     let pair = server.issue("alice").await;
     let access = pair["access_token"].as_str().unwrap();
     let mut tampered = access.to_owned();
@@ -87,7 +87,7 @@ async fn introspect_answers_inactive_for_anything_not_a_valid_access_token() {
 
 #[tokio::test]
 async fn refresh_rotates_and_a_reused_token_revokes_the_family() {
-    let server = Server::new();
+    let server = Server::new().await;
     let first = server.issue("alice").await;
     let first_refresh = first["refresh_token"].as_str().unwrap();
     let second = server.refresh(first_refresh).await;
@@ -124,7 +124,7 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_family() {
 
 #[tokio::test]
 async fn the_grace_window_gives_a_retried_refresh_the_same_generation() {
-    let server = Server::with(&[("VAULTTOKEN_REFRESH_GRACE_SECS", "30")]);
+    let server = Server::with(&[("VAULTTOKEN_REFRESH_GRACE_SECS", "30")]).await;
     let first = server.issue("alice").await;
     let refresh = first["refresh_token"].as_str().unwrap();
     let second = server.refresh(refresh).await;
@@ -143,7 +143,7 @@ async fn the_grace_window_gives_a_retried_refresh_the_same_generation() {
 
 #[tokio::test]
 async fn a_refresh_token_only_refreshes_for_its_own_client_and_is_not_burnt_by_another() {
-    let server = Server::new();
+    let server = Server::new().await;
     let pair = server.issue("alice").await;
     let refresh = pair["refresh_token"].as_str().unwrap();
     let stolen = server
@@ -160,7 +160,7 @@ async fn a_refresh_token_only_refreshes_for_its_own_client_and_is_not_burnt_by_a
 
 #[tokio::test]
 async fn refresh_refuses_garbage_an_access_token_and_another_grant_type() {
-    let server = Server::new();
+    let server = Server::new().await;
     let pair = server.issue("alice").await;
     for token in ["garbage", pair["access_token"].as_str().unwrap()] {
         let answer = server.refresh(token).await;
@@ -189,7 +189,7 @@ async fn refresh_refuses_garbage_an_access_token_and_another_grant_type() {
 
 #[tokio::test]
 async fn revoke_answers_200_for_unknown_and_invalid_tokens() {
-    let server = Server::new();
+    let server = Server::new().await;
     for token in ["garbage", "", "v4.public.AAAA", "v4.local.AAAA"] {
         let answer = server
             .post(
@@ -204,7 +204,7 @@ async fn revoke_answers_200_for_unknown_and_invalid_tokens() {
 
 #[tokio::test]
 async fn revoking_an_access_token_revokes_it_alone() {
-    let server = Server::new();
+    let server = Server::new().await;
     let pair = server.issue("alice").await;
     let access = pair["access_token"].as_str().unwrap();
     let answer = server
@@ -224,7 +224,7 @@ async fn revoking_an_access_token_revokes_it_alone() {
 
 #[tokio::test]
 async fn revoking_a_refresh_token_revokes_its_family() {
-    let server = Server::new();
+    let server = Server::new().await;
     let pair = server.issue("alice").await;
     let answer = server
         .post(
@@ -243,7 +243,7 @@ async fn revoking_a_refresh_token_revokes_its_family() {
 
 #[tokio::test]
 async fn a_client_cannot_revoke_another_clients_tokens() {
-    let server = Server::new();
+    let server = Server::new().await;
     let pair = server.issue("alice").await;
     let revoke = async |token: &serde_json::Value| {
         let body =
@@ -267,7 +267,7 @@ async fn a_client_cannot_revoke_another_clients_tokens() {
 
 #[tokio::test]
 async fn local_access_tokens_are_v4_local_and_introspect() {
-    let server = Server::with(&[("VAULTTOKEN_ACCESS_PURPOSE", "local")]);
+    let server = Server::with(&[("VAULTTOKEN_ACCESS_PURPOSE", "local")]).await;
     let pair = server.issue("alice").await;
     let access = pair["access_token"].as_str().unwrap();
     assert!(access.starts_with("v4.local."));
@@ -285,7 +285,7 @@ async fn local_access_tokens_are_v4_local_and_introspect() {
 
 #[tokio::test]
 async fn a_subject_must_be_short_and_printable() {
-    let server = Server::new();
+    let server = Server::new().await;
     for subject in [String::new(), "a".repeat(257), "bad\nsubject".to_owned()] {
         let answer = server
             .post(

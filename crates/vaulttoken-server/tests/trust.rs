@@ -32,7 +32,7 @@ fn verify_path(token: &str, kind: &str) -> String {
 
 #[tokio::test]
 async fn a_trust_token_verifies_any_number_of_times_and_is_spent_once() {
-    let server = Server::new();
+    let server = Server::new().await;
     let issued = issue(&server, "password_reset", json!({})).await;
     assert_eq!(issued.status, StatusCode::OK, "{:?}", issued.body);
     assert_eq!(issued.header("cache-control"), "no-store");
@@ -64,7 +64,7 @@ async fn a_trust_token_verifies_any_number_of_times_and_is_spent_once() {
 
 #[tokio::test]
 async fn a_trust_token_is_only_good_for_its_kind_and_its_state() {
-    let server = Server::new();
+    let server = Server::new().await;
     let issued = issue(&server, "magic_link", json!({"state": "browser-1"})).await;
     assert_eq!(issued.body["expires_in"], 900);
     let token = issued.body["token"].as_str().unwrap();
@@ -82,7 +82,7 @@ async fn a_trust_token_is_only_good_for_its_kind_and_its_state() {
 
 #[tokio::test]
 async fn trust_requests_are_checked() {
-    let server = Server::new();
+    let server = Server::new().await;
     let unknown = issue(&server, "launch_codes", json!({})).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
     assert_eq!(unknown.error(), "invalid_request");

@@ -293,7 +293,9 @@ impl<'a> Reader<'a> {
         );
         let keyring_file = self.required("VAULTTOKEN_KEYRING_FILE").map(PathBuf::from);
         let create_keyring = self.flag("VAULTTOKEN_KEYRING_CREATE");
-        if let (Some(file), Some(false)) = (&keyring_file, create_keyring)
+        // With Redis the keys may come from the shared document instead.
+        if let (Some(file), Some(false), None) =
+            (&keyring_file, create_keyring, self.optional("REDIS_URL"))
             && !file.exists()
         {
             self.problem(
@@ -310,6 +312,7 @@ impl<'a> Reader<'a> {
         let trusted_proxies = self.trusted_proxies();
         let rate_limits = self.rate_limits();
         let keys_max_age = self.parsed("VAULTTOKEN_KEYS_MAX_AGE_SECS", "a whole number");
+        let keys_poll = self.seconds("VAULTTOKEN_KEYS_POLL_SECS", 1, 300);
         match (
             listen,
             keyring_file,
@@ -322,6 +325,7 @@ impl<'a> Reader<'a> {
             trusted_proxies,
             rate_limits,
             keys_max_age,
+            keys_poll,
         ) {
             (
                 Some(listen),
@@ -335,6 +339,7 @@ impl<'a> Reader<'a> {
                 Some(trusted_proxies),
                 Some(rate_limits),
                 Some(keys_max_age),
+                Some(keys_poll),
             ) if self.problems.is_empty() => Ok(Config {
                 listen,
                 keyring_file,
@@ -348,6 +353,7 @@ impl<'a> Reader<'a> {
                 trusted_proxies,
                 rate_limits,
                 keys_max_age,
+                keys_poll,
             }),
             _ => Err(ConfigError {
                 problems: self.problems,

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::access::RotateError;
+use crate::key_sync::RotateError;
 use crate::oauth_error::OAuthError;
 use crate::state::AppState;
 
@@ -14,7 +14,8 @@ use crate::state::AppState;
 /// their `k4.pid.`, with the active one named. Empty for `v4.local` access
 /// tokens: no key of theirs may leave the server.
 pub(crate) async fn list(State(state): State<AppState>) -> Response {
-    let (active, document) = state.access.published();
+    let access = state.keys.access();
+    let (active, document) = access.published();
     let mut keys = Map::new();
     if let Some(document) = document
         && let Ok(Value::Object(mut ring)) = serde_json::from_str::<Value>(&document)
@@ -28,8 +29,8 @@ pub(crate) async fn list(State(state): State<AppState>) -> Response {
             }
         }
     }
-    let mut body = json!({ "purpose": state.access.purpose().name(), "keys": keys });
-    if state.access.purpose() == crate::AccessPurpose::Public {
+    let mut body = json!({ "purpose": access.purpose().name(), "keys": keys });
+    if access.purpose() == crate::AccessPurpose::Public {
         body["active"] = json!(active);
     }
     let mut response = axum::Json(body).into_response();
@@ -70,20 +71,7 @@ pub(crate) async fn rotate(
         );
         return Err(OAuthError::admin_unauthorized());
     }
-    let worker = state.clone();
-    let rotated = tokio::task::spawn_blocking(move || {
-        let _one_at_a_time = worker
-            .rotation
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let purpose = worker.access.purpose();
-        worker.access.rotate(worker.key_file.kek(), |ring| {
-            worker.key_file.save(purpose, ring)
-        })
-    })
-    .await
-    .map_err(|_| OAuthError::server_error())?;
-    match rotated {
+    match state.keys.rotate().await {
         Ok(active) => {
             tracing::info!(
                 target: "vaulttoken_server::audit",
@@ -92,10 +80,23 @@ pub(crate) async fn rotate(
             );
             Ok(crate::routes::no_store(json!({
                 "active": active,
-                "keys": state.access.key_ids(),
+                "keys": state.keys.access().key_ids(),
             })))
         }
+        Err(RotateError::Conflict) => {
+            // Take up the other instance's ring now rather than at the next poll.
+            let _ = state.keys.reload().await;
+            Err(OAuthError::conflict())
+        }
+        Err(RotateError::Shared(err)) => {
+            tracing::error!(error = %err, "rotation failed; the ring is unchanged");
+            Err(OAuthError::unavailable())
+        }
         Err(RotateError::Keys(err)) => {
+            tracing::error!(error = %err, "rotation failed; the ring is unchanged");
+            Err(OAuthError::server_error())
+        }
+        Err(RotateError::Document(err)) => {
             tracing::error!(error = %err, "rotation failed; the ring is unchanged");
             Err(OAuthError::server_error())
         }

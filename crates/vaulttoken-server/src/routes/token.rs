@@ -92,7 +92,7 @@ fn access_token(
         .claim(FAMILY_CLAIM, &pair.family_id)
         .claim(CLIENT_CLAIM, client_id)
         .build()?;
-    state.access.encode(&claims)
+    state.keys.access().encode(&claims)
 }
 
 fn token_response(access: &str, pair: &TokenPair) -> Response {
@@ -181,14 +181,13 @@ pub(crate) async fn revoke(
         return Ok(done());
     }
     let unavailable = |err: &Error| matches!(err, Error::Store(_));
-    match state.access.decode(&request.token).await {
+    let keys = state.keys.access();
+    match keys.decode(&request.token).await {
         Ok(access) => {
             if access.claims().custom_str(CLIENT_CLAIM) != Some(request.client_id.as_str()) {
                 return Err(OAuthError::unauthorized_client());
             }
-            state
-                .access
-                .revoke(&access)
+            keys.revoke(&access)
                 .await
                 .map_err(|err| OAuthError::from_token_error(&err))?;
             return Ok(done());
@@ -230,7 +229,7 @@ pub(crate) async fn introspect(
     if request.token.len() > MAX_TOKEN_LEN {
         return Ok(inactive());
     }
-    match state.access.decode(&request.token).await {
+    match state.keys.access().decode(&request.token).await {
         Ok(token) => {
             let claims = token.claims();
             let time = |at: Option<OffsetDateTime>| at.map(OffsetDateTime::unix_timestamp);

@@ -90,24 +90,24 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    pub(crate) fn new() -> Self {
-        Self::with(&[])
+    pub(crate) async fn new() -> Self {
+        Self::with(&[]).await
     }
 
-    pub(crate) fn with(extra: &[(&str, &str)]) -> Self {
+    pub(crate) async fn with(extra: &[(&str, &str)]) -> Self {
         let file = KeyFilePath::new();
-        let app = Self::over(&file, extra, Arc::new(MemoryStore::new()));
+        let app = Self::over(&file, extra, Arc::new(MemoryStore::new())).await;
         Self { app, file }
     }
 
     /// Another server on the same key file (created already), over `store`.
-    pub(crate) fn over(
+    pub(crate) async fn over(
         file: &KeyFilePath,
         extra: &[(&str, &str)],
         store: Arc<dyn TokenStore>,
     ) -> Router {
         let config = Config::from_vars(&vars(file, extra)).unwrap();
-        app(config, store).unwrap()
+        app(config, store).await.unwrap()
     }
 
     pub(crate) async fn post(&self, path: &str, body: &Value) -> Answer {
