@@ -36,7 +36,7 @@ async fn issue_answers_a_bearer_pair_that_is_not_cached() {
             .starts_with("v4.local.")
     );
     let expires_in = body["expires_in"].as_i64().unwrap();
-    assert!((898..=900).contains(&expires_in), "{expires_in}");
+    assert!((899..=900).contains(&expires_in), "{expires_in}");
     let refresh_in = body["refresh_expires_in"].as_i64().unwrap();
     assert!(
         (14 * 86400 - 2..=14 * 86400).contains(&refresh_in),

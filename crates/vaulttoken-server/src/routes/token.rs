@@ -95,14 +95,21 @@ fn access_token(
     state.keys.access().encode(&claims)
 }
 
+/// Whole seconds from now until `at`, rounded up (a token issued this
+/// second for 900 s says 900), never negative.
+fn seconds_until(at: OffsetDateTime, now: OffsetDateTime) -> i64 {
+    let left = at - now;
+    (left.whole_seconds() + i64::from(left.subsec_nanoseconds() > 0)).max(0)
+}
+
 fn token_response(access: &str, pair: &TokenPair) -> Response {
     let now = SystemClock.now();
     no_store(json!({
         "access_token": access,
         "token_type": "Bearer",
-        "expires_in": (pair.access_expires_at - now).whole_seconds().max(0),
+        "expires_in": seconds_until(pair.access_expires_at, now),
         "refresh_token": pair.refresh,
-        "refresh_expires_in": (pair.refresh_expires_at - now).whole_seconds().max(0),
+        "refresh_expires_in": seconds_until(pair.refresh_expires_at, now),
     }))
 }
 
