@@ -66,18 +66,24 @@ async fn within<T>(
     }
 }
 
+/// A connection to `url` for the shared keys and the rate limits (a
+/// second connection beside the token store's: vaulttoken-redis runs only
+/// its own commands).
+pub(crate) async fn connect(url: &str) -> Result<ConnectionManager, StartError> {
+    let client =
+        redis::Client::open(url).map_err(|_| StartError::new("REDIS_URL: not a Redis URL"))?;
+    within(client.get_connection_manager())
+        .await
+        .map_err(|err| StartError::new(format!("REDIS_URL: {err}")))
+}
+
 impl SharedKeys {
-    /// Connects to `url` (a second connection beside the token store's).
-    pub(crate) async fn connect(url: &str) -> Result<Self, StartError> {
-        let client =
-            redis::Client::open(url).map_err(|_| StartError::new("REDIS_URL: not a Redis URL"))?;
-        let connection = within(client.get_connection_manager())
-            .await
-            .map_err(|err| StartError::new(format!("REDIS_URL: shared keys: {err}")))?;
-        Ok(Self {
+    /// The shared document over `connection`.
+    pub(crate) fn new(connection: ConnectionManager) -> Self {
+        Self {
             connection,
             replace: Script::new(REPLACE),
-        })
+        }
     }
 
     /// The shared document, `None` if there is none yet.

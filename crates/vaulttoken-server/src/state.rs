@@ -13,9 +13,9 @@ use crate::clients::Clients;
 use crate::config::Config;
 use crate::key_sync::{KeySource, LiveKeys, spawn_poll};
 use crate::oauth_error::OAuthError;
-use crate::rate_limit::{Key, RateLimiter};
+use crate::rate_limit::{Key, Limiter, Refusal};
 use crate::secret::Secret;
-use crate::shared_keys::SharedKeys;
+use crate::shared_keys::{self, SharedKeys};
 use crate::start_error::StartError;
 
 /// The server's state: keys, services, clients, limits. Cheap to clone.
@@ -32,7 +32,7 @@ pub(crate) struct Inner {
     pub(crate) clients: Clients,
     pub(crate) admin: Option<Secret>,
     pub(crate) proxies: TrustedProxies,
-    pub(crate) limiter: RateLimiter,
+    pub(crate) limiter: Limiter,
     pub(crate) keys_max_age: u32,
 }
 
@@ -57,9 +57,14 @@ impl AppState {
         store: Arc<dyn TokenStore>,
     ) -> Result<Self, StartError> {
         let lifetimes = config.lifetimes;
-        let shared = match &config.redis_url {
-            Some(url) => Some(SharedKeys::connect(url.expose()).await?),
+        let redis = match &config.redis_url {
+            Some(url) => Some(shared_keys::connect(url.expose()).await?),
             None => None,
+        };
+        let shared = redis.clone().map(SharedKeys::new);
+        let limiter = match redis {
+            Some(connection) => Limiter::redis(connection, &config.rate_limits),
+            None => Limiter::memory(&config.rate_limits),
         };
         let source = KeySource {
             path: config.keyring_file,
@@ -101,7 +106,7 @@ impl AppState {
             clients: config.clients,
             admin: config.admin_secret,
             proxies: config.trusted_proxies,
-            limiter: RateLimiter::from_config(&config.rate_limits),
+            limiter,
             keys_max_age: config.keys_max_age,
         })))
     }
@@ -114,12 +119,9 @@ impl AppState {
     }
 
     /// Counts a request against its client IP.
-    pub(crate) fn limit_ip(&self, ip: Option<IpAddr>) -> Result<(), OAuthError> {
+    pub(crate) async fn limit_ip(&self, ip: Option<IpAddr>) -> Result<(), OAuthError> {
         match ip {
-            Some(ip) => self
-                .limiter
-                .hit(&Key::Ip(ip), 1)
-                .map_err(OAuthError::rate_limited),
+            Some(ip) => self.limiter.hit(&Key::Ip(ip), 1).await.map_err(refused),
             None => Ok(()),
         }
     }
@@ -127,7 +129,7 @@ impl AppState {
     /// Counts a request against its client, then checks the client's
     /// secret; a failed check counts once more against both the client and
     /// the IP.
-    pub(crate) fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         ip: Option<IpAddr>,
         client_id: &str,
@@ -138,18 +140,16 @@ impl AppState {
             .contains(client_id)
             .then(|| Key::Client(client_id.to_owned()));
         if let Some(client) = &client {
-            self.limiter
-                .hit(client, 1)
-                .map_err(OAuthError::rate_limited)?;
+            self.limiter.hit(client, 1).await.map_err(refused)?;
         }
         if self.clients.authenticate(client_id, client_secret) {
             return Ok(());
         }
         if let Some(client) = &client {
-            self.limiter.penalize(client, 1);
+            self.limiter.penalize(client, 1).await;
         }
         if let Some(ip) = ip {
-            self.limiter.penalize(&Key::Ip(ip), 1);
+            self.limiter.penalize(&Key::Ip(ip), 1).await;
         }
         tracing::info!(
             target: "vaulttoken_server::audit",
@@ -158,5 +158,12 @@ impl AppState {
             ip = ip.map(tracing::field::display),
         );
         Err(OAuthError::invalid_client())
+    }
+}
+
+fn refused(refusal: Refusal) -> OAuthError {
+    match refusal {
+        Refusal::Limited(seconds) => OAuthError::rate_limited(seconds),
+        Refusal::Unavailable => OAuthError::unavailable(),
     }
 }

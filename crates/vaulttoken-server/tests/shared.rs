@@ -19,7 +19,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
-use server::{ADMIN, Answer, CLIENT, KeyFilePath, SECRET, post, send};
+use server::{ADMIN, Answer, CLIENT, KeyFilePath, SECRET, from_peer, post, send};
 use vaulttoken_server::{Config, app, connect_store};
 
 struct Instance {
@@ -28,16 +28,24 @@ struct Instance {
 }
 
 async fn instance(redis_url: &str, poll_secs: &str, create: bool) -> Instance {
+    instance_with(redis_url, poll_secs, create, &[]).await
+}
+
+async fn instance_with(
+    redis_url: &str,
+    poll_secs: &str,
+    create: bool,
+    extra: &[(&str, &str)],
+) -> Instance {
     let file = KeyFilePath::new();
     let create = if create { "true" } else { "false" };
-    let vars = server::vars(
-        &file,
-        &[
-            ("REDIS_URL", redis_url),
-            ("VAULTTOKEN_KEYS_POLL_SECS", poll_secs),
-            ("VAULTTOKEN_KEYRING_CREATE", create),
-        ],
-    );
+    let mut all = vec![
+        ("REDIS_URL", redis_url),
+        ("VAULTTOKEN_KEYS_POLL_SECS", poll_secs),
+        ("VAULTTOKEN_KEYRING_CREATE", create),
+    ];
+    all.extend_from_slice(extra);
+    let vars = server::vars(&file, &all);
     let config = Config::from_vars(&vars).unwrap();
     let store = connect_store(&config).await.unwrap();
     let app = app(config, store).await.unwrap();
@@ -186,4 +194,79 @@ async fn a_rotation_on_a_stale_instance_is_refused_and_takes_up_the_new_ring() {
     let again = rotate(&b).await;
     assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
     assert_eq!(again.body["keys"].as_array().unwrap().len(), 3);
+}
+
+async fn from(instance: &Instance, body: &Value, peer: &str) -> Answer {
+    send(
+        &instance.app,
+        from_peer(post("/token/introspect", body), peer),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn rate_limits_hold_across_instances_and_fail_closed_without_redis() {
+    if !redis_support::redis_available(
+        "rate_limits_hold_across_instances_and_fail_closed_without_redis",
+    ) {
+        return;
+    }
+    let mut redis = redis_support::RedisServer::start();
+    let limits = [
+        ("VAULTTOKEN_RATE_LIMIT_PER_IP", "3"),
+        ("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", "4"),
+        // Windows are aligned to the clock in Redis: an hour makes a window
+        // change in the middle of the test unlikely.
+        ("VAULTTOKEN_RATE_LIMIT_WINDOW_SECS", "3600"),
+    ];
+    let a = instance_with(&redis.url(), "300", true, &limits).await;
+    let b = instance_with(&redis.url(), "300", false, &limits).await;
+    let good = auth(json!({"token": "x"}));
+
+    // Per IP: 3 between both instances.
+    for instance in [&a, &b, &a] {
+        assert_eq!(
+            from(instance, &good, "192.0.2.1:1").await.status,
+            StatusCode::OK
+        );
+    }
+    let limited = from(&b, &good, "192.0.2.1:2").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = limited.header("retry-after").parse().unwrap();
+    assert!((1..=3600).contains(&wait), "{wait}");
+
+    // Per client: 4, the client's 3 requests above included; a failed
+    // secret would count twice, so a fresh client count is needed: the
+    // other client.
+    let other = json!({"client_id": server::OTHER_CLIENT, "client_secret": "wrong-secret-0123456789", "token": "x"});
+    let other_good = json!({"client_id": server::OTHER_CLIENT, "client_secret": server::OTHER_SECRET, "token": "x"});
+    assert_eq!(
+        from(&a, &other, "192.0.2.10:1").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        from(&b, &other_good, "192.0.2.11:1").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        from(&a, &other_good, "192.0.2.12:1").await.status,
+        StatusCode::OK
+    );
+    // 2 + 1 + 1 = 4.
+    assert_eq!(
+        from(&b, &other_good, "192.0.2.13:1").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The main client had 3: one more passes, then it is limited too.
+    assert_eq!(from(&a, &good, "192.0.2.14:1").await.status, StatusCode::OK);
+    assert_eq!(
+        from(&b, &good, "192.0.2.15:1").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // Redis gone: limited endpoints answer 503, they do not let everything through.
+    redis.kill();
+    let down = from(&a, &good, "192.0.2.20:1").await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(down.header("retry-after"), "1");
 }

@@ -124,9 +124,11 @@ pub(crate) async fn issue(
     ClientIp(ip): ClientIp,
     body: Result<JsonBody<IssueRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
-    state.limit_ip(ip)?;
+    state.limit_ip(ip).await?;
     let JsonBody(request) = body?;
-    state.authenticate(ip, &request.client_id, &request.client_secret)?;
+    state
+        .authenticate(ip, &request.client_id, &request.client_secret)
+        .await?;
     check_subject(&request.subject)?;
     let pair = state
         .families_of(&request.client_id)?
@@ -145,9 +147,11 @@ pub(crate) async fn refresh(
     ClientIp(ip): ClientIp,
     body: Result<JsonBody<RefreshRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
-    state.limit_ip(ip)?;
+    state.limit_ip(ip).await?;
     let JsonBody(request) = body?;
-    state.authenticate(ip, &request.client_id, &request.client_secret)?;
+    state
+        .authenticate(ip, &request.client_id, &request.client_secret)
+        .await?;
     if request
         .grant_type
         .as_deref()
@@ -180,9 +184,11 @@ pub(crate) async fn revoke(
     ClientIp(ip): ClientIp,
     body: Result<JsonBody<TokenRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
-    state.limit_ip(ip)?;
+    state.limit_ip(ip).await?;
     let JsonBody(request) = body?;
-    state.authenticate(ip, &request.client_id, &request.client_secret)?;
+    state
+        .authenticate(ip, &request.client_id, &request.client_secret)
+        .await?;
     let done = || no_store(json!({}));
     if request.token.len() > MAX_TOKEN_LEN {
         return Ok(done());
@@ -229,9 +235,11 @@ pub(crate) async fn introspect(
     ClientIp(ip): ClientIp,
     body: Result<JsonBody<TokenRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
-    state.limit_ip(ip)?;
+    state.limit_ip(ip).await?;
     let JsonBody(request) = body?;
-    state.authenticate(ip, &request.client_id, &request.client_secret)?;
+    state
+        .authenticate(ip, &request.client_id, &request.client_secret)
+        .await?;
     let inactive = || no_store(json!({ "active": false }));
     if request.token.len() > MAX_TOKEN_LEN {
         return Ok(inactive());

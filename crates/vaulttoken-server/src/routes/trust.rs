@@ -91,9 +91,11 @@ pub(crate) async fn issue(
     Path(kind_name): Path<String>,
     body: Result<JsonBody<IssueRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
-    state.limit_ip(ip)?;
+    state.limit_ip(ip).await?;
     let JsonBody(request) = body?;
-    state.authenticate(ip, &request.client_id, &request.client_secret)?;
+    state
+        .authenticate(ip, &request.client_id, &request.client_secret)
+        .await?;
     let kind = kind(&kind_name)?;
     check_subject(&request.subject)?;
     let mut issue = state.trust.request(kind.clone(), &request.subject);
@@ -119,7 +121,7 @@ pub(crate) async fn verify(
     ClientIp(ip): ClientIp,
     query: Result<Query<VerifyQuery>, QueryRejection>,
 ) -> Result<Response, OAuthError> {
-    state.limit_ip(ip)?;
+    state.limit_ip(ip).await?;
     let Query(query) =
         query.map_err(|_| OAuthError::invalid_request("token and kind are required"))?;
     let kind = kind(&query.kind)?;
@@ -142,9 +144,11 @@ pub(crate) async fn consume(
     ClientIp(ip): ClientIp,
     body: Result<JsonBody<ConsumeRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
-    state.limit_ip(ip)?;
+    state.limit_ip(ip).await?;
     let JsonBody(request) = body?;
-    state.authenticate(ip, &request.client_id, &request.client_secret)?;
+    state
+        .authenticate(ip, &request.client_id, &request.client_secret)
+        .await?;
     let kind = kind(&request.kind)?;
     check_token_len(&request.token)?;
     let bound = bound_state(request.state.as_deref())?;
