@@ -198,10 +198,12 @@ impl LiveKeys {
         let Some(shared) = &self.source.shared else {
             return Ok(false);
         };
+        // Read under the lock: a document read before a rotation of this
+        // instance must not replace the one that rotation published.
+        let mut meta = self.meta.lock().await;
         let Some(text) = shared.get().await? else {
             return Ok(false);
         };
-        let mut meta = self.meta.lock().await;
         if text == meta.document() {
             return Ok(false);
         }
