@@ -184,6 +184,50 @@ impl AccessKeys {
     }
 }
 
+/// Why a key cannot be retired.
+#[derive(Debug)]
+pub(crate) enum RetireRefusal {
+    /// No key of the ring has this id.
+    Unknown,
+    /// It is the key that signs: rotate first.
+    Active,
+    /// A key operation failed.
+    Keys(Error),
+}
+
+impl AccessKeys {
+    /// The ring without the key `kid`, saved (wrapped with `kek`) and not
+    /// applied: tokens it signed stop verifying once it is in force. The
+    /// active key is refused.
+    pub(crate) fn retired_ring(&self, kek: &LocalKey, kid: &str) -> Result<String, RetireRefusal> {
+        match self {
+            Self::Public { ring, .. } => retired(ring, kek, kid),
+            Self::Local { ring, .. } => retired(ring, kek, kid),
+        }
+    }
+}
+
+fn retired<K: FreshKey>(
+    live: &KeyRing<K>,
+    kek: &LocalKey,
+    kid: &str,
+) -> Result<String, RetireRefusal> {
+    let Some((id, _)) = live.keys().into_iter().find(|(id, _)| id.as_str() == kid) else {
+        return Err(RetireRefusal::Unknown);
+    };
+    if live.active_id().as_ref() == Some(&id) {
+        return Err(RetireRefusal::Active);
+    }
+    let staged = live
+        .export_wrapped(kek)
+        .and_then(|doc| KeyRing::<K>::import_wrapped(&doc, kek, &live.settings()))
+        .map_err(RetireRefusal::Keys)?;
+    staged
+        .retire_immediately(&id)
+        .map_err(RetireRefusal::Keys)?;
+    staged.export_wrapped(kek).map_err(RetireRefusal::Keys)
+}
+
 fn rotated<K: FreshKey>(live: &KeyRing<K>, kek: &LocalKey) -> Result<String, Error> {
     let staged = KeyRing::<K>::import_wrapped(&live.export_wrapped(kek)?, kek, &live.settings())?;
     let id = staged.add(K::generate()?)?;

@@ -48,6 +48,7 @@ fn router(state: AppState) -> Router {
         .route("/token/introspect", post(routes::token::introspect))
         .route("/keys", get(routes::keys::list))
         .route("/keys/rotate", post(routes::keys::rotate))
+        .route("/keys/retire", post(routes::keys::retire))
         .route("/healthz", get(routes::health::healthz))
         .route("/trust/verify", get(routes::trust::verify))
         .route("/trust/consume", post(routes::trust::consume))

@@ -9,7 +9,7 @@ use std::time::Duration;
 use vaulttoken::store::TokenStore;
 use vaulttoken::{Error, LocalKey};
 
-use crate::access::AccessKeys;
+use crate::access::{AccessKeys, RetireRefusal};
 use crate::config::AccessPurpose;
 use crate::key_file::{KeyMeta, Keys, read_file, write_atomically};
 use crate::shared_keys::{SharedKeys, SharedKeysError};
@@ -48,6 +48,8 @@ pub(crate) enum RotateError {
     Keys(Error),
     /// The new document could not be built or opened again.
     Document(String),
+    /// The key cannot be retired.
+    Retire(RetireRefusal),
     /// Another instance changed the shared ring meanwhile.
     Conflict,
     /// Redis could not be asked.
@@ -146,16 +148,30 @@ impl LiveKeys {
     }
 
     /// Rotates: a new key is added and promoted, the previous active key
-    /// keeps verifying, expired keys are retired. The new document is
-    /// published (Redis: compare-and-set against the document in force) and
-    /// written to the file before it is used. Returns the new active id.
+    /// keeps verifying, expired keys are retired. Returns the new active id.
     pub(crate) async fn rotate(&self) -> Result<String, RotateError> {
+        self.change(|access, kek| access.rotated_ring(kek).map_err(RotateError::Keys))
+            .await?;
+        Ok(self.access().published().0.unwrap_or_default())
+    }
+
+    /// Removes the key `kid` at once (a compromised key): tokens it signed
+    /// stop verifying. The active key is refused.
+    pub(crate) async fn retire(&self, kid: &str) -> Result<(), RotateError> {
+        self.change(|access, kek| access.retired_ring(kek, kid).map_err(RotateError::Retire))
+            .await
+    }
+
+    /// Builds a new ring from the one in force, publishes it (Redis:
+    /// compare-and-set against the document in force) and writes the file
+    /// before it is used; on any failure the running ring is unchanged.
+    async fn change(
+        &self,
+        build: impl FnOnce(&AccessKeys, &LocalKey) -> Result<String, RotateError>,
+    ) -> Result<(), RotateError> {
         let source = &self.source;
         let mut meta = self.meta.lock().await;
-        let ring = self
-            .access()
-            .rotated_ring(&source.kek)
-            .map_err(RotateError::Keys)?;
+        let ring = build(&self.access(), &source.kek)?;
         let document = meta
             .with_access_ring(&ring)
             .map_err(|err| RotateError::Document(err.0))?;
@@ -186,10 +202,9 @@ impl LiveKeys {
                 .await
                 .map_err(RotateError::Persist)?,
         }
-        let active = keys.access.published().0.unwrap_or_default();
         self.install(keys.access);
         *meta = keys.meta;
-        Ok(active)
+        Ok(())
     }
 
     /// Takes up the shared document if another instance changed it; whether

@@ -181,3 +181,63 @@ async fn healthz_answers_and_every_response_has_a_request_id() {
     let refused = rotate(&server, None).await;
     assert!(!refused.header("x-request-id").is_empty());
 }
+
+async fn retire(server: &Server, authorization: Option<&str>, kid: &str) -> Answer {
+    let mut request = Request::post("/keys/retire").header("content-type", "application/json");
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let body = Body::from(serde_json::json!({ "kid": kid }).to_string());
+    send(&server.app, request.body(body).unwrap()).await
+}
+
+#[tokio::test]
+async fn retire_removes_a_compromised_key_at_once_but_never_the_active_one() {
+    let server = Server::new().await;
+    let admin = format!("Bearer {ADMIN}");
+    let old_kid = server.get("/keys").await.body["active"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let old_token = server.issue("alice").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    assert_eq!(
+        retire(&server, None, &old_kid).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let active = retire(&server, Some(&admin), &old_kid).await;
+    assert_eq!(active.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        active.body["error_description"],
+        "the active key cannot be retired: rotate first"
+    );
+    let unknown = retire(&server, Some(&admin), "k4.pid.nothing").await;
+    assert_eq!(unknown.error(), "invalid_request");
+
+    let rotated = rotate(&server, Some(&admin)).await;
+    let new_kid = rotated.body["active"].as_str().unwrap().to_owned();
+    assert_eq!(server.introspect(&old_token).await["active"], true);
+    let retired = retire(&server, Some(&admin), &old_kid).await;
+    assert_eq!(retired.status, StatusCode::OK, "{:?}", retired.body);
+    assert_eq!(retired.body["keys"], serde_json::json!([new_kid]));
+    // Tokens of the retired key stop verifying at once; new ones do.
+    assert_eq!(server.introspect(&old_token).await["active"], false);
+    let fresh = server.issue("bob").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(server.introspect(&fresh).await["active"], true);
+    // Saved: a restart knows only the new key.
+    let restarted = Server::over(
+        &server.file,
+        &[("VAULTTOKEN_KEYRING_CREATE", "false")],
+        Arc::new(MemoryStore::new()),
+    )
+    .await;
+    let keys = send(&restarted, server::get("/keys")).await.body;
+    assert_eq!(keys["keys"].as_object().unwrap().len(), 1);
+    assert_eq!(keys["active"], new_kid.as_str());
+}

@@ -1,13 +1,16 @@
-//! `GET /keys` and `POST /keys/rotate`.
+//! `GET /keys`, `POST /keys/rotate` and `POST /keys/retire`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
+use crate::access::RetireRefusal;
 use crate::key_sync::RotateError;
 use crate::oauth_error::OAuthError;
+use crate::routes::{JsonBody, no_store};
 use crate::state::AppState;
 
 /// `GET /keys`: the public keys in use, as PASERK (`k4.public.`) keyed by
@@ -78,31 +81,81 @@ pub(crate) async fn rotate(
                 event = "keys_rotated",
                 kid = %active
             );
-            Ok(crate::routes::no_store(json!({
+            Ok(no_store(json!({
                 "active": active,
                 "keys": state.keys.access().key_ids(),
             })))
         }
-        Err(RotateError::Conflict) => {
+        Err(err) => Err(change_failed(&state, err).await),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RetireRequest {
+    kid: String,
+}
+
+/// `POST /keys/retire` (admin): removes a key at once, for a compromised
+/// key: the tokens it signed stop verifying. The active key is refused
+/// (rotate first).
+pub(crate) async fn retire(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<JsonBody<RetireRequest>, OAuthError>,
+) -> Result<Response, OAuthError> {
+    if !is_admin(&state, &headers) {
+        tracing::warn!(
+            target: "vaulttoken_server::audit",
+            event = "admin_authentication_failed"
+        );
+        return Err(OAuthError::admin_unauthorized());
+    }
+    let JsonBody(request) = body?;
+    match state.keys.retire(&request.kid).await {
+        Ok(()) => {
+            tracing::warn!(
+                target: "vaulttoken_server::audit",
+                event = "key_retired_immediately",
+                kid = %request.kid
+            );
+            Ok(no_store(json!({
+                "retired": request.kid,
+                "keys": state.keys.access().key_ids(),
+            })))
+        }
+        Err(err) => Err(change_failed(&state, err).await),
+    }
+}
+
+/// The answer to a failed ring change; in every case the ring is unchanged.
+async fn change_failed(state: &AppState, err: RotateError) -> OAuthError {
+    match err {
+        RotateError::Conflict => {
             // Take up the other instance's ring now rather than at the next poll.
             let _ = state.keys.reload().await;
-            Err(OAuthError::conflict())
+            OAuthError::conflict()
         }
-        Err(RotateError::Shared(err)) => {
-            tracing::error!(error = %err, "rotation failed; the ring is unchanged");
-            Err(OAuthError::unavailable())
+        RotateError::Retire(RetireRefusal::Unknown) => {
+            OAuthError::invalid_request("no key of the ring has this kid")
         }
-        Err(RotateError::Keys(err)) => {
-            tracing::error!(error = %err, "rotation failed; the ring is unchanged");
-            Err(OAuthError::server_error())
+        RotateError::Retire(RetireRefusal::Active) => {
+            OAuthError::invalid_request("the active key cannot be retired: rotate first")
         }
-        Err(RotateError::Document(err)) => {
-            tracing::error!(error = %err, "rotation failed; the ring is unchanged");
-            Err(OAuthError::server_error())
+        RotateError::Shared(err) => {
+            tracing::error!(error = %err, "changing the ring failed; it is unchanged");
+            OAuthError::unavailable()
         }
-        Err(RotateError::Persist(err)) => {
-            tracing::error!(error = %err, "the rotated ring could not be saved; the ring is unchanged");
-            Err(OAuthError::server_error())
+        RotateError::Keys(err) | RotateError::Retire(RetireRefusal::Keys(err)) => {
+            tracing::error!(error = %err, "changing the ring failed; it is unchanged");
+            OAuthError::server_error()
+        }
+        RotateError::Document(err) => {
+            tracing::error!(error = %err, "changing the ring failed; it is unchanged");
+            OAuthError::server_error()
+        }
+        RotateError::Persist(err) => {
+            tracing::error!(error = %err, "the changed ring could not be saved; it is unchanged");
+            OAuthError::server_error()
         }
     }
 }
