@@ -410,3 +410,25 @@ fn every_flow_that_asks_a_store_reports_it_when_it_cannot_answer() {
             .all(|fields| fields.get("reason").map(String::as_str) == Some("unreachable"))
     );
 }
+
+#[test]
+fn an_issued_token_is_reported_with_the_key_id_its_footer_names() {
+    let recorder = Recorder::default();
+    tracing::subscriber::with_default(recorder.clone(), || {
+        let key = Arc::new(LocalKey::from_bytes(&[0x64; 32]).unwrap());
+        let named = LocalService::builder(Arc::clone(&key))
+            .key_id("key-2026-11")
+            .build();
+        named.encode(&Claims::builder().build().unwrap()).unwrap();
+        let unnamed = LocalService::builder(key).build();
+        unnamed.encode(&Claims::builder().build().unwrap()).unwrap();
+    });
+    let events = recorder.0.lock().unwrap().clone();
+    let kids: Vec<Option<&str>> = events
+        .iter()
+        .map(|(_, fields)| fields)
+        .filter(|fields| fields.get("event").map(String::as_str) == Some("token_issued"))
+        .map(|fields| fields.get("kid").map(String::as_str))
+        .collect();
+    assert_eq!(kids, [Some("key-2026-11"), None]);
+}
