@@ -252,12 +252,18 @@ mod tests {
             let token = sign(&secret, message, b"f", b"i").unwrap();
             let untrusted = UntrustedToken::<Public>::parse(&token).unwrap();
             assert_eq!(untrusted.untrusted_message(), message);
-            assert_eq!(untrusted.untrusted_body().len(), message.len() + SIGNATURE_LEN);
+            assert_eq!(
+                untrusted.untrusted_body().len(),
+                message.len() + SIGNATURE_LEN
+            );
         }
         // Readable whatever the signature: it is not verified.
         let token = sign(&secret, b"m", b"", b"").unwrap();
         let other = SecretKey::from_seed(&[4; 32]).unwrap().public_key();
-        assert!(matches!(verify(&other, &token, None, b""), Err(Error::Verification)));
+        assert!(matches!(
+            verify(&other, &token, None, b""),
+            Err(Error::Verification)
+        ));
         let untrusted = UntrustedToken::<Public>::parse(&token).unwrap();
         assert_eq!(untrusted.untrusted_message(), b"m");
     }

@@ -148,7 +148,6 @@ fn describe(what: &str, error: &Error) -> String {
             }
             out
         }
-        Error::Denied(denial) => format!("{what}: {error} ({})", denial.code()),
         _ => format!("{what}: {error}"),
     }
 }

@@ -47,11 +47,12 @@ pub(super) fn run(args: &InspectArgs) -> Result<Report, Failure> {
     let mut text = format!(
         "version: v4 (UNTRUSTED)\npurpose: {purpose} (UNTRUSTED)\nfooter:  {} (UNTRUSTED)\nkid:     {} (UNTRUSTED)\n",
         if footer.is_empty() {
-            "(none)"
+            "(none)".to_owned()
         } else {
-            &footer_text
+            printable(&footer_text)
         },
-        kid.as_deref().unwrap_or("(none)"),
+        kid.as_deref()
+            .map_or_else(|| "(none)".to_owned(), printable),
     );
     let mut report = json!({
         "version": "v4",
@@ -64,7 +65,7 @@ pub(super) fn run(args: &InspectArgs) -> Result<Report, Failure> {
         None => text.push_str("payload: encrypted (decrypt it with the key: vaulttoken decrypt)\n"),
         Some(message) => {
             let payload = String::from_utf8_lossy(message).into_owned();
-            text.push_str(&format!("payload: {payload} (UNVERIFIED)\n"));
+            text.push_str(&format!("payload: {} (UNVERIFIED)\n", printable(&payload)));
             report["payload"] = Value::String(payload);
             let exp = serde_json::from_slice::<Value>(message)
                 .ok()
@@ -102,4 +103,33 @@ pub(super) fn run(args: &InspectArgs) -> Result<Report, Failure> {
         report["claims"] = claims;
     }
     Ok(Report::new(text, report))
+}
+
+/// Untrusted text made safe for a terminal: control characters (escape
+/// sequences, carriage returns, newlines) and bidirectional overrides are
+/// shown escaped, never sent.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untrusted_text_cannot_drive_the_terminal() {
+        assert_eq!(printable("plain {\"a\":1} é"), "plain {\"a\":1} é");
+        assert_eq!(printable("\u{1b}[2J"), "\\u{1b}[2J");
+        assert_eq!(printable("a\rb\nc\u{7f}\u{9b}"), "a\\rb\\nc\\u{7f}\\u{9b}");
+        assert_eq!(printable("x\u{202e}y"), "x\\u{202e}y");
+    }
 }

@@ -73,3 +73,22 @@ fn inspect_refuses_what_is_not_a_v4_token() {
         run(vaulttoken().arg("inspect").arg(token), 1);
     }
 }
+
+#[test]
+fn inspect_escapes_control_characters_from_a_hostile_token() {
+    let key = vaulttoken::SecretKey::generate().unwrap();
+    let token = vaulttoken::v4::public::sign(
+        &key,
+        b"{\"sub\":\"x\"}\x1b[2J",
+        b"\x1b]0;owned\x07footer",
+        b"",
+    )
+    .unwrap();
+    let output = run(vaulttoken().arg("inspect").arg(&token), 0);
+    assert!(!output.stdout.contains(&0x1b), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("\\u{1b}]0;owned\\u{7}footer"),
+        "{}",
+        stdout(&output)
+    );
+}
