@@ -8,6 +8,7 @@ use serde_json::json;
 use vaulttoken::footer::{Footer, FooterLimits, FooterMode};
 use vaulttoken::rules::RuleSet;
 use vaulttoken::service::{ServiceBuilder, ServicePurpose, TokenService, VerifiedToken};
+use vaulttoken::v4::{Local, Public};
 use vaulttoken::{LocalService, PublicService};
 
 use super::{claims_json, duration_flag, load_kek, read_token};
@@ -18,27 +19,30 @@ use crate::output::Report;
 use crate::rings::{self, LoadedRing};
 
 pub(super) fn decrypt(args: &DecodeArgs) -> Result<Report, Failure> {
-    let store = Store::connect(args.redis.as_deref())?;
-    let service = local_service(args, store.as_ref())?;
-    report(&service, args, store.as_ref())
+    let build = local_service(args)?;
+    report(build, args)
 }
 
 pub(super) fn verify(args: &DecodeArgs) -> Result<Report, Failure> {
-    let store = Store::connect(args.redis.as_deref())?;
-    let service = public_service(args, store.as_ref())?;
-    report(&service, args, store.as_ref())
+    let build = public_service(args)?;
+    report(build, args)
 }
+
+/// A service, once it is known whether it checks a store: the keys are
+/// loaded first, so a missing key is reported as such before any
+/// connection is tried.
+type Build<P> = Box<dyn FnOnce(Option<&Store>) -> TokenService<P>>;
 
 /// A Redis store and the runtime that drives it.
 #[derive(Debug)]
-pub(crate) struct Store {
+struct Store {
     runtime: tokio::runtime::Runtime,
     store: Arc<vaulttoken_redis::RedisStore>,
 }
 
 impl Store {
     /// Connects when a URL is given.
-    pub(crate) fn connect(url: Option<&str>) -> Result<Option<Self>, Failure> {
+    fn connect(url: Option<&str>) -> Result<Option<Self>, Failure> {
         let Some(url) = url else {
             return Ok(None);
         };
@@ -51,51 +55,35 @@ impl Store {
     }
 }
 
-pub(crate) fn local_service(
-    args: &DecodeArgs,
-    store: Option<&Store>,
-) -> Result<LocalService, Failure> {
+fn local_service(args: &DecodeArgs) -> Result<Build<Local>, Failure> {
     let rules = rules(args)?;
     if let Some(path) = &args.key.ring_file {
         return match load_ring(path, args)? {
-            LoadedRing::Local(ring) => Ok(finish(
-                LocalService::from_ring(Arc::new(ring)),
-                rules,
-                store,
-            )),
+            LoadedRing::Local(ring) => Ok(finish(LocalService::from_ring(Arc::new(ring)), rules)),
             _ => Err(Failure::usage(
                 "the ring file holds keys for v4.public: use verify",
             )),
         };
     }
     let key = keys_io::load_local(&key_source(args)?, "the key")?;
-    Ok(finish(LocalService::builder(Arc::new(key)), rules, store))
+    Ok(finish(LocalService::builder(Arc::new(key)), rules))
 }
 
-pub(crate) fn public_service(
-    args: &DecodeArgs,
-    store: Option<&Store>,
-) -> Result<PublicService, Failure> {
+fn public_service(args: &DecodeArgs) -> Result<Build<Public>, Failure> {
     let rules = rules(args)?;
     if let Some(path) = &args.key.ring_file {
         return match load_ring(path, args)? {
-            LoadedRing::Signing(ring) => Ok(finish(
-                PublicService::from_ring(Arc::new(ring)),
-                rules,
-                store,
-            )),
-            LoadedRing::Public(ring) => Ok(finish(
-                PublicService::from_ring(Arc::new(ring)),
-                rules,
-                store,
-            )),
+            LoadedRing::Signing(ring) => {
+                Ok(finish(PublicService::from_ring(Arc::new(ring)), rules))
+            }
+            LoadedRing::Public(ring) => Ok(finish(PublicService::from_ring(Arc::new(ring)), rules)),
             LoadedRing::Local(_) => Err(Failure::usage(
                 "the ring file holds v4.local keys: use decrypt",
             )),
         };
     }
     let key = keys_io::load_public(&key_source(args)?, "the key")?;
-    Ok(finish(PublicService::verifier(Arc::new(key)), rules, store))
+    Ok(finish(PublicService::verifier(Arc::new(key)), rules))
 }
 
 fn load_ring(path: &Path, args: &DecodeArgs) -> Result<LoadedRing, Failure> {
@@ -133,21 +121,22 @@ fn rules(args: &DecodeArgs) -> Result<RuleSet, Failure> {
     Ok(rules)
 }
 
-fn finish<P: ServicePurpose, S>(
+fn finish<P: ServicePurpose, S: 'static>(
     builder: ServiceBuilder<P, S>,
     rules: RuleSet,
-    store: Option<&Store>,
-) -> TokenService<P> {
-    let builder = builder.rules(rules);
-    match store {
-        Some(store) => builder.store(store.store.clone()).build(),
-        None => builder.build(),
-    }
+) -> Build<P> {
+    Box::new(move |store| {
+        let builder = builder.rules(rules);
+        match store {
+            Some(store) => builder.store(store.store.clone()).build(),
+            None => builder.build(),
+        }
+    })
 }
 
 /// Decodes with the flags' footer and implicit assertion, asking the store
 /// when there is one.
-pub(crate) fn decode<P: ServicePurpose>(
+fn decode<P: ServicePurpose>(
     service: &TokenService<P>,
     token: &str,
     args: &DecodeArgs,
@@ -173,13 +162,11 @@ pub(crate) fn decode<P: ServicePurpose>(
     result.map_err(|error| Failure::library("the token was refused", &error))
 }
 
-fn report<P: ServicePurpose>(
-    service: &TokenService<P>,
-    args: &DecodeArgs,
-    store: Option<&Store>,
-) -> Result<Report, Failure> {
+fn report<P: ServicePurpose>(build: Build<P>, args: &DecodeArgs) -> Result<Report, Failure> {
     let token = read_token(args.token.as_deref())?;
-    let verified = decode(service, &token, args, store)?;
+    let store = Store::connect(args.redis.as_deref())?;
+    let service = build(store.as_ref());
+    let verified = decode(&service, &token, args, store.as_ref())?;
     let claims = claims_json(verified.claims())?;
     let footer = String::from_utf8_lossy(&verified.footer().to_bytes()).into_owned();
     let text = serde_json::to_string_pretty(&claims)

@@ -297,6 +297,16 @@ fn an_unreachable_store_exits_5() {
             .arg(&token),
         5,
     );
+    // The key is loaded first: a missing key is reported as such (66).
+    run(
+        vaulttoken()
+            .args(["decrypt", "--any-audience", "--key-file"])
+            .arg(dir.path("missing.key"))
+            .arg("--redis")
+            .arg(&url)
+            .arg(&token),
+        66,
+    );
     // A URL that is not one is a usage error.
     run(
         vaulttoken().args(["revoke-family", "f", "--no-sub", "--redis", "not a url"]),
