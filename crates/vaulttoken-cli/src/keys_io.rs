@@ -234,6 +234,55 @@ mod tests {
     }
 
     #[test]
+    fn a_base64url_key_that_starts_with_k_is_not_taken_for_a_paserk() {
+        // 0x90 encodes as `k…` in base64url.
+        let key = LocalKey::from_bytes(&[0x90; 32]).unwrap();
+        let text = key.to_base64url().unwrap();
+        assert!(text.as_str().starts_with('k'));
+        let Ok(AnyKey::Local(loaded)) = parse_key(text.as_str(), Some(KeyType::Local), "key")
+        else {
+            panic!("a base64url local key loads");
+        };
+        assert_eq!(loaded, key);
+    }
+
+    #[test]
+    fn flags_name_a_file_or_a_variable() {
+        let path = Path::new("key.txt");
+        assert!(matches!(
+            KeySource::from_flags(Some(path), None),
+            Some(KeySource::File(p)) if p == path
+        ));
+        assert!(matches!(
+            KeySource::from_flags(None, Some("NAME")),
+            Some(KeySource::Env(name)) if name == "NAME"
+        ));
+        assert!(KeySource::from_flags(None, None).is_none());
+    }
+
+    #[test]
+    fn key_files_are_read_trimmed_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = LocalKey::generate().unwrap();
+        let paserk = key.to_paserk().unwrap();
+        // Padding within the limit is trimmed away.
+        let padded = dir.path().join("padded");
+        let text = format!("\n {}{}", paserk.as_str(), "\n".repeat(60 * 1024));
+        std::fs::write(&padded, text).unwrap();
+        let read = KeySource::File(padded).read("key").unwrap();
+        assert_eq!(read.as_str(), paserk.as_str());
+        // Beyond it, refused.
+        let long = dir.path().join("long");
+        std::fs::write(&long, "\n".repeat(MAX_KEY_LEN + 1)).unwrap();
+        assert_eq!(
+            KeySource::File(long).read("key").unwrap_err().exit,
+            Exit::Usage
+        );
+        let missing = KeySource::Env("VAULTTOKEN_UNIT_TEST_UNSET".into());
+        assert_eq!(missing.read("key").unwrap_err().exit, Exit::NoInput);
+    }
+
+    #[test]
     fn raw_32_bytes_need_a_type() {
         let key = LocalKey::generate().unwrap();
         let err = parse_key(key.to_hex().unwrap().as_str(), None, "key").unwrap_err();
