@@ -210,6 +210,30 @@ pub(crate) fn emit(event: AuditEvent, fields: &Fields<'_>) {
     }
 }
 
+/// A store that could not answer: reported as [`AuditEvent::StoreUnavailable`]
+/// (with [why](store_reason)) and returned as
+/// [`Error::Store`]. Every flow that asks a store maps its errors through here.
+pub(crate) fn store_unavailable(error: StoreError) -> Error {
+    emit(
+        AuditEvent::StoreUnavailable,
+        &Fields {
+            reason: Some(store_reason(&error)),
+            ..Fields::default()
+        },
+    );
+    Error::Store(error)
+}
+
+/// Why a store could not answer, for [`AuditEvent::StoreUnavailable`].
+fn store_reason(error: &StoreError) -> &'static str {
+    match error {
+        StoreError::Full { .. } => "store-full",
+        StoreError::Timeout { .. } => "timeout",
+        StoreError::Unreachable { .. } => "unreachable",
+        StoreError::Protocol { .. } => "protocol",
+    }
+}
+
 /// The reason code of a refused decode, for [`AuditEvent::TokenRejected`].
 pub(crate) fn reason_code(error: &Error) -> &'static str {
     match error {
@@ -286,6 +310,35 @@ mod tests {
         }
         assert_eq!(Error::Randomness.kind(), ErrorKind::Unavailable);
         assert_eq!(reason_code(&Error::Randomness), "other");
+    }
+
+    #[test]
+    fn a_store_failure_says_which_kind_it_was() {
+        let cases = [
+            (StoreError::Full { capacity: 1 }, "store-full"),
+            (
+                StoreError::Timeout {
+                    deadline: Duration::milliseconds(5),
+                },
+                "timeout",
+            ),
+            (
+                StoreError::Unreachable {
+                    reason: "down".into(),
+                },
+                "unreachable",
+            ),
+            (
+                StoreError::Protocol {
+                    reason: "bad reply".into(),
+                },
+                "protocol",
+            ),
+        ];
+        for (error, reason) in cases {
+            assert_eq!(store_reason(&error), reason, "{error:?}");
+            assert!(matches!(store_unavailable(error), Error::Store(_)));
+        }
     }
 
     #[test]

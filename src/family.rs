@@ -383,7 +383,7 @@ impl RefreshFamilies {
             .store
             .create_family(&family)
             .await
-            .map_err(Error::Store)?;
+            .map_err(audit::store_unavailable)?;
         for old in &revoked {
             audit::emit(
                 AuditEvent::FamilyRevoked,
@@ -439,7 +439,11 @@ impl RefreshFamilies {
             if let Some(issued_at) = claims.issued_at() {
                 check = check.issued_at(issued_at);
             }
-            let state = self.store.check(&check).await.map_err(Error::Store)?;
+            let state = self
+                .store
+                .check(&check)
+                .await
+                .map_err(audit::store_unavailable)?;
             if let Some(denial) = state.denial() {
                 return Err(Error::Denied(denial));
             }
@@ -455,7 +459,7 @@ impl RefreshFamilies {
             .store
             .rotate_family(&rotation)
             .await
-            .map_err(Error::Store)?;
+            .map_err(audit::store_unavailable)?;
         let event = |event: AuditEvent, generation: Option<u64>| {
             audit::emit(
                 event,
@@ -540,7 +544,7 @@ impl RefreshFamilies {
         self.store
             .revoke_family(Some(subject), family_id)
             .await
-            .map_err(Error::Store)?;
+            .map_err(audit::store_unavailable)?;
         audit::emit(
             AuditEvent::FamilyRevoked,
             &audit::Fields {

@@ -20,7 +20,7 @@ use time::{Duration, OffsetDateTime};
 use crate::audit::{self, AuditEvent};
 use crate::claims::{Claims, ClaimsBuilder, DEFAULT_VALIDITY};
 use crate::clock::Clock;
-use crate::error::{Error, FooterError, StoreError};
+use crate::error::{Error, FooterError};
 use crate::footer::{Footer, FooterClaims, FooterLimits, FooterMode, UntrustedFooter};
 use crate::keys::{LocalKey, PublicKey, SecretKey};
 use crate::primitives::constant_time_eq;
@@ -476,22 +476,6 @@ fn audit_rejection(error: &Error) {
             ..audit::Fields::default()
         },
     );
-}
-
-/// A store error, reported.
-fn store_unavailable(error: StoreError) -> Error {
-    audit::emit(
-        AuditEvent::StoreUnavailable,
-        &audit::Fields {
-            reason: Some(match error {
-                StoreError::Full { .. } => "store-full",
-                StoreError::Timeout { .. } => "timeout",
-                _ => "unreachable",
-            }),
-            ..audit::Fields::default()
-        },
-    );
-    Error::Store(error)
 }
 
 /// The key id a footer names, for the audit log.
@@ -1128,7 +1112,10 @@ impl<P: ServicePurpose> TokenService<P> {
         if let Some(family) = claims.custom_str(FAMILY_CLAIM) {
             check = check.family(family);
         }
-        let state = store.check(&check).await.map_err(store_unavailable)?;
+        let state = store
+            .check(&check)
+            .await
+            .map_err(audit::store_unavailable)?;
         match state.denial() {
             None => Ok(verified),
             Some(denial) => Err(Error::Denied(denial)),
@@ -1177,7 +1164,7 @@ impl<P: ServicePurpose> TokenService<P> {
         store
             .revoke(claims.subject(), token_id, until)
             .await
-            .map_err(store_unavailable)?;
+            .map_err(audit::store_unavailable)?;
         audit::emit(
             AuditEvent::TokenRevoked,
             &audit::Fields {
@@ -1245,7 +1232,7 @@ impl<P: ServicePurpose> TokenService<P> {
         store
             .revoke_issued_before(subject, cutoff, until)
             .await
-            .map_err(store_unavailable)?;
+            .map_err(audit::store_unavailable)?;
         audit::emit(
             AuditEvent::SubjectRevoked,
             &audit::Fields {

@@ -445,7 +445,7 @@ impl TrustTokens {
             self.store
                 .supersede(Some(request.subject), &request.kind.slot(), token_id, until)
                 .await
-                .map_err(Error::Store)?;
+                .map_err(audit::store_unavailable)?;
         }
         Ok(token)
     }
@@ -480,7 +480,11 @@ impl TrustTokens {
             slot = kind.slot();
             check = check.latest_of(&slot);
         }
-        let found = self.store.check(&check).await.map_err(Error::Store)?;
+        let found = self
+            .store
+            .check(&check)
+            .await
+            .map_err(audit::store_unavailable)?;
         match found.denial() {
             None => Ok(verified),
             Some(denial) => Err(Error::Denied(denial)),
@@ -511,7 +515,7 @@ impl TrustTokens {
             .store
             .consume(claims.subject(), token_id, until)
             .await
-            .map_err(Error::Store)?;
+            .map_err(audit::store_unavailable)?;
         match spent {
             Consumption::Consumed => {
                 audit::emit(
@@ -573,7 +577,7 @@ impl TrustTokens {
         self.store
             .revoke(claims.subject(), token_id, until)
             .await
-            .map_err(Error::Store)?;
+            .map_err(audit::store_unavailable)?;
         audit::emit(
             AuditEvent::TokenRevoked,
             &audit::Fields {

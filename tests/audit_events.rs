@@ -376,3 +376,37 @@ fn a_family_revoked_by_the_cap_is_reported_with_its_id_and_subject_hash() {
         Some(&vaulttoken::audit::subject_hash("carol"))
     );
 }
+
+#[test]
+fn every_flow_that_asks_a_store_reports_it_when_it_cannot_answer() {
+    let recorder = Recorder::default();
+    tracing::subscriber::with_default(recorder.clone(), || {
+        let key = Arc::new(LocalKey::from_bytes(&[0x63; 32]).unwrap());
+        // Issuing writes through to the memory store; checking fails.
+        let down: Arc<Unreachable> = Arc::new(Unreachable(MemoryStore::new()));
+        let families = RefreshFamilies::builder(Arc::clone(&key), down.clone()).build();
+        let pair = block_on(families.issue("dave")).unwrap();
+        assert!(matches!(
+            block_on(families.refresh(&pair.refresh)),
+            Err(Error::Store(StoreError::Unreachable { .. }))
+        ));
+        let trust = TrustTokens::builder(Arc::clone(&key), down).build();
+        let link = block_on(trust.issue(trust.request(TrustKind::MagicLink, "dave"))).unwrap();
+        assert!(matches!(
+            block_on(trust.verify(&link, &TrustKind::MagicLink, None)),
+            Err(Error::Store(StoreError::Unreachable { .. }))
+        ));
+    });
+    let events = recorder.0.lock().unwrap().clone();
+    let unavailable: Vec<_> = events
+        .iter()
+        .map(|(_, fields)| fields)
+        .filter(|fields| fields.get("event").map(String::as_str) == Some("store_unavailable"))
+        .collect();
+    assert_eq!(unavailable.len(), 2, "{events:?}");
+    assert!(
+        unavailable
+            .iter()
+            .all(|fields| fields.get("reason").map(String::as_str) == Some("unreachable"))
+    );
+}

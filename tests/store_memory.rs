@@ -122,3 +122,51 @@ fn clock_now(clock: &ManualClock) -> OffsetDateTime {
     use vaulttoken::clock::Clock;
     clock.now()
 }
+
+#[test]
+fn a_sweep_keeps_every_live_entry_and_drops_each_kind_the_moment_it_expires() {
+    let clock = ManualClock::new(OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap());
+    let store = MemoryStore::new().with_clock(clock.clone());
+    let t = clock_now(&clock);
+    let until = t + Duration::minutes(10);
+    block_on(store.revoke(Some("alice"), "revoked", until)).unwrap();
+    block_on(store.revoke_issued_before("alice", t, until)).unwrap();
+    block_on(store.supersede(Some("alice"), "reset", "newest", until)).unwrap();
+    let family = NewFamily::new("alice", "f", t, until);
+    block_on(store.create_family(&family)).unwrap();
+    assert_eq!(store.len(), 4);
+
+    let states = |store: &MemoryStore| {
+        let after_cutoff = t + Duration::seconds(1);
+        [
+            Check::token(Some("alice"), "revoked").issued_at(after_cutoff),
+            Check::token(Some("alice"), "early").issued_at(t - Duration::seconds(1)),
+            Check::token(Some("alice"), "older")
+                .issued_at(after_cutoff)
+                .latest_of("reset"),
+            Check::token(Some("alice"), "access")
+                .issued_at(after_cutoff)
+                .family("f"),
+        ]
+        .map(|check| block_on(store.check(&check)).unwrap())
+    };
+    let live = [
+        TokenState::Revoked,
+        TokenState::IssuedBeforeCutoff,
+        TokenState::Superseded,
+        TokenState::Live,
+    ];
+    assert_eq!(states(&store), live);
+    // Past the sweep interval, but before anything expires: a sweep (explicit,
+    // or the periodic one a write triggers) keeps every entry.
+    clock.advance(Duration::minutes(5));
+    assert_eq!(store.purge_expired(), 0);
+    block_on(store.revoke(Some("bob"), "other", until)).unwrap();
+    assert_eq!(store.len(), 5);
+    assert!(!store.is_empty());
+    assert_eq!(states(&store), live);
+    // At their expiry every kind goes at once.
+    clock.advance(Duration::minutes(5));
+    assert_eq!(store.purge_expired(), 5);
+    assert!(store.is_empty());
+}

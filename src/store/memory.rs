@@ -651,6 +651,32 @@ mod tests {
 
     const T: OffsetDateTime = datetime!(2030-01-01 0:00 UTC);
 
+    fn map_of(len: usize, room: usize) -> HashMap<Box<str>, ()> {
+        let mut map = HashMap::with_capacity(room);
+        map.extend((0..len).map(|i| (i.to_string().into_boxed_str(), ())));
+        map
+    }
+
+    #[test]
+    fn a_map_at_least_a_quarter_full_keeps_its_room() {
+        let room = map_of(0, 200).capacity();
+        // At the threshold: capacity == 4 * len + 16 (when room allows it).
+        let mut map = map_of((room - 16) / 4, 200);
+        assert_eq!(map.capacity(), room);
+        shrink(&mut map);
+        assert_eq!(map.capacity(), room);
+    }
+
+    #[test]
+    fn a_mostly_empty_map_gives_its_memory_back() {
+        let mut map = map_of(100, 1000);
+        let room = map.capacity();
+        assert!(room > 4 * 100 + 16);
+        shrink(&mut map);
+        assert!(map.capacity() < room / 4, "{} of {room}", map.capacity());
+        assert_eq!(map.len(), 100);
+    }
+
     fn block_on<F: core::future::Future>(future: F) -> F::Output {
         let waker = core::task::Waker::noop();
         let mut context = core::task::Context::from_waker(waker);
