@@ -9,10 +9,16 @@
 //! (pie, password, seal) check unwrapping only. Every expect-fail case must
 //! fail.
 
-use base64ct::{Base64UrlUnpadded, Encoding as _};
+mod paserk;
+mod v4;
+
 use serde_json::{Value, json};
-use vaulttoken::paserk::{KeyId, PasswordLimits};
-use vaulttoken::{LocalKey, PublicKey, SecretKey, v4};
+
+use self::paserk::{
+    lid_case, local_case, local_pw_case, local_wrap_case, pid_case, public_case, seal_case,
+    secret_case, secret_pw_case, secret_wrap_case, sid_case,
+};
+use self::v4::v4_case;
 
 use crate::exit::{Exit, Failure};
 use crate::output::Report;
@@ -67,7 +73,7 @@ const FILES: [(&str, &str); 12] = [
 ];
 
 /// A case's outcome: `Ok(note)` or why it failed.
-type Outcome = Result<Option<&'static str>, String>;
+pub(super) type Outcome = Result<Option<&'static str>, String>;
 
 pub(super) fn run() -> Result<Report, Failure> {
     let mut lines = Vec::new();
@@ -166,37 +172,37 @@ fn run_file(name: &str, text: &str) -> (String, bool, Value) {
 }
 
 /// One vector case.
-struct Case<'a>(&'a Value);
+pub(super) struct Case<'a>(&'a Value);
 
 impl Case<'_> {
-    fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         self.0
             .get("name")
             .and_then(Value::as_str)
             .unwrap_or("(unnamed)")
     }
 
-    fn expect_fail(&self) -> bool {
+    pub(super) fn expect_fail(&self) -> bool {
         self.0
             .get("expect-fail")
             .and_then(Value::as_bool)
             .unwrap_or(false)
     }
 
-    fn str(&self, field: &str) -> Result<&str, String> {
+    pub(super) fn str(&self, field: &str) -> Result<&str, String> {
         self.0
             .get(field)
             .and_then(Value::as_str)
             .ok_or_else(|| format!("field {field} missing"))
     }
 
-    fn bytes(&self, field: &str) -> Result<Vec<u8>, String> {
+    pub(super) fn bytes(&self, field: &str) -> Result<Vec<u8>, String> {
         base16ct::mixed::decode_vec(self.str(field)?)
             .map_err(|_| format!("field {field} is not hex"))
     }
 }
 
-fn check(condition: bool, what: &str) -> Result<(), String> {
+pub(super) fn check(condition: bool, what: &str) -> Result<(), String> {
     if condition {
         Ok(())
     } else {
@@ -204,253 +210,16 @@ fn check(condition: bool, what: &str) -> Result<(), String> {
     }
 }
 
-fn err(what: &str) -> impl Fn(vaulttoken::Error) -> String + '_ {
+pub(super) fn err(what: &str) -> impl Fn(vaulttoken::Error) -> String + '_ {
     move |error| format!("{what}: {error}")
 }
 
 /// A case that must fail: `Err` if the operation succeeded.
-fn must_fail<T>(result: Result<T, vaulttoken::Error>) -> Outcome {
+pub(super) fn must_fail<T>(result: Result<T, vaulttoken::Error>) -> Outcome {
     match result {
         Ok(_) => Err("accepted, but the vector must fail".to_owned()),
         Err(_) => Ok(None),
     }
-}
-
-fn v4_case(case: &Case<'_>) -> Outcome {
-    let token = case.str("token")?;
-    let footer = case.str("footer")?.as_bytes();
-    let implicit = case.str("implicit-assertion")?.as_bytes();
-    if case.0.get("key").and_then(Value::as_str).is_some() {
-        let key = LocalKey::from_hex(case.str("key")?).map_err(err("key"))?;
-        let opened = v4::local::decrypt(&key, token, Some(footer), implicit);
-        if case.expect_fail() {
-            return must_fail(opened);
-        }
-        let opened = opened.map_err(err("decrypt"))?;
-        check(
-            opened == case.str("payload")?.as_bytes(),
-            "decrypts to another payload",
-        )?;
-        return Ok(Some(
-            "local: decrypt only (no fixed-nonce encrypt in a production build)",
-        ));
-    }
-    let public = PublicKey::from_hex(case.str("public-key")?).map_err(err("public key"))?;
-    let verified = v4::public::verify(&public, token, Some(footer), implicit);
-    if case.expect_fail() {
-        return must_fail(verified);
-    }
-    let secret = SecretKey::from_hex(case.str("secret-key")?).map_err(err("secret key"))?;
-    check(
-        secret.public_key() == public,
-        "the secret key's public half differs",
-    )?;
-    let payload = case.str("payload")?.as_bytes();
-    let signed = v4::public::sign(&secret, payload, footer, implicit).map_err(err("sign"))?;
-    check(signed == token, "signs to another token")?;
-    check(
-        verified.map_err(err("verify"))? == payload,
-        "verifies to another payload",
-    )?;
-    Ok(Some("public: sign and compare, then verify"))
-}
-
-fn local_case(case: &Case<'_>) -> Outcome {
-    let paserk = case.str("paserk")?;
-    if case.expect_fail() {
-        return must_fail(LocalKey::from_paserk(paserk));
-    }
-    let key = LocalKey::from_hex(case.str("key")?).map_err(err("key"))?;
-    let text = key.to_paserk().map_err(err("to_paserk"))?;
-    check(text.as_str() == paserk, "serializes to another PASERK")?;
-    check(
-        LocalKey::from_paserk(paserk).map_err(err("from_paserk"))? == key,
-        "parses to another key",
-    )?;
-    Ok(None)
-}
-
-fn public_case(case: &Case<'_>) -> Outcome {
-    let bytes = case.bytes("key")?;
-    if case.expect_fail() {
-        return must_fail(PublicKey::from_bytes(&bytes));
-    }
-    let paserk = case.str("paserk")?;
-    check(
-        paserk == format!("k4.public.{}", Base64UrlUnpadded::encode_string(&bytes)),
-        "the PASERK is not the header and the key",
-    )?;
-    match PublicKey::from_bytes(&bytes) {
-        Ok(key) => {
-            check(key.to_paserk() == paserk, "serializes to another PASERK")?;
-            check(
-                PublicKey::from_paserk(paserk).map_err(err("from_paserk"))? == key,
-                "parses to another key",
-            )?;
-            Ok(None)
-        }
-        Err(refused) => {
-            // vaulttoken refuses keys unsafe to verify with (these vectors'
-            // keys are small-order or not on the curve); the PASERK must be
-            // refused the same way.
-            let via_paserk = PublicKey::from_paserk(paserk);
-            check(
-                via_paserk.is_err_and(|e| e.to_string() == refused.to_string()),
-                "the PASERK of a refused key is not refused the same way",
-            )?;
-            Ok(Some("weak vector keys refused by design (refusal checked)"))
-        }
-    }
-}
-
-fn secret_case(case: &Case<'_>) -> Outcome {
-    if case.expect_fail() {
-        return must_fail(SecretKey::from_bytes(&case.bytes("key")?));
-    }
-    let paserk = case.str("paserk")?;
-    let key = SecretKey::from_bytes(&case.bytes("key")?).map_err(err("key"))?;
-    let seeded = SecretKey::from_seed(&case.bytes("secret-key-seed")?).map_err(err("seed"))?;
-    check(seeded == key, "the seed gives another key")?;
-    check(
-        key.public_key().as_bytes().as_slice() == case.bytes("public-key")?,
-        "another public key",
-    )?;
-    check(
-        key.to_paserk().map_err(err("to_paserk"))?.as_str() == paserk,
-        "serializes to another PASERK",
-    )?;
-    check(
-        SecretKey::from_paserk(paserk).map_err(err("from_paserk"))? == key,
-        "parses to another key",
-    )?;
-    Ok(None)
-}
-
-fn lid_case(case: &Case<'_>) -> Outcome {
-    let key = LocalKey::from_bytes(&case.bytes("key")?);
-    if case.expect_fail() {
-        return must_fail(key);
-    }
-    let paserk = case.str("paserk")?;
-    let id = key.map_err(err("key"))?.paserk_id().map_err(err("id"))?;
-    check(id.as_str() == paserk, "another id")?;
-    check(KeyId::parse(paserk).is_ok(), "the id does not parse")?;
-    Ok(None)
-}
-
-fn pid_case(case: &Case<'_>) -> Outcome {
-    let bytes = case.bytes("key")?;
-    let text = format!("k4.public.{}", Base64UrlUnpadded::encode_string(&bytes));
-    if case.expect_fail() {
-        return must_fail(KeyId::of_paserk(&text));
-    }
-    let paserk = case.str("paserk")?;
-    let id = KeyId::of_paserk(&text).map_err(err("id"))?;
-    check(id.as_str() == paserk, "another id")?;
-    if let Ok(key) = PublicKey::from_bytes(&bytes) {
-        check(
-            key.paserk_id().map_err(err("id"))? == id,
-            "the key's id differs",
-        )?;
-    }
-    Ok(Some("ids computed over the PASERK text"))
-}
-
-fn sid_case(case: &Case<'_>) -> Outcome {
-    let key = SecretKey::from_bytes(&case.bytes("key")?);
-    if case.expect_fail() {
-        return must_fail(key);
-    }
-    let key = key.map_err(err("key"))?;
-    check(
-        key.paserk_id().map_err(err("id"))?.as_str() == case.str("paserk")?,
-        "another id",
-    )?;
-    Ok(None)
-}
-
-fn local_wrap_case(case: &Case<'_>) -> Outcome {
-    let wrapping =
-        LocalKey::from_bytes(&case.bytes("wrapping-key")?).map_err(err("wrapping key"))?;
-    let result = LocalKey::from_paserk_wrapped(case.str("paserk")?, &wrapping);
-    if case.expect_fail() {
-        return must_fail(result);
-    }
-    let key = result.map_err(err("unwrap"))?;
-    let bytes = key.expose_secret_bytes().map_err(err("key"))?;
-    check(
-        bytes.as_bytes().as_slice() == case.bytes("unwrapped")?,
-        "unwraps to another key",
-    )?;
-    Ok(Some("unwrap only (wrapping is randomized)"))
-}
-
-fn secret_wrap_case(case: &Case<'_>) -> Outcome {
-    let wrapping =
-        LocalKey::from_bytes(&case.bytes("wrapping-key")?).map_err(err("wrapping key"))?;
-    let result = SecretKey::from_paserk_wrapped(case.str("paserk")?, &wrapping);
-    if case.expect_fail() {
-        return must_fail(result);
-    }
-    let key = result.map_err(err("unwrap"))?;
-    let bytes = key.expose_secret_bytes().map_err(err("key"))?;
-    check(
-        bytes.as_bytes().as_slice() == case.bytes("unwrapped")?,
-        "unwraps to another key",
-    )?;
-    Ok(Some("unwrap only (wrapping is randomized)"))
-}
-
-fn local_pw_case(case: &Case<'_>) -> Outcome {
-    let password = case.str("password")?.as_bytes();
-    let result =
-        LocalKey::from_paserk_password(case.str("paserk")?, password, &PasswordLimits::default());
-    if case.expect_fail() {
-        return must_fail(result);
-    }
-    let key = result.map_err(err("unwrap"))?;
-    let bytes = key.expose_secret_bytes().map_err(err("key"))?;
-    check(
-        bytes.as_bytes().as_slice() == case.bytes("unwrapped")?,
-        "unwraps to another key",
-    )?;
-    Ok(Some("unwrap only (wrapping is randomized)"))
-}
-
-fn secret_pw_case(case: &Case<'_>) -> Outcome {
-    let password = case.str("password")?.as_bytes();
-    let result =
-        SecretKey::from_paserk_password(case.str("paserk")?, password, &PasswordLimits::default());
-    if case.expect_fail() {
-        return must_fail(result);
-    }
-    let key = result.map_err(err("unwrap"))?;
-    let bytes = key.expose_secret_bytes().map_err(err("key"))?;
-    check(
-        bytes.as_bytes().as_slice() == case.bytes("unwrapped")?,
-        "unwraps to another key",
-    )?;
-    Ok(Some("unwrap only (wrapping is randomized)"))
-}
-
-fn seal_case(case: &Case<'_>) -> Outcome {
-    let secret =
-        SecretKey::from_bytes(&case.bytes("sealing-secret-key")?).map_err(err("sealing key"))?;
-    check(
-        secret.public_key().as_bytes().as_slice() == case.bytes("sealing-public-key")?,
-        "another sealing public key",
-    )?;
-    let result = LocalKey::from_paserk_sealed(case.str("paserk")?, &secret);
-    if case.expect_fail() {
-        return must_fail(result);
-    }
-    let key = result.map_err(err("unseal"))?;
-    let bytes = key.expose_secret_bytes().map_err(err("key"))?;
-    check(
-        bytes.as_bytes().as_slice() == case.bytes("unsealed")?,
-        "unseals to another key",
-    )?;
-    Ok(Some("unseal only (sealing is randomized)"))
 }
 
 #[cfg(test)]
