@@ -52,7 +52,7 @@ pub(crate) enum Command {
     Verify(DecodeArgs),
     /// Show a token's header, footer and kid (UNTRUSTED) without a key.
     #[command(
-        after_help = "Example:\n  vaulttoken inspect \"$TOKEN\"\n  vaulttoken inspect --key-file signing.key.pub < token   # verifies as well"
+        after_help = concat!("Example:\n  vaulttoken inspect \"$TOKEN\"\n  vaulttoken inspect --key-file signing.key.pub < token   # verifies as well", "\n\n", exit_statuses!())
     )]
     Inspect(InspectArgs),
     /// Convert, identify, wrap, password-wrap and seal keys (PASERK).
@@ -65,17 +65,17 @@ pub(crate) enum Command {
     Ring(RingCommand),
     /// Revoke one token id (or the token in a file) in the Redis store.
     #[command(
-        after_help = "Examples:\n  vaulttoken revoke 3f9c… --sub alice --until 2030-01-01T00:00:00Z --redis redis://127.0.0.1:6379\n  vaulttoken revoke --token stolen.txt --key-file signing.key.pub   # jti, sub, exp read after verifying"
+        after_help = concat!("Examples:\n  vaulttoken revoke 3f9c… --sub alice --until 2030-01-01T00:00:00Z --redis redis://127.0.0.1:6379\n  vaulttoken revoke --token stolen.txt --key-file signing.key.pub   # jti, sub, exp read after verifying", "\n\n", exit_statuses!())
     )]
     Revoke(RevokeArgs),
     /// Revoke a refresh-token family in the Redis store.
     #[command(
-        after_help = "Example:\n  REDIS_URL=redis://127.0.0.1:6379 vaulttoken revoke-family fam-42 --sub alice"
+        after_help = concat!("Example:\n  REDIS_URL=redis://127.0.0.1:6379 vaulttoken revoke-family fam-42 --sub alice", "\n\n", exit_statuses!())
     )]
     RevokeFamily(RevokeFamilyArgs),
     /// Revoke every token of a subject issued before a time ("log out everywhere").
     #[command(
-        after_help = "Example:\n  vaulttoken revoke-subject alice --before now --redis redis://127.0.0.1:6379"
+        after_help = concat!("Example:\n  vaulttoken revoke-subject alice --before now --redis redis://127.0.0.1:6379", "\n\n", exit_statuses!())
     )]
     RevokeSubject(RevokeSubjectArgs),
     /// Run the official PASETO v4 and PASERK k4 test vectors built into this binary.
@@ -572,14 +572,21 @@ mod tests {
     }
 
     #[test]
-    fn the_decoding_helps_list_every_exit_status() {
+    fn the_helps_of_commands_that_judge_tokens_list_every_exit_status() {
         let command = Cli::command();
         let top = command
             .get_after_long_help()
             .map(ToString::to_string)
             .unwrap_or_default();
         assert!(top.contains(EXIT_STATUSES), "{top}");
-        for name in ["decrypt", "verify"] {
+        for name in [
+            "decrypt",
+            "verify",
+            "inspect",
+            "revoke",
+            "revoke-family",
+            "revoke-subject",
+        ] {
             let sub = command.find_subcommand(name).unwrap();
             let help = sub
                 .get_after_help()
