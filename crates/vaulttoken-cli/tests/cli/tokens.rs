@@ -483,6 +483,26 @@ fn exit_64_66_and_74_for_keys_that_cannot_be_used_found_or_read() {
 fn hostile_inputs_are_bounded() {
     let dir = Dir::new();
     let (_, key_file) = local_key_file(&dir, "k");
+    // Large but legitimate claims and tokens pass (the bound is 1 MiB; the
+    // service's own token limit is 64 KiB).
+    let note = "n".repeat(20 * 1024);
+    let claims = dir.write("big.json", &format!(r#"{{"note":"{note}"}}"#));
+    let output = run(
+        vaulttoken()
+            .args(["encrypt", "--claims"])
+            .arg(&claims)
+            .arg("--key-file")
+            .arg(&key_file),
+        0,
+    );
+    let output = run(
+        vaulttoken()
+            .args(["decrypt", "--any-audience", "--key-file"])
+            .arg(&key_file)
+            .write_stdin(output.stdout),
+        0,
+    );
+    assert!(stdout(&output).contains(&note));
     let huge = "v4.local.".to_owned() + &"A".repeat(2 * 1024 * 1024);
     run(
         vaulttoken()
@@ -593,5 +613,47 @@ fn decrypt_and_verify_with_a_ring_file() {
             .arg(&kek)
             .arg(sign(&signing, &[])),
         64,
+    );
+}
+
+#[test]
+fn the_json_report_of_an_issued_token_names_its_kid_and_exp() {
+    let dir = Dir::new();
+    let (key, key_file) = local_key_file(&dir, "k");
+    let output = run(
+        vaulttoken()
+            .args([
+                "--json",
+                "encrypt",
+                "--exp",
+                "2099-01-01T00:00:00Z",
+                "--key-file",
+            ])
+            .arg(&key_file),
+        0,
+    );
+    let report = json(&output);
+    assert_eq!(report["exp"], "2099-01-01T00:00:00Z");
+    assert_eq!(report["kid"], key.paserk_id().unwrap().as_str());
+    let token = report["token"].as_str().unwrap();
+    assert!(v4::local::decrypt(&key, token, None, b"").is_ok());
+    // A text footer has no kid; a token that never expires has no exp.
+    let output = run(
+        vaulttoken()
+            .args([
+                "--json",
+                "encrypt",
+                "--no-exp",
+                "--footer",
+                "v1",
+                "--key-file",
+            ])
+            .arg(&key_file),
+        0,
+    );
+    let report = json(&output);
+    assert!(
+        report["kid"].is_null() && report["exp"].is_null(),
+        "{report}"
     );
 }
