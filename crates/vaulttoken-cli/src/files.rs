@@ -117,12 +117,10 @@ fn create_new_private(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
+/// Any failure to write is an I/O error (74), a missing directory included:
+/// "input not found" (66) is for inputs.
 fn write_failure(error: &io::Error, path: &Path) -> Failure {
-    let exit = match error.kind() {
-        ErrorKind::NotFound => Exit::NoInput,
-        _ => Exit::Io,
-    };
-    Failure::new(exit, format!("writing {}: {error}", path.display()))
+    Failure::new(Exit::Io, format!("writing {}: {error}", path.display()))
 }
 
 /// Writes a public file (a public key, an id): plain permissions, but still

@@ -79,7 +79,9 @@ fn issue<P: ServicePurpose>(
     ))
 }
 
-/// Every refusal to issue is the caller's input, except the OS failing.
+/// Every refusal to issue is the caller's input, except the OS failing to
+/// supply randomness (not reproducible in a test: cargo-mutants reports the
+/// arm, which maps it as `classify` does).
 fn issue_exit(error: &vaulttoken::Error) -> Exit {
     match error {
         vaulttoken::Error::Randomness => Exit::Io,

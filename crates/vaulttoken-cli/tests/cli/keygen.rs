@@ -161,3 +161,14 @@ fn keygen_prints_the_secret_only_when_asked_with_out_dash() {
 fn keygen_needs_an_out_argument() {
     run(vaulttoken().args(["keygen", "local"]), 64);
 }
+
+#[test]
+fn keygen_into_a_missing_directory_is_an_io_error() {
+    let dir = Dir::new();
+    let out = dir.path("missing").join("k");
+    run(
+        vaulttoken().args(["keygen", "local", "--out"]).arg(&out),
+        74,
+    );
+    assert!(!out.exists());
+}

@@ -347,3 +347,26 @@ fn seal_to_a_public_key_and_unseal_with_its_secret_key() {
         64,
     );
 }
+
+#[test]
+fn a_public_key_file_is_not_overwritten_without_force() {
+    let dir = Dir::new();
+    let (secret, _, public_file) = secret_key_files(&dir, "s");
+    let out = dir.write("out.pub", "keep me");
+    let convert = |force: bool, code| {
+        let mut command = vaulttoken();
+        command
+            .args(["paserk", "convert", "--format", "hex", "--key-file"])
+            .arg(&public_file)
+            .arg("--out")
+            .arg(&out);
+        if force {
+            command.arg("--force");
+        }
+        run(&mut command, code)
+    };
+    convert(false, 64);
+    assert_eq!(dir.read("out.pub"), "keep me");
+    convert(true, 0);
+    assert_eq!(dir.read("out.pub").trim(), secret.public_key().to_hex());
+}
