@@ -210,6 +210,23 @@ fn revoke_family_and_revoke_subject_are_seen_by_the_library() {
             .arg(server.url()),
         0,
     );
+    // A cutoff in the past leaves today's tokens alone.
+    let output = run(
+        vaulttoken()
+            .args([
+                "--json",
+                "revoke-subject",
+                "erin",
+                "--before",
+                "2000-01-01T00:00:00Z",
+                "--redis",
+            ])
+            .arg(server.url()),
+        0,
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["before"], "2000-01-01T00:00:00Z");
+    assert_eq!(report["until"], "9999-12-31T23:59:59Z");
     denied(
         decode_with_store(&key, &server.url(), &laptop),
         Denial::IssuedBeforeCutoff,
