@@ -498,6 +498,73 @@ impl RefreshFamilies {
         }
     }
 
+    /// Checks a refresh token without spending it: authentic, a refresh token,
+    /// within its lifetime, its id not revoked nor issued before its subject's
+    /// cutoff, and its family alive. Nothing is rotated, so a server can read
+    /// the subject and the family (claim [`FAMILY_CLAIM`]) to revoke the family
+    /// (RFC 7009) or check who may refresh it before calling
+    /// [`RefreshFamilies::refresh`]. An older generation of a live family
+    /// passes too: only `refresh` detects reuse.
+    ///
+    /// # Errors
+    ///
+    /// Any decoding error ([`Error::Verification`] for an access token or a
+    /// forgery); [`Denial::FamilyRevoked`] once the family is revoked or
+    /// unknown; [`Error::Store`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::error::Denial;
+    /// use vaulttoken::family::RefreshFamilies;
+    /// use vaulttoken::store::{FAMILY_CLAIM, MemoryStore};
+    /// use vaulttoken::{Error, LocalKey};
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
+    /// let pair = block_on(families.issue("alice"))?;
+    /// let seen = block_on(families.verify_refresh(&pair.refresh))?;
+    /// assert_eq!(seen.claims().subject(), Some("alice"));
+    /// assert_eq!(seen.claims().custom_str(FAMILY_CLAIM), Some(pair.family_id.as_str()));
+    /// // Checking did not spend it: it still refreshes, once.
+    /// let next = block_on(families.refresh(&pair.refresh))?;
+    /// assert_eq!(next.generation, 1);
+    /// // An access token is not a refresh token.
+    /// let access = block_on(families.verify_refresh(&next.access));
+    /// assert!(matches!(access, Err(Error::Verification)));
+    /// block_on(families.revoke("alice", &pair.family_id))?;
+    /// let revoked = block_on(families.verify_refresh(&next.refresh));
+    /// assert!(matches!(revoked, Err(Error::Denied(Denial::FamilyRevoked))));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub async fn verify_refresh(&self, refresh_token: &str) -> Result<VerifiedToken, Error> {
+        let presented = self
+            .tokens
+            .decode_with(refresh_token, None, REFRESH_ASSERTION)?;
+        let claims = presented.claims();
+        let family_id = claims.custom_str(FAMILY_CLAIM).ok_or(Error::Verification)?;
+        let token_id = claims.token_id().ok_or(Error::Verification)?;
+        let mut check = Check::token(claims.subject(), token_id).family(family_id);
+        if let Some(issued_at) = claims.issued_at() {
+            check = check.issued_at(issued_at);
+        }
+        let state = self
+            .store
+            .check(&check)
+            .await
+            .map_err(audit::store_unavailable)?;
+        match state.denial() {
+            None => Ok(presented),
+            Some(denial) => Err(Error::Denied(denial)),
+        }
+    }
+
     /// Checks an access token: authentic, within the rules, and its family
     /// (and id) not revoked.
     ///

@@ -80,6 +80,52 @@ fn each_refresh_spends_its_token_and_hands_out_the_next_generation() {
 }
 
 #[test]
+fn verify_refresh_reads_a_refresh_token_without_spending_it() {
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let families = families(Arc::new(MemoryStore::new()), &clock, None);
+    let pair = rt.block_on(families.issue("alice")).unwrap();
+    for _ in 0..3 {
+        let seen = rt.block_on(families.verify_refresh(&pair.refresh)).unwrap();
+        assert_eq!(seen.claims().subject(), Some("alice"));
+        assert_eq!(
+            seen.claims().custom_str(vaulttoken::store::FAMILY_CLAIM),
+            Some(pair.family_id.as_str())
+        );
+    }
+    // Still generation 0's token: the first refresh is no reuse.
+    let next = rt.block_on(families.refresh(&pair.refresh)).unwrap();
+    assert_eq!(next.generation, 1);
+    assert!(matches!(
+        rt.block_on(families.verify_refresh(&next.access)),
+        Err(Error::Verification)
+    ));
+    // Past its lifetime it is refused like any token.
+    clock.advance(Duration::days(15));
+    assert!(matches!(
+        rt.block_on(families.verify_refresh(&next.refresh)),
+        Err(Error::Claims(_))
+    ));
+}
+
+#[test]
+fn verify_refresh_refuses_every_token_of_a_revoked_family() {
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let families = families(Arc::new(MemoryStore::new()), &clock, None);
+    let first = rt.block_on(families.issue("alice")).unwrap();
+    let second = rt.block_on(families.refresh(&first.refresh)).unwrap();
+    rt.block_on(families.revoke("alice", &first.family_id))
+        .unwrap();
+    for refresh in [&first.refresh, &second.refresh] {
+        assert_eq!(
+            denial(rt.block_on(families.verify_refresh(refresh))),
+            Denial::FamilyRevoked
+        );
+    }
+}
+
+#[test]
 fn an_older_generation_revokes_the_whole_family() {
     let rt = runtime();
     let clock = ManualClock::new(start());

@@ -750,6 +750,75 @@ mod tests {
     }
 
     #[test]
+    fn revoking_a_spent_id_that_expired_but_was_not_swept_yet_makes_it_revoked() {
+        let (store, clock) = store();
+        let spent = block_on(store.consume(None, "a", T + Duration::seconds(30))).unwrap();
+        assert_eq!(spent, Consumption::Consumed);
+        // Expired, and still held: the next sweep is a minute after the write.
+        clock.advance(Duration::seconds(40));
+        block_on(store.revoke(None, "a", T + Duration::minutes(10))).unwrap();
+        assert_eq!(store.len(), 1);
+        assert_eq!(state(&store, Check::token(None, "a")), TokenState::Revoked);
+    }
+
+    #[test]
+    fn an_id_that_expires_this_instant_is_written_afresh() {
+        let (store, clock) = store();
+        let ends = T + Duration::seconds(30);
+        block_on(store.consume(None, "spent", ends)).unwrap();
+        block_on(store.revoke(None, "revoked", ends)).unwrap();
+        clock.advance(Duration::seconds(30));
+        let later = T + Duration::minutes(10);
+        block_on(store.revoke(None, "spent", later)).unwrap();
+        assert_eq!(
+            state(&store, Check::token(None, "spent")),
+            TokenState::Revoked
+        );
+        assert_eq!(
+            block_on(store.consume(None, "revoked", later)).unwrap(),
+            Consumption::Consumed
+        );
+    }
+
+    #[test]
+    fn an_expired_cutoff_is_replaced_not_merged() {
+        for expired_for in [Duration::ZERO, Duration::seconds(10)] {
+            let (store, clock) = store();
+            let later_cutoff = T + Duration::minutes(5);
+            block_on(store.revoke_issued_before("alice", later_cutoff, T + Duration::seconds(30)))
+                .unwrap();
+            clock.advance(Duration::seconds(30) + expired_for);
+            block_on(store.revoke_issued_before("alice", T, T + Duration::minutes(10))).unwrap();
+            let issued_between =
+                Check::token(Some("alice"), "a").issued_at(T + Duration::minutes(1));
+            assert_eq!(
+                state(&store, issued_between),
+                TokenState::Live,
+                "{expired_for}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_family_cap_counts_only_live_families() {
+        let (store, clock) = store();
+        let day = T + Duration::days(1);
+        family(&store, "revoked", day);
+        block_on(store.revoke_family(Some("alice"), "revoked")).unwrap();
+        family(&store, "ending", T + Duration::seconds(30));
+        family(&store, "live", day);
+        // Ends this instant, and not yet swept.
+        clock.advance(Duration::seconds(30));
+        let capped = NewFamily::new("alice", "new", T, day).max_per_subject(2);
+        assert_eq!(
+            block_on(store.create_family(&capped)).unwrap(),
+            Vec::<String>::new()
+        );
+        let capped = NewFamily::new("alice", "newer", T, day).max_per_subject(2);
+        assert_eq!(block_on(store.create_family(&capped)).unwrap(), ["live"]);
+    }
+
+    #[test]
     fn a_family_token_of_a_subject_with_no_entries_is_refused() {
         let (store, _) = store();
         let check = Check::token(Some("nobody"), "a").family("f");

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The documented curl flow (docs/API.md) against a live vaulttoken-server and
+# a real redis-server, both on loopback ports, both stopped at the end:
+# issue, introspect, refresh, reuse (invalid_grant, family revoked), revoke,
+# introspect (active: false), keys, rotate, keys again.
+#
+#   cargo build -p vaulttoken-server
+#   bash crates/vaulttoken-server/scripts/curl-flow.sh [path/to/vaulttoken-server]
+#
+# Needs curl, python3 (JSON) and redis-server.
+set -euo pipefail
+
+BIN=${1:-${CARGO_TARGET_DIR:-target}/debug/vaulttoken-server}
+WORK=$(mktemp -d)
+REDIS_PID=
+SERVER_PID=
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+field() { python3 -c 'import json, sys; v = json.load(sys.stdin); print(eval("v" + sys.argv[1]))' "$1"; }
+expect() { # expect NAME ACTUAL WANTED
+  if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'" >&2; exit 1; fi
+  echo "ok   $1"
+}
+
+REDIS_PORT=$(free_port)
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+  --maxmemory-policy noeviction --dir "$WORK" >"$WORK/redis.log" 2>&1 &
+REDIS_PID=$!
+
+PORT=$(free_port)
+B=http://127.0.0.1:$PORT
+J='content-type: application/json'
+SECRET=web-secret-0123456789
+ADMIN=admin-secret-0123456789abcdefghijklmnop
+C="\"client_id\":\"web\",\"client_secret\":\"$SECRET\""
+KEK="k4.local.$(python3 -c 'import os, base64; print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))')"
+
+for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+env -i PATH="$PATH" \
+  VAULTTOKEN_LISTEN="127.0.0.1:$PORT" \
+  VAULTTOKEN_KEYRING_FILE="$WORK/keys.json" VAULTTOKEN_KEYRING_CREATE=true \
+  VAULTTOKEN_KEK="$KEK" VAULTTOKEN_CLIENTS="web:$SECRET" VAULTTOKEN_ADMIN_SECRET="$ADMIN" \
+  REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
+  "$BIN" >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 100); do curl -sf "$B/healthz" >/dev/null && break; sleep 0.1; done
+expect healthz "$(curl -s "$B/healthz" | field '["status"]')" ok
+
+# Issue.
+PAIR=$(curl -s -X POST "$B/token" -H "$J" -d "{$C,\"subject\":\"alice\"}")
+expect token_type "$(echo "$PAIR" | field '["token_type"]')" Bearer
+ACCESS=$(echo "$PAIR" | field '["access_token"]')
+REFRESH=$(echo "$PAIR" | field '["refresh_token"]')
+
+# Verify through introspection.
+FOUND=$(curl -s -X POST "$B/token/introspect" -H "$J" -d "{$C,\"token\":\"$ACCESS\"}")
+expect introspect.active "$(echo "$FOUND" | field '["active"]')" True
+expect introspect.sub "$(echo "$FOUND" | field '["sub"]')" alice
+
+# Refresh, then reuse the old refresh token.
+NEXT=$(curl -s -X POST "$B/token/refresh" -H "$J" -d "{$C,\"refresh_token\":\"$REFRESH\"}")
+NEXT_REFRESH=$(echo "$NEXT" | field '["refresh_token"]')
+NEXT_ACCESS=$(echo "$NEXT" | field '["access_token"]')
+REUSE=$(curl -s -X POST "$B/token/refresh" -H "$J" -d "{$C,\"refresh_token\":\"$REFRESH\"}")
+expect reuse "$(echo "$REUSE" | field '["error"]')" invalid_grant
+NEWEST=$(curl -s -X POST "$B/token/refresh" -H "$J" -d "{$C,\"refresh_token\":\"$NEXT_REFRESH\"}")
+expect family_revoked "$(echo "$NEWEST" | field '["error"]')" invalid_grant
+FOUND=$(curl -s -X POST "$B/token/introspect" -H "$J" -d "{$C,\"token\":\"$NEXT_ACCESS\"}")
+expect family_access_inactive "$(echo "$FOUND" | field '["active"]')" False
+
+# Revoke a fresh access token, then introspect it.
+PAIR=$(curl -s -X POST "$B/token" -H "$J" -d "{$C,\"subject\":\"bob\"}")
+ACCESS=$(echo "$PAIR" | field '["access_token"]')
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$B/token/revoke" -H "$J" -d "{$C,\"token\":\"$ACCESS\"}")
+expect revoke "$STATUS" 200
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$B/token/revoke" -H "$J" -d "{$C,\"token\":\"garbage\"}")
+expect revoke_unknown "$STATUS" 200
+FOUND=$(curl -s -X POST "$B/token/introspect" -H "$J" -d "{$C,\"token\":\"$ACCESS\"}")
+expect revoked_inactive "$FOUND" '{"active":false}'
+
+# Keys, rotate, keys again.
+KEYS=$(curl -s "$B/keys")
+OLD_ACTIVE=$(echo "$KEYS" | field '["active"]')
+expect keys.count "$(echo "$KEYS" | field '["keys"].__len__()')" 1
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$B/keys/rotate")
+expect rotate_unauthenticated "$STATUS" 401
+ROTATED=$(curl -s -X POST "$B/keys/rotate" -H "authorization: Bearer $ADMIN")
+NEW_ACTIVE=$(echo "$ROTATED" | field '["active"]')
+KEYS=$(curl -s "$B/keys")
+expect keys.active "$(echo "$KEYS" | field '["active"]')" "$NEW_ACTIVE"
+expect keys.count_after "$(echo "$KEYS" | field '["keys"].__len__()')" 2
+expect keys.old_kept "$(echo "$KEYS" | field "[\"keys\"].__contains__(\"$OLD_ACTIVE\")")" True
+
+# Nothing secret in the logs.
+if grep -q -e "$SECRET" -e "$ADMIN" -e "$ACCESS" "$WORK/server.log"; then
+  echo "FAIL a secret or a token reached the log" >&2
+  exit 1
+fi
+echo "ok   logs hold no secret"
+
+# Graceful stop.
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID"
+SERVER_PID=
+echo "curl flow passed"

@@ -1,0 +1,162 @@
+//! The router, its layers, the store, and serving with graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, header};
+use axum::routing::{get, post};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use vaulttoken::store::{MemoryStore, TokenStore};
+use vaulttoken_redis::{RedisStore, StoreOptions};
+
+use crate::config::Config;
+use crate::routes::{self, MAX_BODY_LEN};
+use crate::start_error::StartError;
+use crate::state::AppState;
+
+/// The request-id header, set when a request comes without one and copied
+/// to its response.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The server as a [`Router`]: loads (or creates) the keys named by
+/// `config` (with `REDIS_URL`: shared through Redis, polled for rotations
+/// made by other instances) and serves every endpoint over `store`. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` for client IPs.
+///
+/// # Errors
+///
+/// A [`StartError`] if the keys cannot be loaded, created or shared.
+pub async fn app(config: Config, store: Arc<dyn TokenStore>) -> Result<Router, StartError> {
+    Ok(router(AppState::new(config, store).await?))
+}
+
+/// The router over `state`: every endpoint, a 16 KiB body limit, a
+/// request id on every response, a span per request that records the
+/// method, the path (never the query string: `/trust/verify` carries a
+/// token there) and the request id; `Authorization` and cookies marked
+/// sensitive.
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/token", post(routes::token::issue))
+        .route("/token/refresh", post(routes::token::refresh))
+        .route("/token/revoke", post(routes::token::revoke))
+        .route("/token/introspect", post(routes::token::introspect))
+        .route("/keys", get(routes::keys::list))
+        .route("/keys/rotate", post(routes::keys::rotate))
+        .route("/keys/retire", post(routes::keys::retire))
+        .route("/healthz", get(routes::health::healthz))
+        .route("/trust/verify", get(routes::trust::verify))
+        .route("/trust/consume", post(routes::trust::consume))
+        .route("/trust/{kind}", post(routes::trust::issue))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_LEN))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let id = request
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %id,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetSensitiveHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::PROXY_AUTHORIZATION,
+            header::COOKIE,
+            header::SET_COOKIE,
+        ]))
+}
+
+/// The token store: Redis at `REDIS_URL`, or else the in-memory store, with
+/// a loud warning.
+///
+/// # Errors
+///
+/// A [`StartError`] if Redis cannot be reached or is unfit (see
+/// [`RedisStore::connect`]).
+pub async fn connect_store(config: &Config) -> Result<Arc<dyn TokenStore>, StartError> {
+    match &config.redis_url {
+        Some(url) => {
+            let store = RedisStore::connect(url.expose(), StoreOptions::default())
+                .await
+                .map_err(|err| StartError::new(format!("REDIS_URL: {err}")))?;
+            tracing::info!(version = %store.server_check().version, "using the Redis token store");
+            Ok(Arc::new(store))
+        }
+        None => {
+            tracing::warn!(
+                "REDIS_URL is not set: revocations, refresh families and trust tokens live in \
+                 this process's memory only. This suits a single instance: a second instance \
+                 would not see them, and a restart forgets them."
+            );
+            Ok(Arc::new(MemoryStore::new()))
+        }
+    }
+}
+
+/// Connects the store, loads the keys, listens on the configured address and
+/// serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
+///
+/// # Errors
+///
+/// A [`StartError`] for the store, the key file or the listener.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let store = connect_store(&config).await?;
+    let listen = config.listen;
+    let app = app(config, store).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|err| StartError::new(format!("VAULTTOKEN_LISTEN: cannot listen: {err}")))?;
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "listening");
+    }
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|err| StartError::new(format!("serving failed: {err}")))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

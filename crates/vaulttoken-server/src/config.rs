@@ -1,0 +1,272 @@
+//! Configuration from the environment (and optionally a file of `KEY=value`
+//! lines), validated in one pass: every problem is named in one
+//! [`ConfigError`] before the server listens.
+
+mod parse;
+
+use core::fmt;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use time::Duration;
+use vaulttoken::LocalKey;
+use vaulttoken_axum::TrustedProxies;
+
+use crate::clients::Clients;
+use crate::secret::Secret;
+
+/// Names the file of `KEY=value` lines read before the environment (which
+/// wins). Read by [`Config::from_env`] only.
+pub const CONFIG_FILE_VAR: &str = "VAULTTOKEN_CONFIG_FILE";
+
+/// Every variable the server reads, with its default (`None`: no default).
+pub const VARIABLES: &[(&str, Option<&str>)] = &[
+    ("VAULTTOKEN_LISTEN", Some("127.0.0.1:8080")),
+    ("VAULTTOKEN_KEYRING_FILE", None),
+    ("VAULTTOKEN_KEYRING_CREATE", Some("false")),
+    ("VAULTTOKEN_KEK", None),
+    ("VAULTTOKEN_KEK_FILE", None),
+    ("VAULTTOKEN_ACCESS_PURPOSE", Some("public")),
+    ("VAULTTOKEN_ACCESS_TTL_SECS", Some("900")),
+    ("VAULTTOKEN_REFRESH_TTL_SECS", Some("1209600")),
+    ("VAULTTOKEN_FAMILY_TTL_SECS", Some("2592000")),
+    ("VAULTTOKEN_REFRESH_GRACE_SECS", Some("0")),
+    ("VAULTTOKEN_REFRESH_GRACE_USES", Some("1")),
+    ("VAULTTOKEN_CLIENTS", None),
+    ("VAULTTOKEN_ADMIN_SECRET", None),
+    ("VAULTTOKEN_TRUSTED_PROXIES", Some("")),
+    ("VAULTTOKEN_RATE_LIMIT_PER_IP", Some("120")),
+    ("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", Some("600")),
+    ("VAULTTOKEN_RATE_LIMIT_WINDOW_SECS", Some("60")),
+    ("VAULTTOKEN_KEYS_MAX_AGE_SECS", Some("300")),
+    ("VAULTTOKEN_KEYS_POLL_SECS", Some("5")),
+    ("REDIS_URL", None),
+];
+
+/// The validated configuration of a server.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use vaulttoken_server::{AccessPurpose, Config};
+///
+/// let kek = vaulttoken::LocalKey::generate()?.to_paserk()?;
+/// let vars = BTreeMap::from([
+///     ("VAULTTOKEN_KEYRING_FILE".to_owned(), "/tmp/doc-example-ring.json".to_owned()),
+///     ("VAULTTOKEN_KEYRING_CREATE".to_owned(), "true".to_owned()),
+///     ("VAULTTOKEN_KEK".to_owned(), kek.as_str().to_owned()),
+///     ("VAULTTOKEN_CLIENTS".to_owned(), "web:0123456789abcdef0123".to_owned()),
+/// ]);
+/// let config = Config::from_vars(&vars)?;
+/// assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+/// assert_eq!(config.access_purpose, AccessPurpose::Public);
+/// assert!(config.redis_url.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Config {
+    /// Where to listen (`VAULTTOKEN_LISTEN`, default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// The key file (`VAULTTOKEN_KEYRING_FILE`, required): the access-token
+    /// ring and the refresh and trust keys, each wrapped with the KEK.
+    pub keyring_file: PathBuf,
+    /// Whether a missing key file is created (`VAULTTOKEN_KEYRING_CREATE`,
+    /// default `false`: a missing file is an error).
+    pub create_keyring: bool,
+    /// The key-encryption key, a `k4.local.` PASERK (`VAULTTOKEN_KEK`, or
+    /// the first line of the file `VAULTTOKEN_KEK_FILE`; exactly one).
+    pub kek: LocalKey,
+    /// The access tokens' purpose (`VAULTTOKEN_ACCESS_PURPOSE`, `public` or
+    /// `local`, default `public`).
+    pub access_purpose: AccessPurpose,
+    /// Token lifetimes and the refresh grace window.
+    pub lifetimes: Lifetimes,
+    /// The Redis store (`REDIS_URL`); none: the in-memory store, for one
+    /// instance only.
+    pub redis_url: Option<Secret>,
+    /// The clients and their secrets (`VAULTTOKEN_CLIENTS`,
+    /// `id:secret,id:secret`; ids `[A-Za-z0-9._-]{1,64}`, secrets at least
+    /// 16 bytes, no `,`).
+    pub clients: Clients,
+    /// The bearer secret of `POST /keys/rotate` (`VAULTTOKEN_ADMIN_SECRET`,
+    /// at least 32 bytes); none: rotation through HTTP is off (401).
+    pub admin_secret: Option<Secret>,
+    /// The proxies whose `X-Forwarded-For` is believed
+    /// (`VAULTTOKEN_TRUSTED_PROXIES`, comma-separated CIDRs, default none).
+    pub trusted_proxies: TrustedProxies,
+    /// Rate limits.
+    pub rate_limits: RateLimits,
+    /// `Cache-Control: max-age` of `GET /keys`, in seconds
+    /// (`VAULTTOKEN_KEYS_MAX_AGE_SECS`, default 300).
+    pub keys_max_age: u32,
+    /// How often, with Redis, the shared key ring is read for rotations made
+    /// by other instances (`VAULTTOKEN_KEYS_POLL_SECS`, default 5, 1 to 300):
+    /// the bound on how long an instance serves an old ring.
+    pub keys_poll: Duration,
+}
+
+/// What access tokens are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessPurpose {
+    /// `v4.public`, signed: any service verifies them with `GET /keys`.
+    Public,
+    /// `v4.local`, encrypted: only this server (introspection) reads them.
+    Local,
+}
+
+impl AccessPurpose {
+    /// `public` or `local`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(vaulttoken_server::AccessPurpose::Local.name(), "local");
+    /// ```
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Local => "local",
+        }
+    }
+}
+
+/// Token lifetimes.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Lifetimes {
+    /// Access tokens (`VAULTTOKEN_ACCESS_TTL_SECS`, default 900, at most a day).
+    pub access: Duration,
+    /// Each refresh token (`VAULTTOKEN_REFRESH_TTL_SECS`, default 14 days).
+    pub refresh: Duration,
+    /// A refresh family, absolute (`VAULTTOKEN_FAMILY_TTL_SECS`, default 30
+    /// days, at least the refresh lifetime).
+    pub family: Duration,
+    /// The refresh grace window (`VAULTTOKEN_REFRESH_GRACE_SECS`, default 0:
+    /// off; at most 60).
+    pub grace: Duration,
+    /// Replays allowed in the grace window (`VAULTTOKEN_REFRESH_GRACE_USES`,
+    /// default 1).
+    pub grace_uses: u32,
+}
+
+/// Rate limits: requests per window, 0 turns a limit off.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RateLimits {
+    /// Per client IP (`VAULTTOKEN_RATE_LIMIT_PER_IP`, default 120).
+    pub per_ip: u32,
+    /// Per client id (`VAULTTOKEN_RATE_LIMIT_PER_CLIENT`, default 600).
+    pub per_client: u32,
+    /// The window (`VAULTTOKEN_RATE_LIMIT_WINDOW_SECS`, default 60).
+    pub window: Duration,
+}
+
+/// Every problem found in a configuration, each naming its variable (never
+/// its value).
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use vaulttoken_server::Config;
+///
+/// let vars = BTreeMap::from([("VAULTTOKEN_LISTEN".to_owned(), "nowhere".to_owned())]);
+/// let err = Config::from_vars(&vars).unwrap_err();
+/// assert!(err.problems().len() >= 3);
+/// let text = err.to_string();
+/// assert!(text.contains("VAULTTOKEN_LISTEN") && text.contains("VAULTTOKEN_KEYRING_FILE"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    problems: Vec<String>,
+}
+
+impl ConfigError {
+    /// The problems, one line each, each starting with its variable.
+    ///
+    /// # Examples
+    ///
+    /// See [`ConfigError`].
+    #[must_use]
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration ({} problem", self.problems.len())?;
+        if self.problems.len() != 1 {
+            f.write_str("s")?;
+        }
+        f.write_str("):")?;
+        for problem in &self.problems {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the file named by [`CONFIG_FILE_VAR`] (if set), then every
+    /// `VAULTTOKEN_*` variable and `REDIS_URL` of the environment, which win
+    /// over the file, and validates them ([`Config::from_vars`]).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming every problem, the file's too.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut vars = BTreeMap::new();
+        let mut problems = Vec::new();
+        if let Some(path) = std::env::var_os(CONFIG_FILE_VAR) {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => parse::file_lines(&text, &mut vars, &mut problems),
+                Err(_) => problems.push(format!("{CONFIG_FILE_VAR}: cannot read the file")),
+            }
+        }
+        for (name, value) in std::env::vars_os() {
+            let Some(name) = name.to_str() else { continue };
+            if name == CONFIG_FILE_VAR || !(name.starts_with("VAULTTOKEN_") || name == "REDIS_URL")
+            {
+                continue;
+            }
+            match value.into_string() {
+                Ok(value) => {
+                    vars.insert(name.to_owned(), value);
+                }
+                Err(_) => problems.push(format!("{name}: not valid UTF-8")),
+            }
+        }
+        match Self::from_vars(&vars) {
+            Ok(config) if problems.is_empty() => Ok(config),
+            Ok(_) => Err(ConfigError { problems }),
+            Err(err) => {
+                problems.extend(err.problems);
+                Err(ConfigError { problems })
+            }
+        }
+    }
+
+    /// Validates a set of variables. An unknown `VAULTTOKEN_*` name is a
+    /// problem too (a typo would otherwise leave a default in force).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming every problem.
+    ///
+    /// # Examples
+    ///
+    /// See [`Config`] and [`ConfigError`].
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        parse::Reader::new(vars).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

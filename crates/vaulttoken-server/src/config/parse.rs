@@ -1,0 +1,363 @@
+//! Reading each variable, collecting every problem.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use time::Duration;
+use vaulttoken::LocalKey;
+use vaulttoken_axum::TrustedProxies;
+
+use super::{AccessPurpose, Config, ConfigError, Lifetimes, RateLimits, VARIABLES};
+use crate::clients::{Clients, valid_client_id};
+use crate::secret::Secret;
+
+/// The shortest client secret accepted, in bytes.
+const MIN_CLIENT_SECRET_LEN: usize = 16;
+/// The shortest admin secret accepted, in bytes.
+const MIN_ADMIN_SECRET_LEN: usize = 32;
+/// The longest access-token lifetime accepted.
+const MAX_ACCESS_TTL: i64 = 24 * 60 * 60;
+/// The longest grace window accepted.
+const MAX_GRACE: i64 = 60;
+
+/// Adds the `KEY=value` lines of a config file to `vars`. Blank lines and
+/// lines starting with `#` are skipped; a value is taken as written (no
+/// quotes, no escapes).
+pub(super) fn file_lines(
+    text: &str,
+    vars: &mut BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) {
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                vars.insert(name.trim().to_owned(), value.trim().to_owned());
+            }
+            _ => problems.push(format!(
+                "{}: line {} is not KEY=value",
+                super::CONFIG_FILE_VAR,
+                index + 1
+            )),
+        }
+    }
+}
+
+/// Reads variables, remembering every problem.
+pub(super) struct Reader<'a> {
+    vars: &'a BTreeMap<String, String>,
+    problems: Vec<String>,
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn new(vars: &'a BTreeMap<String, String>) -> Self {
+        Self {
+            vars,
+            problems: Vec::new(),
+        }
+    }
+
+    fn problem(&mut self, name: &str, what: impl std::fmt::Display) {
+        self.problems.push(format!("{name}: {what}"));
+    }
+
+    /// The value, or its default; `None` if neither.
+    fn raw(&self, name: &str) -> Option<&'a str> {
+        if let Some(value) = self.vars.get(name) {
+            return Some(value.as_str());
+        }
+        VARIABLES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .and_then(|(_, default)| *default)
+    }
+
+    fn required(&mut self, name: &str) -> Option<&'a str> {
+        match self.raw(name) {
+            Some(value) if !value.is_empty() => Some(value),
+            _ => {
+                self.problem(name, "required");
+                None
+            }
+        }
+    }
+
+    fn optional(&self, name: &str) -> Option<&'a str> {
+        self.raw(name).filter(|value| !value.is_empty())
+    }
+
+    fn parsed<T: FromStr>(&mut self, name: &str, what: &str) -> Option<T> {
+        let value = self.required(name)?;
+        match value.parse() {
+            Ok(parsed) => Some(parsed),
+            Err(_) => {
+                self.problem(name, format_args!("not {what}"));
+                None
+            }
+        }
+    }
+
+    /// Whole seconds in `min..=max`.
+    fn seconds(&mut self, name: &str, min: i64, max: i64) -> Option<Duration> {
+        let seconds: i64 = self.parsed(name, "a whole number of seconds")?;
+        if !(min..=max).contains(&seconds) {
+            self.problem(name, format_args!("must be from {min} to {max} seconds"));
+            return None;
+        }
+        Some(Duration::seconds(seconds))
+    }
+
+    fn flag(&mut self, name: &str) -> Option<bool> {
+        match self.required(name)? {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => {
+                self.problem(name, "must be true or false");
+                None
+            }
+        }
+    }
+
+    fn unknown_names(&mut self) {
+        let unknown: Vec<String> = self
+            .vars
+            .keys()
+            .filter(|name| !VARIABLES.iter().any(|(known, _)| known == name))
+            .cloned()
+            .collect();
+        for name in unknown {
+            self.problem(&name, "unknown variable");
+        }
+    }
+
+    fn kek(&mut self) -> Option<LocalKey> {
+        let inline = self.optional("VAULTTOKEN_KEK");
+        let file = self.optional("VAULTTOKEN_KEK_FILE");
+        let (name, text) = match (inline, file) {
+            (Some(_), Some(_)) => {
+                self.problem(
+                    "VAULTTOKEN_KEK",
+                    "set either VAULTTOKEN_KEK or VAULTTOKEN_KEK_FILE, not both",
+                );
+                return None;
+            }
+            (None, None) => {
+                self.problem(
+                    "VAULTTOKEN_KEK",
+                    "required (or VAULTTOKEN_KEK_FILE): a k4.local. PASERK",
+                );
+                return None;
+            }
+            (Some(text), None) => ("VAULTTOKEN_KEK", text.to_owned()),
+            (None, Some(path)) => match std::fs::read_to_string(path) {
+                Ok(text) => (
+                    "VAULTTOKEN_KEK_FILE",
+                    text.lines().next().unwrap_or_default().trim().to_owned(),
+                ),
+                Err(_) => {
+                    self.problem("VAULTTOKEN_KEK_FILE", "cannot read the file");
+                    return None;
+                }
+            },
+        };
+        match LocalKey::from_paserk(&text) {
+            Ok(key) => Some(key),
+            Err(_) => {
+                self.problem(name, "not a k4.local. PASERK");
+                None
+            }
+        }
+    }
+
+    fn clients(&mut self) -> Option<Clients> {
+        let name = "VAULTTOKEN_CLIENTS";
+        let text = self.required(name)?;
+        let mut clients = Vec::new();
+        let mut ok = true;
+        for (index, entry) in text.split(',').enumerate() {
+            let position = index + 1;
+            let Some((id, secret)) = entry.trim().split_once(':') else {
+                self.problem(name, format_args!("entry {position} is not id:secret"));
+                ok = false;
+                continue;
+            };
+            if !valid_client_id(id) {
+                self.problem(
+                    name,
+                    format_args!("entry {position}: a client id is 1 to 64 of [A-Za-z0-9._-]"),
+                );
+                ok = false;
+            } else if clients.iter().any(|(known, _)| known == id) {
+                self.problem(name, format_args!("entry {position}: duplicate client id"));
+                ok = false;
+            }
+            if secret.len() < MIN_CLIENT_SECRET_LEN {
+                self.problem(
+                    name,
+                    format_args!(
+                        "entry {position}: a secret is at least {MIN_CLIENT_SECRET_LEN} bytes"
+                    ),
+                );
+                ok = false;
+            }
+            clients.push((id.to_owned(), Secret::new(secret)));
+        }
+        ok.then(|| Clients::new(clients))
+    }
+
+    fn admin_secret(&mut self) -> Option<Option<Secret>> {
+        let name = "VAULTTOKEN_ADMIN_SECRET";
+        match self.optional(name) {
+            None => Some(None),
+            Some(secret) if secret.len() < MIN_ADMIN_SECRET_LEN => {
+                self.problem(name, format_args!("at least {MIN_ADMIN_SECRET_LEN} bytes"));
+                None
+            }
+            Some(secret) => Some(Some(Secret::new(secret))),
+        }
+    }
+
+    fn trusted_proxies(&mut self) -> Option<TrustedProxies> {
+        let name = "VAULTTOKEN_TRUSTED_PROXIES";
+        let Some(text) = self.optional(name) else {
+            return Some(TrustedProxies::none());
+        };
+        let ranges: Vec<&str> = text.split(',').map(str::trim).collect();
+        match TrustedProxies::parse(&ranges) {
+            Ok(proxies) => Some(proxies),
+            Err(_) => {
+                self.problem(name, "not a comma-separated list of IP addresses or CIDRs");
+                None
+            }
+        }
+    }
+
+    fn purpose(&mut self) -> Option<AccessPurpose> {
+        match self.required("VAULTTOKEN_ACCESS_PURPOSE")? {
+            "public" => Some(AccessPurpose::Public),
+            "local" => Some(AccessPurpose::Local),
+            _ => {
+                self.problem("VAULTTOKEN_ACCESS_PURPOSE", "must be public or local");
+                None
+            }
+        }
+    }
+
+    fn lifetimes(&mut self) -> Option<Lifetimes> {
+        let year = 366 * 24 * 60 * 60;
+        let access = self.seconds("VAULTTOKEN_ACCESS_TTL_SECS", 1, MAX_ACCESS_TTL);
+        let refresh = self.seconds("VAULTTOKEN_REFRESH_TTL_SECS", 1, year);
+        let family = self.seconds("VAULTTOKEN_FAMILY_TTL_SECS", 1, year);
+        let grace = self.seconds("VAULTTOKEN_REFRESH_GRACE_SECS", 0, MAX_GRACE);
+        let grace_uses = self.parsed::<u32>("VAULTTOKEN_REFRESH_GRACE_USES", "a whole number");
+        if let (Some(refresh), Some(family)) = (refresh, family)
+            && family < refresh
+        {
+            self.problem(
+                "VAULTTOKEN_FAMILY_TTL_SECS",
+                "must be at least VAULTTOKEN_REFRESH_TTL_SECS",
+            );
+            return None;
+        }
+        Some(Lifetimes {
+            access: access?,
+            refresh: refresh?,
+            family: family?,
+            grace: grace?,
+            grace_uses: grace_uses?,
+        })
+    }
+
+    fn rate_limits(&mut self) -> Option<RateLimits> {
+        let per_ip = self.parsed("VAULTTOKEN_RATE_LIMIT_PER_IP", "a whole number");
+        let per_client = self.parsed("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", "a whole number");
+        let window = self.seconds("VAULTTOKEN_RATE_LIMIT_WINDOW_SECS", 1, 3600);
+        Some(RateLimits {
+            per_ip: per_ip?,
+            per_client: per_client?,
+            window: window?,
+        })
+    }
+
+    /// Reads every variable, then answers.
+    pub(super) fn finish(mut self) -> Result<Config, ConfigError> {
+        self.unknown_names();
+        let listen: Option<SocketAddr> = self.parsed(
+            "VAULTTOKEN_LISTEN",
+            "an address:port such as 127.0.0.1:8080",
+        );
+        let keyring_file = self.required("VAULTTOKEN_KEYRING_FILE").map(PathBuf::from);
+        let create_keyring = self.flag("VAULTTOKEN_KEYRING_CREATE");
+        // With Redis the keys may come from the shared document instead.
+        if let (Some(file), Some(false), None) =
+            (&keyring_file, create_keyring, self.optional("REDIS_URL"))
+            && !file.exists()
+        {
+            self.problem(
+                "VAULTTOKEN_KEYRING_FILE",
+                "no such file (set VAULTTOKEN_KEYRING_CREATE=true to create a ring)",
+            );
+        }
+        let kek = self.kek();
+        let access_purpose = self.purpose();
+        let lifetimes = self.lifetimes();
+        let redis_url = self.optional("REDIS_URL").map(Secret::new);
+        let clients = self.clients();
+        let admin_secret = self.admin_secret();
+        let trusted_proxies = self.trusted_proxies();
+        let rate_limits = self.rate_limits();
+        let keys_max_age = self.parsed("VAULTTOKEN_KEYS_MAX_AGE_SECS", "a whole number");
+        let keys_poll = self.seconds("VAULTTOKEN_KEYS_POLL_SECS", 1, 300);
+        match (
+            listen,
+            keyring_file,
+            create_keyring,
+            kek,
+            access_purpose,
+            lifetimes,
+            clients,
+            admin_secret,
+            trusted_proxies,
+            rate_limits,
+            keys_max_age,
+            keys_poll,
+        ) {
+            (
+                Some(listen),
+                Some(keyring_file),
+                Some(create_keyring),
+                Some(kek),
+                Some(access_purpose),
+                Some(lifetimes),
+                Some(clients),
+                Some(admin_secret),
+                Some(trusted_proxies),
+                Some(rate_limits),
+                Some(keys_max_age),
+                Some(keys_poll),
+            ) if self.problems.is_empty() => Ok(Config {
+                listen,
+                keyring_file,
+                create_keyring,
+                kek,
+                access_purpose,
+                lifetimes,
+                redis_url,
+                clients,
+                admin_secret,
+                trusted_proxies,
+                rate_limits,
+                keys_max_age,
+                keys_poll,
+            }),
+            _ => Err(ConfigError {
+                problems: self.problems,
+            }),
+        }
+    }
+}

@@ -1,0 +1,230 @@
+use std::collections::BTreeMap;
+
+use super::*;
+
+const CLIENT_SECRET: &str = "client-secret-0123456789";
+const ADMIN_SECRET: &str = "admin-secret-0123456789abcdefghijklmnop";
+
+fn kek_text() -> String {
+    LocalKey::generate()
+        .unwrap()
+        .to_paserk()
+        .unwrap()
+        .as_str()
+        .to_owned()
+}
+
+fn good() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "VAULTTOKEN_KEYRING_FILE".to_owned(),
+            "/nonexistent/ring.json".to_owned(),
+        ),
+        ("VAULTTOKEN_KEYRING_CREATE".to_owned(), "true".to_owned()),
+        ("VAULTTOKEN_KEK".to_owned(), kek_text()),
+        (
+            "VAULTTOKEN_CLIENTS".to_owned(),
+            format!("web:{CLIENT_SECRET},mobile.app:{CLIENT_SECRET}x"),
+        ),
+        (
+            "VAULTTOKEN_ADMIN_SECRET".to_owned(),
+            ADMIN_SECRET.to_owned(),
+        ),
+    ])
+}
+
+fn with(mut vars: BTreeMap<String, String>, name: &str, value: &str) -> BTreeMap<String, String> {
+    vars.insert(name.to_owned(), value.to_owned());
+    vars
+}
+
+fn problems(vars: &BTreeMap<String, String>) -> Vec<String> {
+    Config::from_vars(vars).unwrap_err().problems().to_vec()
+}
+
+fn names_only(problems: &[String], names: &[&str]) {
+    assert_eq!(problems.len(), names.len(), "{problems:?}");
+    for (problem, name) in problems.iter().zip(names) {
+        assert!(problem.starts_with(&format!("{name}: ")), "{problem}");
+    }
+}
+
+#[test]
+fn defaults_fill_everything_but_the_required_variables() {
+    let config = Config::from_vars(&good()).unwrap();
+    assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
+    assert!(config.create_keyring);
+    assert_eq!(config.access_purpose, AccessPurpose::Public);
+    assert_eq!(config.lifetimes.access, Duration::minutes(15));
+    assert_eq!(config.lifetimes.refresh, Duration::days(14));
+    assert_eq!(config.lifetimes.family, Duration::days(30));
+    assert_eq!(config.lifetimes.grace, Duration::ZERO);
+    assert_eq!(config.rate_limits.per_ip, 120);
+    assert_eq!(config.rate_limits.per_client, 600);
+    assert_eq!(config.rate_limits.window, Duration::minutes(1));
+    assert_eq!(config.keys_max_age, 300);
+    assert_eq!(config.clients.len(), 2);
+    assert!(config.clients.authenticate("web", CLIENT_SECRET));
+    assert!(
+        config
+            .clients
+            .authenticate("mobile.app", &format!("{CLIENT_SECRET}x"))
+    );
+    assert!(config.admin_secret.unwrap().matches(ADMIN_SECRET));
+    assert!(config.redis_url.is_none());
+    assert!(config.trusted_proxies.is_empty());
+}
+
+#[test]
+fn an_empty_environment_names_each_required_variable() {
+    let found = problems(&BTreeMap::new());
+    names_only(
+        &found,
+        &[
+            "VAULTTOKEN_KEYRING_FILE",
+            "VAULTTOKEN_KEK",
+            "VAULTTOKEN_CLIENTS",
+        ],
+    );
+}
+
+#[test]
+fn several_problems_are_named_in_one_error() {
+    let vars = with(good(), "VAULTTOKEN_LISTEN", "localhost");
+    let vars = with(vars, "VAULTTOKEN_ACCESS_PURPOSE", "private");
+    let vars = with(vars, "VAULTTOKEN_ACCESS_TTL_SECS", "0");
+    let vars = with(vars, "VAULTTOKEN_ADMIN_SECRET", "short");
+    let vars = with(
+        vars,
+        "VAULTTOKEN_TRUSTED_PROXIES",
+        "10.0.0.0/8, 10.0.0.0/33",
+    );
+    let vars = with(vars, "VAULTTOKEN_RATE_LIMIT_PER_IP", "-1");
+    let vars = with(vars, "VAULTTOKEN_KEYS_MAX_AGE_SECS", "soon");
+    let found = problems(&vars);
+    names_only(
+        &found,
+        &[
+            "VAULTTOKEN_LISTEN",
+            "VAULTTOKEN_ACCESS_PURPOSE",
+            "VAULTTOKEN_ACCESS_TTL_SECS",
+            "VAULTTOKEN_ADMIN_SECRET",
+            "VAULTTOKEN_TRUSTED_PROXIES",
+            "VAULTTOKEN_RATE_LIMIT_PER_IP",
+            "VAULTTOKEN_KEYS_MAX_AGE_SECS",
+        ],
+    );
+    let text = Config::from_vars(&vars).unwrap_err().to_string();
+    assert!(
+        text.starts_with("invalid configuration (7 problems):"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_misspelt_variable_is_a_problem_not_a_silent_default() {
+    let found = problems(&with(good(), "VAULTTOKEN_ACESS_TTL_SECS", "60"));
+    names_only(&found, &["VAULTTOKEN_ACESS_TTL_SECS"]);
+    assert!(found[0].ends_with("unknown variable"));
+}
+
+#[test]
+fn a_missing_ring_is_an_error_unless_creation_is_asked_for() {
+    let vars = with(good(), "VAULTTOKEN_KEYRING_CREATE", "false");
+    let found = problems(&vars);
+    names_only(&found, &["VAULTTOKEN_KEYRING_FILE"]);
+    // With Redis the keys may come from the shared document.
+    let shared = with(vars, "REDIS_URL", "redis://127.0.0.1:6379");
+    assert!(Config::from_vars(&shared).is_ok());
+    let found = problems(&with(good(), "VAULTTOKEN_KEYRING_CREATE", "maybe"));
+    names_only(&found, &["VAULTTOKEN_KEYRING_CREATE"]);
+}
+
+#[test]
+fn the_kek_comes_from_exactly_one_place_and_must_be_a_local_paserk() {
+    let both = with(good(), "VAULTTOKEN_KEK_FILE", "/nonexistent/kek");
+    names_only(&problems(&both), &["VAULTTOKEN_KEK"]);
+    let public = public_paserk();
+    let wrong = with(good(), "VAULTTOKEN_KEK", &public);
+    let found = problems(&wrong);
+    names_only(&found, &["VAULTTOKEN_KEK"]);
+    assert!(!found[0].contains(&public), "the value is never echoed");
+    let mut unreadable = good();
+    unreadable.remove("VAULTTOKEN_KEK");
+    let unreadable = with(unreadable, "VAULTTOKEN_KEK_FILE", "/nonexistent/kek");
+    names_only(&problems(&unreadable), &["VAULTTOKEN_KEK_FILE"]);
+}
+
+#[test]
+fn the_kek_file_holds_the_paserk_on_its_first_line() {
+    let path = std::env::temp_dir().join(format!("vaulttoken-server-kek-{}", std::process::id()));
+    let kek = kek_text();
+    std::fs::write(&path, format!("{kek}\n")).unwrap();
+    let mut vars = good();
+    vars.remove("VAULTTOKEN_KEK");
+    let vars = with(vars, "VAULTTOKEN_KEK_FILE", path.to_str().unwrap());
+    let config = Config::from_vars(&vars).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(config.kek.to_paserk().unwrap().as_str(), kek);
+}
+
+#[test]
+fn each_bad_client_entry_is_named_by_position_without_its_secret() {
+    let vars = with(
+        good(),
+        "VAULTTOKEN_CLIENTS",
+        "web:short-secret,no-separator,bad id:0123456789abcdef,web:0123456789abcdef",
+    );
+    let found = problems(&vars);
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert!(found[0].contains("entry 1: a secret is at least 16 bytes"));
+    assert!(found[1].contains("entry 2 is not id:secret"));
+    assert!(found[2].contains("entry 3: a client id"));
+    assert!(found[3].contains("entry 4: duplicate client id"));
+    assert!(found.iter().all(|p| !p.contains("short-secret")));
+}
+
+#[test]
+fn a_family_shorter_than_a_refresh_token_is_refused() {
+    let vars = with(good(), "VAULTTOKEN_REFRESH_TTL_SECS", "7200");
+    let vars = with(vars, "VAULTTOKEN_FAMILY_TTL_SECS", "3600");
+    names_only(&problems(&vars), &["VAULTTOKEN_FAMILY_TTL_SECS"]);
+    let vars = with(good(), "VAULTTOKEN_REFRESH_GRACE_SECS", "61");
+    names_only(&problems(&vars), &["VAULTTOKEN_REFRESH_GRACE_SECS"]);
+}
+
+#[test]
+fn local_purpose_redis_and_proxies_are_read() {
+    let vars = with(good(), "VAULTTOKEN_ACCESS_PURPOSE", "local");
+    let vars = with(vars, "REDIS_URL", "redis://:hunter2@127.0.0.1:6379");
+    let vars = with(vars, "VAULTTOKEN_TRUSTED_PROXIES", "10.0.0.0/8, ::1");
+    let config = Config::from_vars(&vars).unwrap();
+    assert_eq!(config.access_purpose, AccessPurpose::Local);
+    assert!(config.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+    let printed = format!("{config:?}");
+    assert!(!printed.contains("hunter2"), "{printed}");
+    assert!(!printed.contains(CLIENT_SECRET), "{printed}");
+    assert!(!printed.contains(ADMIN_SECRET), "{printed}");
+}
+
+#[test]
+fn a_config_file_is_key_value_lines() {
+    let mut vars = BTreeMap::new();
+    let mut found = Vec::new();
+    parse::file_lines(
+        "# comment\n\nVAULTTOKEN_LISTEN = 127.0.0.1:9000\nnot a line\nREDIS_URL=redis://x\n",
+        &mut vars,
+        &mut found,
+    );
+    assert_eq!(vars["VAULTTOKEN_LISTEN"], "127.0.0.1:9000");
+    assert_eq!(vars["REDIS_URL"], "redis://x");
+    assert_eq!(found, ["VAULTTOKEN_CONFIG_FILE: line 4 is not KEY=value"]);
+}
+
+/// A `k4.public.` PASERK: a valid key, of the wrong kind for a KEK.
+fn public_paserk() -> String {
+    vaulttoken::SecretKey::generate()
+        .unwrap()
+        .public_key()
+        .to_paserk()
+}

@@ -1,0 +1,337 @@
+//! The key file: the access-token ring, one refresh key per client and the
+//! trust key, each wrapped with the KEK (PASERK `*-wrap.pie`), in one JSON
+//! document written atomically.
+//!
+//! ```text
+//! {
+//!   "format": "vaulttoken-server.keys.v1",
+//!   "access_purpose": "public",
+//!   "access_ring": "{\"paserk_key_ring\":\"k4.secret\",…}",
+//!   "refresh_keys": { "web": "k4.local-wrap.pie.…" },
+//!   "trust_key": "k4.local-wrap.pie.…"
+//! }
+//! ```
+//!
+//! Each client's refresh tokens are sealed with its own key, so a refresh
+//! token issued to one client does not even decode for another: it can
+//! neither be refreshed nor revoked by it (RFC 6749 §6). A client new to the
+//! configuration gets a key at start, and the file is saved again.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use time::Duration;
+use vaulttoken::LocalKey;
+use vaulttoken::store::TokenStore;
+
+use crate::access::AccessKeys;
+use crate::config::AccessPurpose;
+
+/// The format name a key file starts with.
+const FORMAT: &str = "vaulttoken-server.keys.v1";
+/// The largest key file read.
+const MAX_FILE_LEN: u64 = 8 * 1024 * 1024;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    format: String,
+    access_purpose: String,
+    access_ring: String,
+    refresh_keys: BTreeMap<String, String>,
+    trust_key: String,
+}
+
+/// The non-secret parts of a key document: the purpose, the wrapped refresh
+/// and trust keys (they never change), and the document's exact text.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyMeta {
+    purpose: AccessPurpose,
+    refresh_wrapped: BTreeMap<String, String>,
+    trust_wrapped: String,
+    document: String,
+}
+
+/// The keys a server runs with, opened.
+#[derive(Debug)]
+pub(crate) struct Keys {
+    pub(crate) access: AccessKeys,
+    /// Each client's refresh key.
+    pub(crate) refresh: BTreeMap<String, LocalKey>,
+    pub(crate) trust: LocalKey,
+    pub(crate) meta: KeyMeta,
+}
+
+/// Why the keys could not be loaded; never holds key material.
+#[derive(Debug)]
+pub(crate) struct KeyFileError(pub(crate) String);
+
+fn fail(what: impl Into<String>) -> KeyFileError {
+    KeyFileError(what.into())
+}
+
+impl KeyMeta {
+    /// The document's exact text.
+    pub(crate) fn document(&self) -> &str {
+        &self.document
+    }
+
+    /// The document with `access_ring` (wrapped) in place of the current
+    /// ring and the same other keys.
+    pub(crate) fn with_access_ring(&self, access_ring: &str) -> Result<String, KeyFileError> {
+        let document = Document {
+            format: FORMAT.to_owned(),
+            access_purpose: self.purpose.name().to_owned(),
+            access_ring: access_ring.to_owned(),
+            refresh_keys: self.refresh_wrapped.clone(),
+            trust_key: self.trust_wrapped.clone(),
+        };
+        serde_json::to_string_pretty(&document)
+            .map_err(|_| fail("the key document could not be written"))
+    }
+}
+
+impl Keys {
+    /// Opens a key document with `kek`.
+    pub(crate) fn parse(
+        text: &str,
+        kek: &LocalKey,
+        purpose: AccessPurpose,
+        access_lifetime: Duration,
+        store: &Arc<dyn TokenStore>,
+    ) -> Result<Self, KeyFileError> {
+        if text.len() as u64 > MAX_FILE_LEN {
+            return Err(fail("the key document is too large"));
+        }
+        let document: Document =
+            serde_json::from_str(text).map_err(|_| fail("not a vaulttoken-server key document"))?;
+        if document.format != FORMAT {
+            return Err(fail("the key document has an unknown format"));
+        }
+        if document.access_purpose != purpose.name() {
+            return Err(fail(format!(
+                "the key document holds {} access keys, the configuration asks for {}",
+                document.access_purpose,
+                purpose.name()
+            )));
+        }
+        let wrong_kek = |_| fail("the key document cannot be opened with this KEK");
+        let access = AccessKeys::import(purpose, &document.access_ring, kek, Arc::clone(store))
+            .map_err(wrong_kek)?;
+        if access.max_token_lifetime() < access_lifetime {
+            return Err(fail(
+                "the key document's ring allows shorter tokens than VAULTTOKEN_ACCESS_TTL_SECS",
+            ));
+        }
+        let mut refresh = BTreeMap::new();
+        for (client, wrapped) in &document.refresh_keys {
+            let key = LocalKey::from_paserk_wrapped(wrapped, kek).map_err(wrong_kek)?;
+            refresh.insert(client.clone(), key);
+        }
+        let trust = LocalKey::from_paserk_wrapped(&document.trust_key, kek).map_err(wrong_kek)?;
+        Ok(Self {
+            access,
+            refresh,
+            trust,
+            meta: KeyMeta {
+                purpose,
+                refresh_wrapped: document.refresh_keys,
+                trust_wrapped: document.trust_key,
+                document: text.to_owned(),
+            },
+        })
+    }
+
+    /// Fresh keys: an access ring with one active key and a trust key (the
+    /// refresh keys come with [`Keys::add_missing_clients`]).
+    pub(crate) fn generate(
+        kek: &LocalKey,
+        purpose: AccessPurpose,
+        access_lifetime: Duration,
+        store: &Arc<dyn TokenStore>,
+    ) -> Result<Self, KeyFileError> {
+        let keys_failed = |_| fail("new keys could not be generated");
+        let access = AccessKeys::generate(purpose, access_lifetime, Arc::clone(store))
+            .map_err(keys_failed)?;
+        let trust = LocalKey::generate().map_err(keys_failed)?;
+        let mut meta = KeyMeta {
+            purpose,
+            refresh_wrapped: BTreeMap::new(),
+            trust_wrapped: trust.to_paserk_wrapped(kek).map_err(keys_failed)?,
+            document: String::new(),
+        };
+        let ring = access.export_wrapped(kek).map_err(keys_failed)?;
+        meta.document = meta.with_access_ring(&ring)?;
+        Ok(Self {
+            access,
+            refresh: BTreeMap::new(),
+            trust,
+            meta,
+        })
+    }
+
+    /// Makes a refresh key for each of `clients` that has none; whether any
+    /// was made (the document then changed).
+    pub(crate) fn add_missing_clients(
+        &mut self,
+        clients: &[&str],
+        kek: &LocalKey,
+    ) -> Result<bool, KeyFileError> {
+        let keys_failed = |_| fail("new keys could not be generated");
+        let mut added = false;
+        for client in clients {
+            if self.refresh.contains_key(*client) {
+                continue;
+            }
+            let key = LocalKey::generate().map_err(keys_failed)?;
+            let wrapped = key.to_paserk_wrapped(kek).map_err(keys_failed)?;
+            self.meta
+                .refresh_wrapped
+                .insert((*client).to_owned(), wrapped);
+            self.refresh.insert((*client).to_owned(), key);
+            added = true;
+        }
+        if added {
+            let ring = self.access.export_wrapped(kek).map_err(keys_failed)?;
+            self.meta.document = self.meta.with_access_ring(&ring)?;
+        }
+        Ok(added)
+    }
+}
+
+/// The key file's text, `None` if there is no file.
+pub(crate) fn read_file(path: &Path) -> Result<Option<String>, KeyFileError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    read_limited(path).map(Some)
+}
+
+fn read_limited(path: &Path) -> Result<String, KeyFileError> {
+    let unreadable = |_| fail("the key file cannot be read");
+    let len = std::fs::metadata(path).map_err(unreadable)?.len();
+    if len > MAX_FILE_LEN {
+        return Err(fail("the key file is too large"));
+    }
+    std::fs::read_to_string(path).map_err(unreadable)
+}
+
+/// Writes `contents` to `path` so that a reader sees the old file or the new
+/// one, never a part: a temporary sibling (mode 0600 on Unix), fsync, rename,
+/// fsync of the directory.
+pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the key file path has no file name"))?;
+    let mut temp_name = file_name.to_owned();
+    temp_name.push(format!(".tmp-{}", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let result = (|| {
+        let mut file = options.open(&temp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result?;
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty())
+        && let Ok(dir) = std::fs::File::open(dir)
+    {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vaulttoken::store::MemoryStore;
+
+    fn store() -> Arc<dyn TokenStore> {
+        Arc::new(MemoryStore::new())
+    }
+
+    #[test]
+    fn a_document_opens_again_with_the_same_keys_and_no_key_in_clear() {
+        let kek = LocalKey::generate().unwrap();
+        let hour = Duration::hours(1);
+        let mut created = Keys::generate(&kek, AccessPurpose::Public, hour, &store()).unwrap();
+        assert!(created.add_missing_clients(&["web"], &kek).unwrap());
+        assert!(!created.add_missing_clients(&["web"], &kek).unwrap());
+        let text = created.meta.document().to_owned();
+        assert!(!text.contains("k4.secret.") && !text.contains("k4.local."));
+        let loaded = Keys::parse(&text, &kek, AccessPurpose::Public, hour, &store()).unwrap();
+        assert_eq!(loaded.access.key_ids(), created.access.key_ids());
+        assert_eq!(loaded.refresh, created.refresh);
+        assert_eq!(loaded.trust, created.trust);
+        assert_eq!(loaded.meta.document(), text);
+
+        // A new client gets its own key; the others are kept.
+        let mut more = Keys::parse(&text, &kek, AccessPurpose::Public, hour, &store()).unwrap();
+        assert!(more.add_missing_clients(&["web", "app"], &kek).unwrap());
+        assert_eq!(more.refresh["web"], created.refresh["web"]);
+        assert_ne!(more.refresh["app"], more.refresh["web"]);
+        let again = Keys::parse(
+            more.meta.document(),
+            &kek,
+            AccessPurpose::Public,
+            hour,
+            &store(),
+        )
+        .unwrap();
+        assert_eq!(again.refresh, more.refresh);
+    }
+
+    #[test]
+    fn a_document_is_refused_with_another_kek_purpose_or_a_longer_lifetime() {
+        let kek = LocalKey::generate().unwrap();
+        let hour = Duration::hours(1);
+        let created = Keys::generate(&kek, AccessPurpose::Public, hour, &store()).unwrap();
+        let text = created.meta.document();
+        let other = LocalKey::generate().unwrap();
+        let err = Keys::parse(text, &other, AccessPurpose::Public, hour, &store()).unwrap_err();
+        assert!(err.0.contains("KEK"), "{}", err.0);
+        let err = Keys::parse(text, &kek, AccessPurpose::Local, hour, &store()).unwrap_err();
+        assert!(err.0.contains("holds public access keys"), "{}", err.0);
+        let two = Duration::hours(2);
+        let err = Keys::parse(text, &kek, AccessPurpose::Public, two, &store()).unwrap_err();
+        assert!(err.0.contains("VAULTTOKEN_ACCESS_TTL_SECS"), "{}", err.0);
+        let err = Keys::parse("{}", &kek, AccessPurpose::Public, hour, &store()).unwrap_err();
+        assert!(
+            err.0.contains("not a vaulttoken-server key document"),
+            "{}",
+            err.0
+        );
+    }
+
+    #[test]
+    fn files_are_written_whole_with_owner_only_permissions() {
+        let path = std::env::temp_dir().join(format!(
+            "vaulttoken-server-keyfile-{}.json",
+            std::process::id()
+        ));
+        assert_eq!(read_file(&path).unwrap(), None);
+        write_atomically(&path, b"first").unwrap();
+        write_atomically(&path, b"second").unwrap();
+        assert_eq!(read_file(&path).unwrap().as_deref(), Some("second"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+}

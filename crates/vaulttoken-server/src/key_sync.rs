@@ -1,0 +1,274 @@
+//! Where the running keys come from and go to: the key file, and with Redis
+//! the shared document (source of truth) mirrored into the file. Start-up
+//! loading, rotation and the poll that picks up other instances' rotations.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use vaulttoken::store::TokenStore;
+use vaulttoken::{Error, LocalKey};
+
+use crate::access::{AccessKeys, RetireRefusal};
+use crate::config::AccessPurpose;
+use crate::key_file::{KeyMeta, Keys, read_file, write_atomically};
+use crate::shared_keys::{SharedKeys, SharedKeysError};
+use crate::start_error::StartError;
+
+/// How often start-up retries a lost compare-and-set race.
+const START_ATTEMPTS: usize = 5;
+
+/// What loading and saving keys needs.
+#[derive(Debug)]
+pub(crate) struct KeySource {
+    pub(crate) path: PathBuf,
+    pub(crate) kek: LocalKey,
+    pub(crate) purpose: AccessPurpose,
+    pub(crate) create: bool,
+    pub(crate) access_lifetime: time::Duration,
+    pub(crate) store: Arc<dyn TokenStore>,
+    pub(crate) shared: Option<SharedKeys>,
+}
+
+/// The running access keys, swapped whole on rotation and reload, and the
+/// document they came from.
+#[derive(Debug)]
+pub(crate) struct LiveKeys {
+    pub(crate) source: KeySource,
+    access: RwLock<Arc<AccessKeys>>,
+    /// The document in force; held across a rotation or a reload, so one
+    /// runs at a time.
+    meta: tokio::sync::Mutex<KeyMeta>,
+}
+
+/// Why a rotation failed; in every case the running ring is unchanged.
+#[derive(Debug)]
+pub(crate) enum RotateError {
+    /// A key operation failed.
+    Keys(Error),
+    /// The new document could not be built or opened again.
+    Document(String),
+    /// The key cannot be retired.
+    Retire(RetireRefusal),
+    /// Another instance changed the shared ring meanwhile.
+    Conflict,
+    /// Redis could not be asked.
+    Shared(SharedKeysError),
+    /// The key file could not be written (without Redis).
+    Persist(std::io::Error),
+}
+
+fn start_error(err: impl std::fmt::Display) -> StartError {
+    StartError::new(format!("VAULTTOKEN_KEYRING_FILE: {err}"))
+}
+
+fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+    write_atomically(path, text.as_bytes())
+}
+
+impl KeySource {
+    fn parse(&self, text: &str) -> Result<Keys, StartError> {
+        Keys::parse(
+            text,
+            &self.kek,
+            self.purpose,
+            self.access_lifetime,
+            &self.store,
+        )
+        .map_err(|err| start_error(err.0))
+    }
+
+    /// The keys to start with: the shared document if there is one, else the
+    /// key file, else (if allowed) new keys; with a refresh key for every
+    /// client. With Redis, a new or changed document is published by
+    /// compare-and-set (a lost race starts over from the winner's). The file
+    /// is left a copy of the document in force.
+    pub(crate) async fn load(&self, clients: &[&str]) -> Result<Keys, StartError> {
+        for _ in 0..START_ATTEMPTS {
+            let shared_text = match &self.shared {
+                Some(shared) => shared.get().await.map_err(|err| {
+                    StartError::new(format!("REDIS_URL: reading the shared keys: {err}"))
+                })?,
+                None => None,
+            };
+            let file_text = read_file(&self.path).map_err(|err| start_error(err.0))?;
+            let mut keys = match (&shared_text, &file_text) {
+                (Some(text), _) | (None, Some(text)) => self.parse(text)?,
+                (None, None) if self.create => {
+                    tracing::warn!(path = %self.path.display(), "creating new keys");
+                    Keys::generate(&self.kek, self.purpose, self.access_lifetime, &self.store)
+                        .map_err(|err| start_error(err.0))?
+                }
+                (None, None) => return Err(start_error("the key file does not exist")),
+            };
+            let added = keys
+                .add_missing_clients(clients, &self.kek)
+                .map_err(|err| start_error(err.0))?;
+            if let Some(shared) = &self.shared
+                && (shared_text.is_none() || added)
+            {
+                let published = shared
+                    .replace(shared_text.as_deref(), keys.meta.document())
+                    .await
+                    .map_err(|err| {
+                        StartError::new(format!("REDIS_URL: publishing the keys: {err}"))
+                    })?;
+                if !published {
+                    continue;
+                }
+            }
+            if file_text.as_deref() != Some(keys.meta.document()) {
+                write_file(&self.path, keys.meta.document())
+                    .map_err(|err| start_error(format_args!("cannot be written: {err}")))?;
+            }
+            return Ok(keys);
+        }
+        Err(StartError::new(
+            "REDIS_URL: the shared keys kept changing while starting",
+        ))
+    }
+}
+
+impl LiveKeys {
+    pub(crate) fn new(source: KeySource, access: AccessKeys, meta: KeyMeta) -> Self {
+        Self {
+            source,
+            access: RwLock::new(Arc::new(access)),
+            meta: tokio::sync::Mutex::new(meta),
+        }
+    }
+
+    /// The access keys in force.
+    pub(crate) fn access(&self) -> Arc<AccessKeys> {
+        Arc::clone(&self.access.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn install(&self, access: AccessKeys) {
+        *self.access.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(access);
+    }
+
+    /// Rotates: a new key is added and promoted, the previous active key
+    /// keeps verifying, expired keys are retired. Returns the new active id.
+    pub(crate) async fn rotate(&self) -> Result<String, RotateError> {
+        self.change(|access, kek| access.rotated_ring(kek).map_err(RotateError::Keys))
+            .await?;
+        Ok(self.access().published().0.unwrap_or_default())
+    }
+
+    /// Removes the key `kid` at once (a compromised key): tokens it signed
+    /// stop verifying. The active key is refused.
+    pub(crate) async fn retire(&self, kid: &str) -> Result<(), RotateError> {
+        self.change(|access, kek| access.retired_ring(kek, kid).map_err(RotateError::Retire))
+            .await
+    }
+
+    /// Builds a new ring from the one in force, publishes it (Redis:
+    /// compare-and-set against the document in force) and writes the file
+    /// before it is used; on any failure the running ring is unchanged.
+    async fn change(
+        &self,
+        build: impl FnOnce(&AccessKeys, &LocalKey) -> Result<String, RotateError>,
+    ) -> Result<(), RotateError> {
+        let source = &self.source;
+        let mut meta = self.meta.lock().await;
+        let ring = build(&self.access(), &source.kek)?;
+        let document = meta
+            .with_access_ring(&ring)
+            .map_err(|err| RotateError::Document(err.0))?;
+        let keys = Keys::parse(
+            &document,
+            &source.kek,
+            source.purpose,
+            source.access_lifetime,
+            &source.store,
+        )
+        .map_err(|err| RotateError::Document(err.0))?;
+        match &source.shared {
+            Some(shared) => {
+                if !shared
+                    .replace(Some(meta.document()), &document)
+                    .await
+                    .map_err(RotateError::Shared)?
+                {
+                    return Err(RotateError::Conflict);
+                }
+                // Redis is the source of truth; the file is a local copy.
+                if let Err(err) = self.write_copy(&document).await {
+                    tracing::warn!(error = %err, "the key file copy could not be written");
+                }
+            }
+            None => self
+                .write_copy(&document)
+                .await
+                .map_err(RotateError::Persist)?,
+        }
+        self.install(keys.access);
+        *meta = keys.meta;
+        Ok(())
+    }
+
+    /// Takes up the shared document if another instance changed it; whether
+    /// it did. Without Redis, nothing to do.
+    pub(crate) async fn reload(&self) -> Result<bool, SharedKeysError> {
+        let Some(shared) = &self.source.shared else {
+            return Ok(false);
+        };
+        // Read under the lock: a document read before a rotation of this
+        // instance must not replace the one that rotation published.
+        let mut meta = self.meta.lock().await;
+        let Some(text) = shared.get().await? else {
+            return Ok(false);
+        };
+        if text == meta.document() {
+            return Ok(false);
+        }
+        let source = &self.source;
+        let keys = Keys::parse(
+            &text,
+            &source.kek,
+            source.purpose,
+            source.access_lifetime,
+            &source.store,
+        )
+        .map_err(|err| {
+            tracing::error!(error = %err.0, "the shared keys cannot be opened; keeping the current ones");
+            SharedKeysError("the shared keys cannot be opened")
+        })?;
+        self.install(keys.access);
+        *meta = keys.meta;
+        if let Err(err) = self.write_copy(&text).await {
+            tracing::warn!(error = %err, "the key file copy could not be written");
+        }
+        tracing::info!(
+            target: "vaulttoken_server::audit",
+            event = "keys_reloaded",
+        );
+        Ok(true)
+    }
+
+    async fn write_copy(&self, text: &str) -> std::io::Result<()> {
+        let path = self.source.path.clone();
+        let text = text.to_owned();
+        tokio::task::spawn_blocking(move || write_file(&path, &text))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+}
+
+/// Polls the shared document every `interval` while `keys` lives.
+pub(crate) fn spawn_poll(keys: Weak<LiveKeys>, interval: Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let Some(keys) = keys.upgrade() else {
+                return;
+            };
+            if let Err(err) = keys.reload().await {
+                tracing::warn!(error = %err, "polling the shared keys failed; trying again");
+            }
+        }
+    });
+}

@@ -1,0 +1,36 @@
+//! The vaulttoken reference token server: issues, refreshes, revokes and
+//! introspects PASETO v4 tokens, publishes its public keys, rotates them,
+//! and issues single-use trust tokens. The binary is `vaulttoken-server`;
+//! this library is its router and configuration, so tests drive it
+//! in-process.
+//!
+//! See the crate's README for the endpoints and the variables.
+
+#![forbid(unsafe_code)]
+
+mod access;
+mod app;
+mod clients;
+mod config;
+mod key_file;
+mod key_sync;
+mod logging;
+mod oauth_error;
+pub mod rate_limit;
+mod routes;
+mod secret;
+mod shared_keys;
+mod start_error;
+mod state;
+
+pub use crate::app::{REQUEST_ID, app, connect_store, serve};
+pub use crate::clients::Clients;
+pub use crate::config::{
+    AccessPurpose, CONFIG_FILE_VAR, Config, ConfigError, Lifetimes, RateLimits, VARIABLES,
+};
+pub use crate::logging::init_logging;
+pub use crate::oauth_error::{OAuthError, STORE_RETRY_AFTER_SECS};
+pub use crate::routes::MAX_BODY_LEN;
+pub use crate::secret::Secret;
+pub use crate::shared_keys::SHARED_KEYS_KEY;
+pub use crate::start_error::StartError;

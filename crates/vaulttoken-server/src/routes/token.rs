@@ -1,0 +1,265 @@
+//! `POST /token`, `/token/refresh`, `/token/revoke` (RFC 7009) and
+//! `/token/introspect` (RFC 7662).
+//!
+//! Each client's refresh tokens are sealed with its own key (see the key
+//! file): a refresh token of another client does not decode, so a client can
+//! neither refresh nor revoke (nor burn) another client's refresh token.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+use time::OffsetDateTime;
+use vaulttoken::clock::{Clock as _, SystemClock};
+use vaulttoken::family::TokenPair;
+use vaulttoken::store::FAMILY_CLAIM;
+use vaulttoken::{Claims, Error};
+
+use super::{ClientIp, JsonBody, no_store};
+use crate::oauth_error::OAuthError;
+use crate::state::AppState;
+
+/// The claim an access token names its client in (as RFC 9068 does).
+pub(crate) const CLIENT_CLAIM: &str = "client_id";
+/// The longest subject accepted, in bytes.
+const MAX_SUBJECT_LEN: usize = 256;
+/// The longest token accepted in a body, in bytes.
+const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+#[derive(Deserialize)]
+pub(crate) struct IssueRequest {
+    client_id: String,
+    client_secret: String,
+    subject: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RefreshRequest {
+    client_id: String,
+    client_secret: String,
+    refresh_token: String,
+    #[serde(default)]
+    grant_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TokenRequest {
+    client_id: String,
+    client_secret: String,
+    token: String,
+    /// RFC 7009 / 7662: a hint only; both kinds are tried.
+    #[serde(default)]
+    #[expect(dead_code, reason = "accepted as RFC 7009 and 7662 allow, not needed")]
+    token_type_hint: Option<String>,
+}
+
+/// Checks a subject: 1 to 256 bytes, no control characters.
+pub(crate) fn check_subject(subject: &str) -> Result<(), OAuthError> {
+    if subject.is_empty() || subject.len() > MAX_SUBJECT_LEN {
+        return Err(OAuthError::invalid_request(
+            "subject must be 1 to 256 bytes",
+        ));
+    }
+    if subject.chars().any(char::is_control) {
+        return Err(OAuthError::invalid_request(
+            "subject must not hold control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the length of a presented token before anything decodes it.
+pub(crate) fn check_token_len(token: &str) -> Result<(), OAuthError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(OAuthError::invalid_request("the token is too long"));
+    }
+    Ok(())
+}
+
+/// The access token of a pair: the pair's own is discarded, and one is
+/// issued with the access ring (of the configured purpose), carrying the
+/// family (so revoking the family revokes it) and the client.
+fn access_token(
+    state: &AppState,
+    client_id: &str,
+    subject: &str,
+    pair: &TokenPair,
+) -> Result<String, Error> {
+    let claims = Claims::builder()
+        .subject(subject)
+        .random_token_id()
+        .expires_at(pair.access_expires_at)
+        .claim(FAMILY_CLAIM, &pair.family_id)
+        .claim(CLIENT_CLAIM, client_id)
+        .build()?;
+    state.keys.access().encode(&claims)
+}
+
+/// Whole seconds from now until `at`, rounded up (a token issued this
+/// second for 900 s says 900), never negative.
+fn seconds_until(at: OffsetDateTime, now: OffsetDateTime) -> i64 {
+    let left = at - now;
+    (left.whole_seconds() + i64::from(left.subsec_nanoseconds() > 0)).max(0)
+}
+
+fn token_response(access: &str, pair: &TokenPair) -> Response {
+    let now = SystemClock.now();
+    no_store(json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": seconds_until(pair.access_expires_at, now),
+        "refresh_token": pair.refresh,
+        "refresh_expires_in": seconds_until(pair.refresh_expires_at, now),
+    }))
+}
+
+fn internal(error: &Error) -> OAuthError {
+    tracing::error!(error = %error, "issuing failed");
+    OAuthError::from_token_error(error)
+}
+
+/// `POST /token`: a new family for `subject`, its first pair.
+pub(crate) async fn issue(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<JsonBody<IssueRequest>, OAuthError>,
+) -> Result<Response, OAuthError> {
+    state.limit_ip(ip).await?;
+    let JsonBody(request) = body?;
+    state
+        .authenticate(ip, &request.client_id, &request.client_secret)
+        .await?;
+    check_subject(&request.subject)?;
+    let pair = state
+        .families_of(&request.client_id)?
+        .issue(&request.subject)
+        .await
+        .map_err(|err| internal(&err))?;
+    let access = access_token(&state, &request.client_id, &request.subject, &pair)
+        .map_err(|err| internal(&err))?;
+    Ok(token_response(&access, &pair))
+}
+
+/// `POST /token/refresh`: rotation; a reused refresh token revokes its
+/// family (`invalid_grant`).
+pub(crate) async fn refresh(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<JsonBody<RefreshRequest>, OAuthError>,
+) -> Result<Response, OAuthError> {
+    state.limit_ip(ip).await?;
+    let JsonBody(request) = body?;
+    state
+        .authenticate(ip, &request.client_id, &request.client_secret)
+        .await?;
+    if request
+        .grant_type
+        .as_deref()
+        .is_some_and(|grant| grant != "refresh_token")
+    {
+        return Err(OAuthError::unsupported_grant_type());
+    }
+    check_token_len(&request.refresh_token)?;
+    let families = state.families_of(&request.client_id)?;
+    // The subject for the new access token. (A pair does not carry it; this
+    // reads the token without spending it, and `refresh` checks it again.)
+    let presented = families
+        .verify_refresh(&request.refresh_token)
+        .await
+        .map_err(|err| OAuthError::from_token_error(&err))?;
+    let subject = presented.claims().subject().unwrap_or_default().to_owned();
+    let pair = families
+        .refresh(&request.refresh_token)
+        .await
+        .map_err(|err| OAuthError::from_token_error(&err))?;
+    let access =
+        access_token(&state, &request.client_id, &subject, &pair).map_err(|err| internal(&err))?;
+    Ok(token_response(&access, &pair))
+}
+
+/// `POST /token/revoke` (RFC 7009): revokes an access token (its `jti`) or
+/// a refresh token's whole family; 200 for unknown and invalid tokens too.
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<JsonBody<TokenRequest>, OAuthError>,
+) -> Result<Response, OAuthError> {
+    state.limit_ip(ip).await?;
+    let JsonBody(request) = body?;
+    state
+        .authenticate(ip, &request.client_id, &request.client_secret)
+        .await?;
+    let done = || no_store(json!({}));
+    if request.token.len() > MAX_TOKEN_LEN {
+        return Ok(done());
+    }
+    let unavailable = |err: &Error| matches!(err, Error::Store(_));
+    let keys = state.keys.access();
+    match keys.decode(&request.token).await {
+        Ok(access) => {
+            if access.claims().custom_str(CLIENT_CLAIM) != Some(request.client_id.as_str()) {
+                return Err(OAuthError::unauthorized_client());
+            }
+            keys.revoke(&access)
+                .await
+                .map_err(|err| OAuthError::from_token_error(&err))?;
+            return Ok(done());
+        }
+        Err(err) if unavailable(&err) => return Err(OAuthError::unavailable()),
+        Err(_) => {}
+    }
+    let families = state.families_of(&request.client_id)?;
+    match families.verify_refresh(&request.token).await {
+        Ok(refresh) => {
+            let claims = refresh.claims();
+            let (Some(subject), Some(family_id)) =
+                (claims.subject(), claims.custom_str(FAMILY_CLAIM))
+            else {
+                return Ok(done());
+            };
+            families
+                .revoke(subject, family_id)
+                .await
+                .map_err(|err| OAuthError::from_token_error(&err))?;
+            Ok(done())
+        }
+        Err(err) if unavailable(&err) => Err(OAuthError::unavailable()),
+        Err(_) => Ok(done()),
+    }
+}
+
+/// `POST /token/introspect` (RFC 7662): `{"active": false}` for anything
+/// that is not a valid access token of this server.
+pub(crate) async fn introspect(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Result<JsonBody<TokenRequest>, OAuthError>,
+) -> Result<Response, OAuthError> {
+    state.limit_ip(ip).await?;
+    let JsonBody(request) = body?;
+    state
+        .authenticate(ip, &request.client_id, &request.client_secret)
+        .await?;
+    let inactive = || no_store(json!({ "active": false }));
+    if request.token.len() > MAX_TOKEN_LEN {
+        return Ok(inactive());
+    }
+    match state.keys.access().decode(&request.token).await {
+        Ok(token) => {
+            let claims = token.claims();
+            let time = |at: Option<OffsetDateTime>| at.map(OffsetDateTime::unix_timestamp);
+            Ok(no_store(json!({
+                "active": true,
+                "token_type": "Bearer",
+                "sub": claims.subject(),
+                "client_id": claims.custom_str(CLIENT_CLAIM),
+                "exp": time(claims.expiration()),
+                "iat": time(claims.issued_at()),
+                "nbf": time(claims.not_before()),
+                "jti": claims.token_id(),
+            })))
+        }
+        Err(Error::Store(_)) => Err(OAuthError::unavailable()),
+        Err(_) => Ok(inactive()),
+    }
+}

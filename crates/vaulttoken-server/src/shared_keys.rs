@@ -1,0 +1,113 @@
+//! The key document shared by every instance through Redis: one string key
+//! holding the same KEK-wrapped document as the key file, replaced only by
+//! compare-and-set, read back by polling.
+//!
+//! Why polling rather than pub/sub: a pub/sub message is fire-and-forget,
+//! so an instance that is reconnecting when a rotation is announced would
+//! miss it and keep serving an old ring until restarted. A poll (one `GET`
+//! of a few kilobytes every `VAULTTOKEN_KEYS_POLL_SECS`) always converges,
+//! bounds the delay, and needs no second connection.
+
+use core::fmt;
+use std::time::Duration;
+
+use redis::Script;
+use redis::aio::ConnectionManager;
+
+use crate::start_error::StartError;
+
+/// The Redis key of the shared document.
+pub const SHARED_KEYS_KEY: &str = "vaulttoken:server:keys";
+/// The longest a Redis call may take.
+const DEADLINE: Duration = Duration::from_secs(2);
+
+/// Sets the key to `ARGV[2]` only if it holds `ARGV[1]` (`""`: absent).
+const REPLACE: &str = r"
+local current = redis.call('GET', KEYS[1])
+if (current == false and ARGV[1] == '') or current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
+/// The shared document's place in Redis.
+#[derive(Clone)]
+pub(crate) struct SharedKeys {
+    connection: ConnectionManager,
+    replace: Script,
+}
+
+impl fmt::Debug for SharedKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedKeys")
+            .field("key", &SHARED_KEYS_KEY)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Redis call that failed, as a category (never the URL).
+#[derive(Debug)]
+pub(crate) struct SharedKeysError(pub(crate) &'static str);
+
+impl fmt::Display for SharedKeysError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+async fn within<T>(
+    call: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, SharedKeysError> {
+    match tokio::time::timeout(DEADLINE, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(_)) => Err(SharedKeysError("Redis refused or failed the call")),
+        Err(_) => Err(SharedKeysError("Redis did not answer in time")),
+    }
+}
+
+/// A connection to `url` for the shared keys and the rate limits (a
+/// second connection beside the token store's: vaulttoken-redis runs only
+/// its own commands).
+pub(crate) async fn connect(url: &str) -> Result<ConnectionManager, StartError> {
+    let client =
+        redis::Client::open(url).map_err(|_| StartError::new("REDIS_URL: not a Redis URL"))?;
+    within(client.get_connection_manager())
+        .await
+        .map_err(|err| StartError::new(format!("REDIS_URL: {err}")))
+}
+
+impl SharedKeys {
+    /// The shared document over `connection`.
+    pub(crate) fn new(connection: ConnectionManager) -> Self {
+        Self {
+            connection,
+            replace: Script::new(REPLACE),
+        }
+    }
+
+    /// The shared document, `None` if there is none yet.
+    pub(crate) async fn get(&self) -> Result<Option<String>, SharedKeysError> {
+        let mut connection = self.connection.clone();
+        within(
+            redis::cmd("GET")
+                .arg(SHARED_KEYS_KEY)
+                .query_async(&mut connection),
+        )
+        .await
+    }
+
+    /// Replaces the document with `new` if it still is `old` (`None`: if
+    /// there is none); whether it did.
+    pub(crate) async fn replace(
+        &self,
+        old: Option<&str>,
+        new: &str,
+    ) -> Result<bool, SharedKeysError> {
+        let mut connection = self.connection.clone();
+        let mut invocation = self.replace.key(SHARED_KEYS_KEY);
+        invocation.arg(old.unwrap_or_default()).arg(new);
+        let replaced: i64 = within(invocation.invoke_async(&mut connection)).await?;
+        Ok(replaced == 1)
+    }
+}

@@ -1,0 +1,169 @@
+//! What every handler shares.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use vaulttoken::family::RefreshFamilies;
+use vaulttoken::store::{Grace, TokenStore};
+use vaulttoken::trust::TrustTokens;
+use vaulttoken_axum::TrustedProxies;
+
+use crate::clients::Clients;
+use crate::config::Config;
+use crate::key_sync::{KeySource, LiveKeys, spawn_poll};
+use crate::oauth_error::OAuthError;
+use crate::rate_limit::{Key, Limiter, Refusal};
+use crate::secret::Secret;
+use crate::shared_keys::{self, SharedKeys};
+use crate::start_error::StartError;
+
+/// The server's state: keys, services, clients, limits. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    /// The access keys in force, and where keys are loaded and saved.
+    pub(crate) keys: Arc<LiveKeys>,
+    /// Each client's refresh families, sealed with its own key.
+    pub(crate) families: HashMap<String, RefreshFamilies>,
+    pub(crate) trust: TrustTokens,
+    pub(crate) clients: Clients,
+    pub(crate) admin: Option<Secret>,
+    pub(crate) proxies: TrustedProxies,
+    pub(crate) limiter: Limiter,
+    pub(crate) keys_max_age: u32,
+}
+
+impl core::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Loads (or creates) the keys and builds the services over `store`;
+    /// with Redis, shares the keys through it and polls for rotations made
+    /// elsewhere.
+    ///
+    /// # Errors
+    ///
+    /// A [`StartError`] if the keys cannot be loaded, created or shared.
+    pub(crate) async fn new(
+        config: Config,
+        store: Arc<dyn TokenStore>,
+    ) -> Result<Self, StartError> {
+        let lifetimes = config.lifetimes;
+        let redis = match &config.redis_url {
+            Some(url) => Some(shared_keys::connect(url.expose()).await?),
+            None => None,
+        };
+        let shared = redis.clone().map(SharedKeys::new);
+        let limiter = match redis {
+            Some(connection) => Limiter::redis(connection, &config.rate_limits),
+            None => Limiter::memory(&config.rate_limits),
+        };
+        let source = KeySource {
+            path: config.keyring_file,
+            kek: config.kek,
+            purpose: config.access_purpose,
+            create: config.create_keyring,
+            access_lifetime: lifetimes.access,
+            store: Arc::clone(&store),
+            shared,
+        };
+        let clients: Vec<&str> = config.clients.ids().collect();
+        let keys = source.load(&clients).await?;
+        let families = keys
+            .refresh
+            .into_iter()
+            .filter(|(client, _)| config.clients.contains(client))
+            .map(|(client, key)| {
+                let mut families = RefreshFamilies::builder(key, Arc::clone(&store))
+                    .access_lifetime(lifetimes.access)
+                    .refresh_lifetime(lifetimes.refresh)
+                    .family_lifetime(lifetimes.family);
+                if lifetimes.grace.is_positive() {
+                    families = families.grace(Grace::new(lifetimes.grace, lifetimes.grace_uses));
+                }
+                (client, families.build())
+            })
+            .collect();
+        let trust = TrustTokens::builder(keys.trust, store).build();
+        let live = Arc::new(LiveKeys::new(source, keys.access, keys.meta));
+        if live.source.shared.is_some() {
+            let every =
+                std::time::Duration::from_secs(config.keys_poll.whole_seconds().unsigned_abs());
+            spawn_poll(Arc::downgrade(&live), every);
+        }
+        Ok(Self(Arc::new(Inner {
+            keys: live,
+            families,
+            trust,
+            clients: config.clients,
+            admin: config.admin_secret,
+            proxies: config.trusted_proxies,
+            limiter,
+            keys_max_age: config.keys_max_age,
+        })))
+    }
+
+    /// The refresh families of an authenticated client.
+    pub(crate) fn families_of(&self, client_id: &str) -> Result<&RefreshFamilies, OAuthError> {
+        self.families
+            .get(client_id)
+            .ok_or_else(OAuthError::server_error)
+    }
+
+    /// Counts a request against its client IP.
+    pub(crate) async fn limit_ip(&self, ip: Option<IpAddr>) -> Result<(), OAuthError> {
+        match ip {
+            Some(ip) => self.limiter.hit(&Key::Ip(ip), 1).await.map_err(refused),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a request against its client, then checks the client's
+    /// secret; a failed check counts once more against both the client and
+    /// the IP.
+    pub(crate) async fn authenticate(
+        &self,
+        ip: Option<IpAddr>,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<(), OAuthError> {
+        let client = self
+            .clients
+            .contains(client_id)
+            .then(|| Key::Client(client_id.to_owned()));
+        if let Some(client) = &client {
+            self.limiter.hit(client, 1).await.map_err(refused)?;
+        }
+        if self.clients.authenticate(client_id, client_secret) {
+            return Ok(());
+        }
+        if let Some(client) = &client {
+            self.limiter.penalize(client, 1).await;
+        }
+        if let Some(ip) = ip {
+            self.limiter.penalize(&Key::Ip(ip), 1).await;
+        }
+        tracing::info!(
+            target: "vaulttoken_server::audit",
+            event = "client_authentication_failed",
+            known_client = client.is_some(),
+            ip = ip.map(tracing::field::display),
+        );
+        Err(OAuthError::invalid_client())
+    }
+}
+
+fn refused(refusal: Refusal) -> OAuthError {
+    match refusal {
+        Refusal::Limited(seconds) => OAuthError::rate_limited(seconds),
+        Refusal::Unavailable => OAuthError::unavailable(),
+    }
+}

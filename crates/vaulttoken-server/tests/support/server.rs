@@ -1,0 +1,273 @@
+//! A server in-process: a config over a temporary key file, the router, and
+//! requests through `oneshot`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use time::OffsetDateTime;
+use tower::ServiceExt as _;
+use vaulttoken::error::StoreError;
+use vaulttoken::store::{
+    Check, Consumption, MemoryStore, NewFamily, Rotated, Rotation, StoreFuture, TokenState,
+    TokenStore,
+};
+use vaulttoken_server::{Config, app};
+
+pub(crate) const CLIENT: &str = "web";
+pub(crate) const SECRET: &str = "web-secret-0123456789";
+pub(crate) const OTHER_CLIENT: &str = "mobile";
+pub(crate) const OTHER_SECRET: &str = "mobile-secret-0123456789";
+pub(crate) const ADMIN: &str = "admin-secret-0123456789abcdefghijklmnop";
+
+/// A fresh path for a key file, removed when dropped.
+#[derive(Debug)]
+pub(crate) struct KeyFilePath(pub(crate) PathBuf);
+
+impl KeyFilePath {
+    pub(crate) fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        Self(std::env::temp_dir().join(format!(
+            "vaulttoken-server-test-{}-{n}.json",
+            std::process::id()
+        )))
+    }
+}
+
+impl Drop for KeyFilePath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// One KEK for every test server of a process.
+pub(crate) fn kek() -> String {
+    static KEK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEK.get_or_init(|| {
+        vaulttoken::LocalKey::generate()
+            .unwrap()
+            .to_paserk()
+            .unwrap()
+            .as_str()
+            .to_owned()
+    })
+    .clone()
+}
+
+pub(crate) fn vars(file: &KeyFilePath, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::from([
+        (
+            "VAULTTOKEN_KEYRING_FILE".to_owned(),
+            file.0.to_str().unwrap().to_owned(),
+        ),
+        ("VAULTTOKEN_KEYRING_CREATE".to_owned(), "true".to_owned()),
+        ("VAULTTOKEN_KEK".to_owned(), kek()),
+        (
+            "VAULTTOKEN_CLIENTS".to_owned(),
+            format!("{CLIENT}:{SECRET},{OTHER_CLIENT}:{OTHER_SECRET}"),
+        ),
+        ("VAULTTOKEN_ADMIN_SECRET".to_owned(), ADMIN.to_owned()),
+    ]);
+    for (name, value) in extra {
+        vars.insert((*name).to_owned(), (*value).to_owned());
+    }
+    vars
+}
+
+/// A server over a memory store and a new key file.
+pub(crate) struct Server {
+    pub(crate) app: Router,
+    pub(crate) file: KeyFilePath,
+}
+
+impl Server {
+    pub(crate) async fn new() -> Self {
+        Self::with(&[]).await
+    }
+
+    pub(crate) async fn with(extra: &[(&str, &str)]) -> Self {
+        let file = KeyFilePath::new();
+        let app = Self::over(&file, extra, Arc::new(MemoryStore::new())).await;
+        Self { app, file }
+    }
+
+    /// Another server on the same key file (created already), over `store`.
+    pub(crate) async fn over(
+        file: &KeyFilePath,
+        extra: &[(&str, &str)],
+        store: Arc<dyn TokenStore>,
+    ) -> Router {
+        let config = Config::from_vars(&vars(file, extra)).unwrap();
+        app(config, store).await.unwrap()
+    }
+
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> Answer {
+        send(&self.app, post(path, body)).await
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> Answer {
+        send(&self.app, get(path)).await
+    }
+
+    /// `POST /token` for `subject` as the main client; the body.
+    pub(crate) async fn issue(&self, subject: &str) -> Value {
+        let answer = self
+            .post(
+                "/token",
+                &serde_json::json!({"client_id": CLIENT, "client_secret": SECRET, "subject": subject}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+        answer.body
+    }
+
+    pub(crate) async fn introspect(&self, token: &str) -> Value {
+        let answer = self
+            .post(
+                "/token/introspect",
+                &serde_json::json!({"client_id": CLIENT, "client_secret": SECRET, "token": token}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+        answer.body
+    }
+
+    pub(crate) async fn refresh(&self, refresh_token: &str) -> Answer {
+        self.post(
+            "/token/refresh",
+            &serde_json::json!({"client_id": CLIENT, "client_secret": SECRET, "refresh_token": refresh_token}),
+        )
+        .await
+    }
+}
+
+pub(crate) fn post(path: &str, body: &Value) -> Request<Body> {
+    Request::post(path)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+pub(crate) fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+/// The request as if it came from `peer`.
+pub(crate) fn from_peer(mut request: Request<Body>, peer: &str) -> Request<Body> {
+    let peer: SocketAddr = peer.parse().unwrap();
+    request.extensions_mut().insert(ConnectInfo(peer));
+    request
+}
+
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
+}
+
+impl Answer {
+    pub(crate) fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or_default()
+    }
+
+    pub(crate) fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(|value| value.to_str().unwrap())
+            .unwrap_or_default()
+    }
+}
+
+pub(crate) async fn send(app: &Router, request: Request<Body>) -> Answer {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    };
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A token store that cannot be reached.
+#[derive(Debug)]
+pub(crate) struct DownStore;
+
+fn down<'a, T: Send + 'a>() -> StoreFuture<'a, T> {
+    Box::pin(async {
+        Err(StoreError::Unreachable {
+            reason: "test store is down".into(),
+        })
+    })
+}
+
+impl TokenStore for DownStore {
+    fn check<'a>(&'a self, _: &'a Check<'a>) -> StoreFuture<'a, TokenState> {
+        down()
+    }
+
+    fn revoke<'a>(
+        &'a self,
+        _: Option<&'a str>,
+        _: &'a str,
+        _: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        down()
+    }
+
+    fn consume<'a>(
+        &'a self,
+        _: Option<&'a str>,
+        _: &'a str,
+        _: OffsetDateTime,
+    ) -> StoreFuture<'a, Consumption> {
+        down()
+    }
+
+    fn revoke_issued_before<'a>(
+        &'a self,
+        _: &'a str,
+        _: OffsetDateTime,
+        _: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        down()
+    }
+
+    fn supersede<'a>(
+        &'a self,
+        _: Option<&'a str>,
+        _: &'a str,
+        _: &'a str,
+        _: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        down()
+    }
+
+    fn create_family<'a>(&'a self, _: &'a NewFamily<'a>) -> StoreFuture<'a, Vec<String>> {
+        down()
+    }
+
+    fn rotate_family<'a>(&'a self, _: &'a Rotation<'a>) -> StoreFuture<'a, Rotated> {
+        down()
+    }
+
+    fn revoke_family<'a>(&'a self, _: Option<&'a str>, _: &'a str) -> StoreFuture<'a, ()> {
+        down()
+    }
+}
