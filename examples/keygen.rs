@@ -4,6 +4,10 @@
 //! Run with `cargo run --example keygen`. It prints secret keys: in real use, send
 //! this output straight to your secret store, never to a log. Set
 //! `VAULTTOKEN_KEYGEN_PASSWORD` to also print password-wrapped forms.
+//!
+//! This shows the library calls. Operators use the command-line tool instead,
+//! which writes keys to 0600 files: `vaulttoken keygen local --out FILE`, and
+//! `vaulttoken paserk wrap | pw-wrap | seal` for the protected forms.
 
 use vaulttoken::paserk::PasswordParams;
 use vaulttoken::{LocalKey, SecretKey};

@@ -3,6 +3,10 @@
 //!
 //! Run with `cargo run --example rotate`. The ring uses a clock the example moves
 //! forward by hand, so the hour between rotation and retirement passes at once.
+//!
+//! This shows the library calls. Operators rotate a ring file with the
+//! command-line tool: `vaulttoken ring add --promote`, then `vaulttoken ring
+//! retire` once the tokens of the old key have expired.
 
 use std::sync::Arc;
 

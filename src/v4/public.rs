@@ -68,6 +68,40 @@ pub fn sign(
     Ok(assemble(Public::HEADER, &body, footer))
 }
 
+impl UntrustedToken<Public> {
+    /// The signed message (the claims a service would read), **unverified**:
+    /// anyone can write these bytes, and nothing says the signature over them
+    /// is valid. For showing a token to a person during an incident, or for
+    /// logging, never for a decision: [`verify`] (or a service's `decode`)
+    /// returns the same bytes once the signature checks out.
+    ///
+    /// A `v4.public` token's message travels in clear, so reading it needs no
+    /// key; a `v4.local` token has no such accessor, as its message is
+    /// encrypted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::{SecretKey, v4};
+    ///
+    /// let secret = SecretKey::generate()?;
+    /// let token = v4::public::sign(&secret, br#"{"sub":"bob"}"#, b"kid-1", b"")?;
+    /// let untrusted: v4::UntrustedToken<v4::Public> = token.parse()?;
+    /// assert_eq!(untrusted.untrusted_message(), br#"{"sub":"bob"}"#);
+    /// assert_eq!(untrusted.untrusted_footer(), b"kid-1");
+    /// // Verifying gives the same bytes, now authenticated.
+    /// let verified = v4::public::verify(&secret.public_key(), &token, None, b"")?;
+    /// assert_eq!(verified, untrusted.untrusted_message());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[must_use]
+    pub fn untrusted_message(&self) -> &[u8] {
+        let body = self.untrusted_body();
+        // A parse guarantees a body of at least `SIGNATURE_LEN` bytes.
+        &body[..body.len() - SIGNATURE_LEN]
+    }
+}
+
 /// Verifies a `v4.public` token and returns its message.
 ///
 /// `expected_footer`, when given, must equal the token's footer exactly (compared
@@ -210,6 +244,29 @@ mod tests {
     use ed25519_dalek::{SigningKey, Verifier as _};
 
     use super::*;
+
+    #[test]
+    fn untrusted_message_is_the_body_without_the_signature() {
+        let secret = SecretKey::from_seed(&[3; 32]).unwrap();
+        for message in [&b""[..], b"{}", b"{\"sub\":\"a\"}"] {
+            let token = sign(&secret, message, b"f", b"i").unwrap();
+            let untrusted = UntrustedToken::<Public>::parse(&token).unwrap();
+            assert_eq!(untrusted.untrusted_message(), message);
+            assert_eq!(
+                untrusted.untrusted_body().len(),
+                message.len() + SIGNATURE_LEN
+            );
+        }
+        // Readable whatever the signature: it is not verified.
+        let token = sign(&secret, b"m", b"", b"").unwrap();
+        let other = SecretKey::from_seed(&[4; 32]).unwrap().public_key();
+        assert!(matches!(
+            verify(&other, &token, None, b""),
+            Err(Error::Verification)
+        ));
+        let untrusted = UntrustedToken::<Public>::parse(&token).unwrap();
+        assert_eq!(untrusted.untrusted_message(), b"m");
+    }
 
     #[test]
     fn the_blocklist_is_exactly_the_small_order_points() {

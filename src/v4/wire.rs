@@ -132,6 +132,11 @@ impl<P: Purpose> UntrustedToken<P> {
         &self.buffer[self.body_len..]
     }
 
+    /// The decoded body, unauthenticated.
+    pub(crate) fn untrusted_body(&self) -> &[u8] {
+        &self.buffer[..self.body_len]
+    }
+
     /// The body and footer as separate borrows, so the footer can pick a key
     /// while the body is authenticated in place.
     pub(crate) fn parts(&mut self) -> ParsedParts<'_, P> {

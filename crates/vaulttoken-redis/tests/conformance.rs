@@ -1,13 +1,11 @@
 //! The token-store conformance suite of `vaulttoken`, against a real
 //! `redis-server` and a real three-primary cluster.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::{RedisCluster, RedisServer, redis_available};
 use vaulttoken::store::conformance;
 use vaulttoken_redis::{EvictionPolicy, RedisStore, StoreOptions};
+use vaulttoken_test_redis::{RedisCluster, RedisServer, redis_available};
 
 /// The most one suite run may take.
 const BOUND: Duration = Duration::from_secs(120);

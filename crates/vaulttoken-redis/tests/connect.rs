@@ -1,14 +1,12 @@
 //! Connecting: the version and eviction-policy check, bad URLs and options,
 //! unreachable servers, and what `Debug` and errors never show.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{RedisServer, redis_available};
 use vaulttoken_redis::{
     ConnectError, EvictionPolicy, MINIMUM_VERSION, RedisStore, ServerVersion, StoreOptions,
 };
+use vaulttoken_test_redis::{RedisServer, redis_available};
 
 const BOUND: Duration = Duration::from_secs(30);
 

@@ -2,16 +2,14 @@
 //! token's own), subjects hashed, and values this crate did not write
 //! refused rather than read as an answer.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{RedisServer, redis_available};
 use time::OffsetDateTime;
 use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::error::StoreError;
 use vaulttoken::store::{Check, Consumption, NewFamily, Rotation, TokenState, TokenStore};
 use vaulttoken_redis::{RedisStore, StoreOptions};
+use vaulttoken_test_redis::{RedisServer, redis_available};
 
 const BOUND: Duration = Duration::from_secs(30);
 

@@ -2,17 +2,15 @@
 //! store (and the service holding it) recovers once Redis is back on its
 //! port, without being rebuilt.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{RedisServer, redis_available};
 use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::error::StoreError;
 use vaulttoken::store::{Check, TokenState, TokenStore};
 use vaulttoken::{Claims, Error, LocalKey, LocalService};
 use vaulttoken_redis::{RedisStore, StoreOptions};
+use vaulttoken_test_redis::{RedisServer, redis_available};
 
 const DEADLINE: Duration = Duration::from_millis(300);
 /// Scheduling slack on a busy two-core machine.

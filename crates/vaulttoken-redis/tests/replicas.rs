@@ -1,15 +1,13 @@
 //! `StoreOptions::wait_for_replicas`: a write is acknowledged once enough
 //! replicas have it, and fails (closed) when too few do.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::{RedisServer, redis_available};
 use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::error::StoreError;
 use vaulttoken::store::{Check, Consumption, TokenState, TokenStore};
 use vaulttoken_redis::{RedisStore, StoreOptions};
+use vaulttoken_test_redis::{RedisServer, redis_available};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_wait_for_the_replicas_asked_for() {

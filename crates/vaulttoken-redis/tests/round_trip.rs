@@ -3,14 +3,14 @@
 //! where the script's own `GET`s and `HGET`s count too), on a single server
 //! and on a cluster. Timing is the `check_latency` example's job.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{RedisCluster, RedisServer, all_calls_but_info, command_calls, redis_available};
 use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::store::{Check, TokenState, TokenStore};
 use vaulttoken_redis::{RedisStore, StoreOptions};
+use vaulttoken_test_redis::{
+    RedisCluster, RedisServer, all_calls_but_info, command_calls, redis_available,
+};
 
 const CHECKS: u64 = 50;
 

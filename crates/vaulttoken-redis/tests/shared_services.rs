@@ -1,17 +1,15 @@
 //! Two service instances, each with its own connection to one Redis: what
 //! one revokes, the other refuses.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{RedisServer, redis_available};
 use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::error::Denial;
 use vaulttoken::store::{FAMILY_CLAIM, NewFamily, TokenStore};
 use vaulttoken::{Claims, Error, LocalKey, LocalService};
 use vaulttoken_redis::{RedisStore, StoreOptions};
+use vaulttoken_test_redis::{RedisServer, redis_available};
 
 struct Instance {
     service: LocalService,

@@ -7,8 +7,8 @@
 #[allow(dead_code, reason = "each test file uses part of the support")]
 mod server;
 
-#[path = "../../vaulttoken-redis/tests/support/mod.rs"]
-mod redis_support;
+// The Redis test servers shared by the workspace's tests.
+use vaulttoken_test_redis as redis_support;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};

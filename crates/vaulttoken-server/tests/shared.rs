@@ -9,9 +9,8 @@
 #[allow(dead_code, reason = "each test file uses part of the support")]
 mod server;
 
-// The Redis test servers of vaulttoken-redis (read only, not changed here).
-#[path = "../../vaulttoken-redis/tests/support/mod.rs"]
-mod redis_support;
+// The Redis test servers shared by the workspace's tests.
+use vaulttoken_test_redis as redis_support;
 
 use std::time::{Duration, Instant};
 

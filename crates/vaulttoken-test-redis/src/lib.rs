@@ -4,11 +4,19 @@
 //! Without `redis-server` each test prints `SKIPPED: redis-server not
 //! installed ...` to stderr and passes, unless `VAULTTOKEN_REQUIRE_REDIS=1`
 //! (which CI sets): then it fails.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    reason = "each test file uses part of the support module"
-)]
+//!
+//! Shared by the tests of `vaulttoken-redis` and `vaulttoken-cli`; not
+//! published. Servers bind 127.0.0.1 only.
+//!
+//! ```
+//! use vaulttoken_test_redis::{RedisServer, redis_available};
+//!
+//! if redis_available("doc example") {
+//!     let server = RedisServer::start();
+//!     assert_eq!(server.command(&["PING"]).as_deref(), Some("+PONG"));
+//!     assert!(server.url().starts_with("redis://127.0.0.1:"));
+//! }
+//! ```
 
 use std::io::{ErrorKind, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -45,6 +53,7 @@ pub fn redis_available(test: &str) -> bool {
 }
 
 /// A directory removed on drop.
+#[derive(Debug)]
 struct TempDir(PathBuf);
 
 impl TempDir {
@@ -68,6 +77,7 @@ impl Drop for TempDir {
 }
 
 /// One `redis-server` on 127.0.0.1.
+#[derive(Debug)]
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
@@ -281,7 +291,9 @@ fn free_port(with_bus: bool) -> u16 {
 }
 
 /// A cluster of three primaries, no replicas.
+#[derive(Debug)]
 pub struct RedisCluster {
+    /// The three nodes, in the order they were started.
     pub nodes: Vec<RedisServer>,
 }
 
