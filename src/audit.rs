@@ -172,6 +172,7 @@ pub(crate) struct Fields<'a> {
     pub(crate) kid: Option<&'a str>,
     pub(crate) subject: Option<&'a str>,
     pub(crate) expires: Option<OffsetDateTime>,
+    /// Only with `expires`: together they give the remaining lifetime.
     pub(crate) now: Option<OffsetDateTime>,
     pub(crate) reason: Option<&'a str>,
     /// The name of a context value (never the value).

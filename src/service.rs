@@ -1237,7 +1237,6 @@ impl<P: ServicePurpose> TokenService<P> {
             AuditEvent::SubjectRevoked,
             &audit::Fields {
                 subject: Some(subject),
-                now: Some(now),
                 ..audit::Fields::default()
             },
         );
