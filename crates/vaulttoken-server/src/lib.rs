@@ -12,6 +12,7 @@ mod access;
 mod app;
 mod clients;
 mod config;
+mod context;
 mod key_file;
 mod key_sync;
 mod logging;
