@@ -185,12 +185,15 @@ impl ContextBinding {
         }
     }
 
-    /// The implicit assertion of an access token bound to `binding`: empty
-    /// when binding is off.
-    pub(crate) fn assertion(binding: Option<&Binding>) -> Result<Vec<u8>, Error> {
-        match binding {
-            Some(binding) => Ok(binding.implicit_assertion()?.as_bytes().to_vec()),
-            None => Ok(Vec::new()),
+    /// The implicit assertion of an access token bound to `binding`: the
+    /// binding's under `strict`, else empty, so that with binding off or
+    /// observed a resource server verifies access tokens as unbound ones.
+    pub(crate) fn assertion(&self, binding: Option<&Binding>) -> Result<Vec<u8>, Error> {
+        match (self.mode, binding) {
+            (BindingMode::Strict, Some(binding)) => {
+                Ok(binding.implicit_assertion()?.as_bytes().to_vec())
+            }
+            _ => Ok(Vec::new()),
         }
     }
 

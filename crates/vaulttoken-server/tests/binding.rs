@@ -17,9 +17,12 @@ use server::{Answer, CLIENT, SECRET, Server};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
+use vaulttoken::binding::{Binding, IpPrefix, Observer};
+use vaulttoken::keyring::PublicKeyRing;
+use vaulttoken::{Error, LocalKey, PublicKey, PublicService};
 
 fn observer_key() -> String {
-    vaulttoken::LocalKey::generate()
+    LocalKey::generate()
         .unwrap()
         .to_paserk()
         .unwrap()
@@ -269,6 +272,85 @@ async fn a_malformed_or_oversized_context_is_an_invalid_request() {
     let longest =
         json!({"ip": "2001:db8::1", "user_agent": "a".repeat(512), "device": "d".repeat(128)});
     ok(issue(&server, Some(&longest)).await);
+}
+
+/// A verifier built from `GET /keys` alone, as a resource server would.
+async fn resource_server(server: &Server) -> PublicService {
+    let keys = ok(server.get("/keys").await);
+    let ring = PublicKeyRing::new(time::Duration::hours(1)).unwrap();
+    for paserk in keys["keys"].as_object().unwrap().values() {
+        ring.add(PublicKey::from_paserk(paserk.as_str().unwrap()).unwrap())
+            .unwrap();
+    }
+    PublicService::from_ring(Arc::new(ring)).build()
+}
+
+#[tokio::test]
+async fn a_resource_server_verifies_strict_access_tokens_with_the_same_binding() {
+    let server = strict().await;
+    let pair = ok(issue(&server, Some(&context("192.0.2.7"))).await);
+    let verifier = resource_server(&server).await;
+    let token = pair["access_token"].as_str().unwrap();
+    let at = |ip: &str| {
+        Binding::new()
+            .strict_ip(
+                "ip",
+                ip.parse::<std::net::IpAddr>().unwrap(),
+                IpPrefix::default(),
+            )
+            .strict("user_agent", "app/1.0")
+            .strict("device", "d-1")
+            .implicit_assertion()
+            .unwrap()
+    };
+    let verified = verifier
+        .decode_with(token, None, at("192.0.2.99").as_bytes())
+        .unwrap();
+    assert_eq!(verified.claims().subject(), Some("alice"));
+    assert!(matches!(
+        verifier.decode_with(token, None, at("198.51.100.7").as_bytes()),
+        Err(Error::Verification)
+    ));
+    assert!(matches!(verifier.decode(token), Err(Error::Verification)));
+}
+
+#[tokio::test]
+async fn a_resource_server_verifies_observed_access_tokens_as_unbound_and_sees_drift() {
+    let key = observer_key();
+    let server = observe(&key).await;
+    let pair = ok(issue(&server, Some(&context("192.0.2.7"))).await);
+    let verified = resource_server(&server)
+        .await
+        .decode(pair["access_token"].as_str().unwrap())
+        .unwrap();
+    let observer = Observer::from_bytes(
+        LocalKey::from_paserk(&key)
+            .unwrap()
+            .expose_secret_bytes()
+            .unwrap()
+            .as_bytes(),
+    );
+    let at = |ip: &str| {
+        Binding::new()
+            .observe_ip(
+                "ip",
+                ip.parse::<std::net::IpAddr>().unwrap(),
+                IpPrefix::default(),
+            )
+            .observe("user_agent", "app/1.0")
+            .observe("device", "d-1")
+    };
+    assert!(
+        observer
+            .drift(verified.claims(), &at("192.0.2.50"))
+            .unwrap()
+            .is_empty()
+    );
+    let drift = observer
+        .drift(verified.claims(), &at("198.51.100.7"))
+        .unwrap();
+    assert_eq!(drift.len(), 1);
+    assert_eq!(drift[0].name(), "ip");
 }
 
 /// One recorded event's fields, as text.

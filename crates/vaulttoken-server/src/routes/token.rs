@@ -24,7 +24,7 @@ use vaulttoken::store::FAMILY_CLAIM;
 use vaulttoken::{Claims, Error};
 
 use super::{ClientIp, JsonBody, no_store};
-use crate::context::{ContextBinding, ContextBody};
+use crate::context::ContextBody;
 use crate::oauth_error::OAuthError;
 use crate::state::AppState;
 
@@ -109,7 +109,7 @@ fn access_token(
         .claim(FAMILY_CLAIM, &pair.family_id)
         .claim(CLIENT_CLAIM, client_id);
     let claims = state.binding.record(claims, binding)?.build()?;
-    let implicit = ContextBinding::assertion(binding)?;
+    let implicit = state.binding.assertion(binding)?;
     state.keys.access().encode(&claims, &implicit)
 }
 
@@ -234,7 +234,10 @@ pub(crate) async fn revoke(
     }
     let unavailable = |err: &Error| matches!(err, Error::Store(_));
     let keys = state.keys.access();
-    let implicit = ContextBinding::assertion(binding.as_ref()).map_err(|err| internal(&err))?;
+    let implicit = state
+        .binding
+        .assertion(binding.as_ref())
+        .map_err(|err| internal(&err))?;
     match keys.decode(&request.token, &implicit).await {
         Ok(access) => {
             if access.claims().custom_str(CLIENT_CLAIM) != Some(request.client_id.as_str()) {
@@ -289,7 +292,10 @@ pub(crate) async fn introspect(
     if request.token.len() > MAX_TOKEN_LEN {
         return Ok(inactive());
     }
-    let implicit = ContextBinding::assertion(binding.as_ref()).map_err(|err| internal(&err))?;
+    let implicit = state
+        .binding
+        .assertion(binding.as_ref())
+        .map_err(|err| internal(&err))?;
     match state.keys.access().decode(&request.token, &implicit).await {
         Ok(token) => {
             let claims = token.claims();
