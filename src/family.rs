@@ -908,9 +908,6 @@ impl RefreshFamilies {
         now.replace_nanosecond(0).unwrap_or(now)
     }
 
-    /// The pair of generation `generation`, issued at `issued_at`: the
-    /// refresh token's claims depend on nothing else, so a grace replay gets
-    /// the same refresh token identity.
     /// What drifted between a verified token's claims and `context`: nothing
     /// without an observer or a context.
     fn drift(&self, claims: &Claims, context: Option<&Binding>) -> Result<Vec<Drift>, Error> {
@@ -920,6 +917,10 @@ impl RefreshFamilies {
         }
     }
 
+    /// The pair of generation `generation`, issued at `issued_at`: the
+    /// refresh token's identity and times depend on nothing else, so a grace
+    /// replay gets the same refresh token identity (its observed hashes, if
+    /// any, are those of the replay's context).
     #[expect(
         clippy::too_many_arguments,
         reason = "one private constructor, called from three places"

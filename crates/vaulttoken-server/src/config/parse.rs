@@ -289,11 +289,12 @@ impl<'a> Reader<'a> {
     }
 
     fn binding(&mut self) -> Option<BindingConfig> {
-        let mode = match self.required("VAULTTOKEN_BINDING")? {
-            "off" => Some(BindingMode::Off),
-            "observe" => Some(BindingMode::Observe),
-            "strict" => Some(BindingMode::Strict),
-            _ => {
+        let mode = match self.required("VAULTTOKEN_BINDING") {
+            None => None,
+            Some("off") => Some(BindingMode::Off),
+            Some("observe") => Some(BindingMode::Observe),
+            Some("strict") => Some(BindingMode::Strict),
+            Some(_) => {
                 self.problem("VAULTTOKEN_BINDING", "must be off, observe or strict");
                 None
             }
