@@ -11,7 +11,7 @@ use std::sync::Arc;
 use vaulttoken::binding::{Binding, DriftKind, IpPrefix, OBSERVED_CLAIM, Observer};
 use vaulttoken::error::Denial;
 use vaulttoken::family::RefreshFamilies;
-use vaulttoken::store::MemoryStore;
+use vaulttoken::store::{Grace, MemoryStore};
 use vaulttoken::{Error, LocalKey};
 
 fn families(observer: Option<Observer>) -> RefreshFamilies {
@@ -233,6 +233,30 @@ fn without_an_observer_observed_values_are_ignored() {
             .unwrap();
         assert!(drift.is_empty());
         assert!(access.claims().custom_object(OBSERVED_CLAIM).is_none());
+    });
+}
+
+#[test]
+fn a_grace_replay_needs_the_same_strict_context_and_gets_the_same_successor() {
+    runtime().block_on(async {
+        let key = LocalKey::from_bytes(&[0x29; 32]).unwrap();
+        let families = RefreshFamilies::builder(key, Arc::new(MemoryStore::new()))
+            .grace(Grace::new(time::Duration::seconds(30), 2))
+            .build();
+        let home = strict("192.0.2.7");
+        let first = families.issue_bound("alice", &home).await.unwrap();
+        let second = families.refresh_bound(&first.refresh, &home).await.unwrap();
+        // The lost response, retried from elsewhere: refused, nothing burned.
+        assert!(matches!(
+            families
+                .refresh_bound(&first.refresh, &strict("198.51.100.1"))
+                .await,
+            Err(Error::Verification)
+        ));
+        let retry = families.refresh_bound(&first.refresh, &home).await.unwrap();
+        assert_eq!(retry.generation, second.generation);
+        assert_eq!(retry.refresh_expires_at, second.refresh_expires_at);
+        assert_eq!(retry.family_id, second.family_id);
     });
 }
 
