@@ -23,6 +23,41 @@
 //! Refresh tokens are `v4.local` with their own implicit assertion, so one is
 //! never accepted where an access token is expected.
 //!
+//! # Context binding
+//!
+//! [`RefreshFamilies::issue_bound`], [`RefreshFamilies::refresh_bound`],
+//! [`RefreshFamilies::verify_refresh_bound`] and
+//! [`RefreshFamilies::verify_access_bound`] tie a family to a [`Binding`]
+//! (see [the binding module](crate::binding) for what binding protects against
+//! and what it does not):
+//!
+//! - **Strict values** go into the implicit assertion of both tokens. The
+//!   access token's is [`Binding::implicit_assertion`] itself, so any verifier
+//!   that builds the same binding (for example `vaulttoken-axum`) accepts it.
+//!   The refresh token's is `PAE("vaulttoken.refresh.bound.v1", that
+//!   assertion)`: a PAE of two pieces, where a binding's assertion always has
+//!   an odd number of pieces and the unbound refresh assertion is no PAE at
+//!   all, so a refresh token never verifies as an access token, bound or not.
+//!   A bound token presented in another strict context, or through the unbound
+//!   methods (and an unbound one through the bound methods), fails with
+//!   [`Error::Verification`].
+//! - **Observed values**, when the families were built with an
+//!   [`Observer`] ([`RefreshFamiliesBuilder::observer`]), are recorded as keyed
+//!   hashes under [`OBSERVED_CLAIM`] in both tokens. Each new pair records the
+//!   context it was refreshed in, so a drift is reported once per change, by
+//!   [`RefreshFamilies::refresh_bound`] ([`TokenPair::drift`]) and
+//!   [`RefreshFamilies::verify_access_bound`], as `binding_drift` audit events.
+//!   Drift never refuses anything. Without an observer, observed values are
+//!   ignored.
+//!
+//! **A wrong-context refresh is not reuse.** A refresh token presented in
+//! another strict context fails to decrypt, exactly like a forgery: its family
+//! is never read, so nothing is rotated or revoked. Someone holding a stolen
+//! refresh token in another context can neither use it nor burn the victim's
+//! family with it. The other side of this choice: such a presentation does not
+//! trigger reuse detection either; it is refused, and audited as a rejected
+//! token, only.
+//!
 //! # Examples
 //!
 //! ```
@@ -57,11 +92,13 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{self, AuditEvent};
+use crate::binding::{Binding, Drift, OBSERVED_CLAIM, Observer};
 use crate::claims::Claims;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Denial, Error};
 use crate::footer::Footer;
 use crate::keys::LocalKey;
+use crate::pae;
 use crate::service::{LocalService, VerifiedToken};
 use crate::store::{Check, FAMILY_CLAIM, Grace, NewFamily, Rotated, Rotation, TokenStore};
 
@@ -71,6 +108,8 @@ const GENERATION_CLAIM: &str = "gen";
 const FAMILY_END_CLAIM: &str = "fxp";
 /// What a refresh token's implicit assertion says: it is one.
 const REFRESH_ASSERTION: &[u8] = b"vaulttoken.refresh.v1";
+/// The first PAE piece of a bound refresh token's implicit assertion.
+const BOUND_REFRESH_DOMAIN: &[u8] = b"vaulttoken.refresh.bound.v1";
 
 /// An access token and the refresh token that replaces it.
 ///
@@ -92,6 +131,10 @@ pub struct TokenPair {
     pub access_expires_at: OffsetDateTime,
     /// When the refresh token expires.
     pub refresh_expires_at: OffsetDateTime,
+    /// The observed context values that changed since the presented refresh
+    /// token was issued ([`RefreshFamilies::refresh_bound`] with an
+    /// [`Observer`]); always empty otherwise.
+    pub drift: Vec<Drift>,
 }
 
 impl core::fmt::Debug for TokenPair {
@@ -102,6 +145,7 @@ impl core::fmt::Debug for TokenPair {
             .field("generation", &self.generation)
             .field("access_expires_at", &self.access_expires_at)
             .field("refresh_expires_at", &self.refresh_expires_at)
+            .field("drift", &self.drift)
             .finish_non_exhaustive()
     }
 }
@@ -117,6 +161,7 @@ pub struct RefreshFamilies {
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    observer: Option<Observer>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -165,6 +210,7 @@ pub struct RefreshFamiliesBuilder {
     store: Arc<dyn TokenStore>,
     clock: Option<Arc<dyn Clock>>,
     settings: Settings,
+    observer: Option<Observer>,
 }
 
 impl RefreshFamiliesBuilder {
@@ -300,6 +346,40 @@ impl RefreshFamiliesBuilder {
         self
     }
 
+    /// Records the observed values of a [`Binding`] in bound tokens and reports
+    /// their drift (see [Context binding](crate::family#context-binding)). The
+    /// key must be secret and shared by every service that checks these
+    /// tokens. Defaults to none: observed values are ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::binding::{Binding, DriftKind, Observer};
+    /// use vaulttoken::family::RefreshFamilies;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::LocalKey;
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new()))
+    ///     .observer(Observer::from_bytes(&[7; 32])) // from your secret store
+    ///     .build();
+    /// let first = block_on(families.issue_bound("alice", &Binding::new().observe("ua", "app/1")))?;
+    /// let second = block_on(families.refresh_bound(&first.refresh, &Binding::new().observe("ua", "app/2")))?;
+    /// let drift: Vec<_> = second.drift.iter().map(|d| (d.name(), d.kind())).collect();
+    /// assert_eq!(drift, [("ua", DriftKind::Changed)]);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn observer(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// The clock tokens are issued and refreshed by.
     ///
     /// # Examples
@@ -330,6 +410,7 @@ impl RefreshFamiliesBuilder {
             store: self.store,
             clock,
             settings: self.settings,
+            observer: self.observer,
         }
     }
 }
@@ -348,6 +429,7 @@ impl RefreshFamilies {
             key: key.into(),
             store,
             clock: None,
+            observer: None,
             settings: Settings {
                 access_lifetime: Duration::minutes(15),
                 refresh_lifetime: Duration::days(14),
@@ -370,6 +452,56 @@ impl RefreshFamilies {
     ///
     /// See the [module documentation](self).
     pub async fn issue(&self, subject: &str) -> Result<TokenPair, Error> {
+        self.start(subject, None).await
+    }
+
+    /// Starts a family for `subject` bound to `context` and issues its first
+    /// pair (see [Context binding](self#context-binding)): the strict values go
+    /// into both tokens' implicit assertions, the observed ones (with an
+    /// [`Observer`]) into their claims.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RefreshFamilies::issue`], and [`Error::Binding`] for an
+    /// invalid `context` (checked before the family is created).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::binding::Binding;
+    /// use vaulttoken::family::RefreshFamilies;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::{Error, LocalKey};
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
+    /// let laptop = Binding::new().strict("device", "d-1");
+    /// let pair = block_on(families.issue_bound("alice", &laptop))?;
+    /// block_on(families.verify_access_bound(&pair.access, &laptop))?;
+    /// // Elsewhere, or without the binding: refused like a forgery.
+    /// let phone = Binding::new().strict("device", "d-2");
+    /// assert!(matches!(block_on(families.refresh_bound(&pair.refresh, &phone)), Err(Error::Verification)));
+    /// assert!(matches!(block_on(families.refresh(&pair.refresh)), Err(Error::Verification)));
+    /// assert!(matches!(block_on(families.verify_access(&pair.access)), Err(Error::Verification)));
+    /// // Those attempts burned nothing: the right context still refreshes.
+    /// let next = block_on(families.refresh_bound(&pair.refresh, &laptop))?;
+    /// assert_eq!(next.generation, 1);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub async fn issue_bound(&self, subject: &str, context: &Binding) -> Result<TokenPair, Error> {
+        self.start(subject, Some(context)).await
+    }
+
+    /// [`RefreshFamilies::issue`] and [`RefreshFamilies::issue_bound`].
+    async fn start(&self, subject: &str, context: Option<&Binding>) -> Result<TokenPair, Error> {
+        // An invalid binding fails before anything is stored.
+        let sealing = Sealing::new(context, self.observer.as_ref())?;
         let now = self.now();
         let family_id = Claims::generate_token_id()?;
         let ends = now
@@ -406,7 +538,7 @@ impl RefreshFamilies {
                 ..audit::Fields::default()
             },
         );
-        self.pair(subject, &family_id, 0, now, ends)
+        self.pair(subject, &family_id, 0, now, ends, &sealing, Vec::new())
     }
 
     /// Spends a refresh token and issues the next pair.
@@ -422,9 +554,44 @@ impl RefreshFamilies {
     ///
     /// See the [module documentation](self).
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, Error> {
+        self.rotate(refresh_token, None).await
+    }
+
+    /// Spends a refresh token of a family started with
+    /// [`RefreshFamilies::issue_bound`], presented in `context`, and issues the
+    /// next pair, bound to `context`. Strict values must be those the family
+    /// was started with; observed values may change: with an [`Observer`],
+    /// the changes are in [`TokenPair::drift`] and in `binding_drift` audit
+    /// events, and the new pair records the new values.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RefreshFamilies::refresh`]; [`Error::Verification`] in another
+    /// strict context, which neither rotates nor revokes the family (see
+    /// [Context binding](self#context-binding)); [`Error::Binding`] for an
+    /// invalid `context`.
+    ///
+    /// # Examples
+    ///
+    /// See [`RefreshFamilies::issue_bound`] and [`RefreshFamiliesBuilder::observer`].
+    pub async fn refresh_bound(
+        &self,
+        refresh_token: &str,
+        context: &Binding,
+    ) -> Result<TokenPair, Error> {
+        self.rotate(refresh_token, Some(context)).await
+    }
+
+    /// [`RefreshFamilies::refresh`] and [`RefreshFamilies::refresh_bound`].
+    async fn rotate(
+        &self,
+        refresh_token: &str,
+        context: Option<&Binding>,
+    ) -> Result<TokenPair, Error> {
+        let sealing = Sealing::new(context, self.observer.as_ref())?;
         let presented = self
             .tokens
-            .decode_with(refresh_token, None, REFRESH_ASSERTION)?;
+            .decode_with(refresh_token, None, &sealing.refresh)?;
         let claims = presented.claims();
         let subject = claims.subject().ok_or(Error::Verification)?;
         let family_id = claims.custom_str(FAMILY_CLAIM).ok_or(Error::Verification)?;
@@ -477,14 +644,20 @@ impl RefreshFamilies {
                 rotated_at,
             } => {
                 event(AuditEvent::FamilyRotated, Some(generation));
-                self.pair(subject, family_id, generation, rotated_at, ends)
+                let drift = self.drift(claims, context)?;
+                self.pair(
+                    subject, family_id, generation, rotated_at, ends, &sealing, drift,
+                )
             }
             Rotated::GraceReplay {
                 generation,
                 rotated_at,
             } => {
                 event(AuditEvent::GraceUsed, Some(generation));
-                self.pair(subject, family_id, generation, rotated_at, ends)
+                let drift = self.drift(claims, context)?;
+                self.pair(
+                    subject, family_id, generation, rotated_at, ends, &sealing, drift,
+                )
             }
             Rotated::ReuseDetected => {
                 event(AuditEvent::FamilyReuseDetected, Some(generation));
@@ -544,9 +717,63 @@ impl RefreshFamilies {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub async fn verify_refresh(&self, refresh_token: &str) -> Result<VerifiedToken, Error> {
-        let presented = self
-            .tokens
-            .decode_with(refresh_token, None, REFRESH_ASSERTION)?;
+        self.check_refresh(refresh_token, REFRESH_ASSERTION).await
+    }
+
+    /// [`RefreshFamilies::verify_refresh`] for a refresh token of a bound
+    /// family, presented in `context`. Only the strict values are checked;
+    /// drift is left to [`RefreshFamilies::refresh_bound`], so a check followed
+    /// by a refresh reports it once.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RefreshFamilies::verify_refresh`]; [`Error::Verification`] in
+    /// another strict context; [`Error::Binding`] for an invalid `context`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::binding::Binding;
+    /// use vaulttoken::family::RefreshFamilies;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::{Error, LocalKey};
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
+    /// let acme = Binding::new().strict("tenant", "acme");
+    /// let pair = block_on(families.issue_bound("alice", &acme))?;
+    /// let seen = block_on(families.verify_refresh_bound(&pair.refresh, &acme))?;
+    /// assert_eq!(seen.claims().subject(), Some("alice"));
+    /// let globex = Binding::new().strict("tenant", "globex");
+    /// let elsewhere = block_on(families.verify_refresh_bound(&pair.refresh, &globex));
+    /// assert!(matches!(elsewhere, Err(Error::Verification)));
+    /// // A bound access token is not a refresh token either.
+    /// let access = block_on(families.verify_refresh_bound(&pair.access, &acme));
+    /// assert!(matches!(access, Err(Error::Verification)));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub async fn verify_refresh_bound(
+        &self,
+        refresh_token: &str,
+        context: &Binding,
+    ) -> Result<VerifiedToken, Error> {
+        let sealing = Sealing::new(Some(context), None)?;
+        self.check_refresh(refresh_token, &sealing.refresh).await
+    }
+
+    /// [`RefreshFamilies::verify_refresh`] with this implicit assertion.
+    async fn check_refresh(
+        &self,
+        refresh_token: &str,
+        implicit: &[u8],
+    ) -> Result<VerifiedToken, Error> {
+        let presented = self.tokens.decode_with(refresh_token, None, implicit)?;
         let claims = presented.claims();
         let family_id = claims.custom_str(FAMILY_CLAIM).ok_or(Error::Verification)?;
         let token_id = claims.token_id().ok_or(Error::Verification)?;
@@ -577,6 +804,58 @@ impl RefreshFamilies {
     /// See the [module documentation](self).
     pub async fn verify_access(&self, access_token: &str) -> Result<VerifiedToken, Error> {
         self.access.decode_async(access_token).await
+    }
+
+    /// Checks an access token of a bound family, presented in `context`: as
+    /// [`RefreshFamilies::verify_access`], with the strict values as the
+    /// implicit assertion; then, with an [`Observer`], the observed values that
+    /// changed (also reported as `binding_drift` audit events). Drift refuses
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RefreshFamilies::verify_access`]; [`Error::Verification`] in
+    /// another strict context; [`Error::Binding`] for an invalid `context`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::binding::{Binding, IpPrefix, Observer};
+    /// use vaulttoken::family::RefreshFamilies;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::LocalKey;
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new()))
+    ///     .observer(Observer::from_bytes(&[7; 32]))
+    ///     .build();
+    /// let at = |ip: [u8; 4]| Binding::new().strict("tenant", "acme").observe_ip("ip", ip, IpPrefix::default());
+    /// let pair = block_on(families.issue_bound("alice", &at([192, 0, 2, 7])))?;
+    /// let (token, drift) = block_on(families.verify_access_bound(&pair.access, &at([192, 0, 2, 99])))?;
+    /// assert!(drift.is_empty()); // same /24
+    /// assert_eq!(token.claims().subject(), Some("alice"));
+    /// let (_, drift) = block_on(families.verify_access_bound(&pair.access, &at([198, 51, 100, 1])))?;
+    /// assert_eq!(drift[0].name(), "ip");
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub async fn verify_access_bound(
+        &self,
+        access_token: &str,
+        context: &Binding,
+    ) -> Result<(VerifiedToken, Vec<Drift>), Error> {
+        let sealing = Sealing::new(Some(context), None)?;
+        let verified = self
+            .access
+            .decode_async_with(access_token, None, &sealing.access)
+            .await?;
+        let drift = self.drift(verified.claims(), Some(context))?;
+        Ok((verified, drift))
     }
 
     /// Revokes a family: its refresh and access tokens fail from now on.
@@ -629,9 +908,23 @@ impl RefreshFamilies {
         now.replace_nanosecond(0).unwrap_or(now)
     }
 
+    /// What drifted between a verified token's claims and `context`: nothing
+    /// without an observer or a context.
+    fn drift(&self, claims: &Claims, context: Option<&Binding>) -> Result<Vec<Drift>, Error> {
+        match (&self.observer, context) {
+            (Some(observer), Some(context)) => observer.drift(claims, context),
+            _ => Ok(Vec::new()),
+        }
+    }
+
     /// The pair of generation `generation`, issued at `issued_at`: the
-    /// refresh token's claims depend on nothing else, so a grace replay gets
-    /// the same refresh token identity.
+    /// refresh token's identity and times depend on nothing else, so a grace
+    /// replay gets the same refresh token identity (its observed hashes, if
+    /// any, are those of the replay's context).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one private constructor, called from three places"
+    )]
     fn pair(
         &self,
         subject: &str,
@@ -639,6 +932,8 @@ impl RefreshFamilies {
         generation: u64,
         issued_at: OffsetDateTime,
         ends: OffsetDateTime,
+        sealing: &Sealing,
+        drift: Vec<Drift>,
     ) -> Result<TokenPair, Error> {
         let until = |lifetime: Duration| {
             issued_at
@@ -646,7 +941,7 @@ impl RefreshFamilies {
                 .map_or(ends, |end| end.min(ends))
         };
         let refresh_expires_at = until(self.settings.refresh_lifetime);
-        let refresh_claims = Claims::builder()
+        let mut refresh_claims = Claims::builder()
             .subject(subject)
             .token_id(format!("{family_id}.{generation}"))
             .issued_at(issued_at)
@@ -654,23 +949,29 @@ impl RefreshFamilies {
             .expires_at(refresh_expires_at)
             .claim(FAMILY_CLAIM, family_id)
             .claim(GENERATION_CLAIM, generation)
-            .claim(FAMILY_END_CLAIM, ends.unix_timestamp())
-            .build()?;
-        let refresh = self
-            .tokens
-            .encode_with(&refresh_claims, &Footer::None, REFRESH_ASSERTION)?;
+            .claim(FAMILY_END_CLAIM, ends.unix_timestamp());
+        if let Some(observed) = &sealing.observed {
+            refresh_claims = refresh_claims.claim(OBSERVED_CLAIM, observed.clone());
+        }
+        let refresh =
+            self.tokens
+                .encode_with(&refresh_claims.build()?, &Footer::None, &sealing.refresh)?;
         let now = self.now();
         let access_expires_at = now
             .checked_add(self.settings.access_lifetime)
             .map_or(ends, |end| end.min(ends));
-        let access_claims = Claims::builder()
+        let mut access_claims = Claims::builder()
             .subject(subject)
             .random_token_id()
             .issued_at(now)
             .expires_at(access_expires_at)
-            .claim(FAMILY_CLAIM, family_id)
-            .build()?;
-        let access = self.access.encode(&access_claims)?;
+            .claim(FAMILY_CLAIM, family_id);
+        if let Some(observed) = &sealing.observed {
+            access_claims = access_claims.claim(OBSERVED_CLAIM, observed.clone());
+        }
+        let access =
+            self.access
+                .encode_with(&access_claims.build()?, &Footer::None, &sealing.access)?;
         Ok(TokenPair {
             access,
             refresh,
@@ -678,8 +979,54 @@ impl RefreshFamilies {
             generation,
             access_expires_at,
             refresh_expires_at,
+            drift,
         })
     }
+}
+
+/// How a pair is sealed: the implicit assertions of its two tokens, and the
+/// observed claim they carry.
+struct Sealing {
+    /// `b""` unbound, else the binding's implicit assertion.
+    access: Vec<u8>,
+    /// [`REFRESH_ASSERTION`] unbound, else `PAE(BOUND_REFRESH_DOMAIN, access)`.
+    refresh: Vec<u8>,
+    /// The [`OBSERVED_CLAIM`] value, with an observer and observed values.
+    observed: Option<serde_json::Value>,
+}
+
+impl Sealing {
+    fn new(context: Option<&Binding>, observer: Option<&Observer>) -> Result<Self, Error> {
+        let Some(context) = context else {
+            return Ok(Self {
+                access: Vec::new(),
+                refresh: REFRESH_ASSERTION.to_vec(),
+                observed: None,
+            });
+        };
+        let access = context.implicit_assertion()?.as_bytes().to_vec();
+        let refresh = bound_refresh_assertion(&access);
+        let observed = match observer {
+            Some(observer) => Some(observer.claim_for(context)?)
+                .filter(|value| value.as_object().is_some_and(|map| !map.is_empty())),
+            None => None,
+        };
+        Ok(Self {
+            access,
+            refresh,
+            observed,
+        })
+    }
+}
+
+/// `PAE(BOUND_REFRESH_DOMAIN, access)`: two pieces, where a binding's own
+/// assertion has an odd number, so the two never collide.
+fn bound_refresh_assertion(access: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    pae::feed(&[BOUND_REFRESH_DOMAIN, access], &mut |piece| {
+        out.extend_from_slice(piece);
+    });
+    out
 }
 
 /// The absolute end of the family a refresh token belongs to.
@@ -689,4 +1036,33 @@ fn family_end(token: &VerifiedToken) -> Result<OffsetDateTime, Error> {
         .custom_as(FAMILY_END_CLAIM)?
         .ok_or(Error::Verification)?;
     OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| Error::Verification)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bound_refresh_assertions_never_equal_an_access_or_unbound_one() {
+        for context in [
+            Binding::new(),
+            Binding::new().strict("tenant", "acme"),
+            Binding::new().strict("a", "b").strict("c", "d"),
+        ] {
+            let sealing = Sealing::new(Some(&context), None).unwrap();
+            assert_ne!(sealing.refresh, sealing.access);
+            assert_ne!(sealing.refresh, REFRESH_ASSERTION);
+            assert!(!sealing.access.is_empty());
+            // A binding whose one value is the bound refresh assertion's
+            // second piece still gives another assertion.
+            let smuggled = Binding::new().strict("x", &sealing.access);
+            let other = Sealing::new(Some(&smuggled), None).unwrap();
+            assert_ne!(other.access, sealing.refresh);
+        }
+        let unbound = Sealing::new(None, None).unwrap();
+        assert_eq!(
+            (unbound.access.as_slice(), unbound.refresh.as_slice()),
+            (&b""[..], REFRESH_ASSERTION)
+        );
+    }
 }

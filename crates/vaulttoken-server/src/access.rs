@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use time::Duration;
+use vaulttoken::footer::Footer;
 use vaulttoken::keyring::{KeyRing, LocalKeyRing, RingSettings, SecretRingKey, SigningKeyRing};
 use vaulttoken::service::VerifiedToken;
 use vaulttoken::store::TokenStore;
@@ -111,18 +112,25 @@ impl AccessKeys {
         }
     }
 
-    pub(crate) fn encode(&self, claims: &Claims) -> Result<String, Error> {
+    /// Issues an access token with this implicit assertion (empty unless
+    /// bound to a context).
+    pub(crate) fn encode(&self, claims: &Claims, implicit: &[u8]) -> Result<String, Error> {
         match self {
-            Self::Public { service, .. } => service.encode(claims),
-            Self::Local { service, .. } => service.encode(claims),
+            Self::Public { service, .. } => service.encode_with(claims, &Footer::None, implicit),
+            Self::Local { service, .. } => service.encode_with(claims, &Footer::None, implicit),
         }
     }
 
-    /// Verifies an access token and asks the store about it.
-    pub(crate) async fn decode(&self, token: &str) -> Result<VerifiedToken, Error> {
+    /// Verifies an access token with this implicit assertion and asks the
+    /// store about it.
+    pub(crate) async fn decode(
+        &self,
+        token: &str,
+        implicit: &[u8],
+    ) -> Result<VerifiedToken, Error> {
         match self {
-            Self::Public { service, .. } => service.decode_async(token).await,
-            Self::Local { service, .. } => service.decode_async(token).await,
+            Self::Public { service, .. } => service.decode_async_with(token, None, implicit).await,
+            Self::Local { service, .. } => service.decode_async_with(token, None, implicit).await,
         }
     }
 

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use time::Duration;
 use vaulttoken::LocalKey;
+use vaulttoken::binding::{IpPrefix, Observer};
 use vaulttoken_axum::TrustedProxies;
 
 use crate::clients::Clients;
@@ -41,6 +42,10 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("VAULTTOKEN_RATE_LIMIT_WINDOW_SECS", Some("60")),
     ("VAULTTOKEN_KEYS_MAX_AGE_SECS", Some("300")),
     ("VAULTTOKEN_KEYS_POLL_SECS", Some("5")),
+    ("VAULTTOKEN_BINDING", Some("off")),
+    ("VAULTTOKEN_BINDING_IP_PREFIX_V4", Some("24")),
+    ("VAULTTOKEN_BINDING_IP_PREFIX_V6", Some("56")),
+    ("VAULTTOKEN_OBSERVER_KEY", None),
     ("REDIS_URL", None),
 ];
 
@@ -106,6 +111,84 @@ pub struct Config {
     /// by other instances (`VAULTTOKEN_KEYS_POLL_SECS`, default 5, 1 to 300):
     /// the bound on how long an instance serves an old ring.
     pub keys_poll: Duration,
+    /// Binding tokens to the end user's context.
+    pub binding: BindingConfig,
+}
+
+/// How tokens are bound to the end user's context (the `context` object of
+/// a request body). See the README, "Context binding".
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use vaulttoken_server::{BindingMode, Config};
+///
+/// let kek = vaulttoken::LocalKey::generate()?.to_paserk()?;
+/// let observer = vaulttoken::LocalKey::generate()?.to_paserk()?;
+/// let vars = BTreeMap::from([
+///     ("VAULTTOKEN_KEYRING_FILE".to_owned(), "/tmp/doc-example-ring.json".to_owned()),
+///     ("VAULTTOKEN_KEYRING_CREATE".to_owned(), "true".to_owned()),
+///     ("VAULTTOKEN_KEK".to_owned(), kek.as_str().to_owned()),
+///     ("VAULTTOKEN_CLIENTS".to_owned(), "web:0123456789abcdef0123".to_owned()),
+///     ("VAULTTOKEN_BINDING".to_owned(), "observe".to_owned()),
+///     ("VAULTTOKEN_OBSERVER_KEY".to_owned(), observer.as_str().to_owned()),
+///     ("VAULTTOKEN_BINDING_IP_PREFIX_V4".to_owned(), "20".to_owned()),
+/// ]);
+/// let config = Config::from_vars(&vars)?;
+/// assert_eq!(config.binding.mode, BindingMode::Observe);
+/// assert_eq!((config.binding.ip_prefix.v4(), config.binding.ip_prefix.v6()), (20, 56));
+/// assert!(config.binding.observer.is_some());
+/// // The key is never printed.
+/// assert!(!format!("{config:?}").contains(observer.as_str()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BindingConfig {
+    /// `VAULTTOKEN_BINDING`: `off`, `observe` or `strict` (default `off`).
+    pub mode: BindingMode,
+    /// How much of `context.ip` is bound
+    /// (`VAULTTOKEN_BINDING_IP_PREFIX_V4`, default 24, at most 32;
+    /// `VAULTTOKEN_BINDING_IP_PREFIX_V6`, default 56, at most 128).
+    pub ip_prefix: IpPrefix,
+    /// The key of the observed hashes (`VAULTTOKEN_OBSERVER_KEY`, a
+    /// `k4.local.` PASERK; required with `observe`, ignored otherwise).
+    /// Every instance needs the same key; changing it makes every older
+    /// token drift. `Debug` never shows it.
+    pub observer: Option<Observer>,
+}
+
+/// Whether and how tokens are bound to the end user's context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingMode {
+    /// No binding; a `context` in a request is checked for shape and ignored.
+    Off,
+    /// Keyed hashes of the context values in the tokens' claims; a token
+    /// presented in another context still works, and the change is reported
+    /// as a `binding_drift` audit event.
+    Observe,
+    /// The context values in the tokens' implicit assertions: a token works
+    /// only in the context it was issued in (`context.ip` by prefix).
+    Strict,
+}
+
+impl BindingMode {
+    /// `off`, `observe` or `strict`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(vaulttoken_server::BindingMode::Strict.name(), "strict");
+    /// ```
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Observe => "observe",
+            Self::Strict => "strict",
+        }
+    }
 }
 
 /// What access tokens are.

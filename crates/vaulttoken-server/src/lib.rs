@@ -12,6 +12,7 @@ mod access;
 mod app;
 mod clients;
 mod config;
+mod context;
 mod key_file;
 mod key_sync;
 mod logging;
@@ -26,7 +27,8 @@ mod state;
 pub use crate::app::{REQUEST_ID, app, connect_store, serve};
 pub use crate::clients::Clients;
 pub use crate::config::{
-    AccessPurpose, CONFIG_FILE_VAR, Config, ConfigError, Lifetimes, RateLimits, VARIABLES,
+    AccessPurpose, BindingConfig, BindingMode, CONFIG_FILE_VAR, Config, ConfigError, Lifetimes,
+    RateLimits, VARIABLES,
 };
 pub use crate::logging::init_logging;
 pub use crate::oauth_error::{OAuthError, STORE_RETRY_AFTER_SECS};

@@ -11,6 +11,7 @@ use vaulttoken_axum::TrustedProxies;
 
 use crate::clients::Clients;
 use crate::config::Config;
+use crate::context::ContextBinding;
 use crate::key_sync::{KeySource, LiveKeys, spawn_poll};
 use crate::oauth_error::OAuthError;
 use crate::rate_limit::{Key, Limiter, Refusal};
@@ -34,6 +35,8 @@ pub(crate) struct Inner {
     pub(crate) proxies: TrustedProxies,
     pub(crate) limiter: Limiter,
     pub(crate) keys_max_age: u32,
+    /// How tokens are bound to the end user's context.
+    pub(crate) binding: ContextBinding,
 }
 
 impl core::ops::Deref for AppState {
@@ -57,6 +60,7 @@ impl AppState {
         store: Arc<dyn TokenStore>,
     ) -> Result<Self, StartError> {
         let lifetimes = config.lifetimes;
+        let binding = ContextBinding::new(config.binding);
         let redis = match &config.redis_url {
             Some(url) => Some(shared_keys::connect(url.expose()).await?),
             None => None,
@@ -89,6 +93,9 @@ impl AppState {
                 if lifetimes.grace.is_positive() {
                     families = families.grace(Grace::new(lifetimes.grace, lifetimes.grace_uses));
                 }
+                if let Some(observer) = binding.observer() {
+                    families = families.observer(observer.clone());
+                }
                 (client, families.build())
             })
             .collect();
@@ -108,6 +115,7 @@ impl AppState {
             proxies: config.trusted_proxies,
             limiter,
             keys_max_age: config.keys_max_age,
+            binding,
         })))
     }
 

@@ -7,9 +7,13 @@ use std::str::FromStr;
 
 use time::Duration;
 use vaulttoken::LocalKey;
+use vaulttoken::binding::{IpPrefix, Observer};
 use vaulttoken_axum::TrustedProxies;
 
-use super::{AccessPurpose, Config, ConfigError, Lifetimes, RateLimits, VARIABLES};
+use super::{
+    AccessPurpose, BindingConfig, BindingMode, Config, ConfigError, Lifetimes, RateLimits,
+    VARIABLES,
+};
 use crate::clients::{Clients, valid_client_id};
 use crate::secret::Secret;
 
@@ -284,6 +288,63 @@ impl<'a> Reader<'a> {
         })
     }
 
+    fn binding(&mut self) -> Option<BindingConfig> {
+        let mode = match self.required("VAULTTOKEN_BINDING") {
+            None => None,
+            Some("off") => Some(BindingMode::Off),
+            Some("observe") => Some(BindingMode::Observe),
+            Some("strict") => Some(BindingMode::Strict),
+            Some(_) => {
+                self.problem("VAULTTOKEN_BINDING", "must be off, observe or strict");
+                None
+            }
+        };
+        let v4 = self.prefix("VAULTTOKEN_BINDING_IP_PREFIX_V4", 32);
+        let v6 = self.prefix("VAULTTOKEN_BINDING_IP_PREFIX_V6", 128);
+        let observer = match mode {
+            Some(BindingMode::Observe) => Some(self.observer_key()),
+            _ => Some(None),
+        };
+        let ip_prefix = IpPrefix::new(v4?, v6?).ok()?;
+        Some(BindingConfig {
+            mode: mode?,
+            ip_prefix,
+            observer: observer?,
+        })
+    }
+
+    /// A prefix length in `0..=max` bits.
+    fn prefix(&mut self, name: &str, max: u8) -> Option<u8> {
+        let bits: u8 = self.parsed(name, "a whole number of bits")?;
+        if bits > max {
+            self.problem(name, format_args!("must be from 0 to {max} bits"));
+            return None;
+        }
+        Some(bits)
+    }
+
+    /// The observe-mode key: required, a `k4.local.` PASERK.
+    fn observer_key(&mut self) -> Option<Observer> {
+        let name = "VAULTTOKEN_OBSERVER_KEY";
+        let Some(text) = self.optional(name) else {
+            self.problem(
+                name,
+                "required with VAULTTOKEN_BINDING=observe: a k4.local. PASERK",
+            );
+            return None;
+        };
+        let bytes = LocalKey::from_paserk(text)
+            .and_then(|key| key.expose_secret_bytes())
+            .ok();
+        match bytes {
+            Some(bytes) => Some(Observer::from_bytes(bytes.as_bytes())),
+            None => {
+                self.problem(name, "not a k4.local. PASERK");
+                None
+            }
+        }
+    }
+
     /// Reads every variable, then answers.
     pub(super) fn finish(mut self) -> Result<Config, ConfigError> {
         self.unknown_names();
@@ -313,6 +374,7 @@ impl<'a> Reader<'a> {
         let rate_limits = self.rate_limits();
         let keys_max_age = self.parsed("VAULTTOKEN_KEYS_MAX_AGE_SECS", "a whole number");
         let keys_poll = self.seconds("VAULTTOKEN_KEYS_POLL_SECS", 1, 300);
+        let binding = self.binding();
         match (
             listen,
             keyring_file,
@@ -326,6 +388,7 @@ impl<'a> Reader<'a> {
             rate_limits,
             keys_max_age,
             keys_poll,
+            binding,
         ) {
             (
                 Some(listen),
@@ -340,6 +403,7 @@ impl<'a> Reader<'a> {
                 Some(rate_limits),
                 Some(keys_max_age),
                 Some(keys_poll),
+                Some(binding),
             ) if self.problems.is_empty() => Ok(Config {
                 listen,
                 keyring_file,
@@ -354,6 +418,7 @@ impl<'a> Reader<'a> {
                 rate_limits,
                 keys_max_age,
                 keys_poll,
+                binding,
             }),
             _ => Err(ConfigError {
                 problems: self.problems,

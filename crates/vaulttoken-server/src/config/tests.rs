@@ -221,6 +221,71 @@ fn a_config_file_is_key_value_lines() {
     assert_eq!(found, ["VAULTTOKEN_CONFIG_FILE: line 4 is not KEY=value"]);
 }
 
+#[test]
+fn binding_is_off_by_default_with_prefixes_of_24_and_56() {
+    let config = Config::from_vars(&good()).unwrap();
+    assert_eq!(config.binding.mode, BindingMode::Off);
+    assert_eq!(
+        (config.binding.ip_prefix.v4(), config.binding.ip_prefix.v6()),
+        (24, 56)
+    );
+    assert!(config.binding.observer.is_none());
+}
+
+#[test]
+fn strict_binding_needs_no_observer_key_and_reads_the_prefixes() {
+    let vars = with(good(), "VAULTTOKEN_BINDING", "strict");
+    let vars = with(vars, "VAULTTOKEN_BINDING_IP_PREFIX_V4", "32");
+    let vars = with(vars, "VAULTTOKEN_BINDING_IP_PREFIX_V6", "0");
+    let config = Config::from_vars(&vars).unwrap();
+    assert_eq!(config.binding.mode, BindingMode::Strict);
+    assert_eq!(
+        (config.binding.ip_prefix.v4(), config.binding.ip_prefix.v6()),
+        (32, 0)
+    );
+    assert!(config.binding.observer.is_none());
+}
+
+#[test]
+fn observe_binding_needs_a_local_paserk_key_never_printed() {
+    let observe = with(good(), "VAULTTOKEN_BINDING", "observe");
+    names_only(&problems(&observe), &["VAULTTOKEN_OBSERVER_KEY"]);
+    let public = public_paserk();
+    let found = problems(&with(observe.clone(), "VAULTTOKEN_OBSERVER_KEY", &public));
+    names_only(&found, &["VAULTTOKEN_OBSERVER_KEY"]);
+    assert!(!found[0].contains(&public), "the value is never echoed");
+    let key = kek_text();
+    let config = Config::from_vars(&with(observe, "VAULTTOKEN_OBSERVER_KEY", &key)).unwrap();
+    assert_eq!(config.binding.mode, BindingMode::Observe);
+    assert!(config.binding.observer.is_some());
+    let printed = format!("{config:?}");
+    assert!(!printed.contains(&key), "{printed}");
+    assert!(!printed.contains(&key[10..]), "{printed}");
+}
+
+#[test]
+fn every_binding_problem_is_named_with_the_others() {
+    let vars = with(good(), "VAULTTOKEN_BINDING", "paranoid");
+    let vars = with(vars, "VAULTTOKEN_BINDING_IP_PREFIX_V4", "33");
+    let vars = with(vars, "VAULTTOKEN_BINDING_IP_PREFIX_V6", "wide");
+    let vars = with(vars, "VAULTTOKEN_LISTEN", "nowhere");
+    let found = problems(&vars);
+    names_only(
+        &found,
+        &[
+            "VAULTTOKEN_LISTEN",
+            "VAULTTOKEN_BINDING",
+            "VAULTTOKEN_BINDING_IP_PREFIX_V4",
+            "VAULTTOKEN_BINDING_IP_PREFIX_V6",
+        ],
+    );
+    assert!(found[1].ends_with("must be off, observe or strict"));
+    assert!(found[2].ends_with("must be from 0 to 32 bits"));
+    assert!(found[3].ends_with("not a whole number of bits"));
+    let found = problems(&with(good(), "VAULTTOKEN_BINDING_IP_PREFIX_V6", "129"));
+    names_only(&found, &["VAULTTOKEN_BINDING_IP_PREFIX_V6"]);
+}
+
 /// A `k4.public.` PASERK: a valid key, of the wrong kind for a KEK.
 fn public_paserk() -> String {
     vaulttoken::SecretKey::generate()

@@ -4,18 +4,27 @@
 //! Each client's refresh tokens are sealed with its own key (see the key
 //! file): a refresh token of another client does not decode, so a client can
 //! neither refresh nor revoke (nor burn) another client's refresh token.
+//!
+//! Each body may carry the end user's `context` (see [`crate::context`]).
+//! With binding on, a token is bound to the context it was issued in, and
+//! must be presented with it on every endpoint: under `strict` a token in
+//! another context is an invalid grant (refresh), inactive (introspection)
+//! or unknown (revocation); under `observe` it works, and the drift is
+//! audited.
 
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
+use vaulttoken::binding::Binding;
 use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::family::TokenPair;
 use vaulttoken::store::FAMILY_CLAIM;
 use vaulttoken::{Claims, Error};
 
 use super::{ClientIp, JsonBody, no_store};
+use crate::context::ContextBody;
 use crate::oauth_error::OAuthError;
 use crate::state::AppState;
 
@@ -31,6 +40,8 @@ pub(crate) struct IssueRequest {
     client_id: String,
     client_secret: String,
     subject: String,
+    #[serde(default)]
+    context: Option<ContextBody>,
 }
 
 #[derive(Deserialize)]
@@ -40,6 +51,8 @@ pub(crate) struct RefreshRequest {
     refresh_token: String,
     #[serde(default)]
     grant_type: Option<String>,
+    #[serde(default)]
+    context: Option<ContextBody>,
 }
 
 #[derive(Deserialize)]
@@ -51,6 +64,8 @@ pub(crate) struct TokenRequest {
     #[serde(default)]
     #[expect(dead_code, reason = "accepted as RFC 7009 and 7662 allow, not needed")]
     token_type_hint: Option<String>,
+    #[serde(default)]
+    context: Option<ContextBody>,
 }
 
 /// Checks a subject: 1 to 256 bytes, no control characters.
@@ -78,21 +93,24 @@ pub(crate) fn check_token_len(token: &str) -> Result<(), OAuthError> {
 
 /// The access token of a pair: the pair's own is discarded, and one is
 /// issued with the access ring (of the configured purpose), carrying the
-/// family (so revoking the family revokes it) and the client.
+/// family (so revoking the family revokes it) and the client, and bound to
+/// `binding` as the refresh token is.
 fn access_token(
     state: &AppState,
     client_id: &str,
     subject: &str,
     pair: &TokenPair,
+    binding: Option<&Binding>,
 ) -> Result<String, Error> {
     let claims = Claims::builder()
         .subject(subject)
         .random_token_id()
         .expires_at(pair.access_expires_at)
         .claim(FAMILY_CLAIM, &pair.family_id)
-        .claim(CLIENT_CLAIM, client_id)
-        .build()?;
-    state.keys.access().encode(&claims)
+        .claim(CLIENT_CLAIM, client_id);
+    let claims = state.binding.record(claims, binding)?.build()?;
+    let implicit = state.binding.assertion(binding)?;
+    state.keys.access().encode(&claims, &implicit)
 }
 
 /// Whole seconds from now until `at`, rounded up (a token issued this
@@ -130,13 +148,21 @@ pub(crate) async fn issue(
         .authenticate(ip, &request.client_id, &request.client_secret)
         .await?;
     check_subject(&request.subject)?;
-    let pair = state
-        .families_of(&request.client_id)?
-        .issue(&request.subject)
-        .await
-        .map_err(|err| internal(&err))?;
-    let access = access_token(&state, &request.client_id, &request.subject, &pair)
-        .map_err(|err| internal(&err))?;
+    let binding = state.binding.of(request.context.as_ref())?;
+    let families = state.families_of(&request.client_id)?;
+    let pair = match &binding {
+        Some(binding) => families.issue_bound(&request.subject, binding).await,
+        None => families.issue(&request.subject).await,
+    }
+    .map_err(|err| internal(&err))?;
+    let access = access_token(
+        &state,
+        &request.client_id,
+        &request.subject,
+        &pair,
+        binding.as_ref(),
+    )
+    .map_err(|err| internal(&err))?;
     Ok(token_response(&access, &pair))
 }
 
@@ -160,20 +186,32 @@ pub(crate) async fn refresh(
         return Err(OAuthError::unsupported_grant_type());
     }
     check_token_len(&request.refresh_token)?;
+    let binding = state.binding.of(request.context.as_ref())?;
     let families = state.families_of(&request.client_id)?;
+    let token = request.refresh_token.as_str();
     // The subject for the new access token. (A pair does not carry it; this
     // reads the token without spending it, and `refresh` checks it again.)
-    let presented = families
-        .verify_refresh(&request.refresh_token)
-        .await
-        .map_err(|err| OAuthError::from_token_error(&err))?;
+    // In another strict context the token does not decode: nothing is
+    // rotated or revoked.
+    let presented = match &binding {
+        Some(binding) => families.verify_refresh_bound(token, binding).await,
+        None => families.verify_refresh(token).await,
+    }
+    .map_err(|err| OAuthError::from_token_error(&err))?;
     let subject = presented.claims().subject().unwrap_or_default().to_owned();
-    let pair = families
-        .refresh(&request.refresh_token)
-        .await
-        .map_err(|err| OAuthError::from_token_error(&err))?;
-    let access =
-        access_token(&state, &request.client_id, &subject, &pair).map_err(|err| internal(&err))?;
+    let pair = match &binding {
+        Some(binding) => families.refresh_bound(token, binding).await,
+        None => families.refresh(token).await,
+    }
+    .map_err(|err| OAuthError::from_token_error(&err))?;
+    let access = access_token(
+        &state,
+        &request.client_id,
+        &subject,
+        &pair,
+        binding.as_ref(),
+    )
+    .map_err(|err| internal(&err))?;
     Ok(token_response(&access, &pair))
 }
 
@@ -189,13 +227,18 @@ pub(crate) async fn revoke(
     state
         .authenticate(ip, &request.client_id, &request.client_secret)
         .await?;
+    let binding = state.binding.of(request.context.as_ref())?;
     let done = || no_store(json!({}));
     if request.token.len() > MAX_TOKEN_LEN {
         return Ok(done());
     }
     let unavailable = |err: &Error| matches!(err, Error::Store(_));
     let keys = state.keys.access();
-    match keys.decode(&request.token).await {
+    let implicit = state
+        .binding
+        .assertion(binding.as_ref())
+        .map_err(|err| internal(&err))?;
+    match keys.decode(&request.token, &implicit).await {
         Ok(access) => {
             if access.claims().custom_str(CLIENT_CLAIM) != Some(request.client_id.as_str()) {
                 return Err(OAuthError::unauthorized_client());
@@ -209,7 +252,11 @@ pub(crate) async fn revoke(
         Err(_) => {}
     }
     let families = state.families_of(&request.client_id)?;
-    match families.verify_refresh(&request.token).await {
+    let refresh = match &binding {
+        Some(binding) => families.verify_refresh_bound(&request.token, binding).await,
+        None => families.verify_refresh(&request.token).await,
+    };
+    match refresh {
         Ok(refresh) => {
             let claims = refresh.claims();
             let (Some(subject), Some(family_id)) =
@@ -240,15 +287,28 @@ pub(crate) async fn introspect(
     state
         .authenticate(ip, &request.client_id, &request.client_secret)
         .await?;
+    let binding = state.binding.of(request.context.as_ref())?;
     let inactive = || no_store(json!({ "active": false }));
     if request.token.len() > MAX_TOKEN_LEN {
         return Ok(inactive());
     }
-    match state.keys.access().decode(&request.token).await {
+    let implicit = state
+        .binding
+        .assertion(binding.as_ref())
+        .map_err(|err| internal(&err))?;
+    match state.keys.access().decode(&request.token, &implicit).await {
         Ok(token) => {
             let claims = token.claims();
             let time = |at: Option<OffsetDateTime>| at.map(OffsetDateTime::unix_timestamp);
-            Ok(no_store(json!({
+            // Observe mode: a drift is audited and named, never refused.
+            let drift: Vec<String> = state
+                .binding
+                .drift(claims, binding.as_ref())
+                .map_err(|err| internal(&err))?
+                .iter()
+                .map(|drift| drift.name().to_owned())
+                .collect();
+            let mut answer = json!({
                 "active": true,
                 "token_type": "Bearer",
                 "sub": claims.subject(),
@@ -257,7 +317,11 @@ pub(crate) async fn introspect(
                 "iat": time(claims.issued_at()),
                 "nbf": time(claims.not_before()),
                 "jti": claims.token_id(),
-            })))
+            });
+            if !drift.is_empty() {
+                answer["binding_drift"] = json!(drift);
+            }
+            Ok(no_store(answer))
         }
         Err(Error::Store(_)) => Err(OAuthError::unavailable()),
         Err(_) => Ok(inactive()),
