@@ -172,3 +172,63 @@ fn keygen_into_a_missing_directory_is_an_io_error() {
     );
     assert!(!out.exists());
 }
+
+/// Ends in exactly one newline, whatever the format's own text ends with.
+fn assert_one_final_newline(text: &str, what: &str) {
+    assert!(
+        text.ends_with('\n') && !text.ends_with("\n\n"),
+        "{what}: {text:?}"
+    );
+}
+
+#[test]
+fn keygen_files_end_in_exactly_one_newline() {
+    let dir = Dir::new();
+    for (format, purpose) in [
+        ("paserk", "local"),
+        ("hex", "local"),
+        ("paserk", "public"),
+        ("base64url", "public"),
+        ("pem", "public"),
+    ] {
+        let name = format!("{purpose}-{format}.key");
+        run(
+            vaulttoken()
+                .args(["keygen", purpose, "--format", format, "--out"])
+                .arg(dir.path(&name)),
+            0,
+        );
+        let mut files = vec![name.clone()];
+        if purpose == "public" {
+            files.push(format!("{name}.pub"));
+            files.push(format!("{name}.pid"));
+        }
+        for file in files {
+            let text = dir.read(&file);
+            assert_one_final_newline(&text, &file);
+            if format != "pem" {
+                assert_eq!(text.lines().count(), 1, "{file}: {text:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn keygen_public_to_stdout_prints_secret_public_and_kid_on_their_own_lines() {
+    let output = run(vaulttoken().args(["keygen", "public", "--out", "-"]), 0);
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text:?}");
+    let secret = SecretKey::from_paserk(lines[0]).unwrap();
+    let public = PublicKey::from_paserk(lines[1]).unwrap();
+    assert_eq!(public, secret.public_key());
+    assert_eq!(
+        lines[2],
+        format!("kid: {}", public.paserk_id().unwrap().as_str())
+    );
+
+    let output = run(vaulttoken().args(["keygen", "local", "--out", "-"]), 0);
+    let text = stdout(&output);
+    assert!(text.starts_with("k4.local."), "{text:?}");
+    assert_one_final_newline(&text, "local key on stdout");
+}
