@@ -234,10 +234,31 @@ fn password(file: Option<&Path>, confirm: bool) -> Result<Zeroizing<String>, Fai
     };
     let first = prompt("Password: ")?;
     if confirm {
-        let second = prompt("Again: ")?;
-        if first != second {
-            return Err(Failure::usage("the passwords differ"));
-        }
+        return agreed(first, &prompt("Again: ")?);
     }
     Ok(first)
+}
+
+/// A password typed twice, if both times agree.
+fn agreed(first: Zeroizing<String>, second: &str) -> Result<Zeroizing<String>, Failure> {
+    if first.as_str() != second {
+        return Err(Failure::usage("the passwords differ"));
+    }
+    Ok(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_typed_twice_must_agree() {
+        let typed = agreed(Zeroizing::new("correct horse".into()), "correct horse");
+        assert_eq!(
+            typed.ok().as_deref().map(String::as_str),
+            Some("correct horse")
+        );
+        let typo = agreed(Zeroizing::new("correct horse".into()), "correct hose");
+        assert!(typo.is_err());
+    }
 }

@@ -1,6 +1,8 @@
 //! `paserk`: convert, id, wrap/unwrap, pw-wrap/pw-unwrap, seal/unseal.
 
-use vaulttoken::{LocalKey, PublicKey, SecretKey};
+use vaulttoken::error::PaserkError;
+use vaulttoken::paserk::PasswordLimits;
+use vaulttoken::{Error, LocalKey, PublicKey, SecretKey};
 
 use crate::support::{
     Dir, Secrets, json, local_key_file, mode, run, secret_key_files, stdout, vaulttoken,
@@ -289,6 +291,44 @@ fn pw_wrap_and_pw_unwrap_honour_the_costs_and_the_limits() {
         SecretKey::from_paserk(stdout(&output).trim()).unwrap(),
         secret
     );
+}
+
+#[test]
+fn pw_wrap_costs_memory_in_mebibytes_and_reads_long_password_files() {
+    let dir = Dir::new();
+    let (local, local_file) = local_key_file(&dir, "l");
+    // A passphrase file well over a kilobyte: its first line is the password.
+    let passphrase = "word ".repeat(400);
+    let password = dir.write("pw", &format!("{passphrase}\nnot part of it\n"));
+    let output = run(
+        vaulttoken()
+            .args([
+                "paserk",
+                "pw-wrap",
+                "--memory-mib",
+                "8",
+                "--iterations",
+                "1",
+            ])
+            .arg("--password-file")
+            .arg(&password)
+            .arg("--key-file")
+            .arg(&local_file),
+        0,
+    );
+    let wrapped = stdout(&output).trim().to_owned();
+    // The library reads the costs back: exactly 8 MiB of memory.
+    let mib = 1024 * 1024;
+    let at_most = |bytes| PasswordLimits::default().max_memory_bytes(bytes);
+    let back = LocalKey::from_paserk_password(&wrapped, passphrase.as_bytes(), &at_most(8 * mib));
+    assert_eq!(back.unwrap(), local);
+    assert!(matches!(
+        LocalKey::from_paserk_password(&wrapped, passphrase.as_bytes(), &at_most(8 * mib - 1)),
+        Err(Error::Paserk(PaserkError::PasswordCostTooHigh {
+            parameter: "memory_bytes",
+            ..
+        }))
+    ));
 }
 
 #[test]
