@@ -657,3 +657,30 @@ fn the_json_report_of_an_issued_token_names_its_kid_and_exp() {
         "{report}"
     );
 }
+
+#[test]
+fn a_public_ring_document_verifies_without_a_key_encryption_key() {
+    let dir = Dir::new();
+    let (secret, signing, _) = secret_key_files(&dir, "signing");
+    let ring = vaulttoken::keyring::SigningKeyRing::new(time::Duration::hours(1)).unwrap();
+    let id = ring.add(secret).unwrap();
+    ring.promote(&id).unwrap();
+    let public_ring = dir.write("public.json", &ring.public_ring().export());
+    let token = sign(&signing, &[]);
+    run(
+        vaulttoken()
+            .args(["verify", "--any-audience", "--ring-file"])
+            .arg(&public_ring)
+            .arg(&token),
+        0,
+    );
+    // A key the ring does not hold.
+    let (_, stranger, _) = secret_key_files(&dir, "stranger");
+    run(
+        vaulttoken()
+            .args(["verify", "--any-audience", "--ring-file"])
+            .arg(&public_ring)
+            .arg(sign(&stranger, &[])),
+        1,
+    );
+}
