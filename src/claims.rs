@@ -297,7 +297,7 @@ impl Claims {
         Ok(Some(filled))
     }
 
-    /// Serializes the claims as a JSON payload, registered claims first.
+    /// Serializes the claims as a JSON payload, every key in name order.
     ///
     /// # Errors
     ///
@@ -312,31 +312,27 @@ impl Claims {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn to_payload(&self) -> Result<Vec<u8>, Error> {
-        let mut object = Map::new();
-        let strings = [
-            ("iss", self.issuer()),
-            ("sub", self.subject()),
-            ("aud", self.audience()),
-            ("jti", self.token_id()),
-        ];
-        for (name, value) in strings {
-            if let Some(value) = value {
-                object.insert(name.to_owned(), Value::String(value.to_owned()));
-            }
-        }
-        let times = [
-            ("exp", self.expiration),
-            ("nbf", self.not_before),
-            ("iat", self.issued_at),
-        ];
-        for (name, time) in times {
-            if let Some(time) = time {
-                object.insert(name.to_owned(), Value::String(format_time(name, time)?));
-            }
-        }
-        object.extend(self.custom.iter().map(|(k, v)| (k.clone(), v.clone())));
-        serde_json::to_vec(&Value::Object(object))
-            .map_err(|_| unreachable!("a JSON value always serializes"))
+        let format = |claim, time: Option<OffsetDateTime>| {
+            time.map(|time| format_time(claim, time)).transpose()
+        };
+        let (exp, iat, nbf) = (
+            format("exp", self.expiration)?,
+            format("iat", self.issued_at)?,
+            format("nbf", self.not_before)?,
+        );
+        let payload = Payload {
+            registered: [
+                ("aud", self.audience()),
+                ("exp", exp.as_deref()),
+                ("iat", iat.as_deref()),
+                ("iss", self.issuer()),
+                ("jti", self.token_id()),
+                ("nbf", nbf.as_deref()),
+                ("sub", self.subject()),
+            ],
+            custom: &self.custom,
+        };
+        serde_json::to_vec(&payload).map_err(|_| unreachable!("claims always serialize"))
     }
 
     /// `iss`: who issued the token.
@@ -1088,6 +1084,40 @@ fn add(claim: &'static str, time: OffsetDateTime, span: Duration) -> Result<Offs
     whole_seconds(claim, sum)
 }
 
+/// The claims as [`Claims::to_payload`] writes them, straight from their
+/// fields: no intermediate JSON map, no copied values.
+struct Payload<'a> {
+    /// The registered claims present or not, in name order.
+    registered: [(&'static str, Option<&'a str>); 7],
+    /// The other claims, in name order (a `serde_json` map is sorted), never
+    /// named like a registered one.
+    custom: &'a Map<String, Value>,
+}
+
+impl Serialize for Payload<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+
+        let mut registered = self
+            .registered
+            .iter()
+            .filter_map(|&(name, value)| Some((name, value?)))
+            .peekable();
+        let mut map = serializer.serialize_map(None)?;
+        for (name, value) in self.custom {
+            while let Some((claim, text)) = registered.next_if(|&(claim, _)| claim < name.as_str())
+            {
+                map.serialize_entry(claim, text)?;
+            }
+            map.serialize_entry(name, value)?;
+        }
+        for (claim, text) in registered {
+            map.serialize_entry(claim, text)?;
+        }
+        map.end()
+    }
+}
+
 fn format_time(claim: &'static str, time: OffsetDateTime) -> Result<String, Error> {
     time.format(&Rfc3339)
         .map_err(|_| PayloadError::TimeOutOfRange { claim }.into())
@@ -1171,6 +1201,37 @@ fn from_payload_reference(payload: &[u8]) -> Result<Claims, Error> {
         custom,
         never_expires: false,
     })
+}
+
+/// The writer [`Claims::to_payload`] used before it wrote straight from the
+/// fields: every claim copied into one JSON map, then the map serialized.
+/// Kept as the reference the direct writer is tested against.
+#[cfg(test)]
+fn to_payload_reference(claims: &Claims) -> Result<Vec<u8>, Error> {
+    let mut object = Map::new();
+    let strings = [
+        ("iss", claims.issuer()),
+        ("sub", claims.subject()),
+        ("aud", claims.audience()),
+        ("jti", claims.token_id()),
+    ];
+    for (name, value) in strings {
+        if let Some(value) = value {
+            object.insert(name.to_owned(), Value::String(value.to_owned()));
+        }
+    }
+    let times = [
+        ("exp", claims.expiration),
+        ("nbf", claims.not_before),
+        ("iat", claims.issued_at),
+    ];
+    for (name, time) in times {
+        if let Some(time) = time {
+            object.insert(name.to_owned(), Value::String(format_time(name, time)?));
+        }
+    }
+    object.extend(claims.custom.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(serde_json::to_vec(&Value::Object(object)).expect("a JSON value always serializes"))
 }
 
 #[cfg(test)]
@@ -1669,6 +1730,59 @@ mod tests {
         assert_eq!(c.custom_array("s"), None);
         assert_eq!(c.custom_f64("s"), None);
         assert_eq!(c.custom_str("missing"), None);
+    }
+
+    /// The direct writer against the old copy-into-a-map one, byte for byte,
+    /// with each registered claim present or absent and custom claims named to
+    /// sort before, between and after every registered name.
+    #[test]
+    fn direct_writer_agrees_with_the_reference_writer() {
+        let custom_names = [
+            "", "a", "aud0", "b", "exp\u{0}", "f", "iat~", "iq", "isz", "j", "jtj", "n", "nbf-",
+            "s", "sub_", "t", "z", "\u{e9}",
+        ];
+        let at = datetime!(2031-01-01 0:00 UTC);
+        for mask in 0u8..128 {
+            let has = |bit: u8| mask & (1 << bit) != 0;
+            let mut builder = Claims::builder();
+            if has(0) {
+                builder = builder.issuer("issuer \"quoted\"");
+            }
+            if has(1) {
+                builder = builder.subject("subject");
+            }
+            if has(2) {
+                builder = builder.audience("audience");
+            }
+            if has(3) {
+                builder = builder.token_id("id");
+            }
+            builder = if has(4) {
+                builder.expires_at(at + Duration::hours(1))
+            } else {
+                builder.without_expiry()
+            };
+            if has(5) {
+                builder = builder.not_before(at);
+            }
+            if has(6) {
+                builder = builder.issued_at(at);
+            }
+            // Every other mask carries custom claims, in three different sets.
+            for (i, name) in custom_names.iter().enumerate() {
+                if (usize::from(mask) + i) % 3 == 0 {
+                    builder = builder.claim(*name, serde_json::json!({ "n": i, "l": [1, "x"] }));
+                }
+            }
+            let claims = builder.build_with_clock(clock()).unwrap();
+            let payload = claims.to_payload().unwrap();
+            assert_eq!(
+                String::from_utf8(payload.clone()).unwrap(),
+                String::from_utf8(to_payload_reference(&claims).unwrap()).unwrap(),
+                "mask {mask}"
+            );
+            assert_eq!(Claims::from_payload(&payload).unwrap(), claims);
+        }
     }
 
     /// The one-pass parser against the old parse-then-take one, on every payload

@@ -20,6 +20,7 @@
 
 use std::hint::black_box;
 
+use vaulttoken_benches::extractor;
 use vaulttoken_benches::implementations::{
     Keys, check_interoperability, decode, footer, local, paserk, public, ring,
 };
@@ -53,6 +54,8 @@ struct Fixtures {
     local_paserk: String,
     public_paserk: String,
     footers: [(&'static str, Vec<u8>); 4],
+    /// A `v4.public` token, its verifier, and a router with the extractor.
+    extractor: extractor::Fixture,
 }
 
 impl Fixtures {
@@ -76,6 +79,7 @@ impl Fixtures {
                 ("over-keys", footer_over_keys()),
                 ("over-depth", footer_over_depth()),
             ],
+            extractor: extractor::Fixture::new(),
             message,
             k,
         }
@@ -300,6 +304,16 @@ fn operations(f: &Fixtures) -> Vec<(String, Op<'_>)> {
             ));
         }
     }
+    // The axum integration: `axum-decode` (the raw decode), `axum-decode-typed`
+    // (plus the handler's claims type) and `axum-router-extractor` (a whole
+    // request through a `Router` and `Verified<User>`).
+    let x = &f.extractor;
+    ops.push(("axum-decode".to_owned(), op(move || x.decode())));
+    ops.push(("axum-decode-typed".to_owned(), op(move || x.decode_typed())));
+    ops.push((
+        "axum-router-extractor".to_owned(),
+        op(move || x.through_router()),
+    ));
     let at_limits = f.footers[0].1.as_slice();
     ops.push((
         "floor-footer-at-limits".to_owned(),

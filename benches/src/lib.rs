@@ -5,6 +5,7 @@
 //! `cargo bench -p vaulttoken-benches`. [`implementations`] holds the timed
 //! operations, which `examples/profile.rs` also runs under callgrind.
 
+pub mod extractor;
 pub mod implementations;
 
 /// A fixed 32-byte `v4.local` key (the same bytes for every implementation).

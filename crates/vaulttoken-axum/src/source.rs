@@ -247,11 +247,24 @@ fn as_token(bytes: &[u8]) -> Result<&str, UnreadableToken> {
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(bytes: &[u8]) -> bool {
     let body_len = bytes.len() - bytes.iter().rev().take_while(|&&b| b == b'=').count();
-    body_len > 0
-        && bytes[..body_len]
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+    body_len > 0 && bytes[..body_len].iter().all(|&b| B64TOKEN[usize::from(b)])
 }
+
+/// Which bytes a `b64token` body may hold: one lookup per byte, since every
+/// request's token passes through [`is_b64token`].
+const B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        // `byte < 256`, so the cast is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        let b = byte as u8;
+        table[byte] =
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        byte += 1;
+    }
+    table
+};
 
 /// Whether `name` is an RFC 6265 cookie name (an RFC 7230 token).
 pub(crate) fn is_cookie_name(name: &str) -> bool {
@@ -289,6 +302,29 @@ mod tests {
     use super::*;
 
     const TOKEN: &str = "v4.public.eyJzdWIiOiJ1In0-_abc";
+
+    /// Every byte against RFC 6750's grammar, alone, inside a token and
+    /// before the `=` padding.
+    #[test]
+    fn b64token_table_matches_the_grammar_for_every_byte() {
+        for byte in 0..=u8::MAX {
+            let allowed = byte.is_ascii_alphanumeric() || b"-._~+/".contains(&byte);
+            assert_eq!(is_b64token(&[byte]), allowed, "{byte:#04x} alone");
+            assert_eq!(
+                is_b64token(&[b'a', byte, b'z']),
+                allowed,
+                "{byte:#04x} inside"
+            );
+            assert_eq!(
+                is_b64token(&[b'a', byte, b'=', b'=']),
+                allowed || byte == b'=',
+                "{byte:#04x} before padding"
+            );
+        }
+        assert!(!is_b64token(b""));
+        assert!(!is_b64token(b"=="));
+        assert!(is_b64token(b"a=="));
+    }
 
     fn parts(headers: &[(&str, &[u8])]) -> Parts {
         let mut builder = http::Request::builder();
