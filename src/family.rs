@@ -123,6 +123,10 @@ pub struct TokenPair {
     pub access: String,
     /// The refresh token: present it only to [`RefreshFamilies::refresh`].
     pub refresh: String,
+    /// The subject both tokens are for: the family's, carried from the
+    /// presented refresh token on a refresh. Kept out of `Debug`, like the
+    /// tokens.
+    pub subject: String,
     /// The family both belong to.
     pub family_id: String,
     /// The refresh token's generation (0 for a new family).
@@ -138,7 +142,7 @@ pub struct TokenPair {
 }
 
 impl core::fmt::Debug for TokenPair {
-    /// No tokens: `Debug` output ends up in logs.
+    /// No tokens and no subject: `Debug` output ends up in logs.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TokenPair")
             .field("family_id", &self.family_id)
@@ -975,6 +979,7 @@ impl RefreshFamilies {
         Ok(TokenPair {
             access,
             refresh,
+            subject: subject.to_owned(),
             family_id: family_id.to_owned(),
             generation,
             access_expires_at,

@@ -164,6 +164,10 @@ fn the_grace_window_gives_the_previous_generation_the_same_successor_only() {
     clock.advance(Duration::seconds(10));
     let retry = rt.block_on(families.refresh(&first.refresh)).unwrap();
     assert_eq!(retry.generation, second.generation);
+    // Every pair of the family, the grace copy included, names its subject.
+    for pair in [&first, &second, &retry] {
+        assert_eq!(pair.subject, "alice");
+    }
     assert_eq!(
         refresh_id(&retry.refresh, &clock),
         refresh_id(&second.refresh, &clock)
@@ -256,6 +260,7 @@ fn access_and_refresh_tokens_are_never_taken_for_each_other() {
         !debug.contains(&pair.access) && !debug.contains(&pair.refresh),
         "{debug}"
     );
+    assert!(!debug.contains(&pair.subject), "{debug}");
     assert!(
         debug.contains(&pair.family_id) && debug.contains("generation: 0"),
         "{debug}"

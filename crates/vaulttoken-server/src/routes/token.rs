@@ -98,12 +98,11 @@ pub(crate) fn check_token_len(token: &str) -> Result<(), OAuthError> {
 fn access_token(
     state: &AppState,
     client_id: &str,
-    subject: &str,
     pair: &TokenPair,
     binding: Option<&Binding>,
 ) -> Result<String, Error> {
     let claims = Claims::builder()
-        .subject(subject)
+        .subject(&pair.subject)
         .random_token_id()
         .expires_at(pair.access_expires_at)
         .claim(FAMILY_CLAIM, &pair.family_id)
@@ -155,14 +154,8 @@ pub(crate) async fn issue(
         None => families.issue(&request.subject).await,
     }
     .map_err(|err| internal(&err))?;
-    let access = access_token(
-        &state,
-        &request.client_id,
-        &request.subject,
-        &pair,
-        binding.as_ref(),
-    )
-    .map_err(|err| internal(&err))?;
+    let access = access_token(&state, &request.client_id, &pair, binding.as_ref())
+        .map_err(|err| internal(&err))?;
     Ok(token_response(&access, &pair))
 }
 
@@ -189,29 +182,15 @@ pub(crate) async fn refresh(
     let binding = state.binding.of(request.context.as_ref())?;
     let families = state.families_of(&request.client_id)?;
     let token = request.refresh_token.as_str();
-    // The subject for the new access token. (A pair does not carry it; this
-    // reads the token without spending it, and `refresh` checks it again.)
     // In another strict context the token does not decode: nothing is
     // rotated or revoked.
-    let presented = match &binding {
-        Some(binding) => families.verify_refresh_bound(token, binding).await,
-        None => families.verify_refresh(token).await,
-    }
-    .map_err(|err| OAuthError::from_token_error(&err))?;
-    let subject = presented.claims().subject().unwrap_or_default().to_owned();
     let pair = match &binding {
         Some(binding) => families.refresh_bound(token, binding).await,
         None => families.refresh(token).await,
     }
     .map_err(|err| OAuthError::from_token_error(&err))?;
-    let access = access_token(
-        &state,
-        &request.client_id,
-        &subject,
-        &pair,
-        binding.as_ref(),
-    )
-    .map_err(|err| internal(&err))?;
+    let access = access_token(&state, &request.client_id, &pair, binding.as_ref())
+        .map_err(|err| internal(&err))?;
     Ok(token_response(&access, &pair))
 }
 
