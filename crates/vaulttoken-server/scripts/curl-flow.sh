@@ -2,7 +2,10 @@
 # The documented curl flow (docs/API.md) against a live vaulttoken-server and
 # a real redis-server, both on loopback ports, both stopped at the end:
 # issue, introspect, refresh, reuse (invalid_grant, family revoked), revoke,
-# introspect (active: false), keys, rotate, keys again.
+# introspect (active: false), keys, rotate, keys again; then context binding
+# on a second instance (same Redis, same KEK) in strict mode: a bound pair
+# works in its context and its network prefix, not on another device, not
+# without a context, and a refresh from elsewhere burns nothing.
 #
 #   cargo build -p vaulttoken-server
 #   bash crates/vaulttoken-server/scripts/curl-flow.sh [path/to/vaulttoken-server]
@@ -14,8 +17,10 @@ BIN=${1:-${CARGO_TARGET_DIR:-target}/debug/vaulttoken-server}
 WORK=$(mktemp -d)
 REDIS_PID=
 SERVER_PID=
+STRICT_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$STRICT_PID" ] && kill "$STRICT_PID" 2>/dev/null || true
   [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$WORK"
@@ -44,14 +49,24 @@ KEK="k4.local.$(python3 -c 'import os, base64; print(base64.urlsafe_b64encode(os
 
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
-env -i PATH="$PATH" \
-  VAULTTOKEN_LISTEN="127.0.0.1:$PORT" \
-  VAULTTOKEN_KEYRING_FILE="$WORK/keys.json" VAULTTOKEN_KEYRING_CREATE=true \
-  VAULTTOKEN_KEK="$KEK" VAULTTOKEN_CLIENTS="web:$SECRET" VAULTTOKEN_ADMIN_SECRET="$ADMIN" \
-  REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
-  "$BIN" >"$WORK/server.log" 2>&1 &
+# start_server PORT KEY_FILE LOG [VAR=value …]: an instance on Redis.
+start_server() {
+  local port=$1 file=$2 log=$3
+  shift 3
+  env -i PATH="$PATH" \
+    VAULTTOKEN_LISTEN="127.0.0.1:$port" \
+    VAULTTOKEN_KEYRING_FILE="$file" VAULTTOKEN_KEYRING_CREATE=true \
+    VAULTTOKEN_KEK="$KEK" VAULTTOKEN_CLIENTS="web:$SECRET" VAULTTOKEN_ADMIN_SECRET="$ADMIN" \
+    REDIS_URL="redis://127.0.0.1:$REDIS_PORT" "$@" \
+    "$BIN" >"$log" 2>&1 &
+}
+wait_healthy() {
+  for _ in $(seq 100); do curl -sf "$1/healthz" >/dev/null && break; sleep 0.1; done
+}
+
+start_server "$PORT" "$WORK/keys.json" "$WORK/server.log"
 SERVER_PID=$!
-for _ in $(seq 100); do curl -sf "$B/healthz" >/dev/null && break; sleep 0.1; done
+wait_healthy "$B"
 expect healthz "$(curl -s "$B/healthz" | field '["status"]')" ok
 
 # Issue.
@@ -99,15 +114,42 @@ expect keys.active "$(echo "$KEYS" | field '["active"]')" "$NEW_ACTIVE"
 expect keys.count_after "$(echo "$KEYS" | field '["keys"].__len__()')" 2
 expect keys.old_kept "$(echo "$KEYS" | field "[\"keys\"].__contains__(\"$OLD_ACTIVE\")")" True
 
+# Context binding: a second instance, same Redis and KEK, strict mode.
+STRICT_PORT=$(free_port)
+S=http://127.0.0.1:$STRICT_PORT
+start_server "$STRICT_PORT" "$WORK/keys-strict.json" "$WORK/strict.log" VAULTTOKEN_BINDING=strict
+STRICT_PID=$!
+wait_healthy "$S"
+CTX='"context":{"ip":"203.0.113.9","device":"d-42"}'
+PAIR=$(curl -s -X POST "$S/token" -H "$J" -d "{$C,\"subject\":\"dana\",$CTX}")
+BOUND=$(echo "$PAIR" | field '["access_token"]')
+BOUND_REFRESH=$(echo "$PAIR" | field '["refresh_token"]')
+FOUND=$(curl -s -X POST "$S/token/introspect" -H "$J" -d "{$C,\"token\":\"$BOUND\",$CTX}")
+expect bound.active "$(echo "$FOUND" | field '["active"]')" True
+SAME_NET='"context":{"ip":"203.0.113.77","device":"d-42"}'
+FOUND=$(curl -s -X POST "$S/token/introspect" -H "$J" -d "{$C,\"token\":\"$BOUND\",$SAME_NET}")
+expect bound.same_prefix "$(echo "$FOUND" | field '["active"]')" True
+OTHER_DEVICE='"context":{"ip":"203.0.113.9","device":"d-43"}'
+FOUND=$(curl -s -X POST "$S/token/introspect" -H "$J" -d "{$C,\"token\":\"$BOUND\",$OTHER_DEVICE}")
+expect bound.other_device "$FOUND" '{"active":false}'
+NONE=$(curl -s -X POST "$S/token/introspect" -H "$J" -d "{$C,\"token\":\"$BOUND\"}")
+expect bound.no_context "$(echo "$NONE" | field '["error"]')" invalid_request
+ELSEWHERE='"context":{"ip":"198.51.100.1","device":"d-42"}'
+STOLEN=$(curl -s -X POST "$S/token/refresh" -H "$J" -d "{$C,\"refresh_token\":\"$BOUND_REFRESH\",$ELSEWHERE}")
+expect bound.refresh_elsewhere "$(echo "$STOLEN" | field '["error"]')" invalid_grant
+NEXT=$(curl -s -X POST "$S/token/refresh" -H "$J" -d "{$C,\"refresh_token\":\"$BOUND_REFRESH\",$CTX}")
+expect bound.refresh_at_home "$(echo "$NEXT" | field '["token_type"]')" Bearer
+
 # Nothing secret in the logs.
-if grep -q -e "$SECRET" -e "$ADMIN" -e "$ACCESS" "$WORK/server.log"; then
+if grep -q -e "$SECRET" -e "$ADMIN" -e "$ACCESS" -e "$BOUND" "$WORK/server.log" "$WORK/strict.log"; then
   echo "FAIL a secret or a token reached the log" >&2
   exit 1
 fi
 echo "ok   logs hold no secret"
 
 # Graceful stop.
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID"
+kill -TERM "$SERVER_PID" "$STRICT_PID"
+wait "$SERVER_PID" "$STRICT_PID"
 SERVER_PID=
+STRICT_PID=
 echo "curl flow passed"
