@@ -303,6 +303,47 @@ mod tests {
 
     const TOKEN: &str = "v4.public.eyJzdWIiOiJ1In0-_abc";
 
+    #[test]
+    fn the_default_cap_is_8_kib_of_header_value() {
+        let at_cap = format!("Bearer {}", "a".repeat(DEFAULT_MAX_CREDENTIAL_LEN - 7));
+        assert_eq!(at_cap.len(), 8 * 1024);
+        assert_eq!(
+            bearer(at_cap.as_bytes()).unwrap().unwrap().len(),
+            8 * 1024 - 7
+        );
+        let over = format!("{at_cap}a");
+        assert_eq!(bearer(over.as_bytes()), Err(UnreadableToken));
+    }
+
+    #[test]
+    fn only_a_cookie_source_has_a_cookie_name() {
+        assert_eq!(TokenSource::cookie("sid").cookie_name(), Some("sid"));
+        assert_eq!(TokenSource::bearer().cookie_name(), None);
+        assert_eq!(TokenSource::custom(|_| Ok(None)).cookie_name(), None);
+    }
+
+    /// `Debug` names the kind and the cookie (not secret), never more;
+    /// `Display` of the error says what happened without the token.
+    #[test]
+    fn sources_and_the_error_print_what_they_are() {
+        assert_eq!(
+            format!("{:?}", TokenSource::bearer()),
+            "TokenSource::Bearer"
+        );
+        assert_eq!(
+            format!("{:?}", TokenSource::cookie("sid")),
+            r#"TokenSource::Cookie("sid")"#
+        );
+        assert_eq!(
+            format!("{:?}", TokenSource::custom(|_| Ok(None))),
+            "TokenSource::Custom"
+        );
+        assert_eq!(
+            UnreadableToken.to_string(),
+            "the request carries a token that cannot be read"
+        );
+    }
+
     /// Every byte against RFC 6750's grammar, alone, inside a token and
     /// before the `=` padding.
     #[test]
