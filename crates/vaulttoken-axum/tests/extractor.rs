@@ -451,6 +451,21 @@ async fn a_store_that_is_down_gets_503_with_retry_after() {
                 .unwrap(),
             "30",
         ),
+        // Whole seconds, rounded up; never 0.
+        (
+            Authenticator::builder(Arc::clone(&service))
+                .retry_after(StdDuration::from_millis(1500))
+                .build()
+                .unwrap(),
+            "2",
+        ),
+        (
+            Authenticator::builder(Arc::clone(&service))
+                .retry_after(StdDuration::ZERO)
+                .build()
+                .unwrap(),
+            "1",
+        ),
     ] {
         let answer = send(&app(auth), bearer("/whoami", &token), &token).await;
         assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
