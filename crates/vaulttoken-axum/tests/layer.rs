@@ -226,3 +226,61 @@ async fn rejections_take_the_body_the_wrapped_service_uses() {
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(refused.body(), "missing_token");
 }
+
+/// A service that is not ready, then fails its readiness check: back
+/// pressure and errors from the wrapped service must reach the caller.
+#[derive(Clone, Default)]
+struct Busy(Arc<std::sync::atomic::AtomicUsize>);
+
+impl tower::Service<Request<String>> for Busy {
+    type Response = Response<String>;
+    type Error = &'static str;
+    type Future = std::future::Ready<Result<Response<String>, &'static str>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), &'static str>> {
+        match self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => std::task::Poll::Pending,
+            _ => std::task::Poll::Ready(Err("overloaded")),
+        }
+    }
+
+    fn call(&mut self, _: Request<String>) -> Self::Future {
+        std::future::ready(Ok(Response::new(String::new())))
+    }
+}
+
+#[test]
+fn the_layer_passes_on_the_wrapped_services_readiness() {
+    use tower::Service as _;
+
+    let local = Local::new();
+    let mut service =
+        AuthLayer::new(Authenticator::new(Arc::clone(&local.service))).layer(Busy::default());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(service.poll_ready(&mut cx).is_pending());
+    assert_eq!(
+        service.poll_ready(&mut cx),
+        std::task::Poll::Ready(Err("overloaded"))
+    );
+}
+
+#[test]
+fn the_layer_and_its_service_show_their_authenticator() {
+    let local = Local::new();
+    let auth = Authenticator::new(Arc::clone(&local.service));
+    let layer = AuthLayer::new(auth.clone());
+    let shown = format!("{layer:?}");
+    assert!(
+        shown.starts_with("AuthLayer { auth: Authenticator {") && shown.ends_with(".. }"),
+        "{shown}"
+    );
+    let service = format!("{:?}", layer.layer(plain_service()));
+    assert!(
+        service.starts_with("AuthService { auth: Authenticator {") && service.ends_with(".. }"),
+        "{service}"
+    );
+    assert!(service.contains(&format!("{auth:?}")), "{service}");
+}
