@@ -11,10 +11,8 @@ use time::{Duration, OffsetDateTime};
 use vaulttoken::clock::ManualClock;
 use vaulttoken::error::{Denial, ErrorKind, RuleId, StoreError};
 use vaulttoken::rules::RuleSet;
-use vaulttoken::store::{
-    Check, Consumption, MemoryStore, NewFamily, Rotated, Rotation, StoreFuture, TokenState,
-    TokenStore,
-};
+use vaulttoken::store::conformance::UnreachableStore;
+use vaulttoken::store::{MemoryStore, NewFamily, TokenStore};
 use vaulttoken::{Claims, Error, LocalKey, LocalService};
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -186,72 +184,10 @@ fn an_access_token_dies_with_its_family() {
     ));
 }
 
-/// A store that cannot answer.
-#[derive(Debug)]
-struct Down;
-
-impl Down {
-    fn fail<'a, T: Send + 'a>() -> StoreFuture<'a, T> {
-        Box::pin(async {
-            Err(StoreError::Unreachable {
-                reason: "connection refused".into(),
-            })
-        })
-    }
-}
-
-impl TokenStore for Down {
-    fn check<'a>(&'a self, _: &'a Check<'a>) -> StoreFuture<'a, TokenState> {
-        Self::fail()
-    }
-    fn revoke<'a>(
-        &'a self,
-        _: Option<&'a str>,
-        _: &'a str,
-        _: OffsetDateTime,
-    ) -> StoreFuture<'a, ()> {
-        Self::fail()
-    }
-    fn consume<'a>(
-        &'a self,
-        _: Option<&'a str>,
-        _: &'a str,
-        _: OffsetDateTime,
-    ) -> StoreFuture<'a, Consumption> {
-        Self::fail()
-    }
-    fn revoke_issued_before<'a>(
-        &'a self,
-        _: &'a str,
-        _: OffsetDateTime,
-        _: OffsetDateTime,
-    ) -> StoreFuture<'a, ()> {
-        Self::fail()
-    }
-    fn supersede<'a>(
-        &'a self,
-        _: Option<&'a str>,
-        _: &'a str,
-        _: &'a str,
-        _: OffsetDateTime,
-    ) -> StoreFuture<'a, ()> {
-        Self::fail()
-    }
-    fn create_family<'a>(&'a self, _: &'a NewFamily<'a>) -> StoreFuture<'a, Vec<String>> {
-        Self::fail()
-    }
-    fn rotate_family<'a>(&'a self, _: &'a Rotation<'a>) -> StoreFuture<'a, Rotated> {
-        Self::fail()
-    }
-    fn revoke_family<'a>(&'a self, _: Option<&'a str>, _: &'a str) -> StoreFuture<'a, ()> {
-        Self::fail()
-    }
-}
-
 #[test]
 fn a_store_that_cannot_answer_fails_closed() {
     let clock = ManualClock::new(start());
-    let service = service_with(Arc::new(Down), &clock);
+    let service = service_with(Arc::new(UnreachableStore), &clock);
     let token = service.encode(&alice()).unwrap();
     let err = block_on(service.decode_async(&token)).unwrap_err();
     assert!(

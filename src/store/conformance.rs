@@ -17,7 +17,10 @@ use time::{Duration, OffsetDateTime};
 
 use crate::clock::{Clock, SystemClock};
 
-use super::{Check, Consumption, Grace, NewFamily, Rotated, Rotation, TokenState, TokenStore};
+use super::{
+    Check, Consumption, Grace, NewFamily, Rotated, Rotation, StoreFuture, TokenState, TokenStore,
+};
+use crate::error::StoreError;
 
 /// How many callers the concurrency checks race.
 pub const RACERS: usize = 64;
@@ -594,5 +597,100 @@ impl<T> Future for JoinAll<'_, T> {
         } else {
             Poll::Pending
         }
+    }
+}
+
+/// A store that cannot be reached: every call fails with
+/// [`StoreError::Unreachable`], as a Redis store does while its server is
+/// down. For the tests of what sits on a store (services, refresh families,
+/// trust tokens, HTTP layers): they must fail closed, never give a verdict.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use vaulttoken::error::StoreError;
+/// use vaulttoken::store::conformance::UnreachableStore;
+/// use vaulttoken::{Claims, Error, LocalKey, LocalService};
+///
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let waker = std::task::Waker::noop();
+/// #     let mut cx = std::task::Context::from_waker(&waker);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+/// # }
+/// let service = LocalService::builder(LocalKey::generate()?)
+///     .store(Arc::new(UnreachableStore))
+///     .build();
+/// let token = service.encode(&Claims::builder().subject("u").build()?)?;
+/// let refused = block_on(service.decode_async(&token)).unwrap_err();
+/// assert!(matches!(refused, Error::Store(StoreError::Unreachable { .. })));
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnreachableStore;
+
+impl UnreachableStore {
+    fn refuse<'a, T: Send + 'a>() -> StoreFuture<'a, T> {
+        Box::pin(async {
+            Err(StoreError::Unreachable {
+                reason: "the test store is down".into(),
+            })
+        })
+    }
+}
+
+impl TokenStore for UnreachableStore {
+    fn check<'a>(&'a self, _: &'a Check<'a>) -> StoreFuture<'a, TokenState> {
+        Self::refuse()
+    }
+
+    fn revoke<'a>(
+        &'a self,
+        _: Option<&'a str>,
+        _: &'a str,
+        _: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        Self::refuse()
+    }
+
+    fn consume<'a>(
+        &'a self,
+        _: Option<&'a str>,
+        _: &'a str,
+        _: OffsetDateTime,
+    ) -> StoreFuture<'a, Consumption> {
+        Self::refuse()
+    }
+
+    fn revoke_issued_before<'a>(
+        &'a self,
+        _: &'a str,
+        _: OffsetDateTime,
+        _: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        Self::refuse()
+    }
+
+    fn supersede<'a>(
+        &'a self,
+        _: Option<&'a str>,
+        _: &'a str,
+        _: &'a str,
+        _: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        Self::refuse()
+    }
+
+    fn create_family<'a>(&'a self, _: &'a NewFamily<'a>) -> StoreFuture<'a, Vec<String>> {
+        Self::refuse()
+    }
+
+    fn rotate_family<'a>(&'a self, _: &'a Rotation<'a>) -> StoreFuture<'a, Rotated> {
+        Self::refuse()
+    }
+
+    fn revoke_family<'a>(&'a self, _: Option<&'a str>, _: &'a str) -> StoreFuture<'a, ()> {
+        Self::refuse()
     }
 }

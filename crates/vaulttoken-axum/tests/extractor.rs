@@ -26,7 +26,8 @@ use vaulttoken_axum::{
     Authenticator, ClaimsCheck, TokenSource, UnreadableToken, Verified, has_scope,
 };
 
-use common::{DownStore, Local, anonymous, bearer, send, start};
+use common::{Local, anonymous, bearer, send, start};
+use vaulttoken::store::conformance::UnreachableStore;
 
 #[derive(Deserialize)]
 struct Session {
@@ -436,7 +437,7 @@ async fn a_store_that_is_down_gets_503_with_retry_after() {
     let key = LocalKey::generate().unwrap();
     let service = Arc::new(
         LocalService::builder(key)
-            .store(Arc::new(DownStore))
+            .store(Arc::new(UnreachableStore))
             .build(),
     );
     let token = service

@@ -21,7 +21,8 @@ use vaulttoken_axum::{
     AuthLayer, AuthRejection, Authenticated, Authenticator, ClaimsCheck, EmptyBody, Verified,
 };
 
-use common::{DownStore, Local, anonymous, bearer, send};
+use common::{Local, anonymous, bearer, send};
+use vaulttoken::store::conformance::UnreachableStore;
 
 struct Admin;
 
@@ -130,7 +131,7 @@ async fn a_layer_with_a_claims_check_answers_403() {
 async fn the_layer_answers_503_when_the_store_is_down() {
     let service = Arc::new(
         LocalService::builder(LocalKey::generate().unwrap())
-            .store(Arc::new(DownStore))
+            .store(Arc::new(UnreachableStore))
             .build(),
     );
     let token = service

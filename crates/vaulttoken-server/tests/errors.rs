@@ -11,9 +11,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::json;
-use server::{
-    CLIENT, DownStore, OTHER_CLIENT, OTHER_SECRET, SECRET, Server, from_peer, post, send,
-};
+use server::{CLIENT, OTHER_CLIENT, OTHER_SECRET, SECRET, Server, from_peer, post, send};
+use vaulttoken::store::conformance::UnreachableStore;
 
 /// Every client-authenticated endpoint, with a body that is fine but for
 /// the secret.
@@ -134,7 +133,7 @@ async fn a_store_that_is_down_is_503_with_retry_after_never_a_verdict() {
         .await
         .body;
     // A second server on the same keys, over a store that cannot answer.
-    let down = Server::over(&server.file, &[], Arc::new(DownStore)).await;
+    let down = Server::over(&server.file, &[], Arc::new(UnreachableStore)).await;
     let auth = |mut body: serde_json::Value| {
         body["client_id"] = json!(CLIENT);
         body["client_secret"] = json!(SECRET);

@@ -12,7 +12,6 @@ use http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 use vaulttoken::clock::ManualClock;
-use vaulttoken::error::StoreError;
 use vaulttoken::store::{
     Check, Consumption, MemoryStore, NewFamily, Rotated, Rotation, StoreFuture, TokenState,
     TokenStore,
@@ -128,66 +127,6 @@ impl TokenStore for CountingStore {
         family_id: &'a str,
     ) -> StoreFuture<'a, ()> {
         self.inner.revoke_family(subject, family_id)
-    }
-}
-
-/// A store that cannot be reached.
-#[derive(Debug)]
-pub(crate) struct DownStore;
-
-fn unreachable<'a, T: Send + 'a>() -> StoreFuture<'a, T> {
-    Box::pin(async {
-        Err(StoreError::Unreachable {
-            reason: "connection refused".into(),
-        })
-    })
-}
-
-impl TokenStore for DownStore {
-    fn check<'a>(&'a self, _: &'a Check<'a>) -> StoreFuture<'a, TokenState> {
-        unreachable()
-    }
-    fn revoke<'a>(
-        &'a self,
-        _: Option<&'a str>,
-        _: &'a str,
-        _: OffsetDateTime,
-    ) -> StoreFuture<'a, ()> {
-        unreachable()
-    }
-    fn consume<'a>(
-        &'a self,
-        _: Option<&'a str>,
-        _: &'a str,
-        _: OffsetDateTime,
-    ) -> StoreFuture<'a, Consumption> {
-        unreachable()
-    }
-    fn revoke_issued_before<'a>(
-        &'a self,
-        _: &'a str,
-        _: OffsetDateTime,
-        _: OffsetDateTime,
-    ) -> StoreFuture<'a, ()> {
-        unreachable()
-    }
-    fn supersede<'a>(
-        &'a self,
-        _: Option<&'a str>,
-        _: &'a str,
-        _: &'a str,
-        _: OffsetDateTime,
-    ) -> StoreFuture<'a, ()> {
-        unreachable()
-    }
-    fn create_family<'a>(&'a self, _: &'a NewFamily<'a>) -> StoreFuture<'a, Vec<String>> {
-        unreachable()
-    }
-    fn rotate_family<'a>(&'a self, _: &'a Rotation<'a>) -> StoreFuture<'a, Rotated> {
-        unreachable()
-    }
-    fn revoke_family<'a>(&'a self, _: Option<&'a str>, _: &'a str) -> StoreFuture<'a, ()> {
-        unreachable()
     }
 }
 

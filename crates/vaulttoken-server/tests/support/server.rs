@@ -13,13 +13,8 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::Value;
-use time::OffsetDateTime;
 use tower::ServiceExt as _;
-use vaulttoken::error::StoreError;
-use vaulttoken::store::{
-    Check, Consumption, MemoryStore, NewFamily, Rotated, Rotation, StoreFuture, TokenState,
-    TokenStore,
-};
+use vaulttoken::store::{MemoryStore, TokenStore};
 use vaulttoken_server::{Config, app};
 
 pub(crate) const CLIENT: &str = "web";
@@ -202,72 +197,5 @@ pub(crate) async fn send(app: &Router, request: Request<Body>) -> Answer {
         status,
         headers,
         body,
-    }
-}
-
-/// A token store that cannot be reached.
-#[derive(Debug)]
-pub(crate) struct DownStore;
-
-fn down<'a, T: Send + 'a>() -> StoreFuture<'a, T> {
-    Box::pin(async {
-        Err(StoreError::Unreachable {
-            reason: "test store is down".into(),
-        })
-    })
-}
-
-impl TokenStore for DownStore {
-    fn check<'a>(&'a self, _: &'a Check<'a>) -> StoreFuture<'a, TokenState> {
-        down()
-    }
-
-    fn revoke<'a>(
-        &'a self,
-        _: Option<&'a str>,
-        _: &'a str,
-        _: OffsetDateTime,
-    ) -> StoreFuture<'a, ()> {
-        down()
-    }
-
-    fn consume<'a>(
-        &'a self,
-        _: Option<&'a str>,
-        _: &'a str,
-        _: OffsetDateTime,
-    ) -> StoreFuture<'a, Consumption> {
-        down()
-    }
-
-    fn revoke_issued_before<'a>(
-        &'a self,
-        _: &'a str,
-        _: OffsetDateTime,
-        _: OffsetDateTime,
-    ) -> StoreFuture<'a, ()> {
-        down()
-    }
-
-    fn supersede<'a>(
-        &'a self,
-        _: Option<&'a str>,
-        _: &'a str,
-        _: &'a str,
-        _: OffsetDateTime,
-    ) -> StoreFuture<'a, ()> {
-        down()
-    }
-
-    fn create_family<'a>(&'a self, _: &'a NewFamily<'a>) -> StoreFuture<'a, Vec<String>> {
-        down()
-    }
-
-    fn rotate_family<'a>(&'a self, _: &'a Rotation<'a>) -> StoreFuture<'a, Rotated> {
-        down()
-    }
-
-    fn revoke_family<'a>(&'a self, _: Option<&'a str>, _: &'a str) -> StoreFuture<'a, ()> {
-        down()
     }
 }
