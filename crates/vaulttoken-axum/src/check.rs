@@ -75,3 +75,38 @@ pub fn has_scope(claims: &Claims, scope: &str) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vaulttoken::serde_json::json;
+
+    fn with_scope(scope: serde_json::Value) -> Claims {
+        Claims::builder().claim("scope", scope).build().unwrap()
+    }
+
+    #[test]
+    fn a_scope_is_granted_by_an_exact_entry_of_a_string_or_an_array() {
+        let spaced = with_scope(json!("orders:read  orders:write"));
+        assert!(has_scope(&spaced, "orders:read") && has_scope(&spaced, "orders:write"));
+        assert!(!has_scope(&spaced, "orders") && !has_scope(&spaced, "orders:read orders:write"));
+        let listed = with_scope(json!(["orders:read", 7, "profile"]));
+        assert!(has_scope(&listed, "orders:read") && has_scope(&listed, "profile"));
+        assert!(!has_scope(&listed, "orders:write") && !has_scope(&listed, "7"));
+    }
+
+    #[test]
+    fn no_scope_claim_an_empty_scope_or_another_type_grants_nothing() {
+        assert!(!has_scope(
+            &Claims::builder().build().unwrap(),
+            "orders:read"
+        ));
+        assert!(!has_scope(&with_scope(json!("orders:read")), ""));
+        assert!(!has_scope(&with_scope(json!(" ")), ""));
+        assert!(!has_scope(
+            &with_scope(json!({"orders:read": true})),
+            "orders:read"
+        ));
+        assert!(!has_scope(&with_scope(json!(true)), "true"));
+    }
+}

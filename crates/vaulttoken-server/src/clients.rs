@@ -99,3 +99,29 @@ pub(crate) fn valid_client_id(id: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two() -> Clients {
+        Clients::new([
+            ("web".to_owned(), Secret::new("web-secret-0123456789")),
+            ("app".to_owned(), Secret::new("app-secret-0123456789")),
+        ])
+    }
+
+    #[test]
+    fn only_configured_ids_are_clients() {
+        let clients = two();
+        assert!(clients.contains("web") && clients.contains("app"));
+        assert!(!clients.contains("ghost") && !clients.contains("") && !clients.contains("Web"));
+    }
+
+    #[test]
+    fn empty_means_no_client() {
+        assert!(Clients::default().is_empty());
+        assert!(!two().is_empty());
+        assert_eq!(two().len(), 2);
+    }
+}

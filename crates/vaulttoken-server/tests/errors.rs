@@ -325,3 +325,24 @@ async fn x_forwarded_for_counts_only_behind_a_trusted_proxy() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+/// An invented client id gets no counter of its own (a flood of ids cannot
+/// fill the limiter, nor lock a real client out by guessing its id wrong):
+/// it is refused as unauthorized every time, and only its IP counts.
+#[tokio::test]
+async fn an_unknown_client_id_is_counted_by_ip_only() {
+    let server = Server::with(&[
+        ("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", "2"),
+        ("VAULTTOKEN_RATE_LIMIT_PER_IP", "1000"),
+    ])
+    .await;
+    let ghost = json!({"client_id": "ghost", "client_secret": SECRET, "token": "x"});
+    for n in 0..5 {
+        let answer = send(
+            &server.app,
+            from_peer(post("/token/introspect", &ghost), &format!("192.0.2.{n}:1")),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "request {n}");
+    }
+}
