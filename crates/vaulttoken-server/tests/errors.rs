@@ -346,3 +346,37 @@ async fn an_unknown_client_id_is_counted_by_ip_only() {
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "request {n}");
     }
 }
+
+/// The length limits, to the byte: a token of 8 KiB is read (and fails as a
+/// token), one byte more is refused unread; a subject of 256 bytes is
+/// issued, one byte more is refused.
+#[tokio::test]
+async fn tokens_and_subjects_are_measured_to_the_byte() {
+    let server = Server::new().await;
+    let at_limit = "a".repeat(8 * 1024);
+    let read = server.refresh(&at_limit).await;
+    assert_eq!(
+        (read.status, read.error()),
+        (StatusCode::BAD_REQUEST, "invalid_grant")
+    );
+    let over = format!("{at_limit}a");
+    let unread = server.refresh(&over).await;
+    assert_eq!(
+        (unread.status, unread.error()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    assert_eq!(unread.body["error_description"], "the token is too long");
+
+    let longest = "s".repeat(256);
+    assert_eq!(server.issue(&longest).await["token_type"], "Bearer");
+    let too_long = server
+        .post(
+            "/token",
+            &json!({"client_id": CLIENT, "client_secret": SECRET, "subject": format!("{longest}s")}),
+        )
+        .await;
+    assert_eq!(
+        (too_long.status, too_long.error()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+}

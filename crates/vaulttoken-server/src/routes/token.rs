@@ -306,3 +306,25 @@ pub(crate) async fn introspect(
         Err(_) => Ok(inactive()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn seconds_until_rounds_up_and_never_goes_negative() {
+        let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        let cases = [
+            (Duration::seconds(900), 900),
+            (Duration::milliseconds(899_500), 900),
+            (Duration::milliseconds(200), 1),
+            (Duration::ZERO, 0),
+            (Duration::seconds(-5), 0),
+        ];
+        for (left, expected) in cases {
+            assert_eq!(seconds_until(now + left, now), expected, "{left}");
+        }
+    }
+}
