@@ -310,3 +310,89 @@ impl IntoResponse for OAuthError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use vaulttoken::error::{Denial, StoreError};
+
+    use super::*;
+
+    /// Every class of token error, with the status, code and description a
+    /// client sees.
+    #[test]
+    fn token_errors_map_to_their_oauth_answers() {
+        let store = Error::Store(StoreError::Unreachable {
+            reason: "test".into(),
+        });
+        let cases = [
+            (
+                store,
+                503,
+                "temporarily_unavailable",
+                "the token store is unavailable, try again later",
+            ),
+            (
+                Error::Randomness,
+                500,
+                "server_error",
+                "the server could not complete the request",
+            ),
+            (
+                Error::NoIssuingKey,
+                500,
+                "server_error",
+                "the server could not complete the request",
+            ),
+            (
+                Error::KeyCleared,
+                500,
+                "server_error",
+                "the server could not complete the request",
+            ),
+            (
+                Error::Denied(Denial::ReuseDetected),
+                400,
+                "invalid_grant",
+                "refresh token reused: its family is revoked",
+            ),
+            (
+                Error::Denied(Denial::AlreadyUsed),
+                400,
+                "invalid_grant",
+                "the token was already used",
+            ),
+            (
+                Error::Denied(Denial::Revoked),
+                400,
+                "invalid_grant",
+                "the token is revoked or expired",
+            ),
+            (
+                Error::Verification,
+                400,
+                "invalid_grant",
+                "the token is invalid or expired",
+            ),
+        ];
+        for (error, status, code, description) in cases {
+            let answer = OAuthError::from_token_error(&error);
+            assert_eq!(
+                (answer.status().as_u16(), answer.code(), answer.description),
+                (status, code, description),
+                "{error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_waiting_answers_carry_retry_after() {
+        assert_eq!(OAuthError::rate_limited(7).retry_after(), Some(7));
+        assert_eq!(OAuthError::rate_limited(0).retry_after(), Some(1));
+        assert_eq!(
+            OAuthError::unavailable().retry_after(),
+            Some(STORE_RETRY_AFTER_SECS)
+        );
+        assert_eq!(OAuthError::server_error().retry_after(), None);
+        assert_eq!(OAuthError::invalid_request("x").retry_after(), None);
+    }
+}
