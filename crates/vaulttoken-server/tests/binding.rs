@@ -134,6 +134,26 @@ async fn strict_binding_requires_a_context() {
     );
 }
 
+/// Any one member makes a context: a token bound to a user agent alone, or
+/// to a device alone, works in it and nowhere else.
+#[tokio::test]
+async fn strict_binding_takes_a_context_of_any_one_member() {
+    let server = strict().await;
+    for (home, other) in [
+        (
+            json!({"user_agent": "app/1.0"}),
+            json!({"user_agent": "app/2.0"}),
+        ),
+        (json!({"device": "d-1"}), json!({"device": "d-2"})),
+    ] {
+        let pair = ok(issue(&server, Some(&home)).await);
+        let found = ok(introspect(&server, &pair["access_token"], Some(&home)).await);
+        assert_eq!(found["active"], true, "{home}");
+        let found = ok(introspect(&server, &pair["access_token"], Some(&other)).await);
+        assert_eq!(found, json!({"active": false}), "{other}");
+    }
+}
+
 #[tokio::test]
 async fn strict_revocation_takes_the_context_the_token_is_bound_to() {
     let server = strict().await;
