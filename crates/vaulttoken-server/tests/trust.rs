@@ -101,6 +101,13 @@ async fn trust_requests_are_checked() {
     )
     .await;
     assert_eq!(long_state.error(), "invalid_request");
+    // 1 KiB of state is the most, and enough.
+    let longest = "s".repeat(1024);
+    let issued = issue(&server, "org_invitation", json!({"state": longest})).await;
+    assert_eq!(issued.status, StatusCode::OK, "{:?}", issued.body);
+    let token = issued.body["token"].as_str().unwrap();
+    let spent = consume(&server, token, "org_invitation", Some(&longest)).await;
+    assert_eq!(spent.status, StatusCode::OK, "{:?}", spent.body);
     for path in [
         "/trust/verify",
         "/trust/verify?token=x",

@@ -180,6 +180,35 @@ mod tests {
         limiter.hit_at(&ip(1), 1, next).unwrap();
     }
 
+    /// `Retry-After` is the rest of the window in whole seconds, rounded up
+    /// only when there is a fraction left.
+    #[test]
+    fn retry_after_rounds_up_a_fraction_only() {
+        let limiter = MemoryLimiter::new(1, 0, Duration::from_secs(60));
+        let start = Instant::now();
+        limiter.hit_at(&ip(1), 1, start).unwrap();
+        let whole = start + Duration::from_secs(20);
+        assert_eq!(limiter.hit_at(&ip(1), 1, whole), Err(40));
+        let fraction = start + Duration::from_millis(59_001);
+        assert_eq!(limiter.hit_at(&ip(1), 1, fraction), Err(1));
+    }
+
+    /// A counter a whole window old is stale: the sweep of a full map drops
+    /// it at that instant, as a hit would start its next window.
+    #[test]
+    fn a_full_map_sweeps_counters_exactly_a_window_old() {
+        let mut limiter = MemoryLimiter::new(5, 0, Duration::from_secs(60));
+        limiter.capacity = 2;
+        let start = Instant::now();
+        limiter.hit_at(&ip(0), 1, start).unwrap();
+        limiter.hit_at(&ip(1), 1, start).unwrap();
+        let almost = start + Duration::from_millis(59_999);
+        assert_eq!(limiter.hit_at(&ip(9), 1, almost), Err(60));
+        let exactly = start + Duration::from_secs(60);
+        limiter.hit_at(&ip(9), 1, exactly).unwrap();
+        assert_eq!(limiter.len(), 1);
+    }
+
     #[test]
     fn a_refused_request_is_not_counted_and_costs_can_be_two() {
         let limiter = MemoryLimiter::new(3, 0, Duration::from_secs(60));
