@@ -256,8 +256,10 @@ const B64TOKEN: [bool; 256] = {
     let mut table = [false; 256];
     let mut byte = 0;
     while byte < 256 {
-        // `byte < 256`, so the cast is exact.
-        #[allow(clippy::cast_possible_truncation)]
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "byte < 256, so the cast is exact"
+        )]
         let b = byte as u8;
         table[byte] =
             b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
