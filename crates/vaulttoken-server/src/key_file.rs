@@ -316,6 +316,33 @@ mod tests {
         );
     }
 
+    /// 8 MiB is the most read, whether from the file or as text: a document
+    /// padded to exactly that opens, one byte more is refused unread.
+    #[test]
+    fn documents_and_files_are_read_up_to_8_mib() {
+        let kek = LocalKey::generate().unwrap();
+        let hour = Duration::hours(1);
+        let created = Keys::generate(&kek, AccessPurpose::Public, hour, &store()).unwrap();
+        let limit = 8 * 1024 * 1024;
+        let mut text = created.meta.document().to_owned();
+        text.push_str(&" ".repeat(limit - text.len()));
+        Keys::parse(&text, &kek, AccessPurpose::Public, hour, &store()).unwrap();
+        let path = std::env::temp_dir().join(format!(
+            "vaulttoken-server-keyfile-limit-{}.json",
+            std::process::id()
+        ));
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(read_file(&path).unwrap().map(|t| t.len()), Some(limit));
+
+        text.push(' ');
+        let err = Keys::parse(&text, &kek, AccessPurpose::Public, hour, &store()).unwrap_err();
+        assert_eq!(err.0, "the key document is too large");
+        std::fs::write(&path, &text).unwrap();
+        let err = read_file(&path).unwrap_err();
+        assert_eq!(err.0, "the key file is too large");
+        std::fs::remove_file(&path).unwrap();
+    }
+
     #[test]
     fn files_are_written_whole_with_owner_only_permissions() {
         let path = std::env::temp_dir().join(format!(

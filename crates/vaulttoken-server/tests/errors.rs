@@ -380,3 +380,23 @@ async fn tokens_and_subjects_are_measured_to_the_byte() {
         (StatusCode::BAD_REQUEST, "invalid_request")
     );
 }
+
+/// A body sent without `Content-Type: application/json` is told so.
+#[tokio::test]
+async fn a_body_that_is_not_declared_json_is_told_so() {
+    let server = Server::new().await;
+    let request = axum::http::Request::post("/token")
+        .body(axum::body::Body::from(
+            json!({"client_id": CLIENT, "client_secret": SECRET, "subject": "a"}).to_string(),
+        ))
+        .unwrap();
+    let answer = send(&server.app, request).await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    assert_eq!(
+        answer.body["error_description"],
+        "the body must be JSON (Content-Type: application/json)"
+    );
+}
