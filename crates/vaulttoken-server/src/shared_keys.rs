@@ -111,3 +111,16 @@ impl SharedKeys {
         Ok(replaced == 1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_shows_its_category_only() {
+        assert_eq!(
+            SharedKeysError("the shared keys cannot be read").to_string(),
+            "the shared keys cannot be read"
+        );
+    }
+}

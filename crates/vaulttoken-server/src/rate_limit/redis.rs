@@ -78,9 +78,8 @@ impl RedisLimiter {
     /// The counter key of `key`: kind, id, and the window it falls in (the
     /// time is the instance's; clocks a little apart only shift a window).
     fn counter(&self, key: &Key) -> String {
-        let window = self.window.as_secs().max(1);
         let now = SystemClock.now().unix_timestamp().unsigned_abs();
-        let slot = now / window;
+        let slot = window_slot(now, self.window);
         match key {
             Key::Ip(ip) => format!("{PREFIX}ip:{ip}:{slot}"),
             Key::Client(id) => format!("{PREFIX}client:{id}:{slot}"),
@@ -119,5 +118,26 @@ impl RedisLimiter {
             return;
         }
         let _ = self.run(key, cost, -1).await;
+    }
+}
+
+/// Which window `now` (Unix seconds) falls in: every instance numbers the
+/// windows of a length alike, so their counters meet in one key.
+fn window_slot(now: u64, window: Duration) -> u64 {
+    now / window.as_secs().max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_is_one_slot_from_its_first_second_to_its_last() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(window_slot(7200, hour), 2);
+        assert_eq!(window_slot(10_799, hour), 2);
+        assert_eq!(window_slot(10_800, hour), 3);
+        // Under a second is a one-second window, never a division by zero.
+        assert_eq!(window_slot(42, Duration::from_millis(500)), 42);
     }
 }
