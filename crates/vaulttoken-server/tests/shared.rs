@@ -269,3 +269,76 @@ async fn rate_limits_hold_across_instances_and_fail_closed_without_redis() {
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(down.header("retry-after"), "1");
 }
+
+/// With Redis, a start that may not create keys, with no key file and no
+/// shared document, is refused rather than making a new ring.
+#[tokio::test]
+async fn an_instance_that_may_not_create_keys_refuses_an_empty_redis() {
+    if !redis_support::redis_available(
+        "an_instance_that_may_not_create_keys_refuses_an_empty_redis",
+    ) {
+        return;
+    }
+    let redis = redis_support::RedisServer::start();
+    let file = KeyFilePath::new();
+    let url = redis.url();
+    let vars = server::vars(
+        &file,
+        &[("REDIS_URL", &url), ("VAULTTOKEN_KEYRING_CREATE", "false")],
+    );
+    let config = Config::from_vars(&vars).unwrap();
+    let store = connect_store(&config).await.unwrap();
+    let refused = app(config, store).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("the key file does not exist"),
+        "{refused}"
+    );
+    assert_eq!(
+        redis
+            .command(&["EXISTS", "vaulttoken:server:keys"])
+            .as_deref(),
+        Some(":0")
+    );
+    assert!(!file.0.exists());
+}
+
+/// Redis lost the shared ring (a restart without persistence): the next
+/// instance to start publishes the copy in its key file again, so the
+/// others keep the same keys.
+#[tokio::test]
+async fn a_start_republishes_the_key_file_when_redis_lost_the_ring() {
+    if !redis_support::redis_available("a_start_republishes_the_key_file_when_redis_lost_the_ring")
+    {
+        return;
+    }
+    let redis = redis_support::RedisServer::start();
+    let url = redis.url();
+    let file = KeyFilePath::new();
+    let start = async |create: &str| {
+        let vars = server::vars(
+            &file,
+            &[("REDIS_URL", &url), ("VAULTTOKEN_KEYRING_CREATE", create)],
+        );
+        let config = Config::from_vars(&vars).unwrap();
+        let store = connect_store(&config).await.unwrap();
+        app(config, store).await.unwrap()
+    };
+    let first = start("true").await;
+    let published = send(&first, server::get("/keys")).await.body;
+    assert_eq!(
+        redis.command(&["DEL", "vaulttoken:server:keys"]).as_deref(),
+        Some(":1")
+    );
+
+    let again = start("false").await;
+    assert_eq!(
+        redis
+            .command(&["EXISTS", "vaulttoken:server:keys"])
+            .as_deref(),
+        Some(":1")
+    );
+    assert_eq!(send(&again, server::get("/keys")).await.body, published);
+    // An instance with no key file of its own gets the same ring from Redis.
+    let other = instance(&url, "1", false).await;
+    assert_eq!(keys(&other).await, published);
+}
