@@ -99,8 +99,8 @@ use crate::error::{Denial, Error};
 use crate::footer::Footer;
 use crate::keys::LocalKey;
 use crate::pae;
-use crate::service::{LocalService, VerifiedToken};
-use crate::store::{Check, FAMILY_CLAIM, Grace, NewFamily, Rotated, Rotation, TokenStore};
+use crate::service::{LocalService, Question, VerifiedToken};
+use crate::store::{FAMILY_CLAIM, Grace, NewFamily, Rotated, Rotation, TokenStore};
 
 /// The claim a refresh token carries its generation in.
 const GENERATION_CLAIM: &str = "gen";
@@ -403,6 +403,7 @@ impl RefreshFamiliesBuilder {
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let tokens = LocalService::builder(Arc::clone(&self.key))
             .clock(Arc::clone(&clock))
+            .store(Arc::clone(&self.store))
             .build();
         let access = LocalService::builder(self.key)
             .clock(Arc::clone(&clock))
@@ -593,9 +594,12 @@ impl RefreshFamilies {
         context: Option<&Binding>,
     ) -> Result<TokenPair, Error> {
         let sealing = Sealing::new(context, self.observer.as_ref())?;
+        // A refresh token is refused like any token: revoked, issued before
+        // its subject's cutoff ("log out everywhere"), or of a dead family.
         let presented = self
             .tokens
-            .decode_with(refresh_token, None, &sealing.refresh)?;
+            .decode_checked(refresh_token, None, &sealing.refresh, Question::default())
+            .await?;
         let claims = presented.claims();
         let subject = claims.subject().ok_or(Error::Verification)?;
         let family_id = claims.custom_str(FAMILY_CLAIM).ok_or(Error::Verification)?;
@@ -603,22 +607,6 @@ impl RefreshFamilies {
             .custom_as(GENERATION_CLAIM)?
             .ok_or(Error::Verification)?;
         let ends = family_end(&presented)?;
-        // A refresh token is refused like any token: revoked, or issued before
-        // its subject's cutoff ("log out everywhere").
-        if let Some(token_id) = claims.token_id() {
-            let mut check = Check::token(Some(subject), token_id);
-            if let Some(issued_at) = claims.issued_at() {
-                check = check.issued_at(issued_at);
-            }
-            let state = self
-                .store
-                .check(&check)
-                .await
-                .map_err(audit::store_unavailable)?;
-            if let Some(denial) = state.denial() {
-                return Err(Error::Denied(denial));
-            }
-        }
         let mut rotation = Rotation::new(subject, family_id, generation, self.now());
         if let Some(timeout) = self.settings.idle_timeout {
             rotation = rotation.idle_timeout(timeout);
@@ -777,23 +765,13 @@ impl RefreshFamilies {
         refresh_token: &str,
         implicit: &[u8],
     ) -> Result<VerifiedToken, Error> {
-        let presented = self.tokens.decode_with(refresh_token, None, implicit)?;
-        let claims = presented.claims();
-        let family_id = claims.custom_str(FAMILY_CLAIM).ok_or(Error::Verification)?;
-        let token_id = claims.token_id().ok_or(Error::Verification)?;
-        let mut check = Check::token(claims.subject(), token_id).family(family_id);
-        if let Some(issued_at) = claims.issued_at() {
-            check = check.issued_at(issued_at);
-        }
-        let state = self
-            .store
-            .check(&check)
+        let question = Question {
+            family_required: true,
+            ..Question::default()
+        };
+        self.tokens
+            .decode_checked(refresh_token, None, implicit, question)
             .await
-            .map_err(audit::store_unavailable)?;
-        match state.denial() {
-            None => Ok(presented),
-            Some(denial) => Err(Error::Denied(denial)),
-        }
     }
 
     /// Checks an access token: authentic, within the rules, and its family

@@ -60,15 +60,14 @@ use std::sync::Arc;
 use serde::Serialize;
 use time::Duration;
 
-use crate::audit::{self, AuditEvent};
 use crate::claims::Claims;
 use crate::clock::Clock;
-use crate::error::{Denial, Error};
+use crate::error::Error;
 use crate::footer::Footer;
 use crate::keys::LocalKey;
 use crate::pae;
-use crate::service::{LocalService, VerifiedToken};
-use crate::store::{Check, Consumption, TokenStore};
+use crate::service::{LocalService, Question, VerifiedToken};
+use crate::store::TokenStore;
 
 /// The kind of a trust token: what it may be used for.
 ///
@@ -163,7 +162,6 @@ impl TrustKind {
 #[derive(Debug)]
 pub struct TrustTokens {
     service: LocalService,
-    store: Arc<dyn TokenStore>,
     lifetimes: HashMap<TrustKind, Duration>,
     latest_wins: bool,
 }
@@ -279,13 +277,12 @@ impl TrustTokensBuilder {
     ///
     /// See [`TrustTokensBuilder`].
     pub fn build(self) -> TrustTokens {
-        let mut service = LocalService::builder(self.key);
+        let mut service = LocalService::builder(self.key).store(Arc::clone(&self.store));
         if let Some(clock) = self.clock {
             service = service.clock(clock);
         }
         TrustTokens {
             service: service.build(),
-            store: self.store,
             lifetimes: self.lifetimes,
             latest_wins: self.latest_wins,
         }
@@ -438,14 +435,9 @@ impl TrustTokens {
             .service
             .encode_with(&claims, &Footer::None, &implicit)?;
         if self.latest_wins {
-            let until = claims
-                .expiration()
-                .unwrap_or_else(|| unreachable!("set above"));
-            let token_id = claims.token_id().unwrap_or_default();
-            self.store
-                .supersede(Some(request.subject), &request.kind.slot(), token_id, until)
-                .await
-                .map_err(audit::store_unavailable)?;
+            self.service
+                .supersede(&claims, &request.kind.slot())
+                .await?;
         }
         Ok(token)
     }
@@ -468,31 +460,19 @@ impl TrustTokens {
         kind: &TrustKind,
         state: Option<&[u8]>,
     ) -> Result<VerifiedToken, Error> {
-        let verified = self
-            .service
-            .decode_with(token, None, &implicit_assertion(kind, state))?;
-        let claims = verified.claims();
-        let token_id = claims.token_id().ok_or(Error::Verification)?;
-        let mut check = Check::token(claims.subject(), token_id);
         // The slot name is built only when latest-wins reads it.
-        let slot;
-        if self.latest_wins {
-            slot = kind.slot();
-            check = check.latest_of(&slot);
-        }
-        let found = self
-            .store
-            .check(&check)
+        let slot = self.latest_wins.then(|| kind.slot());
+        let question = Question {
+            latest_of: slot.as_deref(),
+            ..Question::default()
+        };
+        self.service
+            .decode_checked(token, None, &implicit_assertion(kind, state), question)
             .await
-            .map_err(audit::store_unavailable)?;
-        match found.denial() {
-            None => Ok(verified),
-            Some(denial) => Err(Error::Denied(denial)),
-        }
     }
 
     /// Spends a token exactly once: the first caller gets its claims, every
-    /// later one [`Denial::AlreadyUsed`].
+    /// later one [`Denial::AlreadyUsed`](crate::error::Denial::AlreadyUsed).
     ///
     /// # Errors
     ///
@@ -508,30 +488,8 @@ impl TrustTokens {
         state: Option<&[u8]>,
     ) -> Result<VerifiedToken, Error> {
         let verified = self.verify(token, kind, state).await?;
-        let claims = verified.claims();
-        let token_id = claims.token_id().unwrap_or_default();
-        let until = claims.expiration().ok_or(Error::Verification)?;
-        let spent = self
-            .store
-            .consume(claims.subject(), token_id, until)
-            .await
-            .map_err(audit::store_unavailable)?;
-        match spent {
-            Consumption::Consumed => {
-                audit::emit(
-                    AuditEvent::TrustTokenConsumed,
-                    &audit::Fields {
-                        jti: Some(token_id),
-                        kind: Some(kind.name()),
-                        subject: claims.subject(),
-                        ..audit::Fields::default()
-                    },
-                );
-                Ok(verified)
-            }
-            Consumption::AlreadyUsed => Err(Error::Denied(Denial::AlreadyUsed)),
-            Consumption::Revoked => Err(Error::Denied(Denial::Revoked)),
-        }
+        self.service.consume(&verified, kind.name()).await?;
+        Ok(verified)
     }
 
     /// Revokes a token that was never used: it can no longer be verified or
@@ -571,23 +529,7 @@ impl TrustTokens {
         state: Option<&[u8]>,
     ) -> Result<(), Error> {
         let verified = self.verify(token, kind, state).await?;
-        let claims = verified.claims();
-        let token_id = claims.token_id().unwrap_or_default();
-        let until = claims.expiration().ok_or(Error::Verification)?;
-        self.store
-            .revoke(claims.subject(), token_id, until)
-            .await
-            .map_err(audit::store_unavailable)?;
-        audit::emit(
-            AuditEvent::TokenRevoked,
-            &audit::Fields {
-                jti: Some(token_id),
-                kind: Some(kind.name()),
-                subject: claims.subject(),
-                ..audit::Fields::default()
-            },
-        );
-        Ok(())
+        self.service.revoke_as(&verified, Some(kind.name())).await
     }
 }
 

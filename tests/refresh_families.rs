@@ -11,6 +11,7 @@ use time::{Duration, OffsetDateTime};
 use vaulttoken::clock::ManualClock;
 use vaulttoken::error::Denial;
 use vaulttoken::family::{RefreshFamilies, TokenPair};
+use vaulttoken::rules::RuleSet;
 use vaulttoken::store::{Grace, MemoryStore, TokenStore};
 use vaulttoken::{Error, LocalKey, LocalService};
 
@@ -459,4 +460,64 @@ fn revoking_a_family_ends_its_refresh_and_access_tokens() {
         Denial::FamilyRevoked
     );
     rt.block_on(families.verify_access(&other.access)).unwrap();
+}
+
+#[test]
+fn logging_out_everywhere_outlasts_the_logging_out_services_own_tokens() {
+    // Issue 21, defect 2: the cutoff was kept for the revoking service's
+    // longest token (here 15 minutes) plus the leeway, and refresh tokens
+    // issued before it refreshed again once it was forgotten.
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let store = Arc::new(MemoryStore::new().with_clock(clock.clone()));
+    let families = families(store.clone(), &clock, None);
+    let sessions = LocalService::builder(key())
+        .clock(clock.clone())
+        .rules(RuleSet::default().max_validity(Duration::minutes(15)))
+        .store(store)
+        .build();
+    let pair = rt.block_on(families.issue("alice")).unwrap();
+    clock.advance(Duration::minutes(1));
+    rt.block_on(sessions.revoke_subject("alice")).unwrap();
+    for later in [Duration::minutes(16), Duration::days(13)] {
+        clock.advance(later);
+        assert_eq!(
+            denial(rt.block_on(families.refresh(&pair.refresh))),
+            Denial::IssuedBeforeCutoff,
+            "{later} later"
+        );
+    }
+}
+
+#[test]
+fn a_cutoff_is_kept_for_the_retention_it_was_given_and_then_forgotten() {
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let store = Arc::new(MemoryStore::new().with_clock(clock.clone()));
+    let sessions = LocalService::builder(key())
+        .clock(clock.clone())
+        .store(store.clone())
+        .cutoff_retention(Duration::hours(2))
+        .build();
+    let long_lived = sessions
+        .encode(
+            &sessions
+                .claims_builder()
+                .subject("alice")
+                .expires_in(Duration::days(1))
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+    rt.block_on(sessions.revoke_subject("alice")).unwrap();
+    clock.advance(Duration::hours(2));
+    assert_eq!(
+        denial(rt.block_on(sessions.decode_async(&long_lived))),
+        Denial::IssuedBeforeCutoff
+    );
+    // The operator said no token lives longer than 2 hours: past that (and
+    // the second the cutoff rounds up to), the store forgets it, so the one
+    // token that broke that promise is accepted again.
+    clock.advance(Duration::seconds(2));
+    rt.block_on(sessions.decode_async(&long_lived)).unwrap();
 }

@@ -240,3 +240,30 @@ fn without_latest_wins_issuing_writes_nothing_to_the_store() {
     // Both tokens stay valid.
     block_on(tokens.consume(&first, &kind, None)).unwrap();
 }
+
+#[test]
+fn after_logging_out_everywhere_older_trust_tokens_are_refused_and_new_ones_work() {
+    // Issue 21, defect 1: the trust check carried no `iat`, so a cutoff
+    // refused every trust token of the subject, issued before it or after.
+    let clock = ManualClock::new(start());
+    let store = Arc::new(MemoryStore::new());
+    let tokens = TrustTokens::builder(key(), store.clone())
+        .clock(clock.clone())
+        .build();
+    let sessions = LocalService::builder(key())
+        .clock(clock.clone())
+        .store(store)
+        .build();
+    let kind = TrustKind::PasswordReset;
+    let before = block_on(tokens.issue(tokens.request(kind.clone(), "alice"))).unwrap();
+    clock.advance(Duration::minutes(1));
+    block_on(sessions.revoke_subject("alice")).unwrap();
+    assert!(matches!(
+        block_on(tokens.consume(&before, &kind, None)),
+        Err(Error::Denied(Denial::IssuedBeforeCutoff))
+    ));
+    clock.advance(Duration::SECOND);
+    let after = block_on(tokens.issue(tokens.request(kind.clone(), "alice"))).unwrap();
+    block_on(tokens.verify(&after, &kind, None)).unwrap();
+    block_on(tokens.consume(&after, &kind, None)).unwrap();
+}

@@ -6,6 +6,7 @@
 
 use serde_json::json;
 use vaulttoken::rules::RuleSet;
+use vaulttoken::service::SubjectCutoff;
 use vaulttoken::store::TokenStore as _;
 use vaulttoken::time::{Date, Duration, OffsetDateTime, Time};
 
@@ -142,19 +143,18 @@ pub(super) fn revoke_family(args: &RevokeFamilyArgs) -> Result<Report, Failure> 
 }
 
 pub(super) fn revoke_subject(args: &RevokeSubjectArgs) -> Result<Report, Failure> {
+    // The library's one rule for a cutoff: `now` covers this whole second
+    // (`iat` counts whole seconds), and with no retention given it is kept
+    // for ever, since the CLI cannot know every token kind the store holds.
+    let rule = SubjectCutoff::new(now(), None, Duration::ZERO);
     let before = if args.before == "now" {
-        // `iat` counts whole seconds: up to and including this one.
-        let now = now();
-        now.replace_nanosecond(0)
-            .ok()
-            .and_then(|second| second.checked_add(Duration::SECOND))
-            .unwrap_or(now)
+        rule.at()
     } else {
         instant_flag(&args.before, "--before")?
     };
     let until = match &args.until {
         Some(until) => instant_flag(until, "--until")?,
-        None => forever(),
+        None => rule.kept_until(),
     };
     let runtime = runtime()?;
     runtime.block_on(async {
