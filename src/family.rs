@@ -87,19 +87,21 @@
 //! # Ok::<(), vaulttoken::Error>(())
 //! ```
 
+use core::future::Future;
+use core::pin::Pin;
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{self, AuditEvent};
 use crate::binding::{Binding, Drift, OBSERVED_CLAIM, Observer};
-use crate::claims::Claims;
+use crate::claims::{Claims, ClaimsBuilder};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Denial, Error};
 use crate::footer::Footer;
 use crate::keys::LocalKey;
 use crate::pae;
-use crate::service::{LocalService, Question, VerifiedToken};
+use crate::service::{LocalService, Question, ServicePurpose, TokenService, VerifiedToken};
 use crate::store::{FAMILY_CLAIM, Grace, NewFamily, Rotated, Rotation, TokenStore};
 
 /// The claim a refresh token carries its generation in.
@@ -154,14 +156,91 @@ impl core::fmt::Debug for TokenPair {
     }
 }
 
+/// What a verification of an access token returns: a boxed future, so an
+/// issuer can sit behind `Arc<dyn AccessIssuer>`.
+pub type AccessFuture<'a> = Pin<Box<dyn Future<Output = Result<VerifiedToken, Error>> + Send + 'a>>;
+
+/// Issues and verifies the access tokens of refresh families
+/// ([`RefreshFamiliesBuilder::access_issuer`]). Every [`TokenService`] is one:
+/// it issues with its own key, footer and rules, binds a token to a context's
+/// [implicit assertion](Binding::implicit_assertion), and verifies through
+/// its store.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use vaulttoken::family::AccessIssuer;
+/// use vaulttoken::store::MemoryStore;
+/// use vaulttoken::{Claims, LocalKey, LocalService};
+///
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let waker = std::task::Waker::noop();
+/// #     let mut cx = std::task::Context::from_waker(&waker);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+/// # }
+/// let service = LocalService::builder(LocalKey::generate()?)
+///     .store(Arc::new(MemoryStore::new()))
+///     .build();
+/// let issuer: &dyn AccessIssuer = &service;
+/// let token = issuer.issue(Claims::builder().subject("alice"), None)?;
+/// let verified = block_on(issuer.verify(&token, None))?;
+/// assert_eq!(verified.claims().subject(), Some("alice"));
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+pub trait AccessIssuer: Send + Sync + core::fmt::Debug {
+    /// Issues an access token from the family's claims (subject, `jti`,
+    /// `iat`, `exp`, the family, and any observed context), bound to
+    /// `context`'s strict values if given. An issuer may add claims of its
+    /// own; it must not drop the family's.
+    ///
+    /// # Errors
+    ///
+    /// Any error of issuing: the pair is not handed out.
+    fn issue(&self, claims: ClaimsBuilder, context: Option<&Binding>) -> Result<String, Error>;
+
+    /// Verifies an access token issued with `context`, and asks the store
+    /// about it (its family must be alive).
+    ///
+    /// # Errors
+    ///
+    /// As for [`TokenService::decode_async`].
+    fn verify<'a>(&'a self, token: &'a str, context: Option<&'a Binding>) -> AccessFuture<'a>;
+}
+
+impl<P: ServicePurpose> AccessIssuer for TokenService<P> {
+    fn issue(&self, claims: ClaimsBuilder, context: Option<&Binding>) -> Result<String, Error> {
+        let implicit = access_assertion(context)?;
+        self.encode_with(&claims.build()?, &Footer::None, &implicit)
+    }
+
+    fn verify<'a>(&'a self, token: &'a str, context: Option<&'a Binding>) -> AccessFuture<'a> {
+        Box::pin(async move {
+            let implicit = access_assertion(context)?;
+            self.decode_async_with(token, None, &implicit).await
+        })
+    }
+}
+
+/// The implicit assertion of an access token bound to `context`: the
+/// binding's own, so that any verifier that builds the same binding accepts
+/// it; empty when unbound.
+fn access_assertion(context: Option<&Binding>) -> Result<Vec<u8>, Error> {
+    match context {
+        Some(context) => Ok(context.implicit_assertion()?.as_bytes().to_vec()),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Issues and rotates refresh-token families. See the [module
 /// documentation](self).
 #[derive(Debug)]
 pub struct RefreshFamilies {
-    /// Seals and opens tokens; checks nothing in the store.
+    /// Seals and opens refresh tokens, through the store door.
     tokens: LocalService,
-    /// Decodes access tokens and asks the store about them.
-    access: LocalService,
+    /// Issues access tokens, and decodes them through the store door.
+    access: Arc<dyn AccessIssuer>,
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
     settings: Settings,
@@ -213,6 +292,7 @@ pub struct RefreshFamiliesBuilder {
     key: Arc<LocalKey>,
     store: Arc<dyn TokenStore>,
     clock: Option<Arc<dyn Clock>>,
+    access: Option<Arc<dyn AccessIssuer>>,
     settings: Settings,
     observer: Option<Observer>,
 }
@@ -350,6 +430,43 @@ impl RefreshFamiliesBuilder {
         self
     }
 
+    /// Who issues and verifies the families' access tokens (default: a
+    /// `v4.local` service with the families' key, clock and store). A token
+    /// server that signs `v4.public` access tokens with a key ring of its
+    /// own, or adds claims (a `client_id`), gives its issuer here, and the
+    /// access token of every [`TokenPair`] is then its own: none is made and
+    /// thrown away. The issuer must verify through a store that answers for
+    /// the families' store, so that a revoked family's access tokens fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::family::RefreshFamilies;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::{LocalKey, PublicService, SecretKey};
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let store = Arc::new(MemoryStore::new());
+    /// let signer = PublicService::builder(SecretKey::generate()?).store(store.clone()).build();
+    /// let families = RefreshFamilies::builder(LocalKey::generate()?, store)
+    ///     .access_issuer(Arc::new(signer))
+    ///     .build();
+    /// let pair = block_on(families.issue("alice"))?;
+    /// assert!(pair.access.starts_with("v4.public."));
+    /// block_on(families.verify_access(&pair.access))?;
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn access_issuer(mut self, issuer: Arc<dyn AccessIssuer>) -> Self {
+        self.access = Some(issuer);
+        self
+    }
+
     /// Records the observed values of a [`Binding`] in bound tokens and reports
     /// their drift (see [Context binding](crate::family#context-binding)). The
     /// key must be secret and shared by every service that checks these
@@ -405,10 +522,14 @@ impl RefreshFamiliesBuilder {
             .clock(Arc::clone(&clock))
             .store(Arc::clone(&self.store))
             .build();
-        let access = LocalService::builder(self.key)
-            .clock(Arc::clone(&clock))
-            .store(Arc::clone(&self.store))
-            .build();
+        let access = self.access.unwrap_or_else(|| {
+            Arc::new(
+                LocalService::builder(self.key)
+                    .clock(Arc::clone(&clock))
+                    .store(Arc::clone(&self.store))
+                    .build(),
+            )
+        });
         RefreshFamilies {
             tokens,
             access,
@@ -434,6 +555,7 @@ impl RefreshFamilies {
             key: key.into(),
             store,
             clock: None,
+            access: None,
             observer: None,
             settings: Settings {
                 access_lifetime: Duration::minutes(15),
@@ -785,7 +907,7 @@ impl RefreshFamilies {
     ///
     /// See the [module documentation](self).
     pub async fn verify_access(&self, access_token: &str) -> Result<VerifiedToken, Error> {
-        self.access.decode_async(access_token).await
+        self.access.verify(access_token, None).await
     }
 
     /// Checks an access token of a bound family, presented in `context`: as
@@ -831,11 +953,7 @@ impl RefreshFamilies {
         access_token: &str,
         context: &Binding,
     ) -> Result<(VerifiedToken, Vec<Drift>), Error> {
-        let sealing = Sealing::new(Some(context), None)?;
-        let verified = self
-            .access
-            .decode_async_with(access_token, None, &sealing.access)
-            .await?;
+        let verified = self.access.verify(access_token, Some(context)).await?;
         let drift = self.drift(verified.claims(), Some(context))?;
         Ok((verified, drift))
     }
@@ -914,7 +1032,7 @@ impl RefreshFamilies {
         generation: u64,
         issued_at: OffsetDateTime,
         ends: OffsetDateTime,
-        sealing: &Sealing,
+        sealing: &Sealing<'_>,
         drift: Vec<Drift>,
     ) -> Result<TokenPair, Error> {
         let until = |lifetime: Duration| {
@@ -951,9 +1069,7 @@ impl RefreshFamilies {
         if let Some(observed) = &sealing.observed {
             access_claims = access_claims.claim(OBSERVED_CLAIM, observed.clone());
         }
-        let access =
-            self.access
-                .encode_with(&access_claims.build()?, &Footer::None, &sealing.access)?;
+        let access = self.access.issue(access_claims, sealing.context)?;
         Ok(TokenPair {
             access,
             refresh,
@@ -969,20 +1085,20 @@ impl RefreshFamilies {
 
 /// How a pair is sealed: the implicit assertions of its two tokens, and the
 /// observed claim they carry.
-struct Sealing {
-    /// `b""` unbound, else the binding's implicit assertion.
-    access: Vec<u8>,
+struct Sealing<'c> {
+    /// The context bound to, if any.
+    context: Option<&'c Binding>,
     /// [`REFRESH_ASSERTION`] unbound, else `PAE(BOUND_REFRESH_DOMAIN, access)`.
     refresh: Vec<u8>,
     /// The [`OBSERVED_CLAIM`] value, with an observer and observed values.
     observed: Option<serde_json::Value>,
 }
 
-impl Sealing {
-    fn new(context: Option<&Binding>, observer: Option<&Observer>) -> Result<Self, Error> {
+impl<'c> Sealing<'c> {
+    fn new(context: Option<&'c Binding>, observer: Option<&Observer>) -> Result<Self, Error> {
         let Some(context) = context else {
             return Ok(Self {
-                access: Vec::new(),
+                context: None,
                 refresh: REFRESH_ASSERTION.to_vec(),
                 observed: None,
             });
@@ -995,7 +1111,7 @@ impl Sealing {
             None => None,
         };
         Ok(Self {
-            access,
+            context: Some(context),
             refresh,
             observed,
         })
@@ -1033,18 +1149,21 @@ mod tests {
             Binding::new().strict("a", "b").strict("c", "d"),
         ] {
             let sealing = Sealing::new(Some(&context), None).unwrap();
-            assert_ne!(sealing.refresh, sealing.access);
+            let access = access_assertion(Some(&context)).unwrap();
+            assert_ne!(sealing.refresh, access);
             assert_ne!(sealing.refresh, REFRESH_ASSERTION);
-            assert!(!sealing.access.is_empty());
+            assert!(!access.is_empty());
             // A binding whose one value is the bound refresh assertion's
             // second piece still gives another assertion.
-            let smuggled = Binding::new().strict("x", &sealing.access);
-            let other = Sealing::new(Some(&smuggled), None).unwrap();
-            assert_ne!(other.access, sealing.refresh);
+            let smuggled = Binding::new().strict("x", &access);
+            assert_ne!(access_assertion(Some(&smuggled)).unwrap(), sealing.refresh);
         }
         let unbound = Sealing::new(None, None).unwrap();
         assert_eq!(
-            (unbound.access.as_slice(), unbound.refresh.as_slice()),
+            (
+                access_assertion(None).unwrap().as_slice(),
+                unbound.refresh.as_slice()
+            ),
             (&b""[..], REFRESH_ASSERTION)
         );
     }

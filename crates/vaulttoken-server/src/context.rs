@@ -10,8 +10,7 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use vaulttoken::binding::{Binding, Drift, IpPrefix, OBSERVED_CLAIM, Observer};
-use vaulttoken::claims::ClaimsBuilder;
+use vaulttoken::binding::{Binding, Drift, IpPrefix, Observer};
 use vaulttoken::{Claims, Error};
 
 use crate::config::{BindingConfig, BindingMode};
@@ -112,6 +111,18 @@ fn text(
     }
 }
 
+/// The implicit assertion of an access token bound to `binding` under
+/// `mode`: the binding's under `strict`, else empty, so that with binding off
+/// or observed a resource server verifies access tokens as unbound ones.
+pub(crate) fn assertion(mode: BindingMode, binding: Option<&Binding>) -> Result<Vec<u8>, Error> {
+    match (mode, binding) {
+        (BindingMode::Strict, Some(binding)) => {
+            Ok(binding.implicit_assertion()?.as_bytes().to_vec())
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
 /// The binding settings every handler shares.
 #[derive(Debug)]
 pub(crate) struct ContextBinding {
@@ -127,6 +138,11 @@ impl ContextBinding {
             ip_prefix: config.ip_prefix,
             observer: config.observer,
         }
+    }
+
+    /// The binding mode.
+    pub(crate) fn mode(&self) -> BindingMode {
+        self.mode
     }
 
     /// The observer refresh families record observed values with.
@@ -185,32 +201,10 @@ impl ContextBinding {
         }
     }
 
-    /// The implicit assertion of an access token bound to `binding`: the
-    /// binding's under `strict`, else empty, so that with binding off or
-    /// observed a resource server verifies access tokens as unbound ones.
+    /// The implicit assertion of an access token bound to `binding` (see
+    /// [`assertion`]).
     pub(crate) fn assertion(&self, binding: Option<&Binding>) -> Result<Vec<u8>, Error> {
-        match (self.mode, binding) {
-            (BindingMode::Strict, Some(binding)) => {
-                Ok(binding.implicit_assertion()?.as_bytes().to_vec())
-            }
-            _ => Ok(Vec::new()),
-        }
-    }
-
-    /// `claims` with the observed hashes of `binding`, if there are any.
-    pub(crate) fn record(
-        &self,
-        claims: ClaimsBuilder,
-        binding: Option<&Binding>,
-    ) -> Result<ClaimsBuilder, Error> {
-        let (Some(observer), Some(binding)) = (&self.observer, binding) else {
-            return Ok(claims);
-        };
-        let observed = observer.claim_for(binding)?;
-        if observed.as_object().is_some_and(|map| map.is_empty()) {
-            return Ok(claims);
-        }
-        Ok(claims.claim(OBSERVED_CLAIM, observed))
+        assertion(self.mode, binding)
     }
 
     /// What drifted between a verified token's claims and `binding`

@@ -10,6 +10,7 @@
 
 mod access;
 mod app;
+mod client_access;
 mod clients;
 mod config;
 mod context;

@@ -9,6 +9,7 @@ use vaulttoken::store::{Grace, TokenStore};
 use vaulttoken::trust::TrustTokens;
 use vaulttoken_axum::TrustedProxies;
 
+use crate::client_access::ClientAccess;
 use crate::clients::Clients;
 use crate::config::Config;
 use crate::context::ContextBinding;
@@ -81,12 +82,15 @@ impl AppState {
         };
         let clients: Vec<&str> = config.clients.ids().collect();
         let keys = source.load(&clients).await?;
+        let live = Arc::new(LiveKeys::new(source, keys.access, keys.meta));
         let families = keys
             .refresh
             .into_iter()
             .filter(|(client, _)| config.clients.contains(client))
             .map(|(client, key)| {
+                let access = ClientAccess::new(Arc::clone(&live), &client, binding.mode());
                 let mut families = RefreshFamilies::builder(key, Arc::clone(&store))
+                    .access_issuer(Arc::new(access))
                     .access_lifetime(lifetimes.access)
                     .refresh_lifetime(lifetimes.refresh)
                     .family_lifetime(lifetimes.family);
@@ -100,7 +104,6 @@ impl AppState {
             })
             .collect();
         let trust = TrustTokens::builder(keys.trust, store).build();
-        let live = Arc::new(LiveKeys::new(source, keys.access, keys.meta));
         if live.source.shared.is_some() {
             let every =
                 std::time::Duration::from_secs(config.keys_poll.whole_seconds().unsigned_abs());

@@ -17,19 +17,17 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
-use vaulttoken::binding::Binding;
+use vaulttoken::Error;
 use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::family::TokenPair;
 use vaulttoken::store::FAMILY_CLAIM;
-use vaulttoken::{Claims, Error};
 
 use super::{ClientIp, JsonBody, no_store};
+use crate::client_access::CLIENT_CLAIM;
 use crate::context::ContextBody;
 use crate::oauth_error::OAuthError;
 use crate::state::AppState;
 
-/// The claim an access token names its client in (as RFC 9068 does).
-pub(crate) const CLIENT_CLAIM: &str = "client_id";
 /// The longest subject accepted, in bytes.
 const MAX_SUBJECT_LEN: usize = 256;
 /// The longest token accepted in a body, in bytes.
@@ -91,27 +89,6 @@ pub(crate) fn check_token_len(token: &str) -> Result<(), OAuthError> {
     Ok(())
 }
 
-/// The access token of a pair: the pair's own is discarded, and one is
-/// issued with the access ring (of the configured purpose), carrying the
-/// family (so revoking the family revokes it) and the client, and bound to
-/// `binding` as the refresh token is.
-fn access_token(
-    state: &AppState,
-    client_id: &str,
-    pair: &TokenPair,
-    binding: Option<&Binding>,
-) -> Result<String, Error> {
-    let claims = Claims::builder()
-        .subject(&pair.subject)
-        .random_token_id()
-        .expires_at(pair.access_expires_at)
-        .claim(FAMILY_CLAIM, &pair.family_id)
-        .claim(CLIENT_CLAIM, client_id);
-    let claims = state.binding.record(claims, binding)?.build()?;
-    let implicit = state.binding.assertion(binding)?;
-    state.keys.access().encode(&claims, &implicit)
-}
-
 /// Whole seconds from now until `at`, rounded up (a token issued this
 /// second for 900 s says 900), never negative.
 fn seconds_until(at: OffsetDateTime, now: OffsetDateTime) -> i64 {
@@ -119,10 +96,10 @@ fn seconds_until(at: OffsetDateTime, now: OffsetDateTime) -> i64 {
     (left.whole_seconds() + i64::from(left.subsec_nanoseconds() > 0)).max(0)
 }
 
-fn token_response(access: &str, pair: &TokenPair) -> Response {
+fn token_response(pair: &TokenPair) -> Response {
     let now = SystemClock.now();
     no_store(json!({
-        "access_token": access,
+        "access_token": pair.access,
         "token_type": "Bearer",
         "expires_in": seconds_until(pair.access_expires_at, now),
         "refresh_token": pair.refresh,
@@ -154,9 +131,7 @@ pub(crate) async fn issue(
         None => families.issue(&request.subject).await,
     }
     .map_err(|err| internal(&err))?;
-    let access = access_token(&state, &request.client_id, &pair, binding.as_ref())
-        .map_err(|err| internal(&err))?;
-    Ok(token_response(&access, &pair))
+    Ok(token_response(&pair))
 }
 
 /// `POST /token/refresh`: rotation; a reused refresh token revokes its
@@ -189,9 +164,7 @@ pub(crate) async fn refresh(
         None => families.refresh(token).await,
     }
     .map_err(|err| OAuthError::from_token_error(&err))?;
-    let access = access_token(&state, &request.client_id, &pair, binding.as_ref())
-        .map_err(|err| internal(&err))?;
-    Ok(token_response(&access, &pair))
+    Ok(token_response(&pair))
 }
 
 /// `POST /token/revoke` (RFC 7009): revokes an access token (its `jti`) or

@@ -1,0 +1,53 @@
+//! The access tokens of one client's refresh families: issued by the
+//! families themselves through [`ClientAccess`], with the access ring in
+//! force (of the configured purpose), carrying the client, and bound as the
+//! binding mode says. A pair's access token is the one handed out: none is
+//! made and thrown away.
+
+use std::sync::Arc;
+
+use vaulttoken::Error;
+use vaulttoken::binding::Binding;
+use vaulttoken::claims::ClaimsBuilder;
+use vaulttoken::family::{AccessFuture, AccessIssuer};
+
+use crate::config::BindingMode;
+use crate::context;
+use crate::key_sync::LiveKeys;
+
+/// The claim an access token names its client in (as RFC 9068 does).
+pub(crate) const CLIENT_CLAIM: &str = "client_id";
+
+/// Issues and verifies one client's access tokens for its refresh families.
+#[derive(Debug)]
+pub(crate) struct ClientAccess {
+    keys: Arc<LiveKeys>,
+    client_id: String,
+    mode: BindingMode,
+}
+
+impl ClientAccess {
+    pub(crate) fn new(keys: Arc<LiveKeys>, client_id: &str, mode: BindingMode) -> Self {
+        Self {
+            keys,
+            client_id: client_id.to_owned(),
+            mode,
+        }
+    }
+}
+
+impl AccessIssuer for ClientAccess {
+    fn issue(&self, claims: ClaimsBuilder, binding: Option<&Binding>) -> Result<String, Error> {
+        let claims = claims.claim(CLIENT_CLAIM, &self.client_id).build()?;
+        let implicit = context::assertion(self.mode, binding)?;
+        self.keys.access().encode(&claims, &implicit)
+    }
+
+    fn verify<'a>(&'a self, token: &'a str, binding: Option<&'a Binding>) -> AccessFuture<'a> {
+        Box::pin(async move {
+            let implicit = context::assertion(self.mode, binding)?;
+            let access = self.keys.access();
+            access.decode(token, &implicit).await
+        })
+    }
+}
