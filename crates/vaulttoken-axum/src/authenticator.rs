@@ -8,6 +8,7 @@ use core::pin::Pin;
 use core::time::Duration;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::request::Parts;
 use vaulttoken::binding::Binding;
@@ -56,6 +57,21 @@ impl<P: ServicePurpose> Decode for TokenService<P> {
 /// the request cannot supply the context (then it is refused).
 type BindingFn = dyn Fn(&Parts, Option<IpAddr>) -> Option<Binding> + Send + Sync;
 
+/// Which [`Authenticator`] made a verdict: given once, when the authenticator
+/// is made ([`Authenticator::new`], [`AuthenticatorBuilder::build`]), shared
+/// by its clones, and never given to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AuthenticatorId(u64);
+
+impl AuthenticatorId {
+    /// An id no authenticator had. A `u64` counter does not wrap: at a
+    /// billion authenticators a second, that would take 584 years.
+    fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
 /// How requests are authenticated: a vaulttoken service (`v4.local` or
 /// `v4.public`, with its keys, rules and token store), where the token is
 /// read, the expected footer, the context binding, and the trusted proxies.
@@ -64,6 +80,17 @@ type BindingFn = dyn Fn(&Parts, Option<IpAddr>) -> Option<Binding> + Send + Sync
 /// The extractors find it in the router's state ([`axum::extract::FromRef`]):
 /// use it as the state, or give your state a field and a `FromRef` impl. The
 /// [layer](crate::AuthLayer) holds its own.
+///
+/// # One decode per authenticator
+///
+/// Each authenticator made by [`Authenticator::new`] or
+/// [`AuthenticatorBuilder::build`] is its own, and only it and its clones
+/// reuse its verdict on a request: give the layer and the router state
+/// clones of one authenticator, and a request is decoded once. Any other
+/// authenticator decodes the request for itself, even behind a layer that
+/// accepted it, and even when it is configured the same way: a stricter one
+/// (another audience, issuer, key ring, store, footer, binding or token
+/// source) never takes a more lenient one's word.
 ///
 /// # Examples
 ///
@@ -81,10 +108,53 @@ type BindingFn = dyn Fn(&Parts, Option<IpAddr>) -> Option<Binding> + Send + Sync
 /// assert!(format!("{auth:?}").contains("Cookie(\"session\")"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// A layer for every signed-in caller, and a stricter authenticator for the
+/// admin routes: a token for `api` passes the layer, never `/admin`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use axum::{Router, body::Body, routing::get};
+/// use http::Request;
+/// use tower::ServiceExt;
+/// use vaulttoken::rules::RuleSet;
+/// use vaulttoken::{Claims, LocalKey, LocalService};
+/// use vaulttoken_axum::{AuthLayer, Authenticator, Verified};
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let key = Arc::new(LocalKey::generate()?);
+/// let for_audiences = |audiences: &[&str]| {
+///     let rules = RuleSet::default().for_any_audience(audiences.iter().copied());
+///     Arc::new(LocalService::builder(Arc::clone(&key)).rules(rules).build())
+/// };
+/// let general = Authenticator::new(for_audiences(&["api", "admin"]));
+/// let admin = Authenticator::new(for_audiences(&["admin"]));
+/// let hello = |v: Verified| async move { v.token().claims().subject().unwrap().to_owned() };
+/// let app = Router::new()
+///     .route("/admin", get(hello))
+///     .with_state(admin)
+///     .merge(Router::new().route("/me", get(hello)).with_state(general.clone()))
+///     .layer(AuthLayer::new(general));
+///
+/// let issuer = for_audiences(&["api", "admin"]);
+/// let call = |path: &str, audience: &str| {
+///     let claims = Claims::builder().subject("alice").audience(audience).build().unwrap();
+///     let token = issuer.encode(&claims).unwrap();
+///     let request = Request::get(path).header("authorization", format!("Bearer {token}"));
+///     app.clone().oneshot(request.body(Body::empty()).unwrap())
+/// };
+/// assert_eq!(call("/me", "api").await?.status(), 200);
+/// assert_eq!(call("/admin", "api").await?.status(), 401);
+/// assert_eq!(call("/admin", "admin").await?.status(), 200);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Authenticator(Arc<Config>);
 
 struct Config {
+    id: AuthenticatorId,
     service: Arc<dyn Decode>,
     source: TokenSource,
     expected_footer: Option<Footer>,
@@ -131,6 +201,7 @@ impl Authenticator {
     #[must_use]
     pub fn new<P: ServicePurpose>(service: Arc<TokenService<P>>) -> Self {
         Self(Arc::new(Config {
+            id: AuthenticatorId::new(),
             service,
             source: TokenSource::default(),
             expected_footer: None,
@@ -209,8 +280,10 @@ impl Authenticator {
         &self.0.proxies
     }
 
-    /// Authenticates a request, reusing the verdict a layer or an earlier
-    /// extractor left in its extensions, and leaving its own there.
+    /// Authenticates a request, reusing the verdict that this authenticator
+    /// (or a clone of it) left in its extensions as a layer or an earlier
+    /// extractor, and otherwise decoding and leaving its own there, on top of
+    /// the verdicts of others.
     ///
     /// `Ok(None)` when no token was sent; then `check` is not run.
     pub(crate) async fn authenticate(
@@ -218,12 +291,23 @@ impl Authenticator {
         parts: &mut Parts,
         check: fn(&VerifiedToken) -> bool,
     ) -> Result<Option<Authenticated>, AuthRejection> {
-        let verified = match parts.extensions.get::<Authenticated>() {
-            Some(verified) => verified.clone(),
+        let id = self.0.id;
+        let own = parts
+            .extensions
+            .get::<Authenticated>()
+            .and_then(|latest| latest.made_by(id))
+            .cloned();
+        let verified = match own {
+            Some(verified) => verified,
             None => {
-                let Some(verified) = self.verify(parts).await? else {
+                let Some(token) = self.verify(parts).await? else {
                     return Ok(None);
                 };
+                let verified = Authenticated(Arc::new(Verdict {
+                    token,
+                    by: id,
+                    earlier: parts.extensions.remove::<Authenticated>(),
+                }));
                 parts.extensions.insert(verified.clone());
                 verified
             }
@@ -241,7 +325,7 @@ impl Authenticator {
 
     /// The one pass: read the token, build the binding, then decode (key by
     /// `kid`, cryptography, rules, token store).
-    async fn verify(&self, parts: &Parts) -> Result<Option<Authenticated>, AuthRejection> {
+    async fn verify(&self, parts: &Parts) -> Result<Option<VerifiedToken>, AuthRejection> {
         let config = &*self.0;
         let token = match config.source.read(parts, config.max_credential_len) {
             Ok(Some(token)) => token,
@@ -296,7 +380,7 @@ impl Authenticator {
             .decode(&token, config.expected_footer.as_ref(), implicit)
             .await
         {
-            Ok(verified) => Ok(Some(Authenticated(Arc::new(verified)))),
+            Ok(verified) => Ok(Some(verified)),
             Err(error) => {
                 let kind = RejectionKind::of(&error);
                 if kind == RejectionKind::ServerError {
@@ -547,6 +631,7 @@ impl AuthenticatorBuilder {
             retry_after_secs = retry_after_secs.saturating_add(1);
         }
         Ok(Authenticator(Arc::new(Config {
+            id: AuthenticatorId::new(),
             service: self.service,
             source: self.source,
             expected_footer: self.expected_footer,
@@ -603,9 +688,17 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// A request's verified token, left in its extensions by the layer or the
-/// first extractor, so nothing decodes a request twice. Only this crate
-/// makes one. A handler behind the layer can take it as
-/// `Extension<Authenticated>`, or use [`Verified`](crate::Verified).
+/// first extractor, so that the same [`Authenticator`] (or a clone of it)
+/// never decodes a request twice. Only this crate makes one. A handler
+/// behind the layer can take it as `Extension<Authenticated>`, or use
+/// [`Verified`](crate::Verified).
+///
+/// A verdict records which authenticator made it, and only that one reuses
+/// it; another decodes for itself and leaves its verdict on top. When
+/// several authenticators checked a request (a general layer and a stricter
+/// one inside it), `Extension<Authenticated>` is the verdict of the last one
+/// that decoded, and `Verified` is the verdict of the authenticator in its
+/// state.
 ///
 /// # Examples
 ///
@@ -619,8 +712,25 @@ impl std::error::Error for ConfigError {}
 /// }
 /// # let _ = whoami;
 /// ```
-#[derive(Debug, Clone)]
-pub struct Authenticated(Arc<VerifiedToken>);
+#[derive(Clone)]
+pub struct Authenticated(Arc<Verdict>);
+
+/// One authenticator's verdict on a request.
+struct Verdict {
+    token: VerifiedToken,
+    /// The authenticator that decoded `token`.
+    by: AuthenticatorId,
+    /// The verdict that was in the request's extensions before this one: of
+    /// an outer layer, with another authenticator. A chain as long as the
+    /// number of authenticators that decoded the request.
+    earlier: Option<Authenticated>,
+}
+
+impl fmt::Debug for Authenticated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Authenticated").field(&self.0.token).finish()
+    }
+}
 
 impl Authenticated {
     /// The verified token: its claims and footer.
@@ -630,7 +740,19 @@ impl Authenticated {
     /// See [`Authenticated`].
     #[must_use]
     pub fn token(&self) -> &VerifiedToken {
-        &self.0
+        &self.0.token
+    }
+
+    /// The verdict the authenticator `id` made on this request: this one or
+    /// an earlier one.
+    fn made_by(&self, id: AuthenticatorId) -> Option<&Self> {
+        let mut verdict = self;
+        loop {
+            if verdict.0.by == id {
+                return Some(verdict);
+            }
+            verdict = verdict.0.earlier.as_ref()?;
+        }
     }
 
     /// The key id (`kid`) in the verified footer, if any.
@@ -640,7 +762,7 @@ impl Authenticated {
     /// See [`Verified::key_id`](crate::Verified::key_id).
     #[must_use]
     pub fn key_id(&self) -> Option<&str> {
-        match self.0.footer() {
+        match self.0.token.footer() {
             Footer::Claims(claims) => claims.key_id(),
             _ => None,
         }

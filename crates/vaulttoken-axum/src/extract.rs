@@ -17,10 +17,13 @@ use crate::rejection::{AuthRejection, RejectionKind};
 /// passed the check `C` (default `()`: none).
 ///
 /// The [`Authenticator`] comes from the router's state
-/// ([`FromRef`]). A token the [layer](crate::AuthLayer) or an earlier
-/// extractor already verified is reused from the request's extensions, not
-/// decoded again: behind a layer, the layer's authenticator (its service,
-/// footer and binding) has decided, and only `C` and `T` are checked here.
+/// ([`FromRef`]). A verdict that this authenticator (or a clone of it)
+/// already made on the request, as the [layer](crate::AuthLayer) or an
+/// earlier extractor, is reused from the request's extensions, and only `C`
+/// and `T` are checked here. A verdict of any other authenticator is not
+/// used: behind a layer with another authenticator, the extractor decodes
+/// the request itself, with its own service, footer, binding and token
+/// source.
 ///
 /// - No token: 401 `missing_token`. Use `Option<Verified<T, C>>` for optional
 ///   authentication: `None` when no token was sent, and still a rejection

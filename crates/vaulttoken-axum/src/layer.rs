@@ -61,8 +61,9 @@ where
 /// Requires a valid token on every request, with the same checks as
 /// [`Verified`](crate::Verified); a request without one never reaches the
 /// wrapped service. The verified token goes into the request's extensions
-/// ([`Authenticated`](crate::Authenticated)), where the extractors find it
-/// instead of decoding again.
+/// ([`Authenticated`](crate::Authenticated)), where extractors with the same
+/// authenticator (a clone of it) find it instead of decoding again; an inner
+/// layer or an extractor with another authenticator decodes for itself.
 ///
 /// It works on any `http::Request<B>`, so it protects a tonic server or a
 /// plain tower service as well as an axum router. Pick the rejection body
@@ -84,7 +85,8 @@ where
 /// let auth = Authenticator::new(service);
 /// let app = Router::new()
 ///     .route("/a", get(|| async { "a" }))
-///     // Reuses the layer's verdict: no second decode.
+///     // The state is a clone of the layer's authenticator: the extractor
+///     // reuses the layer's verdict, no second decode.
 ///     .route("/b", get(|v: Verified| async move { v.token().claims().subject().unwrap().to_owned() }))
 ///     .layer(AuthLayer::new(auth.clone()))
 ///     .with_state(auth);

@@ -16,24 +16,29 @@
 //!
 //! # One pass
 //!
-//! Every request is checked once, in this order: the token is read from its
-//! source (a malformed header is refused here, before anything is decoded);
-//! the binding is built from the request (refused if its context is
-//! missing); then vaulttoken's
+//! Every [`Authenticator`] checks a request once, in this order: the token
+//! is read from its source (a malformed header is refused here, before
+//! anything is decoded); the binding is built from the request (refused if
+//! its context is missing); then vaulttoken's
 //! [`decode_async_with`](vaulttoken::service::TokenService::decode_async_with)
 //! chooses the key by `kid`, checks the cryptography (the binding is the
 //! implicit assertion, so a token from another context fails here like a
 //! forgery), runs the rules, and asks the token store about revocation. The
-//! verdict is stored in the request's extensions ([`Authenticated`]): a
-//! layer and any number of extractors share one decode.
+//! verdict is stored in the request's extensions ([`Authenticated`]) with
+//! the authenticator that made it: a layer and any number of extractors that
+//! hold clones of one authenticator share one decode. Another authenticator
+//! (a stricter inner layer or extractor: another audience, issuer, key ring,
+//! store, footer, binding or token source) never takes that verdict; it
+//! decodes the request for itself.
 //!
 //! # Where the extractors find the configuration
 //!
 //! In the router's state, through [`FromRef`](axum::extract::FromRef): use
 //! the [`Authenticator`] as the state, or a field of your state with a
 //! `FromRef` impl. A router without it does not compile, rather than fail
-//! at run time. The layer holds its own [`Authenticator`]; behind it, the
-//! extractors reuse its verdict and never decode again.
+//! at run time. The layer holds its own [`Authenticator`]; behind it, an
+//! extractor whose state holds a clone of that authenticator reuses the
+//! layer's verdict, and one with another authenticator decodes for itself.
 //!
 //! # Answers
 //!

@@ -10,13 +10,15 @@ mod common;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::routing::get;
+use axum::{Extension, Router};
 use http::StatusCode;
 use vaulttoken::binding::Binding;
-use vaulttoken_axum::{Authenticator, ConfigError, TokenSource, TrustedProxies, Verified};
+use vaulttoken_axum::{
+    AuthLayer, Authenticated, Authenticator, ConfigError, TokenSource, TrustedProxies, Verified,
+};
 
-use common::{Local, bearer, send};
+use common::{Local, bearer, bounded, send};
 
 #[test]
 fn the_builder_refuses_a_cookie_name_that_is_not_a_token() {
@@ -124,4 +126,30 @@ async fn debug_of_verified_claims_shows_claims_and_key_id_not_the_token() {
         answer.body,
         r#"Verified { claims: Who { sub: "sam" }, key_id: Some("k1"), .. }"#
     );
+}
+
+async fn shown_verdict(Extension(verdict): Extension<Authenticated>) -> String {
+    format!("{verdict:?}")
+}
+
+/// A handler's `Debug` of the layer's verdict: the verified token, which
+/// shows claim names and not their values (`send` checks that the token is
+/// not there either), and not which authenticators checked the request.
+#[tokio::test]
+async fn debug_of_a_verdict_shows_the_verified_token_only() {
+    bounded(async {
+        let local = Local::new();
+        let auth = Authenticator::new(Arc::clone(&local.service));
+        let app = Router::new()
+            .route("/", get(shown_verdict))
+            .layer(AuthLayer::new(auth));
+        let token = local.token("sam");
+        let answer = send(&app, bearer("/", &token), &token).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        let verified = local.service.decode_async(&token).await.unwrap();
+        assert_eq!(answer.body, format!("Authenticated({verified:?})"));
+        assert!(answer.body.contains("\"sub\""), "{}", answer.body);
+        assert!(!answer.body.contains("sam"), "{}", answer.body);
+    })
+    .await;
 }

@@ -23,10 +23,10 @@ use vaulttoken::service::VerifiedToken;
 use vaulttoken::time::Duration;
 use vaulttoken::{Claims, LocalKey, LocalService, PublicService, SecretKey};
 use vaulttoken_axum::{
-    Authenticator, ClaimsCheck, TokenSource, UnreadableToken, Verified, has_scope,
+    AuthLayer, Authenticator, ClaimsCheck, TokenSource, UnreadableToken, Verified, has_scope,
 };
 
-use common::{Local, anonymous, bearer, send, start};
+use common::{Local, anonymous, bearer, bounded, send, start};
 use vaulttoken::store::conformance::UnreachableStore;
 
 #[derive(Deserialize)]
@@ -579,6 +579,51 @@ async fn several_extractors_in_one_handler_share_one_decode() {
         (StatusCode::OK, "pat pat true")
     );
     assert_eq!(local.store.checks(), 1);
+}
+
+#[tokio::test]
+async fn an_extractor_with_a_stricter_authenticator_than_the_layer_decodes_for_itself() {
+    bounded(async {
+        let local = Local::new();
+        let general = Authenticator::new(local.service_for(&["api", "admin"]));
+        let admin = Authenticator::new(local.service_for(&["admin"]));
+        // The layer accepts both audiences; `/admin`'s extractor, `admin` only.
+        let admin_routes = Router::new().route("/admin", get(whoami)).with_state(admin);
+        let app = app(general.clone())
+            .merge(admin_routes)
+            .layer(AuthLayer::new(general));
+        let api = local.token_for("eve", "api");
+        let answer = send(&app, bearer("/whoami", &api), &api).await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (StatusCode::OK, "eve k1")
+        );
+        send(&app, bearer("/admin", &api), &api)
+            .await
+            .assert_unauthorized("invalid_token");
+        let admin_token = local.token_for("fay", "admin");
+        let before = local.store.checks();
+        let answer = send(&app, bearer("/admin", &admin_token), &admin_token).await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (StatusCode::OK, "fay k1")
+        );
+        assert_eq!(
+            local.store.checks() - before,
+            2,
+            "the layer and the stricter extractor each decode once"
+        );
+        // An extractor whose authenticator is the layer's (a clone) reuses
+        // the layer's verdict.
+        let before = local.store.checks();
+        let answer = send(&app, bearer("/whoami", &admin_token), &admin_token).await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (StatusCode::OK, "fay k1")
+        );
+        assert_eq!(local.store.checks() - before, 1, "one decode, the layer's");
+    })
+    .await;
 }
 
 #[tokio::test]

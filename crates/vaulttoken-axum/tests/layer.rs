@@ -1,6 +1,6 @@
-//! The layer: a whole router, extractor reuse, claims checks, the 503 path,
-//! and any `http::Request<B>` (what tonic needs), shown with a bare
-//! `tower::service_fn` over `String` bodies.
+//! The layer: a whole router, extractor reuse (by the same authenticator
+//! only), claims checks, the 503 path, and any `http::Request<B>` (what tonic
+//! needs), shown with a bare `tower::service_fn` over `String` bodies.
 #![expect(
     clippy::unwrap_used,
     reason = "a test should fail loudly on any unexpected error"
@@ -11,6 +11,7 @@ mod common;
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::routing::get;
 use axum::{Extension, Router};
 use http::{Request, Response, StatusCode};
@@ -18,10 +19,11 @@ use tower::{Layer, ServiceExt, service_fn};
 use vaulttoken::service::VerifiedToken;
 use vaulttoken::{Claims, LocalKey, LocalService};
 use vaulttoken_axum::{
-    AuthLayer, AuthRejection, Authenticated, Authenticator, ClaimsCheck, EmptyBody, Verified,
+    AuthLayer, AuthRejection, Authenticated, Authenticator, ClaimsCheck, EmptyBody, TokenSource,
+    Verified,
 };
 
-use common::{Local, anonymous, bearer, send};
+use common::{Local, anonymous, bearer, bounded, send};
 use vaulttoken::store::conformance::UnreachableStore;
 
 struct Admin;
@@ -91,6 +93,126 @@ async fn an_extractor_behind_the_layer_reuses_its_decode() {
         1,
         "one decode for the layer and the extractor"
     );
+}
+
+/// A general layer (audiences `api` and `admin`) over the whole router, and
+/// a stricter one (`admin` only) on `/admin`, with a handler there whose
+/// extractor uses a clone of the stricter authenticator.
+fn general_and_admin(local: &Local) -> Router {
+    let general = Authenticator::new(local.service_for(&["api", "admin"]));
+    let admin = Authenticator::new(local.service_for(&["admin"]));
+    let admin_routes = Router::new()
+        .route("/admin", get(from_extension))
+        .route("/admin/me", get(from_extractor))
+        .layer(AuthLayer::new(admin.clone()))
+        .with_state(admin);
+    Router::new()
+        .route("/open", get(from_extractor))
+        .with_state(general.clone())
+        .merge(admin_routes)
+        .layer(AuthLayer::new(general))
+}
+
+#[tokio::test]
+async fn an_inner_layer_with_a_stricter_authenticator_decodes_for_itself() {
+    bounded(async {
+        let local = Local::new();
+        let app = general_and_admin(&local);
+        let api = local.token_for("ann", "api");
+        let answer = send(&app, bearer("/open", &api), &api).await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (StatusCode::OK, "ann")
+        );
+        // The general layer accepted it; the admin layer does not.
+        for path in ["/admin", "/admin/me"] {
+            send(&app, bearer(path, &api), &api)
+                .await
+                .assert_unauthorized("invalid_token");
+        }
+        let admin = local.token_for("ben", "admin");
+        let before = local.store.checks();
+        let answer = send(&app, bearer("/admin", &admin), &admin).await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (StatusCode::OK, "ben k1")
+        );
+        assert_eq!(
+            local.store.checks() - before,
+            2,
+            "the general and the admin authenticator each decode once"
+        );
+        let before = local.store.checks();
+        let answer = send(&app, bearer("/admin/me", &admin), &admin).await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (StatusCode::OK, "ben")
+        );
+        assert_eq!(
+            local.store.checks() - before,
+            2,
+            "the extractor reuses the admin layer's verdict: its authenticator is a clone"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn each_extractor_sees_the_verdict_of_the_authenticator_it_names() {
+    bounded(async {
+        let local = Local::new();
+        let bearer_auth = Authenticator::new(local.service_for(&["api", "admin"]));
+        let cookie_auth = Authenticator::builder(local.service_for(&["admin"]))
+            .token_source(TokenSource::cookie("admin_session"))
+            .build()
+            .unwrap();
+        // Outside in: the bearer layer, the cookie layer, then a handler
+        // whose extractor names the bearer authenticator, and one whose
+        // extractor names the cookie authenticator.
+        let named_bearer = Router::new()
+            .route("/bearer", get(from_extractor))
+            .with_state(bearer_auth.clone());
+        let named_cookie = Router::new()
+            .route("/cookie", get(from_extractor))
+            .route("/latest", get(from_extension))
+            .with_state(cookie_auth.clone());
+        let app = named_bearer
+            .merge(named_cookie)
+            .layer(AuthLayer::new(cookie_auth))
+            .layer(AuthLayer::new(bearer_auth));
+        let api = local.token_for("cat", "api");
+        let admin = local.token_for("dan", "admin");
+        let both = |path: &str| {
+            Request::get(path)
+                .header("authorization", format!("Bearer {api}"))
+                .header("cookie", format!("admin_session={admin}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        for (path, expected) in [
+            ("/bearer", "cat"),
+            ("/cookie", "dan"),
+            ("/latest", "dan k1"),
+        ] {
+            let before = local.store.checks();
+            let answer = send(&app, both(path), &api).await;
+            assert_eq!(
+                (answer.status, answer.body.as_str()),
+                (StatusCode::OK, expected),
+                "{path}"
+            );
+            assert_eq!(
+                local.store.checks() - before,
+                2,
+                "{path}: each layer decodes its own token once, the extractor reuses its own"
+            );
+        }
+        // The bearer token alone passes the bearer layer, not the cookie one.
+        let answer = send(&app, bearer("/bearer", &api), &api).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(answer.code(), "missing_token");
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -1,10 +1,12 @@
 //! What the request tests share: services on a manual clock, a store that is
-//! down, a store that counts its checks, and a helper that sends one request
-//! and checks that the answer never echoes the token.
+//! down, a store that counts its checks, a helper that sends one request and
+//! checks that the answer never echoes the token, and a time bound for each
+//! test.
 #![allow(dead_code, reason = "each test crate uses a different part")]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration as StdDuration;
 
 use axum::Router;
 use axum::body::Body;
@@ -12,6 +14,7 @@ use http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 use vaulttoken::clock::ManualClock;
+use vaulttoken::rules::RuleSet;
 use vaulttoken::store::{
     Check, Consumption, MemoryStore, NewFamily, Rotated, Rotation, StoreFuture, TokenState,
     TokenStore,
@@ -61,6 +64,31 @@ impl Local {
 
     pub(crate) fn token_with(&self, claims: Claims) -> String {
         self.service.encode(&claims).unwrap()
+    }
+
+    /// A token for `subject` and `audience`.
+    pub(crate) fn token_for(&self, subject: &str, audience: &str) -> String {
+        self.token_with(
+            Claims::builder()
+                .subject(subject)
+                .audience(audience)
+                .build()
+                .unwrap(),
+        )
+    }
+
+    /// Another service over the same key, key id, clock and counting store,
+    /// that accepts only tokens for one of `audiences`: a stricter
+    /// authenticator for the same tokens.
+    pub(crate) fn service_for(&self, audiences: &[&str]) -> Arc<LocalService> {
+        Arc::new(
+            LocalService::builder(Arc::clone(&self.key))
+                .key_id("k1")
+                .clock(self.clock.clone())
+                .store(self.store.clone())
+                .rules(RuleSet::default().for_any_audience(audiences.iter().copied()))
+                .build(),
+        )
     }
 }
 
@@ -201,6 +229,13 @@ pub(crate) fn bearer(path: &str, token: &str) -> Request<Body> {
 /// A GET of `path` with no credentials.
 pub(crate) fn anonymous(path: &str) -> Request<Body> {
     Request::get(path).body(Body::empty()).unwrap()
+}
+
+/// Runs `test`, failing it if it takes more than 30 seconds.
+pub(crate) async fn bounded<F: Future>(test: F) -> F::Output {
+    tokio::time::timeout(StdDuration::from_secs(30), test)
+        .await
+        .expect("the test took more than 30 seconds")
 }
 
 /// An hour and a minute: past the default validity and leeway.
