@@ -14,6 +14,8 @@ use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
+mod typed;
+
 use crate::clock::{Clock, SystemClock};
 use crate::encoding;
 use crate::error::{Error, PayloadError};
@@ -553,7 +555,7 @@ impl Claims {
     ///
     /// # Errors
     ///
-    /// [`PayloadError::CustomType`] if they do not fit `T`.
+    /// [`PayloadError::CustomType`], naming the field, if they do not fit `T`.
     ///
     /// # Examples
     ///
@@ -567,15 +569,14 @@ impl Claims {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn deserialize_custom<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        T::deserialize(&Value::Object(self.custom.clone()))
-            .map_err(|_| PayloadError::CustomType.into())
+        typed::from_value(&Value::Object(self.custom.clone()), None)
     }
 
     /// One custom claim, deserialized into any type; `None` if it is absent.
     ///
     /// # Errors
     ///
-    /// [`PayloadError::CustomType`] if the claim does not fit `T`.
+    /// [`PayloadError::CustomType`], naming the field, if the claim does not fit `T`.
     ///
     /// # Examples
     ///
@@ -593,7 +594,7 @@ impl Claims {
     pub fn custom_as<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, Error> {
         self.custom
             .get(name)
-            .map(|value| T::deserialize(value).map_err(|_| PayloadError::CustomType.into()))
+            .map(|value| typed::from_value(value, Some(name)))
             .transpose()
     }
 
@@ -652,7 +653,7 @@ impl Claims {
     ///
     /// # Errors
     ///
-    /// [`PayloadError::CustomType`] if the claims do not fit `T`, and
+    /// [`PayloadError::CustomType`], naming the field, if the claims do not fit `T`, and
     /// [`PayloadError::TimeOutOfRange`] for a time RFC 3339 cannot write.
     ///
     /// # Examples
@@ -680,7 +681,7 @@ impl Claims {
     /// # Ok::<(), vaulttoken::Error>(())
     /// ```
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.to_payload()?).map_err(|_| PayloadError::CustomType.into())
+        typed::from_payload(&self.to_payload()?)
     }
 
     /// A fresh random token identifier: 256 bits from the OS, base64url-encoded.

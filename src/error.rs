@@ -357,12 +357,80 @@ pub enum PayloadError {
     /// A value given as custom claims could not be turned into a JSON object.
     #[error("custom claims must serialize to a JSON object")]
     CustomNotAnObject,
-    /// Claims could not be deserialized into the requested type.
-    #[error("claims do not match the requested type")]
-    CustomType,
+    /// Claims could not be deserialized into the requested type. `field` is
+    /// where (a path such as `role`, `address.city` or `roles[2]`; empty for
+    /// the claims as a whole), `problem` what; the claim's value is never
+    /// part of the error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::error::{Mismatch, PayloadError};
+    /// use vaulttoken::{Claims, Error};
+    ///
+    /// #[derive(Debug, serde::Deserialize)]
+    /// struct Session { role: String, tenant: u32 }
+    ///
+    /// let claims = Claims::builder().claim("role", "admin").claim("tenant", "secret-7").build()?;
+    /// let Err(Error::Payload(PayloadError::CustomType { field, problem })) = claims.deserialize::<Session>() else {
+    ///     panic!("tenant is a string");
+    /// };
+    /// assert_eq!((field.as_str(), problem), ("tenant", Mismatch::WrongType));
+    /// let message = claims.deserialize::<Session>().unwrap_err().to_string();
+    /// assert!(message.contains("`tenant`") && !message.contains("secret-7"));
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    #[error("claims do not match the requested type: {}", mismatch_text(field, *problem))]
+    CustomType {
+        /// Where: the path of the claim that does not fit.
+        field: String,
+        /// What does not fit.
+        problem: Mismatch,
+    },
     /// A value given as claims could not be serialized.
     #[error("claims could not be serialized")]
     NotSerializable,
+}
+
+/// What does not fit when claims are deserialized into a type of yours
+/// ([`PayloadError::CustomType`]).
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::error::Mismatch;
+///
+/// assert_ne!(Mismatch::Missing, Mismatch::WrongType);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Mismatch {
+    /// A field the type requires is absent.
+    Missing,
+    /// A claim has another JSON type than the field's.
+    WrongType,
+    /// A claim has the right type but a value the field refuses (an unknown
+    /// enum variant, a number out of range).
+    InvalidValue,
+    /// A claim the type does not accept (`deny_unknown_fields`).
+    Unknown,
+    /// Anything else the type refused.
+    Other,
+}
+
+/// The text of a [`PayloadError::CustomType`]: names the field, never a value.
+fn mismatch_text(field: &str, problem: Mismatch) -> String {
+    if field.is_empty() {
+        return "the claims as a whole do not fit".to_owned();
+    }
+    let what = match problem {
+        Mismatch::Missing => "is missing",
+        Mismatch::WrongType => "has the wrong type",
+        Mismatch::InvalidValue => "has a value the type refuses",
+        Mismatch::Unknown => "is not a field of the type",
+        Mismatch::Other => "does not fit",
+    };
+    format!("claim `{field}` {what}")
 }
 
 /// Why a token was malformed. Found by format checks alone, before any cryptography.
