@@ -8,6 +8,7 @@ mod failure;
 mod keys;
 mod options;
 mod replies;
+mod role;
 mod scripts;
 mod server_check;
 mod store;

@@ -18,7 +18,7 @@ use crate::failure::Failure;
 use crate::keys::KeyLayout;
 use crate::options::StoreOptions;
 use crate::server_check::{self, CheckFailure, MINIMUM_VERSION, ServerCheck, ServerVersion};
-use crate::{replies, scripts, times};
+use crate::{replies, role, scripts, times};
 
 /// How often the single-server connection retries a reconnect in a row,
 /// before the next call starts over.
@@ -39,6 +39,9 @@ const RECONNECT_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(
 ///   [`StoreError::Timeout`]; a lost connection is
 ///   [`StoreError::Unreachable`] (a category, never the URL), and the next
 ///   calls succeed once the server is back.
+/// - **Primaries only.** A server that is not (or no longer) a primary fails
+///   every call with [`StoreError::Unreachable`], checks included: a replica
+///   may not have the latest revocations.
 /// - **Fail closed.** An answer the store cannot read is
 ///   [`StoreError::Protocol`], never a default.
 ///
@@ -96,8 +99,9 @@ impl RedisStore {
     ///
     /// [`ConnectError::InvalidUrl`], [`ConnectError::InvalidOptions`],
     /// [`ConnectError::Timeout`] after [`StoreOptions::connect_timeout`],
-    /// [`ConnectError::Unreachable`], and [`ConnectError::ServerTooOld`] for
-    /// a server older than 6.2.
+    /// [`ConnectError::Unreachable`], [`ConnectError::ServerTooOld`] for
+    /// a server older than 6.2, and [`ConnectError::NotPrimary`] for a
+    /// replica.
     ///
     /// # Examples
     ///
@@ -199,9 +203,11 @@ impl RedisStore {
         let (connection, server) = match connected {
             Err(_) => return Err(ConnectError::Timeout { timeout }),
             Ok(Err(CheckFailure::VersionUnknown)) => return Err(ConnectError::VersionUnknown),
+            Ok(Err(CheckFailure::NotPrimary)) => return Err(ConnectError::NotPrimary),
             Ok(Err(CheckFailure::Redis(error))) => {
                 return Err(match Failure::of(&error) {
                     Failure::Timeout => ConnectError::Timeout { timeout },
+                    Failure::NotPrimary => ConnectError::NotPrimary,
                     Failure::Unreachable(reason) | Failure::Protocol(reason) => {
                         ConnectError::Unreachable {
                             reason: reason.into(),
@@ -275,16 +281,43 @@ impl RedisStore {
         self.connection.is_cluster()
     }
 
-    /// `future`, within the deadline, with its failure as a category.
+    /// `future`, within the deadline, with its failure as a category. An
+    /// error only a replica gives (`READONLY`, `MASTERDOWN`) makes the store
+    /// ask the server's role, within the same deadline, to say so.
     async fn within(
         &self,
         future: impl Future<Output = RedisResult<Value>>,
     ) -> Result<Value, StoreError> {
         let deadline = self.options.deadline;
-        match tokio::time::timeout(deadline, future).await {
+        let answer = tokio::time::timeout(deadline, async {
+            match future.await {
+                Ok(value) => Ok(value),
+                Err(error) if role::from_a_replica(&error) => Err(self.role_failure(&error).await),
+                Err(error) => Err(Failure::of(&error)),
+            }
+        })
+        .await;
+        match answer {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(Failure::of(&error).into_store_error(deadline)),
+            Ok(Err(failure)) => Err(failure.into_store_error(deadline)),
             Err(_) => Err(Failure::Timeout.into_store_error(deadline)),
+        }
+    }
+
+    /// After `error` from a replica: [`Failure::NotPrimary`] if the server
+    /// says it is not a primary, else the error's own category. On a cluster
+    /// the cluster client follows the new primaries itself.
+    async fn role_failure(&self, error: &redis::RedisError) -> Failure {
+        if self.connection.is_cluster() {
+            return Failure::of(error);
+        }
+        let mut info = cmd("INFO");
+        info.arg("replication");
+        match self.connection.query(&info).await {
+            Ok(Value::BulkString(bytes)) if !role::is_primary(&String::from_utf8_lossy(&bytes)) => {
+                Failure::NotPrimary
+            }
+            _ => Failure::of(error),
         }
     }
 
