@@ -16,7 +16,8 @@ mod times;
 
 pub use crate::connect_error::ConnectError;
 pub use crate::options::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_PREFIX, ReplicaWait, StoreOptions,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_PREFIX, DEFAULT_RECONNECT_MAX_DELAY,
+    DEFAULT_RECONNECT_MIN_DELAY, DEFAULT_RECONNECT_RETRIES, ReplicaWait, StoreOptions,
 };
 pub use crate::server_check::{EvictionPolicy, MINIMUM_VERSION, ServerCheck, ServerVersion};
 pub use crate::store::RedisStore;

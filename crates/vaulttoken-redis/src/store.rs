@@ -20,14 +20,6 @@ use crate::options::StoreOptions;
 use crate::server_check::{self, CheckFailure, MINIMUM_VERSION, ServerCheck, ServerVersion};
 use crate::{replies, role, scripts, times};
 
-/// How often the single-server connection retries a reconnect in a row,
-/// before the next call starts over.
-const RECONNECT_RETRIES: usize = 6;
-
-/// The shortest and longest pause between two reconnect attempts.
-const RECONNECT_MIN_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
-const RECONNECT_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// A [`TokenStore`] in Redis, shared by every instance of a service: one
 /// server (through a connection that reconnects in the background) or a
 /// Redis Cluster.
@@ -123,9 +115,9 @@ impl RedisStore {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.deadline))
             .set_response_timeout(Some(options.deadline))
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_min_delay(RECONNECT_MIN_DELAY)
-            .set_max_delay(RECONNECT_MAX_DELAY);
+            .set_number_of_retries(options.reconnect_retries)
+            .set_min_delay(options.reconnect_min_delay)
+            .set_max_delay(options.reconnect_max_delay);
         let timeout = options.connect_timeout;
         let connected = tokio::time::timeout(timeout, async {
             let manager = ConnectionManager::new_with_config(client, config).await?;
