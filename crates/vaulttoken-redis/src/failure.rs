@@ -4,7 +4,7 @@
 use redis::{ErrorKind, RedisError, ServerErrorKind};
 use vaulttoken::error::StoreError;
 
-use crate::role;
+use crate::{role, write_deadline};
 
 /// The category of a failed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,7 @@ impl Failure {
             }
             _ => match code {
                 Some(role::NOT_PRIMARY_CODE) => Self::NotPrimary,
+                Some(write_deadline::PAST_DEADLINE_CODE) => Self::Timeout,
                 Some("WRONGTYPE") => Self::Protocol("a key holds a value this crate did not write"),
                 Some("OOM") => Self::Unreachable("server out of memory"),
                 Some("NOAUTH" | "WRONGPASS") => Self::Unreachable("authentication failed"),
@@ -141,6 +142,7 @@ mod tests {
             ("TRYAGAIN", Failure::Unreachable("cluster unavailable")),
             ("READONLY", Failure::Unreachable("cluster unavailable")),
             ("NOTPRIMARY", Failure::NotPrimary),
+            ("PASTDEADLINE", Failure::Timeout),
             (
                 "CROSSSLOT",
                 Failure::Protocol("keys of one operation in several slots"),

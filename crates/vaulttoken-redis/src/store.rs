@@ -2,10 +2,12 @@
 
 use core::fmt;
 use core::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
-use redis::{Client, RedisResult, Value, cmd};
+use redis::{Client, RedisResult, ScriptInvocation, Value, cmd};
 use time::OffsetDateTime;
 use vaulttoken::error::StoreError;
 use vaulttoken::store::{
@@ -18,6 +20,7 @@ use crate::failure::Failure;
 use crate::keys::KeyLayout;
 use crate::options::StoreOptions;
 use crate::server_check::{self, CheckFailure, MINIMUM_VERSION, ServerCheck, ServerVersion};
+use crate::write_deadline::{RedisClock, Sample};
 use crate::{replies, role, scripts, times};
 
 /// A [`TokenStore`] in Redis, shared by every instance of a service: one
@@ -31,6 +34,10 @@ use crate::{replies, role, scripts, times};
 ///   [`StoreError::Timeout`]; a lost connection is
 ///   [`StoreError::Unreachable`] (a category, never the URL), and the next
 ///   calls succeed once the server is back.
+/// - **A write that timed out was not made.** Each write script carries its
+///   deadline in Redis's own clock and refuses itself when it reaches Redis
+///   later ([`StoreOptions::reply_margin`]), so a caller that saw
+///   [`StoreError::Timeout`] may retry.
 /// - **Primaries only.** A server that is not (or no longer) a primary fails
 ///   every call with [`StoreError::Unreachable`], checks included: a replica
 ///   may not have the latest revocations.
@@ -62,6 +69,7 @@ pub struct RedisStore {
     keys: KeyLayout,
     options: StoreOptions,
     server: ServerCheck,
+    clock: Arc<RedisClock>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -123,7 +131,8 @@ impl RedisStore {
             let manager = ConnectionManager::new_with_config(client, config).await?;
             let connection = Connection::Single(manager);
             let server = server_check::run(&connection).await?;
-            Ok::<_, CheckFailure>((connection, server))
+            let sample = Sample::take(&connection).await?;
+            Ok::<_, CheckFailure>((connection, server, sample))
         })
         .await;
         Self::finish(connected, options)
@@ -178,7 +187,8 @@ impl RedisStore {
             let cluster = client.get_async_connection().await?;
             let connection = Connection::Cluster(cluster);
             let server = server_check::run(&connection).await?;
-            Ok::<_, CheckFailure>((connection, server))
+            let sample = Sample::take(&connection).await?;
+            Ok::<_, CheckFailure>((connection, server, sample))
         })
         .await;
         Self::finish(connected, options)
@@ -186,13 +196,13 @@ impl RedisStore {
 
     fn finish(
         connected: Result<
-            Result<(Connection, ServerCheck), CheckFailure>,
+            Result<(Connection, ServerCheck, Sample), CheckFailure>,
             tokio::time::error::Elapsed,
         >,
         options: StoreOptions,
     ) -> Result<Self, ConnectError> {
         let timeout = options.connect_timeout;
-        let (connection, server) = match connected {
+        let (connection, server, sample) = match connected {
             Err(_) => return Err(ConnectError::Timeout { timeout }),
             Ok(Err(CheckFailure::VersionUnknown)) => return Err(ConnectError::VersionUnknown),
             Ok(Err(CheckFailure::NotPrimary)) => return Err(ConnectError::NotPrimary),
@@ -215,6 +225,7 @@ impl RedisStore {
             keys: KeyLayout::new(&options.prefix),
             options,
             server,
+            clock: Arc::new(RedisClock::new(sample)),
         })
     }
 
@@ -313,6 +324,27 @@ impl RedisStore {
         }
     }
 
+    /// Runs a write script within the deadline, with its deadline in Redis's
+    /// clock as its last argument: one that reaches Redis too late refuses
+    /// itself, so a write that timed out changed nothing.
+    async fn write(&self, script: &mut ScriptInvocation<'_>) -> Result<Value, StoreError> {
+        let gives_up = Instant::now().checked_add(self.options.deadline);
+        self.within(async {
+            let interval = self.options.clock_sample_interval;
+            let sample = self.clock.sample(&self.connection, interval).await?;
+            let last_start = gives_up.map_or(i64::MAX, |at| {
+                sample.deadline_micros(at, self.options.reply_margin)
+            });
+            script.arg(last_start);
+            let answer = self.connection.run(script).await;
+            if let Err(error) = &answer {
+                self.clock.doubt_after(error);
+            }
+            answer
+        })
+        .await
+    }
+
     /// After a write of `key`: waits for the replicas, if the options ask.
     async fn replicated(&self, key: &str) -> Result<(), StoreError> {
         let Some(wait) = self.options.replicas else {
@@ -369,7 +401,7 @@ impl TokenStore for RedisStore {
             let key = self.keys.subject(subject).token(token_id);
             let mut script = scripts::REVOKE.key(&key);
             script.arg(times::expiry_millis(until));
-            replies::done(&self.within(self.connection.run(&script)).await?)?;
+            replies::done(&self.write(&mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -384,7 +416,7 @@ impl TokenStore for RedisStore {
             let key = self.keys.subject(subject).token(token_id);
             let mut script = scripts::CONSUME.key(&key);
             script.arg(times::expiry_millis(until));
-            let answer = self.within(self.connection.run(&script)).await?;
+            let answer = self.write(&mut script).await?;
             let consumption = replies::consumption(&answer)?;
             self.replicated(&key).await?;
             Ok(consumption)
@@ -403,7 +435,7 @@ impl TokenStore for RedisStore {
             script
                 .arg(times::seconds_ceil(cutoff))
                 .arg(times::expiry_millis(until));
-            replies::done(&self.within(self.connection.run(&script)).await?)?;
+            replies::done(&self.write(&mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -417,13 +449,9 @@ impl TokenStore for RedisStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let key = self.keys.subject(subject).latest(slot);
-            let mut command = cmd("SET");
-            command
-                .arg(&key)
-                .arg(token_id)
-                .arg("PXAT")
-                .arg(times::expiry_millis(until));
-            replies::done(&self.within(self.connection.query(&command)).await?)?;
+            let mut script = scripts::SUPERSEDE.key(&key);
+            script.arg(token_id).arg(times::expiry_millis(until));
+            replies::done(&self.write(&mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -445,7 +473,7 @@ impl TokenStore for RedisStore {
                         .map(|max| max.to_string())
                         .unwrap_or_default(),
                 );
-            let answer = self.within(self.connection.run(&script)).await?;
+            let answer = self.write(&mut script).await?;
             let revoked = replies::created_family(&answer)?;
             self.replicated(&key).await?;
             Ok(revoked)
@@ -484,7 +512,7 @@ impl TokenStore for RedisStore {
                 )
                 .arg(window)
                 .arg(max_uses);
-            let answer = self.within(self.connection.run(&script)).await?;
+            let answer = self.write(&mut script).await?;
             let step = replies::rotated(&answer)?;
             self.replicated(&key).await?;
             Ok(step)
@@ -498,8 +526,8 @@ impl TokenStore for RedisStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let key = self.keys.subject(subject).family(family_id);
-            let script = scripts::REVOKE_FAMILY.key(&key);
-            replies::done(&self.within(self.connection.run(&script)).await?)?;
+            let mut script = scripts::REVOKE_FAMILY.key(&key);
+            replies::done(&self.write(&mut script).await?)?;
             self.replicated(&key).await
         })
     }
