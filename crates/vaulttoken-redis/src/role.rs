@@ -5,7 +5,7 @@
 //! `MASTERDOWN`), and every script asks the same question first
 //! ([`PRIMARY_GUARD`]).
 
-use redis::{ErrorKind, RedisError, ServerErrorKind};
+use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
 
 /// The first lines of every script: a server that is not a primary refuses
 /// with the error code [`NOT_PRIMARY_CODE`], before reading or writing
@@ -25,6 +25,17 @@ pub(crate) const NOT_PRIMARY: &str =
 /// Whether an `INFO replication` answer says `role:master`.
 pub(crate) fn is_primary(info: &str) -> bool {
     info.lines().any(|line| line.trim_end() == "role:master")
+}
+
+/// Whether an `INFO replication` answer (a bulk string in RESP2, a
+/// verbatim string in RESP3) says `role:master`; anything else is not a
+/// primary.
+pub(crate) fn answer_is_primary(answer: &Value) -> bool {
+    match answer {
+        Value::BulkString(bytes) => std::str::from_utf8(bytes).is_ok_and(is_primary),
+        Value::SimpleString(text) | Value::VerbatimString { text, .. } => is_primary(text),
+        _ => false,
+    }
 }
 
 /// Whether `error` is one only a replica gives: a write refused
@@ -59,6 +70,25 @@ mod tests {
         assert!(!is_primary("# Replication\r\nrole:master_of_none\r\n"));
         assert!(!is_primary("# Replication\r\nmaster_role:master\r\n"));
         assert!(!is_primary(""));
+    }
+
+    #[test]
+    fn every_string_kind_of_answer_is_read() {
+        let primary = "# Replication\r\nrole:master\r\n";
+        let replica = "# Replication\r\nrole:slave\r\n";
+        assert!(answer_is_primary(&Value::BulkString(primary.into())));
+        assert!(!answer_is_primary(&Value::BulkString(replica.into())));
+        assert!(!answer_is_primary(&Value::BulkString(vec![0xff])));
+        assert!(answer_is_primary(&Value::SimpleString(primary.into())));
+        assert!(answer_is_primary(&Value::VerbatimString {
+            format: redis::VerbatimFormat::Text,
+            text: primary.into(),
+        }));
+        assert!(!answer_is_primary(&Value::VerbatimString {
+            format: redis::VerbatimFormat::Text,
+            text: replica.into(),
+        }));
+        assert!(!answer_is_primary(&Value::Nil));
     }
 
     #[test]

@@ -241,7 +241,7 @@ pub(crate) async fn run(connection: &Connection) -> Result<ServerCheck, CheckFai
     let mut replication = cmd("INFO");
     replication.arg("replication");
     for answer in connection.query_each_primary(replication).await? {
-        if !text(&answer).as_deref().is_some_and(role::is_primary) {
+        if !role::answer_is_primary(&answer) {
             return Err(CheckFailure::NotPrimary);
         }
     }

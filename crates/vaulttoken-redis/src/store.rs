@@ -317,9 +317,7 @@ impl RedisStore {
         let mut info = cmd("INFO");
         info.arg("replication");
         match self.connection.query(&info).await {
-            Ok(Value::BulkString(bytes)) if !role::is_primary(&String::from_utf8_lossy(&bytes)) => {
-                Failure::NotPrimary
-            }
+            Ok(answer) if !role::answer_is_primary(&answer) => Failure::NotPrimary,
             _ => Failure::of(error),
         }
     }
