@@ -247,6 +247,14 @@ mod tests {
     }
 
     #[test]
+    fn every_supported_server_replicates_script_effects() {
+        // TIME before a write needs effects replication, the default from
+        // Redis 5 (and the only mode from 7).
+        use crate::server_check::{MINIMUM_VERSION, ServerVersion};
+        assert!(MINIMUM_VERSION >= ServerVersion::new(5, 0, 0));
+    }
+
+    #[test]
     fn the_guard_refuses_with_its_code_on_the_last_argument() {
         assert!(DEADLINE_GUARD.contains(PAST_DEADLINE_CODE));
         assert!(DEADLINE_GUARD.contains("ARGV[#ARGV]"));
