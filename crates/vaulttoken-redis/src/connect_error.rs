@@ -18,6 +18,7 @@ use crate::server_check::{MINIMUM_VERSION, ServerVersion};
 /// assert_eq!(err.to_string(), "Redis 6.0.16 is too old: this store needs 6.2.0 or later");
 /// // A URL is never echoed: it may hold a password.
 /// assert_eq!(ConnectError::InvalidUrl.to_string(), "invalid Redis URL");
+/// assert!(ConnectError::NotPrimary.to_string().contains("read-only replica"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -53,4 +54,12 @@ pub enum ConnectError {
     /// `INFO server` did not say which version the server is.
     #[error("the Redis version could not be read")]
     VersionUnknown,
+    /// The server is not a primary (`INFO replication` does not say
+    /// `role:master`): a replica answers from data that may be stale, and
+    /// refuses every write. Typically a URL left on the old primary after a
+    /// failover. The store talks to primaries only.
+    #[error(
+        "the Redis URL points at a read-only replica, not a primary: point the store at the primary"
+    )]
+    NotPrimary,
 }

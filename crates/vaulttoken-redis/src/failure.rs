@@ -4,6 +4,8 @@
 use redis::{ErrorKind, RedisError, ServerErrorKind};
 use vaulttoken::error::StoreError;
 
+use crate::{role, write_deadline};
+
 /// The category of a failed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Failure {
@@ -13,6 +15,8 @@ pub(crate) enum Failure {
     Unreachable(&'static str),
     /// An answer this crate cannot read or did not expect.
     Protocol(&'static str),
+    /// The server is a replica, not a primary.
+    NotPrimary,
 }
 
 impl Failure {
@@ -52,6 +56,8 @@ impl Failure {
                 Self::Protocol("keys of one operation in several slots")
             }
             _ => match code {
+                Some(role::NOT_PRIMARY_CODE) => Self::NotPrimary,
+                Some(write_deadline::PAST_DEADLINE_CODE) => Self::Timeout,
                 Some("WRONGTYPE") => Self::Protocol("a key holds a value this crate did not write"),
                 Some("OOM") => Self::Unreachable("server out of memory"),
                 Some("NOAUTH" | "WRONGPASS") => Self::Unreachable("authentication failed"),
@@ -71,6 +77,9 @@ impl Failure {
             },
             Self::Protocol(reason) => StoreError::Protocol {
                 reason: reason.into(),
+            },
+            Self::NotPrimary => StoreError::Unreachable {
+                reason: role::NOT_PRIMARY.into(),
             },
         }
     }
@@ -132,6 +141,8 @@ mod tests {
             ("MASTERDOWN", Failure::Unreachable("cluster unavailable")),
             ("TRYAGAIN", Failure::Unreachable("cluster unavailable")),
             ("READONLY", Failure::Unreachable("cluster unavailable")),
+            ("NOTPRIMARY", Failure::NotPrimary),
+            ("PASTDEADLINE", Failure::Timeout),
             (
                 "CROSSSLOT",
                 Failure::Protocol("keys of one operation in several slots"),
@@ -162,6 +173,12 @@ mod tests {
         assert_eq!(
             Failure::Protocol("y").into_store_error(deadline),
             StoreError::Protocol { reason: "y".into() }
+        );
+        assert_eq!(
+            Failure::NotPrimary.into_store_error(deadline),
+            StoreError::Unreachable {
+                reason: role::NOT_PRIMARY.into()
+            }
         );
         let forever = Failure::Timeout.into_store_error(std::time::Duration::MAX);
         assert_eq!(

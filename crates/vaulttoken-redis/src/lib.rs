@@ -8,14 +8,18 @@ mod failure;
 mod keys;
 mod options;
 mod replies;
+mod role;
 mod scripts;
 mod server_check;
 mod store;
 mod times;
+mod write_deadline;
 
 pub use crate::connect_error::ConnectError;
 pub use crate::options::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_PREFIX, ReplicaWait, StoreOptions,
+    DEFAULT_CLOCK_SAMPLE_INTERVAL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_PREFIX,
+    DEFAULT_RECONNECT_MAX_DELAY, DEFAULT_RECONNECT_MIN_DELAY, DEFAULT_RECONNECT_RETRIES,
+    DEFAULT_REPLY_MARGIN, ReplicaWait, StoreOptions,
 };
 pub use crate::server_check::{EvictionPolicy, MINIMUM_VERSION, ServerCheck, ServerVersion};
 pub use crate::store::RedisStore;

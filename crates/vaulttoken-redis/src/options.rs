@@ -1,5 +1,6 @@
-//! [`StoreOptions`]: the key prefix, the deadline of every call, and the
-//! optional wait for replicas.
+//! [`StoreOptions`]: the key prefix, the deadline of every call, the
+//! optional wait for replicas, the reconnect pauses, and how write deadlines
+//! are kept in Redis's clock.
 
 use std::time::Duration;
 
@@ -43,6 +44,76 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_millis(500);
 /// ```
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often in a row the single-server connection tries to reconnect
+/// unless [`StoreOptions::reconnect_retries`] sets another: 6.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken_redis::{DEFAULT_RECONNECT_RETRIES, StoreOptions};
+///
+/// assert_eq!(StoreOptions::default().reconnect_retries, DEFAULT_RECONNECT_RETRIES);
+/// assert_eq!(DEFAULT_RECONNECT_RETRIES, 6);
+/// ```
+pub const DEFAULT_RECONNECT_RETRIES: usize = 6;
+
+/// The first pause between two reconnect attempts unless
+/// [`StoreOptions::reconnect_min_delay`] sets another: 50 ms.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use vaulttoken_redis::{DEFAULT_RECONNECT_MIN_DELAY, StoreOptions};
+///
+/// assert_eq!(StoreOptions::default().reconnect_min_delay, DEFAULT_RECONNECT_MIN_DELAY);
+/// assert_eq!(DEFAULT_RECONNECT_MIN_DELAY, Duration::from_millis(50));
+/// ```
+pub const DEFAULT_RECONNECT_MIN_DELAY: Duration = Duration::from_millis(50);
+
+/// The pause between two reconnect attempts stops growing here unless
+/// [`StoreOptions::reconnect_max_delay`] sets another: 1 s.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use vaulttoken_redis::{DEFAULT_RECONNECT_MAX_DELAY, StoreOptions};
+///
+/// assert_eq!(StoreOptions::default().reconnect_max_delay, DEFAULT_RECONNECT_MAX_DELAY);
+/// assert_eq!(DEFAULT_RECONNECT_MAX_DELAY, Duration::from_secs(1));
+/// ```
+pub const DEFAULT_RECONNECT_MAX_DELAY: Duration = Duration::from_secs(1);
+
+/// The part of the deadline kept for a write's answer unless
+/// [`StoreOptions::reply_margin`] sets another: 50 ms.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use vaulttoken_redis::{DEFAULT_REPLY_MARGIN, StoreOptions};
+///
+/// assert_eq!(StoreOptions::default().reply_margin, DEFAULT_REPLY_MARGIN);
+/// assert_eq!(DEFAULT_REPLY_MARGIN, Duration::from_millis(50));
+/// ```
+pub const DEFAULT_REPLY_MARGIN: Duration = Duration::from_millis(50);
+
+/// How old the store's reading of Redis's clock may get before a write
+/// reads it again, unless [`StoreOptions::clock_sample_interval`] sets
+/// another: 10 s.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use vaulttoken_redis::{DEFAULT_CLOCK_SAMPLE_INTERVAL, StoreOptions};
+///
+/// assert_eq!(StoreOptions::default().clock_sample_interval, DEFAULT_CLOCK_SAMPLE_INTERVAL);
+/// assert_eq!(DEFAULT_CLOCK_SAMPLE_INTERVAL, Duration::from_secs(10));
+/// ```
+pub const DEFAULT_CLOCK_SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
+
 /// How a [`RedisStore`](crate::RedisStore) talks to Redis. Every field has a
 /// builder method of the same name.
 ///
@@ -77,6 +148,35 @@ pub struct StoreOptions {
     /// Whether every write waits for replicas before it is acknowledged.
     /// Defaults to `None`: acknowledged once the primary has it.
     pub replicas: Option<ReplicaWait>,
+    /// How often in a row a single-server store tries to reconnect after it
+    /// lost its connection, in the background; once they all failed, the
+    /// next call starts over. Defaults to [`DEFAULT_RECONNECT_RETRIES`] (6).
+    /// Calls keep their deadline meanwhile. (A cluster store reconnects
+    /// through the cluster client's own policy, within the deadline.)
+    pub reconnect_retries: usize,
+    /// The first pause between two reconnect attempts; each next pause
+    /// doubles, up to [`reconnect_max_delay`](Self::reconnect_max_delay),
+    /// and each gets a random jitter of up to as much again. Defaults to
+    /// [`DEFAULT_RECONNECT_MIN_DELAY`] (50 ms).
+    pub reconnect_min_delay: Duration,
+    /// The longest pause between two reconnect attempts (before jitter).
+    /// Defaults to [`DEFAULT_RECONNECT_MAX_DELAY`] (1 s).
+    pub reconnect_max_delay: Duration,
+    /// The end of the deadline kept for a write's answer: a write (revoke,
+    /// consume, cutoff, supersede, family create, rotate or revoke) that
+    /// reaches Redis later than `deadline - reply_margin` (by Redis's own
+    /// clock, counted early) refuses itself and changes nothing, and the
+    /// caller gets [`StoreError::Timeout`](vaulttoken::error::StoreError::Timeout).
+    /// So a write that timed out was not made, unless its answer took longer
+    /// than this margin to come back. It must be shorter than the deadline.
+    /// Defaults to [`DEFAULT_REPLY_MARGIN`] (50 ms).
+    pub reply_margin: Duration,
+    /// How old the store's reading of Redis's clock (for the write
+    /// deadlines) may get before the next write reads it again (one `TIME`
+    /// call): this bounds how long a drift or a step of either clock can
+    /// make write deadlines late. Defaults to
+    /// [`DEFAULT_CLOCK_SAMPLE_INTERVAL`] (10 s).
+    pub clock_sample_interval: Duration,
 }
 
 /// Writes wait (`WAIT`) until this many replicas have them, or fail.
@@ -123,6 +223,11 @@ impl Default for StoreOptions {
             deadline: DEFAULT_DEADLINE,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             replicas: None,
+            reconnect_retries: DEFAULT_RECONNECT_RETRIES,
+            reconnect_min_delay: DEFAULT_RECONNECT_MIN_DELAY,
+            reconnect_max_delay: DEFAULT_RECONNECT_MAX_DELAY,
+            reply_margin: DEFAULT_REPLY_MARGIN,
+            clock_sample_interval: DEFAULT_CLOCK_SAMPLE_INTERVAL,
         }
     }
 }
@@ -200,6 +305,95 @@ impl StoreOptions {
         self
     }
 
+    /// Sets how often in a row the connection tries to reconnect (default
+    /// 6); with `0`, one attempt, and the next call that finds the
+    /// connection lost starts another.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken_redis::StoreOptions;
+    ///
+    /// assert_eq!(StoreOptions::default().reconnect_retries(10).reconnect_retries, 10);
+    /// ```
+    #[must_use]
+    pub fn reconnect_retries(mut self, retries: usize) -> Self {
+        self.reconnect_retries = retries;
+        self
+    }
+
+    /// Sets the first pause between two reconnect attempts (default 50 ms);
+    /// it must be longer than zero and no longer than
+    /// [`reconnect_max_delay`](Self::reconnect_max_delay).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vaulttoken_redis::StoreOptions;
+    ///
+    /// let options = StoreOptions::default().reconnect_min_delay(Duration::from_millis(200));
+    /// assert_eq!(options.reconnect_min_delay, Duration::from_millis(200));
+    /// ```
+    #[must_use]
+    pub fn reconnect_min_delay(mut self, delay: Duration) -> Self {
+        self.reconnect_min_delay = delay;
+        self
+    }
+
+    /// Sets the longest pause between two reconnect attempts (default 1 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vaulttoken_redis::StoreOptions;
+    ///
+    /// let options = StoreOptions::default().reconnect_max_delay(Duration::from_secs(5));
+    /// assert_eq!(options.reconnect_max_delay, Duration::from_secs(5));
+    /// ```
+    #[must_use]
+    pub fn reconnect_max_delay(mut self, delay: Duration) -> Self {
+        self.reconnect_max_delay = delay;
+        self
+    }
+
+    /// Sets the part of the deadline kept for a write's answer (default
+    /// 50 ms; shorter than the deadline).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vaulttoken_redis::StoreOptions;
+    ///
+    /// let options = StoreOptions::default().reply_margin(Duration::from_millis(100));
+    /// assert_eq!(options.reply_margin, Duration::from_millis(100));
+    /// ```
+    #[must_use]
+    pub fn reply_margin(mut self, margin: Duration) -> Self {
+        self.reply_margin = margin;
+        self
+    }
+
+    /// Sets how old the reading of Redis's clock may get (default 10 s;
+    /// longer than zero).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vaulttoken_redis::StoreOptions;
+    ///
+    /// let options = StoreOptions::default().clock_sample_interval(Duration::from_secs(1));
+    /// assert_eq!(options.clock_sample_interval, Duration::from_secs(1));
+    /// ```
+    #[must_use]
+    pub fn clock_sample_interval(mut self, interval: Duration) -> Self {
+        self.clock_sample_interval = interval;
+        self
+    }
+
     /// What is wrong with these options, if anything.
     pub(crate) fn problem(&self) -> Option<&'static str> {
         if self.prefix.contains(['{', '}']) {
@@ -215,6 +409,18 @@ impl StoreOptions {
             && wait.timeout >= self.deadline
         {
             return Some("the replica wait must be shorter than the deadline");
+        }
+        if self.reconnect_min_delay.is_zero() {
+            return Some("the first reconnect pause must be longer than zero");
+        }
+        if self.reconnect_min_delay > self.reconnect_max_delay {
+            return Some("the first reconnect pause must not be longer than the longest");
+        }
+        if self.reply_margin >= self.deadline {
+            return Some("the reply margin must be shorter than the deadline");
+        }
+        if self.clock_sample_interval.is_zero() {
+            return Some("the clock sample interval must be longer than zero");
         }
         None
     }
@@ -251,6 +457,63 @@ mod tests {
                 .problem()
                 .is_some()
         );
+    }
+
+    #[test]
+    fn reconnect_defaults_are_documented_values() {
+        let options = StoreOptions::default();
+        assert_eq!(options.reconnect_retries, 6);
+        assert_eq!(options.reconnect_min_delay, Duration::from_millis(50));
+        assert_eq!(options.reconnect_max_delay, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn reconnect_pauses_must_be_ordered_and_not_zero() {
+        let second = Duration::from_secs(1);
+        assert!(
+            StoreOptions::default()
+                .reconnect_min_delay(Duration::ZERO)
+                .problem()
+                .is_some()
+        );
+        let reversed = StoreOptions::default()
+            .reconnect_min_delay(second * 2)
+            .reconnect_max_delay(second);
+        assert!(reversed.problem().is_some());
+        let equal = StoreOptions::default()
+            .reconnect_min_delay(second)
+            .reconnect_max_delay(second);
+        assert_eq!(equal.problem(), None);
+        let none = StoreOptions::default().reconnect_retries(0);
+        assert_eq!(none.problem(), None);
+    }
+
+    #[test]
+    fn write_deadline_defaults_are_documented_values() {
+        let options = StoreOptions::default();
+        assert_eq!(options.reply_margin, Duration::from_millis(50));
+        assert_eq!(options.clock_sample_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_reply_margin_must_fit_in_the_deadline() {
+        let deadline = Duration::from_millis(100);
+        let options = StoreOptions::default().deadline(deadline);
+        assert!(options.clone().reply_margin(deadline).problem().is_some());
+        let shorter = options.clone().reply_margin(Duration::from_millis(99));
+        assert_eq!(shorter.problem(), None);
+        assert_eq!(options.reply_margin(Duration::ZERO).problem(), None);
+        // The default margin does not fit a deadline as short as itself.
+        let short = StoreOptions::default().deadline(Duration::from_millis(50));
+        assert!(short.problem().is_some());
+    }
+
+    #[test]
+    fn the_clock_sample_interval_is_not_zero() {
+        let zero = StoreOptions::default().clock_sample_interval(Duration::ZERO);
+        assert!(zero.problem().is_some());
+        let tiny = StoreOptions::default().clock_sample_interval(Duration::from_nanos(1));
+        assert_eq!(tiny.problem(), None);
     }
 
     #[test]

@@ -13,6 +13,12 @@
 //! | `…:family:<id>`             | hash: `gen created expires last rotated grace revoked` | the family's absolute expiry |
 //! | `…:families`                | sorted set: family id by creation second | the latest family expiry |
 //!
+//! Every script starts with the primary guard: on a replica it refuses
+//! (`NOTPRIMARY`) before it reads anything. Every write script then checks
+//! its deadline: its last `ARGV` is the last Redis `TIME` (microseconds) at
+//! which it may run, and past it the script refuses (`PASTDEADLINE`) and
+//! changes nothing (see `write_deadline`).
+//!
 //! Times the scripts compare are whole unix seconds; key expiries are unix
 //! milliseconds. Generations are compared as decimal strings, so no
 //! generation loses precision in Lua's doubles.
@@ -20,6 +26,21 @@
 use std::sync::LazyLock;
 
 use redis::Script;
+
+use crate::role::PRIMARY_GUARD;
+use crate::write_deadline::DEADLINE_GUARD;
+
+/// A script that first makes sure its server is a primary
+/// ([`PRIMARY_GUARD`]): every script's answer comes from a primary's data.
+fn primary_only(body: &str) -> Script {
+    Script::new(&format!("{PRIMARY_GUARD}\n{body}"))
+}
+
+/// A write script: a primary only, and refused past its deadline, its last
+/// argument ([`DEADLINE_GUARD`]), before it reads or writes anything.
+fn write_before_deadline(body: &str) -> Script {
+    Script::new(&format!("{PRIMARY_GUARD}\n{DEADLINE_GUARD}\n{body}"))
+}
 
 /// What a decode asks. `KEYS`: the id entry, the cutoff, then the latest
 /// slot if `ARGV[3]` is `1`, then the family if `ARGV[4]` is `1`. `ARGV[1]`:
@@ -29,7 +50,7 @@ use redis::Script;
 /// 4 superseded, 5 family revoked, -1 a cutoff this crate did not write.
 /// The order is the memory store's: id, cutoff, slot, family.
 pub(crate) static CHECK: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    primary_only(
         r"
 local entry = redis.call('GET', KEYS[1])
 if entry then
@@ -59,7 +80,7 @@ return 0
 /// Revokes an id until `ARGV[1]` (ms): a spent id stays spent, and the
 /// entry keeps the later of its expiry and the new one.
 pub(crate) static REVOKE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    write_before_deadline(
         r"
 local status = 'revoked'
 local entry = redis.call('GET', KEYS[1])
@@ -77,7 +98,7 @@ return 0
 /// Spends an id once, until `ARGV[1]` (ms): `SET NX PXAT`. Answers 0 spent
 /// now, 1 spent before, 2 revoked.
 pub(crate) static CONSUME: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    write_before_deadline(
         r"
 if redis.call('SET', KEYS[1], 'used:' .. ARGV[1], 'NX', 'PXAT', ARGV[1]) then return 0 end
 if string.sub(redis.call('GET', KEYS[1]), 1, 5) == 'used:' then return 1 end
@@ -89,7 +110,7 @@ return 2
 /// Sets the subject's cutoff to the later of the held one and `ARGV[1]`
 /// (seconds), kept until the later of the held `until` and `ARGV[2]` (ms).
 pub(crate) static CUTOFF: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    write_before_deadline(
         r"
 local cutoff = ARGV[1]
 local until_ms = ARGV[2]
@@ -114,7 +135,7 @@ return 0
 /// The index names the subject's other families, which the script reads by
 /// the key layout: they share the hash tag, so they are in this slot.
 pub(crate) static CREATE_FAMILY: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    write_before_deadline(
         r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return {1} end
 local out = {0}
@@ -156,7 +177,7 @@ return out
 /// uses. Answers `{0, gen, at}` advanced, `{1, gen, at}` grace replay,
 /// `{2}` reuse detected, `{3}` revoked or unknown, `{4}` expired.
 pub(crate) static ROTATE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    write_before_deadline(
         r"
 local f = redis.call('HMGET', KEYS[1], 'gen', 'expires', 'last', 'rotated', 'grace', 'revoked')
 local gen, expires, last, rotated, grace_uses = f[1], f[2], f[3], f[4], f[5]
@@ -188,9 +209,19 @@ return {2}
     )
 });
 
+/// Records `ARGV[1]` as the latest token of a slot until `ARGV[2]` (ms).
+pub(crate) static SUPERSEDE: LazyLock<Script> = LazyLock::new(|| {
+    write_before_deadline(
+        r"
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+return 0
+",
+    )
+});
+
 /// Revokes a family, if it exists; the record keeps its expiry.
 pub(crate) static REVOKE_FAMILY: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    write_before_deadline(
         r"
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'revoked', '1') end
 return 0

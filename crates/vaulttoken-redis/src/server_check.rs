@@ -1,12 +1,14 @@
 //! What the store checks at connect: the server version (6.2 or later, for
-//! `SET … PXAT`) and the eviction policy (anything but `noeviction` can
-//! silently drop a revocation).
+//! `SET … PXAT`), that it is a primary (a replica may answer from stale
+//! data), and the eviction policy (anything but `noeviction` can silently
+//! drop a revocation).
 
 use core::fmt;
 
 use redis::{Value, cmd};
 
 use crate::connection::Connection;
+use crate::role;
 
 /// The oldest Redis this crate runs on: 6.2, the first with `SET … PXAT`.
 ///
@@ -207,6 +209,8 @@ pub(crate) enum CheckFailure {
     Redis(redis::RedisError),
     /// `INFO` answered without a readable `redis_version`.
     VersionUnknown,
+    /// A server is not a primary.
+    NotPrimary,
 }
 
 impl From<redis::RedisError> for CheckFailure {
@@ -215,7 +219,8 @@ impl From<redis::RedisError> for CheckFailure {
     }
 }
 
-/// Reads the version and the eviction policy of every primary, and warns
+/// Reads the version, the role and the eviction policy of every primary
+/// (refusing a replica), and warns
 /// (target `vaulttoken_redis`) when entries may be evicted.
 pub(crate) async fn run(connection: &Connection) -> Result<ServerCheck, CheckFailure> {
     let mut info = cmd("INFO");
@@ -232,6 +237,14 @@ pub(crate) async fn run(connection: &Connection) -> Result<ServerCheck, CheckFai
         .into_iter()
         .min()
         .ok_or(CheckFailure::VersionUnknown)?;
+
+    let mut replication = cmd("INFO");
+    replication.arg("replication");
+    for answer in connection.query_each_primary(replication).await? {
+        if !role::answer_is_primary(&answer) {
+            return Err(CheckFailure::NotPrimary);
+        }
+    }
 
     let mut config = cmd("CONFIG");
     config.arg("GET").arg("maxmemory-policy");

@@ -2,10 +2,12 @@
 
 use core::fmt;
 use core::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
-use redis::{Client, RedisResult, Value, cmd};
+use redis::{Client, RedisResult, ScriptInvocation, Value, cmd};
 use time::OffsetDateTime;
 use vaulttoken::error::StoreError;
 use vaulttoken::store::{
@@ -18,15 +20,8 @@ use crate::failure::Failure;
 use crate::keys::KeyLayout;
 use crate::options::StoreOptions;
 use crate::server_check::{self, CheckFailure, MINIMUM_VERSION, ServerCheck, ServerVersion};
-use crate::{replies, scripts, times};
-
-/// How often the single-server connection retries a reconnect in a row,
-/// before the next call starts over.
-const RECONNECT_RETRIES: usize = 6;
-
-/// The shortest and longest pause between two reconnect attempts.
-const RECONNECT_MIN_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
-const RECONNECT_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+use crate::write_deadline::{RedisClock, Sample};
+use crate::{replies, role, scripts, times};
 
 /// A [`TokenStore`] in Redis, shared by every instance of a service: one
 /// server (through a connection that reconnects in the background) or a
@@ -39,6 +34,13 @@ const RECONNECT_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(
 ///   [`StoreError::Timeout`]; a lost connection is
 ///   [`StoreError::Unreachable`] (a category, never the URL), and the next
 ///   calls succeed once the server is back.
+/// - **A write that timed out was not made.** Each write script carries its
+///   deadline in Redis's own clock and refuses itself when it reaches Redis
+///   later ([`StoreOptions::reply_margin`]), so a caller that saw
+///   [`StoreError::Timeout`] may retry.
+/// - **Primaries only.** A server that is not (or no longer) a primary fails
+///   every call with [`StoreError::Unreachable`], checks included: a replica
+///   may not have the latest revocations.
 /// - **Fail closed.** An answer the store cannot read is
 ///   [`StoreError::Protocol`], never a default.
 ///
@@ -67,6 +69,7 @@ pub struct RedisStore {
     keys: KeyLayout,
     options: StoreOptions,
     server: ServerCheck,
+    clock: Arc<RedisClock>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -96,8 +99,9 @@ impl RedisStore {
     ///
     /// [`ConnectError::InvalidUrl`], [`ConnectError::InvalidOptions`],
     /// [`ConnectError::Timeout`] after [`StoreOptions::connect_timeout`],
-    /// [`ConnectError::Unreachable`], and [`ConnectError::ServerTooOld`] for
-    /// a server older than 6.2.
+    /// [`ConnectError::Unreachable`], [`ConnectError::ServerTooOld`] for
+    /// a server older than 6.2, and [`ConnectError::NotPrimary`] for a
+    /// replica.
     ///
     /// # Examples
     ///
@@ -119,15 +123,16 @@ impl RedisStore {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.deadline))
             .set_response_timeout(Some(options.deadline))
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_min_delay(RECONNECT_MIN_DELAY)
-            .set_max_delay(RECONNECT_MAX_DELAY);
+            .set_number_of_retries(options.reconnect_retries)
+            .set_min_delay(options.reconnect_min_delay)
+            .set_max_delay(options.reconnect_max_delay);
         let timeout = options.connect_timeout;
         let connected = tokio::time::timeout(timeout, async {
             let manager = ConnectionManager::new_with_config(client, config).await?;
             let connection = Connection::Single(manager);
             let server = server_check::run(&connection).await?;
-            Ok::<_, CheckFailure>((connection, server))
+            let sample = Sample::take(&connection).await?;
+            Ok::<_, CheckFailure>((connection, server, sample))
         })
         .await;
         Self::finish(connected, options)
@@ -182,7 +187,8 @@ impl RedisStore {
             let cluster = client.get_async_connection().await?;
             let connection = Connection::Cluster(cluster);
             let server = server_check::run(&connection).await?;
-            Ok::<_, CheckFailure>((connection, server))
+            let sample = Sample::take(&connection).await?;
+            Ok::<_, CheckFailure>((connection, server, sample))
         })
         .await;
         Self::finish(connected, options)
@@ -190,18 +196,20 @@ impl RedisStore {
 
     fn finish(
         connected: Result<
-            Result<(Connection, ServerCheck), CheckFailure>,
+            Result<(Connection, ServerCheck, Sample), CheckFailure>,
             tokio::time::error::Elapsed,
         >,
         options: StoreOptions,
     ) -> Result<Self, ConnectError> {
         let timeout = options.connect_timeout;
-        let (connection, server) = match connected {
+        let (connection, server, sample) = match connected {
             Err(_) => return Err(ConnectError::Timeout { timeout }),
             Ok(Err(CheckFailure::VersionUnknown)) => return Err(ConnectError::VersionUnknown),
+            Ok(Err(CheckFailure::NotPrimary)) => return Err(ConnectError::NotPrimary),
             Ok(Err(CheckFailure::Redis(error))) => {
                 return Err(match Failure::of(&error) {
                     Failure::Timeout => ConnectError::Timeout { timeout },
+                    Failure::NotPrimary => ConnectError::NotPrimary,
                     Failure::Unreachable(reason) | Failure::Protocol(reason) => {
                         ConnectError::Unreachable {
                             reason: reason.into(),
@@ -217,6 +225,7 @@ impl RedisStore {
             keys: KeyLayout::new(&options.prefix),
             options,
             server,
+            clock: Arc::new(RedisClock::new(sample)),
         })
     }
 
@@ -275,17 +284,63 @@ impl RedisStore {
         self.connection.is_cluster()
     }
 
-    /// `future`, within the deadline, with its failure as a category.
+    /// `future`, within the deadline, with its failure as a category. An
+    /// error only a replica gives (`READONLY`, `MASTERDOWN`) makes the store
+    /// ask the server's role, within the same deadline, to say so.
     async fn within(
         &self,
         future: impl Future<Output = RedisResult<Value>>,
     ) -> Result<Value, StoreError> {
         let deadline = self.options.deadline;
-        match tokio::time::timeout(deadline, future).await {
+        let answer = tokio::time::timeout(deadline, async {
+            match future.await {
+                Ok(value) => Ok(value),
+                Err(error) if role::from_a_replica(&error) => Err(self.role_failure(&error).await),
+                Err(error) => Err(Failure::of(&error)),
+            }
+        })
+        .await;
+        match answer {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(Failure::of(&error).into_store_error(deadline)),
+            Ok(Err(failure)) => Err(failure.into_store_error(deadline)),
             Err(_) => Err(Failure::Timeout.into_store_error(deadline)),
         }
+    }
+
+    /// After `error` from a replica: [`Failure::NotPrimary`] if the server
+    /// says it is not a primary, else the error's own category. On a cluster
+    /// the cluster client follows the new primaries itself.
+    async fn role_failure(&self, error: &redis::RedisError) -> Failure {
+        if self.connection.is_cluster() {
+            return Failure::of(error);
+        }
+        let mut info = cmd("INFO");
+        info.arg("replication");
+        match self.connection.query(&info).await {
+            Ok(answer) if !role::answer_is_primary(&answer) => Failure::NotPrimary,
+            _ => Failure::of(error),
+        }
+    }
+
+    /// Runs a write script within the deadline, with its deadline in Redis's
+    /// clock as its last argument: one that reaches Redis too late refuses
+    /// itself, so a write that timed out changed nothing.
+    async fn write(&self, script: &mut ScriptInvocation<'_>) -> Result<Value, StoreError> {
+        let gives_up = Instant::now().checked_add(self.options.deadline);
+        self.within(async {
+            let interval = self.options.clock_sample_interval;
+            let sample = self.clock.sample(&self.connection, interval).await?;
+            let last_start = gives_up.map_or(i64::MAX, |at| {
+                sample.deadline_micros(at, self.options.reply_margin)
+            });
+            script.arg(last_start);
+            let answer = self.connection.run(script).await;
+            if let Err(error) = &answer {
+                self.clock.doubt_after(error);
+            }
+            answer
+        })
+        .await
     }
 
     /// After a write of `key`: waits for the replicas, if the options ask.
@@ -344,7 +399,7 @@ impl TokenStore for RedisStore {
             let key = self.keys.subject(subject).token(token_id);
             let mut script = scripts::REVOKE.key(&key);
             script.arg(times::expiry_millis(until));
-            replies::done(&self.within(self.connection.run(&script)).await?)?;
+            replies::done(&self.write(&mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -359,7 +414,7 @@ impl TokenStore for RedisStore {
             let key = self.keys.subject(subject).token(token_id);
             let mut script = scripts::CONSUME.key(&key);
             script.arg(times::expiry_millis(until));
-            let answer = self.within(self.connection.run(&script)).await?;
+            let answer = self.write(&mut script).await?;
             let consumption = replies::consumption(&answer)?;
             self.replicated(&key).await?;
             Ok(consumption)
@@ -378,7 +433,7 @@ impl TokenStore for RedisStore {
             script
                 .arg(times::seconds_ceil(cutoff))
                 .arg(times::expiry_millis(until));
-            replies::done(&self.within(self.connection.run(&script)).await?)?;
+            replies::done(&self.write(&mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -392,13 +447,9 @@ impl TokenStore for RedisStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let key = self.keys.subject(subject).latest(slot);
-            let mut command = cmd("SET");
-            command
-                .arg(&key)
-                .arg(token_id)
-                .arg("PXAT")
-                .arg(times::expiry_millis(until));
-            replies::done(&self.within(self.connection.query(&command)).await?)?;
+            let mut script = scripts::SUPERSEDE.key(&key);
+            script.arg(token_id).arg(times::expiry_millis(until));
+            replies::done(&self.write(&mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -420,7 +471,7 @@ impl TokenStore for RedisStore {
                         .map(|max| max.to_string())
                         .unwrap_or_default(),
                 );
-            let answer = self.within(self.connection.run(&script)).await?;
+            let answer = self.write(&mut script).await?;
             let revoked = replies::created_family(&answer)?;
             self.replicated(&key).await?;
             Ok(revoked)
@@ -459,7 +510,7 @@ impl TokenStore for RedisStore {
                 )
                 .arg(window)
                 .arg(max_uses);
-            let answer = self.within(self.connection.run(&script)).await?;
+            let answer = self.write(&mut script).await?;
             let step = replies::rotated(&answer)?;
             self.replicated(&key).await?;
             Ok(step)
@@ -473,8 +524,8 @@ impl TokenStore for RedisStore {
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let key = self.keys.subject(subject).family(family_id);
-            let script = scripts::REVOKE_FAMILY.key(&key);
-            replies::done(&self.within(self.connection.run(&script)).await?)?;
+            let mut script = scripts::REVOKE_FAMILY.key(&key);
+            replies::done(&self.write(&mut script).await?)?;
             self.replicated(&key).await
         })
     }

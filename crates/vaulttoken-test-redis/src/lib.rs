@@ -25,6 +25,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod proxy;
+pub use crate::proxy::DelayProxy;
+
 const REQUIRE_ENV: &str = "VAULTTOKEN_REQUIRE_REDIS";
 
 /// How long a server may take to answer PING, or a cluster to be ok.
