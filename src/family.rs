@@ -61,30 +61,27 @@
 //! # Examples
 //!
 //! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), vaulttoken::Error> {
 //! use std::sync::Arc;
 //! use vaulttoken::error::Denial;
 //! use vaulttoken::family::RefreshFamilies;
 //! use vaulttoken::store::MemoryStore;
 //! use vaulttoken::{Error, LocalKey};
 //!
-//! # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-//! #     let waker = std::task::Waker::noop();
-//! #     let mut cx = std::task::Context::from_waker(&waker);
-//! #     let mut f = std::pin::pin!(f);
-//! #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-//! # }
 //! let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
-//! let first = block_on(families.issue("alice"))?;
-//! block_on(families.verify_access(&first.access))?;
+//! let first = families.issue("alice").await?;
+//! families.verify_access(&first.access).await?;
 //!
-//! let second = block_on(families.refresh(&first.refresh))?;
+//! let second = families.refresh(&first.refresh).await?;
 //! assert_eq!(second.generation, 1);
 //! // The first refresh token, stolen and replayed: the whole family dies.
-//! let replay = block_on(families.refresh(&first.refresh));
+//! let replay = families.refresh(&first.refresh).await;
 //! assert!(matches!(replay, Err(Error::Denied(Denial::ReuseDetected))));
-//! let after = block_on(families.verify_access(&second.access));
+//! let after = families.verify_access(&second.access).await;
 //! assert!(matches!(after, Err(Error::Denied(Denial::FamilyRevoked))));
-//! # Ok::<(), vaulttoken::Error>(())
+//! # Ok(())
+//! # }
 //! ```
 
 use core::future::Future;
@@ -169,25 +166,22 @@ pub type AccessFuture<'a> = Pin<Box<dyn Future<Output = Result<VerifiedToken, Er
 /// # Examples
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), vaulttoken::Error> {
 /// use std::sync::Arc;
 /// use vaulttoken::family::AccessIssuer;
 /// use vaulttoken::store::MemoryStore;
 /// use vaulttoken::{Claims, LocalKey, LocalService};
 ///
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     let waker = std::task::Waker::noop();
-/// #     let mut cx = std::task::Context::from_waker(&waker);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-/// # }
 /// let service = LocalService::builder(LocalKey::generate()?)
 ///     .store(Arc::new(MemoryStore::new()))
 ///     .build();
 /// let issuer: &dyn AccessIssuer = &service;
 /// let token = issuer.issue(Claims::builder().subject("alice"), None)?;
-/// let verified = block_on(issuer.verify(&token, None))?;
+/// let verified = issuer.verify(&token, None).await?;
 /// assert_eq!(verified.claims().subject(), Some("alice"));
-/// # Ok::<(), vaulttoken::Error>(())
+/// # Ok(())
+/// # }
 /// ```
 pub trait AccessIssuer: Send + Sync + core::fmt::Debug {
     /// Issues an access token from the family's claims (subject, `jti`,
@@ -265,26 +259,23 @@ struct Settings {
 /// # Examples
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), vaulttoken::Error> {
 /// use std::sync::Arc;
 /// use time::Duration;
 /// use vaulttoken::family::RefreshFamilies;
 /// use vaulttoken::store::MemoryStore;
 /// use vaulttoken::LocalKey;
 ///
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     let waker = std::task::Waker::noop();
-/// #     let mut cx = std::task::Context::from_waker(&waker);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-/// # }
 /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new()))
 ///     .access_lifetime(Duration::minutes(5))
 ///     .refresh_lifetime(Duration::days(1))
 ///     .family_lifetime(Duration::days(7))
 ///     .build();
-/// let pair = block_on(families.issue("alice"))?;
+/// let pair = families.issue("alice").await?;
 /// assert_eq!(pair.refresh_expires_at - pair.access_expires_at, Duration::days(1) - Duration::minutes(5));
-/// # Ok::<(), vaulttoken::Error>(())
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
@@ -335,6 +326,8 @@ impl RefreshFamiliesBuilder {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use time::{Duration, macros::datetime};
     /// use vaulttoken::clock::ManualClock;
@@ -343,22 +336,17 @@ impl RefreshFamiliesBuilder {
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::{Error, LocalKey};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
     /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new()))
     ///     .idle_timeout(Duration::days(2))
     ///     .clock(clock.clone())
     ///     .build();
-    /// let pair = block_on(families.issue("alice"))?;
+    /// let pair = families.issue("alice").await?;
     /// clock.advance(Duration::days(3));
-    /// let idle = block_on(families.refresh(&pair.refresh));
+    /// let idle = families.refresh(&pair.refresh).await;
     /// assert!(matches!(idle, Err(Error::Denied(Denial::FamilyExpired))));
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.settings.idle_timeout = Some(timeout);
@@ -370,28 +358,25 @@ impl RefreshFamiliesBuilder {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use time::Duration;
     /// use vaulttoken::family::RefreshFamilies;
     /// use vaulttoken::store::{Grace, MemoryStore};
     /// use vaulttoken::LocalKey;
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new()))
     ///     .grace(Grace::new(Duration::seconds(30), 2))
     ///     .build();
-    /// let first = block_on(families.issue("alice"))?;
-    /// let second = block_on(families.refresh(&first.refresh))?;
+    /// let first = families.issue("alice").await?;
+    /// let second = families.refresh(&first.refresh).await?;
     /// // The response was lost; the client retries with the same token.
-    /// let retry = block_on(families.refresh(&first.refresh))?;
+    /// let retry = families.refresh(&first.refresh).await?;
     /// assert_eq!(retry.generation, second.generation);
     /// assert_eq!(retry.refresh_expires_at, second.refresh_expires_at);
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn grace(mut self, grace: Grace) -> Self {
         self.settings.grace = Some(grace);
@@ -403,27 +388,24 @@ impl RefreshFamiliesBuilder {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::error::Denial;
     /// use vaulttoken::family::RefreshFamilies;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::{Error, LocalKey};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new()))
     ///     .max_families_per_subject(1)
     ///     .build();
-    /// let laptop = block_on(families.issue("alice"))?;
-    /// let phone = block_on(families.issue("alice"))?;
-    /// let refused = block_on(families.refresh(&laptop.refresh));
+    /// let laptop = families.issue("alice").await?;
+    /// let phone = families.issue("alice").await?;
+    /// let refused = families.refresh(&laptop.refresh).await;
     /// assert!(matches!(refused, Err(Error::Denied(Denial::FamilyRevoked))));
-    /// block_on(families.refresh(&phone.refresh))?;
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// families.refresh(&phone.refresh).await?;
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn max_families_per_subject(mut self, max: usize) -> Self {
         self.settings.max_per_subject = Some(max);
@@ -441,26 +423,23 @@ impl RefreshFamiliesBuilder {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::family::RefreshFamilies;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::{LocalKey, PublicService, SecretKey};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let store = Arc::new(MemoryStore::new());
     /// let signer = PublicService::builder(SecretKey::generate()?).store(store.clone()).build();
     /// let families = RefreshFamilies::builder(LocalKey::generate()?, store)
     ///     .access_issuer(Arc::new(signer))
     ///     .build();
-    /// let pair = block_on(families.issue("alice"))?;
+    /// let pair = families.issue("alice").await?;
     /// assert!(pair.access.starts_with("v4.public."));
-    /// block_on(families.verify_access(&pair.access))?;
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// families.verify_access(&pair.access).await?;
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn access_issuer(mut self, issuer: Arc<dyn AccessIssuer>) -> Self {
         self.access = Some(issuer);
@@ -475,26 +454,23 @@ impl RefreshFamiliesBuilder {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::binding::{Binding, DriftKind, Observer};
     /// use vaulttoken::family::RefreshFamilies;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::LocalKey;
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new()))
     ///     .observer(Observer::from_bytes(&[7; 32])) // from your secret store
     ///     .build();
-    /// let first = block_on(families.issue_bound("alice", &Binding::new().observe("ua", "app/1")))?;
-    /// let second = block_on(families.refresh_bound(&first.refresh, &Binding::new().observe("ua", "app/2")))?;
+    /// let first = families.issue_bound("alice", &Binding::new().observe("ua", "app/1")).await?;
+    /// let second = families.refresh_bound(&first.refresh, &Binding::new().observe("ua", "app/2")).await?;
     /// let drift: Vec<_> = second.drift.iter().map(|d| (d.name(), d.kind())).collect();
     /// assert_eq!(drift, [("ua", DriftKind::Changed)]);
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn observer(mut self, observer: Observer) -> Self {
         self.observer = Some(observer);
@@ -595,31 +571,28 @@ impl RefreshFamilies {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::binding::Binding;
     /// use vaulttoken::family::RefreshFamilies;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::{Error, LocalKey};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
     /// let laptop = Binding::new().strict("device", "d-1");
-    /// let pair = block_on(families.issue_bound("alice", &laptop))?;
-    /// block_on(families.verify_access_bound(&pair.access, &laptop))?;
+    /// let pair = families.issue_bound("alice", &laptop).await?;
+    /// families.verify_access_bound(&pair.access, &laptop).await?;
     /// // Elsewhere, or without the binding: refused like a forgery.
     /// let phone = Binding::new().strict("device", "d-2");
-    /// assert!(matches!(block_on(families.refresh_bound(&pair.refresh, &phone)), Err(Error::Verification)));
-    /// assert!(matches!(block_on(families.refresh(&pair.refresh)), Err(Error::Verification)));
-    /// assert!(matches!(block_on(families.verify_access(&pair.access)), Err(Error::Verification)));
+    /// assert!(matches!(families.refresh_bound(&pair.refresh, &phone).await, Err(Error::Verification)));
+    /// assert!(matches!(families.refresh(&pair.refresh).await, Err(Error::Verification)));
+    /// assert!(matches!(families.verify_access(&pair.access).await, Err(Error::Verification)));
     /// // Those attempts burned nothing: the right context still refreshes.
-    /// let next = block_on(families.refresh_bound(&pair.refresh, &laptop))?;
+    /// let next = families.refresh_bound(&pair.refresh, &laptop).await?;
     /// assert_eq!(next.generation, 1);
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub async fn issue_bound(&self, subject: &str, context: &Binding) -> Result<TokenPair, Error> {
         self.start(subject, Some(context)).await
@@ -802,33 +775,30 @@ impl RefreshFamilies {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::error::Denial;
     /// use vaulttoken::family::RefreshFamilies;
     /// use vaulttoken::store::{FAMILY_CLAIM, MemoryStore};
     /// use vaulttoken::{Error, LocalKey};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
-    /// let pair = block_on(families.issue("alice"))?;
-    /// let seen = block_on(families.verify_refresh(&pair.refresh))?;
+    /// let pair = families.issue("alice").await?;
+    /// let seen = families.verify_refresh(&pair.refresh).await?;
     /// assert_eq!(seen.claims().subject(), Some("alice"));
     /// assert_eq!(seen.claims().custom_str(FAMILY_CLAIM), Some(pair.family_id.as_str()));
     /// // Checking did not spend it: it still refreshes, once.
-    /// let next = block_on(families.refresh(&pair.refresh))?;
+    /// let next = families.refresh(&pair.refresh).await?;
     /// assert_eq!(next.generation, 1);
     /// // An access token is not a refresh token.
-    /// let access = block_on(families.verify_refresh(&next.access));
+    /// let access = families.verify_refresh(&next.access).await;
     /// assert!(matches!(access, Err(Error::Verification)));
-    /// block_on(families.revoke("alice", &pair.family_id))?;
-    /// let revoked = block_on(families.verify_refresh(&next.refresh));
+    /// families.revoke("alice", &pair.family_id).await?;
+    /// let revoked = families.verify_refresh(&next.refresh).await;
     /// assert!(matches!(revoked, Err(Error::Denied(Denial::FamilyRevoked))));
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub async fn verify_refresh(&self, refresh_token: &str) -> Result<VerifiedToken, Error> {
         self.check_refresh(refresh_token, REFRESH_ASSERTION).await
@@ -847,30 +817,27 @@ impl RefreshFamilies {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::binding::Binding;
     /// use vaulttoken::family::RefreshFamilies;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::{Error, LocalKey};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
     /// let acme = Binding::new().strict("tenant", "acme");
-    /// let pair = block_on(families.issue_bound("alice", &acme))?;
-    /// let seen = block_on(families.verify_refresh_bound(&pair.refresh, &acme))?;
+    /// let pair = families.issue_bound("alice", &acme).await?;
+    /// let seen = families.verify_refresh_bound(&pair.refresh, &acme).await?;
     /// assert_eq!(seen.claims().subject(), Some("alice"));
     /// let globex = Binding::new().strict("tenant", "globex");
-    /// let elsewhere = block_on(families.verify_refresh_bound(&pair.refresh, &globex));
+    /// let elsewhere = families.verify_refresh_bound(&pair.refresh, &globex).await;
     /// assert!(matches!(elsewhere, Err(Error::Verification)));
     /// // A bound access token is not a refresh token either.
-    /// let access = block_on(families.verify_refresh_bound(&pair.access, &acme));
+    /// let access = families.verify_refresh_bound(&pair.access, &acme).await;
     /// assert!(matches!(access, Err(Error::Verification)));
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub async fn verify_refresh_bound(
         &self,
@@ -924,29 +891,26 @@ impl RefreshFamilies {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::binding::{Binding, IpPrefix, Observer};
     /// use vaulttoken::family::RefreshFamilies;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::LocalKey;
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new()))
     ///     .observer(Observer::from_bytes(&[7; 32]))
     ///     .build();
     /// let at = |ip: [u8; 4]| Binding::new().strict("tenant", "acme").observe_ip("ip", ip, IpPrefix::default());
-    /// let pair = block_on(families.issue_bound("alice", &at([192, 0, 2, 7])))?;
-    /// let (token, drift) = block_on(families.verify_access_bound(&pair.access, &at([192, 0, 2, 99])))?;
+    /// let pair = families.issue_bound("alice", &at([192, 0, 2, 7])).await?;
+    /// let (token, drift) = families.verify_access_bound(&pair.access, &at([192, 0, 2, 99])).await?;
     /// assert!(drift.is_empty()); // same /24
     /// assert_eq!(token.claims().subject(), Some("alice"));
-    /// let (_, drift) = block_on(families.verify_access_bound(&pair.access, &at([198, 51, 100, 1])))?;
+    /// let (_, drift) = families.verify_access_bound(&pair.access, &at([198, 51, 100, 1])).await?;
     /// assert_eq!(drift[0].name(), "ip");
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub async fn verify_access_bound(
         &self,
@@ -967,24 +931,21 @@ impl RefreshFamilies {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::error::Denial;
     /// use vaulttoken::family::RefreshFamilies;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::{Error, LocalKey};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
-    /// let pair = block_on(families.issue("alice"))?;
-    /// block_on(families.revoke("alice", &pair.family_id))?;
-    /// let refused = block_on(families.refresh(&pair.refresh));
+    /// let pair = families.issue("alice").await?;
+    /// families.revoke("alice", &pair.family_id).await?;
+    /// let refused = families.refresh(&pair.refresh).await;
     /// assert!(matches!(refused, Err(Error::Denied(Denial::FamilyRevoked))));
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub async fn revoke(&self, subject: &str, family_id: &str) -> Result<(), Error> {
         self.store

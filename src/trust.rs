@@ -23,34 +23,31 @@
 //! # Examples
 //!
 //! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), vaulttoken::Error> {
 //! use std::sync::Arc;
 //! use vaulttoken::error::Denial;
 //! use vaulttoken::store::MemoryStore;
 //! use vaulttoken::trust::{TrustKind, TrustTokens};
 //! use vaulttoken::{Error, LocalKey};
 //!
-//! # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-//! #     let waker = std::task::Waker::noop();
-//! #     let mut cx = std::task::Context::from_waker(&waker);
-//! #     let mut f = std::pin::pin!(f);
-//! #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-//! # }
 //! let tokens = TrustTokens::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
 //! let password_hash = b"$argon2id$v=19$...current...";
 //!
 //! let reset = TrustKind::PasswordReset;
-//! let token = block_on(tokens.issue(tokens.request(reset.clone(), "alice").bound_to(password_hash)))?;
+//! let token = tokens.issue(tokens.request(reset.clone(), "alice").bound_to(password_hash)).await?;
 //! // The emailed link's GET: checks, spends nothing.
-//! block_on(tokens.verify(&token, &reset, Some(password_hash)))?;
+//! tokens.verify(&token, &reset, Some(password_hash)).await?;
 //! // The form's POST: spends it.
-//! let spent = block_on(tokens.consume(&token, &reset, Some(password_hash)))?;
+//! let spent = tokens.consume(&token, &reset, Some(password_hash)).await?;
 //! assert_eq!(spent.claims().subject(), Some("alice"));
-//! let again = block_on(tokens.consume(&token, &reset, Some(password_hash)));
+//! let again = tokens.consume(&token, &reset, Some(password_hash)).await;
 //! assert!(matches!(again, Err(Error::Denied(Denial::AlreadyUsed))));
 //! // Never as another kind.
-//! let as_email = block_on(tokens.verify(&token, &TrustKind::EmailVerification, Some(password_hash)));
+//! let as_email = tokens.verify(&token, &TrustKind::EmailVerification, Some(password_hash)).await;
 //! assert!(matches!(as_email, Err(Error::Verification)));
-//! # Ok::<(), vaulttoken::Error>(())
+//! # Ok(())
+//! # }
 //! ```
 
 use std::borrow::Cow;
@@ -211,28 +208,25 @@ impl TrustTokensBuilder {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::error::Denial;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::trust::{TrustKind, TrustTokens};
     /// use vaulttoken::{Error, LocalKey};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let tokens = TrustTokens::builder(LocalKey::generate()?, Arc::new(MemoryStore::new()))
     ///     .latest_wins()
     ///     .build();
     /// let kind = TrustKind::MagicLink;
-    /// let older = block_on(tokens.issue(tokens.request(kind.clone(), "alice")))?;
-    /// let newer = block_on(tokens.issue(tokens.request(kind.clone(), "alice")))?;
-    /// let refused = block_on(tokens.verify(&older, &kind, None));
+    /// let older = tokens.issue(tokens.request(kind.clone(), "alice")).await?;
+    /// let newer = tokens.issue(tokens.request(kind.clone(), "alice")).await?;
+    /// let refused = tokens.verify(&older, &kind, None).await;
     /// assert!(matches!(refused, Err(Error::Denied(Denial::Superseded))));
-    /// block_on(tokens.consume(&newer, &kind, None))?;
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// tokens.consume(&newer, &kind, None).await?;
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn latest_wins(mut self) -> Self {
         self.latest_wins = true;
@@ -244,6 +238,8 @@ impl TrustTokensBuilder {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use time::{Duration, macros::datetime};
     /// use vaulttoken::clock::ManualClock;
@@ -251,20 +247,15 @@ impl TrustTokensBuilder {
     /// use vaulttoken::trust::{TrustKind, TrustTokens};
     /// use vaulttoken::{Error, LocalKey};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
     /// let tokens = TrustTokens::builder(LocalKey::generate()?, Arc::new(MemoryStore::new()))
     ///     .clock(clock.clone())
     ///     .build();
-    /// let link = block_on(tokens.issue(tokens.request(TrustKind::MagicLink, "alice")))?;
+    /// let link = tokens.issue(tokens.request(TrustKind::MagicLink, "alice")).await?;
     /// clock.advance(Duration::minutes(16));
-    /// assert!(matches!(block_on(tokens.verify(&link, &TrustKind::MagicLink, None)), Err(Error::Claims(_))));
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// assert!(matches!(tokens.verify(&link, &TrustKind::MagicLink, None).await, Err(Error::Claims(_))));
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -295,23 +286,20 @@ impl TrustTokensBuilder {
 /// # Examples
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), vaulttoken::Error> {
 /// use std::sync::Arc;
 /// use vaulttoken::store::MemoryStore;
 /// use vaulttoken::trust::{TrustKind, TrustTokens};
 /// use vaulttoken::LocalKey;
 ///
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     let waker = std::task::Waker::noop();
-/// #     let mut cx = std::task::Context::from_waker(&waker);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-/// # }
 /// let tokens = TrustTokens::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
 /// let invite = tokens.request(TrustKind::OrgInvitation, "bob@example.com").claim("org", "acme");
-/// let token = block_on(tokens.issue(invite))?;
-/// let spent = block_on(tokens.consume(&token, &TrustKind::OrgInvitation, None))?;
+/// let token = tokens.issue(invite).await?;
+/// let spent = tokens.consume(&token, &TrustKind::OrgInvitation, None).await?;
 /// assert_eq!(spent.claims().custom_str("org"), Some("acme"));
-/// # Ok::<(), vaulttoken::Error>(())
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Debug)]
 #[must_use = "a request does nothing until it is issued"]
@@ -330,24 +318,21 @@ impl<'a> TrustRequest<'a> {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::trust::{TrustKind, TrustTokens};
     /// use vaulttoken::{Error, LocalKey};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let tokens = TrustTokens::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
     /// let kind = TrustKind::EmailVerification;
-    /// let token = block_on(tokens.issue(tokens.request(kind.clone(), "u-1").bound_to(b"old@example.com")))?;
+    /// let token = tokens.issue(tokens.request(kind.clone(), "u-1").bound_to(b"old@example.com")).await?;
     /// // The address changed since: the token is dead.
-    /// let stale = block_on(tokens.verify(&token, &kind, Some(b"new@example.com")));
+    /// let stale = tokens.verify(&token, &kind, Some(b"new@example.com")).await;
     /// assert!(matches!(stale, Err(Error::Verification)));
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn bound_to(mut self, state: &'a [u8]) -> Self {
         self.state = Some(state);
@@ -502,25 +487,22 @@ impl TrustTokens {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::error::Denial;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::trust::{TrustKind, TrustTokens};
     /// use vaulttoken::{Error, LocalKey};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let tokens = TrustTokens::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
     /// let kind = TrustKind::OrgInvitation;
-    /// let invite = block_on(tokens.issue(tokens.request(kind.clone(), "bob")))?;
-    /// block_on(tokens.invalidate(&invite, &kind, None))?;
-    /// let refused = block_on(tokens.consume(&invite, &kind, None));
+    /// let invite = tokens.issue(tokens.request(kind.clone(), "bob")).await?;
+    /// tokens.invalidate(&invite, &kind, None).await?;
+    /// let refused = tokens.consume(&invite, &kind, None).await;
     /// assert!(matches!(refused, Err(Error::Denied(Denial::Revoked))));
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub async fn invalidate(
         &self,

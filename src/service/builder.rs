@@ -263,26 +263,23 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::error::Denial;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let service = LocalService::builder(LocalKey::generate()?)
     ///     .store(Arc::new(MemoryStore::new()))
     ///     .build();
     /// let token = service.encode(&Claims::builder().subject("alice").build()?)?;
-    /// let verified = block_on(service.decode_async(&token))?;
-    /// block_on(service.revoke(&verified))?;
-    /// assert!(matches!(block_on(service.decode_async(&token)), Err(Error::Denied(Denial::Revoked))));
+    /// let verified = service.decode_async(&token).await?;
+    /// service.revoke(&verified).await?;
+    /// assert!(matches!(service.decode_async(&token).await, Err(Error::Denied(Denial::Revoked))));
     /// assert!(matches!(service.decode(&token), Err(Error::StoreNeedsAsync)));
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn store(mut self, store: Arc<dyn TokenStore>) -> Self {
         self.store = Some(store);
@@ -298,18 +295,14 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use time::Duration;
     /// use vaulttoken::error::Denial;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::{Error, LocalKey, LocalService};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// // Sessions of 15 minutes share the store with 30-day refresh families.
     /// let service = LocalService::builder(LocalKey::generate()?)
     ///     .store(Arc::new(MemoryStore::new()))
@@ -317,10 +310,11 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     ///     .cutoff_retention(Duration::days(30))
     ///     .build();
     /// let token = service.encode(&service.claims_builder().subject("alice").build()?)?;
-    /// block_on(service.revoke_subject("alice"))?;
-    /// let refused = block_on(service.decode_async(&token));
+    /// service.revoke_subject("alice").await?;
+    /// let refused = service.decode_async(&token).await;
     /// assert!(matches!(refused, Err(Error::Denied(Denial::IssuedBeforeCutoff))));
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn cutoff_retention(mut self, longest: Duration) -> Self {
         self.cutoff_retention = Some(longest);

@@ -170,28 +170,25 @@ impl<P: ServicePurpose> TokenService<P> {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::error::Denial;
     /// use vaulttoken::store::{MemoryStore, TokenStore};
     /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let store = Arc::new(MemoryStore::new());
     /// let service = LocalService::builder(LocalKey::generate()?).store(store.clone()).build();
     /// let token = service.encode(&Claims::builder().subject("alice").build()?)?;
-    /// let verified = block_on(service.decode_async(&token))?;
+    /// let verified = service.decode_async(&token).await?;
     /// assert_eq!(verified.claims().subject(), Some("alice"));
     /// // Spending the token's id through the store makes it refused as used.
     /// let id = verified.claims().token_id().unwrap();
-    /// block_on(store.consume(Some("alice"), id, verified.claims().expiration().unwrap()))?;
-    /// let refused = block_on(service.decode_async(&token));
+    /// store.consume(Some("alice"), id, verified.claims().expiration().unwrap()).await?;
+    /// let refused = service.decode_async(&token).await;
     /// assert!(matches!(refused, Err(Error::Denied(Denial::AlreadyUsed))));
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub async fn decode_async(&self, token: &str) -> Result<VerifiedToken, Error> {
         self.decode_async_with(token, None, b"").await
@@ -207,25 +204,22 @@ impl<P: ServicePurpose> TokenService<P> {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::footer::Footer;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let service = LocalService::builder(LocalKey::generate()?)
     ///     .store(Arc::new(MemoryStore::new()))
     ///     .build();
     /// let token = service.encode_with(&Claims::builder().build()?, &Footer::None, b"device-7")?;
-    /// block_on(service.decode_async_with(&token, None, b"device-7"))?;
-    /// let elsewhere = block_on(service.decode_async_with(&token, None, b"device-8"));
+    /// service.decode_async_with(&token, None, b"device-7").await?;
+    /// let elsewhere = service.decode_async_with(&token, None, b"device-8").await;
     /// assert!(matches!(elsewhere, Err(Error::Verification)));
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub async fn decode_async_with(
         &self,
@@ -317,27 +311,24 @@ impl<P: ServicePurpose> TokenService<P> {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::error::Denial;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let service = LocalService::builder(LocalKey::generate()?)
     ///     .store(Arc::new(MemoryStore::new()))
     ///     .build();
     /// let claims = Claims::builder().subject("alice").token_id("session-9").build()?;
     /// let (first, second) = (service.encode(&claims)?, service.encode(&claims)?);
-    /// block_on(service.revoke(&block_on(service.decode_async(&first))?))?;
+    /// service.revoke(&service.decode_async(&first).await?).await?;
     /// // Revocation follows the id, not the token's bytes.
-    /// let refused = block_on(service.decode_async(&second));
+    /// let refused = service.decode_async(&second).await;
     /// assert!(matches!(refused, Err(Error::Denied(Denial::Revoked))));
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub async fn revoke(&self, token: &VerifiedToken) -> Result<(), Error> {
         self.revoke_as(token, None).await
@@ -430,30 +421,27 @@ impl<P: ServicePurpose> TokenService<P> {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use std::sync::Arc;
     /// use vaulttoken::error::Denial;
     /// use vaulttoken::store::MemoryStore;
     /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let service = LocalService::builder(LocalKey::generate()?)
     ///     .store(Arc::new(MemoryStore::new()))
     ///     .build();
     /// let laptop = service.encode(&Claims::builder().subject("alice").build()?)?;
     /// let phone = service.encode(&Claims::builder().subject("alice").build()?)?;
     /// let bob = service.encode(&Claims::builder().subject("bob").build()?)?;
-    /// block_on(service.revoke_subject("alice"))?;
+    /// service.revoke_subject("alice").await?;
     /// for token in [&laptop, &phone] {
-    ///     let refused = block_on(service.decode_async(token));
+    ///     let refused = service.decode_async(token).await;
     ///     assert!(matches!(refused, Err(Error::Denied(Denial::IssuedBeforeCutoff))));
     /// }
-    /// block_on(service.decode_async(&bob))?;
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// service.decode_async(&bob).await?;
+    /// # Ok(())
+    /// # }
     /// ```
     pub async fn revoke_subject(&self, subject: &str) -> Result<(), Error> {
         let store = self.store.as_ref().ok_or(Error::StoreNeedsAsync)?;
