@@ -11,6 +11,7 @@ use time::{Duration, OffsetDateTime};
 use vaulttoken::clock::ManualClock;
 use vaulttoken::error::Denial;
 use vaulttoken::family::{RefreshFamilies, TokenPair};
+use vaulttoken::footer::Footer;
 use vaulttoken::rules::RuleSet;
 use vaulttoken::store::{Grace, MemoryStore, TokenStore};
 use vaulttoken::{Error, LocalKey, LocalService};
@@ -520,4 +521,32 @@ fn a_cutoff_is_kept_for_the_retention_it_was_given_and_then_forgotten() {
     // token that broke that promise is accepted again.
     clock.advance(Duration::seconds(2));
     rt.block_on(sessions.decode_async(&long_lived)).unwrap();
+}
+
+#[test]
+fn a_refresh_token_that_names_no_family_is_refused_even_under_the_families_key() {
+    // Only someone holding the key can seal such a token; it must still not
+    // pass as a refresh token, since no family answers for it.
+    let rt = runtime();
+    let clock = ManualClock::new(start());
+    let store = Arc::new(MemoryStore::new().with_clock(clock.clone()));
+    let families = families(store, &clock, None);
+    let sealer = LocalService::builder(key()).clock(clock.clone()).build();
+    let claims = sealer
+        .claims_builder()
+        .subject("alice")
+        .random_token_id()
+        .build()
+        .unwrap();
+    let familyless = sealer
+        .encode_with(&claims, &Footer::None, b"vaulttoken.refresh.v1")
+        .unwrap();
+    assert!(matches!(
+        rt.block_on(families.verify_refresh(&familyless)),
+        Err(Error::Verification)
+    ));
+    assert!(matches!(
+        rt.block_on(families.refresh(&familyless)),
+        Err(Error::Verification)
+    ));
 }
