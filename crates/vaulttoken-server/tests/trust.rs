@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use server::{Answer, CLIENT, OTHER_CLIENT, OTHER_SECRET, SECRET, Server};
 use vaulttoken::LocalKey;
 use vaulttoken::store::MemoryStore;
+use vaulttoken::store::conformance::UnreachableStore;
 use vaulttoken::trust::{TrustKind, TrustTokens};
 
 /// The client that issues the tokens, and another configured client.
@@ -358,4 +359,36 @@ fn a_trust_token_issued_before_tokens_were_bound_to_a_client_is_refused() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn another_clients_attempt_is_refused_before_the_store_is_asked() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let server = Server::new().await;
+        let issued = issue(&server, "magic_link", json!({})).await;
+        let token = issued.body["token"].as_str().unwrap();
+        // The same keys over a store that cannot answer: whatever asks it is 503.
+        let down = Server::over(&server.file, &[], Arc::new(UnreachableStore)).await;
+        let path = verify_path(token, "magic_link");
+        let consume_as = |(client, secret): (&str, &str)| {
+            server::post(
+                "/trust/consume",
+                &json!({"client_id": client, "client_secret": secret, "token": token, "kind": "magic_link"}),
+            )
+        };
+        // A's own token needs the store.
+        let peek = server::send(&down, server::get_as(&path, CLIENT, SECRET)).await;
+        assert_eq!(peek.status, StatusCode::SERVICE_UNAVAILABLE);
+        let spend = server::send(&down, consume_as(A)).await;
+        assert_eq!(spend.status, StatusCode::SERVICE_UNAVAILABLE);
+        // B's attempt never gets that far: the token does not open for it.
+        let peek = server::send(&down, server::get_as(&path, OTHER_CLIENT, OTHER_SECRET)).await;
+        assert_eq!(peek.status, StatusCode::BAD_REQUEST);
+        assert_eq!(peek.error(), "invalid_grant");
+        let spend = server::send(&down, consume_as(B)).await;
+        assert_eq!(spend.status, StatusCode::BAD_REQUEST);
+        assert_eq!(spend.error(), "invalid_grant");
+    })
+    .await
+    .unwrap();
 }
