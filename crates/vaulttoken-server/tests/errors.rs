@@ -170,10 +170,14 @@ async fn a_store_that_is_down_is_503_with_retry_after_never_a_verdict() {
     }
     let peek = send(
         &down,
-        server::get(&format!(
-            "/trust/verify?token={}&kind=magic_link",
-            trust["token"].as_str().unwrap()
-        )),
+        server::get_as(
+            &format!(
+                "/trust/verify?token={}&kind=magic_link",
+                trust["token"].as_str().unwrap()
+            ),
+            CLIENT,
+            SECRET,
+        ),
     )
     .await;
     assert_eq!(peek.status, StatusCode::SERVICE_UNAVAILABLE);

@@ -156,6 +156,26 @@ pub(crate) fn get(path: &str) -> Request<Body> {
     Request::get(path).body(Body::empty()).unwrap()
 }
 
+/// `Authorization: Basic` for a client (RFC 7617), as `GET /trust/verify`
+/// takes it.
+pub(crate) fn basic(client: &str, secret: &str) -> String {
+    use base64ct::{Base64, Encoding as _};
+    format!(
+        "Basic {}",
+        Base64::encode_string(format!("{client}:{secret}").as_bytes())
+    )
+}
+
+/// `GET path` as `client` with HTTP Basic.
+pub(crate) fn get_as(path: &str, client: &str, secret: &str) -> Request<Body> {
+    let mut request = get(path);
+    request.headers_mut().insert(
+        axum::http::header::AUTHORIZATION,
+        basic(client, secret).parse().unwrap(),
+    );
+    request
+}
+
 /// The request as if it came from `peer`.
 pub(crate) fn from_peer(mut request: Request<Body>, peer: &str) -> Request<Body> {
     let peer: SocketAddr = peer.parse().unwrap();

@@ -1,0 +1,105 @@
+//! The `vaulttoken-server` binary as a process on a real Redis, and plain
+//! HTTP/1.1 requests to it over loopback, with any headers. Declared next to
+//! `support/server.rs` (whose configuration and key file it uses).
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::server::{self, KeyFilePath};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_vaulttoken-server");
+
+/// A running server process (killed when dropped) and its key file.
+pub(crate) struct ServerProcess {
+    child: Child,
+    port: u16,
+    file: KeyFilePath,
+}
+
+impl ServerProcess {
+    /// A server on a new key file over the Redis at `redis_url`, once it
+    /// listens (at most 15 s).
+    pub(crate) fn start(redis_url: &str) -> Self {
+        let file = KeyFilePath::new();
+        let port = free_port();
+        let vars = server::vars(
+            &file,
+            &[
+                ("VAULTTOKEN_LISTEN", &format!("127.0.0.1:{port}")),
+                ("REDIS_URL", redis_url),
+            ],
+        );
+        let child = Command::new(BINARY)
+            .env_clear()
+            .envs(vars)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let process = Self { child, port, file };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "the server did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        process
+    }
+
+    /// The key file the server created.
+    pub(crate) fn key_file(&self) -> &KeyFilePath {
+        &self.file
+    }
+
+    /// One request with `Connection: close`; the status and the JSON body
+    /// (`Null` if there is none).
+    pub(crate) fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let status = answer[9..12].parse().unwrap();
+        let (_, body) = answer.split_once("\r\n\r\n").unwrap();
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
