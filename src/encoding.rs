@@ -7,7 +7,9 @@
 //! tag, a `v4.public` body is message and signature, and a footer is sent in
 //! clear. They are decoded by [`decode_public_base64url_into`], a table-driven
 //! decoder that is not constant time but is exactly as strict as the key decoder
-//! (a test compares the two). Never use it for secrets.
+//! (a test compares the two), and encoded by [`push_public_base64url`], a
+//! table-driven encoder that gives exactly the constant-time encoder's output
+//! (a test compares the two too). Never use either for secrets.
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 
@@ -31,6 +33,100 @@ pub(crate) fn push_base64url(out: &mut Vec<u8>, bytes: &[u8]) {
     out.resize(start + base64url_len(bytes.len()), 0);
     let written = Base64UrlUnpadded::encode(bytes, &mut out[start..]).map_or(0, str::len);
     debug_assert_eq!(written, out.len() - start, "length computed ahead of time");
+}
+
+/// Appends the unpadded base64url encoding of *public* `bytes` to `out`: the
+/// same text as [`push_base64url`], about three times faster.
+///
+/// It encodes a piece at a time into a buffer on the stack and appends each
+/// piece, so `out` is never filled with zeros first, and `out` grows only if
+/// the caller did not reserve [`base64url_len`] bytes.
+///
+/// # Security
+///
+/// Not constant time: its table lookups are indexed by the bytes. Only for token
+/// bodies and footers, which are sent in clear; keys go through
+/// [`push_base64url`] and [`encode_base64url`].
+pub(crate) fn push_public_base64url(out: &mut String, bytes: &[u8]) {
+    // A multiple of twelve bytes, so every piece but the last is whole blocks.
+    const PIECE: usize = 768;
+    let mut text = [0u8; PIECE / 3 * 4];
+    for piece in bytes.chunks(PIECE) {
+        let text = &mut text[..base64url_len(piece.len())];
+        encode_public_base64url_into(piece, text);
+        // The alphabet is ASCII, so this check never fails; it is the safe way
+        // to append bytes to a `String`, and it reads the piece while it is in
+        // the L1 cache.
+        out.push_str(str::from_utf8(text).unwrap_or_else(|_| unreachable!("base64url is ASCII")));
+    }
+}
+
+/// Encodes *public* `bytes` as unpadded base64url into `out`, which must be
+/// exactly [`base64url_len`] bytes long. See [`push_public_base64url`], whose
+/// security note applies.
+fn encode_public_base64url_into(bytes: &[u8], out: &mut [u8]) {
+    debug_assert_eq!(out.len(), base64url_len(bytes.len()), "sized by the caller");
+    // Twelve bytes at a time: 96 bits, sixteen characters, eight lookups of a
+    // pair of characters by 12 bits.
+    let (blocks, bytes) = bytes.as_chunks::<12>();
+    let (sixteens, out) = out.as_chunks_mut::<16>();
+    for (block, sixteen) in blocks.iter().zip(sixteens.iter_mut()) {
+        let [a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3] = *block;
+        let a = u32::from_be_bytes([a0, a1, a2, a3]);
+        let b = u32::from_be_bytes([b0, b1, b2, b3]);
+        let c = u32::from_be_bytes([c0, c1, c2, c3]);
+        let pairs = [
+            a >> 20,
+            a >> 8,
+            a << 4 | b >> 28,
+            b >> 16,
+            b >> 4,
+            b << 8 | c >> 24,
+            c >> 12,
+            c,
+        ];
+        let (chars, _) = sixteen.as_chunks_mut::<2>();
+        for (chars, bits) in chars.iter_mut().zip(pairs) {
+            *chars = pair(bits);
+        }
+    }
+    // Then three bytes at a time: 24 bits, four characters.
+    let (triples, tail) = bytes.as_chunks::<3>();
+    let (quads, out_tail) = out.as_chunks_mut::<4>();
+    for (&[b0, b1, b2], quad) in triples.iter().zip(quads.iter_mut()) {
+        let group = u32::from_be_bytes([0, b0, b1, b2]);
+        let [[c0, c1], [c2, c3]] = [pair(group >> 12), pair(group)];
+        *quad = [c0, c1, c2, c3];
+    }
+    // A last byte or two, padded with zero bits to whole characters.
+    match (tail, out_tail) {
+        (&[b0], [c0, c1]) => [*c0, *c1] = pair(u32::from(b0) << 4),
+        (&[b0, b1], [c0, c1, c2]) => {
+            let group = u32::from(u16::from_be_bytes([b0, b1])) << 2;
+            [*c0, *c1] = pair(group >> 6);
+            *c2 = ALPHABET[usize::from(group.to_be_bytes()[3] & 0x3f)];
+        }
+        _ => {}
+    }
+}
+
+/// The two characters that encode the low 12 bits of `bits`.
+fn pair(bits: u32) -> [u8; 2] {
+    PAIRS[(bits & 0xfff) as usize]
+}
+
+/// `PAIRS[bits]`, for [`pair`]: the two characters of every 12-bit value, an
+/// 8 KiB table, so two characters cost one lookup.
+static PAIRS: [[u8; 2]; 4096] = pair_table();
+
+const fn pair_table() -> [[u8; 2]; 4096] {
+    let mut table = [[0; 2]; 4096];
+    let mut bits = 0;
+    while bits < 4096 {
+        table[bits] = [ALPHABET[bits >> 6], ALPHABET[bits & 0x3f]];
+        bits += 1;
+    }
+    table
 }
 
 /// Decodes strict unpadded base64url: no `=`, no whitespace, only the URL alphabet,
@@ -297,6 +393,68 @@ mod tests {
 
         fn bytes(&mut self, len: usize) -> Vec<u8> {
             (0..len).map(|_| self.next().to_le_bytes()[0]).collect()
+        }
+    }
+
+    /// The fast encoder, appending to `prefix`.
+    fn public_encoding(prefix: &str, bytes: &[u8]) -> String {
+        let mut out = String::from(prefix);
+        push_public_base64url(&mut out, bytes);
+        out
+    }
+
+    #[test]
+    fn public_encoder_matches_base64ct_on_every_length_up_to_2000() {
+        // Past two 768-byte pieces, so whole and partial pieces both come up,
+        // with every remainder of a twelve-byte block and of a three-byte group.
+        let mut rng = Rng(6);
+        for len in 0..2000 {
+            let bytes = rng.bytes(len);
+            let expected = encode_base64url(&bytes);
+            assert_eq!(public_encoding("", &bytes), expected, "{len}");
+            assert_eq!(
+                public_encoding("v4.local.", &bytes),
+                format!("v4.local.{expected}")
+            );
+        }
+    }
+
+    #[test]
+    fn public_encoder_matches_base64ct_on_every_one_and_two_byte_input() {
+        for b0 in 0..=u8::MAX {
+            assert_eq!(public_encoding("", &[b0]), encode_base64url(&[b0]));
+            for b1 in 0..=u8::MAX {
+                assert_eq!(public_encoding("", &[b0, b1]), encode_base64url(&[b0, b1]));
+            }
+        }
+    }
+
+    #[test]
+    fn public_encoder_matches_base64ct_on_every_byte_in_every_position_of_a_block() {
+        // Each byte value at each of the twelve places of a block, and of the
+        // three-byte tail after it, so every shift and mask is exercised.
+        for len in [12, 15, 24] {
+            for at in 0..len {
+                for value in 0..=u8::MAX {
+                    let mut bytes = vec![0u8; len];
+                    bytes[at] = value;
+                    assert_eq!(
+                        public_encoding("", &bytes),
+                        encode_base64url(&bytes),
+                        "{len} {at}"
+                    );
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn public_encoder_matches_base64ct_up_to_64_kib(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..=64 * 1024),
+        ) {
+            let expected = encode_base64url(&bytes);
+            proptest::prop_assert_eq!(public_encoding("v4.local.", &bytes), format!("v4.local.{expected}"));
         }
     }
 
