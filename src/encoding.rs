@@ -50,6 +50,8 @@ pub(crate) fn push_base64url(out: &mut Vec<u8>, bytes: &[u8]) {
 pub(crate) fn push_public_base64url(out: &mut String, bytes: &[u8]) {
     // A multiple of twelve bytes, so every piece but the last is whole blocks.
     const PIECE: usize = 768;
+    // mutants: equivalent because `/` -> `*` only enlarges `text`; a piece
+    // encodes to at most `PIECE / 3 * 4` characters, so the rest is unused.
     let mut text = [0u8; PIECE / 3 * 4];
     for piece in bytes.chunks(PIECE) {
         let text = &mut text[..base64url_len(piece.len())];
@@ -75,6 +77,9 @@ fn encode_public_base64url_into(bytes: &[u8], out: &mut [u8]) {
         let a = u32::from_be_bytes([a0, a1, a2, a3]);
         let b = u32::from_be_bytes([b0, b1, b2, b3]);
         let c = u32::from_be_bytes([c0, c1, c2, c3]);
+        // mutants: equivalent because `|` -> `^` in the two pairs that span
+        // words: the shifted fields never overlap (`a << 4` has four zero low
+        // bits and `b >> 28` has four bits; likewise `b << 8` and `c >> 24`).
         let pairs = [
             a >> 20,
             a >> 8,
