@@ -25,8 +25,11 @@ use crate::ConfigError;
 ///    the first untrusted entry is the client. If every entry is trusted, the
 ///    leftmost is the client; with no entry, the peer is.
 ///
-/// An entry that is not a plain IP address (a port, `unknown`, an obfuscated
-/// name) ends the walk with no client IP: it fails closed rather than guess.
+/// An entry with a port (`198.51.100.7:4711`, `[2001:db8::1]:4711`, as some
+/// proxies write) is its IP address. Any other entry that is not an IP
+/// address (`unknown`, an obfuscated name, a bracketed IPv6 address without
+/// a port) ends the walk with no client IP: it fails closed rather than
+/// guess.
 /// A client can write whatever it likes on the left of the header, but it
 /// never gets past the first address a trusted proxy appended. Raw
 /// `X-Forwarded-For` from an untrusted peer is never read. IPv4-mapped IPv6
@@ -76,6 +79,8 @@ impl TrustedProxies {
     /// ```
     #[must_use]
     pub fn none() -> Self {
+        // The default, by definition: the cargo-mutants mutant that returns
+        // `Default::default()` here is this same function (equivalent).
         Self::default()
     }
 
@@ -185,8 +190,12 @@ impl TrustedProxies {
     /// let proxies = TrustedProxies::parse(["10.0.0.0/8"])?;
     /// let mut headers = http::HeaderMap::new();
     /// headers.insert("x-forwarded-for", "198.51.100.7:4711".parse().unwrap());
+    /// // An address with a port is that address.
+    /// let lb = "10.0.0.1".parse().unwrap();
+    /// assert_eq!(proxies.client_ip_from(lb, &headers), "198.51.100.7".parse().ok());
+    /// headers.insert("x-forwarded-for", "unknown".parse().unwrap());
     /// // A trusted proxy wrote something that is not an address: no client IP.
-    /// assert_eq!(proxies.client_ip_from("10.0.0.1".parse().unwrap(), &headers), None);
+    /// assert_eq!(proxies.client_ip_from(lb, &headers), None);
     /// # Ok::<(), vaulttoken_axum::ConfigError>(())
     /// ```
     #[must_use]
@@ -202,12 +211,21 @@ impl TrustedProxies {
             .flat_map(|value| value.as_bytes().rsplit(|&b| b == b','));
         for entry in entries {
             let text = core::str::from_utf8(entry).ok()?.trim_matches([' ', '\t']);
-            client = text.parse::<IpAddr>().ok()?.to_canonical();
+            client = entry_ip(text)?.to_canonical();
             if !self.contains(client) {
                 break;
             }
         }
         Some(client)
+    }
+}
+
+/// The IP address of an `X-Forwarded-For` entry: an address, or an address
+/// with a port.
+fn entry_ip(text: &str) -> Option<IpAddr> {
+    match text.parse::<IpAddr>() {
+        Ok(ip) => Some(ip),
+        Err(_) => text.parse::<SocketAddr>().ok().map(|addr| addr.ip()),
     }
 }
 
@@ -416,8 +434,10 @@ mod tests {
     fn an_unreadable_entry_a_trusted_proxy_passed_on_gives_no_client_ip() {
         let peer = ip("10.0.0.2");
         for values in [
-            &["198.51.100.7:443"][..],
-            &["unknown"],
+            &["unknown"][..],
+            &["198.51.100.7:"],
+            &["198.51.100.7:65536"],
+            &["2001:db8::1]:443"],
             &["198.51.100.7, "],
             &[""],
             &["[2001:db8::1]"],
@@ -440,6 +460,29 @@ mod tests {
             http::HeaderValue::from_bytes(b"\xff").unwrap(),
         );
         assert_eq!(proxies().client_ip_from(peer, &non_utf8), None);
+    }
+
+    #[test]
+    fn an_entry_with_a_port_is_its_address() {
+        let peer = ip("10.0.0.2");
+        let cases = [
+            (&["198.51.100.7:443"][..], "198.51.100.7"),
+            (&["[2001:db8::1]:4711"], "2001:db8::1"),
+            (&["[::ffff:198.51.100.7]:1"], "198.51.100.7"),
+            // A trusted proxy with a port is still skipped.
+            (&["198.51.100.7:1, 10.0.0.9:2"], "198.51.100.7"),
+            (
+                &["203.0.113.66, [2001:db8::1]:1, [fd00::1]:2"],
+                "2001:db8::1",
+            ),
+        ];
+        for (values, client) in cases {
+            assert_eq!(
+                proxies().client_ip_from(peer, &xff(values)),
+                Some(ip(client)),
+                "{values:?}"
+            );
+        }
     }
 
     #[test]

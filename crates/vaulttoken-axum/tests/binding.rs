@@ -180,12 +180,15 @@ async fn behind_a_trusted_proxy_the_forwarded_client_address_is_bound() {
     send(&app, other, &token)
         .await
         .assert_unauthorized("invalid_token");
-    // The proxy passed on something that is not an address: no client IP.
-    let garbled = request(
+    // An entry with a port is its address.
+    let with_port = request(
         &token,
         Some("10.0.0.2"),
         &[("x-forwarded-for", "198.51.100.7:5000")],
     );
+    assert_eq!(send(&app, with_port, &token).await.status, StatusCode::OK);
+    // The proxy passed on something that is not an address: no client IP.
+    let garbled = request(&token, Some("10.0.0.2"), &[("x-forwarded-for", "unknown")]);
     send(&app, garbled, &token)
         .await
         .assert_unauthorized("invalid_token");

@@ -40,6 +40,7 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("VAULTTOKEN_RATE_LIMIT_PER_IP", Some("120")),
     ("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", Some("600")),
     ("VAULTTOKEN_RATE_LIMIT_WINDOW_SECS", Some("60")),
+    ("VAULTTOKEN_RATE_LIMIT_IPV6_PREFIX", Some("64")),
     ("VAULTTOKEN_KEYS_MAX_AGE_SECS", Some("300")),
     ("VAULTTOKEN_KEYS_POLL_SECS", Some("5")),
     ("VAULTTOKEN_BINDING", Some("off")),
@@ -246,6 +247,11 @@ pub struct RateLimits {
     pub per_client: u32,
     /// The window (`VAULTTOKEN_RATE_LIMIT_WINDOW_SECS`, default 60).
     pub window: Duration,
+    /// The network an IPv6 client is counted by, in bits
+    /// (`VAULTTOKEN_RATE_LIMIT_IPV6_PREFIX`, default 64, 1 to 128): every
+    /// address of one /64 shares one per-IP count. IPv4 clients are counted
+    /// per address.
+    pub ipv6_prefix: u8,
 }
 
 /// Every problem found in a configuration, each naming its variable (never

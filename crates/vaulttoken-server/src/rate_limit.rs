@@ -23,6 +23,36 @@ pub enum Key {
 }
 
 impl Key {
+    /// The key that counts the requests of the client at `ip`: an IPv4
+    /// address (an IPv4-mapped IPv6 address too) is counted by itself, an
+    /// IPv6 address by its network of `ipv6_prefix` bits (at most 128), as
+    /// one site or subscriber usually holds a whole /64 and would otherwise
+    /// get a fresh budget with each of its addresses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken_server::rate_limit::Key;
+    ///
+    /// let key = |ip: &str| Key::ip(ip.parse().unwrap(), 64);
+    /// assert_eq!(key("2001:db8:1:2::7"), key("2001:db8:1:2:ffff::1"));
+    /// assert_eq!(key("2001:db8:1:2::7"), Key::Ip("2001:db8:1:2::".parse().unwrap()));
+    /// assert_ne!(key("2001:db8:1:2::7"), key("2001:db8:1:3::7"));
+    /// assert_eq!(key("::ffff:192.0.2.1"), Key::Ip("192.0.2.1".parse().unwrap()));
+    /// ```
+    #[must_use]
+    pub fn ip(ip: IpAddr, ipv6_prefix: u8) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V6(v6) => {
+                let kept = u128::MAX
+                    .checked_shl(128_u32.saturating_sub(u32::from(ipv6_prefix)))
+                    .unwrap_or(0);
+                Self::Ip(IpAddr::V6((u128::from(v6) & kept).into()))
+            }
+            v4 => Self::Ip(v4),
+        }
+    }
+
     /// The limit of this kind of key.
     fn limit(&self, per_ip: u32, per_client: u32) -> u32 {
         match self {
@@ -87,4 +117,52 @@ impl Limiter {
 
 fn window(limits: &RateLimits) -> Duration {
     Duration::from_secs(limits.window.whole_seconds().unsigned_abs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(ip: &str, ipv6_prefix: u8) -> Key {
+        Key::ip(ip.parse().unwrap(), ipv6_prefix)
+    }
+
+    fn ip_key(ip: &str) -> Key {
+        Key::Ip(ip.parse().unwrap())
+    }
+
+    #[test]
+    fn an_ipv4_client_is_counted_by_its_whole_address() {
+        for prefix in [1, 64, 128] {
+            assert_eq!(key("192.0.2.255", prefix), ip_key("192.0.2.255"));
+        }
+        assert_ne!(key("192.0.2.1", 64), key("192.0.2.2", 64));
+    }
+
+    #[test]
+    fn an_ipv4_mapped_client_is_counted_as_its_ipv4_address() {
+        assert_eq!(key("::ffff:192.0.2.7", 64), ip_key("192.0.2.7"));
+        assert_eq!(key("::ffff:192.0.2.7", 1), key("192.0.2.7", 1));
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_network_of_the_prefix() {
+        let full = "2001:db8:1:2:ffff:ffff:ffff:ffff";
+        assert_eq!(key(full, 64), ip_key("2001:db8:1:2::"));
+        assert_eq!(key("2001:db8:1:2::1", 64), key(full, 64));
+        assert_ne!(key("2001:db8:1:3::1", 64), key(full, 64));
+        assert_eq!(key(full, 56), ip_key("2001:db8:1::"));
+        assert_eq!(key("2001:db8:1:ff::1", 56), key("2001:db8:1:1::", 56));
+        assert_eq!(key(full, 63), ip_key("2001:db8:1:2::"));
+        assert_eq!(key("2001:db8:1:3::", 63), ip_key("2001:db8:1:2::"));
+        assert_eq!(key(full, 65), ip_key("2001:db8:1:2:8000::"));
+        assert_eq!(key(full, 128), ip_key(full));
+        assert_eq!(key(full, 1), ip_key("::"));
+        assert_eq!(key("ffff::1", 1), ip_key("8000::"));
+        // Past 128 bits is the whole address; 0 bits is one network.
+        assert_eq!(key(full, 200), ip_key(full));
+        assert_eq!(key(full, 0), ip_key("::"));
+        // IPv4-compatible (not mapped) addresses are IPv6.
+        assert_eq!(key("::192.0.2.7", 64), ip_key("::"));
+    }
 }

@@ -5,10 +5,10 @@ pub(crate) mod keys;
 pub(crate) mod token;
 pub(crate) mod trust;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,9 +20,12 @@ use crate::state::AppState;
 /// The largest request body read, in bytes.
 pub const MAX_BODY_LEN: usize = 16 * 1024;
 
-/// The client IP: the connection's peer, or what a trusted proxy says
-/// (`X-Forwarded-For`), see [`vaulttoken_axum::TrustedProxies`]. `None` with
-/// no `ConnectInfo` (in-process tests).
+/// The client IP, for rate limits and audit lines: the connection's peer,
+/// or what a trusted proxy says (`X-Forwarded-For`), see
+/// [`vaulttoken_axum::TrustedProxies`]. When a trusted proxy's entry is not
+/// an address (`unknown`, garbage), the peer: the request is counted against
+/// the proxy, never against nothing. `None` only with no `ConnectInfo`
+/// (in-process tests).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientIp(pub(crate) Option<IpAddr>);
 
@@ -33,7 +36,11 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(state.proxies.client_ip(parts)))
+        let peer = || {
+            let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+            Some(peer.ip().to_canonical())
+        };
+        Ok(Self(state.proxies.client_ip(parts).or_else(peer)))
     }
 }
 

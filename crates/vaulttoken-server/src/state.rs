@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub(crate) admin: Option<Secret>,
     pub(crate) proxies: TrustedProxies,
     pub(crate) limiter: Limiter,
+    /// The network prefix an IPv6 client is counted by.
+    pub(crate) ipv6_prefix: u8,
     pub(crate) keys_max_age: u32,
     /// How tokens are bound to the end user's context.
     pub(crate) binding: ContextBinding,
@@ -117,6 +119,7 @@ impl AppState {
             admin: config.admin_secret,
             proxies: config.trusted_proxies,
             limiter,
+            ipv6_prefix: config.rate_limits.ipv6_prefix,
             keys_max_age: config.keys_max_age,
             binding,
         })))
@@ -132,9 +135,14 @@ impl AppState {
     /// Counts a request against its client IP.
     pub(crate) async fn limit_ip(&self, ip: Option<IpAddr>) -> Result<(), OAuthError> {
         match ip {
-            Some(ip) => self.limiter.hit(&Key::Ip(ip), 1).await.map_err(refused),
+            Some(ip) => self.limiter.hit(&self.ip_key(ip), 1).await.map_err(refused),
             None => Ok(()),
         }
+    }
+
+    /// What a request from `ip` is counted against.
+    fn ip_key(&self, ip: IpAddr) -> Key {
+        Key::ip(ip, self.ipv6_prefix)
     }
 
     /// Counts a request against its client, then checks the client's
@@ -160,7 +168,7 @@ impl AppState {
             self.limiter.penalize(client, 1).await;
         }
         if let Some(ip) = ip {
-            self.limiter.penalize(&Key::Ip(ip), 1).await;
+            self.limiter.penalize(&self.ip_key(ip), 1).await;
         }
         tracing::info!(
             target: "vaulttoken_server::audit",

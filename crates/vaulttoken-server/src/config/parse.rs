@@ -281,10 +281,12 @@ impl<'a> Reader<'a> {
         let per_ip = self.parsed("VAULTTOKEN_RATE_LIMIT_PER_IP", "a whole number");
         let per_client = self.parsed("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", "a whole number");
         let window = self.seconds("VAULTTOKEN_RATE_LIMIT_WINDOW_SECS", 1, 3600);
+        let ipv6_prefix = self.prefix("VAULTTOKEN_RATE_LIMIT_IPV6_PREFIX", 1, 128);
         Some(RateLimits {
             per_ip: per_ip?,
             per_client: per_client?,
             window: window?,
+            ipv6_prefix: ipv6_prefix?,
         })
     }
 
@@ -299,8 +301,8 @@ impl<'a> Reader<'a> {
                 None
             }
         };
-        let v4 = self.prefix("VAULTTOKEN_BINDING_IP_PREFIX_V4", 32);
-        let v6 = self.prefix("VAULTTOKEN_BINDING_IP_PREFIX_V6", 128);
+        let v4 = self.prefix("VAULTTOKEN_BINDING_IP_PREFIX_V4", 0, 32);
+        let v6 = self.prefix("VAULTTOKEN_BINDING_IP_PREFIX_V6", 0, 128);
         let observer = match mode {
             Some(BindingMode::Observe) => Some(self.observer_key()),
             _ => Some(None),
@@ -313,11 +315,11 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// A prefix length in `0..=max` bits.
-    fn prefix(&mut self, name: &str, max: u8) -> Option<u8> {
+    /// A prefix length in `min..=max` bits.
+    fn prefix(&mut self, name: &str, min: u8, max: u8) -> Option<u8> {
         let bits: u8 = self.parsed(name, "a whole number of bits")?;
-        if bits > max {
-            self.problem(name, format_args!("must be from 0 to {max} bits"));
+        if !(min..=max).contains(&bits) {
+            self.problem(name, format_args!("must be from {min} to {max} bits"));
             return None;
         }
         Some(bits)

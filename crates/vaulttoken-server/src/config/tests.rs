@@ -286,6 +286,27 @@ fn every_binding_problem_is_named_with_the_others() {
     names_only(&found, &["VAULTTOKEN_BINDING_IP_PREFIX_V6"]);
 }
 
+#[test]
+fn ipv6_clients_are_rate_limited_per_64_by_default_and_1_to_128_bits_are_read() {
+    let name = "VAULTTOKEN_RATE_LIMIT_IPV6_PREFIX";
+    let config = Config::from_vars(&good()).unwrap();
+    assert_eq!(config.rate_limits.ipv6_prefix, 64);
+    for bits in [1, 48, 128] {
+        let config = Config::from_vars(&with(good(), name, &bits.to_string())).unwrap();
+        assert_eq!(config.rate_limits.ipv6_prefix, bits);
+    }
+    for (bad, why) in [
+        ("0", "must be from 1 to 128 bits"),
+        ("129", "must be from 1 to 128 bits"),
+        ("wide", "not a whole number of bits"),
+        ("", "required"),
+    ] {
+        let found = problems(&with(good(), name, bad));
+        names_only(&found, &[name]);
+        assert!(found[0].ends_with(why), "{bad:?}: {found:?}");
+    }
+}
+
 /// A `k4.public.` PASERK: a valid key, of the wrong kind for a KEK.
 fn public_paserk() -> String {
     vaulttoken::SecretKey::generate()
