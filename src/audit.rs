@@ -62,6 +62,10 @@ pub enum AuditEvent {
     BindingDrift,
     /// A token store could not answer.
     StoreUnavailable,
+    /// A token store found its data lost (a Redis restarted without
+    /// persistence, flushed or replaced): it refuses every token issued
+    /// before now, and users sign in again. Reported at `ERROR`.
+    StoreDataLost,
 }
 
 impl AuditEvent {
@@ -90,11 +94,28 @@ impl AuditEvent {
             Self::TrustTokenConsumed => "trust_token_consumed",
             Self::BindingDrift => "binding_drift",
             Self::StoreUnavailable => "store_unavailable",
+            Self::StoreDataLost => "store_data_lost",
         }
     }
 
-    /// Whether the event calls for attention (reported at `WARN`, the rest at
-    /// `INFO`).
+    /// Whether the event reports a failure an operator must act on (reported
+    /// at `ERROR`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::audit::AuditEvent;
+    ///
+    /// assert!(AuditEvent::StoreDataLost.is_error());
+    /// assert!(!AuditEvent::StoreUnavailable.is_error());
+    /// ```
+    #[must_use]
+    pub fn is_error(self) -> bool {
+        matches!(self, Self::StoreDataLost)
+    }
+
+    /// Whether the event calls for attention (reported at `WARN`; errors,
+    /// [`AuditEvent::is_error`], at `ERROR`; the rest at `INFO`).
     ///
     /// # Examples
     ///
@@ -204,11 +225,37 @@ pub(crate) fn emit(event: AuditEvent, fields: &Fields<'_>) {
             )
         };
     }
-    if event.is_warning() {
+    if event.is_error() {
+        report!(tracing::Level::ERROR);
+    } else if event.is_warning() {
         report!(tracing::Level::WARN);
     } else {
         report!(tracing::Level::INFO);
     }
+}
+
+/// Reports that a token store found its data lost:
+/// [`AuditEvent::StoreDataLost`], at `ERROR`, with `reason`, a stable code
+/// saying how it was found (for example `epoch-marker-missing`). For
+/// [`TokenStore`](crate::store::TokenStore) implementations: call it once for
+/// each loss found.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::audit;
+///
+/// // Goes to the subscriber of target `vaulttoken::audit`, at ERROR.
+/// audit::report_store_data_lost("epoch-marker-missing");
+/// ```
+pub fn report_store_data_lost(reason: &str) {
+    emit(
+        AuditEvent::StoreDataLost,
+        &Fields {
+            reason: Some(reason),
+            ..Fields::default()
+        },
+    );
 }
 
 /// A store that could not answer: reported as [`AuditEvent::StoreUnavailable`]
@@ -255,6 +302,31 @@ pub(crate) fn reason_code(error: &Error) -> &'static str {
 mod tests {
     use super::*;
     use crate::error::{Denial, ErrorKind, KeyKind, MalformedToken, Violations};
+
+    #[test]
+    fn only_a_lost_store_is_an_error() {
+        let all = [
+            AuditEvent::TokenIssued,
+            AuditEvent::TokenRejected,
+            AuditEvent::TokenRevoked,
+            AuditEvent::SubjectRevoked,
+            AuditEvent::FamilyCreated,
+            AuditEvent::FamilyRotated,
+            AuditEvent::FamilyReuseDetected,
+            AuditEvent::GraceUsed,
+            AuditEvent::FamilyRevoked,
+            AuditEvent::TrustTokenConsumed,
+            AuditEvent::BindingDrift,
+            AuditEvent::StoreUnavailable,
+            AuditEvent::StoreDataLost,
+        ];
+        for event in all {
+            let error = event == AuditEvent::StoreDataLost;
+            assert_eq!(event.is_error(), error, "{event:?}");
+        }
+        assert_eq!(AuditEvent::StoreDataLost.name(), "store_data_lost");
+        assert!(!AuditEvent::StoreDataLost.is_warning());
+    }
 
     #[test]
     fn only_reuse_an_unavailable_store_and_drift_are_warnings() {

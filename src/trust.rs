@@ -513,7 +513,7 @@ impl TrustTokens {
         let until = claims.expiration().ok_or(Error::Verification)?;
         let spent = self
             .store
-            .consume(claims.subject(), token_id, until)
+            .consume_issued_at(claims.subject(), token_id, claims.issued_at(), until)
             .await
             .map_err(audit::store_unavailable)?;
         match spent {
@@ -531,6 +531,9 @@ impl TrustTokens {
             }
             Consumption::AlreadyUsed => Err(Error::Denied(Denial::AlreadyUsed)),
             Consumption::Revoked => Err(Error::Denied(Denial::Revoked)),
+            Consumption::IssuedBeforeStoreEpoch => {
+                Err(Error::Denied(Denial::IssuedBeforeStoreEpoch))
+            }
         }
     }
 
