@@ -328,6 +328,63 @@ mod tests {
         assert!(!AuditEvent::StoreDataLost.is_warning());
     }
 
+    /// Each audit event's level and fields, as text.
+    #[derive(Clone, Default)]
+    struct Levels(std::sync::Arc<std::sync::Mutex<Vec<(tracing::Level, String)>>>);
+
+    struct Text<'a>(&'a mut String);
+
+    impl tracing::field::Visit for Text<'_> {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn core::fmt::Debug) {
+            self.0.push_str(&format!("{}={value:?} ", field.name()));
+        }
+    }
+
+    impl tracing::Subscriber for Levels {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if event.metadata().target() == TARGET {
+                let mut text = String::new();
+                event.record(&mut Text(&mut text));
+                if let Ok(mut events) = self.0.lock() {
+                    events.push((*event.metadata().level(), text));
+                }
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn a_lost_store_is_reported_at_error_with_its_reason() {
+        let levels = Levels::default();
+        tracing::subscriber::with_default(levels.clone(), || {
+            report_store_data_lost("epoch-marker-missing");
+            emit(AuditEvent::StoreUnavailable, &Fields::default());
+            emit(AuditEvent::TokenIssued, &Fields::default());
+        });
+        let events = levels.0.lock().map(|e| e.clone()).unwrap_or_default();
+        let found: Vec<tracing::Level> = events.iter().map(|(level, _)| *level).collect();
+        assert_eq!(
+            found,
+            [
+                tracing::Level::ERROR,
+                tracing::Level::WARN,
+                tracing::Level::INFO
+            ]
+        );
+        let lost = &events[0].1;
+        assert!(lost.contains(r#"event="store_data_lost""#), "{lost}");
+        assert!(lost.contains(r#"reason="epoch-marker-missing""#), "{lost}");
+    }
+
     #[test]
     fn only_reuse_an_unavailable_store_and_drift_are_warnings() {
         let warnings = [
@@ -356,8 +413,12 @@ mod tests {
 
     #[test]
     fn every_refusal_has_its_reason_code() {
-        let cases: [(Error, &str); 9] = [
+        let cases: [(Error, &str); 10] = [
             (Error::Denied(Denial::Superseded), "superseded"),
+            (
+                Error::Denied(Denial::IssuedBeforeStoreEpoch),
+                "issued-before-store-epoch",
+            ),
             (Error::Claims(Violations(Vec::new())), "rules"),
             (Error::Verification, "verification"),
             (Error::FooterMismatch, "verification"),

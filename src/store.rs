@@ -670,3 +670,18 @@ impl Rotated {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Denial;
+
+    #[test]
+    fn a_token_from_before_the_store_epoch_is_denied_as_such() {
+        assert_eq!(
+            TokenState::IssuedBeforeStoreEpoch.denial(),
+            Some(Denial::IssuedBeforeStoreEpoch)
+        );
+        assert!(!Consumption::IssuedBeforeStoreEpoch.is_first_use());
+    }
+}

@@ -160,11 +160,11 @@ fn slot_ranges(answer: &Value) -> RedisResult<Vec<(u16, u16)>> {
         .collect()
 }
 
+/// An integer reply, or one as text (`TIME` answers text).
 fn integer(value: &Value) -> Option<i64> {
     match value {
         Value::Int(n) => Some(*n),
         Value::BulkString(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
-        Value::SimpleString(text) => text.parse().ok(),
         _ => None,
     }
 }
@@ -218,6 +218,7 @@ mod tests {
     #[test]
     fn a_sweep_counts_created_and_present_markers() {
         let mut sweep = Sweep::default();
+        assert!(!sweep.found_loss() && !sweep.all_new());
         sweep.add(&[Value::Nil, Value::Nil], 10);
         assert_eq!(
             sweep,

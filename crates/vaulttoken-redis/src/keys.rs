@@ -40,16 +40,22 @@ pub(crate) struct SubjectKeys {
 /// How many hash slots a Redis Cluster has.
 pub(crate) const SLOTS: u16 = 16384;
 
-/// For every slot, the shortest tag (`e` and a base-36 count) that hashes to
+/// How many tags (`e0`…`ezzzz`) the slot table may try: far more than it
+/// needs (every slot has one within the first 200,000), so that building it
+/// is bounded whatever happens.
+const TAG_CANDIDATES: usize = 36 * 36 * 36 * 36;
+
+/// For every slot, the first tag (`e` and a base-36 count) that hashes to
 /// it, found once. Slots are Redis's own (`Slot::for_key` of the `redis`
 /// crate, CRC16-XMODEM modulo 16384).
 static SLOT_TAGS: LazyLock<HashMap<Slot, String>> = LazyLock::new(|| {
     let mut tags = HashMap::with_capacity(usize::from(SLOTS));
-    let mut count: usize = 0;
-    while tags.len() < usize::from(SLOTS) {
+    for count in 0..TAG_CANDIDATES {
+        if tags.len() == usize::from(SLOTS) {
+            break;
+        }
         let tag = format!("e{}", base36(count));
         tags.entry(Slot::for_key(&tag)).or_insert(tag);
-        count += 1;
     }
     tags
 });

@@ -113,7 +113,8 @@ impl RedisStore {
     /// # Errors
     ///
     /// [`ConnectError::InvalidUrl`], [`ConnectError::InvalidOptions`],
-    /// [`ConnectError::Timeout`] after [`StoreOptions::connect_timeout`],
+    /// [`ConnectError::Timeout`] after [`StoreOptions::connect_timeout`] (for
+    /// the server check, then again for the epoch markers),
     /// [`ConnectError::Unreachable`], and [`ConnectError::ServerTooOld`] for
     /// a server older than 6.2.
     ///
