@@ -7,6 +7,9 @@
 //! the message. They use the system clock and sleep for the expiry checks
 //! (about two seconds in all). `namespace` keeps the subjects of one run apart
 //! from another's on a shared server.
+//!
+//! (A mutant that empties one of these checks survives the tests: the suite is
+//! the test, and nothing tests it but review.)
 
 use core::future::Future;
 use core::pin::Pin;
