@@ -62,6 +62,10 @@ pub enum AuditEvent {
     BindingDrift,
     /// A token store could not answer.
     StoreUnavailable,
+    /// A token store found its data lost (a Redis restarted without
+    /// persistence, flushed or replaced): it refuses every token issued
+    /// before now, and users sign in again. Reported at `ERROR`.
+    StoreDataLost,
 }
 
 impl AuditEvent {
@@ -90,11 +94,28 @@ impl AuditEvent {
             Self::TrustTokenConsumed => "trust_token_consumed",
             Self::BindingDrift => "binding_drift",
             Self::StoreUnavailable => "store_unavailable",
+            Self::StoreDataLost => "store_data_lost",
         }
     }
 
-    /// Whether the event calls for attention (reported at `WARN`, the rest at
-    /// `INFO`).
+    /// Whether the event reports a failure an operator must act on (reported
+    /// at `ERROR`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken::audit::AuditEvent;
+    ///
+    /// assert!(AuditEvent::StoreDataLost.is_error());
+    /// assert!(!AuditEvent::StoreUnavailable.is_error());
+    /// ```
+    #[must_use]
+    pub fn is_error(self) -> bool {
+        matches!(self, Self::StoreDataLost)
+    }
+
+    /// Whether the event calls for attention (reported at `WARN`; errors,
+    /// [`AuditEvent::is_error`], at `ERROR`; the rest at `INFO`).
     ///
     /// # Examples
     ///
@@ -204,11 +225,37 @@ pub(crate) fn emit(event: AuditEvent, fields: &Fields<'_>) {
             )
         };
     }
-    if event.is_warning() {
+    if event.is_error() {
+        report!(tracing::Level::ERROR);
+    } else if event.is_warning() {
         report!(tracing::Level::WARN);
     } else {
         report!(tracing::Level::INFO);
     }
+}
+
+/// Reports that a token store found its data lost:
+/// [`AuditEvent::StoreDataLost`], at `ERROR`, with `reason`, a stable code
+/// saying how it was found (for example `epoch-marker-missing`). For
+/// [`TokenStore`](crate::store::TokenStore) implementations: call it once for
+/// each loss found.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::audit;
+///
+/// // Goes to the subscriber of target `vaulttoken::audit`, at ERROR.
+/// audit::report_store_data_lost("epoch-marker-missing");
+/// ```
+pub fn report_store_data_lost(reason: &str) {
+    emit(
+        AuditEvent::StoreDataLost,
+        &Fields {
+            reason: Some(reason),
+            ..Fields::default()
+        },
+    );
 }
 
 /// A store that could not answer: reported as [`AuditEvent::StoreUnavailable`]
@@ -257,6 +304,82 @@ mod tests {
     use crate::error::{Denial, ErrorKind, KeyKind, MalformedToken, Violations};
 
     #[test]
+    fn only_a_lost_store_is_an_error() {
+        let all = [
+            AuditEvent::TokenIssued,
+            AuditEvent::TokenRejected,
+            AuditEvent::TokenRevoked,
+            AuditEvent::SubjectRevoked,
+            AuditEvent::FamilyCreated,
+            AuditEvent::FamilyRotated,
+            AuditEvent::FamilyReuseDetected,
+            AuditEvent::GraceUsed,
+            AuditEvent::FamilyRevoked,
+            AuditEvent::TrustTokenConsumed,
+            AuditEvent::BindingDrift,
+            AuditEvent::StoreUnavailable,
+            AuditEvent::StoreDataLost,
+        ];
+        for event in all {
+            let error = event == AuditEvent::StoreDataLost;
+            assert_eq!(event.is_error(), error, "{event:?}");
+        }
+        assert_eq!(AuditEvent::StoreDataLost.name(), "store_data_lost");
+        assert!(!AuditEvent::StoreDataLost.is_warning());
+    }
+
+    /// Each audit event's level and fields, as text.
+    #[derive(Clone, Default)]
+    struct Levels(std::sync::Arc<std::sync::Mutex<Vec<(tracing::Level, String)>>>);
+
+    struct Text<'a>(&'a mut String);
+
+    impl tracing::field::Visit for Text<'_> {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn core::fmt::Debug) {
+            self.0.push_str(&format!("{}={value:?} ", field.name()));
+        }
+    }
+
+    impl tracing::Subscriber for Levels {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if event.metadata().target() == TARGET {
+                let mut text = String::new();
+                event.record(&mut Text(&mut text));
+                if let Ok(mut events) = self.0.lock() {
+                    events.push((*event.metadata().level(), text));
+                }
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn a_lost_store_is_reported_at_error_with_its_reason() {
+        // Only this test reaches the ERROR call site: other tests, emitting
+        // at other levels on other threads, cannot change its interest.
+        let levels = Levels::default();
+        tracing::subscriber::with_default(levels.clone(), || {
+            report_store_data_lost("epoch-marker-missing");
+        });
+        let events = levels.0.lock().map(|e| e.clone()).unwrap_or_default();
+        let [(level, lost)] = events.as_slice() else {
+            panic!("one event: {events:?}");
+        };
+        assert_eq!(*level, tracing::Level::ERROR);
+        assert!(lost.contains(r#"event="store_data_lost""#), "{lost}");
+        assert!(lost.contains(r#"reason="epoch-marker-missing""#), "{lost}");
+    }
+
+    #[test]
     fn only_reuse_an_unavailable_store_and_drift_are_warnings() {
         let warnings = [
             AuditEvent::FamilyReuseDetected,
@@ -284,8 +407,12 @@ mod tests {
 
     #[test]
     fn every_refusal_has_its_reason_code() {
-        let cases: [(Error, &str); 9] = [
+        let cases: [(Error, &str); 10] = [
             (Error::Denied(Denial::Superseded), "superseded"),
+            (
+                Error::Denied(Denial::IssuedBeforeStoreEpoch),
+                "issued-before-store-epoch",
+            ),
             (Error::Claims(Violations(Vec::new())), "rules"),
             (Error::Verification, "verification"),
             (Error::FooterMismatch, "verification"),

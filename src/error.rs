@@ -1506,6 +1506,11 @@ pub enum Denial {
     /// The refresh family passed its absolute lifetime or its idle timeout.
     #[error("token family expired")]
     FamilyExpired,
+    /// The token was issued before the store's state began: the store's data
+    /// was lost (or this is its first use), so it cannot vouch for the token
+    /// (whether it was revoked or spent). Sign in again.
+    #[error("token issued before the store's state began")]
+    IssuedBeforeStoreEpoch,
 }
 
 impl Denial {
@@ -1528,6 +1533,7 @@ impl Denial {
             Self::FamilyRevoked => "family-revoked",
             Self::ReuseDetected => "reuse-detected",
             Self::FamilyExpired => "family-expired",
+            Self::IssuedBeforeStoreEpoch => "issued-before-store-epoch",
         }
     }
 }

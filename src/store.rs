@@ -19,6 +19,17 @@
 //!   [`StoreError`]: the decode fails with [`Error::Store`](crate::Error::Store),
 //!   never "valid" and never "invalid token".
 //!
+//! - **Lost state is noticed.** A store whose data can be lost while tokens
+//!   live on (Redis restarted without persistence, flushed, or replaced)
+//!   keeps the instant its state began, its *epoch*, and refuses every token
+//!   issued before it ([`TokenState::IssuedBeforeStoreEpoch`],
+//!   [`Consumption::IssuedBeforeStoreEpoch`]): it can no longer say whether
+//!   such a token was revoked or spent. Finding its data gone, it starts a new
+//!   epoch and reports the error-level audit event `store_data_lost`
+//!   ([`AuditEvent::StoreDataLost`](crate::audit::AuditEvent::StoreDataLost));
+//!   users sign in again. `vaulttoken-redis` does this; [`MemoryStore`] has
+//!   no epoch (see its documentation).
+//!
 //! [`MemoryStore`] is the embedded default; `vaulttoken-redis` shares state
 //! across a fleet. Both pass the same conformance suite.
 
@@ -97,6 +108,46 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
         until: OffsetDateTime,
     ) -> StoreFuture<'a, Consumption>;
 
+    /// Spends a token id exactly once, as [`TokenStore::consume`], for a
+    /// token issued at `issued_at` (its `iat`): a store with an epoch (see
+    /// the [module documentation](self)) also refuses, in the same atomic
+    /// step, a token issued before it, with
+    /// [`Consumption::IssuedBeforeStoreEpoch`]. A store without one (the
+    /// default) calls [`TokenStore::consume`]; a store that wraps another
+    /// should pass this call on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use time::{Duration, OffsetDateTime};
+    /// use vaulttoken::store::{Consumption, MemoryStore, TokenStore};
+    ///
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let waker = std::task::Waker::noop();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// let store = MemoryStore::new();
+    /// let now = OffsetDateTime::now_utc();
+    /// let until = now + Duration::minutes(15);
+    /// let first = block_on(store.consume_issued_at(None, "link-1", Some(now), until))?;
+    /// assert_eq!(first, Consumption::Consumed);
+    /// let again = block_on(store.consume_issued_at(None, "link-1", Some(now), until))?;
+    /// assert_eq!(again, Consumption::AlreadyUsed);
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    fn consume_issued_at<'a>(
+        &'a self,
+        subject: Option<&'a str>,
+        token_id: &'a str,
+        issued_at: Option<OffsetDateTime>,
+        until: OffsetDateTime,
+    ) -> StoreFuture<'a, Consumption> {
+        let _ = issued_at;
+        self.consume(subject, token_id, until)
+    }
+
     /// Revokes every token of `subject` issued before `cutoff` ("log out
     /// everywhere"), remembered until `until` (when the last such token would
     /// have expired). A later cutoff replaces an earlier one; an earlier one
@@ -157,7 +208,9 @@ pub struct Check<'a> {
     pub subject: Option<&'a str>,
     /// The token's id (`jti`).
     pub token_id: &'a str,
-    /// When it was issued (`iat`); a token without one is refused by any cutoff.
+    /// When it was issued (`iat`); a token without one is refused by any
+    /// cutoff. A store compares it with its epoch too; without it, such a
+    /// store refuses the token only while it finds its data lost.
     pub issued_at: Option<OffsetDateTime>,
     /// The refresh family it belongs to, if any: the family must be alive.
     pub family: Option<&'a str>,
@@ -262,6 +315,9 @@ pub enum TokenState {
     Superseded,
     /// Its family is revoked, expired or unknown.
     FamilyRevoked,
+    /// Issued before the store's state began (its epoch): the store lost its
+    /// data (or is used for the first time) and cannot vouch for it.
+    IssuedBeforeStoreEpoch,
 }
 
 impl TokenState {
@@ -287,6 +343,7 @@ impl TokenState {
             Self::IssuedBeforeCutoff => Some(Denial::IssuedBeforeCutoff),
             Self::Superseded => Some(Denial::Superseded),
             Self::FamilyRevoked => Some(Denial::FamilyRevoked),
+            Self::IssuedBeforeStoreEpoch => Some(Denial::IssuedBeforeStoreEpoch),
         }
     }
 }
@@ -310,6 +367,9 @@ pub enum Consumption {
     AlreadyUsed,
     /// The id was revoked before it was used.
     Revoked,
+    /// Nothing was spent: the token was issued before the store's state began
+    /// (its epoch), so the store cannot tell whether it was spent already.
+    IssuedBeforeStoreEpoch,
 }
 
 impl Consumption {
@@ -608,5 +668,20 @@ impl Rotated {
             } => Some((generation, rotated_at)),
             Self::ReuseDetected | Self::Revoked | Self::Expired => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Denial;
+
+    #[test]
+    fn a_token_from_before_the_store_epoch_is_denied_as_such() {
+        assert_eq!(
+            TokenState::IssuedBeforeStoreEpoch.denial(),
+            Some(Denial::IssuedBeforeStoreEpoch)
+        );
+        assert!(!Consumption::IssuedBeforeStoreEpoch.is_first_use());
     }
 }

@@ -372,7 +372,7 @@ impl<P: ServicePurpose> TokenService<P> {
         let token_id = claims.token_id().ok_or(Error::Verification)?;
         let until = self.remembered_until(claims.expiration());
         let spent = store
-            .consume(claims.subject(), token_id, until)
+            .consume_issued_at(claims.subject(), token_id, claims.issued_at(), until)
             .await
             .map_err(audit::store_unavailable)?;
         match spent {
@@ -390,6 +390,9 @@ impl<P: ServicePurpose> TokenService<P> {
             }
             Consumption::AlreadyUsed => Err(Error::Denied(Denial::AlreadyUsed)),
             Consumption::Revoked => Err(Error::Denied(Denial::Revoked)),
+            Consumption::IssuedBeforeStoreEpoch => {
+                Err(Error::Denied(Denial::IssuedBeforeStoreEpoch))
+            }
         }
     }
 

@@ -23,6 +23,13 @@ const SWEEP_INTERVAL: Duration = Duration::minutes(1);
 /// refuses the access tokens of every refresh family it knew (fail closed),
 /// and forgets revocations: use `vaulttoken-redis` where that matters.
 ///
+/// It keeps no epoch (see the [module documentation](super)): its state
+/// begins and ends with the process, and an epoch would sign every user out
+/// at every restart. So after a restart it forgets revoked and spent ids
+/// while the tokens they refused, if signed with a key that outlives the
+/// process, verify again. Pair it with a key that dies with the process too
+/// (generated at start), or use `vaulttoken-redis`.
+///
 /// Every entry is dropped once its own expiry has passed, so memory follows
 /// the live tokens. The store never evicts an unexpired entry: at its hard
 /// cap (1,000,000 entries unless [`MemoryStore::with_capacity`] sets another)

@@ -4,11 +4,20 @@
 //! share one Redis Cluster slot and one script can read or change them all.
 //! The tag is `s:` and the base64url BLAKE2b-128 of the subject, so keys never
 //! show who a subject is; tokens without a subject share the tag `anon`.
+//!
+//! Each of the 16384 cluster slots has its own epoch marker,
+//! `<prefix>:{<slot tag>}:epoch`, where the slot tag is a short string that
+//! hashes to that slot: a script reads the marker of its subject's slot
+//! with the subject's keys (see `scripts.rs`).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use base64ct::{Base64UrlUnpadded, Encoding as _};
 use blake2::Blake2b;
 use blake2::digest::Digest;
 use blake2::digest::consts::U16;
+use redis::cluster_routing::Slot;
 
 /// The tag of every entry of a token without a subject.
 const ANONYMOUS_TAG: &str = "anon";
@@ -24,6 +33,52 @@ pub(crate) struct KeyLayout {
 pub(crate) struct SubjectKeys {
     /// `<prefix>:{<tag>}:`, which every key of the subject starts with.
     base: String,
+    /// The epoch marker of the subject's slot.
+    epoch: String,
+}
+
+/// How many hash slots a Redis Cluster has.
+pub(crate) const SLOTS: u16 = 16384;
+
+/// How many tags (`e0`…`ezzzz`) the slot table may try: far more than it
+/// needs (every slot has one within the first 200,000), so that building it
+/// is bounded whatever happens.
+const TAG_CANDIDATES: usize = 36 * 36 * 36 * 36;
+
+/// For every slot, the first tag (`e` and a base-36 count) that hashes to
+/// it, found once. Slots are Redis's own (`Slot::for_key` of the `redis`
+/// crate, CRC16-XMODEM modulo 16384).
+static SLOT_TAGS: LazyLock<HashMap<Slot, String>> = LazyLock::new(|| {
+    let mut tags = HashMap::with_capacity(usize::from(SLOTS));
+    for count in 0..TAG_CANDIDATES {
+        if tags.len() == usize::from(SLOTS) {
+            break;
+        }
+        let tag = format!("e{}", base36(count));
+        tags.entry(Slot::for_key(&tag)).or_insert(tag);
+    }
+    tags
+});
+
+fn base36(mut n: usize) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[n % 36]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The tag of the epoch marker of the slot `key` hashes to.
+fn slot_tag(key: &str) -> &'static str {
+    SLOT_TAGS
+        .get(&Slot::for_key(key))
+        .map_or("", String::as_str)
 }
 
 impl KeyLayout {
@@ -41,13 +96,32 @@ impl KeyLayout {
             Some(name) => format!("s:{}", subject_hash(name)),
             None => ANONYMOUS_TAG.to_owned(),
         };
-        SubjectKeys {
-            base: format!("{}:{{{tag}}}:", self.prefix),
-        }
+        let base = format!("{}:{{{tag}}}:", self.prefix);
+        let epoch = self.epoch_of(&base);
+        SubjectKeys { base, epoch }
+    }
+
+    /// The epoch marker of the slot of `key`.
+    fn epoch_of(&self, key: &str) -> String {
+        format!("{}:{{{}}}:epoch", self.prefix, slot_tag(key))
+    }
+
+    /// The epoch marker of every slot, in slot order.
+    pub(crate) fn all_epochs(&self) -> Vec<String> {
+        (0..SLOTS)
+            .filter_map(Slot::new)
+            .filter_map(|slot| SLOT_TAGS.get(&slot))
+            .map(|tag| format!("{}:{{{tag}}}:epoch", self.prefix))
+            .collect()
     }
 }
 
 impl SubjectKeys {
+    /// The epoch marker of the subject's slot: `<epoch s>`, never expires.
+    pub(crate) fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
     /// A revoked or spent token id: `revoked:<until ms>` or `used:<until ms>`.
     pub(crate) fn token(&self, token_id: &str) -> String {
         format!("{}id:{token_id}", self.base)
@@ -139,6 +213,57 @@ mod tests {
             KeyLayout::new("p").subject(Some("")).token("j"),
             "p:{s:yuZpQdnvvUBOTYh1jqZ2cA}:id:j"
         );
+    }
+
+    #[test]
+    fn every_slot_has_a_short_epoch_tag() {
+        assert_eq!(SLOT_TAGS.len(), usize::from(SLOTS));
+        for n in 0..SLOTS {
+            let slot = Slot::new(n).expect("a slot");
+            let tag = &SLOT_TAGS[&slot];
+            assert_eq!(Slot::for_key(tag), slot, "{tag}");
+            assert!(tag.starts_with('e') && tag.len() <= 5, "{tag}");
+        }
+        let all = KeyLayout::new("p").all_epochs();
+        assert_eq!(all.len(), usize::from(SLOTS));
+        let distinct: std::collections::HashSet<_> = all.iter().collect();
+        assert_eq!(distinct.len(), usize::from(SLOTS));
+        // Redis Cluster's own slots (`CLUSTER KEYSLOT`): CRC16-XMODEM of the
+        // tag, modulo 16384 (0x31c3 is below it).
+        assert_eq!(
+            Slot::for_key("{foo}:bar"),
+            Slot::new(12182).expect("a slot")
+        );
+        assert_eq!(
+            Slot::for_key("123456789"),
+            Slot::new(0x31c3).expect("a slot")
+        );
+    }
+
+    #[test]
+    fn a_subjects_epoch_marker_shares_its_slot() {
+        let layout = KeyLayout::new("vaulttoken");
+        for subject in [Some("alice"), Some("bob"), Some(""), None] {
+            let keys = layout.subject(subject);
+            let epoch = keys.epoch().to_owned();
+            assert!(
+                epoch.starts_with("vaulttoken:{e") && epoch.ends_with("}:epoch"),
+                "{epoch}"
+            );
+            assert_eq!(
+                Slot::for_key(&epoch),
+                Slot::for_key(keys.cutoff()),
+                "{epoch}"
+            );
+            assert!(layout.all_epochs().contains(&epoch));
+        }
+        assert_ne!(
+            layout.subject(Some("alice")).epoch(),
+            layout.subject(Some("bob")).epoch()
+        );
+        assert_eq!(base36(0), "0");
+        assert_eq!(base36(35), "z");
+        assert_eq!(base36(36), "10");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod connect_error;
 mod connection;
+mod epochs;
 mod failure;
 mod keys;
 mod options;

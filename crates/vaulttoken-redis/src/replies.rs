@@ -5,7 +5,7 @@ use redis::Value;
 use vaulttoken::error::StoreError;
 use vaulttoken::store::{Consumption, Rotated, TokenState};
 
-use crate::times;
+use crate::{scripts, times};
 
 fn unexpected(reason: &'static str) -> StoreError {
     StoreError::Protocol {
@@ -13,9 +13,27 @@ fn unexpected(reason: &'static str) -> StoreError {
     }
 }
 
+/// Whether a deciding script (check, consume, rotate) found its slot's
+/// epoch marker missing: the slot's data was lost, and the script refused.
+pub(crate) fn found_data_lost(value: &Value) -> bool {
+    match value {
+        Value::Int(code) => *code == scripts::LOST,
+        Value::Array(items) => {
+            matches!(items.as_slice(), [Value::Int(code)] if *code == scripts::LOST)
+        }
+        _ => false,
+    }
+}
+
+fn foreign_epoch() -> StoreError {
+    unexpected("an epoch marker this crate did not write")
+}
+
 /// The `CHECK` script's answer.
 pub(crate) fn token_state(value: &Value) -> Result<TokenState, StoreError> {
     match value {
+        Value::Int(6 | scripts::LOST) => Ok(TokenState::IssuedBeforeStoreEpoch),
+        Value::Int(-2) => Err(foreign_epoch()),
         Value::Int(0) => Ok(TokenState::Live),
         Value::Int(1) => Ok(TokenState::Revoked),
         Value::Int(2) => Ok(TokenState::Used),
@@ -33,6 +51,8 @@ pub(crate) fn consumption(value: &Value) -> Result<Consumption, StoreError> {
         Value::Int(0) => Ok(Consumption::Consumed),
         Value::Int(1) => Ok(Consumption::AlreadyUsed),
         Value::Int(2) => Ok(Consumption::Revoked),
+        Value::Int(3 | scripts::LOST) => Ok(Consumption::IssuedBeforeStoreEpoch),
+        Value::Int(-2) => Err(foreign_epoch()),
         _ => Err(unexpected("an unknown answer to a consume")),
     }
 }
@@ -59,6 +79,9 @@ pub(crate) fn created_family(value: &Value) -> Result<Vec<String>, StoreError> {
 
 /// The `ROTATE` script's answer.
 pub(crate) fn rotated(value: &Value) -> Result<Rotated, StoreError> {
+    if let Value::Int(-2) = value {
+        return Err(foreign_epoch());
+    }
     let Value::Array(items) = value else {
         return Err(unexpected("an unknown answer to a rotation"));
     };
@@ -80,6 +103,8 @@ pub(crate) fn rotated(value: &Value) -> Result<Rotated, StoreError> {
         [Value::Int(2)] => Ok(Rotated::ReuseDetected),
         [Value::Int(3)] => Ok(Rotated::Revoked),
         [Value::Int(4)] => Ok(Rotated::Expired),
+        // The data is gone, this family's record with it.
+        [Value::Int(scripts::LOST)] => Ok(Rotated::Revoked),
         _ => Err(unexpected("an unknown answer to a rotation")),
     }
 }
@@ -139,7 +164,22 @@ mod tests {
                 reason: "a cutoff entry this crate did not write".into()
             })
         );
-        assert!(is_protocol(token_state(&Value::Int(6))));
+        assert_eq!(
+            token_state(&Value::Int(6)),
+            Ok(TokenState::IssuedBeforeStoreEpoch)
+        );
+        assert_eq!(
+            token_state(&Value::Int(9)),
+            Ok(TokenState::IssuedBeforeStoreEpoch)
+        );
+        assert_eq!(
+            token_state(&Value::Int(-2)),
+            Err(StoreError::Protocol {
+                reason: "an epoch marker this crate did not write".into()
+            })
+        );
+        assert!(is_protocol(token_state(&Value::Int(7))));
+        assert!(is_protocol(token_state(&Value::Int(8))));
         assert!(is_protocol(token_state(&Value::Nil)));
         assert!(is_protocol(token_state(&bulk("0"))));
     }
@@ -149,7 +189,14 @@ mod tests {
         assert_eq!(consumption(&Value::Int(0)), Ok(Consumption::Consumed));
         assert_eq!(consumption(&Value::Int(1)), Ok(Consumption::AlreadyUsed));
         assert_eq!(consumption(&Value::Int(2)), Ok(Consumption::Revoked));
-        assert!(is_protocol(consumption(&Value::Int(3))));
+        for code in [3, 9] {
+            assert_eq!(
+                consumption(&Value::Int(code)),
+                Ok(Consumption::IssuedBeforeStoreEpoch)
+            );
+        }
+        assert!(is_protocol(consumption(&Value::Int(-2))));
+        assert!(is_protocol(consumption(&Value::Int(4))));
         assert!(is_protocol(consumption(&Value::Okay)));
     }
 
@@ -213,6 +260,7 @@ mod tests {
             (2, Rotated::ReuseDetected),
             (3, Rotated::Revoked),
             (4, Rotated::Expired),
+            (9, Rotated::Revoked),
         ] {
             assert_eq!(rotated(&Value::Array(vec![Value::Int(code)])), Ok(step));
         }
@@ -250,6 +298,29 @@ mod tests {
         for case in cases {
             assert!(is_protocol(rotated(&case)), "{case:?}");
         }
+    }
+
+    #[test]
+    fn only_the_lost_answers_report_a_loss() {
+        assert!(found_data_lost(&Value::Int(9)));
+        assert!(found_data_lost(&Value::Array(vec![Value::Int(9)])));
+        for other in [
+            Value::Int(0),
+            Value::Int(6),
+            Value::Int(-2),
+            Value::Array(vec![Value::Int(3)]),
+            Value::Array(vec![Value::Int(9), Value::Int(1)]),
+            Value::Array(vec![]),
+            Value::Nil,
+        ] {
+            assert!(!found_data_lost(&other), "{other:?}");
+        }
+        assert_eq!(
+            rotated(&Value::Int(-2)),
+            Err(StoreError::Protocol {
+                reason: "an epoch marker this crate did not write".into()
+            })
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! | `…:latest:<slot>`           | the token id                            | its `until`               |
 //! | `…:family:<id>`             | hash: `gen created expires last rotated grace revoked` | the family's absolute expiry |
 //! | `…:families`                | sorted set: family id by creation second | the latest family expiry |
+//! | `<prefix>:{<slot tag>}:epoch` | `<epoch s>`: when this slot's state began | never                   |
 //!
 //! Every script starts with the primary guard: on a replica it refuses
 //! (`NOTPRIMARY`) before it reads anything. Every write script then checks
@@ -22,6 +23,11 @@
 //! Times the scripts compare are whole unix seconds; key expiries are unix
 //! milliseconds. Generations are compared as decimal strings, so no
 //! generation loses precision in Lua's doubles.
+//!
+//! The scripts that decide (check, consume, rotate) take their slot's epoch
+//! marker as their last key and read it first (`epoch_guard!`): a missing
+//! marker means the slot's data is gone, so the script writes a new epoch
+//! and answers [`LOST`] without deciding anything from what it holds.
 
 use std::sync::LazyLock;
 
@@ -42,15 +48,47 @@ fn write_before_deadline(body: &str) -> Script {
     Script::new(&format!("{PRIMARY_GUARD}\n{DEADLINE_GUARD}\n{body}"))
 }
 
+/// The answer of a deciding script that found its slot's epoch marker
+/// missing (`9`, or `{9}` from the rotation): the data was lost.
+pub(crate) const LOST: i64 = 9;
+
+/// The start of every deciding script: reads the epoch marker (the last key)
+/// into `epoch`. A missing one means this slot's data was lost: the script
+/// starts a new epoch, the next whole second by the server's clock (so a
+/// token issued in this second, whose `iat` is this second, is refused), and
+/// answers `9` (`lost`, wrapped as the script's answer). A marker this crate
+/// did not write answers `-2`.
+macro_rules! epoch_guard {
+    ($lost:literal) => {
+        concat!(
+            r"
+local epoch = redis.call('GET', KEYS[#KEYS])
+if not epoch then
+  redis.call('SET', KEYS[#KEYS], tonumber(redis.call('TIME')[1]) + 1)
+  return ",
+            $lost,
+            r"
+end
+epoch = tonumber(epoch)
+if epoch == nil then return -2 end
+"
+        )
+    };
+}
+
 /// What a decode asks. `KEYS`: the id entry, the cutoff, then the latest
-/// slot if `ARGV[3]` is `1`, then the family if `ARGV[4]` is `1`. `ARGV[1]`:
-/// the token's `iat` in seconds, or empty; `ARGV[2]`: its id.
+/// slot if `ARGV[3]` is `1`, then the family if `ARGV[4]` is `1`, then the
+/// epoch marker. `ARGV[1]`: the token's `iat` in seconds, or empty; `ARGV[2]`:
+/// its id.
 ///
 /// Answers 0 live, 1 revoked, 2 used, 3 issued before the cutoff,
-/// 4 superseded, 5 family revoked, -1 a cutoff this crate did not write.
-/// The order is the memory store's: id, cutoff, slot, family.
+/// 4 superseded, 5 family revoked, 6 issued before the epoch, 9 lost, -1 a
+/// cutoff this crate did not write, -2 an epoch this crate did not write.
+/// The order is the memory store's: id, cutoff, slot, family; then the
+/// epoch, which a token without `iat` is not compared with.
 pub(crate) static CHECK: LazyLock<Script> = LazyLock::new(|| {
-    primary_only(
+    primary_only(concat!(
+        epoch_guard!("9"),
         r"
 local entry = redis.call('GET', KEYS[1])
 if entry then
@@ -72,9 +110,10 @@ end
 if ARGV[4] == '1' then
   if redis.call('HGET', KEYS[next_key], 'revoked') ~= '0' then return 5 end
 end
+if ARGV[1] ~= '' and tonumber(ARGV[1]) < epoch then return 6 end
 return 0
 ",
-    )
+    ))
 });
 
 /// Revokes an id until `ARGV[1]` (ms): a spent id stays spent, and the
@@ -95,16 +134,21 @@ return 0
     )
 });
 
-/// Spends an id once, until `ARGV[1]` (ms): `SET NX PXAT`. Answers 0 spent
-/// now, 1 spent before, 2 revoked.
+/// Spends an id once, until `ARGV[1]` (ms): `SET NX PXAT`. `KEYS`: the id
+/// entry, the epoch marker; `ARGV[2]`: the token's `iat` in seconds, or
+/// empty. Answers 0 spent now, 1 spent before, 2 revoked, 3 issued before the
+/// epoch (nothing spent), 9 lost (nothing spent), -2 an epoch this crate did
+/// not write.
 pub(crate) static CONSUME: LazyLock<Script> = LazyLock::new(|| {
-    write_before_deadline(
+    write_before_deadline(concat!(
+        epoch_guard!("9"),
         r"
+if ARGV[2] ~= '' and tonumber(ARGV[2]) < epoch then return 3 end
 if redis.call('SET', KEYS[1], 'used:' .. ARGV[1], 'NX', 'PXAT', ARGV[1]) then return 0 end
 if string.sub(redis.call('GET', KEYS[1]), 1, 5) == 'used:' then return 1 end
 return 2
 ",
-    )
+    ))
 });
 
 /// Sets the subject's cutoff to the later of the held one and `ARGV[1]`
@@ -174,10 +218,13 @@ return out
 /// The refresh step, as the memory store's `rotate`. `ARGV`: the presented
 /// generation, the presented generation plus one (or empty), now (s), the
 /// idle timeout (s, or empty), the grace window (s, or empty), the grace
-/// uses. Answers `{0, gen, at}` advanced, `{1, gen, at}` grace replay,
-/// `{2}` reuse detected, `{3}` revoked or unknown, `{4}` expired.
+/// uses. `KEYS`: the family, the epoch marker. Answers `{0, gen, at}`
+/// advanced, `{1, gen, at}` grace replay, `{2}` reuse detected, `{3}` revoked
+/// or unknown, `{4}` expired, `{9}` lost (nothing rotated), -2 an epoch this
+/// crate did not write.
 pub(crate) static ROTATE: LazyLock<Script> = LazyLock::new(|| {
-    write_before_deadline(
+    write_before_deadline(concat!(
+        epoch_guard!("{9}"),
         r"
 local f = redis.call('HMGET', KEYS[1], 'gen', 'expires', 'last', 'rotated', 'grace', 'revoked')
 local gen, expires, last, rotated, grace_uses = f[1], f[2], f[3], f[4], f[5]
@@ -206,7 +253,7 @@ end
 redis.call('HSET', KEYS[1], 'revoked', '1')
 return {2}
 ",
-    )
+    ))
 });
 
 /// Records `ARGV[1]` as the latest token of a slot until `ARGV[2]` (ms).

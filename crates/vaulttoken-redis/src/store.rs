@@ -9,6 +9,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::{Client, RedisResult, ScriptInvocation, Value, cmd};
 use time::OffsetDateTime;
+use vaulttoken::audit;
 use vaulttoken::error::StoreError;
 use vaulttoken::store::{
     Check, Consumption, NewFamily, Rotated, Rotation, StoreFuture, TokenState, TokenStore,
@@ -16,12 +17,16 @@ use vaulttoken::store::{
 
 use crate::connect_error::ConnectError;
 use crate::connection::Connection;
+use crate::epochs::{self, Sweep};
 use crate::failure::Failure;
 use crate::keys::KeyLayout;
 use crate::options::StoreOptions;
 use crate::server_check::{self, CheckFailure, MINIMUM_VERSION, ServerCheck, ServerVersion};
 use crate::write_deadline::{RedisClock, Sample};
 use crate::{replies, role, scripts, times};
+
+/// The `reason` of the `store_data_lost` audit events this store reports.
+const LOSS_REASON: &str = "epoch-marker-missing";
 
 /// A [`TokenStore`] in Redis, shared by every instance of a service: one
 /// server (through a connection that reconnects in the background) or a
@@ -43,6 +48,14 @@ use crate::{replies, role, scripts, times};
 ///   may not have the latest revocations.
 /// - **Fail closed.** An answer the store cannot read is
 ///   [`StoreError::Protocol`], never a default.
+/// - **Lost data is noticed.** Each cluster slot keeps the second its state
+///   began (its epoch, in a marker that never expires); a token issued
+///   before it is refused ([`TokenState::IssuedBeforeStoreEpoch`]). When a
+///   check, a consume or a rotation finds its marker gone (Redis restarted
+///   without persistence, was flushed or replaced), it refuses, starts a new
+///   epoch, and the store reports the error-level audit event
+///   `store_data_lost`: every token issued before the loss is refused, and
+///   users sign in again.
 ///
 /// Cloning is cheap and shares the connection.
 ///
@@ -93,15 +106,20 @@ impl RedisStore {
     /// Connects to one Redis server (`redis://[user:password@]host:port[/db]`,
     /// or `rediss://` built with a TLS feature of `redis`), checks its version
     /// and eviction policy, and warns (target `vaulttoken_redis`) unless the
-    /// policy is `noeviction`.
+    /// policy is `noeviction`. Then it creates the epoch markers that are
+    /// missing: where none was found, the store's state begins now (a token
+    /// issued before is refused), and it waits (at most 1.5 s) until this
+    /// process's clock is past that second, so that the tokens it issues next
+    /// are accepted. Where some were missing and others not, the data was
+    /// lost, which it reports as `store_data_lost`.
     ///
     /// # Errors
     ///
     /// [`ConnectError::InvalidUrl`], [`ConnectError::InvalidOptions`],
-    /// [`ConnectError::Timeout`] after [`StoreOptions::connect_timeout`],
-    /// [`ConnectError::Unreachable`], [`ConnectError::ServerTooOld`] for
-    /// a server older than 6.2, and [`ConnectError::NotPrimary`] for a
-    /// replica.
+    /// [`ConnectError::Timeout`] after [`StoreOptions::connect_timeout`] (for
+    /// the server check, then again for the epoch markers),
+    /// [`ConnectError::Unreachable`], [`ConnectError::ServerTooOld`] for a
+    /// server older than 6.2, and [`ConnectError::NotPrimary`] for a replica.
     ///
     /// # Examples
     ///
@@ -135,7 +153,7 @@ impl RedisStore {
             Ok::<_, CheckFailure>((connection, server, sample))
         })
         .await;
-        Self::finish(connected, options)
+        Self::finish(connected, options)?.begin_epochs().await
     }
 
     /// Connects to a Redis Cluster through any of its nodes
@@ -191,7 +209,23 @@ impl RedisStore {
             Ok::<_, CheckFailure>((connection, server, sample))
         })
         .await;
-        Self::finish(connected, options)
+        Self::finish(connected, options)?.begin_epochs().await
+    }
+
+    /// Creates the missing epoch markers (see [`RedisStore::connect`]).
+    async fn begin_epochs(self) -> Result<Self, ConnectError> {
+        let timeout = self.options.connect_timeout;
+        let sweep = epochs::ensure_all(&self.connection, &self.keys);
+        let sweep = match tokio::time::timeout(timeout, sweep).await {
+            Err(_) => return Err(ConnectError::Timeout { timeout }),
+            Ok(Err(error)) => return Err(connect_failure(&error, timeout)),
+            Ok(Ok(sweep)) => sweep,
+        };
+        report_sweep(sweep);
+        if let Some(epoch) = sweep.newest {
+            epochs::wait_for(epoch).await;
+        }
+        Ok(self)
     }
 
     fn finish(
@@ -206,17 +240,7 @@ impl RedisStore {
             Err(_) => return Err(ConnectError::Timeout { timeout }),
             Ok(Err(CheckFailure::VersionUnknown)) => return Err(ConnectError::VersionUnknown),
             Ok(Err(CheckFailure::NotPrimary)) => return Err(ConnectError::NotPrimary),
-            Ok(Err(CheckFailure::Redis(error))) => {
-                return Err(match Failure::of(&error) {
-                    Failure::Timeout => ConnectError::Timeout { timeout },
-                    Failure::NotPrimary => ConnectError::NotPrimary,
-                    Failure::Unreachable(reason) | Failure::Protocol(reason) => {
-                        ConnectError::Unreachable {
-                            reason: reason.into(),
-                        }
-                    }
-                });
-            }
+            Ok(Err(CheckFailure::Redis(error))) => return Err(connect_failure(&error, timeout)),
             Ok(Ok(found)) => found,
         };
         supported(server.version)?;
@@ -343,6 +367,49 @@ impl RedisStore {
         .await
     }
 
+    /// After a deciding script's `answer`: when it found its slot's data
+    /// lost, reports the loss and creates the other slots' missing markers
+    /// at once (one loss, one report; every slot's new epoch starts now).
+    async fn notice_loss(&self, answer: &Value) {
+        if !replies::found_data_lost(answer) {
+            return;
+        }
+        audit::report_store_data_lost(LOSS_REASON);
+        let sweep = epochs::ensure_all(&self.connection, &self.keys);
+        if !matches!(
+            tokio::time::timeout(self.options.deadline, sweep).await,
+            Ok(Ok(_))
+        ) {
+            tracing::warn!(
+                target: "vaulttoken_redis",
+                "after a data loss, the other epoch markers could not be created: each slot \
+                 begins its new epoch when it is next used"
+            );
+        }
+    }
+
+    /// Spends `token_id`, refusing a token issued before its slot's epoch.
+    async fn spend(
+        &self,
+        subject: Option<&str>,
+        token_id: &str,
+        issued_at: Option<OffsetDateTime>,
+        until: OffsetDateTime,
+    ) -> Result<Consumption, StoreError> {
+        let keys = self.keys.subject(subject);
+        let key = keys.token(token_id);
+        let mut script = scripts::CONSUME.key(&key);
+        script
+            .key(keys.epoch())
+            .arg(times::expiry_millis(until))
+            .arg(issued_seconds(issued_at));
+        let answer = self.write(&mut script).await?;
+        let consumption = replies::consumption(&answer)?;
+        self.notice_loss(&answer).await;
+        self.replicated(&key).await?;
+        Ok(consumption)
+    }
+
     /// After a write of `key`: waits for the replicas, if the options ask.
     async fn replicated(&self, key: &str) -> Result<(), StoreError> {
         let Some(wait) = self.options.replicas else {
@@ -375,17 +442,16 @@ impl TokenStore for RedisStore {
             if let Some(family) = check.family {
                 script.key(keys.family(family));
             }
-            let issued_at = check
-                .issued_at
-                .map(|at| times::seconds_floor(at).to_string())
-                .unwrap_or_default();
+            script.key(keys.epoch());
             script
-                .arg(issued_at)
+                .arg(issued_seconds(check.issued_at))
                 .arg(check.token_id)
                 .arg(flag(check.latest_of.is_some()))
                 .arg(flag(check.family.is_some()));
             let answer = self.within(self.connection.run(&script)).await?;
-            replies::token_state(&answer)
+            let state = replies::token_state(&answer)?;
+            self.notice_loss(&answer).await;
+            Ok(state)
         })
     }
 
@@ -410,15 +476,17 @@ impl TokenStore for RedisStore {
         token_id: &'a str,
         until: OffsetDateTime,
     ) -> StoreFuture<'a, Consumption> {
-        Box::pin(async move {
-            let key = self.keys.subject(subject).token(token_id);
-            let mut script = scripts::CONSUME.key(&key);
-            script.arg(times::expiry_millis(until));
-            let answer = self.write(&mut script).await?;
-            let consumption = replies::consumption(&answer)?;
-            self.replicated(&key).await?;
-            Ok(consumption)
-        })
+        Box::pin(self.spend(subject, token_id, None, until))
+    }
+
+    fn consume_issued_at<'a>(
+        &'a self,
+        subject: Option<&'a str>,
+        token_id: &'a str,
+        issued_at: Option<OffsetDateTime>,
+        until: OffsetDateTime,
+    ) -> StoreFuture<'a, Consumption> {
+        Box::pin(self.spend(subject, token_id, issued_at, until))
     }
 
     fn revoke_issued_before<'a>(
@@ -480,10 +548,8 @@ impl TokenStore for RedisStore {
 
     fn rotate_family<'a>(&'a self, rotation: &'a Rotation<'a>) -> StoreFuture<'a, Rotated> {
         Box::pin(async move {
-            let key = self
-                .keys
-                .subject(Some(rotation.subject))
-                .family(rotation.family_id);
+            let keys = self.keys.subject(Some(rotation.subject));
+            let key = keys.family(rotation.family_id);
             let presented = rotation.presented_generation;
             let (window, max_uses) = match rotation.grace {
                 Some(grace) => (
@@ -494,6 +560,7 @@ impl TokenStore for RedisStore {
             };
             let mut script = scripts::ROTATE.key(&key);
             script
+                .key(keys.epoch())
                 .arg(presented.to_string())
                 .arg(
                     presented
@@ -512,6 +579,7 @@ impl TokenStore for RedisStore {
                 .arg(max_uses);
             let answer = self.write(&mut script).await?;
             let step = replies::rotated(&answer)?;
+            self.notice_loss(&answer).await;
             self.replicated(&key).await?;
             Ok(step)
         })
@@ -537,6 +605,39 @@ fn supported(version: ServerVersion) -> Result<(), ConnectError> {
         return Err(ConnectError::ServerTooOld { found: version });
     }
     Ok(())
+}
+
+/// What connecting found of the epoch markers, reported: a loss as
+/// `store_data_lost`; no marker at all as a warning (a first use cannot be
+/// told from the loss of everything).
+fn report_sweep(sweep: Sweep) {
+    if sweep.found_loss() {
+        audit::report_store_data_lost(LOSS_REASON);
+    } else if sweep.all_new() {
+        tracing::warn!(
+            target: "vaulttoken_redis",
+            "no epoch marker in Redis: the store's state begins now, and every token issued \
+             before is refused (a first use of this Redis, or it lost its data)"
+        );
+    }
+}
+
+/// A connect-time Redis failure, as a category.
+fn connect_failure(error: &redis::RedisError, timeout: std::time::Duration) -> ConnectError {
+    match Failure::of(error) {
+        Failure::Timeout => ConnectError::Timeout { timeout },
+        Failure::NotPrimary => ConnectError::NotPrimary,
+        Failure::Unreachable(reason) | Failure::Protocol(reason) => ConnectError::Unreachable {
+            reason: reason.into(),
+        },
+    }
+}
+
+/// A token's `iat` in whole seconds (rounded down), or empty.
+fn issued_seconds(issued_at: Option<OffsetDateTime>) -> String {
+    issued_at
+        .map(|at| times::seconds_floor(at).to_string())
+        .unwrap_or_default()
 }
 
 fn flag(set: bool) -> &'static str {

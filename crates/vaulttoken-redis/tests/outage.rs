@@ -1,12 +1,13 @@
 //! Redis killed mid-run: calls fail closed within the deadline, and the same
 //! store (and the service holding it) recovers once Redis is back on its
-//! port, without being rebuilt.
+//! port, without being rebuilt (refusing, after a restart that lost the
+//! data, the tokens issued before it).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vaulttoken::clock::{Clock as _, SystemClock};
-use vaulttoken::error::StoreError;
+use vaulttoken::error::{Denial, StoreError};
 use vaulttoken::store::{Check, TokenState, TokenStore};
 use vaulttoken::{Claims, Error, LocalKey, LocalService};
 use vaulttoken_redis::{RedisStore, StoreOptions};
@@ -71,12 +72,14 @@ async fn a_killed_server_fails_closed_and_the_same_store_recovers() {
         let until = SystemClock.now() + time::Duration::hours(1);
         assert!(store.revoke(Some("alice"), "x", until).await.is_err());
 
+        // Back empty (it saves nothing): the store notices the lost data on
+        // its first answer, and refuses what it can no longer vouch for.
         server.restart();
         let back = Instant::now();
         loop {
             match store.check(&check).await {
                 Ok(state) => {
-                    assert_eq!(state, TokenState::Live);
+                    assert_eq!(state, TokenState::IssuedBeforeStoreEpoch);
                     break;
                 }
                 Err(error) => assert!(is_unavailable(&error), "{error:?}"),
@@ -85,7 +88,18 @@ async fn a_killed_server_fails_closed_and_the_same_store_recovers() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         eprintln!("recovered {:?} after the restart", back.elapsed());
-        service.decode_async(&token).await.expect("decodes again");
+        assert!(matches!(
+            service.decode_async(&token).await,
+            Err(Error::Denied(Denial::IssuedBeforeStoreEpoch))
+        ));
+        // A token issued after the loss (in a later second) works as before.
+        let lost_at = SystemClock.now();
+        let wait = 1_020 - i64::from(lost_at.millisecond());
+        tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
+        let token = service
+            .encode(&Claims::builder().subject("alice").build().expect("claims"))
+            .expect("encode");
+        service.decode_async(&token).await.expect("decodes");
         let verified = service.decode_async(&token).await.expect("decodes");
         service.revoke(&verified).await.expect("revokes again");
         let refused = service.decode_async(&token).await;

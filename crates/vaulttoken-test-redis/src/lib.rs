@@ -18,6 +18,11 @@
 //! }
 //! ```
 
+mod events;
+mod restart;
+
+pub use crate::events::{EventRecorder, RecordedEvent};
+
 use std::io::{ErrorKind, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
