@@ -64,24 +64,21 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// # Examples
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), vaulttoken::Error> {
 /// use time::{Duration, OffsetDateTime};
 /// use vaulttoken::store::{Check, MemoryStore, TokenState, TokenStore};
 ///
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     let waker = std::task::Waker::noop();
-/// #     let mut cx = std::task::Context::from_waker(&waker);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-/// # }
 /// let store = MemoryStore::new();
 /// let until = OffsetDateTime::now_utc() + Duration::hours(1);
-/// block_on(store.revoke(Some("alice"), "jti-1", until))?;
-/// let state = block_on(store.check(&Check::token(Some("alice"), "jti-1")))?;
+/// store.revoke(Some("alice"), "jti-1", until).await?;
+/// let state = store.check(&Check::token(Some("alice"), "jti-1")).await?;
 /// assert_eq!(state, TokenState::Revoked);
 /// // Another subject's token with the same id is untouched.
-/// let other = block_on(store.check(&Check::token(Some("bob"), "jti-1")))?;
+/// let other = store.check(&Check::token(Some("bob"), "jti-1")).await?;
 /// assert_eq!(other, TokenState::Live);
-/// # Ok::<(), vaulttoken::Error>(())
+/// # Ok(())
+/// # }
 /// ```
 pub trait TokenStore: Send + Sync + fmt::Debug {
     /// Everything a decode asks, in one call: is the id revoked or spent, was
@@ -119,23 +116,20 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use time::{Duration, OffsetDateTime};
     /// use vaulttoken::store::{Consumption, MemoryStore, TokenStore};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let store = MemoryStore::new();
     /// let now = OffsetDateTime::now_utc();
     /// let until = now + Duration::minutes(15);
-    /// let first = block_on(store.consume_issued_at(None, "link-1", Some(now), until))?;
+    /// let first = store.consume_issued_at(None, "link-1", Some(now), until).await?;
     /// assert_eq!(first, Consumption::Consumed);
-    /// let again = block_on(store.consume_issued_at(None, "link-1", Some(now), until))?;
+    /// let again = store.consume_issued_at(None, "link-1", Some(now), until).await?;
     /// assert_eq!(again, Consumption::AlreadyUsed);
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     fn consume_issued_at<'a>(
         &'a self,

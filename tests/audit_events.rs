@@ -7,13 +7,9 @@
 )]
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use time::Duration;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
 use vaulttoken::audit::TARGET;
 use vaulttoken::binding::{Binding, OBSERVED_CLAIM, Observer};
 use vaulttoken::error::StoreError;
@@ -21,42 +17,19 @@ use vaulttoken::family::RefreshFamilies;
 use vaulttoken::store::{Check, Grace, MemoryStore, StoreFuture, TokenState, TokenStore};
 use vaulttoken::trust::{TrustKind, TrustTokens};
 use vaulttoken::{Claims, Error, LocalKey, LocalService};
+use vaulttoken_test_redis::EventRecorder;
 
 /// One recorded event: its target and fields, as text.
+/// One recorded event: its target and fields.
 type Recorded = (String, BTreeMap<String, String>);
 
-/// Records every event.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Recorded>>>);
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        let target = event.metadata().target().to_owned();
-        self.0.lock().unwrap().push((target, fields));
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
+/// Every event recorded so far, as target and fields.
+fn recorded(recorder: &EventRecorder) -> Vec<Recorded> {
+    recorder
+        .events()
+        .into_iter()
+        .map(|event| (event.target, event.fields))
+        .collect()
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -133,7 +106,7 @@ fn every_flow_reports_its_events_and_no_event_carries_a_secret() {
     const SUBJECT: &str = "alice@example.com";
     const CLAIM_VALUE: &str = "top-secret-role-value";
     let key_bytes = [0x61; 32];
-    let recorder = Recorder::default();
+    let recorder = EventRecorder::default();
     let mut secrets: Vec<String> = vec![SUBJECT.to_owned(), CLAIM_VALUE.to_owned()];
 
     tracing::subscriber::with_default(recorder.clone(), || {
@@ -200,7 +173,7 @@ fn every_flow_reports_its_events_and_no_event_carries_a_secret() {
         ));
     });
 
-    let events = recorder.0.lock().unwrap().clone();
+    let events = recorded(&recorder);
     let audit: Vec<&BTreeMap<String, String>> = events
         .iter()
         .filter(|(target, _)| target == TARGET)
@@ -320,7 +293,7 @@ fn every_flow_reports_its_events_and_no_event_carries_a_secret() {
 
 #[test]
 fn a_binding_drift_event_names_the_value_and_how_it_drifted() {
-    let recorder = Recorder::default();
+    let recorder = EventRecorder::default();
     tracing::subscriber::with_default(recorder.clone(), || {
         let observer = Observer::from_bytes(&[9; 32]);
         let claims = Claims::builder()
@@ -336,7 +309,7 @@ fn a_binding_drift_event_names_the_value_and_how_it_drifted() {
             .drift(&claims, &Binding::new().observe("ua", "B"))
             .unwrap();
     });
-    let events = recorder.0.lock().unwrap().clone();
+    let events = recorded(&recorder);
     let drift = events
         .iter()
         .map(|(_, fields)| fields)
@@ -348,7 +321,7 @@ fn a_binding_drift_event_names_the_value_and_how_it_drifted() {
 
 #[test]
 fn a_family_revoked_by_the_cap_is_reported_with_its_id_and_subject_hash() {
-    let recorder = Recorder::default();
+    let recorder = EventRecorder::default();
     let mut first_family = String::new();
     tracing::subscriber::with_default(recorder.clone(), || {
         let families = RefreshFamilies::builder(
@@ -360,7 +333,7 @@ fn a_family_revoked_by_the_cap_is_reported_with_its_id_and_subject_hash() {
         first_family = block_on(families.issue("carol")).unwrap().family_id;
         block_on(families.issue("carol")).unwrap();
     });
-    let events = recorder.0.lock().unwrap().clone();
+    let events = recorded(&recorder);
     let capped = events
         .iter()
         .map(|(_, fields)| fields)
@@ -379,7 +352,7 @@ fn a_family_revoked_by_the_cap_is_reported_with_its_id_and_subject_hash() {
 
 #[test]
 fn every_flow_that_asks_a_store_reports_it_when_it_cannot_answer() {
-    let recorder = Recorder::default();
+    let recorder = EventRecorder::default();
     tracing::subscriber::with_default(recorder.clone(), || {
         let key = Arc::new(LocalKey::from_bytes(&[0x63; 32]).unwrap());
         // Issuing writes through to the memory store; checking fails.
@@ -397,7 +370,7 @@ fn every_flow_that_asks_a_store_reports_it_when_it_cannot_answer() {
             Err(Error::Store(StoreError::Unreachable { .. }))
         ));
     });
-    let events = recorder.0.lock().unwrap().clone();
+    let events = recorded(&recorder);
     let unavailable: Vec<_> = events
         .iter()
         .map(|(_, fields)| fields)
@@ -413,7 +386,7 @@ fn every_flow_that_asks_a_store_reports_it_when_it_cannot_answer() {
 
 #[test]
 fn an_issued_token_is_reported_with_the_key_id_its_footer_names() {
-    let recorder = Recorder::default();
+    let recorder = EventRecorder::default();
     tracing::subscriber::with_default(recorder.clone(), || {
         let key = Arc::new(LocalKey::from_bytes(&[0x64; 32]).unwrap());
         let named = LocalService::builder(Arc::clone(&key))
@@ -423,7 +396,7 @@ fn an_issued_token_is_reported_with_the_key_id_its_footer_names() {
         let unnamed = LocalService::builder(key).build();
         unnamed.encode(&Claims::builder().build().unwrap()).unwrap();
     });
-    let events = recorder.0.lock().unwrap().clone();
+    let events = recorded(&recorder);
     let kids: Vec<Option<&str>> = events
         .iter()
         .map(|(_, fields)| fields)

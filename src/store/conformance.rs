@@ -37,15 +37,12 @@ pub const RACERS: usize = 64;
 /// # Examples
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
 /// use vaulttoken::store::{MemoryStore, conformance};
 ///
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     let waker = std::task::Waker::noop();
-/// #     let mut cx = std::task::Context::from_waker(&waker);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+/// conformance::run_all(&MemoryStore::new(), "doc").await;
 /// # }
-/// block_on(conformance::run_all(&MemoryStore::new(), "doc"));
 /// ```
 pub async fn run_all(store: &dyn TokenStore, namespace: &str) {
     revocation(store, namespace).await;
@@ -621,24 +618,21 @@ impl<T> Future for JoinAll<'_, T> {
 /// # Examples
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), vaulttoken::Error> {
 /// use std::sync::Arc;
 /// use vaulttoken::error::StoreError;
 /// use vaulttoken::store::conformance::UnreachableStore;
 /// use vaulttoken::{Claims, Error, LocalKey, LocalService};
 ///
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     let waker = std::task::Waker::noop();
-/// #     let mut cx = std::task::Context::from_waker(&waker);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-/// # }
 /// let service = LocalService::builder(LocalKey::generate()?)
 ///     .store(Arc::new(UnreachableStore))
 ///     .build();
 /// let token = service.encode(&Claims::builder().subject("u").build()?)?;
-/// let refused = block_on(service.decode_async(&token)).unwrap_err();
+/// let refused = service.decode_async(&token).await.unwrap_err();
 /// assert!(matches!(refused, Error::Store(StoreError::Unreachable { .. })));
-/// # Ok::<(), vaulttoken::Error>(())
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UnreachableStore;

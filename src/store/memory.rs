@@ -39,20 +39,17 @@ const SWEEP_INTERVAL: Duration = Duration::minutes(1);
 /// # Examples
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), vaulttoken::Error> {
 /// use time::{Duration, OffsetDateTime};
 /// use vaulttoken::store::{Consumption, MemoryStore, TokenStore};
 ///
-/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #     let waker = std::task::Waker::noop();
-/// #     let mut cx = std::task::Context::from_waker(&waker);
-/// #     let mut f = std::pin::pin!(f);
-/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-/// # }
 /// let store = MemoryStore::new();
 /// let until = OffsetDateTime::now_utc() + Duration::minutes(15);
-/// assert_eq!(block_on(store.consume(None, "link-1", until))?, Consumption::Consumed);
-/// assert_eq!(block_on(store.consume(None, "link-1", until))?, Consumption::AlreadyUsed);
-/// # Ok::<(), vaulttoken::Error>(())
+/// assert_eq!(store.consume(None, "link-1", until).await?, Consumption::Consumed);
+/// assert_eq!(store.consume(None, "link-1", until).await?, Consumption::AlreadyUsed);
+/// # Ok(())
+/// # }
 /// ```
 pub struct MemoryStore {
     state: Mutex<State>,
@@ -215,21 +212,18 @@ impl MemoryStore {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use time::{Duration, OffsetDateTime};
     /// use vaulttoken::error::StoreError;
     /// use vaulttoken::store::{MemoryStore, TokenStore};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let store = MemoryStore::new().with_capacity(1);
     /// let until = OffsetDateTime::now_utc() + Duration::hours(1);
-    /// block_on(store.revoke(None, "a", until))?;
-    /// assert_eq!(block_on(store.revoke(None, "b", until)), Err(StoreError::Full { capacity: 1 }));
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// store.revoke(None, "a", until).await?;
+    /// assert_eq!(store.revoke(None, "b", until).await, Err(StoreError::Full { capacity: 1 }));
+    /// # Ok(())
+    /// # }
     /// ```
     #[must_use]
     pub fn with_capacity(mut self, capacity: usize) -> Self {
@@ -242,22 +236,19 @@ impl MemoryStore {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use time::{Duration, macros::datetime};
     /// use vaulttoken::clock::ManualClock;
     /// use vaulttoken::store::{Check, MemoryStore, TokenState, TokenStore};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
     /// let store = MemoryStore::new().with_clock(clock.clone());
-    /// block_on(store.revoke(None, "a", datetime!(2030-01-01 1:00 UTC)))?;
+    /// store.revoke(None, "a", datetime!(2030-01-01 1:00 UTC)).await?;
     /// clock.advance(Duration::hours(1));
-    /// assert_eq!(block_on(store.check(&Check::token(None, "a")))?, TokenState::Live);
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// assert_eq!(store.check(&Check::token(None, "a")).await?, TokenState::Live);
+    /// # Ok(())
+    /// # }
     /// ```
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
@@ -270,21 +261,18 @@ impl MemoryStore {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use time::{Duration, OffsetDateTime};
     /// use vaulttoken::store::{MemoryStore, TokenStore};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let store = MemoryStore::new();
     /// let until = OffsetDateTime::now_utc() + Duration::hours(1);
-    /// block_on(store.revoke(Some("alice"), "a", until))?;
-    /// block_on(store.consume(Some("bob"), "b", until))?;
+    /// store.revoke(Some("alice"), "a", until).await?;
+    /// store.consume(Some("bob"), "b", until).await?;
     /// assert_eq!(store.len(), 2);
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
@@ -309,24 +297,21 @@ impl MemoryStore {
     /// # Examples
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
     /// use time::{Duration, macros::datetime};
     /// use vaulttoken::clock::ManualClock;
     /// use vaulttoken::store::{MemoryStore, TokenStore};
     ///
-    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    /// #     let waker = std::task::Waker::noop();
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut f = std::pin::pin!(f);
-    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
-    /// # }
     /// let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
     /// let store = MemoryStore::new().with_clock(clock.clone());
-    /// block_on(store.revoke(None, "a", datetime!(2030-01-01 0:05 UTC)))?;
+    /// store.revoke(None, "a", datetime!(2030-01-01 0:05 UTC)).await?;
     /// assert_eq!(store.len(), 1);
     /// clock.advance(Duration::minutes(5));
     /// assert_eq!(store.purge_expired(), 1);
     /// assert!(store.is_empty());
-    /// # Ok::<(), vaulttoken::Error>(())
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn purge_expired(&self) -> usize {
         let now = self.clock.now();

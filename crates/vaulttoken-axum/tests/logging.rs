@@ -10,50 +10,32 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
 use http::StatusCode;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::Level;
 use vaulttoken::binding::Binding;
 use vaulttoken_axum::{Authenticator, Verified};
+use vaulttoken_test_redis::EventRecorder;
 
 use common::{Local, bearer, send};
 
-/// Every event: its level and everything it says.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<(Level, String)>>>);
-
-struct Text<'a>(&'a mut String);
-
-impl Visit for Text<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!("{}={value:?} ", field.name()));
-    }
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut text = String::new();
-        event.record(&mut Text(&mut text));
-        self.0
-            .lock()
-            .unwrap()
-            .push((*event.metadata().level(), text));
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
+/// Every event so far: its level and everything it says.
+fn said(recorder: &EventRecorder) -> Vec<(Level, String)> {
+    recorder
+        .events()
+        .into_iter()
+        .map(|event| {
+            let text = event
+                .fields
+                .iter()
+                .map(|(name, value)| format!("{name}={value} "))
+                .collect();
+            (event.level, text)
+        })
+        .collect()
 }
 
 async fn whoami(session: Verified) -> String {
@@ -64,7 +46,7 @@ async fn whoami(session: Verified) -> String {
 /// server's own (here a binding that cannot be built) is an `error`.
 #[tokio::test]
 async fn refusals_are_logged_below_error_and_faults_at_error_never_with_the_token() {
-    let recorder = Recorder::default();
+    let recorder = EventRecorder::default();
     tracing::subscriber::set_global_default(recorder.clone()).unwrap();
     let local = Local::new();
     let app = |auth: Authenticator| Router::new().route("/", get(whoami)).with_state(auth);
@@ -85,7 +67,7 @@ async fn refusals_are_logged_below_error_and_faults_at_error_never_with_the_toke
     )
     .await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    let refused = recorder.0.lock().unwrap().clone();
+    let refused = said(&recorder);
     assert!(!refused.is_empty());
     assert!(
         refused
@@ -100,7 +82,7 @@ async fn refusals_are_logged_below_error_and_faults_at_error_never_with_the_toke
         .unwrap();
     let answer = send(&app(broken), bearer("/", &token), &token).await;
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
-    let events = recorder.0.lock().unwrap().clone();
+    let events = said(&recorder);
     assert!(
         events.iter().any(|(level, _)| *level == Level::ERROR),
         "{events:?}"

@@ -8,18 +8,15 @@
 mod server;
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use server::{Answer, CLIENT, SECRET, Server};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
 use vaulttoken::binding::{Binding, IpPrefix, Observer};
 use vaulttoken::keyring::PublicKeyRing;
 use vaulttoken::{Error, LocalKey, PublicKey, PublicService};
+use vaulttoken_test_redis::EventRecorder;
 
 fn observer_key() -> String {
     LocalKey::generate()
@@ -177,13 +174,13 @@ async fn strict_revocation_takes_the_context_the_token_is_bound_to() {
 #[tokio::test]
 async fn observe_mode_accepts_another_context_and_audits_the_drift() {
     let server = observe(&observer_key()).await;
-    let recorder = Recorder::default();
-    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let recorder = EventRecorder::default();
+    let _guard = recorder.install();
     let pair = ok(issue(&server, Some(&context("192.0.2.7"))).await);
     let same = ok(introspect(&server, &pair["access_token"], Some(&context("192.0.2.8"))).await);
     assert_eq!(same["active"], true);
     assert!(same.get("binding_drift").is_none());
-    assert!(recorder.drifts().is_empty());
+    assert!(drifts(&recorder).is_empty());
 
     let moved = ok(introspect(
         &server,
@@ -193,10 +190,10 @@ async fn observe_mode_accepts_another_context_and_audits_the_drift() {
     .await);
     assert_eq!(moved["active"], true);
     assert_eq!(moved["binding_drift"], json!(["ip"]));
-    let drifts = recorder.drifts();
-    assert_eq!(drifts.len(), 1, "{drifts:?}");
-    assert_eq!(drifts[0]["context"], "ip");
-    assert_eq!(drifts[0]["reason"], "changed");
+    let found = drifts(&recorder);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["context"], "ip");
+    assert_eq!(found[0]["reason"], "changed");
 
     // A refresh from elsewhere works too, and is audited as well.
     let next = ok(refresh(
@@ -206,15 +203,15 @@ async fn observe_mode_accepts_another_context_and_audits_the_drift() {
     )
     .await);
     assert!(next["access_token"].is_string());
-    let names: Vec<String> = recorder
-        .drifts()
+    let names: Vec<String> = drifts(&recorder)
         .iter()
         .skip(1)
         .map(|fields| fields["context"].clone())
         .collect();
     assert_eq!(names, ["device", "ip", "user_agent"]);
     // No event carries a context value.
-    for (_, fields) in recorder.0.lock().unwrap().iter() {
+    for event in recorder.events() {
+        let fields = &event.fields;
         for value in fields.values() {
             assert!(!value.contains("198.51.100"), "{fields:?}");
             assert!(!value.contains("app/2.0"), "{fields:?}");
@@ -373,55 +370,12 @@ async fn a_resource_server_verifies_observed_access_tokens_as_unbound_and_sees_d
     assert_eq!(drift[0].name(), "ip");
 }
 
-/// One recorded event's fields, as text.
-type Recorded = (String, BTreeMap<String, String>);
-
-/// Records every event.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Recorded>>>);
-
-impl Recorder {
-    /// The fields of every `binding_drift` audit event so far.
-    fn drifts(&self) -> Vec<BTreeMap<String, String>> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(target, fields)| {
-                target == "vaulttoken::audit"
-                    && fields.get("event").map(String::as_str) == Some("binding_drift")
-            })
-            .map(|(_, fields)| fields.clone())
-            .collect()
-    }
-}
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        let target = event.metadata().target().to_owned();
-        self.0.lock().unwrap().push((target, fields));
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
+/// The fields of every `binding_drift` audit event recorded so far.
+fn drifts(recorder: &EventRecorder) -> Vec<BTreeMap<String, String>> {
+    recorder
+        .events_named("binding_drift")
+        .into_iter()
+        .filter(|event| event.target == "vaulttoken::audit")
+        .map(|event| event.fields)
+        .collect()
 }
