@@ -19,8 +19,8 @@ use crate::store::TokenStore;
 
 impl<P: ServicePurpose> TokenService<P> {
     /// A builder for a service that issues and decodes tokens with one key: a
-    /// [`LocalKey`] for a [`LocalService`], a [`SecretKey`] for a
-    /// [`PublicService`] (which verifies with its public half). The key may be
+    /// [`LocalKey`](crate::LocalKey) for a [`LocalService`](super::LocalService), a [`SecretKey`](crate::SecretKey) for a
+    /// [`PublicService`](super::PublicService) (which verifies with its public half). The key may be
     /// given by value or as an [`Arc`] shared with other services.
     ///
     /// # Examples
@@ -50,8 +50,8 @@ impl<P: ServicePurpose> TokenService<P> {
         })
     }
 
-    /// A builder for a service that only decodes, with one key: a [`LocalKey`]
-    /// for a [`LocalService`], a [`PublicKey`] for a [`PublicService`]. It cannot
+    /// A builder for a service that only decodes, with one key: a [`LocalKey`](crate::LocalKey)
+    /// for a [`LocalService`](super::LocalService), a [`PublicKey`](crate::PublicKey) for a [`PublicService`](super::PublicService). It cannot
     /// issue tokens.
     ///
     /// # Examples
@@ -78,7 +78,7 @@ impl<P: ServicePurpose> TokenService<P> {
 
 impl<P: ServicePurpose> TokenService<P> {
     /// A builder for a service whose keys come from providers: your own, a
-    /// closure ([`key_provider_fn`]) or a [`StaticKey`]. Pass `None` as
+    /// closure ([`key_provider_fn`](super::key_provider_fn)) or a [`StaticKey`]. Pass `None` as
     /// `issuing` for a service that only decodes. (For a key ring, use
     /// `from_ring`.)
     ///
@@ -256,7 +256,7 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
     /// Checks every token against a token store (revocations, spent ids,
     /// subject cutoffs, refresh families) after the cryptography and the
     /// rules. Such a service decodes only with [`TokenService::decode_async`]
-    /// (the synchronous decode refuses with [`Error::StoreNeedsAsync`] rather
+    /// (the synchronous decode refuses with [`Error::StoreNeedsAsync`](crate::Error::StoreNeedsAsync) rather
     /// than skip the check), requires a `jti` in every token, and gives each
     /// token it issues one if its claims have none.
     ///
@@ -546,7 +546,7 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
 impl<P: ServicePurpose> ServiceBuilder<P, OneKey> {
     /// Gives the service's key an id: issued tokens carry it as `kid` in a JSON
     /// footer, and a token whose footer names another id, or none, is refused
-    /// with [`Error::UnknownKeyId`].
+    /// with [`Error::UnknownKeyId`](crate::Error::UnknownKeyId).
     ///
     /// # Examples
     ///

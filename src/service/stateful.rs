@@ -158,7 +158,7 @@ impl SubjectCutoff {
 
 impl<P: ServicePurpose> TokenService<P> {
     /// Decodes a token and then asks the service's token store about it (see
-    /// [`ServiceBuilder::store`]): the decode for a service with a store. A
+    /// [`ServiceBuilder::store`](super::ServiceBuilder::store)): the decode for a service with a store. A
     /// service without one decodes as [`TokenService::decode`] does.
     ///
     /// # Errors
@@ -301,7 +301,7 @@ impl<P: ServicePurpose> TokenService<P> {
 
     /// Revokes a verified token until it would have expired (plus the rules'
     /// leeway): from now on every decode of it is refused with
-    /// [`Denial::Revoked`](crate::error::Denial::Revoked), whichever encoding
+    /// [`Denial::Revoked`], whichever encoding
     /// of it is presented.
     ///
     /// # Errors
