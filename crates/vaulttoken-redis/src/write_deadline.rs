@@ -91,6 +91,10 @@ impl Sample {
     }
 
     /// Whether the sample is older than `interval`.
+    // `>=` here instead of `>` is an equivalent mutant: the two differ only
+    // when the elapsed time equals the interval to the nanosecond, which no
+    // caller can arrange or observe, and either answer is safe there (a new
+    // sample taken one nanosecond early only makes the deadline fresher).
     fn older_than(&self, interval: Duration) -> bool {
         self.after.elapsed() > interval
     }
