@@ -7,137 +7,47 @@
 #[allow(dead_code, reason = "each test file uses part of the support")]
 mod server;
 
+#[path = "support/process.rs"]
+#[allow(dead_code, reason = "each test file uses part of the support")]
+mod process;
+
 // The Redis test servers shared by the workspace's tests.
 use vaulttoken_test_redis as redis_support;
 
-use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use server::{ADMIN, CLIENT, KeyFilePath, SECRET};
+use server::{ADMIN, CLIENT, SECRET};
+
+use process::ServerProcess;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_vaulttoken-server");
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A server on the Redis at `redis_url` that polls the shared ring every
+/// second; only the first of a fleet may create the key ring.
+fn start(redis_url: &str, create: bool) -> ServerProcess {
+    ServerProcess::start_with(&[
+        (
+            "VAULTTOKEN_KEYRING_CREATE",
+            if create { "true" } else { "false" },
+        ),
+        ("VAULTTOKEN_KEYS_POLL_SECS", "1"),
+        ("REDIS_URL", redis_url),
+    ])
 }
 
-/// One request with `Connection: close`; the status and the JSON body.
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    auth: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(auth) = auth {
-        request.push_str(&format!("Authorization: {auth}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(&body);
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let status = answer[9..12].parse().unwrap();
-    let (_, body) = answer.split_once("\r\n\r\n").unwrap();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+/// A client-authenticated `POST`.
+fn post(server: &ServerProcess, path: &str, body: &Value) -> (u16, Value) {
+    let mut body = body.clone();
+    body["client_id"] = json!(CLIENT);
+    body["client_secret"] = json!(SECRET);
+    server.request("POST", path, &[], Some(&body))
 }
 
-struct Process {
-    child: Child,
-    port: u16,
-    _file: KeyFilePath,
-}
-
-impl Process {
-    fn start(redis_url: &str, create: bool) -> Self {
-        let file = KeyFilePath::new();
-        let port = free_port();
-        let mut command = Command::new(BINARY);
-        command
-            .env_clear()
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let vars = server::vars(
-            &file,
-            &[
-                ("VAULTTOKEN_LISTEN", &format!("127.0.0.1:{port}")),
-                (
-                    "VAULTTOKEN_KEYRING_CREATE",
-                    if create { "true" } else { "false" },
-                ),
-                ("VAULTTOKEN_KEYS_POLL_SECS", "1"),
-                ("REDIS_URL", redis_url),
-            ],
-        );
-        command.envs(vars);
-        let child = command.spawn().unwrap();
-        let process = Self {
-            child,
-            port,
-            _file: file,
-        };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "the server did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        process
-    }
-
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let mut body = body.clone();
-        body["client_id"] = json!(CLIENT);
-        body["client_secret"] = json!(SECRET);
-        http(self.port, "POST", path, None, Some(&body))
-    }
-
-    fn keys(&self) -> Value {
-        http(self.port, "GET", "/keys", None, None).1
-    }
-
-    /// SIGTERM, then the exit status within a few seconds.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(sent.success());
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "no exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `GET /keys`.
+fn keys(server: &ServerProcess) -> Value {
+    server.request("GET", "/keys", &[], None).1
 }
 
 #[test]
@@ -167,18 +77,20 @@ fn two_processes_on_one_redis_share_families_and_rotations_and_stop_gracefully()
         return;
     }
     let redis = redis_support::RedisServer::start();
-    let a = Process::start(&redis.url(), true);
-    let b = Process::start(&redis.url(), false);
+    let a = start(&redis.url(), true);
+    let b = start(&redis.url(), false);
 
-    let (status, first) = a.post("/token", &json!({"subject": "alice"}));
+    let (status, first) = post(&a, "/token", &json!({"subject": "alice"}));
     assert_eq!(status, 200, "{first}");
-    let (status, second) = a.post(
+    let (status, second) = post(
+        &a,
         "/token/refresh",
         &json!({"refresh_token": first["refresh_token"]}),
     );
     assert_eq!(status, 200, "{second}");
     // The old refresh token on B: reuse, and the family is revoked on both.
-    let (status, reuse) = b.post(
+    let (status, reuse) = post(
+        &b,
         "/token/refresh",
         &json!({"refresh_token": first["refresh_token"]}),
     );
@@ -186,12 +98,14 @@ fn two_processes_on_one_redis_share_families_and_rotations_and_stop_gracefully()
         (status, reuse["error"].as_str()),
         (400, Some("invalid_grant"))
     );
-    let (_, newest) = a.post(
+    let (_, newest) = post(
+        &a,
         "/token/refresh",
         &json!({"refresh_token": second["refresh_token"]}),
     );
     assert_eq!(newest["error"], "invalid_grant");
-    let (_, found) = b.post(
+    let (_, found) = post(
+        &b,
         "/token/introspect",
         &json!({"token": second["access_token"]}),
     );
@@ -199,17 +113,18 @@ fn two_processes_on_one_redis_share_families_and_rotations_and_stop_gracefully()
 
     // Rotate on A: B serves the new key within the poll bound (1 s here).
     let admin = format!("Bearer {ADMIN}");
-    let (status, rotated) = http(a.port, "POST", "/keys/rotate", Some(&admin), None);
+    let authorization = [("Authorization", admin.as_str())];
+    let (status, rotated) = a.request("POST", "/keys/rotate", &authorization, None);
     assert_eq!(status, 200, "{rotated}");
     let started = Instant::now();
-    while b.keys()["active"] != rotated["active"] {
+    while keys(&b)["active"] != rotated["active"] {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "B did not take up the rotation"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(a.keys(), b.keys());
+    assert_eq!(keys(&a), keys(&b));
 
     assert!(a.terminate().success());
     assert!(b.terminate().success());

@@ -13,70 +13,35 @@
 #[allow(dead_code, reason = "each test file uses part of the support")]
 mod server;
 
+#[path = "support/process.rs"]
+#[allow(dead_code, reason = "each test file uses part of the support")]
+mod process;
+
 use vaulttoken_test_redis as redis_support;
 
-use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use serde_json::json;
-use server::{CLIENT, KeyFilePath, SECRET};
+use server::{CLIENT, SECRET};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_vaulttoken-server");
+use process::ServerProcess;
 
 /// The per-IP limit of the servers here (the per-client limit is off).
 const PER_IP: usize = 3;
 
 /// A `vaulttoken-server` process that trusts its loopback peers as proxies.
-struct Process {
-    child: Child,
-    port: u16,
-    _file: KeyFilePath,
-}
+struct Process(ServerProcess);
 
 impl Process {
     /// Started with `extra` variables on top of the limits, and listening.
     fn start(extra: &[(&str, &str)]) -> Self {
-        let file = KeyFilePath::new();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let listen = format!("127.0.0.1:{port}");
         let per_ip = PER_IP.to_string();
         let mut vars = vec![
-            ("VAULTTOKEN_LISTEN", listen.as_str()),
             ("VAULTTOKEN_TRUSTED_PROXIES", "127.0.0.1"),
             ("VAULTTOKEN_RATE_LIMIT_PER_IP", per_ip.as_str()),
             ("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", "0"),
             ("VAULTTOKEN_RATE_LIMIT_WINDOW_SECS", "3600"),
         ];
         vars.extend_from_slice(extra);
-        let child = Command::new(BINARY)
-            .env_clear()
-            .envs(server::vars(&file, &vars))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut process = Self {
-            child,
-            port,
-            _file: file,
-        };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            let exited = process.child.try_wait().unwrap();
-            assert!(exited.is_none(), "the server exited: {exited:?}");
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "the server did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        process
+        Self(ServerProcess::start_with(&vars))
     }
 
     /// The status of `POST /token/introspect` sent through the proxy with
@@ -87,21 +52,11 @@ impl Process {
 
     /// The same with this client secret.
     fn introspect_with_secret_via(&self, secret: &str, forwarded_for: &str) -> u16 {
-        let body = json!({"client_id": CLIENT, "client_secret": secret, "token": "x"}).to_string();
-        let request = format!(
-            "POST /token/introspect HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-             Content-Type: application/json\r\nX-Forwarded-For: {forwarded_for}\r\n\
-             Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        answer[9..12].parse().unwrap()
+        let body = json!({"client_id": CLIENT, "client_secret": secret, "token": "x"});
+        let headers = [("X-Forwarded-For", forwarded_for)];
+        self.0
+            .request("POST", "/token/introspect", &headers, Some(&body))
+            .0
     }
 
     /// The statuses of the requests from each of `clients`, in order.
@@ -110,13 +65,6 @@ impl Process {
             .into_iter()
             .map(|client| self.introspect_via(client))
             .collect()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

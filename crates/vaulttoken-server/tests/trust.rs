@@ -7,6 +7,7 @@
 mod server;
 
 #[path = "support/process.rs"]
+#[allow(dead_code, reason = "each test file uses part of the support")]
 mod process;
 
 // The Redis test servers shared by the workspace's tests.

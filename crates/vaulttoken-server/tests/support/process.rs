@@ -4,7 +4,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -24,25 +24,30 @@ impl ServerProcess {
     /// A server on a new key file over the Redis at `redis_url`, once it
     /// listens (at most 15 s).
     pub(crate) fn start(redis_url: &str) -> Self {
+        Self::start_with(&[("REDIS_URL", redis_url)])
+    }
+
+    /// A server on a new key file with `extra` settings on top of the test
+    /// configuration, once it listens (at most 15 s; a server that exits
+    /// first fails the test at once).
+    pub(crate) fn start_with(extra: &[(&str, &str)]) -> Self {
         let file = KeyFilePath::new();
         let port = free_port();
-        let vars = server::vars(
-            &file,
-            &[
-                ("VAULTTOKEN_LISTEN", &format!("127.0.0.1:{port}")),
-                ("REDIS_URL", redis_url),
-            ],
-        );
+        let listen = format!("127.0.0.1:{port}");
+        let mut settings = vec![("VAULTTOKEN_LISTEN", listen.as_str())];
+        settings.extend_from_slice(extra);
         let child = Command::new(BINARY)
             .env_clear()
-            .envs(vars)
+            .envs(server::vars(&file, &settings))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let process = Self { child, port, file };
+        let mut process = Self { child, port, file };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let exited = process.child.try_wait().unwrap();
+            assert!(exited.is_none(), "the server exited: {exited:?}");
             assert!(
                 started.elapsed() < Duration::from_secs(15),
                 "the server did not listen"
@@ -86,6 +91,24 @@ impl ServerProcess {
         let status = answer[9..12].parse().unwrap();
         let (_, body) = answer.split_once("\r\n\r\n").unwrap();
         (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+
+    /// SIGTERM, then the exit status within 10 s.
+    pub(crate) fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
