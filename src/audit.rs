@@ -303,80 +303,51 @@ mod tests {
     use super::*;
     use crate::error::{Denial, ErrorKind, KeyKind, MalformedToken, Violations};
 
+    /// Every audit event.
+    const ALL: [AuditEvent; 13] = [
+        AuditEvent::TokenIssued,
+        AuditEvent::TokenRejected,
+        AuditEvent::TokenRevoked,
+        AuditEvent::SubjectRevoked,
+        AuditEvent::FamilyCreated,
+        AuditEvent::FamilyRotated,
+        AuditEvent::FamilyReuseDetected,
+        AuditEvent::GraceUsed,
+        AuditEvent::FamilyRevoked,
+        AuditEvent::TrustTokenConsumed,
+        AuditEvent::BindingDrift,
+        AuditEvent::StoreUnavailable,
+        AuditEvent::StoreDataLost,
+    ];
+
     #[test]
     fn only_a_lost_store_is_an_error() {
-        let all = [
-            AuditEvent::TokenIssued,
-            AuditEvent::TokenRejected,
-            AuditEvent::TokenRevoked,
-            AuditEvent::SubjectRevoked,
-            AuditEvent::FamilyCreated,
-            AuditEvent::FamilyRotated,
-            AuditEvent::FamilyReuseDetected,
-            AuditEvent::GraceUsed,
-            AuditEvent::FamilyRevoked,
-            AuditEvent::TrustTokenConsumed,
-            AuditEvent::BindingDrift,
-            AuditEvent::StoreUnavailable,
-            AuditEvent::StoreDataLost,
-        ];
-        for event in all {
+        for event in ALL {
             let error = event == AuditEvent::StoreDataLost;
             assert_eq!(event.is_error(), error, "{event:?}");
         }
         assert_eq!(AuditEvent::StoreDataLost.name(), "store_data_lost");
-        assert!(!AuditEvent::StoreDataLost.is_warning());
-    }
-
-    /// Each audit event's level and fields, as text.
-    #[derive(Clone, Default)]
-    struct Levels(std::sync::Arc<std::sync::Mutex<Vec<(tracing::Level, String)>>>);
-
-    struct Text<'a>(&'a mut String);
-
-    impl tracing::field::Visit for Text<'_> {
-        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn core::fmt::Debug) {
-            self.0.push_str(&format!("{}={value:?} ", field.name()));
-        }
-    }
-
-    impl tracing::Subscriber for Levels {
-        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-            true
-        }
-        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-            tracing::span::Id::from_u64(1)
-        }
-        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-        fn event(&self, event: &tracing::Event<'_>) {
-            if event.metadata().target() == TARGET {
-                let mut text = String::new();
-                event.record(&mut Text(&mut text));
-                if let Ok(mut events) = self.0.lock() {
-                    events.push((*event.metadata().level(), text));
-                }
-            }
-        }
-        fn enter(&self, _: &tracing::span::Id) {}
-        fn exit(&self, _: &tracing::span::Id) {}
     }
 
     #[test]
     fn a_lost_store_is_reported_at_error_with_its_reason() {
         // Only this test reaches the ERROR call site: other tests, emitting
         // at other levels on other threads, cannot change its interest.
-        let levels = Levels::default();
-        tracing::subscriber::with_default(levels.clone(), || {
+        let recorder = vaulttoken_test_redis::EventRecorder::default();
+        tracing::subscriber::with_default(recorder.clone(), || {
             report_store_data_lost("epoch-marker-missing");
         });
-        let events = levels.0.lock().map(|e| e.clone()).unwrap_or_default();
-        let [(level, lost)] = events.as_slice() else {
+        let events: Vec<_> = recorder
+            .events()
+            .into_iter()
+            .filter(|event| event.target == TARGET)
+            .collect();
+        let [lost] = events.as_slice() else {
             panic!("one event: {events:?}");
         };
-        assert_eq!(*level, tracing::Level::ERROR);
-        assert!(lost.contains(r#"event="store_data_lost""#), "{lost}");
-        assert!(lost.contains(r#"reason="epoch-marker-missing""#), "{lost}");
+        assert_eq!(lost.level, tracing::Level::ERROR);
+        assert_eq!(lost.fields["event"], "store_data_lost", "{lost:?}");
+        assert_eq!(lost.fields["reason"], "epoch-marker-missing", "{lost:?}");
     }
 
     #[test]
@@ -386,21 +357,7 @@ mod tests {
             AuditEvent::StoreUnavailable,
             AuditEvent::BindingDrift,
         ];
-        let all = [
-            AuditEvent::TokenIssued,
-            AuditEvent::TokenRejected,
-            AuditEvent::TokenRevoked,
-            AuditEvent::SubjectRevoked,
-            AuditEvent::FamilyCreated,
-            AuditEvent::FamilyRotated,
-            AuditEvent::FamilyReuseDetected,
-            AuditEvent::GraceUsed,
-            AuditEvent::FamilyRevoked,
-            AuditEvent::TrustTokenConsumed,
-            AuditEvent::BindingDrift,
-            AuditEvent::StoreUnavailable,
-        ];
-        for event in all {
+        for event in ALL {
             assert_eq!(event.is_warning(), warnings.contains(&event), "{event:?}");
         }
     }
