@@ -28,13 +28,15 @@
 //!   epoch and reports the error-level audit event `store_data_lost`
 //!   ([`AuditEvent::StoreDataLost`](crate::audit::AuditEvent::StoreDataLost));
 //!   users sign in again. `vaulttoken-redis` does this; [`MemoryStore`] has
-//!   no epoch (see its documentation).
+//!   no epoch (see its documentation). [`TokenStore::health`] tells a
+//!   readiness check whether the store answers and what losses it found.
 //!
 //! [`MemoryStore`] is the embedded default; `vaulttoken-redis` shares state
 //! across a fleet. Both pass the same conformance suite.
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod health;
 mod memory;
 
 use core::fmt;
@@ -45,6 +47,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::error::StoreError;
 
+pub use self::health::{DataLoss, StoreHealth};
 pub use self::memory::MemoryStore;
 
 /// The custom claim in which a token names its refresh family: a service with
@@ -178,6 +181,28 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
         subject: Option<&'a str>,
         family_id: &'a str,
     ) -> StoreFuture<'a, ()>;
+
+    /// For a readiness check: whether the store can answer now (an error if
+    /// not), and the data losses it found. A remote store asks its server;
+    /// the default, for a store in this process's memory, answers at once
+    /// with no loss (its data lives and dies with the process). A store
+    /// that wraps another should pass this call on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
+    /// use vaulttoken::store::{MemoryStore, TokenStore};
+    ///
+    /// let health = MemoryStore::new().health().await?;
+    /// assert!(health.data_lost.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn health(&self) -> StoreFuture<'_, StoreHealth> {
+        Box::pin(core::future::ready(Ok(StoreHealth::default())))
+    }
 }
 
 /// The questions [`TokenStore::check`] answers about one token.

@@ -21,7 +21,8 @@ use time::{Duration, OffsetDateTime};
 use crate::clock::{Clock, SystemClock};
 
 use super::{
-    Check, Consumption, Grace, NewFamily, Rotated, Rotation, StoreFuture, TokenState, TokenStore,
+    Check, Consumption, Grace, NewFamily, Rotated, Rotation, StoreFuture, StoreHealth, TokenState,
+    TokenStore,
 };
 use crate::error::StoreError;
 
@@ -698,6 +699,10 @@ impl TokenStore for UnreachableStore {
     }
 
     fn revoke_family<'a>(&'a self, _: Option<&'a str>, _: &'a str) -> StoreFuture<'a, ()> {
+        Self::refuse()
+    }
+
+    fn health(&self) -> StoreFuture<'_, StoreHealth> {
         Self::refuse()
     }
 }

@@ -133,7 +133,7 @@ fn next_second(time: &Value) -> RedisResult<i64> {
 }
 
 /// The slot ranges of a `CLUSTER SLOTS` answer: `[[first, last, node…]…]`.
-fn slot_ranges(answer: &Value) -> RedisResult<Vec<(u16, u16)>> {
+pub(crate) fn slot_ranges(answer: &Value) -> RedisResult<Vec<(u16, u16)>> {
     let Value::Array(ranges) = answer else {
         return Err(unreadable("an unreadable CLUSTER SLOTS"));
     };

@@ -109,10 +109,14 @@ impl KeyLayout {
     /// The epoch marker of every slot, in slot order.
     pub(crate) fn all_epochs(&self) -> Vec<String> {
         (0..SLOTS)
-            .filter_map(Slot::new)
-            .filter_map(|slot| SLOT_TAGS.get(&slot))
-            .map(|tag| format!("{}:{{{tag}}}:epoch", self.prefix))
+            .filter_map(|slot| self.epoch_of_slot(slot))
             .collect()
+    }
+
+    /// The epoch marker of `slot` (`None` past the last slot).
+    pub(crate) fn epoch_of_slot(&self, slot: u16) -> Option<String> {
+        let tag = SLOT_TAGS.get(&Slot::new(slot)?)?;
+        Some(format!("{}:{{{tag}}}:epoch", self.prefix))
     }
 }
 

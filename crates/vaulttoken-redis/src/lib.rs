@@ -7,6 +7,7 @@ mod connection;
 mod epochs;
 mod failure;
 mod keys;
+mod losses;
 mod options;
 mod replies;
 mod role;

@@ -275,3 +275,13 @@ return 0
 ",
     )
 });
+
+/// The readiness probe of one slot: 1 if its epoch marker `KEYS[1]` is
+/// there, 0 if the slot's data is gone (a primary only, as every script).
+pub(crate) static PROBE: LazyLock<Script> = LazyLock::new(|| {
+    primary_only(
+        r"
+return redis.call('EXISTS', KEYS[1])
+",
+    )
+});

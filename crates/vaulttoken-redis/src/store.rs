@@ -9,10 +9,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::{Client, RedisResult, ScriptInvocation, Value, cmd};
 use time::OffsetDateTime;
-use vaulttoken::audit;
 use vaulttoken::error::StoreError;
 use vaulttoken::store::{
-    Check, Consumption, NewFamily, Rotated, Rotation, StoreFuture, TokenState, TokenStore,
+    Check, Consumption, NewFamily, Rotated, Rotation, StoreFuture, StoreHealth, TokenState,
+    TokenStore,
 };
 
 use crate::connect_error::ConnectError;
@@ -20,13 +20,11 @@ use crate::connection::Connection;
 use crate::epochs::{self, Sweep};
 use crate::failure::Failure;
 use crate::keys::KeyLayout;
+use crate::losses::Losses;
 use crate::options::StoreOptions;
 use crate::server_check::{self, CheckFailure, MINIMUM_VERSION, ServerCheck, ServerVersion};
 use crate::write_deadline::{RedisClock, Sample};
 use crate::{replies, role, scripts, times};
-
-/// The `reason` of the `store_data_lost` audit events this store reports.
-const LOSS_REASON: &str = "epoch-marker-missing";
 
 /// A [`TokenStore`] in Redis, shared by every instance of a service: one
 /// server (through a connection that reconnects in the background) or a
@@ -83,6 +81,7 @@ pub struct RedisStore {
     options: StoreOptions,
     server: ServerCheck,
     clock: Arc<RedisClock>,
+    losses: Arc<Losses>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -221,7 +220,7 @@ impl RedisStore {
             Ok(Err(error)) => return Err(connect_failure(&error, timeout)),
             Ok(Ok(sweep)) => sweep,
         };
-        report_sweep(sweep);
+        self.report_sweep(sweep);
         if let Some(epoch) = sweep.newest {
             epochs::wait_for(epoch).await;
         }
@@ -250,7 +249,23 @@ impl RedisStore {
             options,
             server,
             clock: Arc::new(RedisClock::new(sample)),
+            losses: Arc::default(),
         })
+    }
+
+    /// What connecting found of the epoch markers, reported: a loss as
+    /// `store_data_lost`; no marker at all as a warning (a first use cannot be
+    /// told from the loss of everything).
+    fn report_sweep(&self, sweep: Sweep) {
+        if sweep.found_loss() {
+            self.losses.found();
+        } else if sweep.all_new() {
+            tracing::warn!(
+                target: "vaulttoken_redis",
+                "no epoch marker in Redis: the store's state begins now, and every token issued \
+                 before is refused (a first use of this Redis, or it lost its data)"
+            );
+        }
     }
 
     /// What the store found at connect: the server version and its
@@ -311,10 +326,10 @@ impl RedisStore {
     /// `future`, within the deadline, with its failure as a category. An
     /// error only a replica gives (`READONLY`, `MASTERDOWN`) makes the store
     /// ask the server's role, within the same deadline, to say so.
-    async fn within(
+    async fn within<T>(
         &self,
-        future: impl Future<Output = RedisResult<Value>>,
-    ) -> Result<Value, StoreError> {
+        future: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T, StoreError> {
         let deadline = self.options.deadline;
         let answer = tokio::time::timeout(deadline, async {
             match future.await {
@@ -371,10 +386,14 @@ impl RedisStore {
     /// lost, reports the loss and creates the other slots' missing markers
     /// at once (one loss, one report; every slot's new epoch starts now).
     async fn notice_loss(&self, answer: &Value) {
-        if !replies::found_data_lost(answer) {
-            return;
+        if replies::found_data_lost(answer) {
+            self.notice_loss_found().await;
         }
-        audit::report_store_data_lost(LOSS_REASON);
+    }
+
+    /// Reports a loss just found and creates every slot's missing marker.
+    async fn notice_loss_found(&self) {
+        self.losses.found();
         let sweep = epochs::ensure_all(&self.connection, &self.keys);
         if !matches!(
             tokio::time::timeout(self.options.deadline, sweep).await,
@@ -386,6 +405,42 @@ impl RedisStore {
                  begins its new epoch when it is next used"
             );
         }
+    }
+
+    /// The readiness check: on a single server, the epoch marker of the
+    /// anonymous subjects' slot; on a cluster, that of the first slot of each
+    /// slot range (`CLUSTER SLOTS`), so every primary is asked. Each probe is
+    /// a script, so a replica refuses it and a down node fails it, within the
+    /// deadline. A missing marker is a loss found without waiting for a token
+    /// to use that slot: it is reported and the new epoch begins.
+    async fn check_health(&self) -> Result<StoreHealth, StoreError> {
+        let markers = match &self.connection {
+            Connection::Single(_) => vec![self.keys.subject(None).epoch().to_owned()],
+            Connection::Cluster(_) => self.first_markers_of_each_range().await?,
+        };
+        let mut lost = false;
+        for marker in &markers {
+            let probe = scripts::PROBE.key(marker);
+            lost |= self.within(self.connection.run(&probe)).await? == Value::Int(0);
+        }
+        if lost {
+            self.notice_loss_found().await;
+        }
+        Ok(StoreHealth::new(self.losses.record()))
+    }
+
+    /// The epoch marker of the first slot of each of the cluster's slot
+    /// ranges.
+    async fn first_markers_of_each_range(&self) -> Result<Vec<String>, StoreError> {
+        let mut slots = cmd("CLUSTER");
+        slots.arg("SLOTS");
+        let answer = self.within(self.connection.query(&slots)).await?;
+        let ranges = epochs::slot_ranges(&answer)
+            .map_err(|error| Failure::of(&error).into_store_error(self.options.deadline))?;
+        Ok(ranges
+            .into_iter()
+            .filter_map(|(first, _)| self.keys.epoch_of_slot(first))
+            .collect())
     }
 
     /// Spends `token_id`, refusing a token issued before its slot's epoch.
@@ -597,6 +652,14 @@ impl TokenStore for RedisStore {
             self.replicated(&key).await
         })
     }
+
+    /// Every primary answers, as a primary, within the deadline, that its
+    /// data is there (a Redis that lost everything is found by the check
+    /// itself, reported, and its new epoch begun); then the losses this
+    /// process found, if any.
+    fn health(&self) -> StoreFuture<'_, StoreHealth> {
+        Box::pin(self.check_health())
+    }
 }
 
 /// Refuses a server older than [`MINIMUM_VERSION`].
@@ -605,21 +668,6 @@ fn supported(version: ServerVersion) -> Result<(), ConnectError> {
         return Err(ConnectError::ServerTooOld { found: version });
     }
     Ok(())
-}
-
-/// What connecting found of the epoch markers, reported: a loss as
-/// `store_data_lost`; no marker at all as a warning (a first use cannot be
-/// told from the loss of everything).
-fn report_sweep(sweep: Sweep) {
-    if sweep.found_loss() {
-        audit::report_store_data_lost(LOSS_REASON);
-    } else if sweep.all_new() {
-        tracing::warn!(
-            target: "vaulttoken_redis",
-            "no epoch marker in Redis: the store's state begins now, and every token issued \
-             before is refused (a first use of this Redis, or it lost its data)"
-        );
-    }
 }
 
 /// A connect-time Redis failure, as a category.

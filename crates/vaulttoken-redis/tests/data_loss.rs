@@ -54,13 +54,19 @@ fn assert_one_loss_reported(recorder: &EventRecorder) {
     assert_eq!(lost.len(), 1, "one event per loss: {lost:?}");
     assert_eq!(lost[0].level, tracing::Level::ERROR);
     assert_eq!(lost[0].target, TARGET);
-    // The other slots' markers were created at once, without a warning.
-    let warned: Vec<_> = recorder
+    // The other slots' markers were created at once, without a warning;
+    // one error line says in words what happened.
+    let own: Vec<_> = recorder
         .events()
         .into_iter()
         .filter(|event| event.target == "vaulttoken_redis")
         .collect();
-    assert!(warned.is_empty(), "{warned:?}");
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert_eq!(own[0].level, tracing::Level::ERROR);
+    assert!(
+        own[0].fields["message"].starts_with("Redis lost the token store's data"),
+        "{own:?}"
+    );
 }
 
 fn trust_tokens(store: Arc<dyn TokenStore>) -> TrustTokens {
@@ -318,6 +324,92 @@ async fn an_epoch_marker_this_crate_did_not_write_fails_closed() {
         );
         let rotation = Rotation::new("alice", "fam", 0, now);
         assert_eq!(store.rotate_family(&rotation).await, Err(unreadable));
+    })
+    .await
+    .expect("bounded in time");
+}
+
+/// `store.health()` again while the store is unreachable (reconnecting
+/// after a restart): its first answer.
+async fn health_once_answered(store: &RedisStore) -> vaulttoken::store::StoreHealth {
+    loop {
+        match store.health().await {
+            Ok(health) => return health,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_check_finds_a_loss_without_traffic_and_fails_while_redis_is_down() {
+    if !redis_available(
+        "the_health_check_finds_a_loss_without_traffic_and_fails_while_redis_is_down",
+    ) {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let mut server = RedisServer::start();
+        let options = StoreOptions::default().deadline(Duration::from_millis(500));
+        let store = RedisStore::connect(&server.url(), options)
+            .await
+            .expect("connect");
+        let recorder = EventRecorder::default();
+        let _guard = recorder.install();
+        let fresh = store.health().await.expect("a healthy store answers");
+        assert_eq!(fresh.data_lost, None);
+        // Down: the check fails (nothing is vouched for), it never says "fine".
+        server.kill();
+        let down = store.health().await;
+        assert!(
+            matches!(
+                down,
+                Err(StoreError::Unreachable { .. } | StoreError::Timeout { .. })
+            ),
+            "{down:?}"
+        );
+        // Back, empty: the check itself finds the loss, with no token used.
+        let before = SystemClock.now();
+        server.restart();
+        let after = health_once_answered(&store).await;
+        let loss = after.data_lost.expect("the loss is found by the check");
+        assert_eq!(loss.times, 1);
+        assert!(loss.last_at >= before);
+        assert_one_loss_reported(&recorder);
+        // Found once: the markers were begun again, so the next check adds
+        // no second loss.
+        let again = store.health().await.expect("answers");
+        assert_eq!(again.data_lost.map(|loss| loss.times), Some(1));
+        assert_eq!(recorder.events_named("store_data_lost").len(), 1);
+        // A later loss is counted as a second one.
+        server.restart();
+        let second = health_once_answered(&store).await;
+        assert_eq!(second.data_lost.map(|loss| loss.times), Some(2));
+    })
+    .await
+    .expect("bounded in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_check_of_a_cluster_asks_every_primary() {
+    if !redis_available("the_health_check_of_a_cluster_asks_every_primary") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let mut cluster = RedisCluster::start();
+        let options = StoreOptions::default().deadline(Duration::from_millis(500));
+        let store = RedisStore::connect_cluster(cluster.urls(), options)
+            .await
+            .expect("connect");
+        assert_eq!(store.health().await.expect("answers").data_lost, None);
+        // The probe reads the anonymous subjects' slot; a primary that holds
+        // other slots is asked too: with it down, the check fails.
+        let until = SystemClock.now() + time::Duration::minutes(5);
+        store.revoke(None, "probe", until).await.expect("revoke");
+        let probed = cluster
+            .node_holding("*{anon}*")
+            .expect("a node holds the anonymous slot");
+        cluster.nodes[(probed + 1) % 3].kill();
+        assert!(store.health().await.is_err());
     })
     .await
     .expect("bounded in time");

@@ -50,6 +50,7 @@ fn router(state: AppState) -> Router {
         .route("/keys/rotate", post(routes::keys::rotate))
         .route("/keys/retire", post(routes::keys::retire))
         .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
         .route("/trust/verify", get(routes::trust::verify))
         .route("/trust/consume", post(routes::trust::consume))
         .route("/trust/{kind}", post(routes::trust::issue))

@@ -40,6 +40,8 @@ pub(crate) struct Inner {
     pub(crate) keys_max_age: u32,
     /// How tokens are bound to the end user's context.
     pub(crate) binding: ContextBinding,
+    /// The token store, for the readiness check.
+    pub(crate) store: Arc<dyn TokenStore>,
 }
 
 impl core::ops::Deref for AppState {
@@ -105,7 +107,7 @@ impl AppState {
                 (client, families.build())
             })
             .collect();
-        let trust = TrustTokens::builder(keys.trust, store).build();
+        let trust = TrustTokens::builder(keys.trust, Arc::clone(&store)).build();
         if live.source.shared.is_some() {
             let every =
                 std::time::Duration::from_secs(config.keys_poll.whole_seconds().unsigned_abs());
@@ -122,6 +124,7 @@ impl AppState {
             ipv6_prefix: config.rate_limits.ipv6_prefix,
             keys_max_age: config.keys_max_age,
             binding,
+            store,
         })))
     }
 

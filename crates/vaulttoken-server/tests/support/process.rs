@@ -39,7 +39,7 @@ impl ServerProcess {
         let child = Command::new(BINARY)
             .env_clear()
             .envs(server::vars(&file, &settings))
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(log_path(&file)).unwrap())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -112,11 +112,24 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// What the server logged to stdout so far (JSON lines).
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(log_path(&self.file)).unwrap_or_default()
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(log_path(&self.file));
     }
+}
+
+/// Where a server with the key file `file` logs.
+fn log_path(file: &KeyFilePath) -> std::path::PathBuf {
+    file.0.with_extension("log")
 }
 
 fn free_port() -> u16 {
