@@ -110,9 +110,27 @@ impl ServerProcess {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-}
 
-impl ServerProcess {
+    /// The loopback port it listens on.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its resident memory in KiB: `VmRSS` of `/proc/<pid>/status` (Linux),
+    /// the pages it really holds, not the bytes it has allocated.
+    pub(crate) fn resident_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .unwrap_or_else(|| panic!("no VmRSS in {status}"));
+        let kib = line
+            .trim()
+            .strip_suffix("kB")
+            .unwrap_or_else(|| panic!("{line}"));
+        kib.trim().parse().unwrap()
+    }
+
     /// What the server logged to stdout so far (JSON lines).
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(log_path(&self.file)).unwrap_or_default()
