@@ -23,7 +23,7 @@ use crate::keys::KeyLayout;
 use crate::options::StoreOptions;
 use crate::server_check::{self, CheckFailure, MINIMUM_VERSION, ServerCheck, ServerVersion};
 use crate::write_deadline::{RedisClock, Sample};
-use crate::{replies, role, scripts, times};
+use crate::{cluster_mode, replies, role, scripts, times};
 
 /// The `reason` of the `store_data_lost` audit events this store reports.
 const LOSS_REASON: &str = "epoch-marker-missing";
@@ -119,7 +119,9 @@ impl RedisStore {
     /// [`ConnectError::Timeout`] after [`StoreOptions::connect_timeout`] (for
     /// the server check, then again for the epoch markers),
     /// [`ConnectError::Unreachable`], [`ConnectError::ServerTooOld`] for a
-    /// server older than 6.2, and [`ConnectError::NotPrimary`] for a replica.
+    /// server older than 6.2, [`ConnectError::NotPrimary`] for a replica, and
+    /// [`ConnectError::ClusterNode`] for a node of a Redis Cluster (before
+    /// anything is written to it: use [`RedisStore::connect_cluster`]).
     ///
     /// # Examples
     ///
@@ -148,6 +150,9 @@ impl RedisStore {
         let connected = tokio::time::timeout(timeout, async {
             let manager = ConnectionManager::new_with_config(client, config).await?;
             let connection = Connection::Single(manager);
+            if cluster_mode::is_cluster_node(&connection).await? {
+                return Err(CheckFailure::ClusterNode);
+            }
             let server = server_check::run(&connection).await?;
             let sample = Sample::take(&connection).await?;
             Ok::<_, CheckFailure>((connection, server, sample))
@@ -240,6 +245,7 @@ impl RedisStore {
             Err(_) => return Err(ConnectError::Timeout { timeout }),
             Ok(Err(CheckFailure::VersionUnknown)) => return Err(ConnectError::VersionUnknown),
             Ok(Err(CheckFailure::NotPrimary)) => return Err(ConnectError::NotPrimary),
+            Ok(Err(CheckFailure::ClusterNode)) => return Err(ConnectError::ClusterNode),
             Ok(Err(CheckFailure::Redis(error))) => return Err(connect_failure(&error, timeout)),
             Ok(Ok(found)) => found,
         };
@@ -346,14 +352,19 @@ impl RedisStore {
         }
     }
 
-    /// Runs a write script within the deadline, with its deadline in Redis's
-    /// clock as its last argument: one that reaches Redis too late refuses
-    /// itself, so a write that timed out changed nothing.
-    async fn write(&self, script: &mut ScriptInvocation<'_>) -> Result<Value, StoreError> {
+    /// Runs a write script of `key` within the deadline, with its deadline
+    /// in Redis's clock (on a cluster, `key`'s primary's) as its last
+    /// argument: one that reaches Redis too late refuses itself, so a write
+    /// that timed out changed nothing.
+    async fn write(
+        &self,
+        key: &str,
+        script: &mut ScriptInvocation<'_>,
+    ) -> Result<Value, StoreError> {
         let gives_up = Instant::now().checked_add(self.options.deadline);
         self.within(async {
             let interval = self.options.clock_sample_interval;
-            let sample = self.clock.sample(&self.connection, interval).await?;
+            let sample = self.clock.sample(&self.connection, interval, key).await?;
             let last_start = gives_up.map_or(i64::MAX, |at| {
                 sample.deadline_micros(at, self.options.reply_margin)
             });
@@ -403,7 +414,7 @@ impl RedisStore {
             .key(keys.epoch())
             .arg(times::expiry_millis(until))
             .arg(issued_seconds(issued_at));
-        let answer = self.write(&mut script).await?;
+        let answer = self.write(&key, &mut script).await?;
         let consumption = replies::consumption(&answer)?;
         self.notice_loss(&answer).await;
         self.replicated(&key).await?;
@@ -465,7 +476,7 @@ impl TokenStore for RedisStore {
             let key = self.keys.subject(subject).token(token_id);
             let mut script = scripts::REVOKE.key(&key);
             script.arg(times::expiry_millis(until));
-            replies::done(&self.write(&mut script).await?)?;
+            replies::done(&self.write(&key, &mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -501,7 +512,7 @@ impl TokenStore for RedisStore {
             script
                 .arg(times::seconds_ceil(cutoff))
                 .arg(times::expiry_millis(until));
-            replies::done(&self.write(&mut script).await?)?;
+            replies::done(&self.write(&key, &mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -517,7 +528,7 @@ impl TokenStore for RedisStore {
             let key = self.keys.subject(subject).latest(slot);
             let mut script = scripts::SUPERSEDE.key(&key);
             script.arg(token_id).arg(times::expiry_millis(until));
-            replies::done(&self.write(&mut script).await?)?;
+            replies::done(&self.write(&key, &mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -539,7 +550,7 @@ impl TokenStore for RedisStore {
                         .map(|max| max.to_string())
                         .unwrap_or_default(),
                 );
-            let answer = self.write(&mut script).await?;
+            let answer = self.write(&key, &mut script).await?;
             let revoked = replies::created_family(&answer)?;
             self.replicated(&key).await?;
             Ok(revoked)
@@ -577,7 +588,7 @@ impl TokenStore for RedisStore {
                 )
                 .arg(window)
                 .arg(max_uses);
-            let answer = self.write(&mut script).await?;
+            let answer = self.write(&key, &mut script).await?;
             let step = replies::rotated(&answer)?;
             self.notice_loss(&answer).await;
             self.replicated(&key).await?;
@@ -593,7 +604,7 @@ impl TokenStore for RedisStore {
         Box::pin(async move {
             let key = self.keys.subject(subject).family(family_id);
             let mut script = scripts::REVOKE_FAMILY.key(&key);
-            replies::done(&self.write(&mut script).await?)?;
+            replies::done(&self.write(&key, &mut script).await?)?;
             self.replicated(&key).await
         })
     }
