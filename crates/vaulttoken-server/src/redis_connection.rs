@@ -1,0 +1,224 @@
+//! The server's own connection to Redis, for the shared key ring and the
+//! rate limits (the token store has its own: vaulttoken-redis runs only its
+//! commands): one server through a connection that reconnects by itself, or
+//! a Redis Cluster through the cluster client, which sends each key to the
+//! primary of its slot. Either way every command is bounded by a deadline.
+
+use core::fmt;
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
+use vaulttoken_redis::DEFAULT_CONNECT_TIMEOUT;
+
+use crate::config::{REDIS_CLUSTER_URLS_VAR, REDIS_URL_VAR, RedisDeadlines, RedisTarget};
+use crate::start_error::StartError;
+
+/// A handle on Redis: cheap to clone (clones share the connection), each
+/// command failing with a timeout error (`is_timeout()`) after its
+/// deadline. Usable wherever redis-rs takes an async connection.
+#[derive(Clone)]
+pub(crate) struct RedisConnection {
+    link: Link,
+    deadline: Duration,
+}
+
+#[derive(Clone)]
+enum Link {
+    /// One server.
+    Single(ConnectionManager),
+    /// A cluster.
+    Cluster(ClusterConnection),
+}
+
+impl fmt::Debug for RedisConnection {
+    /// The mode and the deadline: never a URL.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConnection")
+            .field("cluster", &self.is_cluster())
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisConnection {
+    /// Connects to `target` (within the store's connect timeout, 5 s), its
+    /// commands bounded by the longest of the rate-limit and key-ring
+    /// deadlines until [`RedisConnection::with_deadline`] sets another.
+    ///
+    /// # Errors
+    ///
+    /// A [`StartError`] naming the setting (never its value).
+    pub(crate) async fn connect(
+        target: &RedisTarget,
+        deadlines: &RedisDeadlines,
+    ) -> Result<Self, StartError> {
+        let deadline = deadlines.rate_limit.max(deadlines.keys);
+        let (name, link) = match target {
+            RedisTarget::Server(url) => {
+                let client = redis::Client::open(url.expose())
+                    .map_err(|_| StartError::new(format!("{REDIS_URL_VAR}: not a Redis URL")))?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(deadline))
+                    .set_response_timeout(Some(deadline));
+                let link = async {
+                    ConnectionManager::new_with_config(client, config)
+                        .await
+                        .map(Link::Single)
+                };
+                (REDIS_URL_VAR, within_connect(link).await)
+            }
+            RedisTarget::Cluster(urls) => {
+                let client = ClusterClientBuilder::new(urls.iter().map(|url| url.expose()))
+                    .connection_timeout(deadline)
+                    .response_timeout(deadline)
+                    .build()
+                    .map_err(|_| {
+                        StartError::new(format!(
+                            "{REDIS_CLUSTER_URLS_VAR}: not a list of Redis URLs"
+                        ))
+                    })?;
+                let link = async { client.get_async_connection().await.map(Link::Cluster) };
+                (REDIS_CLUSTER_URLS_VAR, within_connect(link).await)
+            }
+        };
+        let link = link.map_err(|reason| StartError::new(format!("{name}: {reason}")))?;
+        Ok(Self { link, deadline })
+    }
+
+    /// The same connection, each command bounded by `deadline`.
+    pub(crate) fn with_deadline(&self, deadline: Duration) -> Self {
+        Self {
+            link: self.link.clone(),
+            deadline,
+        }
+    }
+
+    /// How long one command may take.
+    pub(crate) fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// Whether this is a cluster connection.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.link, Link::Cluster(_))
+    }
+}
+
+/// Connecting, within the connect timeout; a failure as a category (never
+/// a server message or the URL).
+async fn within_connect(
+    link: impl Future<Output = RedisResult<Link>>,
+) -> Result<Link, &'static str> {
+    match tokio::time::timeout(DEFAULT_CONNECT_TIMEOUT, link).await {
+        Ok(Ok(link)) => Ok(link),
+        Ok(Err(error)) if error.is_timeout() => Err("Redis did not answer in time"),
+        Ok(Err(_)) => Err("Redis cannot be reached"),
+        Err(_) => Err("Redis did not answer in time"),
+    }
+}
+
+/// `call`, failing with a timeout error after `deadline`.
+fn bounded<'a, T: Send + 'a>(deadline: Duration, call: RedisFuture<'a, T>) -> RedisFuture<'a, T> {
+    Box::pin(async move {
+        match tokio::time::timeout(deadline, call).await {
+            Ok(answer) => answer,
+            Err(_) => Err(timed_out()),
+        }
+    })
+}
+
+/// The error of a command past its deadline: `is_timeout()` says so.
+fn timed_out() -> RedisError {
+    std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "Redis did not answer within the deadline",
+    )
+    .into()
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        let deadline = self.deadline;
+        match &mut self.link {
+            Link::Single(manager) => bounded(deadline, manager.req_packed_command(cmd)),
+            Link::Cluster(cluster) => bounded(deadline, cluster.req_packed_command(cmd)),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        let deadline = self.deadline;
+        match &mut self.link {
+            Link::Single(manager) => bounded(
+                deadline,
+                manager.req_packed_commands(pipeline, offset, count),
+            ),
+            Link::Cluster(cluster) => bounded(
+                deadline,
+                cluster.req_packed_commands(pipeline, offset, count),
+            ),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match &self.link {
+            Link::Single(manager) => manager.get_db(),
+            Link::Cluster(cluster) => cluster.get_db(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_command_past_its_deadline_is_a_timeout_error() {
+        let never: RedisFuture<'_, Value> = Box::pin(std::future::pending());
+        let started = std::time::Instant::now();
+        let error = bounded(Duration::from_millis(50), never)
+            .await
+            .expect_err("past the deadline");
+        assert!(error.is_timeout(), "{error:?}");
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        let quick: RedisFuture<'_, Value> = Box::pin(async { Ok(Value::Okay) });
+        let answer = bounded(Duration::from_millis(50), quick).await;
+        assert_eq!(answer.ok(), Some(Value::Okay));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_named_by_its_setting_only() {
+        let deadlines = RedisDeadlines {
+            store: Duration::from_millis(500),
+            rate_limit: Duration::from_millis(500),
+            keys: Duration::from_millis(500),
+        };
+        let closed = "redis://:hunter2@127.0.0.1:1";
+        let server = RedisTarget::Server(crate::secret::Secret::new(closed));
+        let error = RedisConnection::connect(&server, &deadlines)
+            .await
+            .expect_err("nothing listens on port 1")
+            .to_string();
+        assert!(error.starts_with("REDIS_URL: Redis "), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        let cluster = RedisTarget::Cluster(vec![crate::secret::Secret::new(closed)]);
+        let error = RedisConnection::connect(&cluster, &deadlines)
+            .await
+            .expect_err("nothing listens on port 1")
+            .to_string();
+        assert!(error.starts_with("REDIS_CLUSTER_URLS: Redis "), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        let bad = RedisTarget::Server(crate::secret::Secret::new("http://hunter2@x"));
+        let error = RedisConnection::connect(&bad, &deadlines)
+            .await
+            .expect_err("not a Redis URL");
+        assert_eq!(error.to_string(), "REDIS_URL: not a Redis URL");
+    }
+}
