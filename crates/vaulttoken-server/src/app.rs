@@ -93,7 +93,12 @@ fn router(state: AppState) -> Router {
 /// [`RedisStore::connect`]); `REDIS_URL` at a cluster node is refused,
 /// naming `REDIS_CLUSTER_URLS`.
 pub async fn connect_store(config: &Config) -> Result<Arc<dyn TokenStore>, StartError> {
-    let options = StoreOptions::default().deadline(config.redis_deadlines.store);
+    // One reconnect attempt when the connection is lost (no retries with
+    // growing pauses): a call while Redis is down fails at once when the
+    // port is closed, instead of waiting for the series up to its deadline.
+    let options = StoreOptions::default()
+        .deadline(config.redis_deadlines.store)
+        .reconnect_retries(0);
     let store = match &config.redis {
         Some(RedisTarget::Server(url)) => RedisStore::connect(url.expose(), options)
             .await

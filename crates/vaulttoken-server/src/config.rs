@@ -291,7 +291,10 @@ pub enum RedisTarget {
 
 /// How long each use of Redis waits for an answer before it gives up and
 /// the request answers 503 (`temporarily_unavailable`). Whole milliseconds,
-/// 100 to 60000 each.
+/// 100 to 60000 each. A connection known to be down (the port closed: the
+/// connection refused) answers 503 at once instead: each connection makes
+/// one reconnect attempt when it finds itself lost, not a series with
+/// pauses that would last up to the deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RedisDeadlines {
