@@ -32,6 +32,13 @@ async fn a_single_server_connect_to_a_cluster_node_is_refused() {
 
         // A plain server is no cluster node.
         let server = RedisServer::start();
+        let error = RedisStore::connect_cluster([server.url()], StoreOptions::default())
+            .await
+            .expect_err("a plain server is no cluster");
+        assert!(
+            matches!(error, ConnectError::Unreachable { .. }),
+            "{error:?}"
+        );
         let store = RedisStore::connect(&server.url(), StoreOptions::default())
             .await
             .expect("a plain server is accepted");

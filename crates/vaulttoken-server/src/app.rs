@@ -112,7 +112,13 @@ pub async fn connect_store(config: &Config) -> Result<Arc<dyn TokenStore>, Start
         Some(RedisTarget::Cluster(urls)) => {
             RedisStore::connect_cluster(urls.iter().map(Secret::expose), options)
                 .await
-                .map_err(|err| StartError::new(format!("REDIS_CLUSTER_URLS: {err}")))?
+                .map_err(|err| match err {
+                    ConnectError::Unreachable { .. } => StartError::new(format!(
+                        "REDIS_CLUSTER_URLS: {err} (a server without cluster support refuses \
+                         the cluster's commands: for one server, set REDIS_URL instead)"
+                    )),
+                    err => StartError::new(format!("REDIS_CLUSTER_URLS: {err}")),
+                })?
         }
         None => {
             tracing::warn!(

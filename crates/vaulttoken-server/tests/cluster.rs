@@ -4,7 +4,7 @@
 //! lost primary fails only the subjects it serves, with nothing called valid
 //! wrongly, and its restart from its append-only file brings everything
 //! back; a single-server `REDIS_URL` at a cluster node is refused at start
-//! with the setting to use instead.
+//! with the setting to use instead, and cluster URLs at a plain server too.
 //!
 //! Without `redis-server` the tests print `SKIPPED` and pass, unless
 //! `VAULTTOKEN_REQUIRE_REDIS=1`.
@@ -432,4 +432,21 @@ fn a_lost_primary_fails_only_its_subjects_and_its_restart_from_aof_brings_them_b
     for case in &cases {
         issue(&b, &case.subject);
     }
+}
+
+#[test]
+fn cluster_urls_at_a_plain_server_are_refused_naming_the_single_server_setting() {
+    if !redis_support::redis_available("cluster_urls_at_a_plain_server_are_refused") {
+        return;
+    }
+    let redis = redis_support::RedisServer::start();
+    let url = redis.url();
+    let (code, stderr) = run_to_exit(&[("REDIS_CLUSTER_URLS", &url)]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("REDIS_CLUSTER_URLS: Redis unreachable"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("set REDIS_URL instead"), "{stderr}");
+    assert!(!stderr.contains(&url), "the URL is never echoed: {stderr}");
 }
