@@ -176,6 +176,8 @@ impl ConnectionLike for RedisConnection {
         }
     }
 
+    // Equivalent mutants (any constant): redis-rs asks `get_db` of sync
+    // connections only; this async connection's answer is never read.
     fn get_db(&self) -> i64 {
         match &self.link {
             Link::Single(manager) => manager.get_db(),
@@ -230,5 +232,90 @@ mod tests {
             .await
             .expect_err("not a Redis URL");
         assert_eq!(error.to_string(), "REDIS_URL: not a Redis URL");
+    }
+
+    fn deadlines(millis: u64) -> RedisDeadlines {
+        RedisDeadlines {
+            store: Duration::from_millis(millis),
+            rate_limit: Duration::from_millis(millis),
+            keys: Duration::from_millis(millis),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_a_timeout_at_its_deadline() {
+        // Accepts connections and never answers the handshake.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().take(8) {
+                held.push(stream);
+            }
+        });
+        let url = format!("redis://:hunter2@127.0.0.1:{port}");
+        let target = RedisTarget::Server(crate::secret::Secret::new(url));
+        let started = std::time::Instant::now();
+        let error = RedisConnection::connect(&target, &deadlines(300))
+            .await
+            .expect_err("no answer");
+        assert_eq!(error.to_string(), "REDIS_URL: Redis did not answer in time");
+        // The connection's own deadline, not the 5 s connect timeout.
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn debug_shows_the_mode_and_the_deadline_never_the_url() {
+        use vaulttoken_test_redis::{RedisCluster, RedisServer, redis_available};
+        if !redis_available("debug_shows_the_mode_and_the_deadline_never_the_url") {
+            return;
+        }
+        let bounded = tokio::time::timeout(Duration::from_secs(60), async {
+            let server = RedisServer::start_with(&["--requirepass", "hunter2-secret"]);
+            let url = format!("redis://:hunter2-secret@127.0.0.1:{}", server.port());
+            let target = RedisTarget::Server(crate::secret::Secret::new(url));
+            let connection = RedisConnection::connect(&target, &deadlines(700))
+                .await
+                .unwrap();
+            let shown = format!("{:?}", connection.with_deadline(Duration::from_millis(250)));
+            assert_eq!(
+                shown,
+                "RedisConnection { cluster: false, deadline: 250ms, .. }"
+            );
+            assert_eq!(connection.deadline(), Duration::from_millis(700));
+            let mut each = connection.clone();
+            let pong: String = redis::cmd("PING").query_async(&mut each).await.unwrap();
+            assert_eq!(pong, "PONG");
+
+            let cluster = RedisCluster::start();
+            let target = RedisTarget::Cluster(
+                cluster
+                    .urls()
+                    .into_iter()
+                    .map(crate::secret::Secret::new)
+                    .collect(),
+            );
+            let connection = RedisConnection::connect(&target, &deadlines(700))
+                .await
+                .unwrap();
+            assert_eq!(
+                format!("{connection:?}"),
+                "RedisConnection { cluster: true, deadline: 700ms, .. }"
+            );
+            let mut each = connection.clone();
+            let set: String = redis::cmd("SET")
+                .arg("vaulttoken:test")
+                .arg("1")
+                .query_async(&mut each)
+                .await
+                .unwrap();
+            assert_eq!(set, "OK");
+        })
+        .await;
+        assert!(bounded.is_ok(), "bounded in time");
     }
 }

@@ -103,6 +103,19 @@ impl SharedKeys {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_timeout_and_other_failures_are_told_apart() {
+        let timed_out: redis::RedisError =
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "late").into();
+        let late = within(async { Err::<(), _>(timed_out) }).await.unwrap_err();
+        assert_eq!(late.0, "Redis did not answer in time");
+        let refused: redis::RedisError =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "no").into();
+        let failed = within(async { Err::<(), _>(refused) }).await.unwrap_err();
+        assert_eq!(failed.0, "Redis refused or failed the call");
+        assert_eq!(within(async { Ok(7) }).await.unwrap(), 7);
+    }
+
     #[test]
     fn an_error_shows_its_category_only() {
         assert_eq!(
