@@ -98,6 +98,7 @@ pub async fn connect_store(config: &Config) -> Result<Arc<dyn TokenStore>, Start
     // port is closed, instead of waiting for the series up to its deadline.
     let options = StoreOptions::default()
         .deadline(config.redis_deadlines.store)
+        .connect_timeout(config.redis_deadlines.connect)
         .reconnect_retries(0);
     let store = match &config.redis {
         Some(RedisTarget::Server(url)) => RedisStore::connect(url.expose(), options)

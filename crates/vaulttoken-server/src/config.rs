@@ -50,6 +50,7 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("VAULTTOKEN_REDIS_DEADLINE_MS", Some("500")),
     ("VAULTTOKEN_RATE_LIMIT_DEADLINE_MS", Some("1000")),
     ("VAULTTOKEN_KEYS_DEADLINE_MS", Some("2000")),
+    ("VAULTTOKEN_REDIS_CONNECT_TIMEOUT_MS", Some("5000")),
     ("REDIS_URL", None),
     ("REDIS_CLUSTER_URLS", None),
 ];
@@ -307,6 +308,12 @@ pub struct RedisDeadlines {
     /// Each read or write of the shared key ring
     /// (`VAULTTOKEN_KEYS_DEADLINE_MS`, default 2000).
     pub keys: std::time::Duration,
+    /// Connecting at start, with the checks of every primary and the
+    /// creation of the store's epoch markers
+    /// (`VAULTTOKEN_REDIS_CONNECT_TIMEOUT_MS`, default 5000, 1000 to
+    /// 120000): on a first start, 16384 markers are written, which a
+    /// cluster with `appendfsync always` under load may need longer for.
+    pub connect: std::time::Duration,
 }
 
 /// Rate limits: requests per window, 0 turns a limit off.

@@ -19,7 +19,6 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
-use vaulttoken_redis::DEFAULT_CONNECT_TIMEOUT;
 
 use crate::config::{REDIS_CLUSTER_URLS_VAR, REDIS_URL_VAR, RedisDeadlines, RedisTarget};
 use crate::start_error::StartError;
@@ -52,7 +51,7 @@ impl fmt::Debug for RedisConnection {
 }
 
 impl RedisConnection {
-    /// Connects to `target` (within the store's connect timeout, 5 s), its
+    /// Connects to `target` (within `VAULTTOKEN_REDIS_CONNECT_TIMEOUT_MS`), its
     /// commands bounded by the longest of the rate-limit and key-ring
     /// deadlines until [`RedisConnection::with_deadline`] sets another.
     ///
@@ -77,7 +76,7 @@ impl RedisConnection {
                         .await
                         .map(Link::Single)
                 };
-                (REDIS_URL_VAR, within_connect(link).await)
+                (REDIS_URL_VAR, within_connect(deadlines.connect, link).await)
             }
             RedisTarget::Cluster(urls) => {
                 let client = ClusterClientBuilder::new(urls.iter().map(|url| url.expose()))
@@ -90,7 +89,10 @@ impl RedisConnection {
                         ))
                     })?;
                 let link = async { client.get_async_connection().await.map(Link::Cluster) };
-                (REDIS_CLUSTER_URLS_VAR, within_connect(link).await)
+                (
+                    REDIS_CLUSTER_URLS_VAR,
+                    within_connect(deadlines.connect, link).await,
+                )
             }
         };
         let link = link.map_err(|reason| StartError::new(format!("{name}: {reason}")))?;
@@ -116,12 +118,13 @@ impl RedisConnection {
     }
 }
 
-/// Connecting, within the connect timeout; a failure as a category (never
-/// a server message or the URL).
+/// Connecting, within `timeout`; a failure as a category (never a server
+/// message or the URL).
 async fn within_connect(
+    timeout: Duration,
     link: impl Future<Output = RedisResult<Link>>,
 ) -> Result<Link, &'static str> {
-    match tokio::time::timeout(DEFAULT_CONNECT_TIMEOUT, link).await {
+    match tokio::time::timeout(timeout, link).await {
         Ok(Ok(link)) => Ok(link),
         Ok(Err(error)) if error.is_timeout() => Err("Redis did not answer in time"),
         Ok(Err(_)) => Err("Redis cannot be reached"),
@@ -206,29 +209,25 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_connection_is_named_by_its_setting_only() {
-        let deadlines = RedisDeadlines {
-            store: Duration::from_millis(500),
-            rate_limit: Duration::from_millis(500),
-            keys: Duration::from_millis(500),
-        };
+        let limits = deadlines(500);
         let closed = "redis://:hunter2@127.0.0.1:1";
         let server = RedisTarget::Server(crate::secret::Secret::new(closed));
         // A closed port is refused at once: one attempt, no retries.
         let started = std::time::Instant::now();
-        let error = RedisConnection::connect(&server, &deadlines)
+        let error = RedisConnection::connect(&server, &limits)
             .await
             .expect_err("nothing listens on port 1");
         assert_eq!(error.to_string(), "REDIS_URL: Redis cannot be reached");
         assert!(started.elapsed() < Duration::from_secs(1));
         let cluster = RedisTarget::Cluster(vec![crate::secret::Secret::new(closed)]);
-        let error = RedisConnection::connect(&cluster, &deadlines)
+        let error = RedisConnection::connect(&cluster, &limits)
             .await
             .expect_err("nothing listens on port 1")
             .to_string();
         assert!(error.starts_with("REDIS_CLUSTER_URLS: Redis "), "{error}");
         assert!(!error.contains("hunter2"), "{error}");
         let bad = RedisTarget::Server(crate::secret::Secret::new("http://hunter2@x"));
-        let error = RedisConnection::connect(&bad, &deadlines)
+        let error = RedisConnection::connect(&bad, &limits)
             .await
             .expect_err("not a Redis URL");
         assert_eq!(error.to_string(), "REDIS_URL: not a Redis URL");
@@ -239,6 +238,7 @@ mod tests {
             store: Duration::from_millis(millis),
             rate_limit: Duration::from_millis(millis),
             keys: Duration::from_millis(millis),
+            connect: Duration::from_secs(5),
         }
     }
 

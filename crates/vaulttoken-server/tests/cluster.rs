@@ -285,9 +285,12 @@ fn a_lost_primary_fails_only_its_subjects_and_its_restart_from_aof_brings_them_b
     let mut cluster = RedisCluster::start_durable();
     // Rate limits off: their counters sit on one primary, and a request
     // counted there would answer 503 whatever its subject (they fail closed).
+    // The first start writes 16384 epoch markers, each fsync'd: give it
+    // time on a loaded machine.
     let settings = [
         ("VAULTTOKEN_RATE_LIMIT_PER_IP", "0"),
         ("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", "0"),
+        ("VAULTTOKEN_REDIS_CONNECT_TIMEOUT_MS", "60000"),
     ];
     let a = start(&cluster, true, &settings);
     let b = start(&cluster, false, &settings);

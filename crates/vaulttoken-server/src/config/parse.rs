@@ -32,6 +32,10 @@ const MAX_CLUSTER_URLS: usize = 32;
 const MIN_DEADLINE_MS: u64 = 100;
 /// The longest Redis deadline accepted, in milliseconds.
 const MAX_DEADLINE_MS: u64 = 60_000;
+/// The shortest connect timeout accepted, in milliseconds.
+const MIN_CONNECT_TIMEOUT_MS: u64 = 1_000;
+/// The longest connect timeout accepted, in milliseconds.
+const MAX_CONNECT_TIMEOUT_MS: u64 = 120_000;
 
 /// Adds the `KEY=value` lines of a config file to `vars`. Blank lines and
 /// lines starting with `#` are skipped; a value is taken as written (no
@@ -123,13 +127,13 @@ impl<'a> Reader<'a> {
         Some(Duration::seconds(seconds))
     }
 
-    /// Whole milliseconds in `MIN_DEADLINE_MS..=MAX_DEADLINE_MS`.
-    fn deadline(&mut self, name: &str) -> Option<std::time::Duration> {
+    /// Whole milliseconds in `min..=max`.
+    fn millis(&mut self, name: &str, min: u64, max: u64) -> Option<std::time::Duration> {
         let millis: u64 = self.parsed(name, "a whole number of milliseconds")?;
-        if !(MIN_DEADLINE_MS..=MAX_DEADLINE_MS).contains(&millis) {
+        if !(min..=max).contains(&millis) {
             self.problem(
                 name,
-                format_args!("must be from {MIN_DEADLINE_MS} to {MAX_DEADLINE_MS} milliseconds"),
+                format_args!("must be from {min} to {max} milliseconds"),
             );
             return None;
         }
@@ -137,13 +141,20 @@ impl<'a> Reader<'a> {
     }
 
     fn redis_deadlines(&mut self) -> Option<RedisDeadlines> {
-        let store = self.deadline("VAULTTOKEN_REDIS_DEADLINE_MS");
-        let rate_limit = self.deadline("VAULTTOKEN_RATE_LIMIT_DEADLINE_MS");
-        let keys = self.deadline("VAULTTOKEN_KEYS_DEADLINE_MS");
+        let (min, max) = (MIN_DEADLINE_MS, MAX_DEADLINE_MS);
+        let store = self.millis("VAULTTOKEN_REDIS_DEADLINE_MS", min, max);
+        let rate_limit = self.millis("VAULTTOKEN_RATE_LIMIT_DEADLINE_MS", min, max);
+        let keys = self.millis("VAULTTOKEN_KEYS_DEADLINE_MS", min, max);
+        let connect = self.millis(
+            "VAULTTOKEN_REDIS_CONNECT_TIMEOUT_MS",
+            MIN_CONNECT_TIMEOUT_MS,
+            MAX_CONNECT_TIMEOUT_MS,
+        );
         Some(RedisDeadlines {
             store: store?,
             rate_limit: rate_limit?,
             keys: keys?,
+            connect: connect?,
         })
     }
 

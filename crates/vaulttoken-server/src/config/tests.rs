@@ -78,6 +78,7 @@ fn defaults_fill_everything_but_the_required_variables() {
             store: std::time::Duration::from_millis(500),
             rate_limit: std::time::Duration::from_secs(1),
             keys: std::time::Duration::from_secs(2),
+            connect: std::time::Duration::from_secs(5),
         }
     );
     assert!(config.trusted_proxies.is_empty());
@@ -405,6 +406,7 @@ fn redis_deadlines_are_whole_milliseconds_from_100_to_60000() {
             store: std::time::Duration::from_millis(100),
             rate_limit: std::time::Duration::from_secs(60),
             keys: std::time::Duration::from_millis(2500),
+            connect: std::time::Duration::from_secs(5),
         }
     );
     for name in names {
@@ -424,6 +426,30 @@ fn redis_deadlines_are_whole_milliseconds_from_100_to_60000() {
                     "{found:?}"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn the_redis_connect_timeout_is_whole_milliseconds_from_1000_to_120000() {
+    let name = "VAULTTOKEN_REDIS_CONNECT_TIMEOUT_MS";
+    for (value, millis) in [("1000", 1000), ("120000", 120_000), ("30000", 30_000)] {
+        let config = Config::from_vars(&with(good(), name, value)).unwrap();
+        assert_eq!(
+            config.redis_deadlines.connect,
+            std::time::Duration::from_millis(millis)
+        );
+    }
+    for bad in ["999", "120001", "0", "5s"] {
+        let found = problems(&with(good(), name, bad));
+        names_only(&found, &[name]);
+        if bad.parse::<u64>().is_ok() {
+            assert!(
+                found[0].ends_with("must be from 1000 to 120000 milliseconds"),
+                "{found:?}"
+            );
+        } else {
+            assert!(found[0].ends_with("not a whole number of milliseconds"));
         }
     }
 }
