@@ -19,6 +19,7 @@ use crate::server_check::{MINIMUM_VERSION, ServerVersion};
 /// // A URL is never echoed: it may hold a password.
 /// assert_eq!(ConnectError::InvalidUrl.to_string(), "invalid Redis URL");
 /// assert!(ConnectError::NotPrimary.to_string().contains("read-only replica"));
+/// assert!(ConnectError::ClusterNode.to_string().contains("Redis Cluster node"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -62,4 +63,14 @@ pub enum ConnectError {
         "the Redis URL points at a read-only replica, not a primary: point the store at the primary"
     )]
     NotPrimary,
+    /// The URL given to [`RedisStore::connect`](crate::RedisStore::connect)
+    /// is a node of a Redis Cluster (`INFO cluster` says
+    /// `cluster_enabled:1`): a single-server connection would reach only
+    /// that node's slots. Connect with
+    /// [`RedisStore::connect_cluster`](crate::RedisStore::connect_cluster)
+    /// and the cluster's node URLs instead.
+    #[error(
+        "the Redis URL points at a Redis Cluster node: connect to the cluster (connect_cluster) with its nodes' URLs"
+    )]
+    ClusterNode,
 }

@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+mod cluster_mode;
 mod connect_error;
 mod connection;
 mod epochs;

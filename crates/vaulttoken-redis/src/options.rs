@@ -175,7 +175,9 @@ pub struct StoreOptions {
     /// deadlines) may get before the next write reads it again (one `TIME`
     /// call): this bounds how long a drift or a step of either clock can
     /// make write deadlines late. Defaults to
-    /// [`DEFAULT_CLOCK_SAMPLE_INTERVAL`] (10 s).
+    /// [`DEFAULT_CLOCK_SAMPLE_INTERVAL`] (10 s). On a cluster every write
+    /// reads its own primary's clock instead (one more round trip per
+    /// write), so this does not apply there.
     pub clock_sample_interval: Duration,
 }
 

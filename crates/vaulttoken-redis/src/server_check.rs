@@ -211,6 +211,8 @@ pub(crate) enum CheckFailure {
     VersionUnknown,
     /// A server is not a primary.
     NotPrimary,
+    /// A single-server connection reached a cluster node.
+    ClusterNode,
 }
 
 impl From<redis::RedisError> for CheckFailure {

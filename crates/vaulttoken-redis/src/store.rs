@@ -24,7 +24,7 @@ use crate::losses::Losses;
 use crate::options::StoreOptions;
 use crate::server_check::{self, CheckFailure, MINIMUM_VERSION, ServerCheck, ServerVersion};
 use crate::write_deadline::{RedisClock, Sample};
-use crate::{replies, role, scripts, times};
+use crate::{cluster_mode, replies, role, scripts, times};
 
 /// A [`TokenStore`] in Redis, shared by every instance of a service: one
 /// server (through a connection that reconnects in the background) or a
@@ -118,7 +118,9 @@ impl RedisStore {
     /// [`ConnectError::Timeout`] after [`StoreOptions::connect_timeout`] (for
     /// the server check, then again for the epoch markers),
     /// [`ConnectError::Unreachable`], [`ConnectError::ServerTooOld`] for a
-    /// server older than 6.2, and [`ConnectError::NotPrimary`] for a replica.
+    /// server older than 6.2, [`ConnectError::NotPrimary`] for a replica, and
+    /// [`ConnectError::ClusterNode`] for a node of a Redis Cluster (before
+    /// anything is written to it: use [`RedisStore::connect_cluster`]).
     ///
     /// # Examples
     ///
@@ -147,6 +149,9 @@ impl RedisStore {
         let connected = tokio::time::timeout(timeout, async {
             let manager = ConnectionManager::new_with_config(client, config).await?;
             let connection = Connection::Single(manager);
+            if cluster_mode::is_cluster_node(&connection).await? {
+                return Err(CheckFailure::ClusterNode);
+            }
             let server = server_check::run(&connection).await?;
             let sample = Sample::take(&connection).await?;
             Ok::<_, CheckFailure>((connection, server, sample))
@@ -239,6 +244,7 @@ impl RedisStore {
             Err(_) => return Err(ConnectError::Timeout { timeout }),
             Ok(Err(CheckFailure::VersionUnknown)) => return Err(ConnectError::VersionUnknown),
             Ok(Err(CheckFailure::NotPrimary)) => return Err(ConnectError::NotPrimary),
+            Ok(Err(CheckFailure::ClusterNode)) => return Err(ConnectError::ClusterNode),
             Ok(Err(CheckFailure::Redis(error))) => return Err(connect_failure(&error, timeout)),
             Ok(Ok(found)) => found,
         };
@@ -361,14 +367,19 @@ impl RedisStore {
         }
     }
 
-    /// Runs a write script within the deadline, with its deadline in Redis's
-    /// clock as its last argument: one that reaches Redis too late refuses
-    /// itself, so a write that timed out changed nothing.
-    async fn write(&self, script: &mut ScriptInvocation<'_>) -> Result<Value, StoreError> {
+    /// Runs a write script of `key` within the deadline, with its deadline
+    /// in Redis's clock (on a cluster, `key`'s primary's) as its last
+    /// argument: one that reaches Redis too late refuses itself, so a write
+    /// that timed out changed nothing.
+    async fn write(
+        &self,
+        key: &str,
+        script: &mut ScriptInvocation<'_>,
+    ) -> Result<Value, StoreError> {
         let gives_up = Instant::now().checked_add(self.options.deadline);
         self.within(async {
             let interval = self.options.clock_sample_interval;
-            let sample = self.clock.sample(&self.connection, interval).await?;
+            let sample = self.clock.sample(&self.connection, interval, key).await?;
             let last_start = gives_up.map_or(i64::MAX, |at| {
                 sample.deadline_micros(at, self.options.reply_margin)
             });
@@ -458,7 +469,7 @@ impl RedisStore {
             .key(keys.epoch())
             .arg(times::expiry_millis(until))
             .arg(issued_seconds(issued_at));
-        let answer = self.write(&mut script).await?;
+        let answer = self.write(&key, &mut script).await?;
         let consumption = replies::consumption(&answer)?;
         self.notice_loss(&answer).await;
         self.replicated(&key).await?;
@@ -520,7 +531,7 @@ impl TokenStore for RedisStore {
             let key = self.keys.subject(subject).token(token_id);
             let mut script = scripts::REVOKE.key(&key);
             script.arg(times::expiry_millis(until));
-            replies::done(&self.write(&mut script).await?)?;
+            replies::done(&self.write(&key, &mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -556,7 +567,7 @@ impl TokenStore for RedisStore {
             script
                 .arg(times::seconds_ceil(cutoff))
                 .arg(times::expiry_millis(until));
-            replies::done(&self.write(&mut script).await?)?;
+            replies::done(&self.write(&key, &mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -572,7 +583,7 @@ impl TokenStore for RedisStore {
             let key = self.keys.subject(subject).latest(slot);
             let mut script = scripts::SUPERSEDE.key(&key);
             script.arg(token_id).arg(times::expiry_millis(until));
-            replies::done(&self.write(&mut script).await?)?;
+            replies::done(&self.write(&key, &mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -594,7 +605,7 @@ impl TokenStore for RedisStore {
                         .map(|max| max.to_string())
                         .unwrap_or_default(),
                 );
-            let answer = self.write(&mut script).await?;
+            let answer = self.write(&key, &mut script).await?;
             let revoked = replies::created_family(&answer)?;
             self.replicated(&key).await?;
             Ok(revoked)
@@ -632,7 +643,7 @@ impl TokenStore for RedisStore {
                 )
                 .arg(window)
                 .arg(max_uses);
-            let answer = self.write(&mut script).await?;
+            let answer = self.write(&key, &mut script).await?;
             let step = replies::rotated(&answer)?;
             self.notice_loss(&answer).await;
             self.replicated(&key).await?;
@@ -648,7 +659,7 @@ impl TokenStore for RedisStore {
         Box::pin(async move {
             let key = self.keys.subject(subject).family(family_id);
             let mut script = scripts::REVOKE_FAMILY.key(&key);
-            replies::done(&self.write(&mut script).await?)?;
+            replies::done(&self.write(&key, &mut script).await?)?;
             self.replicated(&key).await
         })
     }

@@ -21,6 +21,12 @@
 //! (bounding the drift between the clocks, or a step of Redis's clock), or
 //! after a write was refused while its caller still waited (the sign of a
 //! forward step).
+//!
+//! On a cluster, each write reads `TIME` of its own key's primary first
+//! (one more round trip per write): its deadline is then set in the clock
+//! of the server that runs it, and a lost primary stops only the writes of
+//! its own slots (a reading of every primary would stop every write of the
+//! cluster while one is down).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -79,6 +85,25 @@ impl Sample {
         })
     }
 
+    /// Reads `TIME` of the primary that holds `key` (the server itself on a
+    /// single server).
+    pub(crate) async fn take_at(connection: &Connection, key: &str) -> RedisResult<Self> {
+        let before = Instant::now();
+        let answer = connection.query_at(key, cmd("TIME")).await?;
+        let after = Instant::now();
+        let redis_micros = micros_of_time(&answer).ok_or_else(|| {
+            redis::RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "an unreadable answer to TIME",
+            ))
+        })?;
+        Ok(Self {
+            redis_micros,
+            after,
+            round_trip: after.saturating_duration_since(before),
+        })
+    }
+
     /// The Redis `TIME` (microseconds) after which a write the caller waits
     /// for until `gives_up` may no longer run, so that its answer still has
     /// `reply_margin` (and the sample's round trip) to arrive.
@@ -119,13 +144,18 @@ impl RedisClock {
         }
     }
 
-    /// The latest sample, taken again first if it is older than `interval`
-    /// or in doubt.
+    /// The sample for a write of `key`: on a cluster, a new one of `key`'s
+    /// primary; on a single server, the latest, taken again first if it is
+    /// older than `interval` or in doubt.
     pub(crate) async fn sample(
         &self,
         connection: &Connection,
         interval: Duration,
+        key: &str,
     ) -> RedisResult<Sample> {
+        if connection.is_cluster() {
+            return Sample::take_at(connection, key).await;
+        }
         let latest = *self.latest.lock().unwrap_or_else(PoisonError::into_inner);
         if !latest.older_than(interval) && !self.doubtful.load(Ordering::SeqCst) {
             return Ok(latest);

@@ -12,10 +12,11 @@ use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use vaulttoken::store::{MemoryStore, TokenStore};
-use vaulttoken_redis::{RedisStore, StoreOptions};
+use vaulttoken_redis::{ConnectError, RedisStore, StoreOptions};
 
-use crate::config::Config;
+use crate::config::{Config, RedisTarget};
 use crate::routes::{self, MAX_BODY_LEN};
+use crate::secret::Secret;
 use crate::start_error::StartError;
 use crate::state::AppState;
 
@@ -24,8 +25,8 @@ use crate::state::AppState;
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The server as a [`Router`]: loads (or creates) the keys named by
-/// `config` (with `REDIS_URL`: shared through Redis, polled for rotations
-/// made by other instances) and serves every endpoint over `store`. Serve it with
+/// `config` (with Redis: shared through it, polled for rotations made by
+/// other instances) and serves every endpoint over `store`. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()` for client IPs.
 ///
 /// # Errors
@@ -83,31 +84,59 @@ fn router(state: AppState) -> Router {
         ]))
 }
 
-/// The token store: Redis at `REDIS_URL`, or else the in-memory store, with
-/// a loud warning.
+/// The token store: Redis at `REDIS_URL` or the cluster of
+/// `REDIS_CLUSTER_URLS` (each call within `VAULTTOKEN_REDIS_DEADLINE_MS`),
+/// or else the in-memory store, with a loud warning.
 ///
 /// # Errors
 ///
 /// A [`StartError`] if Redis cannot be reached or is unfit (see
-/// [`RedisStore::connect`]).
+/// [`RedisStore::connect`]); `REDIS_URL` at a cluster node is refused,
+/// naming `REDIS_CLUSTER_URLS`.
 pub async fn connect_store(config: &Config) -> Result<Arc<dyn TokenStore>, StartError> {
-    match &config.redis_url {
-        Some(url) => {
-            let store = RedisStore::connect(url.expose(), StoreOptions::default())
+    // One reconnect attempt when the connection is lost (no retries with
+    // growing pauses): a call while Redis is down fails at once when the
+    // port is closed, instead of waiting for the series up to its deadline.
+    let options = StoreOptions::default()
+        .deadline(config.redis_deadlines.store)
+        .connect_timeout(config.redis_deadlines.connect)
+        .reconnect_retries(0);
+    let store = match &config.redis {
+        Some(RedisTarget::Server(url)) => RedisStore::connect(url.expose(), options)
+            .await
+            .map_err(|err| match err {
+                ConnectError::ClusterNode => StartError::new(
+                    "REDIS_URL: points at a Redis Cluster node; set REDIS_CLUSTER_URLS to the \
+                     cluster's node URLs (comma-separated) instead of REDIS_URL",
+                ),
+                err => StartError::new(format!("REDIS_URL: {err}")),
+            })?,
+        Some(RedisTarget::Cluster(urls)) => {
+            RedisStore::connect_cluster(urls.iter().map(Secret::expose), options)
                 .await
-                .map_err(|err| StartError::new(format!("REDIS_URL: {err}")))?;
-            tracing::info!(version = %store.server_check().version, "using the Redis token store");
-            Ok(Arc::new(store))
+                .map_err(|err| match err {
+                    ConnectError::Unreachable { .. } => StartError::new(format!(
+                        "REDIS_CLUSTER_URLS: {err} (a server without cluster support refuses \
+                         the cluster's commands: for one server, set REDIS_URL instead)"
+                    )),
+                    err => StartError::new(format!("REDIS_CLUSTER_URLS: {err}")),
+                })?
         }
         None => {
             tracing::warn!(
-                "REDIS_URL is not set: revocations, refresh families and trust tokens live in \
-                 this process's memory only. This suits a single instance: a second instance \
-                 would not see them, and a restart forgets them."
+                "neither REDIS_URL nor REDIS_CLUSTER_URLS is set: revocations, refresh families \
+                 and trust tokens live in this process's memory only. This suits a single \
+                 instance: a second instance would not see them, and a restart forgets them."
             );
-            Ok(Arc::new(MemoryStore::new()))
+            return Ok(Arc::new(MemoryStore::new()));
         }
-    }
+    };
+    tracing::info!(
+        version = %store.server_check().version,
+        cluster = store.is_cluster(),
+        "using the Redis token store"
+    );
+    Ok(Arc::new(store))
 }
 
 /// Connects the store, loads the keys, listens on the configured address and

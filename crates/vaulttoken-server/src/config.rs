@@ -47,8 +47,19 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("VAULTTOKEN_BINDING_IP_PREFIX_V4", Some("24")),
     ("VAULTTOKEN_BINDING_IP_PREFIX_V6", Some("56")),
     ("VAULTTOKEN_OBSERVER_KEY", None),
+    ("VAULTTOKEN_REDIS_DEADLINE_MS", Some("500")),
+    ("VAULTTOKEN_RATE_LIMIT_DEADLINE_MS", Some("1000")),
+    ("VAULTTOKEN_KEYS_DEADLINE_MS", Some("2000")),
+    ("VAULTTOKEN_REDIS_CONNECT_TIMEOUT_MS", Some("5000")),
     ("REDIS_URL", None),
+    ("REDIS_CLUSTER_URLS", None),
 ];
+
+/// The names of the Redis settings: read from the environment beside the
+/// `VAULTTOKEN_*` names, and exclusive (one server or one cluster).
+pub(crate) const REDIS_URL_VAR: &str = "REDIS_URL";
+/// See [`REDIS_URL_VAR`].
+pub(crate) const REDIS_CLUSTER_URLS_VAR: &str = "REDIS_CLUSTER_URLS";
 
 /// The validated configuration of a server.
 ///
@@ -68,7 +79,8 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
 /// let config = Config::from_vars(&vars)?;
 /// assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
 /// assert_eq!(config.access_purpose, AccessPurpose::Public);
-/// assert!(config.redis_url.is_none());
+/// assert!(config.redis.is_none());
+/// assert_eq!(config.redis_deadlines.store.as_millis(), 500);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -90,9 +102,12 @@ pub struct Config {
     pub access_purpose: AccessPurpose,
     /// Token lifetimes and the refresh grace window.
     pub lifetimes: Lifetimes,
-    /// The Redis store (`REDIS_URL`); none: the in-memory store, for one
-    /// instance only.
-    pub redis_url: Option<Secret>,
+    /// Redis, for the token store, the shared key ring and the rate limits:
+    /// one server (`REDIS_URL`) or a cluster (`REDIS_CLUSTER_URLS`); none:
+    /// the in-memory store, for one instance only.
+    pub redis: Option<RedisTarget>,
+    /// How long each use of Redis may wait for an answer.
+    pub redis_deadlines: RedisDeadlines,
     /// The clients and their secrets (`VAULTTOKEN_CLIENTS`,
     /// `id:secret,id:secret`; ids `[A-Za-z0-9._-]{1,64}`, secrets at least
     /// 16 bytes, no `,`).
@@ -237,6 +252,70 @@ pub struct Lifetimes {
     pub grace_uses: u32,
 }
 
+/// Where Redis is. Both kinds of setting may hold a password, so they are
+/// [`Secret`]s: never printed.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use vaulttoken_server::{Config, RedisTarget};
+///
+/// let kek = vaulttoken::LocalKey::generate()?.to_paserk()?;
+/// let vars = BTreeMap::from([
+///     ("VAULTTOKEN_KEYRING_FILE".to_owned(), "/tmp/doc-example-ring.json".to_owned()),
+///     ("VAULTTOKEN_KEYRING_CREATE".to_owned(), "true".to_owned()),
+///     ("VAULTTOKEN_KEK".to_owned(), kek.as_str().to_owned()),
+///     ("VAULTTOKEN_CLIENTS".to_owned(), "web:0123456789abcdef0123".to_owned()),
+///     (
+///         "REDIS_CLUSTER_URLS".to_owned(),
+///         "redis://:pw@10.0.0.1:6379, redis://:pw@10.0.0.2:6379".to_owned(),
+///     ),
+/// ]);
+/// let config = Config::from_vars(&vars)?;
+/// assert!(matches!(&config.redis, Some(RedisTarget::Cluster(seeds)) if seeds.len() == 2));
+/// assert!(!format!("{config:?}").contains("pw@"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum RedisTarget {
+    /// One server, its primary (`REDIS_URL`,
+    /// `redis://[user:password@]host:port[/db]`). A cluster node is refused
+    /// at start.
+    Server(Secret),
+    /// A Redis Cluster, through any of its nodes (`REDIS_CLUSTER_URLS`, its
+    /// nodes' URLs separated by commas, 1 to 32): the client learns the
+    /// others from them, and sends each key to the primary of its slot.
+    Cluster(Vec<Secret>),
+}
+
+/// How long each use of Redis waits for an answer before it gives up and
+/// the request answers 503 (`temporarily_unavailable`). Whole milliseconds,
+/// 100 to 60000 each. A connection known to be down (the port closed: the
+/// connection refused) answers 503 at once instead: each connection makes
+/// one reconnect attempt when it finds itself lost, not a series with
+/// pauses that would last up to the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisDeadlines {
+    /// Each call of the token store (`VAULTTOKEN_REDIS_DEADLINE_MS`,
+    /// default 500).
+    pub store: std::time::Duration,
+    /// Each rate-limit count (`VAULTTOKEN_RATE_LIMIT_DEADLINE_MS`, default
+    /// 1000).
+    pub rate_limit: std::time::Duration,
+    /// Each read or write of the shared key ring
+    /// (`VAULTTOKEN_KEYS_DEADLINE_MS`, default 2000).
+    pub keys: std::time::Duration,
+    /// Connecting at start, with the checks of every primary and the
+    /// creation of the store's epoch markers
+    /// (`VAULTTOKEN_REDIS_CONNECT_TIMEOUT_MS`, default 5000, 1000 to
+    /// 120000): on a first start, 16384 markers are written, which a
+    /// cluster with `appendfsync always` under load may need longer for.
+    pub connect: std::time::Duration,
+}
+
 /// Rate limits: requests per window, 0 turns a limit off.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -304,8 +383,9 @@ impl std::error::Error for ConfigError {}
 
 impl Config {
     /// Reads the file named by [`CONFIG_FILE_VAR`] (if set), then every
-    /// `VAULTTOKEN_*` variable and `REDIS_URL` of the environment, which win
-    /// over the file, and validates them ([`Config::from_vars`]).
+    /// `VAULTTOKEN_*` variable, `REDIS_URL` and `REDIS_CLUSTER_URLS` of the
+    /// environment, which win over the file, and validates them
+    /// ([`Config::from_vars`]).
     ///
     /// # Errors
     ///
@@ -321,8 +401,10 @@ impl Config {
         }
         for (name, value) in std::env::vars_os() {
             let Some(name) = name.to_str() else { continue };
-            if name == CONFIG_FILE_VAR || !(name.starts_with("VAULTTOKEN_") || name == "REDIS_URL")
-            {
+            let ours = name.starts_with("VAULTTOKEN_")
+                || name == REDIS_URL_VAR
+                || name == REDIS_CLUSTER_URLS_VAR;
+            if name == CONFIG_FILE_VAR || !ours {
                 continue;
             }
             match value.into_string() {

@@ -19,6 +19,7 @@ mod key_sync;
 mod logging;
 mod oauth_error;
 pub mod rate_limit;
+mod redis_connection;
 mod routes;
 mod secret;
 mod shared_keys;
@@ -29,7 +30,7 @@ pub use crate::app::{REQUEST_ID, app, connect_store, serve};
 pub use crate::clients::Clients;
 pub use crate::config::{
     AccessPurpose, BindingConfig, BindingMode, CONFIG_FILE_VAR, Config, ConfigError, Lifetimes,
-    RateLimits, VARIABLES,
+    RateLimits, RedisDeadlines, RedisTarget, VARIABLES,
 };
 pub use crate::logging::init_logging;
 pub use crate::oauth_error::{OAuthError, STORE_RETRY_AFTER_SECS};

@@ -12,6 +12,7 @@ pub use self::memory::{MAX_COUNTERS, MemoryLimiter};
 pub(crate) use self::redis::RedisLimiter;
 
 use crate::config::RateLimits;
+use crate::redis_connection::RedisConnection;
 
 /// What a counter counts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -88,8 +89,9 @@ impl Limiter {
         ))
     }
 
-    /// In Redis over `connection`, for `limits`.
-    pub(crate) fn redis(connection: ::redis::aio::ConnectionManager, limits: &RateLimits) -> Self {
+    /// In Redis over `connection` (each count within its deadline), for
+    /// `limits`.
+    pub(crate) fn redis(connection: RedisConnection, limits: &RateLimits) -> Self {
         Self::Redis(RedisLimiter::new(
             connection,
             limits.per_ip,

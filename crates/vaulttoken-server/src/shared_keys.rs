@@ -9,17 +9,13 @@
 //! bounds the delay, and needs no second connection.
 
 use core::fmt;
-use std::time::Duration;
 
 use redis::Script;
-use redis::aio::ConnectionManager;
 
-use crate::start_error::StartError;
+use crate::redis_connection::RedisConnection;
 
-/// The Redis key of the shared document.
+/// The Redis key of the shared document (one key: on a cluster, one slot).
 pub const SHARED_KEYS_KEY: &str = "vaulttoken:server:keys";
-/// The longest a Redis call may take.
-const DEADLINE: Duration = Duration::from_secs(2);
 
 /// Sets the key to `ARGV[2]` only if it holds `ARGV[1]` (`""`: absent).
 const REPLACE: &str = r"
@@ -34,7 +30,7 @@ return 0
 /// The shared document's place in Redis.
 #[derive(Clone)]
 pub(crate) struct SharedKeys {
-    connection: ConnectionManager,
+    connection: RedisConnection,
     replace: Script,
 }
 
@@ -56,30 +52,21 @@ impl fmt::Display for SharedKeysError {
     }
 }
 
+/// A call's answer, its failure as a category. The connection bounds each
+/// command by the key ring's deadline (`VAULTTOKEN_KEYS_DEADLINE_MS`).
 async fn within<T>(
     call: impl Future<Output = redis::RedisResult<T>>,
 ) -> Result<T, SharedKeysError> {
-    match tokio::time::timeout(DEADLINE, call).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(_)) => Err(SharedKeysError("Redis refused or failed the call")),
-        Err(_) => Err(SharedKeysError("Redis did not answer in time")),
+    match call.await {
+        Ok(value) => Ok(value),
+        Err(error) if error.is_timeout() => Err(SharedKeysError("Redis did not answer in time")),
+        Err(_) => Err(SharedKeysError("Redis refused or failed the call")),
     }
-}
-
-/// A connection to `url` for the shared keys and the rate limits (a
-/// second connection beside the token store's: vaulttoken-redis runs only
-/// its own commands).
-pub(crate) async fn connect(url: &str) -> Result<ConnectionManager, StartError> {
-    let client =
-        redis::Client::open(url).map_err(|_| StartError::new("REDIS_URL: not a Redis URL"))?;
-    within(client.get_connection_manager())
-        .await
-        .map_err(|err| StartError::new(format!("REDIS_URL: {err}")))
 }
 
 impl SharedKeys {
     /// The shared document over `connection`.
-    pub(crate) fn new(connection: ConnectionManager) -> Self {
+    pub(crate) fn new(connection: RedisConnection) -> Self {
         Self {
             connection,
             replace: Script::new(REPLACE),
@@ -115,6 +102,19 @@ impl SharedKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_timeout_and_other_failures_are_told_apart() {
+        let timed_out: redis::RedisError =
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "late").into();
+        let late = within(async { Err::<(), _>(timed_out) }).await.unwrap_err();
+        assert_eq!(late.0, "Redis did not answer in time");
+        let refused: redis::RedisError =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "no").into();
+        let failed = within(async { Err::<(), _>(refused) }).await.unwrap_err();
+        assert_eq!(failed.0, "Redis refused or failed the call");
+        assert_eq!(within(async { Ok(7) }).await.unwrap(), 7);
+    }
 
     #[test]
     fn an_error_shows_its_category_only() {

@@ -16,8 +16,9 @@ use crate::context::ContextBinding;
 use crate::key_sync::{KeySource, LiveKeys, spawn_poll};
 use crate::oauth_error::OAuthError;
 use crate::rate_limit::{Key, Limiter, Refusal};
+use crate::redis_connection::RedisConnection;
 use crate::secret::Secret;
-use crate::shared_keys::{self, SharedKeys};
+use crate::shared_keys::SharedKeys;
 use crate::start_error::StartError;
 
 /// The server's state: keys, services, clients, limits. Cheap to clone.
@@ -66,13 +67,19 @@ impl AppState {
     ) -> Result<Self, StartError> {
         let lifetimes = config.lifetimes;
         let binding = ContextBinding::new(config.binding);
-        let redis = match &config.redis_url {
-            Some(url) => Some(shared_keys::connect(url.expose()).await?),
+        let deadlines = config.redis_deadlines;
+        let redis = match &config.redis {
+            Some(target) => Some(RedisConnection::connect(target, &deadlines).await?),
             None => None,
         };
-        let shared = redis.clone().map(SharedKeys::new);
+        let shared = redis
+            .as_ref()
+            .map(|connection| SharedKeys::new(connection.with_deadline(deadlines.keys)));
         let limiter = match redis {
-            Some(connection) => Limiter::redis(connection, &config.rate_limits),
+            Some(connection) => Limiter::redis(
+                connection.with_deadline(deadlines.rate_limit),
+                &config.rate_limits,
+            ),
             None => Limiter::memory(&config.rate_limits),
         };
         let source = KeySource {

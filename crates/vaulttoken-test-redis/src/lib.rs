@@ -18,6 +18,7 @@
 //! }
 //! ```
 
+mod durable_cluster;
 mod events;
 mod restart;
 

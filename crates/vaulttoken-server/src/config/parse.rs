@@ -11,8 +11,8 @@ use vaulttoken::binding::{IpPrefix, Observer};
 use vaulttoken_axum::TrustedProxies;
 
 use super::{
-    AccessPurpose, BindingConfig, BindingMode, Config, ConfigError, Lifetimes, RateLimits,
-    VARIABLES,
+    AccessPurpose, BindingConfig, BindingMode, Config, ConfigError, Lifetimes,
+    REDIS_CLUSTER_URLS_VAR, REDIS_URL_VAR, RateLimits, RedisDeadlines, RedisTarget, VARIABLES,
 };
 use crate::clients::{Clients, valid_client_id};
 use crate::secret::Secret;
@@ -25,6 +25,17 @@ const MIN_ADMIN_SECRET_LEN: usize = 32;
 const MAX_ACCESS_TTL: i64 = 24 * 60 * 60;
 /// The longest grace window accepted.
 const MAX_GRACE: i64 = 60;
+/// The most seed URLs of a cluster accepted.
+const MAX_CLUSTER_URLS: usize = 32;
+/// The shortest Redis deadline accepted, in milliseconds (the token store
+/// keeps 50 ms of its deadline for a write's answer).
+const MIN_DEADLINE_MS: u64 = 100;
+/// The longest Redis deadline accepted, in milliseconds.
+const MAX_DEADLINE_MS: u64 = 60_000;
+/// The shortest connect timeout accepted, in milliseconds.
+const MIN_CONNECT_TIMEOUT_MS: u64 = 1_000;
+/// The longest connect timeout accepted, in milliseconds.
+const MAX_CONNECT_TIMEOUT_MS: u64 = 120_000;
 
 /// Adds the `KEY=value` lines of a config file to `vars`. Blank lines and
 /// lines starting with `#` are skipped; a value is taken as written (no
@@ -114,6 +125,77 @@ impl<'a> Reader<'a> {
             return None;
         }
         Some(Duration::seconds(seconds))
+    }
+
+    /// Whole milliseconds in `min..=max`.
+    fn millis(&mut self, name: &str, min: u64, max: u64) -> Option<std::time::Duration> {
+        let millis: u64 = self.parsed(name, "a whole number of milliseconds")?;
+        if !(min..=max).contains(&millis) {
+            self.problem(
+                name,
+                format_args!("must be from {min} to {max} milliseconds"),
+            );
+            return None;
+        }
+        Some(std::time::Duration::from_millis(millis))
+    }
+
+    fn redis_deadlines(&mut self) -> Option<RedisDeadlines> {
+        let (min, max) = (MIN_DEADLINE_MS, MAX_DEADLINE_MS);
+        let store = self.millis("VAULTTOKEN_REDIS_DEADLINE_MS", min, max);
+        let rate_limit = self.millis("VAULTTOKEN_RATE_LIMIT_DEADLINE_MS", min, max);
+        let keys = self.millis("VAULTTOKEN_KEYS_DEADLINE_MS", min, max);
+        let connect = self.millis(
+            "VAULTTOKEN_REDIS_CONNECT_TIMEOUT_MS",
+            MIN_CONNECT_TIMEOUT_MS,
+            MAX_CONNECT_TIMEOUT_MS,
+        );
+        Some(RedisDeadlines {
+            store: store?,
+            rate_limit: rate_limit?,
+            keys: keys?,
+            connect: connect?,
+        })
+    }
+
+    /// One server or one cluster, never both; `Some(None)`: neither. The
+    /// values are never repeated in a problem (they may hold a password).
+    fn redis(&mut self) -> Option<Option<RedisTarget>> {
+        let server = self.optional(REDIS_URL_VAR);
+        let cluster = self.optional(REDIS_CLUSTER_URLS_VAR);
+        match (server, cluster) {
+            (None, None) => Some(None),
+            (Some(_), Some(_)) => {
+                self.problem(
+                    REDIS_CLUSTER_URLS_VAR,
+                    format_args!(
+                        "set either {REDIS_URL_VAR} (one server) or {REDIS_CLUSTER_URLS_VAR} \
+                         (a cluster), not both"
+                    ),
+                );
+                None
+            }
+            (Some(url), None) => Some(Some(RedisTarget::Server(Secret::new(url)))),
+            (None, Some(text)) => {
+                let urls: Vec<&str> = text.split(',').map(str::trim).collect();
+                if urls.iter().any(|url| url.is_empty()) {
+                    self.problem(
+                        REDIS_CLUSTER_URLS_VAR,
+                        "an empty entry: the cluster's node URLs, separated by commas",
+                    );
+                    return None;
+                }
+                if urls.len() > MAX_CLUSTER_URLS {
+                    self.problem(
+                        REDIS_CLUSTER_URLS_VAR,
+                        format_args!("at most {MAX_CLUSTER_URLS} node URLs"),
+                    );
+                    return None;
+                }
+                let urls = urls.into_iter().map(Secret::new).collect();
+                Some(Some(RedisTarget::Cluster(urls)))
+            }
+        }
     }
 
     fn flag(&mut self, name: &str) -> Option<bool> {
@@ -357,8 +439,9 @@ impl<'a> Reader<'a> {
         let keyring_file = self.required("VAULTTOKEN_KEYRING_FILE").map(PathBuf::from);
         let create_keyring = self.flag("VAULTTOKEN_KEYRING_CREATE");
         // With Redis the keys may come from the shared document instead.
-        if let (Some(file), Some(false), None) =
-            (&keyring_file, create_keyring, self.optional("REDIS_URL"))
+        let with_redis = self.optional(REDIS_URL_VAR).is_some()
+            || self.optional(REDIS_CLUSTER_URLS_VAR).is_some();
+        if let (Some(file), Some(false), false) = (&keyring_file, create_keyring, with_redis)
             && !file.exists()
         {
             self.problem(
@@ -369,7 +452,8 @@ impl<'a> Reader<'a> {
         let kek = self.kek();
         let access_purpose = self.purpose();
         let lifetimes = self.lifetimes();
-        let redis_url = self.optional("REDIS_URL").map(Secret::new);
+        let redis = self.redis();
+        let redis_deadlines = self.redis_deadlines();
         let clients = self.clients();
         let admin_secret = self.admin_secret();
         let trusted_proxies = self.trusted_proxies();
@@ -391,6 +475,8 @@ impl<'a> Reader<'a> {
             keys_max_age,
             keys_poll,
             binding,
+            redis,
+            redis_deadlines,
         ) {
             (
                 Some(listen),
@@ -406,6 +492,8 @@ impl<'a> Reader<'a> {
                 Some(keys_max_age),
                 Some(keys_poll),
                 Some(binding),
+                Some(redis),
+                Some(redis_deadlines),
             ) if self.problems.is_empty() => Ok(Config {
                 listen,
                 keyring_file,
@@ -413,7 +501,8 @@ impl<'a> Reader<'a> {
                 kek,
                 access_purpose,
                 lifetimes,
-                redis_url,
+                redis,
+                redis_deadlines,
                 clients,
                 admin_secret,
                 trusted_proxies,

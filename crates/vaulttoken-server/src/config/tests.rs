@@ -71,7 +71,16 @@ fn defaults_fill_everything_but_the_required_variables() {
             .authenticate("mobile.app", &format!("{CLIENT_SECRET}x"))
     );
     assert!(config.admin_secret.unwrap().matches(ADMIN_SECRET));
-    assert!(config.redis_url.is_none());
+    assert!(config.redis.is_none());
+    assert_eq!(
+        config.redis_deadlines,
+        RedisDeadlines {
+            store: std::time::Duration::from_millis(500),
+            rate_limit: std::time::Duration::from_secs(1),
+            keys: std::time::Duration::from_secs(2),
+            connect: std::time::Duration::from_secs(5),
+        }
+    );
     assert!(config.trusted_proxies.is_empty());
 }
 
@@ -134,8 +143,10 @@ fn a_missing_ring_is_an_error_unless_creation_is_asked_for() {
     let found = problems(&vars);
     names_only(&found, &["VAULTTOKEN_KEYRING_FILE"]);
     // With Redis the keys may come from the shared document.
-    let shared = with(vars, "REDIS_URL", "redis://127.0.0.1:6379");
+    let shared = with(vars.clone(), "REDIS_URL", "redis://127.0.0.1:6379");
     assert!(Config::from_vars(&shared).is_ok());
+    let cluster = with(vars, "REDIS_CLUSTER_URLS", "redis://127.0.0.1:7000");
+    assert!(Config::from_vars(&cluster).is_ok());
     let found = problems(&with(good(), "VAULTTOKEN_KEYRING_CREATE", "maybe"));
     names_only(&found, &["VAULTTOKEN_KEYRING_CREATE"]);
 }
@@ -313,4 +324,132 @@ fn public_paserk() -> String {
         .unwrap()
         .public_key()
         .to_paserk()
+}
+
+#[test]
+fn a_cluster_is_its_seed_urls_trimmed_and_never_printed() {
+    let vars = with(
+        good(),
+        "REDIS_CLUSTER_URLS",
+        " redis://:hunter2@10.0.0.1:6379 ,redis://:hunter2@10.0.0.2:6379",
+    );
+    let config = Config::from_vars(&vars).unwrap();
+    let Some(RedisTarget::Cluster(urls)) = &config.redis else {
+        panic!("not a cluster: {:?}", config.redis);
+    };
+    let urls: Vec<&str> = urls.iter().map(Secret::expose).collect();
+    assert_eq!(
+        urls,
+        [
+            "redis://:hunter2@10.0.0.1:6379",
+            "redis://:hunter2@10.0.0.2:6379"
+        ]
+    );
+    assert!(!format!("{config:?}").contains("hunter2"));
+
+    let one = with(good(), "REDIS_CLUSTER_URLS", "redis://10.0.0.1:6379");
+    let config = Config::from_vars(&one).unwrap();
+    assert!(matches!(&config.redis, Some(RedisTarget::Cluster(urls)) if urls.len() == 1));
+    let server = with(good(), "REDIS_URL", "redis://10.0.0.1:6379");
+    let config = Config::from_vars(&server).unwrap();
+    let Some(RedisTarget::Server(url)) = &config.redis else {
+        panic!("not a server: {:?}", config.redis);
+    };
+    assert_eq!(url.expose(), "redis://10.0.0.1:6379");
+}
+
+#[test]
+fn a_server_and_a_cluster_together_or_empty_entries_are_refused_without_the_urls() {
+    let both = with(good(), "REDIS_URL", "redis://:hunter2@10.0.0.1:6379");
+    let both = with(both, "REDIS_CLUSTER_URLS", "redis://:hunter2@10.0.0.2:6379");
+    let found = problems(&both);
+    names_only(&found, &["REDIS_CLUSTER_URLS"]);
+    assert!(found[0].contains("not both"), "{found:?}");
+    assert!(!found[0].contains("hunter2"));
+
+    for list in [
+        "redis://:hunter2@10.0.0.1:6379,",
+        ",redis://:hunter2@10.0.0.1:6379",
+        "redis://:hunter2@a:1, ,redis://b:2",
+    ] {
+        let found = problems(&with(good(), "REDIS_CLUSTER_URLS", list));
+        names_only(&found, &["REDIS_CLUSTER_URLS"]);
+        assert!(found[0].contains("empty entry"), "{found:?}");
+        assert!(!found[0].contains("hunter2"));
+    }
+    let many = vec!["redis://10.0.0.1:6379"; 33].join(",");
+    let found = problems(&with(good(), "REDIS_CLUSTER_URLS", &many));
+    names_only(&found, &["REDIS_CLUSTER_URLS"]);
+    assert!(found[0].contains("at most 32"), "{found:?}");
+    let most = vec!["redis://10.0.0.1:6379"; 32].join(",");
+    assert!(Config::from_vars(&with(good(), "REDIS_CLUSTER_URLS", &most)).is_ok());
+    // An empty setting is no setting.
+    let empty = with(good(), "REDIS_CLUSTER_URLS", "");
+    assert!(Config::from_vars(&empty).unwrap().redis.is_none());
+}
+
+#[test]
+fn redis_deadlines_are_whole_milliseconds_from_100_to_60000() {
+    let names = [
+        "VAULTTOKEN_REDIS_DEADLINE_MS",
+        "VAULTTOKEN_RATE_LIMIT_DEADLINE_MS",
+        "VAULTTOKEN_KEYS_DEADLINE_MS",
+    ];
+    let mut vars = good();
+    for (name, value) in names.iter().zip(["100", "60000", "2500"]) {
+        vars = with(vars, name, value);
+    }
+    let config = Config::from_vars(&vars).unwrap();
+    assert_eq!(
+        config.redis_deadlines,
+        RedisDeadlines {
+            store: std::time::Duration::from_millis(100),
+            rate_limit: std::time::Duration::from_secs(60),
+            keys: std::time::Duration::from_millis(2500),
+            connect: std::time::Duration::from_secs(5),
+        }
+    );
+    for name in names {
+        for bad in ["99", "60001", "0", "-1", "1.5", "1s", ""] {
+            let found = problems(&with(good(), name, bad));
+            names_only(&found, &[name]);
+            if bad.is_empty() {
+                assert!(found[0].ends_with("required"), "{found:?}");
+            } else if bad.parse::<u64>().is_ok() {
+                assert!(
+                    found[0].ends_with("must be from 100 to 60000 milliseconds"),
+                    "{found:?}"
+                );
+            } else {
+                assert!(
+                    found[0].ends_with("not a whole number of milliseconds"),
+                    "{found:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_redis_connect_timeout_is_whole_milliseconds_from_1000_to_120000() {
+    let name = "VAULTTOKEN_REDIS_CONNECT_TIMEOUT_MS";
+    for (value, millis) in [("1000", 1000), ("120000", 120_000), ("30000", 30_000)] {
+        let config = Config::from_vars(&with(good(), name, value)).unwrap();
+        assert_eq!(
+            config.redis_deadlines.connect,
+            std::time::Duration::from_millis(millis)
+        );
+    }
+    for bad in ["999", "120001", "0", "5s"] {
+        let found = problems(&with(good(), name, bad));
+        names_only(&found, &[name]);
+        if bad.parse::<u64>().is_ok() {
+            assert!(
+                found[0].ends_with("must be from 1000 to 120000 milliseconds"),
+                "{found:?}"
+            );
+        } else {
+            assert!(found[0].ends_with("not a whole number of milliseconds"));
+        }
+    }
 }

@@ -1,20 +1,20 @@
 //! Rate limits counted in Redis: one counter key per key and window, created
 //! with the window as its expiry, so every instance counts against the same
-//! numbers and Redis forgets past windows by itself.
+//! numbers and Redis forgets past windows by itself. Each count is one
+//! script on one key, so on a cluster it runs on the primary of that key's
+//! slot.
 
 use core::fmt;
 use std::time::Duration;
 
 use redis::Script;
-use redis::aio::ConnectionManager;
 use vaulttoken::clock::{Clock as _, SystemClock};
 
 use super::{Key, Refusal};
+use crate::redis_connection::RedisConnection;
 
 /// The prefix of the counter keys.
 const PREFIX: &str = "vaulttoken:server:rl:";
-/// The longest a Redis call may take.
-const DEADLINE: Duration = Duration::from_secs(1);
 
 /// Adds `ARGV[1]` to the counter `KEYS[1]` (created with an expiry of
 /// `ARGV[2]` ms) unless that takes it over `ARGV[3]`; answers 0, or the
@@ -42,7 +42,7 @@ return 0
 
 /// Counters in Redis.
 pub(crate) struct RedisLimiter {
-    connection: ConnectionManager,
+    connection: RedisConnection,
     script: Script,
     per_ip: u32,
     per_client: u32,
@@ -55,13 +55,14 @@ impl fmt::Debug for RedisLimiter {
             .field("per_ip", &self.per_ip)
             .field("per_client", &self.per_client)
             .field("window", &self.window)
+            .field("deadline", &self.connection.deadline())
             .finish_non_exhaustive()
     }
 }
 
 impl RedisLimiter {
     pub(crate) fn new(
-        connection: ConnectionManager,
+        connection: RedisConnection,
         per_ip: u32,
         per_client: u32,
         window: Duration,
@@ -92,7 +93,8 @@ impl RedisLimiter {
         let window_ms = u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX);
         let mut invocation = self.script.key(counter);
         invocation.arg(cost).arg(window_ms).arg(limit);
-        match tokio::time::timeout(DEADLINE, invocation.invoke_async::<u64>(&mut connection)).await
+        let deadline = connection.deadline();
+        match tokio::time::timeout(deadline, invocation.invoke_async::<u64>(&mut connection)).await
         {
             Ok(Ok(left_ms)) => Ok(left_ms),
             Ok(Err(_)) | Err(_) => {
