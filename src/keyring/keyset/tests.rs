@@ -295,3 +295,107 @@ fn new_checks_what_parse_checks() {
     assert!(KeySet::new("i", KeySetPurpose::Local, five, vec![local]).is_ok());
     assert!(KeySet::new("i".repeat(512), KeySetPurpose::Local, five, vec![]).is_ok());
 }
+
+/// The problem `parse` gives for `document`.
+fn refused_problem(document: &Value) -> &'static str {
+    match KeySet::parse(&document.to_string()) {
+        Err(Error::KeySet(refused)) => refused.problem,
+        other => panic!("not refused as a key set: {other:?}"),
+    }
+}
+
+/// A retiring key with every field it can have.
+fn full_entry() -> Value {
+    let mut key = entry("retiring");
+    key["signs_until"] = json!("2030-01-01T00:00:00.123456789Z");
+    key["verifies_until"] = json!("2030-01-01T00:15:00.123456789Z");
+    key
+}
+
+#[test]
+fn the_largest_set_this_crate_writes_is_read_back() {
+    let keys: Vec<Value> = (0..MAX_KEY_SET_KEYS).map(|_| full_entry()).collect();
+    let mut largest = document(keys);
+    largest["issuer"] = json!("i".repeat(MAX_ISSUER_LEN));
+    let text = KeySet::parse(&largest.to_string()).unwrap().to_json();
+    assert!(text.len() <= MAX_KEY_SET_LEN, "{}", text.len());
+    assert_eq!(KeySet::parse(&text).unwrap().keys().len(), MAX_KEY_SET_KEYS);
+    // Padded to exactly the limit with whitespace, still read.
+    let padded = text.clone() + &" ".repeat(MAX_KEY_SET_LEN - text.len());
+    assert_eq!(padded.len(), MAX_KEY_SET_LEN);
+    assert!(KeySet::parse(&padded).is_ok());
+    // One key more, each with every field: refused by the shape scan, before
+    // any parsing.
+    let keys: Vec<Value> = (0..=MAX_KEY_SET_KEYS)
+        .map(|_| {
+            let mut key = full_entry();
+            key["signs_from"] = json!("2030-01-01T00:00:00Z");
+            key
+        })
+        .collect();
+    assert_eq!(refused_field(&document(keys)), "(document)");
+}
+
+#[test]
+fn a_version_is_refused_as_unsupported_or_as_not_a_number() {
+    let mut newer = document(vec![]);
+    newer["version"] = json!(2);
+    assert_eq!(
+        refused_problem(&newer),
+        "an unsupported version (this library reads 1)"
+    );
+    newer["version"] = json!(-1);
+    assert_eq!(refused_problem(&newer), "not a whole number");
+    newer["version"] = json!("1");
+    assert_eq!(refused_problem(&newer), "not a whole number");
+}
+
+#[test]
+fn a_published_key_shows_its_id_and_status_and_gives_its_public_key() {
+    let key = public_key();
+    let published =
+        PublishedKey::public(key, PublishedStatus::Active { signs_from: None }).unwrap();
+    assert_eq!(published.public_key(), Some(&key));
+    let set = KeySet::parse(&document(vec![entry("next")]).to_string()).unwrap();
+    assert!(set.keys()[0].public_key().is_some());
+    let shown = format!("{published:?}");
+    assert!(shown.contains(published.kid().as_str()), "{shown}");
+    assert!(shown.contains("Active"), "{shown}");
+}
+
+#[test]
+fn a_status_with_the_wrong_instants_is_refused_as_such() {
+    let mut retiring_from = full_entry();
+    retiring_from["signs_from"] = json!("2030-01-01T00:00:00Z");
+    let mut next_until = entry("next");
+    next_until["signs_until"] = json!("2030-01-01T00:00:00Z");
+    let wrong_instants =
+        "next and active take signs_from only; retiring takes signs_until and verifies_until";
+    for key in [retiring_from, next_until, entry("retiring")] {
+        let refused = document(vec![key]);
+        assert_eq!(refused_field(&refused), "keys[0].status");
+        assert_eq!(refused_problem(&refused), wrong_instants);
+    }
+    assert_eq!(
+        refused_problem(&document(vec![entry("previous")])),
+        "neither next, active nor retiring"
+    );
+    // A key that verifies no longer than it signed (a zero token lifetime).
+    let mut at_once = full_entry();
+    at_once["verifies_until"] = at_once["signs_until"].clone();
+    assert!(KeySet::parse(&document(vec![at_once]).to_string()).is_ok());
+}
+
+#[test]
+fn a_public_ring_is_published_with_its_keys() {
+    let signing = SigningKeyRing::new(Duration::hours(1)).unwrap();
+    let id = signing.add(SecretKey::generate().unwrap()).unwrap();
+    let public = signing.public_ring();
+    let set = KeySet::of_ring("i", Duration::ZERO, &public).unwrap();
+    assert_eq!(set.purpose(), KeySetPurpose::Public);
+    let key = set.key(id.as_str()).unwrap();
+    assert_eq!(
+        key.public_key().map(|key| key.paserk_id().unwrap()),
+        Some(id)
+    );
+}
