@@ -103,6 +103,11 @@ pub enum Error {
     /// invalid stored ring).
     #[error("key ring: {0}")]
     KeyRing(#[from] KeyRingError),
+    /// A published key set was refused (see
+    /// [`KeySet::parse`](crate::keyring::KeySet::parse)): the field at fault
+    /// and what is wrong with it, never a value.
+    #[error(transparent)]
+    KeySet(#[from] KeySetError),
     /// A token store could not answer, so the token is neither valid nor
     /// invalid: decoding fails closed. Try again later (an HTTP layer answers
     /// 503).
@@ -159,6 +164,7 @@ impl Error {
             | Self::NoIssuingKey
             | Self::Paserk(_)
             | Self::KeyRing(_)
+            | Self::KeySet(_)
             | Self::StoreNeedsAsync
             | Self::Binding(_) => ErrorKind::Misuse,
             Self::Denied(_) => ErrorKind::Rejected,
@@ -816,6 +822,27 @@ pub enum KeyRingError {
         /// What is wrong with it.
         reason: &'static str,
     },
+}
+
+/// Why a published key set was refused: the field at fault (such as
+/// `version`, or `keys[2].public_key`; at most 32 characters of an unknown
+/// field's name) and what is wrong, never a value.
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken::error::KeySetError;
+///
+/// let refused = KeySetError { field: "cache_seconds".into(), problem: "missing" };
+/// assert_eq!(refused.to_string(), "key set: `cache_seconds`: missing");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key set: `{field}`: {problem}")]
+pub struct KeySetError {
+    /// The field at fault, as a path into the document.
+    pub field: String,
+    /// What is wrong with it.
+    pub problem: &'static str,
 }
 
 /// Why a context binding was refused. Names the binding name where it is

@@ -61,8 +61,15 @@
 //!
 //! [`SecretString`]: crate::keys::SecretString
 
+#[cfg(feature = "serde")]
+mod keyset;
 mod storage;
 
+#[cfg(feature = "serde")]
+pub use self::keyset::{
+    KEY_SET_VERSION, KeySet, KeySetPurpose, MAX_CACHE_SECONDS, MAX_ISSUER_LEN, MAX_KEY_SET_KEYS,
+    MAX_KEY_SET_LEN, PublishedKey, PublishedRingKey, PublishedStatus,
+};
 pub use self::storage::{MAX_DOCUMENT_LEN, SecretRingKey};
 
 use core::fmt;
