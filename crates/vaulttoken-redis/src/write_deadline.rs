@@ -67,22 +67,12 @@ impl Sample {
         let before = Instant::now();
         let answers = connection.query_each_primary(cmd("TIME")).await?;
         let after = Instant::now();
-        let redis_micros = answers
+        let earliest = answers
             .iter()
             .map(micros_of_time)
             .collect::<Option<Vec<_>>>()
-            .and_then(|all| all.into_iter().min())
-            .ok_or_else(|| {
-                redis::RedisError::from((
-                    redis::ErrorKind::UnexpectedReturnType,
-                    "an unreadable answer to TIME",
-                ))
-            })?;
-        Ok(Self {
-            redis_micros,
-            after,
-            round_trip: after.saturating_duration_since(before),
-        })
+            .and_then(|all| all.into_iter().min());
+        Self::read(earliest, before, after)
     }
 
     /// Reads `TIME` of the primary that holds `key` (the server itself on a
@@ -91,7 +81,13 @@ impl Sample {
         let before = Instant::now();
         let answer = connection.query_at(key, cmd("TIME")).await?;
         let after = Instant::now();
-        let redis_micros = micros_of_time(&answer).ok_or_else(|| {
+        Self::read(micros_of_time(&answer), before, after)
+    }
+
+    /// The sample of a `TIME` reading (`None`: an unreadable answer) asked
+    /// at `before` and answered at `after`.
+    fn read(redis_micros: Option<i64>, before: Instant, after: Instant) -> RedisResult<Self> {
+        let redis_micros = redis_micros.ok_or_else(|| {
             redis::RedisError::from((
                 redis::ErrorKind::UnexpectedReturnType,
                 "an unreadable answer to TIME",

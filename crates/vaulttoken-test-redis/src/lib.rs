@@ -309,19 +309,28 @@ pub struct RedisCluster {
 impl RedisCluster {
     /// Starts three nodes and joins them (`redis-cli --cluster create`).
     pub fn start() -> Self {
+        Self::start_with_args(&[])
+    }
+
+    /// Starts three nodes, each with `extra` arguments besides the cluster
+    /// ones, joins them (`redis-cli --cluster create`), and waits until
+    /// every node reports `cluster_state:ok`.
+    pub(crate) fn start_with_args(extra: &[&str]) -> Self {
         let nodes: Vec<RedisServer> = (0..3)
             .map(|_| {
                 let dir = TempDir::new();
                 let config = dir.0.join("nodes.conf");
+                let mut args: Vec<String> = vec![
+                    "--cluster-enabled".into(),
+                    "yes".into(),
+                    "--cluster-config-file".into(),
+                    config.to_string_lossy().into_owned(),
+                ];
+                args.extend(extra.iter().map(|arg| (*arg).to_owned()));
                 let mut server = RedisServer {
                     child: None,
                     port: free_port(true),
-                    extra: vec![
-                        "--cluster-enabled".into(),
-                        "yes".into(),
-                        "--cluster-config-file".into(),
-                        config.to_string_lossy().into_owned(),
-                    ],
+                    extra: args,
                     dir,
                 };
                 for _ in 0..5 {
@@ -350,14 +359,20 @@ impl RedisCluster {
             "cluster create failed: {}",
             String::from_utf8_lossy(&output.stdout)
         );
+        let cluster = Self { nodes };
+        cluster.wait_until_ok();
+        cluster
+    }
+
+    /// Waits until every node reports `cluster_state:ok`.
+    pub(crate) fn wait_until_ok(&self) {
         let deadline = Instant::now() + START_TIMEOUT;
-        for node in &nodes {
+        for node in &self.nodes {
             while !node.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok") {
                 assert!(Instant::now() < deadline, "cluster_state never became ok");
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        Self { nodes }
     }
 
     /// The nodes' URLs.

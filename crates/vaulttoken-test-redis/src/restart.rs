@@ -2,9 +2,7 @@
 //! nothing: it comes back with its place in the cluster (its `nodes.conf`)
 //! but without its data.
 
-use std::time::{Duration, Instant};
-
-use crate::{RedisCluster, START_TIMEOUT};
+use crate::RedisCluster;
 
 impl RedisCluster {
     /// Kills node `index` and starts it again on the same port, empty (it
@@ -16,16 +14,7 @@ impl RedisCluster {
     /// If there is no such node, or the cluster is not ok again in time.
     pub fn restart_node_empty(&mut self, index: usize) {
         self.nodes[index].restart();
-        let deadline = Instant::now() + START_TIMEOUT;
-        for node in &self.nodes {
-            while !node.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok") {
-                assert!(
-                    Instant::now() < deadline,
-                    "cluster_state never became ok after a restart"
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
+        self.wait_until_ok();
     }
 
     /// The index of the node whose keys match `pattern` (`SCAN`), if one
