@@ -9,9 +9,9 @@ use std::time::Duration;
 use vaulttoken::store::TokenStore;
 use vaulttoken::{Error, LocalKey};
 
-use crate::access::{AccessKeys, RetireRefusal};
+use crate::access::{AccessKeys, RetireRefusal, StagedRing};
 use crate::config::AccessPurpose;
-use crate::key_file::{KeyMeta, Keys, read_file, write_atomically};
+use crate::key_file::{KeyFileError, KeyMeta, Keys, Stale, read_file, write_atomically};
 use crate::shared_keys::{SharedKeys, SharedKeysError};
 use crate::start_error::StartError;
 
@@ -80,9 +80,12 @@ impl KeySource {
 
     /// The keys to start with: the shared document if there is one, else the
     /// key file, else (if allowed) new keys; with a refresh key for every
-    /// client. With Redis, a new or changed document is published by
-    /// compare-and-set (a lost race starts over from the winner's). The file
-    /// is left a copy of the document in force.
+    /// client. A shared document older than the key file's (Redis restored
+    /// from an old snapshot), or one that holds a key the file retired, is
+    /// replaced by the file's. With Redis, a new or changed document is
+    /// published by compare-and-set (a lost race starts over from the
+    /// winner's). The file is left a copy of the document in force, and is
+    /// never replaced by an older one.
     pub(crate) async fn load(&self, clients: &[&str]) -> Result<Keys, StartError> {
         for _ in 0..START_ATTEMPTS {
             let shared_text = match &self.shared {
@@ -92,20 +95,24 @@ impl KeySource {
                 None => None,
             };
             let file_text = read_file(&self.path).map_err(|err| start_error(err.0))?;
-            let mut keys = match (&shared_text, &file_text) {
-                (Some(text), _) | (None, Some(text)) => self.parse(text)?,
+            let (mut keys, mut publish) = match (&shared_text, &file_text) {
+                (Some(shared), Some(file)) if shared != file => self.newer(shared, file)?,
+                (Some(text), _) => (self.parse(text)?, false),
+                (None, Some(text)) => (self.parse(text)?, true),
                 (None, None) if self.create => {
                     tracing::warn!(path = %self.path.display(), "creating new keys");
-                    Keys::generate(&self.kek, self.purpose, self.access_lifetime, &self.store)
-                        .map_err(|err| start_error(err.0))?
+                    let keys =
+                        Keys::generate(&self.kek, self.purpose, self.access_lifetime, &self.store)
+                            .map_err(|err| start_error(err.0))?;
+                    (keys, true)
                 }
                 (None, None) => return Err(start_error("the key file does not exist")),
             };
-            let added = keys
+            publish |= keys
                 .add_missing_clients(clients, &self.kek)
                 .map_err(|err| start_error(err.0))?;
             if let Some(shared) = &self.shared
-                && (shared_text.is_none() || added)
+                && publish
             {
                 let published = shared
                     .replace(shared_text.as_deref(), keys.meta.document())
@@ -127,6 +134,56 @@ impl KeySource {
             "REDIS_URL: the shared keys kept changing while starting",
         ))
     }
+
+    /// Of a shared document and a different key file, the one to start
+    /// with, and whether it must be published over the shared one: the
+    /// shared one unless the file's refuses it (see
+    /// [`Keys::check_against`]). A key file that cannot be opened is
+    /// replaced by the shared document, as before versions.
+    fn newer(&self, shared: &str, file: &str) -> Result<(Keys, bool), StartError> {
+        let shared = self.parse(shared)?;
+        let file = match self.parse(file) {
+            Ok(file) => file,
+            Err(err) => {
+                tracing::warn!(error = %err, "the key file cannot be opened; replacing it with the shared keys");
+                return Ok((shared, false));
+            }
+        };
+        match shared.check_against(&file.meta) {
+            Ok(()) => Ok((shared, false)),
+            Err(stale) => {
+                log_refused(&stale);
+                tracing::warn!(
+                    "the shared key ring is not taken up ({stale}): publishing the key file's \
+                     (was Redis restored from an old snapshot?)"
+                );
+                Ok((file, true))
+            }
+        }
+    }
+}
+
+/// Logs a shared document refused: at `ERROR` if it would bring a retired
+/// key back.
+fn log_refused(stale: &Stale) {
+    if matches!(stale, Stale::Revives { .. }) {
+        tracing::error!(
+            "a shared key ring that holds a retired key was refused ({stale}); \
+             the retired key stays retired"
+        );
+    }
+}
+
+/// What the shared document is, beside the one an instance holds.
+enum Shared {
+    /// None: Redis lost it (or it was deleted).
+    Missing,
+    /// The one held.
+    Same,
+    /// A document that may replace the one held.
+    Newer(Box<Keys>),
+    /// A document that may not (older, or bringing a retired key back).
+    Refused(String),
 }
 
 impl LiveKeys {
@@ -163,42 +220,55 @@ impl LiveKeys {
     }
 
     /// Builds a new ring from the one in force, publishes it (Redis:
-    /// compare-and-set against the document in force) and writes the file
-    /// before it is used; on any failure the running ring is unchanged.
+    /// compare-and-set against the document in force, or, if the shared
+    /// one is missing or refused, against that) and writes the file before
+    /// it is used; on any failure the running ring is unchanged.
     async fn change(
         &self,
-        build: impl FnOnce(&AccessKeys, &LocalKey) -> Result<String, RotateError>,
+        build: impl FnOnce(&AccessKeys, &LocalKey) -> Result<StagedRing, RotateError>,
     ) -> Result<(), RotateError> {
         let source = &self.source;
         let mut meta = self.meta.lock().await;
-        let ring = build(&self.access(), &source.kek)?;
-        let document = meta
-            .with_access_ring(&ring)
+        let staged = build(&self.access(), &source.kek)?;
+        let next = meta
+            .next(&staged.wrapped, &staged.retired)
             .map_err(|err| RotateError::Document(err.0))?;
-        let keys = Keys::parse(
-            &document,
-            &source.kek,
-            source.purpose,
-            source.access_lifetime,
-            &source.store,
-        )
-        .map_err(|err| RotateError::Document(err.0))?;
+        let keys = self
+            .open(next.document())
+            .map_err(|err| RotateError::Document(err.0))?;
         match &source.shared {
             Some(shared) => {
                 if !shared
-                    .replace(Some(meta.document()), &document)
+                    .replace(Some(meta.document()), next.document())
                     .await
                     .map_err(RotateError::Shared)?
                 {
-                    return Err(RotateError::Conflict);
+                    // Not the document held: publish over it only if it is
+                    // missing or refused.
+                    let current = match self
+                        .shared_beside(shared, &meta)
+                        .await
+                        .map_err(RotateError::Shared)?
+                    {
+                        Shared::Missing => None,
+                        Shared::Refused(text) => Some(text),
+                        Shared::Same | Shared::Newer(_) => return Err(RotateError::Conflict),
+                    };
+                    if !shared
+                        .replace(current.as_deref(), next.document())
+                        .await
+                        .map_err(RotateError::Shared)?
+                    {
+                        return Err(RotateError::Conflict);
+                    }
                 }
                 // Redis is the source of truth; the file is a local copy.
-                if let Err(err) = self.write_copy(&document).await {
+                if let Err(err) = self.write_copy(next.document()).await {
                     tracing::warn!(error = %err, "the key file copy could not be written");
                 }
             }
             None => self
-                .write_copy(&document)
+                .write_copy(next.document())
                 .await
                 .map_err(RotateError::Persist)?,
         }
@@ -207,8 +277,58 @@ impl LiveKeys {
         Ok(())
     }
 
-    /// Takes up the shared document if another instance changed it; whether
-    /// it did. Without Redis, nothing to do.
+    fn open(&self, text: &str) -> Result<Keys, KeyFileError> {
+        let source = &self.source;
+        Keys::parse(
+            text,
+            &source.kek,
+            source.purpose,
+            source.access_lifetime,
+            &source.store,
+        )
+    }
+
+    /// Reads the shared document and judges it against `held`, logging a
+    /// missing or refused one (the caller republishes).
+    async fn shared_beside(
+        &self,
+        shared: &SharedKeys,
+        held: &KeyMeta,
+    ) -> Result<Shared, SharedKeysError> {
+        let Some(text) = shared.get().await? else {
+            tracing::warn!(
+                "the shared key ring is missing from Redis (data lost?): publishing this \
+                 instance's (version {})",
+                held.version()
+            );
+            return Ok(Shared::Missing);
+        };
+        if text == held.document() {
+            return Ok(Shared::Same);
+        }
+        let keys = self.open(&text).map_err(|err| {
+            tracing::error!(error = %err.0, "the shared keys cannot be opened; keeping the current ones");
+            SharedKeysError("the shared keys cannot be opened")
+        })?;
+        match keys.check_against(held) {
+            Ok(()) => Ok(Shared::Newer(Box::new(keys))),
+            Err(stale) => {
+                log_refused(&stale);
+                tracing::warn!(
+                    "the shared key ring is not taken up ({stale}): publishing this instance's \
+                     (version {}) again (did Redis lose data, or an instance start from an old \
+                     key file?)",
+                    held.version()
+                );
+                Ok(Shared::Refused(text))
+            }
+        }
+    }
+
+    /// Takes up the shared document if another instance changed it to a
+    /// newer one; whether it did. A missing or refused shared document is
+    /// replaced by the one held (compare-and-set). Without Redis, nothing
+    /// to do.
     pub(crate) async fn reload(&self) -> Result<bool, SharedKeysError> {
         let Some(shared) = &self.source.shared else {
             return Ok(false);
@@ -216,34 +336,28 @@ impl LiveKeys {
         // Read under the lock: a document read before a rotation of this
         // instance must not replace the one that rotation published.
         let mut meta = self.meta.lock().await;
-        let Some(text) = shared.get().await? else {
-            return Ok(false);
+        let current = match self.shared_beside(shared, &meta).await? {
+            Shared::Same => return Ok(false),
+            Shared::Missing => None,
+            Shared::Refused(text) => Some(text),
+            Shared::Newer(keys) => {
+                let keys = *keys;
+                let text = keys.meta.document().to_owned();
+                self.install(keys.access);
+                *meta = keys.meta;
+                if let Err(err) = self.write_copy(&text).await {
+                    tracing::warn!(error = %err, "the key file copy could not be written");
+                }
+                tracing::info!(
+                    target: "vaulttoken_server::audit",
+                    event = "keys_reloaded",
+                );
+                return Ok(true);
+            }
         };
-        if text == meta.document() {
-            return Ok(false);
-        }
-        let source = &self.source;
-        let keys = Keys::parse(
-            &text,
-            &source.kek,
-            source.purpose,
-            source.access_lifetime,
-            &source.store,
-        )
-        .map_err(|err| {
-            tracing::error!(error = %err.0, "the shared keys cannot be opened; keeping the current ones");
-            SharedKeysError("the shared keys cannot be opened")
-        })?;
-        self.install(keys.access);
-        *meta = keys.meta;
-        if let Err(err) = self.write_copy(&text).await {
-            tracing::warn!(error = %err, "the key file copy could not be written");
-        }
-        tracing::info!(
-            target: "vaulttoken_server::audit",
-            event = "keys_reloaded",
-        );
-        Ok(true)
+        // A lost race is settled at the next read.
+        shared.replace(current.as_deref(), meta.document()).await?;
+        Ok(false)
     }
 
     async fn write_copy(&self, text: &str) -> std::io::Result<()> {

@@ -1,0 +1,310 @@
+//! The shared key ring of a fleet of server processes on one real Redis,
+//! where Redis loses its data: a retired key never comes back, rotation
+//! does not wedge, and a token from a key rotated in elsewhere is looked up
+//! at once, at a bounded cost in Redis reads.
+//!
+//! Without `redis-server` the tests print `SKIPPED` and pass, unless
+//! `VAULTTOKEN_REQUIRE_REDIS=1`.
+#![allow(clippy::unwrap_used, reason = "a test should fail loudly")]
+
+#[path = "support/server.rs"]
+#[allow(dead_code, reason = "each test file uses part of the support")]
+mod server;
+
+#[path = "support/process.rs"]
+#[allow(dead_code, reason = "each test file uses part of the support")]
+mod process;
+
+// The Redis test servers shared by the workspace's tests.
+use vaulttoken_test_redis as redis_support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use server::{ADMIN, CLIENT, KeyFilePath, SECRET};
+use vaulttoken::footer::Footer;
+use vaulttoken::keyring::{RingSettings, SigningKeyRing};
+use vaulttoken::{Claims, LocalKey, PublicService};
+
+use process::ServerProcess;
+
+/// Rate limits with room for every request of these tests (all from one
+/// address).
+const ROOMY_LIMITS: [(&str, &str); 2] = [
+    ("VAULTTOKEN_RATE_LIMIT_PER_IP", "100000"),
+    ("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", "100000"),
+];
+
+/// A server on the Redis at `redis_url` polling every `poll_secs`; only
+/// the first of a fleet may create the key ring.
+fn start(redis_url: &str, create: bool, poll_secs: &str) -> ServerProcess {
+    let mut settings = vec![
+        (
+            "VAULTTOKEN_KEYRING_CREATE",
+            if create { "true" } else { "false" },
+        ),
+        ("VAULTTOKEN_KEYS_POLL_SECS", poll_secs),
+        ("REDIS_URL", redis_url),
+    ];
+    settings.extend_from_slice(&ROOMY_LIMITS);
+    ServerProcess::start_with(&settings)
+}
+
+/// A server that starts from the key file at `file` (it may not create one).
+fn start_on_file(redis_url: &str, file: &Path, poll_secs: &str) -> ServerProcess {
+    let mut settings = vec![
+        ("VAULTTOKEN_KEYRING_FILE", file.to_str().unwrap()),
+        ("VAULTTOKEN_KEYRING_CREATE", "false"),
+        ("VAULTTOKEN_KEYS_POLL_SECS", poll_secs),
+        ("REDIS_URL", redis_url),
+    ];
+    settings.extend_from_slice(&ROOMY_LIMITS);
+    ServerProcess::start_with(&settings)
+}
+
+/// A client-authenticated `POST`.
+fn post(server: &ServerProcess, path: &str, body: &Value) -> (u16, Value) {
+    let mut body = body.clone();
+    body["client_id"] = json!(CLIENT);
+    body["client_secret"] = json!(SECRET);
+    server.request("POST", path, &[], Some(&body))
+}
+
+/// The first answer of `call` that is not a 503, trying for at most 5 s: a
+/// connection Redis dropped answers 503 (nothing decided) once, then is
+/// made again.
+fn decided(mut call: impl FnMut() -> (u16, Value)) -> (u16, Value) {
+    let started = Instant::now();
+    loop {
+        let (status, body) = call();
+        if status != 503 || started.elapsed() > Duration::from_secs(5) {
+            return (status, body);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An admin `POST`.
+fn admin(server: &ServerProcess, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let bearer = format!("Bearer {ADMIN}");
+    decided(|| server.request("POST", path, &[("Authorization", &bearer)], body))
+}
+
+/// `GET /keys`.
+fn keys(server: &ServerProcess) -> Value {
+    server.request("GET", "/keys", &[], None).1
+}
+
+/// The kids `GET /keys` lists.
+fn kids(server: &ServerProcess) -> Vec<String> {
+    keys(server)["keys"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// Whether introspection calls `token` active.
+fn active(server: &ServerProcess, token: &str) -> bool {
+    let (status, body) = decided(|| post(server, "/token/introspect", &json!({ "token": token })));
+    assert_eq!(status, 200, "{body}");
+    body["active"] == true
+}
+
+/// Waits until `done` holds, at most `limit`; how long it took.
+fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    started.elapsed()
+}
+
+fn kek() -> LocalKey {
+    LocalKey::from_paserk(&server::kek()).unwrap()
+}
+
+/// The access ring of the key document `text`, opened.
+fn access_ring(text: &str) -> SigningKeyRing {
+    let document: Value = serde_json::from_str(text).unwrap();
+    let ring = document["access_ring"].as_str().unwrap();
+    SigningKeyRing::import_wrapped(ring, &kek(), &RingSettings::new()).unwrap()
+}
+
+/// A fresh access token of the client, signed by the active key of `ring`.
+fn sign(ring: SigningKeyRing) -> String {
+    let claims = Claims::builder()
+        .subject("mallory")
+        .claim("client_id", CLIENT)
+        .random_token_id()
+        .expires_in(time::Duration::minutes(10))
+        .build()
+        .unwrap();
+    PublicService::from_ring(Arc::new(ring))
+        .build()
+        .encode_with(&claims, &Footer::None, b"")
+        .unwrap()
+}
+
+/// A retired key is in the emergency: the fleet rotated and retired it;
+/// then Redis lost its data and an instance started from a key file saved
+/// before the rotation. The retired key must not verify again anywhere,
+/// the running instance's file must keep the newer ring, and the fleet
+/// (the late instance too) must converge on the newest ring.
+#[test]
+fn a_retired_key_never_comes_back_when_an_old_key_file_meets_an_emptied_redis() {
+    if !redis_support::redis_available(
+        "a_retired_key_never_comes_back_when_an_old_key_file_meets_an_emptied_redis",
+    ) {
+        return;
+    }
+    let mut redis = redis_support::RedisServer::start();
+    let url = redis.url();
+    let a = start(&url, true, "1");
+    let b = start(&url, false, "1");
+    let old_kid = keys(&a)["active"].as_str().unwrap().to_owned();
+
+    // The key file as it was before the rotation, kept somewhere.
+    let older = KeyFilePath::new();
+    std::fs::copy(&a.key_file().0, &older.0).unwrap();
+    let older_text = std::fs::read_to_string(&older.0).unwrap();
+
+    let (status, rotated) = admin(&a, "/keys/rotate", None);
+    assert_eq!(status, 200, "{rotated}");
+    let new_kid = rotated["active"].as_str().unwrap().to_owned();
+    let (status, retired) = admin(&a, "/keys/retire", Some(&json!({ "kid": old_kid })));
+    assert_eq!(status, 200, "{retired}");
+    wait_until(Duration::from_secs(5), "B takes up the retirement", || {
+        kids(&b) == [new_kid.clone()]
+    });
+    // A token signed now by the retired key (the leak) verifies nowhere.
+    let leaked = sign(access_ring(&older_text));
+    assert!(!active(&a, &leaked) && !active(&b, &leaked));
+
+    redis.restart();
+    let c = start_on_file(&url, &older.0, "1");
+
+    // Watch the fleet for a few polls: the retired key is never listed nor
+    // verifies on A or B, and every instance ends on the newest ring.
+    let watch = Instant::now();
+    let mut converged = None;
+    while watch.elapsed() < Duration::from_secs(4) {
+        for (name, server) in [("A", &a), ("B", &b)] {
+            assert!(
+                !kids(server).contains(&old_kid),
+                "{name} lists the retired key again after {:?}",
+                watch.elapsed()
+            );
+            assert!(
+                !active(server, &leaked),
+                "the retired key verifies on {name} again after {:?}",
+                watch.elapsed()
+            );
+        }
+        if converged.is_none() && kids(&c) == [new_kid.clone()] {
+            converged = Some(watch.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let converged = converged.expect("C never took up the newest ring");
+    eprintln!("C converged on the newest ring after {converged:?}");
+    assert!(!active(&c, &leaked), "the retired key verifies on C");
+    for server in [&a, &b, &c] {
+        assert_eq!(keys(server)["active"], new_kid.as_str());
+    }
+
+    // A's key file still holds the newer ring, not C's older one.
+    let file = std::fs::read_to_string(&a.key_file().0).unwrap();
+    let ids: Vec<String> = access_ring(&file)
+        .keys()
+        .into_iter()
+        .map(|(id, _)| id.as_str().to_owned())
+        .collect();
+    assert!(!ids.iter().any(|id| id == &old_kid), "A's file: {ids:?}");
+    assert!(ids.contains(&new_kid), "A's file: {ids:?}");
+    // And Redis holds the newest ring again.
+    let shared = redis.cli(&["GET", "vaulttoken:server:keys"]);
+    let shared_ids: Vec<String> = access_ring(shared.trim_end())
+        .keys()
+        .into_iter()
+        .map(|(id, _)| id.as_str().to_owned())
+        .collect();
+    assert_eq!(shared_ids, std::slice::from_ref(&new_kid));
+}
+
+/// Redis restored from a snapshot taken before a rotation and a
+/// retirement: an instance that starts with the newer key file publishes
+/// it over the older shared ring, and keeps its file.
+#[test]
+fn a_start_replaces_a_shared_ring_older_than_its_key_file() {
+    if !redis_support::redis_available("a_start_replaces_a_shared_ring_older_than_its_key_file") {
+        return;
+    }
+    let redis = redis_support::RedisServer::start();
+    let url = redis.url();
+    let a = start(&url, true, "1");
+    let old_kid = keys(&a)["active"].as_str().unwrap().to_owned();
+    let snapshot = redis.cli(&["GET", "vaulttoken:server:keys"]);
+    let (status, rotated) = admin(&a, "/keys/rotate", None);
+    assert_eq!(status, 200, "{rotated}");
+    let (status, retired) = admin(&a, "/keys/retire", Some(&json!({ "kid": old_kid })));
+    assert_eq!(status, 200, "{retired}");
+    let kept = KeyFilePath::new();
+    std::fs::copy(&a.key_file().0, &kept.0).unwrap();
+    let newer = std::fs::read_to_string(&kept.0).unwrap();
+    assert!(a.terminate().success());
+
+    assert_eq!(
+        redis
+            .command(&["SET", "vaulttoken:server:keys", snapshot.trim_end()])
+            .as_deref(),
+        Some("+OK")
+    );
+    let again = start_on_file(&url, &kept.0, "1");
+    assert!(
+        !kids(&again).contains(&old_kid),
+        "the restored snapshot brought the retired key back"
+    );
+    assert_eq!(std::fs::read_to_string(&kept.0).unwrap(), newer);
+    assert_eq!(
+        redis.cli(&["GET", "vaulttoken:server:keys"]).trim_end(),
+        newer
+    );
+}
+
+/// Redis restarted empty under running instances: a rotation and a
+/// retirement succeed at once (the instance republishes its ring), and the
+/// other instance takes each up.
+#[test]
+fn rotation_and_retirement_do_not_wedge_when_redis_loses_the_ring() {
+    if !redis_support::redis_available(
+        "rotation_and_retirement_do_not_wedge_when_redis_loses_the_ring",
+    ) {
+        return;
+    }
+    let mut redis = redis_support::RedisServer::start();
+    let url = redis.url();
+    let a = start(&url, true, "1");
+    let b = start(&url, false, "1");
+    let old_kid = keys(&a)["active"].as_str().unwrap().to_owned();
+
+    redis.restart();
+    let (status, rotated) = admin(&a, "/keys/rotate", None);
+    assert_eq!(status, 200, "rotation after the loss: {rotated}");
+    let new_kid = rotated["active"].as_str().unwrap().to_owned();
+    wait_until(Duration::from_secs(5), "B takes up the rotation", || {
+        keys(&b)["active"] == new_kid.as_str()
+    });
+
+    redis.restart();
+    let (status, retired) = admin(&a, "/keys/retire", Some(&json!({ "kid": old_kid })));
+    assert_eq!(status, 200, "retirement after the loss: {retired}");
+    wait_until(Duration::from_secs(5), "B takes up the retirement", || {
+        kids(&b) == [new_kid.clone()]
+    });
+    assert_eq!(keys(&a), keys(&b));
+}
