@@ -3,9 +3,11 @@
 //! loading, rotation and the poll that picks up other instances' rotations.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
+use vaulttoken::service::VerifiedToken;
 use vaulttoken::store::TokenStore;
 use vaulttoken::{Error, LocalKey};
 
@@ -17,6 +19,10 @@ use crate::start_error::StartError;
 
 /// How often start-up retries a lost compare-and-set race.
 const START_ATTEMPTS: usize = 5;
+/// The shortest time between two reads of the shared ring for tokens that
+/// name an unknown key id, per instance: a flood of made-up ids costs at
+/// most one Redis read per interval.
+pub(crate) const UNKNOWN_KID_LOOKUP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What loading and saving keys needs.
 #[derive(Debug)]
@@ -36,9 +42,15 @@ pub(crate) struct KeySource {
 pub(crate) struct LiveKeys {
     pub(crate) source: KeySource,
     access: RwLock<Arc<AccessKeys>>,
+    /// Counts the rings installed: a token that met an unknown key id sees
+    /// whether the ring changed since it was decoded.
+    generation: AtomicU64,
     /// The document in force; held across a rotation or a reload, so one
     /// runs at a time.
     meta: tokio::sync::Mutex<KeyMeta>,
+    /// When the shared ring was last read for an unknown key id; held
+    /// across that read, so one runs at a time.
+    lookup: tokio::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 /// Why a rotation failed; in every case the running ring is unchanged.
@@ -191,7 +203,9 @@ impl LiveKeys {
         Self {
             source,
             access: RwLock::new(Arc::new(access)),
+            generation: AtomicU64::new(0),
             meta: tokio::sync::Mutex::new(meta),
+            lookup: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -202,6 +216,7 @@ impl LiveKeys {
 
     fn install(&self, access: AccessKeys) {
         *self.access.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(access);
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// Rotates: a new key is added and promoted, the previous active key
@@ -358,6 +373,54 @@ impl LiveKeys {
         // A lost race is settled at the next read.
         shared.replace(current.as_deref(), meta.document()).await?;
         Ok(false)
+    }
+
+    /// Decodes an access token with the ring in force. A token that names a
+    /// key the ring does not hold may come from a rotation elsewhere: the
+    /// shared ring is read again first (one read at a time, the others wait
+    /// for it; at most one per [`UNKNOWN_KID_LOOKUP_INTERVAL`]), and the
+    /// token decoded again if the ring changed. Returns the keys that
+    /// decoded it.
+    pub(crate) async fn decode(
+        &self,
+        token: &str,
+        implicit: &[u8],
+    ) -> (Arc<AccessKeys>, Result<VerifiedToken, Error>) {
+        // Before the ring: a ring installed in between is seen as a change.
+        let generation = self.generation.load(Ordering::Acquire);
+        let access = self.access();
+        let decoded = access.decode(token, implicit).await;
+        if !matches!(decoded, Err(Error::UnknownKeyId)) || !self.look_up(generation).await {
+            return (access, decoded);
+        }
+        let access = self.access();
+        let decoded = access.decode(token, implicit).await;
+        (access, decoded)
+    }
+
+    /// Reads the shared ring again for an unknown key id, unless the ring
+    /// changed since `generation` or the last read was less than
+    /// [`UNKNOWN_KID_LOOKUP_INTERVAL`] ago; whether the ring changed.
+    async fn look_up(&self, generation: u64) -> bool {
+        if self.source.shared.is_none() {
+            return false;
+        }
+        let mut last = self.lookup.lock().await;
+        if self.generation.load(Ordering::Acquire) != generation {
+            return true;
+        }
+        let now = tokio::time::Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < UNKNOWN_KID_LOOKUP_INTERVAL) {
+            return false;
+        }
+        *last = Some(now);
+        match self.reload().await {
+            Ok(changed) => changed,
+            Err(err) => {
+                tracing::warn!(error = %err, "reading the shared keys for an unknown key id failed");
+                false
+            }
+        }
     }
 
     async fn write_copy(&self, text: &str) -> std::io::Result<()> {

@@ -19,6 +19,7 @@ mod process;
 use vaulttoken_test_redis as redis_support;
 
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,7 @@ use serde_json::{Value, json};
 use server::{ADMIN, CLIENT, KeyFilePath, SECRET};
 use vaulttoken::footer::Footer;
 use vaulttoken::keyring::{RingSettings, SigningKeyRing};
-use vaulttoken::{Claims, LocalKey, PublicService};
+use vaulttoken::{Claims, LocalKey, PublicService, SecretKey};
 
 use process::ServerProcess;
 
@@ -62,6 +63,47 @@ fn start_on_file(redis_url: &str, file: &Path, poll_secs: &str) -> ServerProcess
     ];
     settings.extend_from_slice(&ROOMY_LIMITS);
     ServerProcess::start_with(&settings)
+}
+
+/// Counts the reads of the shared key ring (`GET vaulttoken:server:keys`,
+/// from a client or a script) that Redis executes while `during` runs, by
+/// `MONITOR`.
+fn ring_reads(redis: &redis_support::RedisServer, during: impl FnOnce()) -> usize {
+    let log = KeyFilePath::new();
+    let mut monitor = Command::new("redis-cli")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &redis.port().to_string(),
+            "MONITOR",
+        ])
+        .stdout(Stdio::from(std::fs::File::create(&log.0).unwrap()))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let seen = |marker: &str| {
+        redis.command(&["ECHO", marker]);
+        std::fs::read_to_string(&log.0)
+            .unwrap()
+            .contains(&format!("\"ECHO\" \"{marker}\""))
+    };
+    wait_until(Duration::from_secs(5), "MONITOR listens", || {
+        seen("ring-reads-start")
+    });
+    during();
+    wait_until(Duration::from_secs(5), "MONITOR caught up", || {
+        seen("ring-reads-end")
+    });
+    monitor.kill().unwrap();
+    monitor.wait().unwrap();
+    let text = std::fs::read_to_string(&log.0).unwrap();
+    let (_, watched) = text.split_once("ring-reads-start").unwrap();
+    let (watched, _) = watched.split_once("ring-reads-end").unwrap();
+    watched
+        .lines()
+        .filter(|line| line.contains("\"GET\" \"vaulttoken:server:keys\""))
+        .count()
 }
 
 /// A client-authenticated `POST`.
@@ -307,4 +349,100 @@ fn rotation_and_retirement_do_not_wedge_when_redis_loses_the_ring() {
         kids(&b) == [new_kid.clone()]
     });
     assert_eq!(keys(&a), keys(&b));
+}
+
+/// After a rotation on A, B (polling only every 300 s) verifies a token of
+/// the new key at once; a flood of tokens naming made-up kids costs at most
+/// one Redis read per second.
+#[test]
+fn an_unknown_kid_is_looked_up_at_once_and_a_flood_of_them_is_rate_limited() {
+    if !redis_support::redis_available(
+        "an_unknown_kid_is_looked_up_at_once_and_a_flood_of_them_is_rate_limited",
+    ) {
+        return;
+    }
+    let redis = redis_support::RedisServer::start();
+    let url = redis.url();
+    let a = start(&url, true, "300");
+    let b = start(&url, false, "300");
+    // D polls every second and serves `/keys` from what it polled: the
+    // pick-up time without the lookup.
+    let d = start(&url, false, "1");
+
+    let (status, rotated) = admin(&a, "/keys/rotate", None);
+    let rotated_at = Instant::now();
+    assert_eq!(status, 200, "{rotated}");
+    let new_kid = rotated["active"].as_str().unwrap().to_owned();
+    let (status, pair) = post(&a, "/token", &json!({ "subject": "alice" }));
+    assert_eq!(status, 200, "{pair}");
+    let token = pair["access_token"].as_str().unwrap().to_owned();
+    let looked_up = Instant::now();
+    assert!(
+        active(&b, &token),
+        "B calls a token of the new key inactive"
+    );
+    let with_lookup = looked_up.elapsed();
+    assert_eq!(keys(&b)["active"], new_kid.as_str());
+    let by_poll = wait_until(Duration::from_secs(5), "D polls the rotation", || {
+        keys(&d)["active"] == new_kid.as_str()
+    });
+    eprintln!(
+        "pick-up after a rotation elsewhere: {with_lookup:?} with the lookup (one introspection), \
+         {by_poll:?} by a 1 s poll ({:?} after the rotation)",
+        rotated_at.elapsed()
+    );
+
+    // D's polls would count below.
+    drop(d);
+
+    // 200 tokens naming kids no ring holds, from 8 clients at once.
+    let made_up: Vec<String> = (0..200)
+        .map(|_| {
+            let ring = SigningKeyRing::new(time::Duration::minutes(15)).unwrap();
+            ring.promote(&ring.add(SecretKey::generate().unwrap()).unwrap())
+                .unwrap();
+            sign(ring)
+        })
+        .collect();
+    // The lookup above is more than an interval ago.
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut took = Duration::ZERO;
+    let reads = ring_reads(&redis, || {
+        let flood = Instant::now();
+        std::thread::scope(|scope| {
+            for chunk in made_up.chunks(25) {
+                let b = &b;
+                scope.spawn(move || {
+                    for token in chunk {
+                        assert!(!active(b, token));
+                    }
+                });
+            }
+        });
+        took = flood.elapsed();
+    });
+    eprintln!("a flood of 200 made-up kids over {took:?}: {reads} read(s) of the ring");
+    // Looked up, and at most once per started second of the flood.
+    let bound = usize::try_from(took.as_secs()).unwrap() + 1;
+    assert!((1..=bound).contains(&reads), "{reads} reads over {took:?}");
+    // The real token still verifies.
+    assert!(active(&b, &token));
+
+    // A revocation on B of a token from a key rotated in on A meanwhile is
+    // looked up too: it revokes, it is not skipped as an unknown token.
+    std::thread::sleep(Duration::from_millis(1100));
+    let (status, rotated) = admin(&a, "/keys/rotate", None);
+    assert_eq!(status, 200, "{rotated}");
+    let (status, pair) = post(&a, "/token", &json!({ "subject": "bob" }));
+    assert_eq!(status, 200, "{pair}");
+    let (status, _) = post(
+        &b,
+        "/token/revoke",
+        &json!({ "token": pair["access_token"] }),
+    );
+    assert_eq!(status, 200);
+    assert!(
+        !active(&a, pair["access_token"].as_str().unwrap()),
+        "the revocation on B was skipped"
+    );
 }
