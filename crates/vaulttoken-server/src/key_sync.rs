@@ -108,8 +108,8 @@ impl KeySource {
             };
             let file_text = read_file(&self.path).map_err(|err| start_error(err.0))?;
             let (mut keys, mut publish) = match (&shared_text, &file_text) {
-                (Some(shared), Some(file)) if shared != file => self.newer(shared, file)?,
-                (Some(text), _) => (self.parse(text)?, false),
+                (Some(shared), Some(file)) => self.newer(shared, file)?,
+                (Some(text), None) => (self.parse(text)?, false),
                 (None, Some(text)) => (self.parse(text)?, true),
                 (None, None) if self.create => {
                     tracing::warn!(path = %self.path.display(), "creating new keys");
@@ -147,11 +147,11 @@ impl KeySource {
         ))
     }
 
-    /// Of a shared document and a different key file, the one to start
-    /// with, and whether it must be published over the shared one: the
-    /// shared one unless the file's refuses it (see
-    /// [`Keys::check_against`]). A key file that cannot be opened is
-    /// replaced by the shared document, as before versions.
+    /// Of a shared document and a key file, the one to start with, and
+    /// whether it must be published over the shared one: the shared one
+    /// unless the file's refuses it (see [`Keys::check_against`]). A key
+    /// file that cannot be opened is replaced by the shared document, as
+    /// before versions.
     fn newer(&self, shared: &str, file: &str) -> Result<(Keys, bool), StartError> {
         let shared = self.parse(shared)?;
         let file = match self.parse(file) {
@@ -410,6 +410,8 @@ impl LiveKeys {
             return true;
         }
         let now = tokio::time::Instant::now();
+        // `<=` for `<` is an equivalent mutant: they differ only for a read
+        // exactly one interval (to the nanosecond) after the last.
         if last.is_some_and(|at| now.duration_since(at) < UNKNOWN_KID_LOOKUP_INTERVAL) {
             return false;
         }

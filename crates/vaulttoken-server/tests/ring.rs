@@ -446,3 +446,102 @@ fn an_unknown_kid_is_looked_up_at_once_and_a_flood_of_them_is_rate_limited() {
         "the revocation on B was skipped"
     );
 }
+
+/// An admin `POST` to an in-process server.
+async fn admin_in_process(server: &server::Server, path: &str, body: &Value) -> server::Answer {
+    let request = axum::http::Request::post(path)
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    server::send(&server.app, request).await
+}
+
+/// The recorded events at `level` whose message contains `text`.
+fn logged(
+    recorder: &vaulttoken_test_redis::EventRecorder,
+    level: tracing::Level,
+    text: &str,
+) -> usize {
+    recorder
+        .events()
+        .iter()
+        .filter(|event| event.level == level)
+        .filter(|event| {
+            event
+                .fields
+                .get("message")
+                .is_some_and(|m| m.contains(text))
+        })
+        .count()
+}
+
+/// Waits (letting the poll run) until `done` holds, at most 10 s.
+async fn settle(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(10), "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// What the poll logs, and repairs: a shared ring that brings a retired key
+/// back (`ERROR`, then `WARN` and republished), and a missing one (`WARN`,
+/// republished).
+#[tokio::test]
+async fn a_refused_or_missing_shared_ring_is_logged_and_republished() {
+    if !redis_support::redis_available("a_refused_or_missing_shared_ring_is_logged_and_republished")
+    {
+        return;
+    }
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let redis = redis_support::RedisServer::start();
+        let url = redis.url();
+        let a =
+            server::Server::with(&[("REDIS_URL", &url), ("VAULTTOKEN_KEYS_POLL_SECS", "1")]).await;
+        let shared = || redis.cli(&["GET", "vaulttoken:server:keys"]);
+        let old_kid = a.get("/keys").await.body["active"].clone();
+        let snapshot = shared();
+        let rotated = admin_in_process(&a, "/keys/rotate", &json!({})).await;
+        assert_eq!(rotated.status, 200, "{:?}", rotated.body);
+        let retired = admin_in_process(&a, "/keys/retire", &json!({ "kid": old_kid })).await;
+        assert_eq!(retired.status, 200, "{:?}", retired.body);
+        let newest = shared();
+
+        let recorder = vaulttoken_test_redis::EventRecorder::default();
+        let _guard = recorder.install();
+        assert_eq!(
+            redis
+                .command(&["SET", "vaulttoken:server:keys", snapshot.trim_end()])
+                .as_deref(),
+            Some("+OK")
+        );
+        settle("the older ring is replaced", || shared() == newest).await;
+        assert_eq!(
+            logged(&recorder, tracing::Level::ERROR, "holds a retired key"),
+            1,
+            "{:?}",
+            recorder.events()
+        );
+        assert_eq!(
+            logged(&recorder, tracing::Level::WARN, "is not taken up"),
+            1
+        );
+        assert_eq!(
+            a.get("/keys").await.body["keys"].as_object().unwrap().len(),
+            1
+        );
+
+        assert_eq!(
+            redis.command(&["DEL", "vaulttoken:server:keys"]).as_deref(),
+            Some(":1")
+        );
+        settle("the missing ring is republished", || shared() == newest).await;
+        assert_eq!(
+            logged(&recorder, tracing::Level::WARN, "missing from Redis"),
+            1
+        );
+    })
+    .await
+    .unwrap();
+}
