@@ -545,3 +545,39 @@ async fn a_refused_or_missing_shared_ring_is_logged_and_republished() {
     .await
     .unwrap();
 }
+
+/// Instances that start at once on an empty Redis, each allowed to create
+/// keys, race to publish: the losers start over from the winner's ring, so
+/// all serve one ring.
+#[tokio::test]
+async fn instances_that_start_at_once_on_an_empty_redis_agree_on_one_ring() {
+    if !redis_support::redis_available(
+        "instances_that_start_at_once_on_an_empty_redis_agree_on_one_ring",
+    ) {
+        return;
+    }
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let redis = redis_support::RedisServer::start();
+        let url = redis.url();
+        let settings = [
+            ("REDIS_URL", url.as_str()),
+            ("VAULTTOKEN_KEYS_POLL_SECS", "300"),
+        ];
+        let (a, b, c, d) = tokio::join!(
+            server::Server::with(&settings),
+            server::Server::with(&settings),
+            server::Server::with(&settings),
+            server::Server::with(&settings),
+        );
+        let first = a.get("/keys").await.body;
+        for other in [&b, &c, &d] {
+            assert_eq!(other.get("/keys").await.body, first);
+        }
+        let shared = redis.cli(&["GET", "vaulttoken:server:keys"]);
+        for file in [&a.file, &b.file, &c.file, &d.file] {
+            assert_eq!(std::fs::read_to_string(&file.0).unwrap(), shared.trim_end());
+        }
+    })
+    .await
+    .unwrap();
+}
