@@ -355,7 +355,8 @@ pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<
         let _ = std::fs::remove_file(&temp);
     }
     result?;
-    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty())
+    // A bare file name's parent is "", which does not open: nothing to sync.
+    if let Some(dir) = path.parent()
         && let Ok(dir) = std::fs::File::open(dir)
     {
         let _ = dir.sync_all();
