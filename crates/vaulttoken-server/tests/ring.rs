@@ -581,3 +581,56 @@ async fn instances_that_start_at_once_on_an_empty_redis_agree_on_one_ring() {
     .await
     .unwrap();
 }
+
+/// A fresh access token of the client with `jti`, signed by the active key
+/// of `ring`, its length as near `len` from below as the encoding allows.
+fn sign_sized(ring: &Arc<SigningKeyRing>, jti: &str, len: usize) -> String {
+    let service = PublicService::from_ring(Arc::clone(ring)).build();
+    let mut best = String::new();
+    // About 4 characters per 3 bytes: start a little below the size.
+    for pad in (len * 3 / 4).saturating_sub(300)..len {
+        let claims = Claims::builder()
+            .subject("mallory")
+            .claim("client_id", CLIENT)
+            .claim("pad", "x".repeat(pad))
+            .token_id(jti)
+            .expires_in(time::Duration::minutes(10))
+            .build()
+            .unwrap();
+        let token = service.encode_with(&claims, &Footer::None, b"").unwrap();
+        if token.len() > len {
+            break;
+        }
+        best = token;
+    }
+    best
+}
+
+/// Introspection and revocation take tokens up to 8 KiB: a valid token of
+/// exactly 8192 bytes is active and revoked; one longer is neither decoded
+/// nor revoked (its `jti` stays usable by a shorter token).
+#[test]
+fn tokens_up_to_8_kib_are_decoded_and_longer_ones_are_not() {
+    if !redis_support::redis_available("tokens_up_to_8_kib_are_decoded_and_longer_ones_are_not") {
+        return;
+    }
+    let redis = redis_support::RedisServer::start();
+    let a = start(&redis.url(), true, "300");
+    let ring = Arc::new(access_ring(
+        &std::fs::read_to_string(&a.key_file().0).unwrap(),
+    ));
+    let limit = sign_sized(&ring, "jti-at-the-limit", 8192);
+    assert_eq!(limit.len(), 8192);
+    assert!(active(&a, &limit));
+    let (status, _) = post(&a, "/token/revoke", &json!({ "token": limit }));
+    assert_eq!(status, 200);
+    assert!(!active(&a, &limit), "the 8192-byte token was not revoked");
+
+    let long = sign_sized(&ring, "jti-too-long", 9000);
+    assert!(long.len() > 8192);
+    let short = sign_sized(&ring, "jti-too-long", 1000);
+    assert!(!active(&a, &long));
+    let (status, _) = post(&a, "/token/revoke", &json!({ "token": long }));
+    assert_eq!(status, 200);
+    assert!(active(&a, &short), "a token over 8192 bytes was revoked");
+}
