@@ -184,12 +184,20 @@ impl AccessKeys {
     /// active key keeps verifying) and every key past its lifetime retired.
     /// The live ring is untouched; the caller saves the result and swaps in a
     /// ring imported from it.
-    pub(crate) fn rotated_ring(&self, kek: &LocalKey) -> Result<String, Error> {
+    pub(crate) fn rotated_ring(&self, kek: &LocalKey) -> Result<StagedRing, Error> {
         match self {
             Self::Public { ring, .. } => rotated(ring, kek),
             Self::Local { ring, .. } => rotated(ring, kek),
         }
     }
+}
+
+/// A changed ring, saved and not applied: the wrapped document and the ids
+/// of the keys the change removed.
+#[derive(Debug)]
+pub(crate) struct StagedRing {
+    pub(crate) wrapped: String,
+    pub(crate) retired: Vec<String>,
 }
 
 /// Why a key cannot be retired.
@@ -207,7 +215,11 @@ impl AccessKeys {
     /// The ring without the key `kid`, saved (wrapped with `kek`) and not
     /// applied: tokens it signed stop verifying once it is in force. The
     /// active key is refused.
-    pub(crate) fn retired_ring(&self, kek: &LocalKey, kid: &str) -> Result<String, RetireRefusal> {
+    pub(crate) fn retired_ring(
+        &self,
+        kek: &LocalKey,
+        kid: &str,
+    ) -> Result<StagedRing, RetireRefusal> {
         match self {
             Self::Public { ring, .. } => retired(ring, kek, kid),
             Self::Local { ring, .. } => retired(ring, kek, kid),
@@ -219,7 +231,7 @@ fn retired<K: FreshKey>(
     live: &KeyRing<K>,
     kek: &LocalKey,
     kid: &str,
-) -> Result<String, RetireRefusal> {
+) -> Result<StagedRing, RetireRefusal> {
     let Some((id, _)) = live.keys().into_iter().find(|(id, _)| id.as_str() == kid) else {
         return Err(RetireRefusal::Unknown);
     };
@@ -233,13 +245,23 @@ fn retired<K: FreshKey>(
     staged
         .retire_immediately(&id)
         .map_err(RetireRefusal::Keys)?;
-    staged.export_wrapped(kek).map_err(RetireRefusal::Keys)
+    Ok(StagedRing {
+        wrapped: staged.export_wrapped(kek).map_err(RetireRefusal::Keys)?,
+        retired: vec![id.as_str().to_owned()],
+    })
 }
 
-fn rotated<K: FreshKey>(live: &KeyRing<K>, kek: &LocalKey) -> Result<String, Error> {
+fn rotated<K: FreshKey>(live: &KeyRing<K>, kek: &LocalKey) -> Result<StagedRing, Error> {
     let staged = KeyRing::<K>::import_wrapped(&live.export_wrapped(kek)?, kek, &live.settings())?;
     let id = staged.add(K::generate()?)?;
     staged.promote(&id)?;
-    staged.retire_expired();
-    staged.export_wrapped(kek)
+    let retired = staged
+        .retire_expired()
+        .iter()
+        .map(|id| id.as_str().to_owned())
+        .collect();
+    Ok(StagedRing {
+        wrapped: staged.export_wrapped(kek)?,
+        retired,
+    })
 }

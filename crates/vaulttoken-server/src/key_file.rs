@@ -5,18 +5,28 @@
 //! ```text
 //! {
 //!   "format": "vaulttoken-server.keys.v1",
+//!   "version": 7,
 //!   "access_purpose": "public",
 //!   "access_ring": "{\"paserk_key_ring\":\"k4.secret\",…}",
 //!   "refresh_keys": { "web": "k4.local-wrap.pie.…" },
-//!   "trust_key": "k4.local-wrap.pie.…"
+//!   "trust_key": "k4.local-wrap.pie.…",
+//!   "retired_kids": ["k4.pid.…"]
 //! }
 //! ```
+//!
+//! The document has an order: `version` grows by one on every change, so of
+//! two documents the older is known (a document written before versions
+//! reads as version 0). `retired_kids` remembers the access keys removed
+//! from the ring (the last [`MAX_RETIRED_KIDS`], most recent last), so a
+//! document that would bring one back is recognised and refused (see
+//! [`Keys::check_against`]).
 //!
 //! Each client's refresh tokens are sealed with its own key, so a refresh
 //! token issued to one client does not even decode for another: it can
 //! neither be refreshed nor revoked by it (RFC 6749 §6). A client new to the
 //! configuration gets a key at start, and the file is saved again.
 
+use core::fmt;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
@@ -34,25 +44,60 @@ use crate::config::AccessPurpose;
 const FORMAT: &str = "vaulttoken-server.keys.v1";
 /// The largest key file read.
 const MAX_FILE_LEN: u64 = 8 * 1024 * 1024;
+/// How many retired access key ids a document remembers (the most recent;
+/// about 60 bytes each, so at most some 15 KiB). A rotation retires the keys
+/// past their lifetime, usually one: 256 covers years of rotations. An id
+/// forgotten is still kept out by the version order, which refuses any
+/// older document.
+pub(crate) const MAX_RETIRED_KIDS: usize = 256;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Document {
     format: String,
+    /// Absent in documents written before versions: 0.
+    #[serde(default)]
+    version: u64,
     access_purpose: String,
     access_ring: String,
     refresh_keys: BTreeMap<String, String>,
     trust_key: String,
+    /// Absent in documents written before versions: none.
+    #[serde(default)]
+    retired_kids: Vec<String>,
 }
 
-/// The non-secret parts of a key document: the purpose, the wrapped refresh
-/// and trust keys (they never change), and the document's exact text.
+/// The non-secret parts of a key document: its version, the purpose, the
+/// wrapped refresh and trust keys (they never change), the retired access
+/// key ids it remembers, and the document's exact text.
 #[derive(Debug, Clone)]
 pub(crate) struct KeyMeta {
+    version: u64,
     purpose: AccessPurpose,
     refresh_wrapped: BTreeMap<String, String>,
     trust_wrapped: String,
+    retired: Vec<String>,
     document: String,
+}
+
+/// Why a key document is not taken up in place of the one held.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Stale {
+    /// Its ring holds a key the held document retired.
+    Revives { kid: String },
+    /// Its version is lower than the held one's.
+    Older { seen: u64, held: u64 },
+}
+
+impl fmt::Display for Stale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Revives { kid } => write!(f, "it holds the retired key {kid} again"),
+            Self::Older { seen, held } => {
+                write!(f, "it is version {seen}, older than version {held}")
+            }
+        }
+    }
 }
 
 /// The keys a server runs with, opened.
@@ -79,15 +124,41 @@ impl KeyMeta {
         &self.document
     }
 
-    /// The document with `access_ring` (wrapped) in place of the current
-    /// ring and the same other keys.
-    pub(crate) fn with_access_ring(&self, access_ring: &str) -> Result<String, KeyFileError> {
+    /// The document's version.
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The next document: `access_ring` (wrapped) in place of the current
+    /// ring, the same other keys, the version one higher, and `retired`
+    /// (the ids the new ring no longer holds) remembered.
+    pub(crate) fn next(&self, access_ring: &str, retired: &[String]) -> Result<Self, KeyFileError> {
+        let mut next = self.clone();
+        next.version = self
+            .version
+            .checked_add(1)
+            .ok_or_else(|| fail("the key document's version cannot grow any more"))?;
+        for kid in retired {
+            if !next.retired.contains(kid) {
+                next.retired.push(kid.clone());
+            }
+        }
+        let excess = next.retired.len().saturating_sub(MAX_RETIRED_KIDS);
+        next.retired.drain(..excess);
+        next.document = next.render(access_ring)?;
+        Ok(next)
+    }
+
+    /// This document's fields with `access_ring` (wrapped), as text.
+    fn render(&self, access_ring: &str) -> Result<String, KeyFileError> {
         let document = Document {
             format: FORMAT.to_owned(),
+            version: self.version,
             access_purpose: self.purpose.name().to_owned(),
             access_ring: access_ring.to_owned(),
             refresh_keys: self.refresh_wrapped.clone(),
             trust_key: self.trust_wrapped.clone(),
+            retired_kids: self.retired.clone(),
         };
         serde_json::to_string_pretty(&document)
             .map_err(|_| fail("the key document could not be written"))
@@ -132,17 +203,53 @@ impl Keys {
             refresh.insert(client.clone(), key);
         }
         let trust = LocalKey::from_paserk_wrapped(&document.trust_key, kek).map_err(wrong_kek)?;
+        if document.retired_kids.len() > MAX_RETIRED_KIDS {
+            return Err(fail("the key document remembers too many retired keys"));
+        }
+        if access
+            .key_ids()
+            .iter()
+            .any(|kid| document.retired_kids.contains(kid))
+        {
+            return Err(fail(
+                "the key document's ring holds a key it lists as retired",
+            ));
+        }
         Ok(Self {
             access,
             refresh,
             trust,
             meta: KeyMeta {
+                version: document.version,
                 purpose,
                 refresh_wrapped: document.refresh_keys,
                 trust_wrapped: document.trust_key,
+                retired: document.retired_kids,
                 document: text.to_owned(),
             },
         })
+    }
+
+    /// Whether these keys (a document seen elsewhere) may replace the ones
+    /// of `held`: never if the ring holds a key `held` retired, nor if the
+    /// document is older. A document of the same version is taken (it is
+    /// not older; the shared one wins a tie, so the fleet converges).
+    pub(crate) fn check_against(&self, held: &KeyMeta) -> Result<(), Stale> {
+        if let Some(kid) = self
+            .access
+            .key_ids()
+            .into_iter()
+            .find(|kid| held.retired.contains(kid))
+        {
+            return Err(Stale::Revives { kid });
+        }
+        if self.meta.version < held.version {
+            return Err(Stale::Older {
+                seen: self.meta.version,
+                held: held.version,
+            });
+        }
+        Ok(())
     }
 
     /// Fresh keys: an access ring with one active key and a trust key (the
@@ -158,13 +265,15 @@ impl Keys {
             .map_err(keys_failed)?;
         let trust = LocalKey::generate().map_err(keys_failed)?;
         let mut meta = KeyMeta {
+            version: 0,
             purpose,
             refresh_wrapped: BTreeMap::new(),
             trust_wrapped: trust.to_paserk_wrapped(kek).map_err(keys_failed)?,
+            retired: Vec::new(),
             document: String::new(),
         };
         let ring = access.export_wrapped(kek).map_err(keys_failed)?;
-        meta.document = meta.with_access_ring(&ring)?;
+        meta.document = meta.render(&ring)?;
         Ok(Self {
             access,
             refresh: BTreeMap::new(),
@@ -196,7 +305,7 @@ impl Keys {
         }
         if added {
             let ring = self.access.export_wrapped(kek).map_err(keys_failed)?;
-            self.meta.document = self.meta.with_access_ring(&ring)?;
+            self.meta = self.meta.next(&ring, &[])?;
         }
         Ok(added)
     }
@@ -246,7 +355,8 @@ pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<
         let _ = std::fs::remove_file(&temp);
     }
     result?;
-    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty())
+    // A bare file name's parent is "", which does not open: nothing to sync.
+    if let Some(dir) = path.parent()
         && let Ok(dir) = std::fs::File::open(dir)
     {
         let _ = dir.sync_all();
@@ -341,6 +451,153 @@ mod tests {
         let err = read_file(&path).unwrap_err();
         assert_eq!(err.0, "the key file is too large");
         std::fs::remove_file(&path).unwrap();
+    }
+
+    fn open(text: &str, kek: &LocalKey) -> Keys {
+        Keys::parse(
+            text,
+            kek,
+            AccessPurpose::Public,
+            Duration::hours(1),
+            &store(),
+        )
+        .unwrap()
+    }
+
+    fn fresh(kek: &LocalKey) -> Keys {
+        Keys::generate(kek, AccessPurpose::Public, Duration::hours(1), &store()).unwrap()
+    }
+
+    fn kid(n: usize) -> String {
+        format!("k4.pid.retired-{n:04}")
+    }
+
+    #[test]
+    fn every_change_raises_the_version_and_remembers_what_it_retired() {
+        let kek = LocalKey::generate().unwrap();
+        let mut keys = fresh(&kek);
+        assert_eq!(keys.meta.version(), 0);
+        assert!(keys.add_missing_clients(&["web"], &kek).unwrap());
+        assert_eq!(keys.meta.version(), 1);
+        assert!(!keys.add_missing_clients(&["web"], &kek).unwrap());
+        assert_eq!(keys.meta.version(), 1);
+
+        let ring = keys.access.export_wrapped(&kek).unwrap();
+        let next = keys.meta.next(&ring, &[kid(1), kid(2)]).unwrap();
+        let again = next.next(&ring, &[kid(2), kid(3)]).unwrap();
+        let opened = open(again.document(), &kek);
+        assert_eq!(opened.meta.version(), 3);
+        assert_eq!(opened.meta.retired, [kid(1), kid(2), kid(3)]);
+        assert_eq!(opened.meta.refresh_wrapped, keys.meta.refresh_wrapped);
+
+        // Newer and equal documents are taken up, older ones are not.
+        assert_eq!(opened.check_against(&next), Ok(()));
+        assert_eq!(opened.check_against(&opened.meta), Ok(()));
+        let older = open(next.document(), &kek);
+        assert_eq!(
+            older.check_against(&opened.meta),
+            Err(Stale::Older { seen: 2, held: 3 })
+        );
+        assert_eq!(
+            Stale::Older { seen: 2, held: 3 }.to_string(),
+            "it is version 2, older than version 3"
+        );
+    }
+
+    #[test]
+    fn a_newer_document_that_holds_a_retired_key_is_refused() {
+        let kek = LocalKey::generate().unwrap();
+        let keys = fresh(&kek);
+        let active = keys.access.key_ids().remove(0);
+        let ring = keys.access.export_wrapped(&kek).unwrap();
+        // Held: version 1, which retired the key; seen: version 2, with it.
+        let held = keys
+            .meta
+            .next(&ring, std::slice::from_ref(&active))
+            .unwrap();
+        let seen = open(
+            keys.meta
+                .next(&ring, &[])
+                .unwrap()
+                .next(&ring, &[])
+                .unwrap()
+                .document(),
+            &kek,
+        );
+        assert_eq!(seen.meta.version(), 2);
+        assert_eq!(
+            seen.check_against(&held),
+            Err(Stale::Revives { kid: active })
+        );
+        assert_eq!(
+            Stale::Revives {
+                kid: "k4.pid.x".into()
+            }
+            .to_string(),
+            "it holds the retired key k4.pid.x again"
+        );
+    }
+
+    #[test]
+    fn a_document_without_a_version_reads_as_version_0() {
+        let kek = LocalKey::generate().unwrap();
+        let keys = fresh(&kek);
+        let mut document: serde_json::Value = serde_json::from_str(keys.meta.document()).unwrap();
+        let fields = document.as_object_mut().unwrap();
+        assert_eq!(fields.remove("version"), Some(serde_json::json!(0)));
+        assert_eq!(fields.remove("retired_kids"), Some(serde_json::json!([])));
+        let legacy = open(&document.to_string(), &kek);
+        assert_eq!(legacy.meta.version(), 0);
+        assert!(legacy.meta.retired.is_empty());
+        assert_eq!(legacy.access.key_ids(), keys.access.key_ids());
+    }
+
+    #[test]
+    fn the_last_256_retired_ids_are_remembered() {
+        let kek = LocalKey::generate().unwrap();
+        let keys = fresh(&kek);
+        let ring = keys.access.export_wrapped(&kek).unwrap();
+        let many: Vec<String> = (0..=MAX_RETIRED_KIDS).map(kid).collect();
+        let next = keys.meta.next(&ring, &many).unwrap();
+        assert_eq!(next.retired.len(), MAX_RETIRED_KIDS);
+        assert_eq!(next.retired.first(), Some(&kid(1)));
+        assert_eq!(next.retired.last(), Some(&kid(MAX_RETIRED_KIDS)));
+        let opened = open(next.document(), &kek);
+        assert_eq!(opened.meta.retired, next.retired);
+
+        // A document that remembers more is refused.
+        let mut document: serde_json::Value = serde_json::from_str(next.document()).unwrap();
+        document["retired_kids"] = serde_json::json!(many);
+        let err = Keys::parse(
+            &document.to_string(),
+            &kek,
+            AccessPurpose::Public,
+            Duration::hours(1),
+            &store(),
+        )
+        .unwrap_err();
+        assert_eq!(err.0, "the key document remembers too many retired keys");
+    }
+
+    #[test]
+    fn a_document_whose_ring_holds_a_key_it_retired_is_refused() {
+        let kek = LocalKey::generate().unwrap();
+        let keys = fresh(&kek);
+        let ring = keys.access.export_wrapped(&kek).unwrap();
+        let active = keys.access.key_ids().remove(0);
+        let broken = keys.meta.next(&ring, &[active]).unwrap();
+        let err = Keys::parse(
+            broken.document(),
+            &kek,
+            AccessPurpose::Public,
+            Duration::hours(1),
+            &store(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            "the key document's ring holds a key it lists as retired"
+        );
     }
 
     #[test]

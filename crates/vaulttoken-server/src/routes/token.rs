@@ -185,12 +185,13 @@ pub(crate) async fn revoke(
         return Ok(done());
     }
     let unavailable = |err: &Error| matches!(err, Error::Store(_));
-    let keys = state.keys.access();
     let implicit = state
         .binding
         .assertion(binding.as_ref())
         .map_err(|err| internal(&err))?;
-    match keys.decode(&request.token, &implicit).await {
+    // A token of a key rotated in elsewhere is looked up, not skipped.
+    let (keys, decoded) = state.keys.decode(&request.token, &implicit).await;
+    match decoded {
         Ok(access) => {
             if access.claims().custom_str(CLIENT_CLAIM) != Some(request.client_id.as_str()) {
                 return Err(OAuthError::unauthorized_client());
@@ -248,7 +249,9 @@ pub(crate) async fn introspect(
         .binding
         .assertion(binding.as_ref())
         .map_err(|err| internal(&err))?;
-    match state.keys.access().decode(&request.token, &implicit).await {
+    // A token of a key rotated in elsewhere is looked up before it is
+    // called inactive.
+    match state.keys.decode(&request.token, &implicit).await.1 {
         Ok(token) => {
             let claims = token.claims();
             let time = |at: Option<OffsetDateTime>| at.map(OffsetDateTime::unix_timestamp);
