@@ -102,7 +102,9 @@ impl KeySource {
         for _ in 0..START_ATTEMPTS {
             let shared_text = match &self.shared {
                 Some(shared) => shared.get().await.map_err(|err| {
-                    StartError::new(format!("REDIS_URL: reading the shared keys: {err}"))
+                    StartError::new(format!(
+                        "Redis (REDIS_URL or REDIS_CLUSTER_URLS): reading the shared keys: {err}"
+                    ))
                 })?,
                 None => None,
             };
@@ -130,7 +132,9 @@ impl KeySource {
                     .replace(shared_text.as_deref(), keys.meta.document())
                     .await
                     .map_err(|err| {
-                        StartError::new(format!("REDIS_URL: publishing the keys: {err}"))
+                        StartError::new(format!(
+                            "Redis (REDIS_URL or REDIS_CLUSTER_URLS): publishing the keys: {err}"
+                        ))
                     })?;
                 if !published {
                     continue;
@@ -143,7 +147,7 @@ impl KeySource {
             return Ok(keys);
         }
         Err(StartError::new(
-            "REDIS_URL: the shared keys kept changing while starting",
+            "Redis (REDIS_URL or REDIS_CLUSTER_URLS): the shared keys kept changing while starting",
         ))
     }
 
