@@ -77,12 +77,19 @@ impl ReadOnlyCall<'_> {
 
     /// Runs the script on the primary of its first key's slot (the server
     /// itself on a single server): by hash, then by source if the server
-    /// answers `NOSCRIPT`.
+    /// answers `NOSCRIPT`. An error reply is an error (a cluster connection
+    /// answers a routed command's error reply as a value).
     pub(crate) async fn run(&self, connection: &Connection) -> RedisResult<Value> {
         let key = self.keys.first().map_or("", String::as_str);
-        match connection.query_at(key, self.by_hash()).await {
+        let send = |command| async move {
+            connection
+                .query_at(key, command)
+                .await
+                .and_then(Value::extract_error)
+        };
+        match send(self.by_hash()).await {
             Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                connection.query_at(key, self.by_source()).await
+                send(self.by_source()).await
             }
             answer => answer,
         }

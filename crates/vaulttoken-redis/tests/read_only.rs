@@ -15,7 +15,9 @@ use vaulttoken::service::VerifiedToken;
 use vaulttoken::store::{Check, NewFamily, Rotation, TokenState, TokenStore};
 use vaulttoken::{Claims, Error, LocalKey, LocalService};
 use vaulttoken_redis::{RedisStore, StoreOptions};
-use vaulttoken_test_redis::{EventRecorder, RedisServer, all_calls_but_info, redis_available};
+use vaulttoken_test_redis::{
+    EventRecorder, RedisCluster, RedisServer, all_calls_but_info, command_calls, redis_available,
+};
 
 const BOUND: Duration = Duration::from_secs(60);
 
@@ -359,6 +361,68 @@ async fn after_a_data_loss_the_resource_server_refuses_older_tokens() {
             "the loss stays on record"
         );
         assert_eq!(recorder.events_named("store_data_lost").len(), 2);
+    })
+    .await
+    .expect("bounded in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_cluster_store_checks_every_primary() {
+    if !redis_available("a_read_only_cluster_store_checks_every_primary") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let cluster = RedisCluster::start();
+        let writer = RedisStore::connect_cluster(cluster.urls(), StoreOptions::default())
+            .await
+            .expect("the token server's store");
+        let keys = |cluster: &RedisCluster| -> u64 {
+            cluster
+                .nodes
+                .iter()
+                .map(|node| node.cli(&["DBSIZE"]).trim().parse::<u64>().expect("DBSIZE"))
+                .sum()
+        };
+        let before = keys(&cluster);
+        let reader =
+            RedisStore::connect_cluster(cluster.urls(), StoreOptions::default().read_only(true))
+                .await
+                .expect("a read-only cluster store");
+        assert_eq!(keys(&cluster), before, "connect wrote nothing");
+
+        let now = SystemClock.now();
+        let until = now + time::Duration::minutes(5);
+        // Subjects in slots of every primary.
+        let subjects: Vec<String> = (0..24).map(|n| format!("user-{n}")).collect();
+        for subject in &subjects {
+            writer
+                .revoke(Some(subject), "revoked", until)
+                .await
+                .expect("revoke");
+        }
+        for subject in &subjects {
+            let revoked = Check::token(Some(subject), "revoked").issued_at(now);
+            assert_eq!(reader.check(&revoked).await, Ok(TokenState::Revoked));
+            let live = Check::token(Some(subject), "live").issued_at(now);
+            assert_eq!(reader.check(&live).await, Ok(TokenState::Live));
+        }
+        for node in &cluster.nodes {
+            assert!(
+                command_calls(node, "evalsha_ro") + command_calls(node, "eval_ro") > 0,
+                "every primary answered read-only scripts"
+            );
+        }
+        assert!(reader.health().await.expect("ready").data_lost.is_none());
+        assert!(matches!(
+            reader.revoke(Some("user-1"), "live", until).await,
+            Err(StoreError::Unreachable { .. })
+        ));
+        assert_eq!(
+            reader
+                .check(&Check::token(Some("user-1"), "live").issued_at(now))
+                .await,
+            Ok(TokenState::Live)
+        );
     })
     .await
     .expect("bounded in time");
