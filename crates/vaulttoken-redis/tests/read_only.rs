@@ -25,11 +25,12 @@ const READER: &str = "reader";
 const READER_PASSWORD: &str = "reader-secret";
 
 /// The ACL rules of a user that may only read the token store's keys (the
-/// default prefix; each has a hash tag after it, which the server's other
-/// keys, `vaulttoken:server:*`, do not), and run the commands a read-only store sends: the
-/// read-only scripts, the commands they call, and the connect checks
-/// (`INFO`, and `TIME` for the clock reading). `CONFIG` is not allowed: the eviction policy is then
-/// reported unchecked.
+/// default prefix, then a hash tag, which the server's other keys,
+/// `vaulttoken:server:*`, do not have) and run the commands a read-only
+/// store sends: the read-only scripts, the commands they call, and the
+/// connect checks (`INFO`, and `TIME` for the clock reading). `CONFIG` is
+/// not allowed: the eviction policy is then reported unchecked. The password
+/// is [`READER_PASSWORD`].
 const READER_RULES: [&str; 13] = [
     "on",
     ">reader-secret",
@@ -131,6 +132,7 @@ async fn a_resource_server_refuses_what_the_token_server_revoked() {
         let writer = RedisStore::connect(&server.url(), StoreOptions::default())
             .await
             .expect("the token server's store");
+        assert!(!writer.is_read_only());
         let token_server = LocalService::builder(Arc::clone(&key))
             .store(Arc::new(writer))
             .build();
@@ -281,6 +283,7 @@ async fn connecting_a_read_only_store_writes_nothing() {
             reader.check(&check).await,
             Ok(TokenState::IssuedBeforeStoreEpoch)
         );
+        assert_eq!(recorder.events_named("store_data_lost").len(), 1);
         assert_eq!(
             reader.check(&check).await,
             Ok(TokenState::IssuedBeforeStoreEpoch)
@@ -329,6 +332,11 @@ async fn after_a_data_loss_the_resource_server_refuses_older_tokens() {
             assert!(refused_as_lost(&after), "after the loss: {after:?}");
         }
         assert_eq!(server.cli(&["DBSIZE"]).trim(), "0");
+        assert_eq!(
+            recorder.events_named("store_data_lost").len(),
+            1,
+            "the checks report the loss, once"
+        );
         let health = reader_handle.health().await.expect("answers");
         assert_eq!(health.data_lost.map(|loss| loss.times), Some(1));
         assert_eq!(
@@ -423,6 +431,34 @@ async fn a_read_only_cluster_store_checks_every_primary() {
                 .await,
             Ok(TokenState::Live)
         );
+    })
+    .await
+    .expect("bounded in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_the_user_may_not_run_fails_closed() {
+    if !redis_available("a_check_the_user_may_not_run_fails_closed") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let server = server_with_reader();
+        let _writer = RedisStore::connect(&server.url(), StoreOptions::default())
+            .await
+            .expect("the token server's store");
+        let reader = read_only_store(&server).await;
+        let check = Check::token(Some("alice"), "t").issued_at(SystemClock.now());
+        assert_eq!(reader.check(&check).await, Ok(TokenState::Live));
+        // The script is cached now; the user loses GET.
+        assert_eq!(server.cli(&["ACL", "SETUSER", READER, "-get"]).trim(), "OK");
+        let by_source = command_calls(&server, "eval_ro");
+        let refused = reader.check(&check).await;
+        assert!(
+            matches!(refused, Err(StoreError::Unreachable { .. })),
+            "{refused:?}"
+        );
+        // Only NOSCRIPT is answered by sending the script's source.
+        assert_eq!(command_calls(&server, "eval_ro"), by_source);
     })
     .await
     .expect("bounded in time");
