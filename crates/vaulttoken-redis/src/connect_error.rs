@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::server_check::{MINIMUM_VERSION, ServerVersion};
+use crate::server_check::{MINIMUM_VERSION, READ_ONLY_MINIMUM_VERSION, ServerVersion};
 
 /// Why [`RedisStore::connect`](crate::RedisStore::connect) or
 /// [`RedisStore::connect_cluster`](crate::RedisStore::connect_cluster) failed.
@@ -20,6 +20,11 @@ use crate::server_check::{MINIMUM_VERSION, ServerVersion};
 /// assert_eq!(ConnectError::InvalidUrl.to_string(), "invalid Redis URL");
 /// assert!(ConnectError::NotPrimary.to_string().contains("read-only replica"));
 /// assert!(ConnectError::ClusterNode.to_string().contains("Redis Cluster node"));
+/// let err = ConnectError::ReadOnlyNeedsRedis7 { found: ServerVersion::new(6, 2, 14) };
+/// assert_eq!(
+///     err.to_string(),
+///     "Redis 6.2.14 has no read-only scripts (EVAL_RO): a read-only store needs 7.0.0 or later"
+/// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -49,6 +54,19 @@ pub enum ConnectError {
     /// The server is older than [`MINIMUM_VERSION`].
     #[error("Redis {found} is too old: this store needs {MINIMUM_VERSION} or later")]
     ServerTooOld {
+        /// The version found.
+        found: ServerVersion,
+    },
+    /// A read-only store
+    /// ([`StoreOptions::read_only`](crate::StoreOptions::read_only())) found
+    /// a server older than [`READ_ONLY_MINIMUM_VERSION`] (Redis 7), which has
+    /// no read-only scripts (`EVAL_RO`, `EVALSHA_RO`): a Redis user that may
+    /// only read could not run the check. Upgrade Redis, or give the resource
+    /// server introspection or short token lifetimes instead.
+    #[error(
+        "Redis {found} has no read-only scripts (EVAL_RO): a read-only store needs {READ_ONLY_MINIMUM_VERSION} or later"
+    )]
+    ReadOnlyNeedsRedis7 {
         /// The version found.
         found: ServerVersion,
     },

@@ -10,6 +10,7 @@ mod failure;
 mod keys;
 mod losses;
 mod options;
+mod read_only;
 mod replies;
 mod role;
 mod scripts;
@@ -24,5 +25,7 @@ pub use crate::options::{
     DEFAULT_RECONNECT_MAX_DELAY, DEFAULT_RECONNECT_MIN_DELAY, DEFAULT_RECONNECT_RETRIES,
     DEFAULT_REPLY_MARGIN, ReplicaWait, StoreOptions,
 };
-pub use crate::server_check::{EvictionPolicy, MINIMUM_VERSION, ServerCheck, ServerVersion};
+pub use crate::server_check::{
+    EvictionPolicy, MINIMUM_VERSION, READ_ONLY_MINIMUM_VERSION, ServerCheck, ServerVersion,
+};
 pub use crate::store::RedisStore;

@@ -1,7 +1,15 @@
 //! The data losses this process found: each one reported (the audit event
 //! `store_data_lost`, and an error line that says so in words) and
 //! remembered for [`TokenStore::health`](vaulttoken::store::TokenStore::health).
+//!
+//! A writing store begins the new epoch as it finds a loss, so each loss is
+//! found once. A read-only store cannot: it sees the same markers missing
+//! until a writing store begins the new epoch, so it reports a loss when it
+//! first sees a marker missing while no other is known missing
+//! ([`Losses::marker_missing`]), and the loss is over once the markers it
+//! saw missing are back ([`Losses::marker_present`], [`Losses::all_present`]).
 
+use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 
 use vaulttoken::audit;
@@ -14,7 +22,12 @@ const REASON: &str = "epoch-marker-missing";
 
 /// The losses found so far, shared by every clone of a store.
 #[derive(Debug, Default)]
-pub(crate) struct Losses(Mutex<Option<DataLoss>>);
+pub(crate) struct Losses {
+    record: Mutex<Option<DataLoss>>,
+    /// The epoch markers a read-only store saw missing and has not seen
+    /// back (at most one per cluster slot).
+    missing: Mutex<HashSet<String>>,
+}
 
 impl Losses {
     /// Reports a loss found now and remembers it.
@@ -27,7 +40,7 @@ impl Losses {
              every token issued before now is refused and its users sign in again"
         );
         let now = SystemClock.now();
-        let mut record = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut record = self.record.lock().unwrap_or_else(PoisonError::into_inner);
         *record = Some(match *record {
             Some(loss) => loss.again(now),
             None => DataLoss::new(1, now),
@@ -36,7 +49,39 @@ impl Losses {
 
     /// The losses found so far, if any.
     pub(crate) fn record(&self) -> Option<DataLoss> {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        *self.record.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A read-only store saw `marker` missing: a loss is reported if no
+    /// marker was known missing (one report per loss, however many checks
+    /// see it before a writing store begins the new epoch).
+    pub(crate) fn marker_missing(&self, marker: &str) {
+        let first = {
+            let mut missing = self.missing.lock().unwrap_or_else(PoisonError::into_inner);
+            let first = missing.is_empty();
+            missing.insert(marker.to_owned());
+            first
+        };
+        if first {
+            self.found();
+        }
+    }
+
+    /// A read-only store saw `marker` there (again).
+    pub(crate) fn marker_present(&self, marker: &str) {
+        self.missing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(marker);
+    }
+
+    /// A read-only store's readiness check found every primary's marker
+    /// there: a writing store has begun the new epoch everywhere.
+    pub(crate) fn all_present(&self) {
+        self.missing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 }
 
@@ -57,5 +102,28 @@ mod tests {
         let second = losses.record().unwrap();
         assert_eq!(second.times, 2);
         assert!(second.last_at >= first.last_at);
+    }
+
+    #[test]
+    fn a_marker_seen_missing_again_and_again_is_one_loss() {
+        let losses = Losses::default();
+        losses.marker_present("a");
+        assert_eq!(losses.record(), None);
+        losses.marker_missing("a");
+        losses.marker_missing("a");
+        losses.marker_missing("b");
+        assert_eq!(losses.record().map(|loss| loss.times), Some(1));
+        // Back, but not all of them: the same loss.
+        losses.marker_present("a");
+        losses.marker_missing("a");
+        assert_eq!(losses.record().map(|loss| loss.times), Some(1));
+        // All back: the next missing marker is a new loss.
+        losses.marker_present("a");
+        losses.marker_present("b");
+        losses.marker_missing("a");
+        assert_eq!(losses.record().map(|loss| loss.times), Some(2));
+        losses.all_present();
+        losses.marker_missing("c");
+        assert_eq!(losses.record().map(|loss| loss.times), Some(3));
     }
 }

@@ -179,6 +179,15 @@ pub struct StoreOptions {
     /// reads its own primary's clock instead (one more round trip per
     /// write), so this does not apply there.
     pub clock_sample_interval: Duration,
+    /// A store that only checks: for a resource server that sees the token
+    /// server's revocations through a Redis ACL user limited to reading the
+    /// store's keys. Its check runs as a read-only script (`EVALSHA_RO`,
+    /// Redis 7 or later), connecting writes nothing (no epoch marker is
+    /// created), and every write fails with
+    /// [`StoreError::Unreachable`](vaulttoken::error::StoreError::Unreachable)
+    /// without contacting Redis. See
+    /// [`read_only`](Self::read_only()). Defaults to `false`.
+    pub read_only: bool,
 }
 
 /// Writes wait (`WAIT`) until this many replicas have them, or fail.
@@ -230,6 +239,7 @@ impl Default for StoreOptions {
             reconnect_max_delay: DEFAULT_RECONNECT_MAX_DELAY,
             reply_margin: DEFAULT_REPLY_MARGIN,
             clock_sample_interval: DEFAULT_CLOCK_SAMPLE_INTERVAL,
+            read_only: false,
         }
     }
 }
@@ -248,6 +258,53 @@ impl StoreOptions {
     #[must_use]
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
+        self
+    }
+
+    /// Makes the store read-only (default `false`): for a resource server
+    /// that checks tokens against the token server's revocations, connected
+    /// as a Redis ACL user that may only read the store's keys, for example
+    ///
+    /// ```text
+    /// ACL SETUSER reader on >password resetkeys %R~vaulttoken:{* resetchannels -@all
+    ///     +eval_ro +evalsha_ro +get +hget +exists +info +time
+    /// ```
+    ///
+    /// (`vaulttoken` is the prefix; every key of the store has a hash tag
+    /// after it, so `vaulttoken:{*` leaves out other keys under the same
+    /// prefix). `CONFIG GET` is not needed: without it the eviction policy is
+    /// reported [`Unchecked`](crate::EvictionPolicy::Unchecked), with a
+    /// warning. What changes:
+    ///
+    /// - [`TokenStore::check`](vaulttoken::store::TokenStore::check) and
+    ///   [`TokenStore::health`](vaulttoken::store::TokenStore::health) run
+    ///   as read-only scripts (`EVALSHA_RO`, with `EVAL_RO` when the server
+    ///   does not have the script yet), so the server needs Redis 7 or later:
+    ///   connecting to an older one fails with
+    ///   [`ConnectError::ReadOnlyNeedsRedis7`](crate::ConnectError::ReadOnlyNeedsRedis7).
+    /// - Connecting writes nothing: it creates no epoch marker. Where a
+    ///   slot's marker is missing (the token server has not connected yet,
+    ///   or Redis lost its data), a check refuses every token
+    ///   as issued before the store's epoch, and reports the loss
+    ///   (`store_data_lost`) once, until the writing store begins the new
+    ///   epoch.
+    /// - Every write (revoke, consume, cutoff, supersede, family create,
+    ///   rotate and revoke) fails with
+    ///   [`StoreError::Unreachable`](vaulttoken::error::StoreError::Unreachable)
+    ///   without contacting Redis: it never pretends to succeed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use vaulttoken_redis::StoreOptions;
+    ///
+    /// let options = StoreOptions::default().read_only(true);
+    /// assert!(options.read_only);
+    /// assert!(!StoreOptions::default().read_only);
+    /// ```
+    #[must_use]
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
         self
     }
 

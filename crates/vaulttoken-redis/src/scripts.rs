@@ -27,12 +27,15 @@
 //! The scripts that decide (check, consume, rotate) take their slot's epoch
 //! marker as their last key and read it first (`epoch_guard!`): a missing
 //! marker means the slot's data is gone, so the script writes a new epoch
-//! and answers [`LOST`] without deciding anything from what it holds.
+//! and answers [`LOST`] without deciding anything from what it holds. A
+//! read-only store's check ([`READ_ONLY_CHECK`]) answers [`LOST`] and
+//! writes nothing.
 
 use std::sync::LazyLock;
 
 use redis::Script;
 
+use crate::read_only::ReadOnlyScript;
 use crate::role::PRIMARY_GUARD;
 use crate::write_deadline::DEADLINE_GUARD;
 
@@ -57,7 +60,8 @@ pub(crate) const LOST: i64 = 9;
 /// starts a new epoch, the next whole second by the server's clock (so a
 /// token issued in this second, whose `iat` is this second, is refused), and
 /// answers `9` (`lost`, wrapped as the script's answer). A marker this crate
-/// did not write answers `-2`.
+/// did not write answers `-2`. The `read_only` form writes nothing: a
+/// missing marker only answers `lost`.
 macro_rules! epoch_guard {
     ($lost:literal) => {
         concat!(
@@ -69,6 +73,18 @@ if not epoch then
             $lost,
             r"
 end
+epoch = tonumber(epoch)
+if epoch == nil then return -2 end
+"
+        )
+    };
+    (read_only $lost:literal) => {
+        concat!(
+            r"
+local epoch = redis.call('GET', KEYS[#KEYS])
+if not epoch then return ",
+            $lost,
+            r" end
 epoch = tonumber(epoch)
 if epoch == nil then return -2 end
 "
@@ -86,10 +102,22 @@ if epoch == nil then return -2 end
 /// cutoff this crate did not write, -2 an epoch this crate did not write.
 /// The order is the memory store's: id, cutoff, slot, family; then the
 /// epoch, which a token without `iat` is not compared with.
-pub(crate) static CHECK: LazyLock<Script> = LazyLock::new(|| {
-    primary_only(concat!(
-        epoch_guard!("9"),
-        r"
+pub(crate) static CHECK: LazyLock<Script> =
+    LazyLock::new(|| primary_only(&format!("{}{CHECK_BODY}", epoch_guard!("9"))));
+
+/// [`CHECK`] for a read-only store, run as a read-only script
+/// ([`ReadOnlyScript`]): the same keys, arguments and answers, but a missing
+/// epoch marker only answers [`LOST`] ([`epoch_guard!`]`(read_only …)`),
+/// leaving the new epoch to a writing store.
+pub(crate) static READ_ONLY_CHECK: LazyLock<ReadOnlyScript> = LazyLock::new(|| {
+    ReadOnlyScript::new(format!(
+        "{PRIMARY_GUARD}\n{}{CHECK_BODY}",
+        epoch_guard!(read_only "9")
+    ))
+});
+
+/// What [`CHECK`] decides after its epoch guard.
+const CHECK_BODY: &str = r"
 local entry = redis.call('GET', KEYS[1])
 if entry then
   if string.sub(entry, 1, 5) == 'used:' then return 2 end
@@ -112,9 +140,7 @@ if ARGV[4] == '1' then
 end
 if ARGV[1] ~= '' and tonumber(ARGV[1]) < epoch then return 6 end
 return 0
-",
-    ))
-});
+";
 
 /// Revokes an id until `ARGV[1]` (ms): a spent id stays spent, and the
 /// entry keeps the later of its expiry and the new one.
@@ -278,10 +304,12 @@ return 0
 
 /// The readiness probe of one slot: 1 if its epoch marker `KEYS[1]` is
 /// there, 0 if the slot's data is gone (a primary only, as every script).
-pub(crate) static PROBE: LazyLock<Script> = LazyLock::new(|| {
-    primary_only(
-        r"
+pub(crate) static PROBE: LazyLock<Script> = LazyLock::new(|| primary_only(PROBE_BODY));
+
+/// [`PROBE`] for a read-only store, run as a read-only script.
+pub(crate) static READ_ONLY_PROBE: LazyLock<ReadOnlyScript> =
+    LazyLock::new(|| ReadOnlyScript::new(format!("{PRIMARY_GUARD}\n{PROBE_BODY}")));
+
+const PROBE_BODY: &str = r"
 return redis.call('EXISTS', KEYS[1])
-",
-    )
-});
+";

@@ -25,6 +25,24 @@ pub const MINIMUM_VERSION: ServerVersion = ServerVersion {
     patch: 0,
 };
 
+/// The oldest Redis a read-only store
+/// ([`StoreOptions::read_only`](crate::StoreOptions::read_only())) runs on:
+/// 7.0, the first with read-only scripts (`EVAL_RO`, `EVALSHA_RO`).
+///
+/// # Examples
+///
+/// ```
+/// use vaulttoken_redis::{MINIMUM_VERSION, READ_ONLY_MINIMUM_VERSION, ServerVersion};
+///
+/// assert_eq!(READ_ONLY_MINIMUM_VERSION, ServerVersion::new(7, 0, 0));
+/// assert!(READ_ONLY_MINIMUM_VERSION > MINIMUM_VERSION);
+/// ```
+pub const READ_ONLY_MINIMUM_VERSION: ServerVersion = ServerVersion {
+    major: 7,
+    minor: 0,
+    patch: 0,
+};
+
 /// A Redis version, as `INFO server` reports it (`redis_version`).
 ///
 /// # Examples

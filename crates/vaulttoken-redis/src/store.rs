@@ -22,7 +22,9 @@ use crate::failure::Failure;
 use crate::keys::KeyLayout;
 use crate::losses::Losses;
 use crate::options::StoreOptions;
-use crate::server_check::{self, CheckFailure, MINIMUM_VERSION, ServerCheck, ServerVersion};
+use crate::server_check::{
+    self, CheckFailure, MINIMUM_VERSION, READ_ONLY_MINIMUM_VERSION, ServerCheck, ServerVersion,
+};
 use crate::write_deadline::{RedisClock, Sample};
 use crate::{cluster_mode, replies, role, scripts, times};
 
@@ -54,6 +56,9 @@ use crate::{cluster_mode, replies, role, scripts, times};
 ///   epoch, and the store reports the error-level audit event
 ///   `store_data_lost`: every token issued before the loss is refused, and
 ///   users sign in again.
+/// - **Read-only, for resource servers.** With
+///   [`StoreOptions::read_only`], the store only checks, as a Redis user
+///   that may only read its keys: see there.
 ///
 /// Cloning is cheap and shares the connection.
 ///
@@ -110,7 +115,10 @@ impl RedisStore {
     /// issued before is refused), and it waits (at most 1.5 s) until this
     /// process's clock is past that second, so that the tokens it issues next
     /// are accepted. Where some were missing and others not, the data was
-    /// lost, which it reports as `store_data_lost`.
+    /// lost, which it reports as `store_data_lost`. A read-only store
+    /// ([`StoreOptions::read_only`]) creates no marker: where one is missing,
+    /// its checks refuse tokens as issued before the store's epoch until a
+    /// writing store has connected.
     ///
     /// # Errors
     ///
@@ -118,7 +126,9 @@ impl RedisStore {
     /// [`ConnectError::Timeout`] after [`StoreOptions::connect_timeout`] (for
     /// the server check, then again for the epoch markers),
     /// [`ConnectError::Unreachable`], [`ConnectError::ServerTooOld`] for a
-    /// server older than 6.2, [`ConnectError::NotPrimary`] for a replica, and
+    /// server older than 6.2, [`ConnectError::ReadOnlyNeedsRedis7`] for a
+    /// read-only store and a server older than 7.0,
+    /// [`ConnectError::NotPrimary`] for a replica, and
     /// [`ConnectError::ClusterNode`] for a node of a Redis Cluster (before
     /// anything is written to it: use [`RedisStore::connect_cluster`]).
     ///
@@ -157,7 +167,7 @@ impl RedisStore {
             Ok::<_, CheckFailure>((connection, server, sample))
         })
         .await;
-        Self::finish(connected, options)?.begin_epochs().await
+        Self::finish(connected, options)?.begin().await
     }
 
     /// Connects to a Redis Cluster through any of its nodes
@@ -213,7 +223,16 @@ impl RedisStore {
             Ok::<_, CheckFailure>((connection, server, sample))
         })
         .await;
-        Self::finish(connected, options)?.begin_epochs().await
+        Self::finish(connected, options)?.begin().await
+    }
+
+    /// The end of a connect: a writing store creates the missing epoch
+    /// markers; a read-only store writes nothing.
+    async fn begin(self) -> Result<Self, ConnectError> {
+        if self.options.read_only {
+            return Ok(self);
+        }
+        self.begin_epochs().await
     }
 
     /// Creates the missing epoch markers (see [`RedisStore::connect`]).
@@ -248,7 +267,7 @@ impl RedisStore {
             Ok(Err(CheckFailure::Redis(error))) => return Err(connect_failure(&error, timeout)),
             Ok(Ok(found)) => found,
         };
-        supported(server.version)?;
+        supported(server.version, options.read_only)?;
         Ok(Self {
             connection,
             keys: KeyLayout::new(&options.prefix),
@@ -329,6 +348,25 @@ impl RedisStore {
         self.connection.is_cluster()
     }
 
+    /// Whether the store only checks ([`StoreOptions::read_only`]): its
+    /// writes fail without contacting Redis.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use vaulttoken_redis::{RedisStore, StoreOptions};
+    ///
+    /// # async fn run() -> Result<(), vaulttoken_redis::ConnectError> {
+    /// let url = "redis://reader:password@127.0.0.1:6379";
+    /// let store = RedisStore::connect(url, StoreOptions::default().read_only(true)).await?;
+    /// assert!(store.is_read_only());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        self.options.read_only
+    }
+
     /// `future`, within the deadline, with its failure as a category. An
     /// error only a replica gives (`READONLY`, `MASTERDOWN`) makes the store
     /// ask the server's role, within the same deadline, to say so.
@@ -376,6 +414,9 @@ impl RedisStore {
         key: &str,
         script: &mut ScriptInvocation<'_>,
     ) -> Result<Value, StoreError> {
+        if self.options.read_only {
+            return Err(read_only_refusal());
+        }
         let gives_up = Instant::now().checked_add(self.options.deadline);
         self.within(async {
             let interval = self.options.clock_sample_interval;
@@ -402,6 +443,17 @@ impl RedisStore {
         }
     }
 
+    /// After a read-only check of the slot of `marker`: a loss is reported
+    /// when first seen (see [`Losses::marker_missing`]); a read-only store
+    /// leaves the new epoch to a writing store.
+    fn notice_marker(&self, marker: &str, answer: &Value) {
+        if replies::found_data_lost(answer) {
+            self.losses.marker_missing(marker);
+        } else {
+            self.losses.marker_present(marker);
+        }
+    }
+
     /// Reports a loss just found and creates every slot's missing marker.
     async fn notice_loss_found(&self) {
         self.losses.found();
@@ -423,21 +475,39 @@ impl RedisStore {
     /// slot range (`CLUSTER SLOTS`), so every primary is asked. Each probe is
     /// a script, so a replica refuses it and a down node fails it, within the
     /// deadline. A missing marker is a loss found without waiting for a token
-    /// to use that slot: it is reported and the new epoch begins.
+    /// to use that slot: it is reported and the new epoch begins (by a
+    /// writing store; a read-only one reports it once, and counts the loss
+    /// over when every probed marker is back).
     async fn check_health(&self) -> Result<StoreHealth, StoreError> {
         let markers = match &self.connection {
             Connection::Single(_) => vec![self.keys.subject(None).epoch().to_owned()],
             Connection::Cluster(_) => self.first_markers_of_each_range().await?,
         };
-        let mut lost = false;
+        let mut lost = None;
         for marker in &markers {
-            let probe = scripts::PROBE.key(marker);
-            lost |= self.within(self.connection.run(&probe)).await? == Value::Int(0);
+            if self.probe(marker).await? == Value::Int(0) {
+                lost = Some(marker);
+            }
         }
-        if lost {
-            self.notice_loss_found().await;
+        match lost {
+            Some(marker) if self.options.read_only => self.losses.marker_missing(marker),
+            Some(_) => self.notice_loss_found().await,
+            None => self.losses.all_present(),
         }
         Ok(StoreHealth::new(self.losses.record()))
+    }
+
+    /// Whether `marker` is there (1) or not (0), by the read-only probe on
+    /// a read-only store.
+    async fn probe(&self, marker: &str) -> Result<Value, StoreError> {
+        if self.options.read_only {
+            let mut probe = scripts::READ_ONLY_PROBE.call();
+            probe.key(marker);
+            self.within(probe.run(&self.connection)).await
+        } else {
+            let probe = scripts::PROBE.key(marker);
+            self.within(self.connection.run(&probe)).await
+        }
     }
 
     /// The epoch marker of the first slot of each of the cluster's slot
@@ -500,20 +570,40 @@ impl TokenStore for RedisStore {
     fn check<'a>(&'a self, check: &'a Check<'a>) -> StoreFuture<'a, TokenState> {
         Box::pin(async move {
             let keys = self.keys.subject(check.subject);
-            let mut script = scripts::CHECK.prepare_invoke();
-            script.key(keys.token(check.token_id)).key(keys.cutoff());
+            let mut script_keys = vec![keys.token(check.token_id), keys.cutoff()];
             if let Some(slot) = check.latest_of {
-                script.key(keys.latest(slot));
+                script_keys.push(keys.latest(slot));
             }
             if let Some(family) = check.family {
-                script.key(keys.family(family));
+                script_keys.push(keys.family(family));
             }
-            script.key(keys.epoch());
-            script
-                .arg(issued_seconds(check.issued_at))
-                .arg(check.token_id)
-                .arg(flag(check.latest_of.is_some()))
-                .arg(flag(check.family.is_some()));
+            script_keys.push(keys.epoch().to_owned());
+            let args = [
+                issued_seconds(check.issued_at),
+                check.token_id.to_owned(),
+                flag(check.latest_of.is_some()).to_owned(),
+                flag(check.family.is_some()).to_owned(),
+            ];
+            if self.options.read_only {
+                let mut script = scripts::READ_ONLY_CHECK.call();
+                for key in script_keys {
+                    script.key(key);
+                }
+                for arg in args {
+                    script.arg(arg);
+                }
+                let answer = self.within(script.run(&self.connection)).await?;
+                let state = replies::token_state(&answer)?;
+                self.notice_marker(keys.epoch(), &answer);
+                return Ok(state);
+            }
+            let mut script = scripts::CHECK.prepare_invoke();
+            for key in &script_keys {
+                script.key(key);
+            }
+            for arg in &args {
+                script.arg(arg);
+            }
             let answer = self.within(self.connection.run(&script)).await?;
             let state = replies::token_state(&answer)?;
             self.notice_loss(&answer).await;
@@ -666,19 +756,33 @@ impl TokenStore for RedisStore {
 
     /// Every primary answers, as a primary, within the deadline, that its
     /// data is there (a Redis that lost everything is found by the check
-    /// itself, reported, and its new epoch begun); then the losses this
-    /// process found, if any.
+    /// itself, reported, and its new epoch begun, by a writing store; a
+    /// read-only store only reports it); then the losses this process
+    /// found, if any.
     fn health(&self) -> StoreFuture<'_, StoreHealth> {
         Box::pin(self.check_health())
     }
 }
 
-/// Refuses a server older than [`MINIMUM_VERSION`].
-fn supported(version: ServerVersion) -> Result<(), ConnectError> {
+/// Refuses a server older than [`MINIMUM_VERSION`], or, for a read-only
+/// store, than [`READ_ONLY_MINIMUM_VERSION`].
+fn supported(version: ServerVersion, read_only: bool) -> Result<(), ConnectError> {
     if version < MINIMUM_VERSION {
         return Err(ConnectError::ServerTooOld { found: version });
     }
+    if read_only && version < READ_ONLY_MINIMUM_VERSION {
+        return Err(ConnectError::ReadOnlyNeedsRedis7 { found: version });
+    }
     Ok(())
+}
+
+/// What every write of a read-only store answers, before anything is sent.
+fn read_only_refusal() -> StoreError {
+    StoreError::Unreachable {
+        reason: "this store is read-only (StoreOptions::read_only): revocations and other \
+                 writes are made by the token server's writing store"
+            .into(),
+    }
 }
 
 /// A connect-time Redis failure, as a category.
@@ -709,15 +813,33 @@ mod tests {
 
     #[test]
     fn servers_from_6_2_are_supported() {
-        assert_eq!(supported(ServerVersion::new(6, 2, 0)), Ok(()));
-        assert_eq!(supported(ServerVersion::new(7, 0, 15)), Ok(()));
+        assert_eq!(supported(ServerVersion::new(6, 2, 0), false), Ok(()));
+        assert_eq!(supported(ServerVersion::new(7, 0, 15), false), Ok(()));
         assert_eq!(
-            supported(ServerVersion::new(6, 0, 20)),
+            supported(ServerVersion::new(6, 0, 20), false),
             Err(ConnectError::ServerTooOld {
                 found: ServerVersion::new(6, 0, 20)
             })
         );
-        assert!(supported(ServerVersion::new(5, 9, 9)).is_err());
+        assert!(supported(ServerVersion::new(5, 9, 9), false).is_err());
+    }
+
+    #[test]
+    fn a_read_only_store_needs_redis_7() {
+        assert_eq!(supported(ServerVersion::new(7, 0, 0), true), Ok(()));
+        assert_eq!(supported(ServerVersion::new(7, 2, 4), true), Ok(()));
+        assert_eq!(
+            supported(ServerVersion::new(6, 2, 14), true),
+            Err(ConnectError::ReadOnlyNeedsRedis7 {
+                found: ServerVersion::new(6, 2, 14)
+            })
+        );
+        assert_eq!(
+            supported(ServerVersion::new(6, 0, 20), true),
+            Err(ConnectError::ServerTooOld {
+                found: ServerVersion::new(6, 0, 20)
+            })
+        );
     }
 
     #[test]
