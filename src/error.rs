@@ -103,9 +103,9 @@ pub enum Error {
     /// invalid stored ring).
     #[error("key ring: {0}")]
     KeyRing(#[from] KeyRingError),
-    /// A published key set was refused (see
-    /// [`KeySet::parse`](crate::keyring::KeySet::parse)): the field at fault
-    /// and what is wrong with it, never a value.
+    /// A published key set was refused (see `keyring::KeySet::parse`, with
+    /// the `serde` feature): the field at fault and what is wrong with it,
+    /// never a value.
     #[error(transparent)]
     KeySet(#[from] KeySetError),
     /// A token store could not answer, so the token is neither valid nor
