@@ -4,14 +4,16 @@
 //! once as the error-level audit event `store_data_lost`. Tokens issued after
 //! the loss work.
 
-use std::future::Future;
+#[path = "support/loss.rs"]
+mod loss;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use loss::{answered, next_second, refused_as_lost};
 use vaulttoken::audit::TARGET;
 use vaulttoken::clock::{Clock as _, SystemClock};
-use vaulttoken::error::{Denial, StoreError};
-use vaulttoken::service::VerifiedToken;
+use vaulttoken::error::StoreError;
 use vaulttoken::store::{Check, NewFamily, Rotated, Rotation, TokenState, TokenStore};
 use vaulttoken::trust::{TrustKind, TrustTokens};
 use vaulttoken::{Claims, Error, LocalKey, LocalService};
@@ -19,35 +21,6 @@ use vaulttoken_redis::{RedisStore, StoreOptions};
 use vaulttoken_test_redis::{EventRecorder, RedisCluster, RedisServer, redis_available};
 
 const BOUND: Duration = Duration::from_secs(60);
-
-/// `call` again while the store is unreachable (the connection is being
-/// re-established after the restart): its first answer that is not a store
-/// error.
-async fn answered<F, Fut>(mut call: F) -> Result<VerifiedToken, Error>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<VerifiedToken, Error>>,
-{
-    loop {
-        match call().await {
-            Err(Error::Store(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
-            other => return other,
-        }
-    }
-}
-
-/// Sleeps into the next whole second: a token issued then is after a loss
-/// noticed now.
-async fn next_second() {
-    let now = SystemClock.now();
-    let left = 1_000 - i64::from(now.millisecond()) + 20;
-    tokio::time::sleep(Duration::from_millis(left.unsigned_abs())).await;
-}
-
-/// Whether `result` is the refusal of a token the store cannot vouch for.
-fn refused_as_lost(result: &Result<VerifiedToken, Error>) -> bool {
-    matches!(result, Err(Error::Denied(Denial::IssuedBeforeStoreEpoch)))
-}
 
 fn assert_one_loss_reported(recorder: &EventRecorder) {
     let lost = recorder.events_named("store_data_lost");

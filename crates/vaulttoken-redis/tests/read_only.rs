@@ -5,13 +5,15 @@
 //! the user's writes; the store refuses its own without sending them), and
 //! after a data loss refuses what it can no longer vouch for.
 
-use std::future::Future;
+#[path = "support/loss.rs"]
+mod loss;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use loss::{answered, next_second, refused_as_lost};
 use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::error::{Denial, StoreError};
-use vaulttoken::service::VerifiedToken;
 use vaulttoken::store::{Check, NewFamily, Rotation, TokenState, TokenStore};
 use vaulttoken::{Claims, Error, LocalKey, LocalService};
 use vaulttoken_redis::{RedisStore, StoreOptions};
@@ -93,32 +95,6 @@ async fn read_only_store(server: &RedisServer) -> RedisStore {
     RedisStore::connect(&reader_url(server), StoreOptions::default().read_only(true))
         .await
         .expect("a read-only store connects as the reader user")
-}
-
-/// `call` again while the store is unreachable (reconnecting after a
-/// restart): its first answer that is not a store error.
-async fn answered<F, Fut>(mut call: F) -> Result<VerifiedToken, Error>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<VerifiedToken, Error>>,
-{
-    loop {
-        match call().await {
-            Err(Error::Store(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
-            other => return other,
-        }
-    }
-}
-
-/// Sleeps into the next whole second.
-async fn next_second() {
-    let now = SystemClock.now();
-    let left = 1_000 - i64::from(now.millisecond()) + 20;
-    tokio::time::sleep(Duration::from_millis(left.unsigned_abs())).await;
-}
-
-fn refused_as_lost(result: &Result<VerifiedToken, Error>) -> bool {
-    matches!(result, Err(Error::Denied(Denial::IssuedBeforeStoreEpoch)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
