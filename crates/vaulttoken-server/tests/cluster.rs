@@ -25,10 +25,10 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use process::ServerProcess;
+use process::{ServerProcess, post};
 use redis_support::RedisCluster;
 use serde_json::{Value, json};
-use server::{ADMIN, CLIENT, KeyFilePath, SECRET};
+use server::{ADMIN, KeyFilePath};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_vaulttoken-server");
 
@@ -95,14 +95,6 @@ fn start(cluster: &RedisCluster, create: bool, extra: &[(&str, &str)]) -> Server
     ];
     settings.extend_from_slice(extra);
     ServerProcess::start_with(&settings)
-}
-
-/// A client-authenticated `POST`.
-fn post(server: &ServerProcess, path: &str, body: &Value) -> (u16, Value) {
-    let mut body = body.clone();
-    body["client_id"] = json!(CLIENT);
-    body["client_secret"] = json!(SECRET);
-    server.request("POST", path, &[], Some(&body))
 }
 
 fn issue(server: &ServerProcess, subject: &str) -> Value {

@@ -15,32 +15,9 @@ mod process;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use server::{CLIENT, SECRET};
 use vaulttoken_test_redis::{RedisServer, redis_available};
 
-use process::ServerProcess;
-
-/// A client-authenticated `POST`.
-fn post(server: &ServerProcess, path: &str, body: &Value) -> (u16, Value) {
-    let mut body = body.clone();
-    body["client_id"] = json!(CLIENT);
-    body["client_secret"] = json!(SECRET);
-    server.request("POST", path, &[], Some(&body))
-}
-
-/// [`post`] again while it answers 503 (nothing decided: a connection is
-/// coming back after the restart), at most 20 s.
-fn post_answered(server: &ServerProcess, path: &str, body: &Value) -> (u16, Value) {
-    let started = Instant::now();
-    loop {
-        let (status, answer) = post(server, path, body);
-        if status != 503 {
-            return (status, answer);
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{answer}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use process::{ServerProcess, decided, post};
 
 /// `GET /readyz` until it answers 200 (at most 20 s).
 fn ready(server: &ServerProcess) -> Value {
@@ -98,11 +75,8 @@ fn a_redis_that_lost_its_data_is_logged_reported_by_readyz_and_refuses_old_token
     );
 
     // What the store can no longer vouch for is refused; a new sign-in works.
-    let (status, refused) = post_answered(
-        &server,
-        "/token/refresh",
-        &json!({"refresh_token": before["refresh_token"]}),
-    );
+    let refresh = json!({"refresh_token": before["refresh_token"]});
+    let (status, refused) = decided(|| post(&server, "/token/refresh", &refresh));
     assert_eq!(
         (status, refused["error"].as_str()),
         (400, Some("invalid_grant")),

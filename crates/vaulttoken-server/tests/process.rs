@@ -17,10 +17,10 @@ use vaulttoken_test_redis as redis_support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use server::{ADMIN, CLIENT, SECRET};
+use serde_json::json;
+use server::ADMIN;
 
-use process::ServerProcess;
+use process::{ServerProcess, keys, post};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_vaulttoken-server");
 
@@ -35,19 +35,6 @@ fn start(redis_url: &str, create: bool) -> ServerProcess {
         ("VAULTTOKEN_KEYS_POLL_SECS", "1"),
         ("REDIS_URL", redis_url),
     ])
-}
-
-/// A client-authenticated `POST`.
-fn post(server: &ServerProcess, path: &str, body: &Value) -> (u16, Value) {
-    let mut body = body.clone();
-    body["client_id"] = json!(CLIENT);
-    body["client_secret"] = json!(SECRET);
-    server.request("POST", path, &[], Some(&body))
-}
-
-/// `GET /keys`.
-fn keys(server: &ServerProcess) -> Value {
-    server.request("GET", "/keys", &[], None).1
 }
 
 #[test]

@@ -24,12 +24,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use server::{ADMIN, CLIENT, KeyFilePath, SECRET};
+use server::{ADMIN, CLIENT, KeyFilePath};
 use vaulttoken::footer::Footer;
 use vaulttoken::keyring::{RingSettings, SigningKeyRing};
 use vaulttoken::{Claims, LocalKey, PublicService, SecretKey};
 
-use process::ServerProcess;
+use process::{ServerProcess, decided, keys, post};
 
 /// Rate limits with room for every request of these tests (all from one
 /// address).
@@ -106,37 +106,10 @@ fn ring_reads(redis: &redis_support::RedisServer, during: impl FnOnce()) -> usiz
         .count()
 }
 
-/// A client-authenticated `POST`.
-fn post(server: &ServerProcess, path: &str, body: &Value) -> (u16, Value) {
-    let mut body = body.clone();
-    body["client_id"] = json!(CLIENT);
-    body["client_secret"] = json!(SECRET);
-    server.request("POST", path, &[], Some(&body))
-}
-
-/// The first answer of `call` that is not a 503, trying for at most 5 s: a
-/// connection Redis dropped answers 503 (nothing decided) once, then is
-/// made again.
-fn decided(mut call: impl FnMut() -> (u16, Value)) -> (u16, Value) {
-    let started = Instant::now();
-    loop {
-        let (status, body) = call();
-        if status != 503 || started.elapsed() > Duration::from_secs(5) {
-            return (status, body);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// An admin `POST`.
 fn admin(server: &ServerProcess, path: &str, body: Option<&Value>) -> (u16, Value) {
     let bearer = format!("Bearer {ADMIN}");
     decided(|| server.request("POST", path, &[("Authorization", &bearer)], body))
-}
-
-/// `GET /keys`.
-fn keys(server: &ServerProcess) -> Value {
-    server.request("GET", "/keys", &[], None).1
 }
 
 /// The kids `GET /keys` lists.

@@ -7,9 +7,9 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::server::{self, KeyFilePath};
+use crate::server::{self, CLIENT, KeyFilePath, SECRET};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_vaulttoken-server");
 
@@ -142,6 +142,34 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(log_path(&self.file));
+    }
+}
+
+/// A `POST` authenticated as the test client (`client_id` and
+/// `client_secret` in the body).
+pub(crate) fn post(server: &ServerProcess, path: &str, body: &Value) -> (u16, Value) {
+    let mut body = body.clone();
+    body["client_id"] = json!(CLIENT);
+    body["client_secret"] = json!(SECRET);
+    server.request("POST", path, &[], Some(&body))
+}
+
+/// `GET /keys`.
+pub(crate) fn keys(server: &ServerProcess) -> Value {
+    server.request("GET", "/keys", &[], None).1
+}
+
+/// The first answer of `call` that is not a 503, trying for at most 5 s: a
+/// connection Redis dropped answers 503 (nothing decided) once, then is
+/// made again.
+pub(crate) fn decided(mut call: impl FnMut() -> (u16, Value)) -> (u16, Value) {
+    let started = Instant::now();
+    loop {
+        let (status, body) = call();
+        if status != 503 || started.elapsed() > Duration::from_secs(5) {
+            return (status, body);
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
