@@ -14,6 +14,7 @@
 //!
 //! [`RedisStore`]: crate::RedisStore
 
+use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{RedisResult, Value, cmd, pipe};
 use vaulttoken::clock::{Clock as _, SystemClock};
@@ -76,11 +77,7 @@ pub(crate) async fn ensure_all(connection: &Connection, keys: &KeyLayout) -> Red
             sweep.add(&replies, epoch);
         }
         Connection::Cluster(cluster) => {
-            let mut slots = cmd("CLUSTER");
-            slots.arg("SLOTS");
-            let any = RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random);
-            let ranges = slot_ranges(&cluster.clone().route_command(slots, any).await?)?;
-            for (first, last) in ranges {
+            for (first, last) in cluster_slot_ranges(cluster).await? {
                 let Some(range) = markers.get(usize::from(first)..=usize::from(last)) else {
                     return Err(unreadable("a slot range outside the cluster's slots"));
                 };
@@ -99,6 +96,17 @@ pub(crate) async fn ensure_all(connection: &Connection, keys: &KeyLayout) -> Red
         }
     }
     Ok(sweep)
+}
+
+/// The cluster's slot ranges (`CLUSTER SLOTS` of any node), first and last
+/// slot of each.
+pub(crate) async fn cluster_slot_ranges(
+    cluster: &ClusterConnection,
+) -> RedisResult<Vec<(u16, u16)>> {
+    let mut slots = cmd("CLUSTER");
+    slots.arg("SLOTS");
+    let any = RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random);
+    slot_ranges(&cluster.clone().route_command(slots, any).await?)
 }
 
 /// Waits (at most [`MAX_WAIT`]) until this process's clock reaches `epoch`,
@@ -133,7 +141,7 @@ fn next_second(time: &Value) -> RedisResult<i64> {
 }
 
 /// The slot ranges of a `CLUSTER SLOTS` answer: `[[first, last, node…]…]`.
-pub(crate) fn slot_ranges(answer: &Value) -> RedisResult<Vec<(u16, u16)>> {
+fn slot_ranges(answer: &Value) -> RedisResult<Vec<(u16, u16)>> {
     let Value::Array(ranges) = answer else {
         return Err(unreadable("an unreadable CLUSTER SLOTS"));
     };

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
 use redis::{Client, RedisResult, ScriptInvocation, Value, cmd};
 use time::OffsetDateTime;
 use vaulttoken::error::StoreError;
@@ -481,7 +482,7 @@ impl RedisStore {
     async fn check_health(&self) -> Result<StoreHealth, StoreError> {
         let markers = match &self.connection {
             Connection::Single(_) => vec![self.keys.subject(None).epoch().to_owned()],
-            Connection::Cluster(_) => self.first_markers_of_each_range().await?,
+            Connection::Cluster(cluster) => self.first_markers_of_each_range(cluster).await?,
         };
         let mut lost = None;
         for marker in &markers {
@@ -512,12 +513,11 @@ impl RedisStore {
 
     /// The epoch marker of the first slot of each of the cluster's slot
     /// ranges.
-    async fn first_markers_of_each_range(&self) -> Result<Vec<String>, StoreError> {
-        let mut slots = cmd("CLUSTER");
-        slots.arg("SLOTS");
-        let answer = self.within(self.connection.query(&slots)).await?;
-        let ranges = epochs::slot_ranges(&answer)
-            .map_err(|error| Failure::of(&error).into_store_error(self.options.deadline))?;
+    async fn first_markers_of_each_range(
+        &self,
+        cluster: &ClusterConnection,
+    ) -> Result<Vec<String>, StoreError> {
+        let ranges = self.within(epochs::cluster_slot_ranges(cluster)).await?;
         Ok(ranges
             .into_iter()
             .filter_map(|(first, _)| self.keys.epoch_of_slot(first))
