@@ -24,21 +24,32 @@ pub(crate) struct ClientAccess {
     keys: Arc<LiveKeys>,
     client_id: String,
     mode: BindingMode,
+    /// The `iss` of every access token.
+    issuer: Arc<str>,
 }
 
 impl ClientAccess {
-    pub(crate) fn new(keys: Arc<LiveKeys>, client_id: &str, mode: BindingMode) -> Self {
+    pub(crate) fn new(
+        keys: Arc<LiveKeys>,
+        client_id: &str,
+        mode: BindingMode,
+        issuer: Arc<str>,
+    ) -> Self {
         Self {
             keys,
             client_id: client_id.to_owned(),
             mode,
+            issuer,
         }
     }
 }
 
 impl AccessIssuer for ClientAccess {
     fn issue(&self, claims: ClaimsBuilder, binding: Option<&Binding>) -> Result<String, Error> {
-        let claims = claims.claim(CLIENT_CLAIM, &self.client_id).build()?;
+        let claims = claims
+            .issuer(&*self.issuer)
+            .claim(CLIENT_CLAIM, &self.client_id)
+            .build()?;
         let implicit = context::assertion(self.mode, binding)?;
         self.keys.access().encode(&claims, &implicit)
     }

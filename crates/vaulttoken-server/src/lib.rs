@@ -15,6 +15,7 @@ mod clients;
 mod config;
 mod context;
 mod key_file;
+mod key_set;
 mod key_sync;
 mod logging;
 mod oauth_error;

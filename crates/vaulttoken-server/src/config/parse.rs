@@ -8,6 +8,7 @@ use std::str::FromStr;
 use time::Duration;
 use vaulttoken::LocalKey;
 use vaulttoken::binding::{IpPrefix, Observer};
+use vaulttoken::keyring::{MAX_CACHE_SECONDS, MAX_ISSUER_LEN};
 use vaulttoken_axum::TrustedProxies;
 
 use super::{
@@ -429,6 +430,45 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The key set's cache time: whole seconds, at most a day (what a key
+    /// set holds, `MAX_CACHE_SECONDS`).
+    fn keys_max_age(&mut self) -> Option<u32> {
+        let name = "VAULTTOKEN_KEYS_MAX_AGE_SECS";
+        let seconds: u32 = self.parsed(name, "a whole number")?;
+        if u64::from(seconds) > MAX_CACHE_SECONDS {
+            self.problem(
+                name,
+                format_args!("must be from 0 to {MAX_CACHE_SECONDS} seconds"),
+            );
+            return None;
+        }
+        Some(seconds)
+    }
+
+    /// The issuer: required, 1 to `MAX_ISSUER_LEN` bytes, no whitespace or
+    /// control characters (the key set refuses control characters; a space
+    /// in an issuer is a pasting mistake).
+    fn issuer(&mut self) -> Option<String> {
+        let name = "VAULTTOKEN_ISSUER";
+        let Some(issuer) = self.optional(name) else {
+            self.problem(
+                name,
+                "required: who issues the tokens (their iss), usually the server's public URL",
+            );
+            return None;
+        };
+        if issuer.len() > MAX_ISSUER_LEN
+            || issuer.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            self.problem(
+                name,
+                format_args!("at most {MAX_ISSUER_LEN} bytes, no whitespace or control characters"),
+            );
+            return None;
+        }
+        Some(issuer.to_owned())
+    }
+
     /// Reads every variable, then answers.
     pub(super) fn finish(mut self) -> Result<Config, ConfigError> {
         self.unknown_names();
@@ -458,9 +498,10 @@ impl<'a> Reader<'a> {
         let admin_secret = self.admin_secret();
         let trusted_proxies = self.trusted_proxies();
         let rate_limits = self.rate_limits();
-        let keys_max_age = self.parsed("VAULTTOKEN_KEYS_MAX_AGE_SECS", "a whole number");
+        let keys_max_age = self.keys_max_age();
         let keys_poll = self.seconds("VAULTTOKEN_KEYS_POLL_SECS", 1, 300);
         let binding = self.binding();
+        let issuer = self.issuer();
         match (
             listen,
             keyring_file,
@@ -477,6 +518,7 @@ impl<'a> Reader<'a> {
             binding,
             redis,
             redis_deadlines,
+            issuer,
         ) {
             (
                 Some(listen),
@@ -494,6 +536,7 @@ impl<'a> Reader<'a> {
                 Some(binding),
                 Some(redis),
                 Some(redis_deadlines),
+                Some(issuer),
             ) if self.problems.is_empty() => Ok(Config {
                 listen,
                 keyring_file,
@@ -510,6 +553,7 @@ impl<'a> Reader<'a> {
                 keys_max_age,
                 keys_poll,
                 binding,
+                issuer,
             }),
             _ => Err(ConfigError {
                 problems: self.problems,

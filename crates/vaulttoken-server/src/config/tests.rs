@@ -30,6 +30,10 @@ fn good() -> BTreeMap<String, String> {
             "VAULTTOKEN_ADMIN_SECRET".to_owned(),
             ADMIN_SECRET.to_owned(),
         ),
+        (
+            "VAULTTOKEN_ISSUER".to_owned(),
+            "https://auth.example".to_owned(),
+        ),
     ])
 }
 
@@ -93,8 +97,30 @@ fn an_empty_environment_names_each_required_variable() {
             "VAULTTOKEN_KEYRING_FILE",
             "VAULTTOKEN_KEK",
             "VAULTTOKEN_CLIENTS",
+            "VAULTTOKEN_ISSUER",
         ],
     );
+}
+
+#[test]
+fn the_issuer_is_required_printable_and_at_most_512_bytes() {
+    let config = Config::from_vars(&good()).unwrap();
+    assert_eq!(config.issuer, "https://auth.example");
+    let longest = "i".repeat(vaulttoken::keyring::MAX_ISSUER_LEN);
+    let config = Config::from_vars(&with(good(), "VAULTTOKEN_ISSUER", &longest)).unwrap();
+    assert_eq!(config.issuer, longest);
+    let mut missing = good();
+    missing.remove("VAULTTOKEN_ISSUER");
+    for vars in [
+        missing,
+        with(good(), "VAULTTOKEN_ISSUER", ""),
+        with(good(), "VAULTTOKEN_ISSUER", &format!("{longest}i")),
+        with(good(), "VAULTTOKEN_ISSUER", "https://auth.example/ x"),
+        with(good(), "VAULTTOKEN_ISSUER", "https://auth.example/\u{7f}"),
+        with(good(), "VAULTTOKEN_ISSUER", "https://auth\u{85}.example"),
+    ] {
+        names_only(&problems(&vars), &["VAULTTOKEN_ISSUER"]);
+    }
 }
 
 #[test]
@@ -452,4 +478,17 @@ fn the_redis_connect_timeout_is_whole_milliseconds_from_1000_to_120000() {
             assert!(found[0].ends_with("not a whole number of milliseconds"));
         }
     }
+}
+
+#[test]
+fn the_key_set_cache_time_is_at_most_a_day() {
+    let day = with(good(), "VAULTTOKEN_KEYS_MAX_AGE_SECS", "86400");
+    assert_eq!(Config::from_vars(&day).unwrap().keys_max_age, 86_400);
+    let longer = with(good(), "VAULTTOKEN_KEYS_MAX_AGE_SECS", "86401");
+    let found = problems(&longer);
+    names_only(&found, &["VAULTTOKEN_KEYS_MAX_AGE_SECS"]);
+    assert!(
+        found[0].ends_with("must be from 0 to 86400 seconds"),
+        "{found:?}"
+    );
 }

@@ -272,6 +272,7 @@ pub(crate) async fn introspect(
                 "iat": time(claims.issued_at()),
                 "nbf": time(claims.not_before()),
                 "jti": claims.token_id(),
+                "iss": claims.issuer(),
             });
             if !drift.is_empty() {
                 answer["binding_drift"] = json!(drift);
