@@ -7,10 +7,11 @@
 use std::sync::Arc;
 
 use vaulttoken::Error;
-use vaulttoken::binding::Binding;
+use vaulttoken::binding::{Binding, ImplicitAssertion};
 use vaulttoken::claims::ClaimsBuilder;
 use vaulttoken::family::{AccessFuture, AccessIssuer};
 
+use crate::audience;
 use crate::config::BindingMode;
 use crate::context;
 use crate::key_sync::LiveKeys;
@@ -45,13 +46,31 @@ impl ClientAccess {
 }
 
 impl AccessIssuer for ClientAccess {
+    /// `binding` is what the family is sealed with: the end user's context
+    /// and the audience. The token's audience and the end user's binding
+    /// alone (its implicit assertion) come from the handler's
+    /// [`audience::issuing`] scope, which must agree with `binding`:
+    /// outside a scope, or in one that does not, nothing is issued.
     fn issue(&self, claims: ClaimsBuilder, binding: Option<&Binding>) -> Result<String, Error> {
-        let claims = claims
+        let Some(issuing) = audience::current() else {
+            tracing::error!("an access token was to be issued outside an issuing scope");
+            return Err(Error::NoIssuingKey);
+        };
+        let sealing = audience::sealing(issuing.context.as_ref(), issuing.audience.as_deref());
+        if assertion_of(sealing.as_ref())? != assertion_of(binding)? {
+            tracing::error!(
+                "an access token was to be issued in a scope its family does not agree with"
+            );
+            return Err(Error::NoIssuingKey);
+        }
+        let mut claims = claims
             .issuer(&*self.issuer)
-            .claim(CLIENT_CLAIM, &self.client_id)
-            .build()?;
-        let implicit = context::assertion(self.mode, binding)?;
-        self.keys.access().encode(&claims, &implicit)
+            .claim(CLIENT_CLAIM, &self.client_id);
+        if let Some(audience) = issuing.audience {
+            claims = claims.audience(audience);
+        }
+        let implicit = context::assertion(self.mode, issuing.context.as_ref())?;
+        self.keys.access().encode(&claims.build()?, &implicit)
     }
 
     fn verify<'a>(&'a self, token: &'a str, binding: Option<&'a Binding>) -> AccessFuture<'a> {
@@ -61,4 +80,9 @@ impl AccessIssuer for ClientAccess {
             access.decode(token, &implicit).await
         })
     }
+}
+
+/// The implicit assertion of a binding, if any.
+fn assertion_of(binding: Option<&Binding>) -> Result<Option<ImplicitAssertion>, Error> {
+    binding.map(Binding::implicit_assertion).transpose()
 }

@@ -54,6 +54,7 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("REDIS_URL", None),
     ("REDIS_CLUSTER_URLS", None),
     ("VAULTTOKEN_ISSUER", None),
+    ("VAULTTOKEN_CLIENT_AUDIENCES", Some("")),
 ];
 
 /// The names of the Redis settings: read from the environment beside the
@@ -113,7 +114,11 @@ pub struct Config {
     pub redis_deadlines: RedisDeadlines,
     /// The clients and their secrets (`VAULTTOKEN_CLIENTS`,
     /// `id:secret,id:secret`; ids `[A-Za-z0-9._-]{1,64}`, secrets at least
-    /// 16 bytes, no `,`).
+    /// 16 bytes, no `,`), and the audiences each may ask for
+    /// (`VAULTTOKEN_CLIENT_AUDIENCES`, `id=audience audience…,id=audience`,
+    /// default none: the first is the client's default `aud`; at most 8 per
+    /// client, each 1 to 256 bytes, no whitespace or `,`; a client without
+    /// audiences issues tokens without `aud`). See [`Clients::audiences`].
     pub clients: Clients,
     /// The bearer secret of `POST /keys/rotate` (`VAULTTOKEN_ADMIN_SECRET`,
     /// at least 32 bytes); none: rotation through HTTP is off (401).

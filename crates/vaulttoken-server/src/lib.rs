@@ -10,6 +10,7 @@
 
 mod access;
 mod app;
+mod audience;
 mod client_access;
 mod clients;
 mod config;

@@ -15,6 +15,7 @@ use super::{
     AccessPurpose, BindingConfig, BindingMode, Config, ConfigError, Lifetimes,
     REDIS_CLUSTER_URLS_VAR, REDIS_URL_VAR, RateLimits, RedisDeadlines, RedisTarget, VARIABLES,
 };
+use crate::audience::{MAX_AUDIENCES, valid_audience};
 use crate::clients::{Clients, valid_client_id};
 use crate::secret::Secret;
 
@@ -445,6 +446,60 @@ impl<'a> Reader<'a> {
         Some(seconds)
     }
 
+    /// The audiences of each client (`VAULTTOKEN_CLIENT_AUDIENCES`,
+    /// `id=audience audience…` entries separated by commas; the first
+    /// audience is the client's default), set on `clients`. An entry for a
+    /// client not configured is a problem (unless the clients themselves
+    /// are in error: then they are named already).
+    fn client_audiences(&mut self, clients: Option<&mut Clients>) {
+        let name = "VAULTTOKEN_CLIENT_AUDIENCES";
+        let Some(text) = self.optional(name) else {
+            return;
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        let mut parsed = Vec::new();
+        for (index, entry) in text.split(',').enumerate() {
+            let position = index + 1;
+            let Some((id, list)) = entry.trim().split_once('=') else {
+                self.problem(
+                    name,
+                    format_args!("entry {position} is not id=audience audience…"),
+                );
+                continue;
+            };
+            let id = id.trim();
+            let audiences: Vec<&str> = list.split_whitespace().collect();
+            let problem = if seen.contains(&id) {
+                Some("the client is listed twice")
+            } else if clients
+                .as_ref()
+                .is_some_and(|clients| !clients.contains(id))
+            {
+                Some("not a client of VAULTTOKEN_CLIENTS")
+            } else if audiences.is_empty() {
+                Some("no audience")
+            } else if audiences.len() > MAX_AUDIENCES {
+                Some("more than 8 audiences")
+            } else if !audiences.iter().all(|audience| valid_audience(audience)) {
+                Some("an audience is 1 to 256 bytes, no whitespace, control character or comma")
+            } else if (1..audiences.len()).any(|i| audiences[..i].contains(&audiences[i])) {
+                Some("an audience is listed twice")
+            } else {
+                None
+            };
+            seen.push(id);
+            match problem {
+                Some(problem) => self.problem(name, format_args!("entry {position}: {problem}")),
+                None => parsed.push((id, audiences)),
+            }
+        }
+        if let Some(clients) = clients {
+            for (id, audiences) in parsed {
+                clients.set_audiences(id, audiences.into_iter().map(str::to_owned).collect());
+            }
+        }
+    }
+
     /// The issuer: required, 1 to `MAX_ISSUER_LEN` bytes, no whitespace or
     /// control characters (the key set refuses control characters; a space
     /// in an issuer is a pasting mistake).
@@ -494,7 +549,8 @@ impl<'a> Reader<'a> {
         let lifetimes = self.lifetimes();
         let redis = self.redis();
         let redis_deadlines = self.redis_deadlines();
-        let clients = self.clients();
+        let mut clients = self.clients();
+        self.client_audiences(clients.as_mut());
         let admin_secret = self.admin_secret();
         let trusted_proxies = self.trusted_proxies();
         let rate_limits = self.rate_limits();

@@ -492,3 +492,74 @@ fn the_key_set_cache_time_is_at_most_a_day() {
         "{found:?}"
     );
 }
+
+#[test]
+fn client_audiences_are_read_per_client_default_first() {
+    let config = Config::from_vars(&good()).unwrap();
+    assert!(config.clients.audiences("web").is_empty());
+    let vars = with(
+        good(),
+        "VAULTTOKEN_CLIENT_AUDIENCES",
+        " web = https://api.example  https://files.example ,mobile.app=api",
+    );
+    let config = Config::from_vars(&vars).unwrap();
+    assert_eq!(
+        config.clients.audiences("web"),
+        ["https://api.example", "https://files.example"]
+    );
+    assert_eq!(config.clients.audiences("mobile.app"), ["api"]);
+    assert!(config.clients.audiences("ghost").is_empty());
+    let eight = (0..8)
+        .map(|i| format!("a{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let config = Config::from_vars(&with(
+        good(),
+        "VAULTTOKEN_CLIENT_AUDIENCES",
+        &format!("web={eight}"),
+    ))
+    .unwrap();
+    assert_eq!(config.clients.audiences("web").len(), 8);
+}
+
+#[test]
+fn each_bad_audience_entry_is_named_by_position() {
+    let long = "a".repeat(257);
+    let cases: [(String, &str); 8] = [
+        ("web".to_owned(), "entry 1 is not id=audience audience…"),
+        (
+            "ghost=api".to_owned(),
+            "entry 1: not a client of VAULTTOKEN_CLIENTS",
+        ),
+        (
+            "web=api,web=files".to_owned(),
+            "entry 2: the client is listed twice",
+        ),
+        ("web=  ".to_owned(), "entry 1: no audience"),
+        (
+            "web=a b c d e f g h i".to_owned(),
+            "entry 1: more than 8 audiences",
+        ),
+        (
+            format!("web={long}"),
+            "entry 1: an audience is 1 to 256 bytes, no whitespace, control character or comma",
+        ),
+        (
+            "web=api\u{7f}".to_owned(),
+            "entry 1: an audience is 1 to 256 bytes, no whitespace, control character or comma",
+        ),
+        (
+            "web=api files api".to_owned(),
+            "entry 1: an audience is listed twice",
+        ),
+    ];
+    for (value, problem) in cases {
+        let found = problems(&with(good(), "VAULTTOKEN_CLIENT_AUDIENCES", &value));
+        names_only(&found, &["VAULTTOKEN_CLIENT_AUDIENCES"]);
+        assert!(found[0].ends_with(problem), "{value}: {found:?}");
+    }
+    // With the clients themselves in error, only they are named.
+    let vars = with(good(), "VAULTTOKEN_CLIENTS", "web:short");
+    let found = problems(&with(vars, "VAULTTOKEN_CLIENT_AUDIENCES", "web=api"));
+    names_only(&found, &["VAULTTOKEN_CLIENTS"]);
+}
