@@ -21,7 +21,7 @@
 use std::future::Future;
 
 use vaulttoken::Error;
-use vaulttoken::binding::Binding;
+use vaulttoken::binding::{Binding, ImplicitAssertion};
 
 use crate::oauth_error::OAuthError;
 
@@ -129,6 +129,25 @@ pub(crate) struct Issuing {
     pub(crate) context: Option<Binding>,
 }
 
+impl Issuing {
+    /// Whether this scope is the one of a family sealed with `binding`:
+    /// the end user's context and the audience together give the same
+    /// implicit assertion (both absent: an unbound family).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Binding`] for a binding that cannot be used.
+    pub(crate) fn seals(&self, binding: Option<&Binding>) -> Result<bool, Error> {
+        let ours = sealing(self.context.as_ref(), self.audience.as_deref());
+        Ok(assertion_of(ours.as_ref())? == assertion_of(binding)?)
+    }
+}
+
+/// The implicit assertion of a binding, if any.
+fn assertion_of(binding: Option<&Binding>) -> Result<Option<ImplicitAssertion>, Error> {
+    binding.map(Binding::implicit_assertion).transpose()
+}
+
 tokio::task_local! {
     static ISSUING: Issuing;
 }
@@ -219,6 +238,36 @@ mod tests {
         assert_eq!(
             assertion(sealing(None, Some("api"))),
             assertion(Some(Binding::new().strict(AUDIENCE_BINDING, "api")))
+        );
+    }
+
+    #[test]
+    fn a_scope_seals_only_the_family_binding_of_its_context_and_audience() {
+        let device = Binding::new().strict("device", "d-1");
+        let scope = |audience: Option<&str>, context: Option<&Binding>| Issuing {
+            audience: audience.map(str::to_owned),
+            context: context.cloned(),
+        };
+        let api = scope(Some("api"), Some(&device));
+        assert!(
+            api.seals(sealing(Some(&device), Some("api")).as_ref())
+                .unwrap()
+        );
+        assert!(
+            !api.seals(sealing(Some(&device), Some("files")).as_ref())
+                .unwrap()
+        );
+        assert!(!api.seals(Some(&device)).unwrap());
+        assert!(!api.seals(None).unwrap());
+        let unbound = scope(None, None);
+        assert!(unbound.seals(None).unwrap());
+        assert!(!unbound.seals(Some(&Binding::new())).unwrap());
+        assert!(!unbound.seals(sealing(None, Some("api")).as_ref()).unwrap());
+        let other_device = Binding::new().strict("device", "d-2");
+        assert!(
+            !scope(None, Some(&device))
+                .seals(Some(&other_device))
+                .unwrap()
         );
     }
 

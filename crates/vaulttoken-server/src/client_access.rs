@@ -1,13 +1,14 @@
 //! The access tokens of one client's refresh families: issued by the
 //! families themselves through [`ClientAccess`], with the access ring in
-//! force (of the configured purpose), carrying the client, and bound as the
+//! force (of the configured purpose), carrying the client, the issuer and
+//! the family's audience (see [`crate::audience`]), and bound as the
 //! binding mode says. A pair's access token is the one handed out: none is
 //! made and thrown away.
 
 use std::sync::Arc;
 
 use vaulttoken::Error;
-use vaulttoken::binding::{Binding, ImplicitAssertion};
+use vaulttoken::binding::Binding;
 use vaulttoken::claims::ClaimsBuilder;
 use vaulttoken::family::{AccessFuture, AccessIssuer};
 
@@ -56,8 +57,7 @@ impl AccessIssuer for ClientAccess {
             tracing::error!("an access token was to be issued outside an issuing scope");
             return Err(Error::NoIssuingKey);
         };
-        let sealing = audience::sealing(issuing.context.as_ref(), issuing.audience.as_deref());
-        if assertion_of(sealing.as_ref())? != assertion_of(binding)? {
+        if !issuing.seals(binding)? {
             tracing::error!(
                 "an access token was to be issued in a scope its family does not agree with"
             );
@@ -80,9 +80,4 @@ impl AccessIssuer for ClientAccess {
             access.decode(token, &implicit).await
         })
     }
-}
-
-/// The implicit assertion of a binding, if any.
-fn assertion_of(binding: Option<&Binding>) -> Result<Option<ImplicitAssertion>, Error> {
-    binding.map(Binding::implicit_assertion).transpose()
 }
