@@ -332,6 +332,10 @@ async fn token_server(ring_file: &std::path::Path) -> Router {
         ("VAULTTOKEN_KEYRING_CREATE".to_owned(), "true".to_owned()),
         ("VAULTTOKEN_KEK".to_owned(), kek.as_str().to_owned()),
         ("VAULTTOKEN_CLIENTS".to_owned(), format!("load:{SECRET}")),
+        (
+            "VAULTTOKEN_ISSUER".to_owned(),
+            "http://load.example".to_owned(),
+        ),
         ("VAULTTOKEN_RATE_LIMIT_PER_IP".to_owned(), "0".to_owned()),
         (
             "VAULTTOKEN_RATE_LIMIT_PER_CLIENT".to_owned(),

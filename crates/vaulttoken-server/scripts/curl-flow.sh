@@ -2,7 +2,10 @@
 # The documented curl flow (docs/API.md) against a live vaulttoken-server and
 # a real redis-server, both on loopback ports, both stopped at the end:
 # issue, introspect, refresh, reuse (invalid_grant, family revoked), revoke,
-# introspect (active: false), keys, rotate, keys again; then context binding
+# introspect (active: false), the key set (docs/KEYSET.md: issuer, ETag,
+# 304), rotate, the key set again, and a server token verified from it by
+# pyseto (tests/interop/keyset_reader.py) while a forged one is refused;
+# then context binding
 # on a second instance (same Redis, same KEK) in strict mode: a bound pair
 # works in its context and its network prefix, not on another device, not
 # without a context, and a refresh from elsewhere burns nothing.
@@ -10,10 +13,12 @@
 #   cargo build -p vaulttoken-server
 #   bash crates/vaulttoken-server/scripts/curl-flow.sh [path/to/vaulttoken-server]
 #
-# Needs curl, python3 (JSON) and redis-server.
+# Needs curl, python3 (JSON) with pyseto (as .ci/run installs it) and
+# redis-server.
 set -euo pipefail
 
 BIN=${1:-${CARGO_TARGET_DIR:-target}/debug/vaulttoken-server}
+READER="$(cd "$(dirname "$0")/../../.." && pwd)/tests/interop/keyset_reader.py"
 WORK=$(mktemp -d)
 REDIS_PID=
 SERVER_PID=
@@ -29,6 +34,10 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 field() { python3 -c 'import json, sys; v = json.load(sys.stdin); print(eval("v" + sys.argv[1]))' "$1"; }
+# The kid of the active key of a key set, and the status of a key in it.
+active_kid() { python3 -c 'import json, sys; print(*[k["kid"] for k in json.load(sys.stdin)["keys"] if k["status"] == "active"])'; }
+status_of() { python3 -c 'import json, sys; print(*[k["status"] for k in json.load(sys.stdin)["keys"] if k["kid"] == sys.argv[1]])' "$1"; }
+etag_of() { curl -s -D - -o /dev/null "$1" | tr -d '\r' | awk 'tolower($1) == "etag:" { print $2 }'; }
 expect() { # expect NAME ACTUAL WANTED
   if [ "$2" != "$3" ]; then echo "FAIL $1: got '$2', want '$3'" >&2; exit 1; fi
   echo "ok   $1"
@@ -44,6 +53,7 @@ B=http://127.0.0.1:$PORT
 J='content-type: application/json'
 SECRET=web-secret-0123456789
 ADMIN=admin-secret-0123456789abcdefghijklmnop
+ISSUER=https://auth.curl-flow.example
 C="\"client_id\":\"web\",\"client_secret\":\"$SECRET\""
 KEK="k4.local.$(python3 -c 'import os, base64; print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))')"
 
@@ -57,6 +67,7 @@ start_server() {
     VAULTTOKEN_LISTEN="127.0.0.1:$port" \
     VAULTTOKEN_KEYRING_FILE="$file" VAULTTOKEN_KEYRING_CREATE=true \
     VAULTTOKEN_KEK="$KEK" VAULTTOKEN_CLIENTS="web:$SECRET" VAULTTOKEN_ADMIN_SECRET="$ADMIN" \
+    VAULTTOKEN_ISSUER="$ISSUER" \
     REDIS_URL="redis://127.0.0.1:$REDIS_PORT" "$@" \
     "$BIN" >"$log" 2>&1 &
 }
@@ -101,18 +112,58 @@ expect revoke_unknown "$STATUS" 200
 FOUND=$(curl -s -X POST "$B/token/introspect" -H "$J" -d "{$C,\"token\":\"$ACCESS\"}")
 expect revoked_inactive "$FOUND" '{"active":false}'
 
-# Keys, rotate, keys again.
+# The key set, rotate, the key set again.
 KEYS=$(curl -s "$B/keys")
-OLD_ACTIVE=$(echo "$KEYS" | field '["active"]')
+expect keys.version "$(echo "$KEYS" | field '["version"]')" 1
+expect keys.issuer "$(echo "$KEYS" | field '["issuer"]')" "$ISSUER"
+expect keys.purpose "$(echo "$KEYS" | field '["purpose"]')" public
+expect keys.cache_seconds "$(echo "$KEYS" | field '["cache_seconds"]')" 300
 expect keys.count "$(echo "$KEYS" | field '["keys"].__len__()')" 1
+OLD_ACTIVE=$(echo "$KEYS" | active_kid)
+expect keys.cache_control "$(curl -s -D - -o /dev/null "$B/keys" | tr -d '\r' | awk 'tolower($1) == "cache-control:" { $1 = ""; print substr($0, 2) }')" "public, max-age=300"
+ETAG=$(etag_of "$B/keys")
+expect keys.etag_stable "$(etag_of "$B/keys")" "$ETAG"
+expect keys.not_modified "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG" "$B/keys")" 304
+BEFORE=$(curl -s -X POST "$B/token" -H "$J" -d "{$C,\"subject\":\"carol\"}" | field '["access_token"]')
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$B/keys/rotate")
 expect rotate_unauthenticated "$STATUS" 401
 ROTATED=$(curl -s -X POST "$B/keys/rotate" -H "authorization: Bearer $ADMIN")
 NEW_ACTIVE=$(echo "$ROTATED" | field '["active"]')
 KEYS=$(curl -s "$B/keys")
-expect keys.active "$(echo "$KEYS" | field '["active"]')" "$NEW_ACTIVE"
+expect keys.active "$(echo "$KEYS" | active_kid)" "$NEW_ACTIVE"
 expect keys.count_after "$(echo "$KEYS" | field '["keys"].__len__()')" 2
-expect keys.old_kept "$(echo "$KEYS" | field "[\"keys\"].__contains__(\"$OLD_ACTIVE\")")" True
+expect keys.old_retiring "$(echo "$KEYS" | status_of "$OLD_ACTIVE")" retiring
+expect keys.changed_after_rotation "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG" "$B/keys")" 200
+
+# Another implementation follows the key set: pyseto verifies the server's
+# tokens with the key their kid names (the retiring one and the active one),
+# and refuses a token signed by another key under the active kid.
+AFTER=$(curl -s -X POST "$B/token" -H "$J" -d "{$C,\"subject\":\"dave\"}" | field '["access_token"]')
+expect pyseto.retiring_key "$(python3 "$READER" "$B/keys" "$BEFORE" "$ISSUER" | field '["sub"]')" carol
+expect pyseto.active_key "$(python3 "$READER" "$B/keys" "$AFTER" "$ISSUER" | field '["sub"]')" dave
+FORGED=$(python3 - "$NEW_ACTIVE" "$ISSUER" <<'PY'
+import json, sys, time
+import pyseto
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+pem = Ed25519PrivateKey.generate().private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+claims = {"sub": "mallory", "iss": sys.argv[2],
+          "exp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 600))}
+key = pyseto.Key.new(4, "public", pem)
+print(pyseto.encode(key, claims, footer={"kid": sys.argv[1]}, serializer=json).decode())
+PY
+)
+if python3 "$READER" "$B/keys" "$FORGED" "$ISSUER" >/dev/null 2>"$WORK/forged.err"; then
+  echo "FAIL pyseto.forged: a token of another key verified" >&2
+  exit 1
+fi
+expect pyseto.forged "$(cat "$WORK/forged.err")" "refused: the token does not verify: VerifyError"
+if python3 "$READER" "$B/keys" "$AFTER" "https://elsewhere.example" >/dev/null 2>"$WORK/issuer.err"; then
+  echo "FAIL pyseto.other_issuer: a key set of another issuer was followed" >&2
+  exit 1
+fi
+expect pyseto.other_issuer "$(cat "$WORK/issuer.err")" "refused: issuer: not the expected issuer"
 
 # Context binding: a second instance, same Redis and KEK, strict mode.
 STRICT_PORT=$(free_port)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use time::Duration;
 use vaulttoken::footer::Footer;
 use vaulttoken::keyring::{KeyRing, LocalKeyRing, RingSettings, SecretRingKey, SigningKeyRing};
+use vaulttoken::rules::RuleSet;
 use vaulttoken::service::VerifiedToken;
 use vaulttoken::store::TokenStore;
 use vaulttoken::{Claims, Error, LocalKey, LocalService, PublicService, SecretKey};
@@ -23,6 +24,13 @@ pub(crate) enum AccessKeys {
         ring: Arc<LocalKeyRing>,
         service: LocalService,
     },
+}
+
+/// The rules the server reads its own access tokens with: the defaults,
+/// and any audience (a token names one of its client's audiences; the
+/// server introspects and revokes them all, and introspection reports it).
+fn own_tokens() -> RuleSet {
+    RuleSet::default().accept_any_audience()
 }
 
 /// A key a ring can be rotated to.
@@ -85,6 +93,7 @@ impl AccessKeys {
 
     fn public(ring: Arc<SigningKeyRing>, store: Arc<dyn TokenStore>) -> Self {
         let service = PublicService::from_ring(Arc::clone(&ring))
+            .rules(own_tokens())
             .store(store)
             .build();
         Self::Public { ring, service }
@@ -92,6 +101,7 @@ impl AccessKeys {
 
     fn local(ring: Arc<LocalKeyRing>, store: Arc<dyn TokenStore>) -> Self {
         let service = LocalService::from_ring(Arc::clone(&ring))
+            .rules(own_tokens())
             .store(store)
             .build();
         Self::Local { ring, service }

@@ -1,6 +1,7 @@
 //! The access tokens of one client's refresh families: issued by the
 //! families themselves through [`ClientAccess`], with the access ring in
-//! force (of the configured purpose), carrying the client, and bound as the
+//! force (of the configured purpose), carrying the client, the issuer and
+//! the family's audience (see [`crate::audience`]), and bound as the
 //! binding mode says. A pair's access token is the one handed out: none is
 //! made and thrown away.
 
@@ -11,6 +12,7 @@ use vaulttoken::binding::Binding;
 use vaulttoken::claims::ClaimsBuilder;
 use vaulttoken::family::{AccessFuture, AccessIssuer};
 
+use crate::audience;
 use crate::config::BindingMode;
 use crate::context;
 use crate::key_sync::LiveKeys;
@@ -24,23 +26,51 @@ pub(crate) struct ClientAccess {
     keys: Arc<LiveKeys>,
     client_id: String,
     mode: BindingMode,
+    /// The `iss` of every access token.
+    issuer: Arc<str>,
 }
 
 impl ClientAccess {
-    pub(crate) fn new(keys: Arc<LiveKeys>, client_id: &str, mode: BindingMode) -> Self {
+    pub(crate) fn new(
+        keys: Arc<LiveKeys>,
+        client_id: &str,
+        mode: BindingMode,
+        issuer: Arc<str>,
+    ) -> Self {
         Self {
             keys,
             client_id: client_id.to_owned(),
             mode,
+            issuer,
         }
     }
 }
 
 impl AccessIssuer for ClientAccess {
+    /// `binding` is what the family is sealed with: the end user's context
+    /// and the audience. The token's audience and the end user's binding
+    /// alone (its implicit assertion) come from the handler's
+    /// [`audience::issuing`] scope, which must agree with `binding`:
+    /// outside a scope, or in one that does not, nothing is issued.
     fn issue(&self, claims: ClaimsBuilder, binding: Option<&Binding>) -> Result<String, Error> {
-        let claims = claims.claim(CLIENT_CLAIM, &self.client_id).build()?;
-        let implicit = context::assertion(self.mode, binding)?;
-        self.keys.access().encode(&claims, &implicit)
+        let Some(issuing) = audience::current() else {
+            tracing::error!("an access token was to be issued outside an issuing scope");
+            return Err(Error::NoIssuingKey);
+        };
+        if !issuing.seals(binding)? {
+            tracing::error!(
+                "an access token was to be issued in a scope its family does not agree with"
+            );
+            return Err(Error::NoIssuingKey);
+        }
+        let mut claims = claims
+            .issuer(&*self.issuer)
+            .claim(CLIENT_CLAIM, &self.client_id);
+        if let Some(audience) = issuing.audience {
+            claims = claims.audience(audience);
+        }
+        let implicit = context::assertion(self.mode, issuing.context.as_ref())?;
+        self.keys.access().encode(&claims.build()?, &implicit)
     }
 
     fn verify<'a>(&'a self, token: &'a str, binding: Option<&'a Binding>) -> AccessFuture<'a> {

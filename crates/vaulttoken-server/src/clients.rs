@@ -8,7 +8,8 @@ use crate::secret::Secret;
 /// id costs about what a known one does.
 const DUMMY_SECRET: &str = "vaulttoken-server:no-such-client:0000000000000000";
 
-/// The clients allowed to call the token endpoints, id to secret.
+/// The clients allowed to call the token endpoints, id to secret, and the
+/// audiences each may ask for.
 ///
 /// # Examples
 ///
@@ -20,18 +21,63 @@ const DUMMY_SECRET: &str = "vaulttoken-server:no-such-client:0000000000000000";
 /// assert!(!clients.authenticate("web", "0123456789abcdeF"));
 /// assert!(!clients.authenticate("app", "0123456789abcdef"));
 /// assert!(clients.contains("web"));
+/// assert!(clients.audiences("web").is_empty());
 /// ```
 #[derive(Debug, Clone, Default)]
-pub struct Clients(HashMap<String, Secret>);
+pub struct Clients {
+    secrets: HashMap<String, Secret>,
+    /// Each client's audiences, its default first; none for most.
+    audiences: HashMap<String, Vec<String>>,
+}
 
 impl Clients {
-    /// The clients given.
+    /// The clients given, with no audiences.
     ///
     /// # Examples
     ///
     /// See [`Clients`].
     pub fn new(clients: impl IntoIterator<Item = (String, Secret)>) -> Self {
-        Self(clients.into_iter().collect())
+        Self {
+            secrets: clients.into_iter().collect(),
+            audiences: HashMap::new(),
+        }
+    }
+
+    /// The audiences the client `id` may ask for (`VAULTTOKEN_CLIENT_AUDIENCES`),
+    /// its default first; empty for an unknown client or one without
+    /// audiences (its access tokens name none).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use vaulttoken_server::Config;
+    ///
+    /// let kek = vaulttoken::LocalKey::generate()?.to_paserk()?;
+    /// let vars = BTreeMap::from([
+    ///     ("VAULTTOKEN_KEYRING_FILE".to_owned(), "/tmp/doc-example-ring.json".to_owned()),
+    ///     ("VAULTTOKEN_KEYRING_CREATE".to_owned(), "true".to_owned()),
+    ///     ("VAULTTOKEN_KEK".to_owned(), kek.as_str().to_owned()),
+    ///     ("VAULTTOKEN_CLIENTS".to_owned(), "web:0123456789abcdef,cli:0123456789abcdef".to_owned()),
+    ///     ("VAULTTOKEN_ISSUER".to_owned(), "https://auth.example".to_owned()),
+    ///     (
+    ///         "VAULTTOKEN_CLIENT_AUDIENCES".to_owned(),
+    ///         "web=https://api.example https://files.example".to_owned(),
+    ///     ),
+    /// ]);
+    /// let clients = Config::from_vars(&vars)?.clients;
+    /// assert_eq!(clients.audiences("web"), ["https://api.example", "https://files.example"]);
+    /// assert!(clients.audiences("cli").is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn audiences(&self, id: &str) -> &[String] {
+        self.audiences.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The clients with `audiences` for the client `id`.
+    pub(crate) fn set_audiences(&mut self, id: &str, audiences: Vec<String>) {
+        self.audiences.insert(id.to_owned(), audiences);
     }
 
     /// Whether `id` is a client and `secret` its secret, compared in constant
@@ -42,7 +88,7 @@ impl Clients {
     /// See [`Clients`].
     #[must_use]
     pub fn authenticate(&self, id: &str, secret: &str) -> bool {
-        match self.0.get(id) {
+        match self.secrets.get(id) {
             Some(expected) => expected.matches(secret),
             None => {
                 let _ = Secret::new(DUMMY_SECRET).matches(secret);
@@ -58,12 +104,12 @@ impl Clients {
     /// See [`Clients`].
     #[must_use]
     pub fn contains(&self, id: &str) -> bool {
-        self.0.contains_key(id)
+        self.secrets.contains_key(id)
     }
 
     /// The client ids.
     pub(crate) fn ids(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
+        self.secrets.keys().map(String::as_str)
     }
 
     /// How many clients there are.
@@ -75,7 +121,7 @@ impl Clients {
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.secrets.len()
     }
 
     /// Whether there are none.
@@ -87,7 +133,7 @@ impl Clients {
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.secrets.is_empty()
     }
 }
 

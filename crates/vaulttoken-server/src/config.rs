@@ -53,6 +53,8 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("VAULTTOKEN_REDIS_CONNECT_TIMEOUT_MS", Some("5000")),
     ("REDIS_URL", None),
     ("REDIS_CLUSTER_URLS", None),
+    ("VAULTTOKEN_ISSUER", None),
+    ("VAULTTOKEN_CLIENT_AUDIENCES", Some("")),
 ];
 
 /// The names of the Redis settings: read from the environment beside the
@@ -75,12 +77,14 @@ pub(crate) const REDIS_CLUSTER_URLS_VAR: &str = "REDIS_CLUSTER_URLS";
 ///     ("VAULTTOKEN_KEYRING_CREATE".to_owned(), "true".to_owned()),
 ///     ("VAULTTOKEN_KEK".to_owned(), kek.as_str().to_owned()),
 ///     ("VAULTTOKEN_CLIENTS".to_owned(), "web:0123456789abcdef0123".to_owned()),
+///     ("VAULTTOKEN_ISSUER".to_owned(), "https://auth.example".to_owned()),
 /// ]);
 /// let config = Config::from_vars(&vars)?;
 /// assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
 /// assert_eq!(config.access_purpose, AccessPurpose::Public);
 /// assert!(config.redis.is_none());
 /// assert_eq!(config.redis_deadlines.store.as_millis(), 500);
+/// assert_eq!(config.issuer, "https://auth.example");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -110,7 +114,11 @@ pub struct Config {
     pub redis_deadlines: RedisDeadlines,
     /// The clients and their secrets (`VAULTTOKEN_CLIENTS`,
     /// `id:secret,id:secret`; ids `[A-Za-z0-9._-]{1,64}`, secrets at least
-    /// 16 bytes, no `,`).
+    /// 16 bytes, no `,`), and the audiences each may ask for
+    /// (`VAULTTOKEN_CLIENT_AUDIENCES`, `id=audience audience…,id=audience`,
+    /// default none: the first is the client's default `aud`; at most 8 per
+    /// client, each 1 to 256 bytes, no whitespace or `,`; a client without
+    /// audiences issues tokens without `aud`). See [`Clients::audiences`].
     pub clients: Clients,
     /// The bearer secret of `POST /keys/rotate` (`VAULTTOKEN_ADMIN_SECRET`,
     /// at least 32 bytes); none: rotation through HTTP is off (401).
@@ -129,6 +137,12 @@ pub struct Config {
     pub keys_poll: Duration,
     /// Binding tokens to the end user's context.
     pub binding: BindingConfig,
+    /// Who issues the tokens (`VAULTTOKEN_ISSUER`, required; 1 to
+    /// [`MAX_ISSUER_LEN`](vaulttoken::keyring::MAX_ISSUER_LEN) bytes, no
+    /// whitespace or control characters; usually the server's public URL):
+    /// the `iss` of every access token and the `issuer` of `GET /keys`.
+    /// Every instance of one deployment has the same.
+    pub issuer: String,
 }
 
 /// How tokens are bound to the end user's context (the `context` object of
@@ -147,6 +161,7 @@ pub struct Config {
 ///     ("VAULTTOKEN_KEYRING_CREATE".to_owned(), "true".to_owned()),
 ///     ("VAULTTOKEN_KEK".to_owned(), kek.as_str().to_owned()),
 ///     ("VAULTTOKEN_CLIENTS".to_owned(), "web:0123456789abcdef0123".to_owned()),
+///     ("VAULTTOKEN_ISSUER".to_owned(), "https://auth.example".to_owned()),
 ///     ("VAULTTOKEN_BINDING".to_owned(), "observe".to_owned()),
 ///     ("VAULTTOKEN_OBSERVER_KEY".to_owned(), observer.as_str().to_owned()),
 ///     ("VAULTTOKEN_BINDING_IP_PREFIX_V4".to_owned(), "20".to_owned()),
@@ -267,6 +282,7 @@ pub struct Lifetimes {
 ///     ("VAULTTOKEN_KEYRING_CREATE".to_owned(), "true".to_owned()),
 ///     ("VAULTTOKEN_KEK".to_owned(), kek.as_str().to_owned()),
 ///     ("VAULTTOKEN_CLIENTS".to_owned(), "web:0123456789abcdef0123".to_owned()),
+///     ("VAULTTOKEN_ISSUER".to_owned(), "https://auth.example".to_owned()),
 ///     (
 ///         "REDIS_CLUSTER_URLS".to_owned(),
 ///         "redis://:pw@10.0.0.1:6379, redis://:pw@10.0.0.2:6379".to_owned(),

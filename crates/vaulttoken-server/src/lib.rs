@@ -10,11 +10,13 @@
 
 mod access;
 mod app;
+mod audience;
 mod client_access;
 mod clients;
 mod config;
 mod context;
 mod key_file;
+mod key_set;
 mod key_sync;
 mod logging;
 mod oauth_error;

@@ -56,6 +56,20 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
 
+    /// 400 `invalid_target` (RFC 8707): the audience asked for is not one
+    /// the client may ask for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = vaulttoken_server::OAuthError::invalid_target("audience: not allowed");
+    /// assert_eq!((err.status().as_u16(), err.code()), (400, "invalid_target"));
+    /// ```
+    #[must_use]
+    pub fn invalid_target(description: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_target", description)
+    }
+
     /// 413 `invalid_request`: the body is over the size limit.
     ///
     /// # Examples

@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) binding: ContextBinding,
     /// The token store, for the readiness check.
     pub(crate) store: Arc<dyn TokenStore>,
+    /// Who issues the tokens: their `iss`, the key set's `issuer`.
+    pub(crate) issuer: Arc<str>,
 }
 
 impl core::ops::Deref for AppState {
@@ -91,6 +93,7 @@ impl AppState {
             store: Arc::clone(&store),
             shared,
         };
+        let issuer: Arc<str> = Arc::from(config.issuer.as_str());
         let clients: Vec<&str> = config.clients.ids().collect();
         let keys = source.load(&clients).await?;
         let live = Arc::new(LiveKeys::new(source, keys.access, keys.meta));
@@ -99,7 +102,12 @@ impl AppState {
             .into_iter()
             .filter(|(client, _)| config.clients.contains(client))
             .map(|(client, key)| {
-                let access = ClientAccess::new(Arc::clone(&live), &client, binding.mode());
+                let access = ClientAccess::new(
+                    Arc::clone(&live),
+                    &client,
+                    binding.mode(),
+                    Arc::clone(&issuer),
+                );
                 let mut families = RefreshFamilies::builder(key, Arc::clone(&store))
                     .access_issuer(Arc::new(access))
                     .access_lifetime(lifetimes.access)
@@ -132,6 +140,7 @@ impl AppState {
             keys_max_age: config.keys_max_age,
             binding,
             store,
+            issuer,
         })))
     }
 

@@ -8,14 +8,13 @@
 mod server;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use server::{Answer, CLIENT, SECRET, Server};
 use vaulttoken::binding::{Binding, IpPrefix, Observer};
-use vaulttoken::keyring::PublicKeyRing;
-use vaulttoken::{Error, LocalKey, PublicKey, PublicService};
+use vaulttoken::rules::RuleSet;
+use vaulttoken::{Error, LocalKey, PublicService};
 use vaulttoken_test_redis::EventRecorder;
 
 fn observer_key() -> String {
@@ -294,12 +293,7 @@ async fn a_malformed_or_oversized_context_is_an_invalid_request() {
 /// A verifier built from `GET /keys` alone, as a resource server would.
 async fn resource_server(server: &Server) -> PublicService {
     let keys = ok(server.get("/keys").await);
-    let ring = PublicKeyRing::new(time::Duration::hours(1)).unwrap();
-    for paserk in keys["keys"].as_object().unwrap().values() {
-        ring.add(PublicKey::from_paserk(paserk.as_str().unwrap()).unwrap())
-            .unwrap();
-    }
-    PublicService::from_ring(Arc::new(ring)).build()
+    server::verifier(&keys, RuleSet::default())
 }
 
 #[tokio::test]

@@ -5,15 +5,20 @@
 #[allow(dead_code, reason = "each test file uses part of the support")]
 mod server;
 
+#[path = "support/process.rs"]
+#[allow(dead_code, reason = "each test file uses part of the support")]
+mod process;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
-use server::{ADMIN, Answer, Server, send};
-use vaulttoken::keyring::PublicKeyRing;
+use server::{ADMIN, Answer, ISSUER, Server, send};
+use vaulttoken::PublicService;
+use vaulttoken::keyring::{KeySet, KeySetPurpose, PublishedStatus, RingSettings};
+use vaulttoken::rules::RuleSet;
 use vaulttoken::store::MemoryStore;
-use vaulttoken::{PublicKey, PublicService};
 
 async fn rotate(server: &Server, authorization: Option<&str>) -> Answer {
     let mut request = Request::post("/keys/rotate");
@@ -25,29 +30,27 @@ async fn rotate(server: &Server, authorization: Option<&str>) -> Answer {
 
 /// A verifier built from `GET /keys` alone, as a resource server would.
 fn verifier(keys: &Value) -> PublicService {
-    let ring = PublicKeyRing::new(time::Duration::hours(1)).unwrap();
-    for (kid, paserk) in keys["keys"].as_object().unwrap() {
-        let id = ring
-            .add(PublicKey::from_paserk(paserk.as_str().unwrap()).unwrap())
-            .unwrap();
-        assert_eq!(id.as_str(), kid);
-    }
-    PublicService::from_ring(Arc::new(ring)).build()
+    server::verifier(keys, RuleSet::default())
 }
 
 #[tokio::test]
-async fn keys_lists_the_public_keys_by_pid_and_may_be_cached() {
+async fn keys_is_the_key_set_of_the_ring_and_may_be_cached() {
     let server = Server::new().await;
     let answer = server.get("/keys").await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.header("cache-control"), "public, max-age=300");
-    let keys = answer.body["keys"].as_object().unwrap();
-    assert_eq!(keys.len(), 1);
-    let (kid, key) = keys.iter().next().unwrap();
-    assert!(kid.starts_with("k4.pid."));
-    assert!(key.as_str().unwrap().starts_with("k4.public."));
-    assert_eq!(answer.body["active"], kid.as_str());
-    assert_eq!(answer.body["purpose"], "public");
+    assert_eq!(answer.header("content-type"), "application/json");
+    let set = KeySet::parse(&answer.body.to_string()).unwrap();
+    assert_eq!(set.issuer(), ISSUER);
+    assert_eq!(set.purpose(), KeySetPurpose::Public);
+    assert_eq!(set.cache_time(), time::Duration::seconds(300));
+    assert_eq!(set.keys().len(), 1);
+    let active = set.active().unwrap();
+    assert!(active.kid().as_str().starts_with("k4.pid."));
+    assert_eq!(
+        active.public_key().unwrap().paserk_id().unwrap(),
+        *active.kid()
+    );
     let text = answer.body.to_string();
     assert!(!text.contains("k4.secret") && !text.contains("wrap"));
 
@@ -57,10 +60,11 @@ async fn keys_lists_the_public_keys_by_pid_and_may_be_cached() {
         .decode(pair["access_token"].as_str().unwrap())
         .unwrap();
     assert_eq!(token.claims().subject(), Some("alice"));
+    assert_eq!(token.claims().issuer(), Some(ISSUER));
 }
 
 #[tokio::test]
-async fn keys_of_local_access_tokens_publish_nothing() {
+async fn keys_of_local_access_tokens_publish_ids_only() {
     let server = Server::with(&[
         ("VAULTTOKEN_ACCESS_PURPOSE", "local"),
         ("VAULTTOKEN_KEYS_MAX_AGE_SECS", "60"),
@@ -69,10 +73,20 @@ async fn keys_of_local_access_tokens_publish_nothing() {
     let answer = server.get("/keys").await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.header("cache-control"), "public, max-age=60");
+    let kid = answer.body["keys"][0]["kid"].as_str().unwrap();
+    assert!(kid.starts_with("k4.lid."), "{kid}");
     assert_eq!(
         answer.body,
-        serde_json::json!({"purpose": "local", "keys": {}})
+        serde_json::json!({
+            "version": 1,
+            "issuer": ISSUER,
+            "purpose": "local",
+            "cache_seconds": 60,
+            "keys": [{"kid": kid, "status": "active"}],
+        })
     );
+    let set = KeySet::parse(&answer.body.to_string()).unwrap();
+    assert_eq!(set.purpose(), KeySetPurpose::Local);
 }
 
 #[tokio::test]
@@ -91,13 +105,7 @@ async fn rotate_needs_the_admin_bearer_secret() {
         assert_eq!(answer.error(), "invalid_token");
         assert!(answer.header("www-authenticate").starts_with("Bearer"));
     }
-    assert_eq!(
-        server.get("/keys").await.body["keys"]
-            .as_object()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(server::kids(&server.get("/keys").await.body).len(), 1);
 }
 
 #[tokio::test]
@@ -120,7 +128,7 @@ async fn rotate_is_off_without_an_admin_secret() {
 async fn rotate_promotes_a_new_key_keeps_the_old_one_and_saves_the_ring() {
     let server = Server::new().await;
     let before = server.get("/keys").await.body;
-    let old_kid = before["active"].as_str().unwrap().to_owned();
+    let old_kid = server::active_kid(&before).unwrap().to_owned();
     let old_token = server.issue("alice").await["access_token"]
         .as_str()
         .unwrap()
@@ -133,8 +141,11 @@ async fn rotate_promotes_a_new_key_keeps_the_old_one_and_saves_the_ring() {
     assert_eq!(answer.body["keys"].as_array().unwrap().len(), 2);
 
     let after = server.get("/keys").await.body;
-    assert_eq!(after["active"], new_kid.as_str());
-    assert!(after["keys"][&old_kid].is_string() && after["keys"][&new_kid].is_string());
+    let set = KeySet::parse(&after.to_string()).unwrap();
+    assert_eq!(set.active().unwrap().kid().as_str(), new_kid);
+    let old = set.key(&old_kid).unwrap();
+    assert!(matches!(old.status(), PublishedStatus::Retiring { .. }));
+    assert!(old.public_key().is_some());
     // Old tokens still verify; new ones are signed with the new key.
     assert_eq!(server.introspect(&old_token).await["active"], true);
     let new_token = server.issue("bob").await["access_token"]
@@ -195,8 +206,7 @@ async fn retire(server: &Server, authorization: Option<&str>, kid: &str) -> Answ
 async fn retire_removes_a_compromised_key_at_once_but_never_the_active_one() {
     let server = Server::new().await;
     let admin = format!("Bearer {ADMIN}");
-    let old_kid = server.get("/keys").await.body["active"]
-        .as_str()
+    let old_kid = server::active_kid(&server.get("/keys").await.body)
         .unwrap()
         .to_owned();
     let old_token = server.issue("alice").await["access_token"]
@@ -238,6 +248,94 @@ async fn retire_removes_a_compromised_key_at_once_but_never_the_active_one() {
     )
     .await;
     let keys = send(&restarted, server::get("/keys")).await.body;
-    assert_eq!(keys["keys"].as_object().unwrap().len(), 1);
-    assert_eq!(keys["active"], new_kid.as_str());
+    assert_eq!(server::kids(&keys), [new_kid.as_str()]);
+    assert_eq!(server::active_kid(&keys), Some(new_kid.as_str()));
+}
+
+/// `GET /keys` with `If-None-Match: <tag>`.
+async fn keys_if_none_match(server: &Server, tag: &str) -> Answer {
+    let request = Request::get("/keys")
+        .header("if-none-match", tag)
+        .body(Body::empty())
+        .unwrap();
+    send(&server.app, request).await
+}
+
+#[tokio::test]
+async fn the_etag_names_the_ring_and_if_none_match_answers_304_without_a_body() {
+    let server = Server::new().await;
+    let first = server.get("/keys").await;
+    let tag = first.header("etag").to_owned();
+    assert!(
+        tag.starts_with('"') && tag.ends_with('"') && tag.len() > 2,
+        "{tag}"
+    );
+    assert_eq!(server.get("/keys").await.header("etag"), tag);
+
+    let unchanged = keys_if_none_match(&server, &tag).await;
+    assert_eq!(unchanged.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(unchanged.body, Value::Null);
+    assert_eq!(unchanged.header("etag"), tag);
+    assert_eq!(unchanged.header("cache-control"), "public, max-age=300");
+    let listed = keys_if_none_match(&server, &format!("\"stale\", {tag}")).await;
+    assert_eq!(listed.status, StatusCode::NOT_MODIFIED);
+    let other = keys_if_none_match(&server, "\"stale\"").await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert_eq!(other.body, first.body);
+
+    let rotated = rotate(&server, Some(&format!("Bearer {ADMIN}"))).await;
+    assert_eq!(rotated.status, StatusCode::OK);
+    let changed = keys_if_none_match(&server, &tag).await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_ne!(changed.header("etag"), tag);
+    assert_eq!(server::kids(&changed.body).len(), 2);
+}
+
+/// The binary on a memory store, read over HTTP as a resource server reads
+/// it: the document parses as a key set, its ring verifies the server's
+/// token, its `ETag` holds until a rotation, and `If-None-Match` gets 304.
+#[test]
+fn a_server_process_publishes_a_key_set_that_verifies_its_tokens() {
+    let server = process::ServerProcess::start_with(&[("VAULTTOKEN_KEYS_MAX_AGE_SECS", "120")]);
+    let first = server.raw_request("GET", "/keys", &[]);
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.header("cache-control"), Some("public, max-age=120"));
+    assert_eq!(first.header("content-type"), Some("application/json"));
+    let set = KeySet::parse(&first.body).unwrap();
+    assert_eq!(set.issuer(), ISSUER);
+    assert_eq!(set.cache_time(), time::Duration::seconds(120));
+    let ring = set
+        .public_ring(&RingSettings::new(), time::Duration::hours(1))
+        .unwrap();
+    let resource = PublicService::from_ring(Arc::new(ring))
+        .rules(RuleSet::default().issued_by(ISSUER))
+        .build();
+    let (status, pair) = process::post(&server, "/token", &serde_json::json!({"subject": "alice"}));
+    assert_eq!(status, 200, "{pair}");
+    let token = resource
+        .decode(pair["access_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(token.claims().subject(), Some("alice"));
+
+    let tag = first.header("etag").unwrap().to_owned();
+    let again = server.raw_request("GET", "/keys", &[]);
+    assert_eq!(
+        (again.header("etag"), again.body.as_str()),
+        (Some(tag.as_str()), first.body.as_str())
+    );
+    let unchanged = server.raw_request("GET", "/keys", &[("If-None-Match", &tag)]);
+    assert_eq!(unchanged.status, 304);
+    assert_eq!(unchanged.body, "");
+    assert_eq!(unchanged.header("etag"), Some(tag.as_str()));
+
+    let bearer = format!("Bearer {ADMIN}");
+    let (status, rotated) =
+        server.request("POST", "/keys/rotate", &[("Authorization", &bearer)], None);
+    assert_eq!(status, 200, "{rotated}");
+    let changed = server.raw_request("GET", "/keys", &[("If-None-Match", &tag)]);
+    assert_eq!(changed.status, 200);
+    assert_ne!(changed.header("etag"), Some(tag.as_str()));
+    let set = KeySet::parse(&changed.body).unwrap();
+    assert_eq!(set.active().unwrap().kid().as_str(), rotated["active"]);
+    assert!(server.terminate().success());
 }

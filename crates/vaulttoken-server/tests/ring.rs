@@ -114,12 +114,15 @@ fn admin(server: &ServerProcess, path: &str, body: Option<&Value>) -> (u16, Valu
 
 /// The kids `GET /keys` lists.
 fn kids(server: &ServerProcess) -> Vec<String> {
-    keys(server)["keys"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
+    server::kids(&keys(server))
+        .into_iter()
+        .map(str::to_owned)
         .collect()
+}
+
+/// The kid of the key `GET /keys` calls active.
+fn active_kid(server: &ServerProcess) -> Option<String> {
+    server::active_kid(&keys(server)).map(str::to_owned)
 }
 
 /// Whether introspection calls `token` active.
@@ -181,7 +184,7 @@ fn a_retired_key_never_comes_back_when_an_old_key_file_meets_an_emptied_redis() 
     let url = redis.url();
     let a = start(&url, true, "1");
     let b = start(&url, false, "1");
-    let old_kid = keys(&a)["active"].as_str().unwrap().to_owned();
+    let old_kid = active_kid(&a).unwrap();
 
     // The key file as it was before the rotation, kept somewhere.
     let older = KeyFilePath::new();
@@ -229,7 +232,7 @@ fn a_retired_key_never_comes_back_when_an_old_key_file_meets_an_emptied_redis() 
     eprintln!("C converged on the newest ring after {converged:?}");
     assert!(!active(&c, &leaked), "the retired key verifies on C");
     for server in [&a, &b, &c] {
-        assert_eq!(keys(server)["active"], new_kid.as_str());
+        assert_eq!(active_kid(server), Some(new_kid.clone()));
     }
 
     // A's key file still holds the newer ring, not C's older one.
@@ -262,7 +265,7 @@ fn a_start_replaces_a_shared_ring_older_than_its_key_file() {
     let redis = redis_support::RedisServer::start();
     let url = redis.url();
     let a = start(&url, true, "1");
-    let old_kid = keys(&a)["active"].as_str().unwrap().to_owned();
+    let old_kid = active_kid(&a).unwrap();
     let snapshot = redis.cli(&["GET", "vaulttoken:server:keys"]);
     let (status, rotated) = admin(&a, "/keys/rotate", None);
     assert_eq!(status, 200, "{rotated}");
@@ -305,14 +308,14 @@ fn rotation_and_retirement_do_not_wedge_when_redis_loses_the_ring() {
     let url = redis.url();
     let a = start(&url, true, "1");
     let b = start(&url, false, "1");
-    let old_kid = keys(&a)["active"].as_str().unwrap().to_owned();
+    let old_kid = active_kid(&a).unwrap();
 
     redis.restart();
     let (status, rotated) = admin(&a, "/keys/rotate", None);
     assert_eq!(status, 200, "rotation after the loss: {rotated}");
     let new_kid = rotated["active"].as_str().unwrap().to_owned();
     wait_until(Duration::from_secs(5), "B takes up the rotation", || {
-        keys(&b)["active"] == new_kid.as_str()
+        active_kid(&b) == Some(new_kid.clone())
     });
 
     redis.restart();
@@ -355,9 +358,9 @@ fn an_unknown_kid_is_looked_up_at_once_and_a_flood_of_them_is_rate_limited() {
         "B calls a token of the new key inactive"
     );
     let with_lookup = looked_up.elapsed();
-    assert_eq!(keys(&b)["active"], new_kid.as_str());
+    assert_eq!(active_kid(&b), Some(new_kid.clone()));
     let by_poll = wait_until(Duration::from_secs(5), "D polls the rotation", || {
-        keys(&d)["active"] == new_kid.as_str()
+        active_kid(&d) == Some(new_kid.clone())
     });
     eprintln!(
         "pick-up after a rotation elsewhere: {with_lookup:?} with the lookup (one introspection), \
@@ -473,7 +476,9 @@ async fn a_refused_or_missing_shared_ring_is_logged_and_republished() {
         let a =
             server::Server::with(&[("REDIS_URL", &url), ("VAULTTOKEN_KEYS_POLL_SECS", "1")]).await;
         let shared = || redis.cli(&["GET", "vaulttoken:server:keys"]);
-        let old_kid = a.get("/keys").await.body["active"].clone();
+        let old_kid = server::active_kid(&a.get("/keys").await.body)
+            .unwrap()
+            .to_owned();
         let snapshot = shared();
         let rotated = admin_in_process(&a, "/keys/rotate", &json!({})).await;
         assert_eq!(rotated.status, 200, "{:?}", rotated.body);
@@ -500,10 +505,7 @@ async fn a_refused_or_missing_shared_ring_is_logged_and_republished() {
             logged(&recorder, tracing::Level::WARN, "is not taken up"),
             1
         );
-        assert_eq!(
-            a.get("/keys").await.body["keys"].as_object().unwrap().len(),
-            1
-        );
+        assert_eq!(server::kids(&a.get("/keys").await.body).len(), 1);
 
         assert_eq!(
             redis.command(&["DEL", "vaulttoken:server:keys"]).as_deref(),

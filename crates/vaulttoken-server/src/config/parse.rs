@@ -8,12 +8,14 @@ use std::str::FromStr;
 use time::Duration;
 use vaulttoken::LocalKey;
 use vaulttoken::binding::{IpPrefix, Observer};
+use vaulttoken::keyring::{MAX_CACHE_SECONDS, MAX_ISSUER_LEN};
 use vaulttoken_axum::TrustedProxies;
 
 use super::{
     AccessPurpose, BindingConfig, BindingMode, Config, ConfigError, Lifetimes,
     REDIS_CLUSTER_URLS_VAR, REDIS_URL_VAR, RateLimits, RedisDeadlines, RedisTarget, VARIABLES,
 };
+use crate::audience::{MAX_AUDIENCES, valid_audience};
 use crate::clients::{Clients, valid_client_id};
 use crate::secret::Secret;
 
@@ -429,6 +431,99 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The key set's cache time: whole seconds, at most a day (what a key
+    /// set holds, `MAX_CACHE_SECONDS`).
+    fn keys_max_age(&mut self) -> Option<u32> {
+        let name = "VAULTTOKEN_KEYS_MAX_AGE_SECS";
+        let seconds: u32 = self.parsed(name, "a whole number")?;
+        if u64::from(seconds) > MAX_CACHE_SECONDS {
+            self.problem(
+                name,
+                format_args!("must be from 0 to {MAX_CACHE_SECONDS} seconds"),
+            );
+            return None;
+        }
+        Some(seconds)
+    }
+
+    /// The audiences of each client (`VAULTTOKEN_CLIENT_AUDIENCES`,
+    /// `id=audience audience…` entries separated by commas; the first
+    /// audience is the client's default), set on `clients`. An entry for a
+    /// client not configured is a problem (unless the clients themselves
+    /// are in error: then they are named already).
+    fn client_audiences(&mut self, clients: Option<&mut Clients>) {
+        let name = "VAULTTOKEN_CLIENT_AUDIENCES";
+        let Some(text) = self.optional(name) else {
+            return;
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        let mut parsed = Vec::new();
+        for (index, entry) in text.split(',').enumerate() {
+            let position = index + 1;
+            let Some((id, list)) = entry.trim().split_once('=') else {
+                self.problem(
+                    name,
+                    format_args!("entry {position} is not id=audience audience…"),
+                );
+                continue;
+            };
+            let id = id.trim();
+            let audiences: Vec<&str> = list.split_whitespace().collect();
+            let problem = if seen.contains(&id) {
+                Some("the client is listed twice")
+            } else if clients
+                .as_ref()
+                .is_some_and(|clients| !clients.contains(id))
+            {
+                Some("not a client of VAULTTOKEN_CLIENTS")
+            } else if audiences.is_empty() {
+                Some("no audience")
+            } else if audiences.len() > MAX_AUDIENCES {
+                Some("more than 8 audiences")
+            } else if !audiences.iter().all(|audience| valid_audience(audience)) {
+                Some("an audience is 1 to 256 bytes, no whitespace, control character or comma")
+            } else if (1..audiences.len()).any(|i| audiences[..i].contains(&audiences[i])) {
+                Some("an audience is listed twice")
+            } else {
+                None
+            };
+            seen.push(id);
+            match problem {
+                Some(problem) => self.problem(name, format_args!("entry {position}: {problem}")),
+                None => parsed.push((id, audiences)),
+            }
+        }
+        if let Some(clients) = clients {
+            for (id, audiences) in parsed {
+                clients.set_audiences(id, audiences.into_iter().map(str::to_owned).collect());
+            }
+        }
+    }
+
+    /// The issuer: required, 1 to `MAX_ISSUER_LEN` bytes, no whitespace or
+    /// control characters (the key set refuses control characters; a space
+    /// in an issuer is a pasting mistake).
+    fn issuer(&mut self) -> Option<String> {
+        let name = "VAULTTOKEN_ISSUER";
+        let Some(issuer) = self.optional(name) else {
+            self.problem(
+                name,
+                "required: who issues the tokens (their iss), usually the server's public URL",
+            );
+            return None;
+        };
+        if issuer.len() > MAX_ISSUER_LEN
+            || issuer.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            self.problem(
+                name,
+                format_args!("at most {MAX_ISSUER_LEN} bytes, no whitespace or control characters"),
+            );
+            return None;
+        }
+        Some(issuer.to_owned())
+    }
+
     /// Reads every variable, then answers.
     pub(super) fn finish(mut self) -> Result<Config, ConfigError> {
         self.unknown_names();
@@ -454,13 +549,15 @@ impl<'a> Reader<'a> {
         let lifetimes = self.lifetimes();
         let redis = self.redis();
         let redis_deadlines = self.redis_deadlines();
-        let clients = self.clients();
+        let mut clients = self.clients();
+        self.client_audiences(clients.as_mut());
         let admin_secret = self.admin_secret();
         let trusted_proxies = self.trusted_proxies();
         let rate_limits = self.rate_limits();
-        let keys_max_age = self.parsed("VAULTTOKEN_KEYS_MAX_AGE_SECS", "a whole number");
+        let keys_max_age = self.keys_max_age();
         let keys_poll = self.seconds("VAULTTOKEN_KEYS_POLL_SECS", 1, 300);
         let binding = self.binding();
+        let issuer = self.issuer();
         match (
             listen,
             keyring_file,
@@ -477,6 +574,7 @@ impl<'a> Reader<'a> {
             binding,
             redis,
             redis_deadlines,
+            issuer,
         ) {
             (
                 Some(listen),
@@ -494,6 +592,7 @@ impl<'a> Reader<'a> {
                 Some(binding),
                 Some(redis),
                 Some(redis_deadlines),
+                Some(issuer),
             ) if self.problems.is_empty() => Ok(Config {
                 listen,
                 keyring_file,
@@ -510,6 +609,7 @@ impl<'a> Reader<'a> {
                 keys_max_age,
                 keys_poll,
                 binding,
+                issuer,
             }),
             _ => Err(ConfigError {
                 problems: self.problems,

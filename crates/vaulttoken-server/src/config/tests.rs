@@ -30,6 +30,10 @@ fn good() -> BTreeMap<String, String> {
             "VAULTTOKEN_ADMIN_SECRET".to_owned(),
             ADMIN_SECRET.to_owned(),
         ),
+        (
+            "VAULTTOKEN_ISSUER".to_owned(),
+            "https://auth.example".to_owned(),
+        ),
     ])
 }
 
@@ -93,8 +97,30 @@ fn an_empty_environment_names_each_required_variable() {
             "VAULTTOKEN_KEYRING_FILE",
             "VAULTTOKEN_KEK",
             "VAULTTOKEN_CLIENTS",
+            "VAULTTOKEN_ISSUER",
         ],
     );
+}
+
+#[test]
+fn the_issuer_is_required_printable_and_at_most_512_bytes() {
+    let config = Config::from_vars(&good()).unwrap();
+    assert_eq!(config.issuer, "https://auth.example");
+    let longest = "i".repeat(vaulttoken::keyring::MAX_ISSUER_LEN);
+    let config = Config::from_vars(&with(good(), "VAULTTOKEN_ISSUER", &longest)).unwrap();
+    assert_eq!(config.issuer, longest);
+    let mut missing = good();
+    missing.remove("VAULTTOKEN_ISSUER");
+    for vars in [
+        missing,
+        with(good(), "VAULTTOKEN_ISSUER", ""),
+        with(good(), "VAULTTOKEN_ISSUER", &format!("{longest}i")),
+        with(good(), "VAULTTOKEN_ISSUER", "https://auth.example/ x"),
+        with(good(), "VAULTTOKEN_ISSUER", "https://auth.example/\u{7f}"),
+        with(good(), "VAULTTOKEN_ISSUER", "https://auth\u{85}.example"),
+    ] {
+        names_only(&problems(&vars), &["VAULTTOKEN_ISSUER"]);
+    }
 }
 
 #[test]
@@ -452,4 +478,88 @@ fn the_redis_connect_timeout_is_whole_milliseconds_from_1000_to_120000() {
             assert!(found[0].ends_with("not a whole number of milliseconds"));
         }
     }
+}
+
+#[test]
+fn the_key_set_cache_time_is_at_most_a_day() {
+    let day = with(good(), "VAULTTOKEN_KEYS_MAX_AGE_SECS", "86400");
+    assert_eq!(Config::from_vars(&day).unwrap().keys_max_age, 86_400);
+    let longer = with(good(), "VAULTTOKEN_KEYS_MAX_AGE_SECS", "86401");
+    let found = problems(&longer);
+    names_only(&found, &["VAULTTOKEN_KEYS_MAX_AGE_SECS"]);
+    assert!(
+        found[0].ends_with("must be from 0 to 86400 seconds"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn client_audiences_are_read_per_client_default_first() {
+    let config = Config::from_vars(&good()).unwrap();
+    assert!(config.clients.audiences("web").is_empty());
+    let vars = with(
+        good(),
+        "VAULTTOKEN_CLIENT_AUDIENCES",
+        " web = https://api.example  https://files.example ,mobile.app=api",
+    );
+    let config = Config::from_vars(&vars).unwrap();
+    assert_eq!(
+        config.clients.audiences("web"),
+        ["https://api.example", "https://files.example"]
+    );
+    assert_eq!(config.clients.audiences("mobile.app"), ["api"]);
+    assert!(config.clients.audiences("ghost").is_empty());
+    let eight = (0..8)
+        .map(|i| format!("a{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let config = Config::from_vars(&with(
+        good(),
+        "VAULTTOKEN_CLIENT_AUDIENCES",
+        &format!("web={eight}"),
+    ))
+    .unwrap();
+    assert_eq!(config.clients.audiences("web").len(), 8);
+}
+
+#[test]
+fn each_bad_audience_entry_is_named_by_position() {
+    let long = "a".repeat(257);
+    let cases: [(String, &str); 8] = [
+        ("web".to_owned(), "entry 1 is not id=audience audience…"),
+        (
+            "ghost=api".to_owned(),
+            "entry 1: not a client of VAULTTOKEN_CLIENTS",
+        ),
+        (
+            "web=api,web=files".to_owned(),
+            "entry 2: the client is listed twice",
+        ),
+        ("web=  ".to_owned(), "entry 1: no audience"),
+        (
+            "web=a b c d e f g h i".to_owned(),
+            "entry 1: more than 8 audiences",
+        ),
+        (
+            format!("web={long}"),
+            "entry 1: an audience is 1 to 256 bytes, no whitespace, control character or comma",
+        ),
+        (
+            "web=api\u{7f}".to_owned(),
+            "entry 1: an audience is 1 to 256 bytes, no whitespace, control character or comma",
+        ),
+        (
+            "web=api files api".to_owned(),
+            "entry 1: an audience is listed twice",
+        ),
+    ];
+    for (value, problem) in cases {
+        let found = problems(&with(good(), "VAULTTOKEN_CLIENT_AUDIENCES", &value));
+        names_only(&found, &["VAULTTOKEN_CLIENT_AUDIENCES"]);
+        assert!(found[0].ends_with(problem), "{value}: {found:?}");
+    }
+    // With the clients themselves in error, only they are named.
+    let vars = with(good(), "VAULTTOKEN_CLIENTS", "web:short");
+    let found = problems(&with(vars, "VAULTTOKEN_CLIENT_AUDIENCES", "web=api"));
+    names_only(&found, &["VAULTTOKEN_CLIENTS"]);
 }

@@ -1,46 +1,64 @@
 //! `GET /keys`, `POST /keys/rotate` and `POST /keys/retire`.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::access::RetireRefusal;
+use crate::key_set::{Published, key_set};
 use crate::key_sync::RotateError;
 use crate::oauth_error::OAuthError;
 use crate::routes::{JsonBody, no_store};
 use crate::state::AppState;
 
-/// `GET /keys`: the public keys in use, as PASERK (`k4.public.`) keyed by
-/// their `k4.pid.`, with the active one named. Empty for `v4.local` access
-/// tokens: no key of theirs may leave the server.
-pub(crate) async fn list(State(state): State<AppState>) -> Response {
+/// `GET /keys`: the key set of the access ring in force
+/// (`docs/KEYSET.md`), `Cache-Control: public, max-age=<cache seconds>`,
+/// with a strong `ETag`; `If-None-Match` naming it answers 304 with no
+/// body. For `v4.local` access tokens the set names key ids only: no key
+/// of theirs may leave the server.
+pub(crate) async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let access = state.keys.access();
-    let (active, document) = access.published();
-    let mut keys = Map::new();
-    if let Some(document) = document
-        && let Ok(Value::Object(mut ring)) = serde_json::from_str::<Value>(&document)
-        && let Some(Value::Array(entries)) = ring.remove("keys")
-    {
-        for entry in entries {
-            if let (Some(Value::String(kid)), Some(Value::String(key))) =
-                (entry.get("kid"), entry.get("key"))
-            {
-                keys.insert(kid.clone(), Value::String(key.clone()));
-            }
+    let set = match key_set(&access, &state.issuer, state.keys_max_age) {
+        Ok(set) => set,
+        Err(err) => {
+            tracing::error!(
+                error = %err,
+                purpose = access.purpose().name(),
+                "the key set could not be built"
+            );
+            return OAuthError::server_error().into_response();
         }
-    }
-    let mut body = json!({ "purpose": access.purpose().name(), "keys": keys });
-    if access.purpose() == crate::AccessPurpose::Public {
-        body["active"] = json!(active);
-    }
-    let mut response = axum::Json(body).into_response();
+    };
+    let published = Published::of(&set);
     let cache = format!("public, max-age={}", state.keys_max_age);
-    if let Ok(value) = HeaderValue::from_str(&cache) {
-        response.headers_mut().insert(header::CACHE_CONTROL, value);
-    }
+    let (Ok(cache), Ok(etag)) = (
+        HeaderValue::from_str(&cache),
+        HeaderValue::from_str(&published.etag),
+    ) else {
+        return OAuthError::server_error().into_response();
+    };
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| published.matches(value));
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            published.body,
+        )
+            .into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, cache);
+    headers.insert(header::ETAG, etag);
     response
 }
 

@@ -23,6 +23,7 @@ use vaulttoken::family::TokenPair;
 use vaulttoken::store::FAMILY_CLAIM;
 
 use super::{ClientIp, JsonBody, no_store};
+use crate::audience::{self, Issuing};
 use crate::client_access::CLIENT_CLAIM;
 use crate::context::ContextBody;
 use crate::oauth_error::OAuthError;
@@ -38,6 +39,10 @@ pub(crate) struct IssueRequest {
     client_id: String,
     client_secret: String,
     subject: String,
+    /// The `aud` asked for: one of the client's audiences (default its
+    /// first).
+    #[serde(default)]
+    audience: Option<String>,
     #[serde(default)]
     context: Option<ContextBody>,
 }
@@ -124,12 +129,24 @@ pub(crate) async fn issue(
         .authenticate(ip, &request.client_id, &request.client_secret)
         .await?;
     check_subject(&request.subject)?;
+    let allowed = state.clients.audiences(&request.client_id);
+    let audience = audience::choose(allowed, request.audience.as_deref())?;
     let binding = state.binding.of(request.context.as_ref())?;
     let families = state.families_of(&request.client_id)?;
-    let pair = match &binding {
-        Some(binding) => families.issue_bound(&request.subject, binding).await,
-        None => families.issue(&request.subject).await,
-    }
+    let subject = request.subject.as_str();
+    // The family is sealed with the audience: every refresh keeps it.
+    let sealing = audience::sealing(binding.as_ref(), audience.as_deref());
+    let scope = Issuing {
+        audience,
+        context: binding,
+    };
+    let pair = audience::issuing(scope, async {
+        match &sealing {
+            Some(sealing) => families.issue_bound(subject, sealing).await,
+            None => families.issue(subject).await,
+        }
+    })
+    .await
     .map_err(|err| internal(&err))?;
     Ok(token_response(&pair))
 }
@@ -157,12 +174,17 @@ pub(crate) async fn refresh(
     let binding = state.binding.of(request.context.as_ref())?;
     let families = state.families_of(&request.client_id)?;
     let token = request.refresh_token.as_str();
-    // In another strict context the token does not decode: nothing is
-    // rotated or revoked.
-    let pair = match &binding {
-        Some(binding) => families.refresh_bound(token, binding).await,
-        None => families.refresh(token).await,
-    }
+    // The token decodes only with the audience it was issued for (tried in
+    // turn), and in another strict context not at all: a failed decode
+    // rotates and revokes nothing.
+    let allowed = state.clients.audiences(&request.client_id);
+    let pair = audience::each_candidate(allowed, binding.as_ref(), |sealing| async move {
+        match &sealing {
+            Some(sealing) => families.refresh_bound(token, sealing).await,
+            None => families.refresh(token).await,
+        }
+    })
+    .await
     .map_err(|err| OAuthError::from_token_error(&err))?;
     Ok(token_response(&pair))
 }
@@ -205,10 +227,15 @@ pub(crate) async fn revoke(
         Err(_) => {}
     }
     let families = state.families_of(&request.client_id)?;
-    let refresh = match &binding {
-        Some(binding) => families.verify_refresh_bound(&request.token, binding).await,
-        None => families.verify_refresh(&request.token).await,
-    };
+    let allowed = state.clients.audiences(&request.client_id);
+    let token = request.token.as_str();
+    let refresh = audience::each_candidate(allowed, binding.as_ref(), |sealing| async move {
+        match &sealing {
+            Some(sealing) => families.verify_refresh_bound(token, sealing).await,
+            None => families.verify_refresh(token).await,
+        }
+    })
+    .await;
     match refresh {
         Ok(refresh) => {
             let claims = refresh.claims();
@@ -272,6 +299,8 @@ pub(crate) async fn introspect(
                 "iat": time(claims.issued_at()),
                 "nbf": time(claims.not_before()),
                 "jti": claims.token_id(),
+                "iss": claims.issuer(),
+                "aud": claims.audience(),
             });
             if !drift.is_empty() {
                 answer["binding_drift"] = json!(drift);

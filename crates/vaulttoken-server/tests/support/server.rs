@@ -71,6 +71,7 @@ pub(crate) fn vars(file: &KeyFilePath, extra: &[(&str, &str)]) -> BTreeMap<Strin
             format!("{CLIENT}:{SECRET},{OTHER_CLIENT}:{OTHER_SECRET}"),
         ),
         ("VAULTTOKEN_ADMIN_SECRET".to_owned(), ADMIN.to_owned()),
+        ("VAULTTOKEN_ISSUER".to_owned(), ISSUER.to_owned()),
     ]);
     for (name, value) in extra {
         vars.insert((*name).to_owned(), (*value).to_owned());
@@ -218,4 +219,45 @@ pub(crate) async fn send(app: &Router, request: Request<Body>) -> Answer {
         headers,
         body,
     }
+}
+
+/// The issuer of every test server: the `iss` of its access tokens and the
+/// `issuer` of its key set.
+pub(crate) const ISSUER: &str = "https://auth.test.example";
+
+/// The `kid` of the `active` key of a key set (the JSON of `GET /keys`),
+/// if one is.
+pub(crate) fn active_kid(keys: &Value) -> Option<&str> {
+    keys["keys"]
+        .as_array()?
+        .iter()
+        .find(|key| key["status"] == "active")
+        .and_then(|key| key["kid"].as_str())
+}
+
+/// The `kid`s of a key set (the JSON of `GET /keys`), in its order.
+pub(crate) fn kids(keys: &Value) -> Vec<&str> {
+    keys["keys"]
+        .as_array()
+        .map(|keys| keys.iter().filter_map(|key| key["kid"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// A verifier built from a key set (the JSON of `GET /keys`) alone, as a
+/// resource server would: read with `KeySet::parse`, its public keys in a
+/// ring, `rules` applied.
+pub(crate) fn verifier(
+    keys: &Value,
+    rules: vaulttoken::rules::RuleSet,
+) -> vaulttoken::PublicService {
+    let set = vaulttoken::keyring::KeySet::parse(&keys.to_string()).unwrap();
+    let ring = set
+        .public_ring(
+            &vaulttoken::keyring::RingSettings::new(),
+            time::Duration::hours(1),
+        )
+        .unwrap();
+    vaulttoken::PublicService::from_ring(Arc::new(ring))
+        .rules(rules)
+        .build()
 }
