@@ -107,7 +107,7 @@ OLD_ACTIVE=$(echo "$KEYS" | field '["active"]')
 expect keys.count "$(echo "$KEYS" | field '["keys"].__len__()')" 1
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$B/keys/rotate")
 expect rotate_unauthenticated "$STATUS" 401
-ROTATED=$(curl -s -X POST "$B/keys/rotate" -H "authorization: Bearer $ADMIN")
+ROTATED=$(curl -s -X POST "$B/keys/rotate" -H "authorization: Bearer $ADMIN" -d '{"immediately":true}')
 NEW_ACTIVE=$(echo "$ROTATED" | field '["active"]')
 KEYS=$(curl -s "$B/keys")
 expect keys.active "$(echo "$KEYS" | field '["active"]')" "$NEW_ACTIVE"
