@@ -248,6 +248,55 @@ fn an_announced_key_signs_from_its_instant_and_the_old_one_leaves_after_its_toke
     assert!(now() >= at + ACCESS_TTL, "retired early");
     assert_eq!(status_of(&a, &old), None);
     assert_eq!(status_of(&a, &new).as_deref(), Some("active"));
+    // Promoted once, at its instant (not at the refused rotation before).
+    let promoted: Vec<String> = a
+        .log()
+        .lines()
+        .filter(|line| line.contains("\"key_promoted\""))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(promoted.len(), 1, "{promoted:?}");
+    let logged: Value = serde_json::from_str(&promoted[0]).unwrap();
+    assert!(instant(&logged["timestamp"]) >= at, "{logged}");
+}
+
+/// Retiring the announced key drops the announcement: another rotation is
+/// announced at once.
+#[test]
+fn retiring_the_announced_key_drops_its_announcement() {
+    let a = start(&[]);
+    let (status, announced) = rotate(&a, None);
+    assert_eq!(status, 200, "{announced}");
+    let next = announced["next"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {ADMIN}");
+    let (status, retired) = decided(|| {
+        a.request(
+            "POST",
+            "/keys/retire",
+            &[("Authorization", &bearer)],
+            Some(&json!({ "kid": next })),
+        )
+    });
+    assert_eq!(status, 200, "{retired}");
+    let (_, retired_kids, document) = key_file(&a);
+    assert!(retired_kids.contains(&next));
+    assert!(document.get("promotion").is_none(), "{document}");
+    let (status, again) = rotate(&a, None);
+    assert_eq!(status, 200, "{again}");
+    assert_ne!(again["next"], next.as_str());
+}
+
+/// An idle server's rotation task sleeps between its looks (a second
+/// apart): it does not spin.
+#[test]
+fn an_idle_server_does_not_spin() {
+    let a = start(&[]);
+    std::thread::sleep(Duration::from_millis(500));
+    let before = a.cpu_ticks();
+    std::thread::sleep(Duration::from_secs(2));
+    let used = a.cpu_ticks() - before;
+    // A spinning task takes a whole core: some 200 ticks in 2 s.
+    assert!(used < 50, "{used} ticks in 2 s idle");
 }
 
 /// (b) and (c) on two instances sharing Redis: the instance that did not

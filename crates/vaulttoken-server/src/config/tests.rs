@@ -484,6 +484,9 @@ fn scheduled_rotation_is_off_by_default_and_must_outlast_announcement_and_tokens
          VAULTTOKEN_KEYS_MAX_AGE_SECS + VAULTTOKEN_KEYS_POLL_SECS + 1 s) plus \
          VAULTTOKEN_ACCESS_TTL_SECS (2 s), that is more than 5 s"
     );
+    // At most ten years (of 366 days).
+    let most = Config::from_vars(&with(vars.clone(), "VAULTTOKEN_ROTATE_EVERY", "316224000"));
+    assert_eq!(most.unwrap().rotate_every, Some(Duration::days(3660)));
     for bad in ["0", "-6", "6s", "316224001"] {
         let found = problems(&with(vars.clone(), "VAULTTOKEN_ROTATE_EVERY", bad));
         names_only(&found, &["VAULTTOKEN_ROTATE_EVERY"]);
