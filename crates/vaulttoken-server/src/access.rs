@@ -260,7 +260,9 @@ impl AccessKeys {
     }
 
     /// When the first previous key's tokens have all expired (it may then
-    /// leave the ring); `None` if no key is previous.
+    /// leave the ring); `None` if no key is previous (or only keys whose
+    /// instant is past the end of time: a document's instants are not
+    /// authenticated, and never make this panic).
     pub(crate) fn next_retirement(&self) -> Option<OffsetDateTime> {
         let keys = match self {
             Self::Public { ring, .. } => ring.keys(),
@@ -269,7 +271,7 @@ impl AccessKeys {
         let lifetime = self.max_token_lifetime();
         keys.into_iter()
             .filter_map(|(_, status)| match status {
-                KeyStatus::Previous { since } => Some(since + lifetime),
+                KeyStatus::Previous { since } => since.checked_add(lifetime),
                 _ => None,
             })
             .min()

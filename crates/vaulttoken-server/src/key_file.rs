@@ -845,6 +845,33 @@ mod tests {
         );
     }
 
+    /// A document's instants are not authenticated (only its keys are
+    /// wrapped): one at the end of time is read without overflow.
+    #[test]
+    fn instants_at_the_end_of_time_do_not_overflow() {
+        let kek = LocalKey::generate().unwrap();
+        let end = time::PrimitiveDateTime::new(time::Date::MAX, time::Time::MAX).assume_utc();
+        let (meta, next) = announcing(&kek, end);
+        let opened = open(meta.document(), &kek);
+        assert_eq!(
+            opened.access.pending_promotion().map(|(_, at)| at),
+            Some(end)
+        );
+        let document: serde_json::Value = serde_json::from_str(meta.document()).unwrap();
+        let ring = AccessKeys::promoted_document(
+            AccessPurpose::Public,
+            document["access_ring"].as_str().unwrap(),
+            &kek,
+            &next,
+            end,
+        )
+        .unwrap();
+        let promoted = AccessKeys::import(AccessPurpose::Public, &ring, &kek, store()).unwrap();
+        assert_eq!(promoted.status_of(&next), Some(KeyStatus::Active));
+        // Its previous key would leave an hour after the end of time: never.
+        assert_eq!(promoted.next_retirement(), None);
+    }
+
     #[test]
     fn a_document_without_rotation_fields_reads_as_none_pending_and_is_written_the_same() {
         let kek = LocalKey::generate().unwrap();

@@ -428,7 +428,11 @@ impl LiveKeys {
         }
         if let Some(every) = self.source.rotation.every
             && schedule.promotion.is_none()
-            && schedule.rotated_at.unwrap_or(self.started) + every <= now
+            && schedule
+                .rotated_at
+                .unwrap_or(self.started)
+                .checked_add(every)
+                .is_some_and(|due| due <= now)
         {
             let rotated = self.announce(&mut meta).await?;
             tracing::info!(
