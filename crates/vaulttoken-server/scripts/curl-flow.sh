@@ -127,7 +127,7 @@ expect keys.not_modified "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-M
 BEFORE=$(curl -s -X POST "$B/token" -H "$J" -d "{$C,\"subject\":\"carol\"}" | field '["access_token"]')
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$B/keys/rotate")
 expect rotate_unauthenticated "$STATUS" 401
-ROTATED=$(curl -s -X POST "$B/keys/rotate" -H "authorization: Bearer $ADMIN")
+ROTATED=$(curl -s -X POST "$B/keys/rotate" -H "authorization: Bearer $ADMIN" -d '{"immediately":true}')
 NEW_ACTIVE=$(echo "$ROTATED" | field '["active"]')
 KEYS=$(curl -s "$B/keys")
 expect keys.active "$(echo "$KEYS" | active_kid)" "$NEW_ACTIVE"

@@ -3,9 +3,13 @@
 
 use std::sync::Arc;
 
-use time::Duration;
+use time::{Duration, OffsetDateTime};
+use vaulttoken::clock::FixedClock;
 use vaulttoken::footer::Footer;
-use vaulttoken::keyring::{KeyRing, LocalKeyRing, RingSettings, SecretRingKey, SigningKeyRing};
+use vaulttoken::keyring::{
+    KeyRing, KeyStatus, LocalKeyRing, RingSettings, SecretRingKey, SigningKeyRing,
+};
+use vaulttoken::paserk::KeyId;
 use vaulttoken::rules::RuleSet;
 use vaulttoken::service::VerifiedToken;
 use vaulttoken::store::TokenStore;
@@ -19,10 +23,12 @@ pub(crate) enum AccessKeys {
     Public {
         ring: Arc<SigningKeyRing>,
         service: PublicService,
+        promotion: Option<(KeyId, OffsetDateTime)>,
     },
     Local {
         ring: Arc<LocalKeyRing>,
         service: LocalService,
+        promotion: Option<(KeyId, OffsetDateTime)>,
     },
 }
 
@@ -96,7 +102,11 @@ impl AccessKeys {
             .rules(own_tokens())
             .store(store)
             .build();
-        Self::Public { ring, service }
+        Self::Public {
+            ring,
+            service,
+            promotion: None,
+        }
     }
 
     fn local(ring: Arc<LocalKeyRing>, store: Arc<dyn TokenStore>) -> Self {
@@ -104,7 +114,11 @@ impl AccessKeys {
             .rules(own_tokens())
             .store(store)
             .build();
-        Self::Local { ring, service }
+        Self::Local {
+            ring,
+            service,
+            promotion: None,
+        }
     }
 
     pub(crate) fn purpose(&self) -> AccessPurpose {
@@ -189,25 +203,109 @@ impl AccessKeys {
         ids
     }
 
-    /// The ring rotated, saved (wrapped with `kek`) and not applied: a
-    /// copy of this ring with a new key added and promoted (the previous
-    /// active key keeps verifying) and every key past its lifetime retired.
-    /// The live ring is untouched; the caller saves the result and swaps in a
-    /// ring imported from it.
-    pub(crate) fn rotated_ring(&self, kek: &LocalKey) -> Result<StagedRing, Error> {
+    /// The ring changed as `change` says, saved (wrapped with `kek`) and
+    /// not applied: a copy of this ring, with a new key added (and promoted
+    /// at once if asked; the previous active key keeps verifying), the keys
+    /// of `change.remove` removed at once, and every key past its lifetime
+    /// retired. The live ring is untouched; the caller saves the result and
+    /// swaps in a ring imported from it.
+    pub(crate) fn changed_ring(
+        &self,
+        kek: &LocalKey,
+        change: &RingChange<'_>,
+    ) -> Result<StagedRing, RetireRefusal> {
         match self {
-            Self::Public { ring, .. } => rotated(ring, kek),
-            Self::Local { ring, .. } => rotated(ring, kek),
+            Self::Public { ring, .. } => changed(ring, kek, change),
+            Self::Local { ring, .. } => changed(ring, kek, change),
         }
+    }
+
+    /// The ring document `document` (wrapped with `kek`) with the key `kid`
+    /// promoted as of `at`: the key that was active becomes previous
+    /// since `at`, whenever this runs, so every instance that applies one
+    /// announced promotion computes the same ring.
+    pub(crate) fn promoted_document(
+        purpose: AccessPurpose,
+        document: &str,
+        kek: &LocalKey,
+        kid: &str,
+        at: OffsetDateTime,
+    ) -> Result<String, Error> {
+        match purpose {
+            AccessPurpose::Public => promoted::<SecretKey>(document, kek, kid, at),
+            AccessPurpose::Local => promoted::<LocalKey>(document, kek, kid, at),
+        }
+    }
+
+    /// This ring with `promotion` as its pending promotion (see
+    /// [`AccessKeys::pending_promotion`]).
+    pub(crate) fn with_promotion(mut self, pending: Option<(KeyId, OffsetDateTime)>) -> Self {
+        match &mut self {
+            Self::Public { promotion, .. } | Self::Local { promotion, .. } => *promotion = pending,
+        }
+        self
+    }
+
+    /// The announced promotion not yet in force: the `next` key that will
+    /// sign, and the instant it starts to (the key set's `signs_from`).
+    /// `None` when no rotation is announced. Read from the same snapshot as
+    /// the ring, so the key it names is in the ring as `next`.
+    pub(crate) fn pending_promotion(&self) -> Option<(KeyId, OffsetDateTime)> {
+        match self {
+            Self::Public { promotion, .. } | Self::Local { promotion, .. } => promotion.clone(),
+        }
+    }
+
+    /// The status of the key `kid`, if the ring holds it.
+    pub(crate) fn status_of(&self, kid: &str) -> Option<KeyStatus> {
+        let find = |keys: Vec<(KeyId, KeyStatus)>| {
+            keys.into_iter()
+                .find(|(id, _)| id.as_str() == kid)
+                .map(|(_, status)| status)
+        };
+        match self {
+            Self::Public { ring, .. } => find(ring.keys()),
+            Self::Local { ring, .. } => find(ring.keys()),
+        }
+    }
+
+    /// When the first previous key's tokens have all expired (it may then
+    /// leave the ring); `None` if no key is previous (or only keys whose
+    /// instant is past the end of time: a document's instants are not
+    /// authenticated, and never make this panic).
+    pub(crate) fn next_retirement(&self) -> Option<OffsetDateTime> {
+        let keys = match self {
+            Self::Public { ring, .. } => ring.keys(),
+            Self::Local { ring, .. } => ring.keys(),
+        };
+        let lifetime = self.max_token_lifetime();
+        keys.into_iter()
+            .filter_map(|(_, status)| match status {
+                KeyStatus::Previous { since } => since.checked_add(lifetime),
+                _ => None,
+            })
+            .min()
     }
 }
 
-/// A changed ring, saved and not applied: the wrapped document and the ids
-/// of the keys the change removed.
+/// How a ring changes: see [`AccessKeys::changed_ring`].
+#[derive(Debug, Default)]
+pub(crate) struct RingChange<'a> {
+    /// A fresh key is added: `Some(false)` as next, `Some(true)` promoted at
+    /// once.
+    pub(crate) add: Option<bool>,
+    /// Keys removed at once, whatever their status (the active one only if
+    /// a new key is promoted first).
+    pub(crate) remove: Vec<&'a str>,
+}
+
+/// A changed ring, saved and not applied: the wrapped document, the ids
+/// of the keys the change removed, and the key it added.
 #[derive(Debug)]
 pub(crate) struct StagedRing {
     pub(crate) wrapped: String,
     pub(crate) retired: Vec<String>,
+    pub(crate) added: Option<String>,
 }
 
 /// Why a key cannot be retired.
@@ -221,57 +319,57 @@ pub(crate) enum RetireRefusal {
     Keys(Error),
 }
 
-impl AccessKeys {
-    /// The ring without the key `kid`, saved (wrapped with `kek`) and not
-    /// applied: tokens it signed stop verifying once it is in force. The
-    /// active key is refused.
-    pub(crate) fn retired_ring(
-        &self,
-        kek: &LocalKey,
-        kid: &str,
-    ) -> Result<StagedRing, RetireRefusal> {
-        match self {
-            Self::Public { ring, .. } => retired(ring, kek, kid),
-            Self::Local { ring, .. } => retired(ring, kek, kid),
-        }
-    }
-}
-
-fn retired<K: FreshKey>(
+fn changed<K: FreshKey>(
     live: &KeyRing<K>,
     kek: &LocalKey,
-    kid: &str,
+    change: &RingChange<'_>,
 ) -> Result<StagedRing, RetireRefusal> {
-    let Some((id, _)) = live.keys().into_iter().find(|(id, _)| id.as_str() == kid) else {
-        return Err(RetireRefusal::Unknown);
-    };
-    if live.active_id().as_ref() == Some(&id) {
-        return Err(RetireRefusal::Active);
+    let held = live.keys();
+    let mut removed = Vec::new();
+    for kid in &change.remove {
+        let Some((id, _)) = held.iter().find(|(id, _)| id.as_str() == *kid) else {
+            return Err(RetireRefusal::Unknown);
+        };
+        if !removed.contains(id) {
+            removed.push(id.clone());
+        }
     }
     let staged = live
         .export_wrapped(kek)
         .and_then(|doc| KeyRing::<K>::import_wrapped(&doc, kek, &live.settings()))
         .map_err(RetireRefusal::Keys)?;
-    staged
-        .retire_immediately(&id)
-        .map_err(RetireRefusal::Keys)?;
+    let mut added = None;
+    if let Some(promote) = change.add {
+        let id = K::generate()
+            .and_then(|key| staged.add(key))
+            .map_err(RetireRefusal::Keys)?;
+        if promote {
+            staged.promote(&id).map_err(RetireRefusal::Keys)?;
+        }
+        added = Some(id.as_str().to_owned());
+    }
+    for id in &removed {
+        if staged.active_id().as_ref() == Some(id) {
+            return Err(RetireRefusal::Active);
+        }
+        staged.retire_immediately(id).map_err(RetireRefusal::Keys)?;
+    }
+    removed.extend(staged.retire_expired());
     Ok(StagedRing {
         wrapped: staged.export_wrapped(kek).map_err(RetireRefusal::Keys)?,
-        retired: vec![id.as_str().to_owned()],
+        retired: removed.iter().map(|id| id.as_str().to_owned()).collect(),
+        added,
     })
 }
 
-fn rotated<K: FreshKey>(live: &KeyRing<K>, kek: &LocalKey) -> Result<StagedRing, Error> {
-    let staged = KeyRing::<K>::import_wrapped(&live.export_wrapped(kek)?, kek, &live.settings())?;
-    let id = staged.add(K::generate()?)?;
-    staged.promote(&id)?;
-    let retired = staged
-        .retire_expired()
-        .iter()
-        .map(|id| id.as_str().to_owned())
-        .collect();
-    Ok(StagedRing {
-        wrapped: staged.export_wrapped(kek)?,
-        retired,
-    })
+fn promoted<K: FreshKey>(
+    document: &str,
+    kek: &LocalKey,
+    kid: &str,
+    at: OffsetDateTime,
+) -> Result<String, Error> {
+    let settings = RingSettings::new().with_clock(FixedClock::new(at));
+    let ring = KeyRing::<K>::import_wrapped(document, kek, &settings)?;
+    ring.promote(&KeyId::parse(kid)?)?;
+    ring.export_wrapped(kek)
 }

@@ -55,7 +55,15 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("REDIS_CLUSTER_URLS", None),
     ("VAULTTOKEN_ISSUER", None),
     ("VAULTTOKEN_CLIENT_AUDIENCES", Some("")),
+    ("VAULTTOKEN_ROTATE_EVERY", None),
 ];
+
+/// Seconds added to the announcement period beyond the key set's cache
+/// time and the poll interval (see [`Config::announcement`]): the fetch of a
+/// verifier whose cached key set expired just before the promotion takes a
+/// moment, and instances' clocks differ by a little (NTP keeps them within
+/// milliseconds; one second covers a clock that drifted far more).
+pub(crate) const ANNOUNCEMENT_MARGIN_SECS: i64 = 1;
 
 /// The names of the Redis settings: read from the environment beside the
 /// `VAULTTOKEN_*` names, and exclusive (one server or one cluster).
@@ -143,6 +151,54 @@ pub struct Config {
     /// the `iss` of every access token and the `issuer` of `GET /keys`.
     /// Every instance of one deployment has the same.
     pub issuer: String,
+    /// How often the access keys rotate by themselves
+    /// (`VAULTTOKEN_ROTATE_EVERY`, whole seconds; unset or empty: never,
+    /// rotation only through `POST /keys/rotate`). Must be more than
+    /// [`Config::announcement`] plus the access-token lifetime, so at most
+    /// three keys are in the ring: the active one, the one it replaced
+    /// (until its tokens expired) and the next one announced.
+    pub rotate_every: Option<Duration>,
+}
+
+impl Config {
+    /// How long a rotation announces its new key before it signs with it:
+    /// `VAULTTOKEN_KEYS_MAX_AGE_SECS` (a verifier that fetched the key set
+    /// just before the rotation keeps it that long), plus
+    /// `VAULTTOKEN_KEYS_POLL_SECS` (an instance sees another's rotation at
+    /// most that much later, and only then publishes the new key), plus one
+    /// second (a verifier's fetch takes a moment, and clocks differ a
+    /// little).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use vaulttoken_server::Config;
+    ///
+    /// let kek = vaulttoken::LocalKey::generate()?.to_paserk()?;
+    /// let vars = BTreeMap::from([
+    ///     ("VAULTTOKEN_KEYRING_FILE".to_owned(), "/tmp/doc-example-ring.json".to_owned()),
+    ///     ("VAULTTOKEN_KEYRING_CREATE".to_owned(), "true".to_owned()),
+    ///     ("VAULTTOKEN_KEK".to_owned(), kek.as_str().to_owned()),
+    ///     ("VAULTTOKEN_CLIENTS".to_owned(), "web:0123456789abcdef0123".to_owned()),
+    ///     ("VAULTTOKEN_KEYS_MAX_AGE_SECS".to_owned(), "60".to_owned()),
+    ///     ("VAULTTOKEN_KEYS_POLL_SECS".to_owned(), "5".to_owned()),
+    ///     ("VAULTTOKEN_ISSUER".to_owned(), "https://auth.example".to_owned()),
+    /// ]);
+    /// let config = Config::from_vars(&vars)?;
+    /// assert_eq!(config.announcement(), time::Duration::seconds(66));
+    /// assert_eq!(config.rotate_every, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn announcement(&self) -> Duration {
+        announcement(self.keys_max_age, self.keys_poll)
+    }
+}
+
+/// See [`Config::announcement`].
+pub(crate) fn announcement(keys_max_age: u32, keys_poll: Duration) -> Duration {
+    Duration::seconds(i64::from(keys_max_age) + ANNOUNCEMENT_MARGIN_SECS) + keys_poll
 }
 
 /// How tokens are bound to the end user's context (the `context` object of

@@ -10,9 +10,21 @@
 //!   "access_ring": "{\"paserk_key_ring\":\"k4.secret\",…}",
 //!   "refresh_keys": { "web": "k4.local-wrap.pie.…" },
 //!   "trust_key": "k4.local-wrap.pie.…",
-//!   "retired_kids": ["k4.pid.…"]
+//!   "retired_kids": ["k4.pid.…"],
+//!   "promotion": { "kid": "k4.pid.…", "at": "2026-12-06T12:00:05Z" },
+//!   "rotated_at": "2026-12-06T12:00:00Z"
 //! }
 //! ```
+//!
+//! `promotion` is an announced rotation: the ring's `next` key `kid` signs
+//! from `at` on. Every instance applies it at `at` from the document alone
+//! (the key that was active becomes previous *since `at`*), so a fleet
+//! promotes at one instant whether or not the document has been rewritten
+//! yet; the first instance to rewrite it after `at` (compare-and-set)
+//! records the promoted ring and drops the field. `rotated_at` is when the
+//! last rotation was made, from which a scheduled rotation counts. Both are
+//! absent in older documents (none pending; no rotation known) and written
+//! only when set, so a document without them is the same as before.
 //!
 //! The document has an order: `version` grows by one on every change, so of
 //! two documents the older is known (a document written before versions
@@ -33,8 +45,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use time::Duration;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
 use vaulttoken::LocalKey;
+use vaulttoken::clock::{Clock as _, SystemClock};
+use vaulttoken::keyring::KeyStatus;
+use vaulttoken::paserk::KeyId;
 use vaulttoken::store::TokenStore;
 
 use crate::access::AccessKeys;
@@ -65,6 +81,53 @@ struct Document {
     /// Absent in documents written before versions: none.
     #[serde(default)]
     retired_kids: Vec<String>,
+    /// Absent in documents written before announced rotation: none pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    promotion: Option<StoredPromotion>,
+    /// RFC 3339; absent in documents written before announced rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rotated_at: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredPromotion {
+    kid: String,
+    /// RFC 3339.
+    at: String,
+}
+
+/// An announced promotion: the ring's next key `kid` signs from `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Promotion {
+    pub(crate) kid: String,
+    pub(crate) at: OffsetDateTime,
+}
+
+/// The rotation state a document records beside the ring: the announced
+/// promotion (if any) and when the last rotation was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Schedule {
+    pub(crate) promotion: Option<Promotion>,
+    pub(crate) rotated_at: Option<OffsetDateTime>,
+}
+
+/// The system clock's time.
+pub(crate) fn now() -> OffsetDateTime {
+    SystemClock.now()
+}
+
+fn rfc3339(at: OffsetDateTime) -> Result<String, KeyFileError> {
+    at.format(&Rfc3339)
+        .map_err(|_| fail("the key document could not be written"))
+}
+
+fn instant(text: &str, what: &str) -> Result<OffsetDateTime, KeyFileError> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+        fail(format!(
+            "the key document's {what} is not an RFC 3339 instant"
+        ))
+    })
 }
 
 /// The non-secret parts of a key document: its version, the purpose, the
@@ -77,6 +140,7 @@ pub(crate) struct KeyMeta {
     refresh_wrapped: BTreeMap<String, String>,
     trust_wrapped: String,
     retired: Vec<String>,
+    schedule: Schedule,
     document: String,
 }
 
@@ -129,11 +193,28 @@ impl KeyMeta {
         self.version
     }
 
+    /// The rotation state the document records.
+    pub(crate) fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
     /// The next document: `access_ring` (wrapped) in place of the current
-    /// ring, the same other keys, the version one higher, and `retired`
-    /// (the ids the new ring no longer holds) remembered.
+    /// ring, the same other keys and rotation state, the version one
+    /// higher, and `retired` (the ids the new ring no longer holds)
+    /// remembered.
     pub(crate) fn next(&self, access_ring: &str, retired: &[String]) -> Result<Self, KeyFileError> {
+        self.next_scheduled(access_ring, retired, self.schedule.clone())
+    }
+
+    /// [`KeyMeta::next`] with `schedule` as the rotation state.
+    pub(crate) fn next_scheduled(
+        &self,
+        access_ring: &str,
+        retired: &[String],
+        schedule: Schedule,
+    ) -> Result<Self, KeyFileError> {
         let mut next = self.clone();
+        next.schedule = schedule;
         next.version = self
             .version
             .checked_add(1)
@@ -159,6 +240,14 @@ impl KeyMeta {
             refresh_keys: self.refresh_wrapped.clone(),
             trust_key: self.trust_wrapped.clone(),
             retired_kids: self.retired.clone(),
+            promotion: match &self.schedule.promotion {
+                Some(promotion) => Some(StoredPromotion {
+                    kid: promotion.kid.clone(),
+                    at: rfc3339(promotion.at)?,
+                }),
+                None => None,
+            },
+            rotated_at: self.schedule.rotated_at.map(rfc3339).transpose()?,
         };
         serde_json::to_string_pretty(&document)
             .map_err(|_| fail("the key document could not be written"))
@@ -166,7 +255,10 @@ impl KeyMeta {
 }
 
 impl Keys {
-    /// Opens a key document with `kek`.
+    /// Opens a key document with `kek`. An announced promotion whose
+    /// instant has passed (by the system clock) is applied to the ring
+    /// opened, as of its instant; one still to come is the ring's pending
+    /// promotion.
     pub(crate) fn parse(
         text: &str,
         kek: &LocalKey,
@@ -190,8 +282,46 @@ impl Keys {
             )));
         }
         let wrong_kek = |_| fail("the key document cannot be opened with this KEK");
-        let access = AccessKeys::import(purpose, &document.access_ring, kek, Arc::clone(store))
+        let schedule = Schedule {
+            promotion: match &document.promotion {
+                Some(stored) => Some(Promotion {
+                    kid: stored.kid.clone(),
+                    at: instant(&stored.at, "promotion instant")?,
+                }),
+                None => None,
+            },
+            rotated_at: document
+                .rotated_at
+                .as_deref()
+                .map(|text| instant(text, "rotated_at"))
+                .transpose()?,
+        };
+        let mut access = AccessKeys::import(purpose, &document.access_ring, kek, Arc::clone(store))
             .map_err(wrong_kek)?;
+        if let Some(promotion) = &schedule.promotion {
+            if access.status_of(&promotion.kid) != Some(KeyStatus::Next) {
+                return Err(fail(
+                    "the key document announces a promotion of a key its ring does not hold as next",
+                ));
+            }
+            let id = KeyId::parse(&promotion.kid).map_err(|_| {
+                fail("the key document announces a promotion of a malformed key id")
+            })?;
+            if promotion.at <= now() {
+                let ring = AccessKeys::promoted_document(
+                    purpose,
+                    &document.access_ring,
+                    kek,
+                    &promotion.kid,
+                    promotion.at,
+                )
+                .map_err(wrong_kek)?;
+                access = AccessKeys::import(purpose, &ring, kek, Arc::clone(store))
+                    .map_err(wrong_kek)?;
+            } else {
+                access = access.with_promotion(Some((id, promotion.at)));
+            }
+        }
         if access.max_token_lifetime() < access_lifetime {
             return Err(fail(
                 "the key document's ring allows shorter tokens than VAULTTOKEN_ACCESS_TTL_SECS",
@@ -225,6 +355,7 @@ impl Keys {
                 refresh_wrapped: document.refresh_keys,
                 trust_wrapped: document.trust_key,
                 retired: document.retired_kids,
+                schedule,
                 document: text.to_owned(),
             },
         })
@@ -270,6 +401,7 @@ impl Keys {
             refresh_wrapped: BTreeMap::new(),
             trust_wrapped: trust.to_paserk_wrapped(kek).map_err(keys_failed)?,
             retired: Vec::new(),
+            schedule: Schedule::default(),
             document: String::new(),
         };
         let ring = access.export_wrapped(kek).map_err(keys_failed)?;
@@ -598,6 +730,157 @@ mod tests {
             err.0,
             "the key document's ring holds a key it lists as retired"
         );
+    }
+
+    /// A document that announces the key `next` of `keys`'s ring (added as
+    /// next) for `at`, and that key's id.
+    fn announcing(kek: &LocalKey, at: OffsetDateTime) -> (KeyMeta, String) {
+        let keys = fresh(kek);
+        let change = crate::access::RingChange {
+            add: Some(false),
+            remove: Vec::new(),
+        };
+        let staged = keys.access.changed_ring(kek, &change).unwrap();
+        let next = staged.added.clone().unwrap();
+        let schedule = Schedule {
+            promotion: Some(Promotion {
+                kid: next.clone(),
+                at,
+            }),
+            rotated_at: Some(at - Duration::seconds(3)),
+        };
+        let meta = keys
+            .meta
+            .next_scheduled(&staged.wrapped, &staged.retired, schedule)
+            .unwrap();
+        (meta, next)
+    }
+
+    #[test]
+    fn a_promotion_to_come_is_pending_and_the_active_key_still_signs() {
+        let kek = LocalKey::generate().unwrap();
+        let at = now() + Duration::hours(1);
+        let (meta, next) = announcing(&kek, at);
+        let opened = open(meta.document(), &kek);
+        let (kid, when) = opened.access.pending_promotion().unwrap();
+        assert_eq!((kid.as_str(), when), (next.as_str(), at));
+        assert_eq!(opened.access.status_of(&next), Some(KeyStatus::Next));
+        assert_eq!(opened.meta.schedule(), meta.schedule());
+        assert_eq!(
+            opened.meta.schedule().rotated_at,
+            Some(at - Duration::seconds(3))
+        );
+        // Written again, the same document: the fields survive.
+        let again = opened
+            .meta
+            .next(&opened.access.export_wrapped(&kek).unwrap(), &[])
+            .unwrap();
+        assert_eq!(again.schedule(), meta.schedule());
+    }
+
+    #[test]
+    fn a_promotion_whose_instant_passed_is_applied_as_of_that_instant() {
+        let kek = LocalKey::generate().unwrap();
+        let at = now() - Duration::minutes(5);
+        let (meta, next) = announcing(&kek, at);
+        let old = fresh_active(&open(meta.document(), &kek), &next);
+        let opened = open(meta.document(), &kek);
+        assert_eq!(opened.access.pending_promotion(), None);
+        assert_eq!(opened.access.status_of(&next), Some(KeyStatus::Active));
+        assert_eq!(
+            opened.access.status_of(&old),
+            Some(KeyStatus::Previous { since: at })
+        );
+        // The old key's tokens (an hour long) expire an hour after `at`.
+        assert_eq!(
+            opened.access.next_retirement(),
+            Some(at + Duration::hours(1))
+        );
+        // Nothing was written: the document is the one read.
+        assert_eq!(opened.meta.document(), meta.document());
+    }
+
+    /// The id of the key of `keys` other than `next`.
+    fn fresh_active(keys: &Keys, next: &str) -> String {
+        keys.access
+            .key_ids()
+            .into_iter()
+            .find(|kid| kid != next)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_promotion_of_a_key_that_is_not_next_or_at_no_instant_is_refused() {
+        let kek = LocalKey::generate().unwrap();
+        let at = now() + Duration::hours(1);
+        let (meta, next) = announcing(&kek, at);
+        let active = fresh_active(&open(meta.document(), &kek), &next);
+        let mut document: serde_json::Value = serde_json::from_str(meta.document()).unwrap();
+        document["promotion"]["kid"] = serde_json::json!(active);
+        let err = Keys::parse(
+            &document.to_string(),
+            &kek,
+            AccessPurpose::Public,
+            Duration::hours(1),
+            &store(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            "the key document announces a promotion of a key its ring does not hold as next"
+        );
+        document["promotion"]["kid"] = serde_json::json!(next);
+        document["promotion"]["at"] = serde_json::json!("tomorrow");
+        let err = Keys::parse(
+            &document.to_string(),
+            &kek,
+            AccessPurpose::Public,
+            Duration::hours(1),
+            &store(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            "the key document's promotion instant is not an RFC 3339 instant"
+        );
+    }
+
+    /// A document's instants are not authenticated (only its keys are
+    /// wrapped): one at the end of time is read without overflow.
+    #[test]
+    fn instants_at_the_end_of_time_do_not_overflow() {
+        let kek = LocalKey::generate().unwrap();
+        let end = time::PrimitiveDateTime::new(time::Date::MAX, time::Time::MAX).assume_utc();
+        let (meta, next) = announcing(&kek, end);
+        let opened = open(meta.document(), &kek);
+        assert_eq!(
+            opened.access.pending_promotion().map(|(_, at)| at),
+            Some(end)
+        );
+        let document: serde_json::Value = serde_json::from_str(meta.document()).unwrap();
+        let ring = AccessKeys::promoted_document(
+            AccessPurpose::Public,
+            document["access_ring"].as_str().unwrap(),
+            &kek,
+            &next,
+            end,
+        )
+        .unwrap();
+        let promoted = AccessKeys::import(AccessPurpose::Public, &ring, &kek, store()).unwrap();
+        assert_eq!(promoted.status_of(&next), Some(KeyStatus::Active));
+        // Its previous key would leave an hour after the end of time: never.
+        assert_eq!(promoted.next_retirement(), None);
+    }
+
+    #[test]
+    fn a_document_without_rotation_fields_reads_as_none_pending_and_is_written_the_same() {
+        let kek = LocalKey::generate().unwrap();
+        let keys = fresh(&kek);
+        let text = keys.meta.document();
+        assert!(!text.contains("promotion") && !text.contains("rotated_at"));
+        let opened = open(text, &kek);
+        assert_eq!(opened.meta.schedule(), &Schedule::default());
+        assert_eq!(opened.access.pending_promotion(), None);
     }
 
     #[test]

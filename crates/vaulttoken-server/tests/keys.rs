@@ -25,7 +25,10 @@ async fn rotate(server: &Server, authorization: Option<&str>) -> Answer {
     if let Some(value) = authorization {
         request = request.header("authorization", value);
     }
-    send(&server.app, request.body(Body::empty()).unwrap()).await
+    // The emergency form: promoted at once (an announced rotation is
+    // tested in rotation.rs).
+    let body = Body::from(r#"{"immediately": true}"#);
+    send(&server.app, request.body(body).unwrap()).await
 }
 
 /// A verifier built from `GET /keys` alone, as a resource server would.

@@ -101,7 +101,12 @@ fn two_processes_on_one_redis_share_families_and_rotations_and_stop_gracefully()
     // Rotate on A: B serves the new key within the poll bound (1 s here).
     let admin = format!("Bearer {ADMIN}");
     let authorization = [("Authorization", admin.as_str())];
-    let (status, rotated) = a.request("POST", "/keys/rotate", &authorization, None);
+    let (status, rotated) = a.request(
+        "POST",
+        "/keys/rotate",
+        &authorization,
+        Some(&json!({"immediately": true})),
+    );
     assert_eq!(status, 200, "{rotated}");
     let started = Instant::now();
     while server::active_kid(&keys(&b)) != rotated["active"].as_str() {

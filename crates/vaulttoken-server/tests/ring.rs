@@ -191,7 +191,7 @@ fn a_retired_key_never_comes_back_when_an_old_key_file_meets_an_emptied_redis() 
     std::fs::copy(&a.key_file().0, &older.0).unwrap();
     let older_text = std::fs::read_to_string(&older.0).unwrap();
 
-    let (status, rotated) = admin(&a, "/keys/rotate", None);
+    let (status, rotated) = admin(&a, "/keys/rotate", Some(&json!({"immediately": true})));
     assert_eq!(status, 200, "{rotated}");
     let new_kid = rotated["active"].as_str().unwrap().to_owned();
     let (status, retired) = admin(&a, "/keys/retire", Some(&json!({ "kid": old_kid })));
@@ -267,7 +267,7 @@ fn a_start_replaces_a_shared_ring_older_than_its_key_file() {
     let a = start(&url, true, "1");
     let old_kid = active_kid(&a).unwrap();
     let snapshot = redis.cli(&["GET", "vaulttoken:server:keys"]);
-    let (status, rotated) = admin(&a, "/keys/rotate", None);
+    let (status, rotated) = admin(&a, "/keys/rotate", Some(&json!({"immediately": true})));
     assert_eq!(status, 200, "{rotated}");
     let (status, retired) = admin(&a, "/keys/retire", Some(&json!({ "kid": old_kid })));
     assert_eq!(status, 200, "{retired}");
@@ -311,7 +311,7 @@ fn rotation_and_retirement_do_not_wedge_when_redis_loses_the_ring() {
     let old_kid = active_kid(&a).unwrap();
 
     redis.restart();
-    let (status, rotated) = admin(&a, "/keys/rotate", None);
+    let (status, rotated) = admin(&a, "/keys/rotate", Some(&json!({"immediately": true})));
     assert_eq!(status, 200, "rotation after the loss: {rotated}");
     let new_kid = rotated["active"].as_str().unwrap().to_owned();
     wait_until(Duration::from_secs(5), "B takes up the rotation", || {
@@ -345,7 +345,7 @@ fn an_unknown_kid_is_looked_up_at_once_and_a_flood_of_them_is_rate_limited() {
     // pick-up time without the lookup.
     let d = start(&url, false, "1");
 
-    let (status, rotated) = admin(&a, "/keys/rotate", None);
+    let (status, rotated) = admin(&a, "/keys/rotate", Some(&json!({"immediately": true})));
     let rotated_at = Instant::now();
     assert_eq!(status, 200, "{rotated}");
     let new_kid = rotated["active"].as_str().unwrap().to_owned();
@@ -407,7 +407,7 @@ fn an_unknown_kid_is_looked_up_at_once_and_a_flood_of_them_is_rate_limited() {
     // A revocation on B of a token from a key rotated in on A meanwhile is
     // looked up too: it revokes, it is not skipped as an unknown token.
     std::thread::sleep(Duration::from_millis(1100));
-    let (status, rotated) = admin(&a, "/keys/rotate", None);
+    let (status, rotated) = admin(&a, "/keys/rotate", Some(&json!({"immediately": true})));
     assert_eq!(status, 200, "{rotated}");
     let (status, pair) = post(&a, "/token", &json!({ "subject": "bob" }));
     assert_eq!(status, 200, "{pair}");
@@ -480,7 +480,7 @@ async fn a_refused_or_missing_shared_ring_is_logged_and_republished() {
             .unwrap()
             .to_owned();
         let snapshot = shared();
-        let rotated = admin_in_process(&a, "/keys/rotate", &json!({})).await;
+        let rotated = admin_in_process(&a, "/keys/rotate", &json!({"immediately": true})).await;
         assert_eq!(rotated.status, 200, "{:?}", rotated.body);
         let retired = admin_in_process(&a, "/keys/retire", &json!({ "kid": old_kid })).await;
         assert_eq!(retired.status, 200, "{:?}", retired.body);

@@ -68,7 +68,7 @@ async fn keys(instance: &Instance) -> Value {
 async fn rotate(instance: &Instance) -> Answer {
     let request = Request::post("/keys/rotate")
         .header("authorization", format!("Bearer {ADMIN}"))
-        .body(Body::empty())
+        .body(Body::from(r#"{"immediately": true}"#))
         .unwrap();
     send(&instance.app, request).await
 }

@@ -25,6 +25,8 @@ const MIN_CLIENT_SECRET_LEN: usize = 16;
 const MIN_ADMIN_SECRET_LEN: usize = 32;
 /// The longest access-token lifetime accepted.
 const MAX_ACCESS_TTL: i64 = 24 * 60 * 60;
+/// The longest rotation period accepted: ten years.
+const MAX_ROTATE_EVERY: i64 = 10 * 366 * 24 * 60 * 60;
 /// The longest grace window accepted.
 const MAX_GRACE: i64 = 60;
 /// The most seed URLs of a cluster accepted.
@@ -524,6 +526,42 @@ impl<'a> Reader<'a> {
         Some(issuer.to_owned())
     }
 
+    /// `VAULTTOKEN_ROTATE_EVERY`: unset or empty, never; else whole seconds,
+    /// more than the announcement period plus the access-token lifetime
+    /// (checked when both are known).
+    fn rotate_every(
+        &mut self,
+        keys_max_age: Option<u32>,
+        keys_poll: Option<Duration>,
+        lifetimes: Option<&Lifetimes>,
+    ) -> Option<Option<Duration>> {
+        const NAME: &str = "VAULTTOKEN_ROTATE_EVERY";
+        if self.optional(NAME).is_none() {
+            return Some(None);
+        }
+        let every = self.seconds(NAME, 1, MAX_ROTATE_EVERY)?;
+        if let (Some(max_age), Some(poll), Some(lifetimes)) = (keys_max_age, keys_poll, lifetimes) {
+            let announcement = super::announcement(max_age, poll);
+            let least = announcement + lifetimes.access;
+            if every <= least {
+                self.problem(
+                    NAME,
+                    format_args!(
+                        "must be more than the announcement period ({} s: \
+                         VAULTTOKEN_KEYS_MAX_AGE_SECS + VAULTTOKEN_KEYS_POLL_SECS + {} s) plus \
+                         VAULTTOKEN_ACCESS_TTL_SECS ({} s), that is more than {} s",
+                        announcement.whole_seconds(),
+                        super::ANNOUNCEMENT_MARGIN_SECS,
+                        lifetimes.access.whole_seconds(),
+                        least.whole_seconds()
+                    ),
+                );
+                return None;
+            }
+        }
+        Some(Some(every))
+    }
+
     /// Reads every variable, then answers.
     pub(super) fn finish(mut self) -> Result<Config, ConfigError> {
         self.unknown_names();
@@ -558,6 +596,7 @@ impl<'a> Reader<'a> {
         let keys_poll = self.seconds("VAULTTOKEN_KEYS_POLL_SECS", 1, 300);
         let binding = self.binding();
         let issuer = self.issuer();
+        let rotate_every = self.rotate_every(keys_max_age, keys_poll, lifetimes.as_ref());
         match (
             listen,
             keyring_file,
@@ -575,6 +614,7 @@ impl<'a> Reader<'a> {
             redis,
             redis_deadlines,
             issuer,
+            rotate_every,
         ) {
             (
                 Some(listen),
@@ -593,6 +633,7 @@ impl<'a> Reader<'a> {
                 Some(redis),
                 Some(redis_deadlines),
                 Some(issuer),
+                Some(rotate_every),
             ) if self.problems.is_empty() => Ok(Config {
                 listen,
                 keyring_file,
@@ -610,6 +651,7 @@ impl<'a> Reader<'a> {
                 keys_poll,
                 binding,
                 issuer,
+                rotate_every,
             }),
             _ => Err(ConfigError {
                 problems: self.problems,

@@ -563,3 +563,49 @@ fn each_bad_audience_entry_is_named_by_position() {
     let found = problems(&with(vars, "VAULTTOKEN_CLIENT_AUDIENCES", "web=api"));
     names_only(&found, &["VAULTTOKEN_CLIENTS"]);
 }
+
+#[test]
+fn scheduled_rotation_is_off_by_default_and_must_outlast_announcement_and_tokens() {
+    let config = Config::from_vars(&good()).unwrap();
+    assert_eq!(config.rotate_every, None);
+    // 300 + 5 + 1 s.
+    assert_eq!(config.announcement(), Duration::seconds(306));
+    let empty = Config::from_vars(&with(good(), "VAULTTOKEN_ROTATE_EVERY", "")).unwrap();
+    assert_eq!(empty.rotate_every, None);
+
+    // Accelerated: 1 + 1 + 1 s of announcement, 2 s tokens: more than 5 s.
+    let fast = [
+        ("VAULTTOKEN_KEYS_MAX_AGE_SECS", "1"),
+        ("VAULTTOKEN_KEYS_POLL_SECS", "1"),
+        ("VAULTTOKEN_ACCESS_TTL_SECS", "2"),
+    ];
+    let mut vars = good();
+    for (name, value) in fast {
+        vars = with(vars, name, value);
+    }
+    let six = Config::from_vars(&with(vars.clone(), "VAULTTOKEN_ROTATE_EVERY", "6")).unwrap();
+    assert_eq!(six.rotate_every, Some(Duration::seconds(6)));
+    assert_eq!(six.announcement(), Duration::seconds(3));
+    let five = problems(&with(vars.clone(), "VAULTTOKEN_ROTATE_EVERY", "5"));
+    names_only(&five, &["VAULTTOKEN_ROTATE_EVERY"]);
+    assert_eq!(
+        five[0],
+        "VAULTTOKEN_ROTATE_EVERY: must be more than the announcement period (3 s: \
+         VAULTTOKEN_KEYS_MAX_AGE_SECS + VAULTTOKEN_KEYS_POLL_SECS + 1 s) plus \
+         VAULTTOKEN_ACCESS_TTL_SECS (2 s), that is more than 5 s"
+    );
+    // At most ten years (of 366 days).
+    let most = Config::from_vars(&with(vars.clone(), "VAULTTOKEN_ROTATE_EVERY", "316224000"));
+    assert_eq!(most.unwrap().rotate_every, Some(Duration::days(3660)));
+    for bad in ["0", "-6", "6s", "316224001"] {
+        let found = problems(&with(vars.clone(), "VAULTTOKEN_ROTATE_EVERY", bad));
+        names_only(&found, &["VAULTTOKEN_ROTATE_EVERY"]);
+    }
+    // With another setting wrong, the bound is not judged on a guess.
+    let other = problems(&with(
+        with(vars, "VAULTTOKEN_ROTATE_EVERY", "5"),
+        "VAULTTOKEN_KEYS_POLL_SECS",
+        "0",
+    ));
+    names_only(&other, &["VAULTTOKEN_KEYS_POLL_SECS"]);
+}

@@ -1,15 +1,18 @@
 //! `GET /keys`, `POST /keys/rotate` and `POST /keys/retire`.
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::access::RetireRefusal;
 use crate::key_set::{Published, key_set};
-use crate::key_sync::RotateError;
+use crate::key_sync::{RotateError, RotateRequest};
 use crate::oauth_error::OAuthError;
 use crate::routes::{JsonBody, no_store};
 use crate::state::AppState;
@@ -78,12 +81,26 @@ fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
     bool::from(expected.ct_eq(presented.as_bytes())) && !presented.is_empty()
 }
 
-/// `POST /keys/rotate` (admin): a new key is added and promoted, the
-/// previous one keeps verifying, and the ring is saved before the live ring
-/// changes.
+/// The body of `POST /keys/rotate`; none (or `{}`) is an announced
+/// rotation.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RotateBody {
+    #[serde(default)]
+    immediately: bool,
+    #[serde(default)]
+    retire: Option<String>,
+}
+
+/// `POST /keys/rotate` (admin): announces a new key (published as next,
+/// signing from `promotes_at`), or with `{"immediately": true}` promotes
+/// one at once and, with `"retire": kid`, removes a leaked key in the same
+/// change. The previous active key keeps verifying, and the ring is saved
+/// before the live ring changes.
 pub(crate) async fn rotate(
     State(state): State<AppState>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Response, OAuthError> {
     if !is_admin(&state, &headers) {
         tracing::warn!(
@@ -92,20 +109,70 @@ pub(crate) async fn rotate(
         );
         return Err(OAuthError::admin_unauthorized());
     }
-    match state.keys.rotate().await {
-        Ok(active) => {
-            tracing::info!(
-                target: "vaulttoken_server::audit",
-                event = "keys_rotated",
-                kid = %active
-            );
-            Ok(no_store(json!({
-                "active": active,
+    let body: RotateBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|_| {
+            OAuthError::invalid_request(
+                "the body must be empty or {\"immediately\": bool, \"retire\": kid}",
+            )
+        })?
+    };
+    if body.retire.is_some() && !body.immediately {
+        return Err(OAuthError::invalid_request(
+            "retire needs immediately: true (the emergency path); \
+             POST /keys/retire removes a key that is not active",
+        ));
+    }
+    let request = RotateRequest {
+        immediately: body.immediately,
+        retire: body.retire,
+    };
+    match state.keys.rotate(&request).await {
+        Ok(rotated) => {
+            let mut answer = json!({
+                "active": rotated.active,
                 "keys": state.keys.access().key_ids(),
-            })))
+            });
+            if let Some((kid, at)) = &rotated.next {
+                answer["next"] = json!(kid);
+                answer["promotes_at"] = json!(rfc3339(*at));
+                tracing::info!(
+                    target: "vaulttoken_server::audit",
+                    event = "keys_rotated",
+                    next = %kid,
+                    promotes_at = %rfc3339(*at),
+                );
+            } else {
+                tracing::warn!(
+                    target: "vaulttoken_server::audit",
+                    event = "keys_rotated_immediately",
+                    kid = %rotated.active,
+                    retired = ?rotated.retired,
+                );
+            }
+            if !rotated.retired.is_empty() {
+                answer["retired"] = json!(rotated.retired);
+            }
+            Ok(no_store(answer))
+        }
+        Err(RotateError::Pending(pending)) => {
+            let mut answer = no_store(json!({
+                "error": "conflict",
+                "error_description": "a rotation is announced already and its key does not sign yet; \
+                    wait for promotes_at, or rotate with immediately: true",
+                "next": pending.kid,
+                "promotes_at": rfc3339(pending.at),
+            }));
+            *answer.status_mut() = StatusCode::CONFLICT;
+            Ok(answer)
         }
         Err(err) => Err(change_failed(&state, err).await),
     }
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
 }
 
 #[derive(Deserialize)]
@@ -159,11 +226,12 @@ async fn change_failed(state: &AppState, err: RotateError) -> OAuthError {
         RotateError::Retire(RetireRefusal::Active) => {
             OAuthError::invalid_request("the active key cannot be retired: rotate first")
         }
+        RotateError::Pending(_) => OAuthError::conflict(),
         RotateError::Shared(err) => {
             tracing::error!(error = %err, "changing the ring failed; it is unchanged");
             OAuthError::unavailable()
         }
-        RotateError::Keys(err) | RotateError::Retire(RetireRefusal::Keys(err)) => {
+        RotateError::Retire(RetireRefusal::Keys(err)) => {
             tracing::error!(error = %err, "changing the ring failed; it is unchanged");
             OAuthError::server_error()
         }
