@@ -1,0 +1,235 @@
+//! Following a key set that changes: background refresh, conditional
+//! requests, one fetch per unknown key id, a flood of made-up ids, and the
+//! refresher's end.
+
+#![allow(clippy::unwrap_used, reason = "a test should fail loudly")]
+
+#[path = "support/issuer.rs"]
+#[allow(dead_code, reason = "each test file uses part of the support")]
+mod issuer;
+#[path = "support/keyserver.rs"]
+#[allow(dead_code, reason = "each test file uses part of the support")]
+mod keyserver;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use vaulttoken::Error;
+use vaulttoken_keyset::RemoteKeySet;
+
+use self::issuer::{ISSUER, Issuer, bounded};
+use self::keyserver::KeyServer;
+
+/// Polls `condition` every 20 ms until it holds.
+async fn until(mut condition: impl FnMut() -> bool) {
+    while !condition() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_background_refresh_picks_up_an_announced_key_before_it_signs() {
+    bounded(async {
+        let issuer = Issuer::new();
+        let server = KeyServer::start(issuer.document(1)).await;
+        let keys = RemoteKeySet::builder(server.url())
+            .issuer(ISSUER)
+            .min_lookup_interval(Duration::from_millis(200))
+            .build()
+            .await
+            .unwrap();
+        let service = keys.service();
+        service.decode(&issuer.token()).unwrap();
+
+        let next = issuer.announce();
+        server.publish(issuer.document(1));
+        let announced = Instant::now();
+        until(|| keys.ring().status(&next).is_some()).await;
+        // Within the cache time (1 s, refreshed at 90%), plus scheduling slack.
+        assert!(announced.elapsed() < Duration::from_millis(2500));
+        let fetches_before_signing = server.requests();
+
+        issuer.promote(&next);
+        let token = issuer.token();
+        // Known before it signs: even the synchronous decode, which never
+        // looks up, accepts its tokens, and no request was needed for it.
+        service.decode(&token).unwrap();
+        service.decode_async(&token).await.unwrap();
+        assert_eq!(server.requests(), fetches_before_signing);
+        assert_eq!(keys.counts().failures, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unchanged_set_is_answered_304_and_still_vouched_for() {
+    bounded(async {
+        let issuer = Issuer::new();
+        let server = KeyServer::start(issuer.document(1)).await;
+        let keys = RemoteKeySet::builder(server.url())
+            .issuer(ISSUER)
+            .max_stale(Duration::from_millis(500))
+            .min_lookup_interval(Duration::from_millis(200))
+            .build()
+            .await
+            .unwrap();
+        let service = keys.service();
+        let token = issuer.token();
+        // Past the first document's cache time plus the stale bound (1.5 s),
+        // the keys are still vouched for: each 304 renews them.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        service.decode_async(&token).await.unwrap();
+        assert!(server.not_modified() >= 2, "{}", server.not_modified());
+        let counts = keys.counts();
+        assert_eq!(counts.not_modified, server.not_modified() as u64);
+        assert_eq!(counts.fetches, server.requests() as u64);
+        assert_eq!(counts.failures, 0);
+        // A changed document is fetched whole again, and its tag used next.
+        let next = issuer.announce();
+        server.publish(issuer.document(1));
+        until(|| keys.ring().status(&next).is_some()).await;
+        let not_modified = server.not_modified();
+        until(|| server.not_modified() > not_modified).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unknown_kid_causes_one_fetch_and_its_token_then_verifies() {
+    bounded(async {
+        let issuer = Issuer::new();
+        let server = KeyServer::start(issuer.document(300)).await;
+        let keys = RemoteKeySet::builder(server.url())
+            .issuer(ISSUER)
+            .build()
+            .await
+            .unwrap();
+        let service = keys.service();
+        assert_eq!(server.requests(), 1);
+
+        // An emergency rotation: the new key signs at once.
+        let urgent = issuer.announce();
+        issuer.promote(&urgent);
+        server.publish(issuer.document(300));
+        let token = issuer.token();
+        // The synchronous decode never waits for a lookup.
+        assert!(matches!(service.decode(&token), Err(Error::UnknownKeyId)));
+        assert_eq!(server.requests(), 1);
+        let verified = service.decode_async(&token).await.unwrap();
+        assert_eq!(verified.claims().subject(), Some("alice"));
+        assert_eq!(server.requests(), 2);
+        assert_eq!(keys.counts().fetches, 2);
+        // Known now: no more requests.
+        service.decode_async(&token).await.unwrap();
+        service.decode(&token).unwrap();
+        assert_eq!(server.requests(), 2);
+    })
+    .await;
+}
+
+/// A token whose footer names `kid`, a well-formed id of no key, over the
+/// body of `token`.
+fn with_made_up_kid(token: &str, n: usize) -> String {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut id = *b"k4.pid.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    for (place, digit) in id
+        .iter_mut()
+        .rev()
+        .zip([n % 64, n / 64 % 64, n / 4096 % 64])
+    {
+        *place = ALPHABET[digit];
+    }
+    let kid = std::str::from_utf8(&id).unwrap();
+    let footer = format!(r#"{{"kid":"{kid}"}}"#);
+    let body = token.rsplit_once('.').unwrap().0;
+    format!(
+        "{body}.{}",
+        Base64UrlUnpadded::encode_string(footer.as_bytes())
+    )
+}
+
+#[tokio::test]
+async fn a_flood_of_made_up_kids_causes_one_fetch_per_interval_and_known_kids_never_wait() {
+    bounded(async {
+        let issuer = Issuer::new();
+        let mut server = KeyServer::start(issuer.document(300)).await;
+        let interval = Duration::from_secs(2);
+        let keys = RemoteKeySet::builder(server.url())
+            .issuer(ISSUER)
+            .min_lookup_interval(interval)
+            .build()
+            .await
+            .unwrap();
+        let service = Arc::new(keys.service());
+        let known = issuer.token();
+        // The answer to the fetch the flood causes takes 1 s.
+        server.set_delay(Duration::from_secs(1));
+        let flood_started = Instant::now();
+        let flood: Vec<_> = (0..1000)
+            .map(|n| {
+                let service = Arc::clone(&service);
+                let token = with_made_up_kid(&known, n);
+                tokio::spawn(async move { service.decode_async(&token).await })
+            })
+            .collect();
+        until(|| server.pending() == 1).await;
+        // While that fetch is in flight, known-kid tokens decode at once.
+        for _ in 0..20 {
+            service.decode_async(&known).await.unwrap();
+        }
+        assert_eq!(server.pending(), 1, "a known kid waited for the fetch");
+        for refused in flood {
+            assert!(matches!(refused.await.unwrap(), Err(Error::UnknownKeyId)));
+        }
+        assert!(flood_started.elapsed() < Duration::from_secs(3));
+        assert_eq!(server.requests(), 2, "one fetch for the whole flood");
+
+        // Within the interval, a made-up kid is refused at once, with no request.
+        server.set_delay(Duration::ZERO);
+        let at_once = Instant::now();
+        let second = with_made_up_kid(&known, 1001);
+        assert!(matches!(
+            service.decode_async(&second).await,
+            Err(Error::UnknownKeyId)
+        ));
+        assert!(at_once.elapsed() < Duration::from_millis(500));
+        assert_eq!(server.requests(), 2);
+
+        // After the interval, one more.
+        tokio::time::sleep(interval).await;
+        let third = with_made_up_kid(&known, 1002);
+        assert!(matches!(
+            service.decode_async(&third).await,
+            Err(Error::UnknownKeyId)
+        ));
+        assert_eq!(server.requests(), 3);
+        assert_eq!(keys.counts().fetches, 3);
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_refresher_stops_when_the_last_handle_drops() {
+    bounded(async {
+        let issuer = Issuer::new();
+        let server = KeyServer::start(issuer.document(1)).await;
+        let keys = RemoteKeySet::builder(server.url())
+            .issuer(ISSUER)
+            .min_lookup_interval(Duration::from_millis(100))
+            .build()
+            .await
+            .unwrap();
+        let service = keys.service();
+        drop(keys);
+        // The service holds the key set: refreshes go on.
+        until(|| server.requests() >= 2).await;
+        drop(service);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let after = server.requests();
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert_eq!(server.requests(), after);
+    })
+    .await;
+}
