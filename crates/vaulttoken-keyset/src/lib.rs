@@ -21,7 +21,7 @@
 //!   [`max_stale`](RemoteKeySetBuilder::max_stale) has passed; then every
 //!   decode fails with [`Error::KeysUnavailable`] (503 at the HTTP layer,
 //!   never "invalid token") until a fetch succeeds.
-//! - **unknown key ids**: [`TokenService::decode_async`](vaulttoken::TokenService::decode_async)
+//! - **unknown key ids**: [`TokenService::decode_async`](vaulttoken::service::TokenService::decode_async)
 //!   of a token whose `kid` the ring lacks waits for one fetch, then decodes
 //!   once more. At most one fetch is in flight, and lookups start at most one
 //!   per [`min_lookup_interval`](RemoteKeySetBuilder::min_lookup_interval):

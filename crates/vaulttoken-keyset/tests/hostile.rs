@@ -186,8 +186,11 @@ async fn oversized_and_never_ending_answers_are_abandoned() {
         let server = KeyServer::start(issuer.document(300)).await;
         for declared in [true, false] {
             server.set_mode(Mode::Oversized { declared });
+            // An announced length over the limit is refused before any body
+            // byte is awaited (the server sends none): not a timeout.
             let refused = RemoteKeySet::builder(server.url())
                 .issuer(ISSUER)
+                .fetch_timeout(Duration::from_secs(5))
                 .build()
                 .await
                 .unwrap_err();

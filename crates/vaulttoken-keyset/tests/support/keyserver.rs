@@ -24,7 +24,8 @@ pub(crate) enum Mode {
     Status(u16),
     /// A redirect to this location.
     Redirect(String),
-    /// One byte more than the limit, announced by `Content-Length` or not.
+    /// One byte more than the limit: announced by `Content-Length` (and
+    /// then no body sent), or sent without one.
     Oversized { declared: bool },
     /// Headers, then a body that never ends (one byte every 50 ms).
     NeverEnding,
@@ -180,14 +181,21 @@ async fn answer(mut stream: TcpStream, state: Arc<State>) {
         Mode::Redirect(location) => format!(
             "HTTP/1.1 307 Temporary Redirect\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
         ),
-        Mode::Oversized { declared } => {
+        Mode::Oversized { declared: true } => {
+            // Announces one byte over the limit, then sends no body at all: a
+            // client that reads before checking the length waits in vain.
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                MAX_KEY_SET_LEN + 1
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            state.pending.fetch_sub(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            return;
+        }
+        Mode::Oversized { declared: false } => {
             let body = " ".repeat(MAX_KEY_SET_LEN + 1);
-            let length = if declared {
-                format!("content-length: {}\r\n", body.len())
-            } else {
-                String::new()
-            };
-            format!("HTTP/1.1 200 OK\r\n{length}connection: close\r\n\r\n{body}")
+            format!("HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n{body}")
         }
         Mode::NeverEnding => {
             let _ = stream
