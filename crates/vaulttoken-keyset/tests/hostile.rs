@@ -241,6 +241,27 @@ async fn oversized_and_never_ending_answers_are_abandoned() {
 }
 
 #[tokio::test]
+async fn a_document_of_exactly_the_limit_is_read_announced_or_not() {
+    bounded(async {
+        let issuer = Issuer::new();
+        let document = issuer.document(300);
+        let padded = format!("{document}{}", " ".repeat(MAX_KEY_SET_LEN - document.len()));
+        assert_eq!(padded.len(), MAX_KEY_SET_LEN);
+        let server = KeyServer::start(padded).await;
+        for mode in [Mode::Serve, Mode::ServeWithoutLength] {
+            server.set_mode(mode.clone());
+            let keys = RemoteKeySet::builder(server.url())
+                .issuer(ISSUER)
+                .build()
+                .await
+                .unwrap_or_else(|error| panic!("{mode:?}: {error:?}"));
+            keys.service().decode_async(&issuer.token()).await.unwrap();
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn redirects_and_error_statuses_are_refused() {
     bounded(async {
         let issuer = Issuer::new();

@@ -20,6 +20,8 @@ use vaulttoken::keyring::MAX_KEY_SET_LEN;
 pub(crate) enum Mode {
     /// The document, or 304 to a request naming its current tag.
     Serve,
+    /// The document without `Content-Length` (its end is the connection's).
+    ServeWithoutLength,
     /// This status, with an empty body.
     Status(u16),
     /// A redirect to this location.
@@ -174,6 +176,10 @@ async fn answer(mut stream: TcpStream, state: Arc<State>) {
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\netag: {tag}\r\ncache-control: max-age=1\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             )
+        }
+        Mode::ServeWithoutLength => {
+            let body = state.body.lock().unwrap().clone();
+            format!("HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n{body}")
         }
         Mode::Status(status) => {
             format!("HTTP/1.1 {status} Nope\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
