@@ -233,3 +233,25 @@ async fn the_refresher_stops_when_the_last_handle_drops() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_follower_dropped_between_refreshes_leaves_no_task_behind() {
+    bounded(async {
+        let issuer = Issuer::new();
+        let server = KeyServer::start(issuer.document(300)).await;
+        let alive = || tokio::runtime::Handle::current().metrics().num_alive_tasks();
+        let before = alive();
+        let keys = RemoteKeySet::builder(server.url())
+            .issuer(ISSUER)
+            .build()
+            .await
+            .unwrap();
+        let service = keys.service();
+        // The refresher sleeps until 90% of 300 s: one task more.
+        until(|| alive() == before + 1).await;
+        drop((keys, service));
+        // Stopped at once, not at its next wake.
+        until(|| alive() == before).await;
+    })
+    .await;
+}
