@@ -14,11 +14,9 @@ mod keyserver;
 
 use std::time::{Duration, Instant};
 
-use tracing::Level;
 use vaulttoken::Error;
 use vaulttoken::keyring::{KeySet, LocalKeyRing, MAX_KEY_SET_LEN};
 use vaulttoken_keyset::{BuildError, FetchError, RemoteKeySet};
-use vaulttoken_test_redis::EventRecorder;
 
 use self::issuer::{ISSUER, Issuer, bounded};
 use self::keyserver::{KeyServer, Mode};
@@ -26,8 +24,6 @@ use self::keyserver::{KeyServer, Mode};
 #[tokio::test]
 async fn a_server_down_gets_stale_keys_served_up_to_the_bound_then_keys_unavailable() {
     bounded(async {
-        let recorder = EventRecorder::default();
-        let _guard = recorder.install();
         let issuer = Issuer::new();
         let mut server = KeyServer::start(issuer.document(1)).await;
         let built = Instant::now();
@@ -63,9 +59,6 @@ async fn a_server_down_gets_stale_keys_served_up_to_the_bound_then_keys_unavaila
             Err(Error::KeysUnavailable)
         ));
         assert!(keys.counts().failures >= 1);
-        let warned = recorder.events_named("key_set_unavailable");
-        assert!(!warned.is_empty());
-        assert!(warned.iter().all(|event| event.level == Level::WARN));
 
         // Back: the next refresh vouches for the keys again.
         server.restart().await;
@@ -123,10 +116,8 @@ async fn follow(server: &KeyServer) -> RemoteKeySet {
 }
 
 #[tokio::test]
-async fn a_refused_document_keeps_the_previous_keys_and_is_logged_as_an_error() {
+async fn a_refused_document_keeps_the_previous_keys() {
     bounded(async {
-        let recorder = EventRecorder::default();
-        let _guard = recorder.install();
         let issuer = Issuer::new();
         let server = KeyServer::start(issuer.document(300)).await;
         let keys = follow(&server).await;
@@ -163,12 +154,7 @@ async fn a_refused_document_keeps_the_previous_keys_and_is_logged_as_an_error() 
             ));
             service.decode_async(&old_token).await.unwrap();
             assert_eq!(keys.ring().len(), 1);
-            let refused = recorder.events_named("key_set_refused");
-            assert_eq!(refused.len(), count + 1);
-            let event = &refused[count];
-            assert_eq!(event.level, Level::ERROR);
-            assert!(event.fields["error"].contains(why), "{event:?}");
-            assert!(!event.fields["error"].contains("k4."), "{event:?}");
+            assert_eq!(keys.counts().failures, count as u64 + 1, "{why}");
         }
         assert_eq!(keys.counts().failures, 4);
         // The right document again: the new key is learnt.

@@ -127,10 +127,20 @@ async fn an_unknown_kid_causes_one_fetch_and_its_token_then_verifies() {
     .await;
 }
 
-/// A token whose footer names `kid`, a well-formed id of no key, over the
-/// body of `token`.
-fn with_made_up_kid(token: &str, n: usize) -> String {
+/// `token`'s body with a footer naming `kid`.
+fn with_kid(token: &str, kid: &str) -> String {
     use base64ct::{Base64UrlUnpadded, Encoding};
+    let footer = format!(r#"{{"kid":"{kid}"}}"#);
+    let body = token.rsplit_once('.').unwrap().0;
+    format!(
+        "{body}.{}",
+        Base64UrlUnpadded::encode_string(footer.as_bytes())
+    )
+}
+
+/// A token whose footer names a well-formed id of no key (the `n`th), over
+/// the body of `token`.
+fn with_made_up_kid(token: &str, n: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut id = *b"k4.pid.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     for (place, digit) in id
@@ -140,13 +150,7 @@ fn with_made_up_kid(token: &str, n: usize) -> String {
     {
         *place = ALPHABET[digit];
     }
-    let kid = std::str::from_utf8(&id).unwrap();
-    let footer = format!(r#"{{"kid":"{kid}"}}"#);
-    let body = token.rsplit_once('.').unwrap().0;
-    format!(
-        "{body}.{}",
-        Base64UrlUnpadded::encode_string(footer.as_bytes())
-    )
+    with_kid(token, std::str::from_utf8(&id).unwrap())
 }
 
 #[tokio::test]
@@ -239,7 +243,11 @@ async fn a_follower_dropped_between_refreshes_leaves_no_task_behind() {
     bounded(async {
         let issuer = Issuer::new();
         let server = KeyServer::start(issuer.document(300)).await;
-        let alive = || tokio::runtime::Handle::current().metrics().num_alive_tasks();
+        let alive = || {
+            tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks()
+        };
         let before = alive();
         let keys = RemoteKeySet::builder(server.url())
             .issuer(ISSUER)
@@ -252,6 +260,46 @@ async fn a_follower_dropped_between_refreshes_leaves_no_task_behind() {
         drop((keys, service));
         // Stopped at once, not at its next wake.
         until(|| alive() == before).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_a_well_formed_public_key_id_not_held_is_worth_a_request() {
+    use vaulttoken::service::RemoteKeys;
+    bounded(async {
+        let issuer = Issuer::new();
+        let server = KeyServer::start(issuer.document(300)).await;
+        let keys = RemoteKeySet::builder(server.url())
+            .issuer(ISSUER)
+            .min_lookup_interval(Duration::from_millis(50))
+            .build()
+            .await
+            .unwrap();
+        let held = issuer.ring.active_id().unwrap();
+        let local_id = vaulttoken::LocalKey::generate()
+            .unwrap()
+            .paserk_id()
+            .unwrap();
+        for kid in ["garbage", "k4.pid.short", local_id.as_str(), held.as_str()] {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            keys.look_up(kid).await.unwrap();
+        }
+        assert_eq!(server.requests(), 1);
+        // A well-formed id of a public key not held: one request.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let stranger = Issuer::new().ring.active_id().unwrap();
+        keys.look_up(stranger.as_str()).await.unwrap();
+        assert_eq!(server.requests(), 2);
+        // Through a service, a kid that is no key id is refused at once.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let service = keys.service();
+        let garbage = with_kid(&issuer.token(), "garbage");
+        assert!(matches!(
+            service.decode_async(&garbage).await,
+            Err(Error::UnknownKeyId)
+        ));
+        assert_eq!(server.requests(), 2);
     })
     .await;
 }
