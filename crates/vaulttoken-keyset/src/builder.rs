@@ -5,6 +5,7 @@ use core::time::Duration;
 use std::sync::Arc;
 
 use reqwest::redirect::Policy;
+use tokio::runtime::Handle;
 use vaulttoken::keyring::PublicKeyRing;
 
 use crate::RemoteKeySet;
@@ -180,12 +181,14 @@ impl RemoteKeySetBuilder {
     /// Checks the settings, fetches the key set once, and starts the
     /// background refresher (a tokio task, stopped when the last clone of
     /// the [`RemoteKeySet`] and every service built from it are dropped).
-    /// Must be called within a tokio runtime.
+    /// Must be called within a tokio runtime: the follower's fetches run in
+    /// it, so its services may decode on any executor, or none.
     ///
     /// # Errors
     ///
     /// [`BuildError::InvalidUrl`], [`BuildError::InsecureUrl`] or
     /// [`BuildError::CredentialsInUrl`] for the URL;
+    /// [`BuildError::NoRuntime`] outside a tokio runtime;
     /// [`BuildError::NoIssuer`]; [`BuildError::Setting`] for a zero
     /// interval or timeout or a lifetime over `i64::MAX` seconds;
     /// [`BuildError::Client`]; [`BuildError::FirstFetch`] when the first
@@ -212,6 +215,7 @@ impl RemoteKeySetBuilder {
     /// # }
     /// ```
     pub async fn build(self) -> Result<RemoteKeySet, BuildError> {
+        let runtime = Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
         let url = endpoint::checked(&self.url)?;
         let issuer = self.issuer.ok_or(BuildError::NoIssuer)?;
         if self.min_lookup_interval.is_zero() {
@@ -237,7 +241,7 @@ impl RemoteKeySetBuilder {
             min_interval: self.min_lookup_interval,
             max_stale: self.max_stale,
         };
-        let follower = Arc::new(Follower::new(settings, client, Arc::new(ring)));
+        let follower = Arc::new(Follower::new(settings, client, Arc::new(ring), runtime));
         follower
             .first_fetch()
             .await

@@ -35,6 +35,11 @@ pub enum BuildError {
     /// logs and `Debug`.
     #[error("the key set URL must not carry credentials")]
     CredentialsInUrl,
+    /// [`RemoteKeySetBuilder::build`](crate::RemoteKeySetBuilder::build)
+    /// was awaited outside a tokio runtime: the follower's fetches and its
+    /// refresher need one.
+    #[error("the key set follower must be built within a tokio runtime")]
+    NoRuntime,
     /// No expected issuer was configured
     /// ([`RemoteKeySetBuilder::issuer`](crate::RemoteKeySetBuilder::issuer)).
     #[error("the expected issuer of the key set is not configured")]

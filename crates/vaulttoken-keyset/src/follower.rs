@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use reqwest::header::HeaderValue;
 use reqwest::{Client, Url};
+use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -104,6 +105,9 @@ pub(crate) struct Follower {
     counters: Counters,
     /// The background refresher, stopped when the follower drops.
     refresher: Mutex<Option<AbortHandle>>,
+    /// The runtime the follower was built in, where its fetches run: a
+    /// lookup awaited on another executor (or none) still works.
+    runtime: Handle,
 }
 
 impl fmt::Debug for Follower {
@@ -166,9 +170,14 @@ impl Drop for Flight {
 }
 
 impl Follower {
-    /// A follower of `settings.url`, keeping `ring` up to date. It has no
-    /// keys to vouch for until its first fetch.
-    pub(crate) fn new(settings: Settings, client: Client, ring: Arc<PublicKeyRing>) -> Self {
+    /// A follower of `settings.url`, keeping `ring` up to date, fetching in
+    /// `runtime`. It has no keys to vouch for until its first fetch.
+    pub(crate) fn new(
+        settings: Settings,
+        client: Client,
+        ring: Arc<PublicKeyRing>,
+        runtime: Handle,
+    ) -> Self {
         let now = Instant::now();
         Self {
             settings,
@@ -186,6 +195,7 @@ impl Follower {
             }),
             counters: Counters::default(),
             refresher: Mutex::new(None),
+            runtime,
         }
     }
 
@@ -262,12 +272,17 @@ impl Follower {
         let (done, in_flight) = watch::channel(None);
         fetching.in_flight = Some(in_flight.clone());
         let etag = fetching.etag.clone();
-        let mut flight = Flight {
-            follower: Arc::clone(self),
-            done,
-            succeeded: false,
-        };
-        tokio::spawn(async move {
+        let follower = Arc::clone(self);
+        // The flight is made in the task: a runtime that is gone drops the
+        // task here, at once, and with it only the sender (waiters then see
+        // a failed fetch), never a flight whose drop would take the lock
+        // this caller holds.
+        self.runtime.spawn(async move {
+            let mut flight = Flight {
+                follower,
+                done,
+                succeeded: false,
+            };
             let succeeded = flight.follower.fetch(etag.as_ref()).await.is_ok();
             flight.land(succeeded);
         });
@@ -303,7 +318,7 @@ impl Follower {
     /// it fetches, and the follower stops it when it drops.
     pub(crate) fn start_refresher(self: &Arc<Self>) {
         let follower = Arc::downgrade(self);
-        let task = tokio::spawn(refresh_loop(follower));
+        let task = self.runtime.spawn(refresh_loop(follower));
         *lock(&self.refresher) = Some(task.abort_handle());
     }
 

@@ -303,3 +303,80 @@ async fn only_a_well_formed_public_key_id_not_held_is_worth_a_request() {
     })
     .await;
 }
+
+/// Runs `future` to completion on this thread, outside any runtime.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::sync::Arc as StdArc;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: StdArc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(StdArc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park_timeout(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_service_decodes_and_looks_up_outside_the_runtime_that_built_it() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        outside_the_runtime();
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("finished within 60 s, without a panic");
+}
+
+fn outside_the_runtime() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let issuer = Issuer::new();
+    let (server, keys) = runtime.block_on(async {
+        let server = KeyServer::start(issuer.document(300)).await;
+        let keys = RemoteKeySet::builder(server.url())
+            .issuer(ISSUER)
+            .min_lookup_interval(Duration::from_millis(1))
+            .build()
+            .await
+            .unwrap();
+        (server, keys)
+    });
+    let service = keys.service();
+    block_on(service.decode_async(&issuer.token())).unwrap();
+    let urgent = issuer.announce();
+    issuer.promote(&urgent);
+    server.publish(issuer.document(300));
+    // The lookup's fetch runs in the follower's runtime; this thread waits.
+    block_on(service.decode_async(&issuer.token())).unwrap();
+    assert_eq!(server.requests(), 2);
+    // Outside any runtime, a follower cannot be built: an error, no panic.
+    let outside = block_on(RemoteKeySet::builder(server.url()).issuer(ISSUER).build());
+    assert!(matches!(
+        outside,
+        Err(vaulttoken_keyset::BuildError::NoRuntime)
+    ));
+
+    // The runtime gone: known kids still decode, a lookup fails closed.
+    runtime.block_on(async move { drop(server) });
+    drop(runtime);
+    std::thread::sleep(Duration::from_millis(5));
+    block_on(service.decode_async(&issuer.token())).unwrap();
+    let made_up = with_made_up_kid(&issuer.token(), 7);
+    assert!(matches!(
+        block_on(service.decode_async(&made_up)),
+        Err(Error::KeysUnavailable)
+    ));
+}
