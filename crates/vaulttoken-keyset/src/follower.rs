@@ -221,6 +221,8 @@ impl Follower {
     /// `Ok` while the keys are vouched for: one clock read and one atomic
     /// load, nothing shared is written.
     pub(crate) fn vouch(&self) -> Result<(), Error> {
+        // Equivalent mutant: `<=` differs only at the one nanosecond the keys
+        // go stale, which no test (or caller) can aim at.
         if self.nanos(Instant::now()) < self.vouched_until.load(Ordering::Acquire) {
             Ok(())
         } else {
@@ -243,6 +245,8 @@ impl Follower {
             let mut fetching = lock(&self.fetching);
             match &fetching.in_flight {
                 Some(in_flight) => in_flight.clone(),
+                // Equivalent mutant: `<=` differs only when the interval
+                // has passed to the nanosecond.
                 None if fetching
                     .last_lookup
                     .is_some_and(|at| at.elapsed() < self.settings.min_interval) =>
