@@ -369,6 +369,10 @@ mod tests {
     #[test]
     fn debug_shows_the_remote_keys() {
         let setup = setup(true, false);
+        let ring = Arc::new(PublicKeyRing::new(Duration::hours(1)).unwrap());
+        let builder = PublicService::from_ring(ring).remote_keys(setup.remote.clone());
+        let shown = format!("{builder:?}");
+        assert!(shown.contains("remote_keys: Some(Following"), "{shown}");
         let shown = format!("{:?}", setup.verifier);
         assert!(shown.contains("remote_keys: Some(Following"), "{shown}");
         let plain = format!("{:?}", setup.known);
