@@ -57,7 +57,6 @@
 //! server is needed.
 
 #![forbid(unsafe_code)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 use core::fmt;
 use std::sync::Arc;
