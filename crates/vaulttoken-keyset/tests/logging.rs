@@ -55,6 +55,12 @@ async fn changes_refusals_and_failures_are_logged() {
         // Unchanged (304s): nothing more.
         until(|| server.not_modified() >= 1).await;
         assert_eq!(recorder.events_named("key_set_changed").len(), 1);
+        // Unchanged but answered 200 (a new tag): nothing more either. (The
+        // fetch after next starts only once that one is applied.)
+        let fetches = keys.counts().fetches;
+        server.publish(issuer.document(1));
+        until(|| keys.counts().fetches > fetches + 1).await;
+        assert_eq!(recorder.events_named("key_set_changed").len(), 1);
 
         // A next key, then the first one gone.
         let next = issuer.announce();
