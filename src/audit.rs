@@ -291,6 +291,7 @@ pub(crate) fn reason_code(error: &Error) -> &'static str {
         Error::UnknownKeyId | Error::WrongKeyType { .. } => "unknown-key",
         Error::Store(StoreError::Full { .. }) => "store-full",
         Error::Store(_) => "store-unavailable",
+        Error::KeysUnavailable => "keys-unavailable",
         _ => match error.kind() {
             crate::error::ErrorKind::Malformed => "malformed",
             _ => "other",
@@ -364,7 +365,7 @@ mod tests {
 
     #[test]
     fn every_refusal_has_its_reason_code() {
-        let cases: [(Error, &str); 10] = [
+        let cases: [(Error, &str); 11] = [
             (Error::Denied(Denial::Superseded), "superseded"),
             (
                 Error::Denied(Denial::IssuedBeforeStoreEpoch),
@@ -388,6 +389,7 @@ mod tests {
                 }),
                 "store-unavailable",
             ),
+            (Error::KeysUnavailable, "keys-unavailable"),
             (Error::Malformed(MalformedToken::TooManyParts), "malformed"),
         ];
         for (error, code) in cases {

@@ -121,6 +121,14 @@ pub enum Error {
     /// can do: a synchronous decode would skip the revocation check.
     #[error("this service checks a token store: use decode_async")]
     StoreNeedsAsync,
+    /// The keys a service follows from elsewhere (its
+    /// [`RemoteKeys`](crate::service::RemoteKeys), such as a published key
+    /// set fetched over HTTP) are too stale to vouch for, or a lookup of the
+    /// token's key id could not reach their source: the token is neither valid
+    /// nor invalid. Decoding fails closed; try again later (an HTTP layer
+    /// answers 503, never "invalid token").
+    #[error("the keys this service follows are unavailable")]
+    KeysUnavailable,
     /// A context binding could not be built: an empty, invalid or repeated name,
     /// a value or a binding over its limits, or an IP prefix too long.
     #[error("invalid context binding: {0}")]
@@ -168,7 +176,7 @@ impl Error {
             | Self::StoreNeedsAsync
             | Self::Binding(_) => ErrorKind::Misuse,
             Self::Denied(_) => ErrorKind::Rejected,
-            Self::Store(_) => ErrorKind::Unavailable,
+            Self::Store(_) | Self::KeysUnavailable => ErrorKind::Unavailable,
         }
     }
 }
@@ -1391,6 +1399,7 @@ mod tests {
                 ErrorKind::UnknownKey,
             ),
             (Error::Randomness, ErrorKind::Unavailable),
+            (Error::KeysUnavailable, ErrorKind::Unavailable),
             (Error::KeyCleared, ErrorKind::Misuse),
             (Error::InvalidKey(KeyError::NotOnCurve), ErrorKind::Misuse),
             (Error::NoIssuingKey, ErrorKind::Misuse),

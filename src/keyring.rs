@@ -68,7 +68,7 @@ mod storage;
 #[cfg(feature = "serde")]
 pub use self::keyset::{
     KEY_SET_VERSION, KeySet, KeySetPurpose, MAX_CACHE_SECONDS, MAX_ISSUER_LEN, MAX_KEY_SET_KEYS,
-    MAX_KEY_SET_LEN, PublishedKey, PublishedRingKey, PublishedStatus,
+    MAX_KEY_SET_LEN, PublishedKey, PublishedRingKey, PublishedStatus, RingChanges,
 };
 pub use self::storage::{MAX_DOCUMENT_LEN, SecretRingKey};
 

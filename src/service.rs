@@ -29,10 +29,12 @@ use crate::v4::{Local, Public, UntrustedToken};
 
 mod builder;
 mod providers;
+mod remote;
 mod stateful;
 
 pub use self::builder::{OneKey, Providers, ServiceBuilder};
 pub use self::providers::{StaticKey, key_provider_fn};
+pub use self::remote::{LookUp, RemoteKeys};
 pub(crate) use self::stateful::Question;
 pub use self::stateful::SubjectCutoff;
 
@@ -415,6 +417,8 @@ pub struct TokenService<P: ServicePurpose> {
     /// How long a "log out everywhere" cutoff is kept (plus the leeway);
     /// `None`: for ever.
     cutoff_retention: Option<Duration>,
+    /// The keys the service follows from elsewhere, if any.
+    remote_keys: Option<Arc<dyn RemoteKeys>>,
     purpose: PhantomData<P>,
 }
 
@@ -435,6 +439,7 @@ impl<P: ServicePurpose> fmt::Debug for TokenService<P> {
             .field("validity", &self.validity)
             .field("has_store", &self.store.is_some())
             .field("cutoff_retention", &self.cutoff_retention)
+            .field("remote_keys", &self.remote_keys)
             .finish_non_exhaustive()
     }
 }
@@ -598,6 +603,11 @@ impl<P: ServicePurpose> TokenService<P> {
     /// [`Error::TokenTooLong`], any format error, [`Error::UnknownKeyId`],
     /// [`Error::Verification`], [`Error::Payload`], [`Error::Footer`], or
     /// [`Error::Claims`] listing every rule that failed.
+    /// [`Error::StoreNeedsAsync`] on a service with a store, and
+    /// [`Error::KeysUnavailable`] on a service following
+    /// [remote keys](ServiceBuilder::remote_keys) they no longer vouch for
+    /// (this decode vouches, but never waits for a lookup of an unknown `kid`:
+    /// use [`TokenService::decode_async`] for that).
     ///
     /// # Examples
     ///
@@ -680,7 +690,8 @@ impl<P: ServicePurpose> TokenService<P> {
         let result = if self.store.is_some() {
             Err(Error::StoreNeedsAsync)
         } else {
-            self.decode_unchecked(token, expected_footer, implicit)
+            self.vouch_for_keys()
+                .and_then(|()| self.decode_unchecked(token, expected_footer, implicit))
         };
         result.inspect_err(audit_rejection)
     }

@@ -20,13 +20,13 @@
 
 use std::hint::black_box;
 
-use vaulttoken_benches::extractor;
 use vaulttoken_benches::implementations::{
     Keys, check_interoperability, decode, footer, local, paserk, public, ring,
 };
 use vaulttoken_benches::{
     CLAIMS, footer_at_limits, footer_over_depth, footer_over_keys, footer_over_len, payload,
 };
+use vaulttoken_benches::{extractor, remote};
 
 /// One timed operation.
 type Op<'a> = Box<dyn FnMut() + 'a>;
@@ -56,6 +56,8 @@ struct Fixtures {
     footers: [(&'static str, Vec<u8>); 4],
     /// A `v4.public` token, its verifier, and a router with the extractor.
     extractor: extractor::Fixture,
+    /// A token decoded through a ring alone and through a followed key set.
+    remote: remote::Fixture,
 }
 
 impl Fixtures {
@@ -80,6 +82,7 @@ impl Fixtures {
                 ("over-depth", footer_over_depth()),
             ],
             extractor: extractor::Fixture::new(),
+            remote: remote::Fixture::new(),
             message,
             k,
         }
@@ -314,6 +317,11 @@ fn operations(f: &Fixtures) -> Vec<(String, Op<'_>)> {
         "axum-router-extractor".to_owned(),
         op(move || x.through_router()),
     ));
+    // Remote keys: `decode_async` of a known `kid` by a ring alone and by the
+    // service of a `RemoteKeySet` following the same ring.
+    let r = &f.remote;
+    ops.push(("remote-ring-alone".to_owned(), op(move || r.ring_alone())));
+    ops.push(("remote-following".to_owned(), op(move || r.following())));
     let at_limits = f.footers[0].1.as_slice();
     ops.push((
         "floor-footer-at-limits".to_owned(),

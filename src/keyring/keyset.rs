@@ -23,7 +23,7 @@
 //! introspecting resource server which ids exist, nothing more.
 
 use core::fmt;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -32,7 +32,7 @@ use time::{Duration, OffsetDateTime};
 mod document;
 
 use self::document::{only_known, read_key, text, write_key};
-use super::{KeyRing, KeyStatus, PublicKeyRing, RingKey, RingSettings, RingState};
+use super::{Entry, KeyRing, KeyStatus, PublicKeyRing, RingKey, RingSettings, RingState};
 use crate::error::{Error, KeyRingError, KeySetError, PaserkType};
 use crate::json;
 use crate::keys::PublicKey;
@@ -350,6 +350,30 @@ pub struct KeySet {
     keys: Vec<PublishedKey>,
 }
 
+/// What [`KeySet::update_ring`] changed in a ring, each list sorted by id.
+///
+/// # Examples
+///
+/// ```
+/// use time::Duration;
+/// use vaulttoken::keyring::{KeySet, RingChanges, RingSettings, SigningKeyRing};
+///
+/// let signing = SigningKeyRing::new(Duration::hours(1))?;
+/// signing.add(vaulttoken::SecretKey::generate()?)?;
+/// let set = KeySet::of_ring("https://auth.example", Duration::minutes(5), &signing)?;
+/// let ring = set.public_ring(&RingSettings::new(), Duration::hours(1))?;
+/// // Read again unchanged: nothing to do.
+/// assert_eq!(set.update_ring(&ring)?, RingChanges::default());
+/// # Ok::<(), vaulttoken::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RingChanges {
+    /// The keys added: newly published.
+    pub added: Vec<KeyId>,
+    /// The keys removed: no longer published, or past `verifies_until`.
+    pub removed: Vec<KeyId>,
+}
+
 /// A refusal naming `field`.
 fn refuse(field: impl Into<String>, problem: &'static str) -> Error {
     KeySetError {
@@ -592,12 +616,7 @@ impl KeySet {
         settings: &RingSettings,
         max_token_lifetime: Duration,
     ) -> Result<PublicKeyRing, Error> {
-        if self.purpose != KeySetPurpose::Public {
-            return Err(refuse(
-                "purpose",
-                "a local key set has no keys to verify with",
-            ));
-        }
+        self.require_public()?;
         if max_token_lifetime.is_negative() {
             return Err(KeyRingError::NegativeLifetime.into());
         }
@@ -613,6 +632,99 @@ impl KeySet {
             }
         }
         Ok(ring)
+    }
+
+    /// Makes `ring` hold exactly the public keys of this set that verify now
+    /// (by the ring's clock), in one step: keys the set no longer lists, or
+    /// that stopped verifying, leave; keys it newly lists are added. Decodes
+    /// running meanwhile see the ring before or after, never half of it. This
+    /// is how a verifier follows a key set it reads again: the ring (and
+    /// every service built on it) is updated in place. The ring then holds at
+    /// most [`MAX_KEY_SET_KEYS`] keys.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeySet`] (field `purpose`) for a `local` set, as
+    /// [`KeySet::public_ring`]; the ring is left as it was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use time::Duration;
+    /// use vaulttoken::keyring::{KeySet, RingSettings, SigningKeyRing};
+    /// use vaulttoken::{Claims, PublicService, SecretKey};
+    ///
+    /// let signing = Arc::new(SigningKeyRing::new(Duration::hours(1))?);
+    /// let first = signing.add(SecretKey::generate()?)?;
+    /// signing.promote(&first)?;
+    /// let publish = || KeySet::of_ring("https://auth.example", Duration::minutes(5), &*signing);
+    /// let ring = Arc::new(publish()?.public_ring(&RingSettings::new(), Duration::hours(1))?);
+    /// let verifier = PublicService::from_ring(Arc::clone(&ring)).build();
+    ///
+    /// // The issuer announces a key; the verifier reads the set again.
+    /// let second = signing.add(SecretKey::generate()?)?;
+    /// let changes = publish()?.update_ring(&ring)?;
+    /// assert_eq!((changes.added, changes.removed), (vec![second.clone()], vec![]));
+    /// signing.promote(&second)?;
+    /// let issuer = PublicService::from_ring(Arc::clone(&signing)).build();
+    /// verifier.decode(&issuer.encode(&Claims::builder().build()?)?)?;
+    ///
+    /// // The first key leaves the set: it leaves the ring.
+    /// signing.retire_immediately(&first)?;
+    /// let changes = publish()?.update_ring(&ring)?;
+    /// assert_eq!(changes.removed, vec![first.clone()]);
+    /// assert!(ring.status(&first).is_none());
+    /// # Ok::<(), vaulttoken::Error>(())
+    /// ```
+    pub fn update_ring(&self, ring: &PublicKeyRing) -> Result<RingChanges, Error> {
+        self.require_public()?;
+        let now = ring.clock().now();
+        let verifying: HashMap<&KeyId, PublicKey> = self
+            .keys
+            .iter()
+            .filter(|key| key.status.verifies_at(now))
+            .filter_map(|key| Some((&key.kid, key.public_key?)))
+            .collect();
+        ring.update(|state| {
+            let mut removed: Vec<KeyId> = state
+                .entries
+                .keys()
+                .filter(|id| !verifying.contains_key(id))
+                .cloned()
+                .collect();
+            for id in &removed {
+                state.entries.remove(id);
+            }
+            let mut added = Vec::new();
+            for (id, public) in &verifying {
+                if !state.entries.contains_key(*id) {
+                    let key = Arc::new(*public);
+                    let entry = Entry {
+                        decoding: Arc::clone(&key),
+                        key,
+                        status: KeyStatus::Next,
+                    };
+                    state.entries.insert((*id).clone(), entry);
+                    added.push((*id).clone());
+                }
+            }
+            added.sort_unstable();
+            removed.sort_unstable();
+            Ok(RingChanges { added, removed })
+        })
+    }
+
+    /// Refuses a `local` set where keys to verify with are needed.
+    fn require_public(&self) -> Result<(), Error> {
+        if self.purpose == KeySetPurpose::Public {
+            Ok(())
+        } else {
+            Err(refuse(
+                "purpose",
+                "a local key set has no keys to verify with",
+            ))
+        }
     }
 
     /// Who publishes this set: the `iss` of its tokens.

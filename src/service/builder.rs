@@ -8,7 +8,7 @@ use time::Duration;
 
 use super::providers::{EphemeralCopies, Provided};
 use super::{
-    DEFAULT_MAX_TOKEN_LEN, IssuingKeyProvider, KeyProvider, LendsDecodingKey, RingLink,
+    DEFAULT_MAX_TOKEN_LEN, IssuingKeyProvider, KeyProvider, LendsDecodingKey, RemoteKeys, RingLink,
     ServicePurpose, StaticKey, TokenService,
 };
 use crate::claims::DEFAULT_VALIDITY;
@@ -162,6 +162,7 @@ pub struct ServiceBuilder<P: ServicePurpose, S = Providers> {
     ring: Option<Arc<dyn RingLink>>,
     store: Option<Arc<dyn TokenStore>>,
     cutoff_retention: Option<Duration>,
+    remote_keys: Option<Arc<dyn RemoteKeys>>,
     source: PhantomData<S>,
 }
 
@@ -201,6 +202,7 @@ impl<P: ServicePurpose, S> fmt::Debug for ServiceBuilder<P, S> {
             .field("max_token_len", &self.max_token_len)
             .field("validity", &self.validity)
             .field("from_ring", &self.ring.is_some())
+            .field("remote_keys", &self.remote_keys)
             .finish_non_exhaustive()
     }
 }
@@ -219,6 +221,7 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
             ring: None,
             store: None,
             cutoff_retention: None,
+            remote_keys: None,
             source: PhantomData,
         }
     }
@@ -538,8 +541,65 @@ impl<P: ServicePurpose, S> ServiceBuilder<P, S> {
             clock,
             store: self.store,
             cutoff_retention: self.cutoff_retention,
+            remote_keys: self.remote_keys,
             purpose: PhantomData,
         }
+    }
+}
+
+impl<P: ServicePurpose> ServiceBuilder<P, Providers> {
+    /// Follows keys kept elsewhere: `remote` keeps this service's key ring
+    /// (or provider) up to date, as a fetcher of a published key set does
+    /// (the `vaulttoken-keyset` crate). Every decode then runs only while
+    /// [`RemoteKeys::vouch`] vouches for the keys, else fails closed with
+    /// [`Error::KeysUnavailable`](crate::Error::KeysUnavailable);
+    /// [`TokenService::decode_async`] also waits for one
+    /// [`RemoteKeys::look_up`] of a `kid` the ring lacks and decodes once
+    /// more. The synchronous [`TokenService::decode`] vouches as well, and
+    /// never waits: it refuses such a token with
+    /// [`Error::UnknownKeyId`](crate::Error::UnknownKeyId).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
+    /// use std::sync::Arc;
+    /// use time::Duration;
+    /// use vaulttoken::keyring::PublicKeyRing;
+    /// use vaulttoken::service::{LookUp, RemoteKeys};
+    /// use vaulttoken::{Claims, Error, PublicService, SecretKey};
+    ///
+    /// /// Keys whose source is out of reach for too long.
+    /// #[derive(Debug)]
+    /// struct TooStale;
+    ///
+    /// impl RemoteKeys for TooStale {
+    ///     fn vouch(&self) -> Result<(), Error> {
+    ///         Err(Error::KeysUnavailable)
+    ///     }
+    ///     fn look_up<'a>(&'a self, _kid: &'a str) -> LookUp<'a> {
+    ///         Box::pin(async { Err(Error::KeysUnavailable) })
+    ///     }
+    /// }
+    ///
+    /// let secret = SecretKey::generate()?;
+    /// let ring = Arc::new(PublicKeyRing::new(Duration::hours(1))?);
+    /// let public = secret.public_key();
+    /// ring.add(public)?;
+    /// let issuer = PublicService::builder(secret).key_id(public.paserk_id()?.as_str()).build();
+    /// let token = issuer.encode(&Claims::builder().build()?)?;
+    /// // The ring holds the key, but nothing vouches for it any more.
+    /// let service = PublicService::from_ring(ring).remote_keys(Arc::new(TooStale)).build();
+    /// let refused = service.decode_async(&token).await.unwrap_err();
+    /// assert!(matches!(refused, Error::KeysUnavailable));
+    /// assert_eq!(refused.kind(), vaulttoken::error::ErrorKind::Unavailable);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn remote_keys(mut self, remote: Arc<dyn RemoteKeys>) -> Self {
+        self.remote_keys = Some(remote);
+        self
     }
 }
 

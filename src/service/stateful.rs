@@ -166,6 +166,10 @@ impl<P: ServicePurpose> TokenService<P> {
     /// As for [`TokenService::decode`], and [`Error::Denied`] when the store
     /// refuses the token, or [`Error::Store`] when it cannot answer (fail
     /// closed: never valid, never "invalid token").
+    /// On a service following [remote keys](super::ServiceBuilder::remote_keys),
+    /// a token whose `kid` the ring lacks waits for one lookup and is decoded
+    /// once more; [`Error::KeysUnavailable`] when the keys are too stale or
+    /// the lookup could not reach their source.
     ///
     /// # Examples
     ///
@@ -250,7 +254,10 @@ impl<P: ServicePurpose> TokenService<P> {
                 )
                 .await
             }
-            None => self.decode_unchecked(token, expected_footer, implicit),
+            None => {
+                self.decode_following(token, expected_footer, implicit)
+                    .await
+            }
         }
     }
 
@@ -281,7 +288,9 @@ impl<P: ServicePurpose> TokenService<P> {
         implicit: &[u8],
         question: Question<'_>,
     ) -> Result<VerifiedToken, Error> {
-        let verified = self.decode_unchecked(token, expected_footer, implicit)?;
+        let verified = self
+            .decode_following(token, expected_footer, implicit)
+            .await?;
         let mut check = check_of(verified.claims())?;
         if question.family_required && check.family.is_none() {
             return Err(Error::Verification);

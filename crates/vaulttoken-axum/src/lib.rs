@@ -13,6 +13,9 @@
 //!   `http::Request<B>` (a tonic server too), with the same checks.
 //! - [`AuthRejection`]: the one rejection, see [`RejectionKind`] for each
 //!   status, challenge and code.
+//! - `Authenticator::remote` (feature `remote`): an authenticator whose
+//!   service follows the issuer's published key set (`vaulttoken-keyset`),
+//!   in one call.
 //!
 //! # One pass
 //!
@@ -49,7 +52,8 @@
 //! `WWW-Authenticate: Bearer` (and the realm, if set) and the body code
 //! `missing_token`: RFC 6750 §3.1 asks that a request with no authentication
 //! information get a challenge with no error code. A failed [`ClaimsCheck`]
-//! is 403 `insufficient_scope`; a token store that cannot answer is 503 with
+//! is 403 `insufficient_scope`; a token store that cannot answer, or followed
+//! keys too stale to vouch for (`Error::KeysUnavailable`), is 503 with
 //! `Retry-After`; a server misconfiguration is 500. The body is JSON with a
 //! stable code and a fixed description, never the token or a claim; the
 //! details are in vaulttoken's audit events (`tracing` target
@@ -143,6 +147,8 @@ mod client_ip;
 mod extract;
 mod layer;
 mod rejection;
+#[cfg(feature = "remote")]
+mod remote;
 mod source;
 
 pub use crate::authenticator::{

@@ -439,6 +439,7 @@ mod tests {
                 }),
                 RejectionKind::Unavailable,
             ),
+            (Error::KeysUnavailable, RejectionKind::Unavailable),
             (Error::KeyCleared, RejectionKind::ServerError),
             (Error::StoreNeedsAsync, RejectionKind::ServerError),
         ];

@@ -399,3 +399,104 @@ fn a_public_ring_is_published_with_its_keys() {
         Some(id)
     );
 }
+
+#[test]
+fn a_ring_follows_the_set_it_reads_again_in_place() {
+    let start = datetime!(2030-01-01 0:00 UTC);
+    let signing = SigningKeyRing::new(Duration::minutes(15))
+        .unwrap()
+        .with_clock(FixedClock::new(start));
+    let old = signing.add(SecretKey::generate().unwrap()).unwrap();
+    signing.promote(&old).unwrap();
+    let set = KeySet::of_ring("https://auth.example", Duration::minutes(5), &signing).unwrap();
+    let ring = set
+        .public_ring(
+            &RingSettings::new().with_clock(FixedClock::new(start)),
+            Duration::minutes(15),
+        )
+        .unwrap();
+    // Unchanged: nothing added or removed, and the key is the same entry.
+    assert_eq!(set.update_ring(&ring).unwrap(), RingChanges::default());
+    assert_eq!(ring.len(), 1);
+
+    // Rotation: a new active key, the old one retiring until start + 15 min,
+    // and a next key.
+    let new = signing.add(SecretKey::generate().unwrap()).unwrap();
+    signing.promote(&new).unwrap();
+    let next = signing.add(SecretKey::generate().unwrap()).unwrap();
+    let rotated = KeySet::of_ring("https://auth.example", Duration::minutes(5), &signing).unwrap();
+    let changes = rotated.update_ring(&ring).unwrap();
+    let mut expected = vec![new.clone(), next.clone()];
+    expected.sort_unstable();
+    assert_eq!(changes.added, expected);
+    assert!(changes.removed.is_empty());
+    assert_eq!(ring.len(), 3);
+
+    // Past verifies_until by the ring's clock, the retiring key leaves even
+    // though the set still lists it.
+    let later = rotated
+        .public_ring(
+            &RingSettings::new().with_clock(FixedClock::new(start + Duration::minutes(15))),
+            Duration::minutes(15),
+        )
+        .unwrap();
+    later.add(old_public(&signing, &old)).unwrap();
+    let changes = rotated.update_ring(&later).unwrap();
+    assert_eq!(
+        (changes.added, changes.removed),
+        (vec![], vec![old.clone()])
+    );
+    assert!(later.status(&old).is_none());
+
+    // A key the set no longer lists leaves; a set with fewer keys shrinks the
+    // ring to exactly its keys.
+    signing.retire_immediately(&next).unwrap();
+    let shrunk = KeySet::of_ring("https://auth.example", Duration::minutes(5), &signing).unwrap();
+    let changes = shrunk.update_ring(&ring).unwrap();
+    assert_eq!(
+        (changes.added, changes.removed),
+        (vec![], vec![next.clone()])
+    );
+    assert_eq!(ring.len(), 2);
+    assert!(ring.status(&new).is_some() && ring.status(&old).is_some());
+}
+
+/// The public half of `id` in `signing`, through its public ring.
+fn old_public(signing: &SigningKeyRing, id: &KeyId) -> PublicKey {
+    let public = signing.public_ring();
+    let state = public.snapshot();
+    *state.entries[id].decoding
+}
+
+#[test]
+fn a_ring_full_of_strangers_is_bounded_to_the_set_and_a_local_set_changes_nothing() {
+    let ring = PublicKeyRing::new(Duration::hours(1)).unwrap();
+    for _ in 0..(MAX_KEY_SET_KEYS + 10) {
+        ring.add(public_key()).unwrap();
+    }
+    let signing = SigningKeyRing::new(Duration::hours(1)).unwrap();
+    let only = signing.add(SecretKey::generate().unwrap()).unwrap();
+    let set = KeySet::of_ring("https://auth.example", Duration::minutes(5), &signing).unwrap();
+    let changes = set.update_ring(&ring).unwrap();
+    assert_eq!(changes.added, vec![only.clone()]);
+    assert_eq!(changes.removed.len(), MAX_KEY_SET_KEYS + 10);
+    assert!(changes.removed.windows(2).all(|pair| pair[0] < pair[1]));
+    assert_eq!(
+        ring.keys()
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect::<Vec<_>>(),
+        vec![only]
+    );
+
+    let local_ring = crate::keyring::LocalKeyRing::new(Duration::hours(1)).unwrap();
+    local_ring
+        .add(crate::keys::LocalKey::generate().unwrap())
+        .unwrap();
+    let local = KeySet::of_ring("https://auth.example", Duration::minutes(5), &local_ring).unwrap();
+    match local.update_ring(&ring) {
+        Err(Error::KeySet(refused)) => assert_eq!(refused.field, "purpose"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(ring.len(), 1);
+}
