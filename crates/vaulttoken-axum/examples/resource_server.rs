@@ -83,16 +83,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let auth = Authenticator::builder(std::sync::Arc::new(service))
         .realm("resources")
         .build()?;
-    let app = Router::new()
-        .route("/me", get(me))
-        .with_state(auth)
-        .merge(
-            Router::new()
-                .route("/key-set/counts", get(counts))
-                .with_state(keys),
-        );
-    let listener =
-        tokio::net::TcpListener::bind(setting("LISTEN", Some("127.0.0.1:0"))?).await?;
+    let app = Router::new().route("/me", get(me)).with_state(auth).merge(
+        Router::new()
+            .route("/key-set/counts", get(counts))
+            .with_state(keys),
+    );
+    let listener = tokio::net::TcpListener::bind(setting("LISTEN", Some("127.0.0.1:0"))?).await?;
     println!("listening on {}", listener.local_addr()?);
     axum::serve(listener, app).await?;
     Ok(())

@@ -59,7 +59,10 @@ impl ResourceServer {
             .env_clear()
             .env("KEY_SET_URL", key_set_url)
             .env("ISSUER", issuer)
-            .env("MIN_LOOKUP_INTERVAL_MS", LOOKUP_INTERVAL.as_millis().to_string())
+            .env(
+                "MIN_LOOKUP_INTERVAL_MS",
+                LOOKUP_INTERVAL.as_millis().to_string(),
+            )
             .env("MAX_TOKEN_LIFETIME_SECS", "60")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -89,14 +92,19 @@ impl ResourceServer {
         let started = Instant::now();
         let mut stream = TcpStream::connect(&self.addr).unwrap();
         stream.set_nodelay(true).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         // One write: a request in pieces waits on Nagle and delayed ACKs.
         stream.write_all(request.as_bytes()).unwrap();
         let mut answer = String::new();
         stream.read_to_string(&mut answer).unwrap();
         let took = started.elapsed();
         let status = answer[9..12].parse().unwrap();
-        let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_owned();
         (status, took, body)
     }
 
@@ -154,7 +162,11 @@ fn percentile(latencies: &mut [Duration], p: f64) -> Duration {
 
 /// Requests to `server` with fresh tokens for `window`, one at a time: the
 /// latencies. Every one must be accepted.
-fn known_kid_latencies(issuer: &ServerProcess, server: &ResourceServer, window: Duration) -> Vec<Duration> {
+fn known_kid_latencies(
+    issuer: &ServerProcess,
+    server: &ResourceServer,
+    window: Duration,
+) -> Vec<Duration> {
     let started = Instant::now();
     let mut latencies = Vec::new();
     let mut token = access_token(issuer);
@@ -185,11 +197,15 @@ fn resource_servers_follow_ten_announced_rotations_without_refusing_a_valid_toke
         ("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", "100000000"),
     ]);
     let url = format!("http://127.0.0.1:{}/keys", server.port());
-    let resource_servers: Vec<ResourceServer> =
-        (0..3).map(|_| ResourceServer::start(&url, issuer)).collect();
+    let resource_servers: Vec<ResourceServer> = (0..3)
+        .map(|_| ResourceServer::start(&url, issuer))
+        .collect();
     let server = Arc::new(server);
     let resource_servers = Arc::new(resource_servers);
-    let fetches_before: Vec<u64> = resource_servers.iter().map(ResourceServer::fetches).collect();
+    let fetches_before: Vec<u64> = resource_servers
+        .iter()
+        .map(ResourceServer::fetches)
+        .collect();
 
     // Load: three clients, each asking for a token and presenting it at
     // every resource server, until ten rotations were seen (bounded).
@@ -200,7 +216,11 @@ fn resource_servers_follow_ten_announced_rotations_without_refusing_a_valid_toke
     let clients: Vec<_> = (0..3)
         .map(|_| {
             let (server, resource_servers) = (Arc::clone(&server), Arc::clone(&resource_servers));
-            let (stop, accepted, refused) = (Arc::clone(&stop), Arc::clone(&accepted), Arc::clone(&refused));
+            let (stop, accepted, refused) = (
+                Arc::clone(&stop),
+                Arc::clone(&accepted),
+                Arc::clone(&refused),
+            );
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let token = access_token(&server);
@@ -234,10 +254,16 @@ fn resource_servers_follow_ten_announced_rotations_without_refusing_a_valid_toke
     }
     let elapsed = started.elapsed();
     let rotations = actives.len() - 1;
-    assert!(rotations >= ROTATIONS, "only {rotations} rotations in {elapsed:?}");
+    assert!(
+        rotations >= ROTATIONS,
+        "only {rotations} rotations in {elapsed:?}"
+    );
     let refused = refused.lock().unwrap();
     let accepted = accepted.load(Ordering::Relaxed);
-    println!("{rotations} rotations in {elapsed:.1?}: {accepted} requests accepted, {} valid tokens refused", refused.len());
+    println!(
+        "{rotations} rotations in {elapsed:.1?}: {accepted} requests accepted, {} valid tokens refused",
+        refused.len()
+    );
     assert!(refused.is_empty(), "valid tokens refused: {refused:#?}");
     assert!(accepted > 1000, "too little load: {accepted} requests");
 
@@ -246,7 +272,9 @@ fn resource_servers_follow_ten_announced_rotations_without_refusing_a_valid_toke
     let scheduled = elapsed.as_secs() + 1;
     for (n, resource) in resource_servers.iter().enumerate() {
         let fetches = resource.fetches() - fetches_before[n];
-        println!("resource server {n}: {fetches} key set fetches; the schedule needs {scheduled}, plus at most {rotations}");
+        println!(
+            "resource server {n}: {fetches} key set fetches; the schedule needs {scheduled}, plus at most {rotations}"
+        );
         assert!(
             fetches <= scheduled + rotations as u64,
             "resource server {n}: {fetches} fetches"
@@ -266,14 +294,21 @@ fn resource_servers_follow_ten_announced_rotations_without_refusing_a_valid_toke
     let flooded = Arc::new(AtomicU64::new(0));
     let flooders: Vec<_> = (0..2)
         .map(|_| {
-            let (resource_servers, stop, flooded) =
-                (Arc::clone(&resource_servers), Arc::clone(&stop), Arc::clone(&flooded));
+            let (resource_servers, stop, flooded) = (
+                Arc::clone(&resource_servers),
+                Arc::clone(&stop),
+                Arc::clone(&flooded),
+            );
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let key = SecretKey::generate().unwrap();
                     let kid = key.public_key().paserk_id().unwrap().to_string();
                     let forger = PublicService::builder(key).key_id(kid).build();
-                    let claims = Claims::builder().subject("mallory").issuer(server::ISSUER).build().unwrap();
+                    let claims = Claims::builder()
+                        .subject("mallory")
+                        .issuer(server::ISSUER)
+                        .build()
+                        .unwrap();
                     let forged = forger.encode(&claims).unwrap();
                     let (status, _, body) = resource_servers[0].get("/me", &forged);
                     assert_eq!(status, 401, "a forged token: {body}");
