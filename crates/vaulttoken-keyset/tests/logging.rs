@@ -19,14 +19,8 @@ use tracing::Level;
 use vaulttoken_keyset::RemoteKeySet;
 use vaulttoken_test_redis::EventRecorder;
 
-use self::issuer::{ISSUER, Issuer, bounded};
+use self::issuer::{ISSUER, Issuer, bounded, until};
 use self::keyserver::KeyServer;
-
-async fn until(mut condition: impl FnMut() -> bool) {
-    while !condition() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test]
 async fn changes_refusals_and_failures_are_logged() {

@@ -17,15 +17,8 @@ use std::time::{Duration, Instant};
 use vaulttoken::Error;
 use vaulttoken_keyset::RemoteKeySet;
 
-use self::issuer::{ISSUER, Issuer, bounded};
+use self::issuer::{ISSUER, Issuer, bounded, until};
 use self::keyserver::KeyServer;
-
-/// Polls `condition` every 20 ms until it holds.
-async fn until(mut condition: impl FnMut() -> bool) {
-    while !condition() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test]
 async fn a_background_refresh_picks_up_an_announced_key_before_it_signs() {

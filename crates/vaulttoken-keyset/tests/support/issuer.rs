@@ -19,6 +19,14 @@ pub(crate) async fn bounded<T>(body: impl Future<Output = T>) -> T {
         .expect("the test took longer than 60 s")
 }
 
+/// Waits until `condition` holds (the caller bounds the wait, with
+/// [`bounded`]).
+pub(crate) async fn until(mut condition: impl FnMut() -> bool) {
+    while !condition() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A signing ring with one active key.
 pub(crate) struct Issuer {
     pub(crate) ring: Arc<SigningKeyRing>,
