@@ -228,12 +228,18 @@ impl RemoteKeySetBuilder {
             .map_err(|_| BuildError::Setting("max_token_lifetime"))?;
         let ring =
             PublicKeyRing::new(lifetime).map_err(|_| BuildError::Setting("max_token_lifetime"))?;
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .redirect(Policy::none())
             .connect_timeout(self.fetch_timeout)
-            .user_agent(concat!("vaulttoken-keyset/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(BuildError::Client)?;
+            .user_agent(concat!("vaulttoken-keyset/", env!("CARGO_PKG_VERSION")));
+        if url.scheme() == "http" {
+            // Plain http is allowed to a loopback host only, because the
+            // bytes never leave it: no proxy from the environment
+            // (`HTTP_PROXY`, `ALL_PROXY`) may carry them elsewhere. An https
+            // fetch may go through one (its TLS is end to end).
+            client = client.no_proxy();
+        }
+        let client = client.build().map_err(BuildError::Client)?;
         let settings = Settings {
             url,
             issuer,
