@@ -42,8 +42,28 @@ async fn a_loopback_key_set_is_fetched_from_the_key_server() {
     .await;
 }
 
-#[test]
-fn a_proxy_in_the_environment_is_not_offered_a_loopback_fetch() {
+/// An https fetch from a port where nothing answers TLS: it fails, whether
+/// it is made directly or through a proxy.
+#[tokio::test]
+async fn an_https_fetch_of_a_dead_address_fails() {
+    bounded(async {
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://{}/keys", closed.local_addr().unwrap());
+        drop(closed);
+        let built = RemoteKeySet::builder(url)
+            .issuer(ISSUER)
+            .fetch_timeout(Duration::from_secs(2))
+            .build()
+            .await;
+        assert!(built.is_err());
+    })
+    .await;
+}
+
+/// Runs the test `name` of this binary in a child process whose
+/// environment names a counting proxy for every scheme: whether the child
+/// passed, its report, and how many connections the proxy was offered.
+fn under_a_proxy(name: &str) -> (bool, String, usize) {
     // A "proxy" that counts the connections it is offered and answers none.
     let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
     let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
@@ -55,12 +75,17 @@ fn a_proxy_in_the_environment_is_not_offered_a_loopback_fetch() {
             drop(stream);
         }
     });
+    let names = [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ];
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_loopback_key_set_is_fetched_from_the_key_server",
-        ])
-        .envs(["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"].map(|name| (name, &proxy_url)))
+        .args(["--exact", name])
+        .envs(names.map(|name| (name, &proxy_url)))
         .env_remove("NO_PROXY")
         .env_remove("no_proxy")
         .stdout(Stdio::piped())
@@ -85,13 +110,23 @@ fn a_proxy_in_the_environment_is_not_offered_a_loopback_fetch() {
         .unwrap()
         .read_to_string(&mut report)
         .unwrap();
-    assert_eq!(
-        offered.load(Ordering::SeqCst),
-        0,
-        "the proxy was offered the fetch: {report}"
-    );
+    (status.success(), report, offered.load(Ordering::SeqCst))
+}
+
+#[test]
+fn a_proxy_in_the_environment_is_not_offered_a_loopback_fetch() {
+    let (passed, report, offered) =
+        under_a_proxy("a_loopback_key_set_is_fetched_from_the_key_server");
+    assert_eq!(offered, 0, "the proxy was offered the fetch: {report}");
+    assert!(passed, "the loopback fetch failed under a proxy: {report}");
+}
+
+#[test]
+fn an_https_fetch_goes_through_the_proxy_the_environment_names() {
+    let (passed, report, offered) = under_a_proxy("an_https_fetch_of_a_dead_address_fails");
+    assert!(passed, "{report}");
     assert!(
-        status.success(),
-        "the loopback fetch failed under a proxy: {status}: {report}"
+        offered >= 1,
+        "the proxy was not offered the https fetch: {report}"
     );
 }
