@@ -85,6 +85,7 @@
 //! ```
 
 use core::future::Future;
+use core::marker::PhantomData;
 use core::pin::Pin;
 use std::sync::Arc;
 
@@ -96,9 +97,12 @@ use crate::claims::{Claims, ClaimsBuilder};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Denial, Error};
 use crate::footer::Footer;
+use crate::keyring::{LocalKeyRing, SealingKeys};
 use crate::keys::LocalKey;
 use crate::pae;
-use crate::service::{LocalService, Question, ServicePurpose, TokenService, VerifiedToken};
+use crate::service::{
+    LocalService, OneKey, Providers, Question, ServicePurpose, TokenService, VerifiedToken,
+};
 use crate::store::{FAMILY_CLAIM, Grace, NewFamily, Rotated, Rotation, TokenStore};
 
 /// The claim a refresh token carries its generation in.
@@ -256,6 +260,10 @@ struct Settings {
 /// The defaults: access tokens live 15 minutes, refresh tokens 14 days, a
 /// family 30 days; no idle timeout, no grace, no cap.
 ///
+/// Made from one key ([`RefreshFamilies::builder`], the marker [`OneKey`]) or
+/// from a key ring ([`RefreshFamilies::from_ring`], the marker [`Providers`]),
+/// which alone can take a [legacy key](RefreshFamiliesBuilder::legacy_key).
+///
 /// # Examples
 ///
 /// ```
@@ -279,16 +287,37 @@ struct Settings {
 /// ```
 #[derive(Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
-pub struct RefreshFamiliesBuilder {
-    key: Arc<LocalKey>,
+pub struct RefreshFamiliesBuilder<S = OneKey> {
+    keys: SealingKeys,
     store: Arc<dyn TokenStore>,
     clock: Option<Arc<dyn Clock>>,
     access: Option<Arc<dyn AccessIssuer>>,
     settings: Settings,
     observer: Option<Observer>,
+    source: PhantomData<S>,
 }
 
-impl RefreshFamiliesBuilder {
+impl<S> RefreshFamiliesBuilder<S> {
+    /// A builder with these keys and the default settings.
+    fn with_keys(keys: SealingKeys, store: Arc<dyn TokenStore>) -> Self {
+        Self {
+            keys,
+            store,
+            clock: None,
+            access: None,
+            observer: None,
+            settings: Settings {
+                access_lifetime: Duration::minutes(15),
+                refresh_lifetime: Duration::days(14),
+                family_lifetime: Duration::days(30),
+                idle_timeout: None,
+                grace: None,
+                max_per_subject: None,
+            },
+            source: PhantomData,
+        }
+    }
+
     /// How long access tokens live (default 15 minutes).
     ///
     /// # Examples
@@ -477,7 +506,10 @@ impl RefreshFamiliesBuilder {
         self
     }
 
-    /// The clock tokens are issued and refreshed by.
+    /// The clock tokens are issued and refreshed by (default: the system
+    /// clock, or the key ring's for families built from one). Families built
+    /// from a key ring share it with the ring, as a service built from the
+    /// ring does ([`ServiceBuilder::clock`](crate::service::ServiceBuilder::clock)).
     ///
     /// # Examples
     ///
@@ -493,17 +525,17 @@ impl RefreshFamiliesBuilder {
     ///
     /// See [`RefreshFamiliesBuilder`].
     pub fn build(self) -> RefreshFamilies {
-        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let tokens = LocalService::builder(Arc::clone(&self.key))
-            .clock(Arc::clone(&clock))
-            .store(Arc::clone(&self.store))
-            .build();
+        let clock: Arc<dyn Clock> = self
+            .clock
+            .or_else(|| self.keys.ring_clock())
+            .unwrap_or_else(|| Arc::new(SystemClock));
+        let tokens = self
+            .keys
+            .service(Some(Arc::clone(&clock)), Arc::clone(&self.store));
         let access = self.access.unwrap_or_else(|| {
             Arc::new(
-                LocalService::builder(self.key)
-                    .clock(Arc::clone(&clock))
-                    .store(Arc::clone(&self.store))
-                    .build(),
+                self.keys
+                    .service(Some(Arc::clone(&clock)), Arc::clone(&self.store)),
             )
         });
         RefreshFamilies {
@@ -517,8 +549,55 @@ impl RefreshFamiliesBuilder {
     }
 }
 
+impl RefreshFamiliesBuilder<Providers> {
+    /// Keeps opening the tokens sealed before the key ring, by the one key
+    /// the families had ([`RefreshFamilies::builder`]): those tokens name no
+    /// `kid`, and `legacy` opens them and nothing else. A token that names a
+    /// `kid` opens only with the ring key it names, never with `legacy`; a
+    /// token without one never with a ring key. Nothing is sealed with
+    /// `legacy`. Drop it once the longest token it sealed has expired (the
+    /// family lifetime after the switch to the ring).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
+    /// use std::sync::Arc;
+    /// use time::Duration;
+    /// use vaulttoken::family::RefreshFamilies;
+    /// use vaulttoken::keyring::LocalKeyRing;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::{Error, LocalKey};
+    ///
+    /// let store = Arc::new(MemoryStore::new());
+    /// let old_key = Arc::new(LocalKey::generate()?);
+    /// let before = RefreshFamilies::builder(Arc::clone(&old_key), store.clone()).build();
+    /// let pair = before.issue("alice").await?; // no `kid`
+    ///
+    /// let ring = Arc::new(LocalKeyRing::new(Duration::days(30))?);
+    /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
+    /// // Without the legacy key, the old token names no key the ring has.
+    /// let ring_only = RefreshFamilies::from_ring(Arc::clone(&ring), store.clone()).build();
+    /// assert!(matches!(ring_only.verify_refresh(&pair.refresh).await, Err(Error::UnknownKeyId)));
+    /// let after = RefreshFamilies::from_ring(ring, store).legacy_key(old_key).build();
+    /// let next = after.refresh(&pair.refresh).await?;
+    /// after.verify_refresh(&next.refresh).await?; // sealed with the ring's key
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn legacy_key(mut self, legacy: impl Into<Arc<LocalKey>>) -> Self {
+        if let SealingKeys::Ring { legacy: slot, .. } = &mut self.keys {
+            *slot = Some(legacy.into());
+        }
+        self
+    }
+}
+
 impl RefreshFamilies {
     /// A builder: tokens are sealed with `key`, families kept in `store`.
+    /// Tokens carry no `kid`; to rotate the key, use
+    /// [`RefreshFamilies::from_ring`].
     ///
     /// # Examples
     ///
@@ -527,21 +606,61 @@ impl RefreshFamilies {
         key: impl Into<Arc<LocalKey>>,
         store: Arc<dyn TokenStore>,
     ) -> RefreshFamiliesBuilder {
-        RefreshFamiliesBuilder {
-            key: key.into(),
-            store,
-            clock: None,
-            access: None,
-            observer: None,
-            settings: Settings {
-                access_lifetime: Duration::minutes(15),
-                refresh_lifetime: Duration::days(14),
-                family_lifetime: Duration::days(30),
-                idle_timeout: None,
-                grace: None,
-                max_per_subject: None,
-            },
-        }
+        RefreshFamiliesBuilder::with_keys(SealingKeys::One(key.into()), store)
+    }
+
+    /// A builder whose keys rotate: refresh tokens (and, unless an
+    /// [access issuer](RefreshFamiliesBuilder::access_issuer) is given,
+    /// access tokens) are sealed with the ring's active key and carry its
+    /// `kid`; a token opens with whichever ring key its `kid` names, so a
+    /// rotation ([`KeyRing::promote`](crate::keyring::KeyRing::promote))
+    /// ends no family, and a retired key's tokens are refused
+    /// ([`Error::UnknownKeyId`]). Tokens sealed before, with one key, open
+    /// only with a [legacy key](RefreshFamiliesBuilder::legacy_key).
+    ///
+    /// The ring's longest token lifetime bounds every token, as for any
+    /// service built from a ring: make it at least the refresh lifetime (the
+    /// family lifetime is the safe choice), or issuing fails with
+    /// [`Error::Claims`]. The families read the ring's clock unless given one
+    /// ([`RefreshFamiliesBuilder::clock`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
+    /// use std::sync::Arc;
+    /// use time::Duration;
+    /// use vaulttoken::family::RefreshFamilies;
+    /// use vaulttoken::keyring::LocalKeyRing;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::{Error, LocalKey, LocalService};
+    ///
+    /// let ring = Arc::new(LocalKeyRing::new(Duration::days(30))?);
+    /// let first = ring.add(LocalKey::generate()?)?;
+    /// ring.promote(&first)?;
+    /// let families = RefreshFamilies::from_ring(Arc::clone(&ring), Arc::new(MemoryStore::new())).build();
+    /// let kid = |token: &str| LocalService::builder(LocalKey::generate()?).build().untrusted_key_id(token);
+    /// let pair = families.issue("alice").await?;
+    /// assert_eq!(kid(&pair.refresh)?.as_deref(), Some(first.as_str()));
+    ///
+    /// let second = ring.add(LocalKey::generate()?)?;
+    /// ring.promote(&second)?;
+    /// // Sealed before the rotation, refreshed after it: the new pair names the new key.
+    /// let next = families.refresh(&pair.refresh).await?;
+    /// assert_eq!(kid(&next.refresh)?.as_deref(), Some(second.as_str()));
+    /// // A leaked key, removed at once: its tokens are refused.
+    /// let other = families.issue("bob").await?;
+    /// ring.retire_immediately(&second)?;
+    /// assert!(matches!(families.verify_refresh(&other.refresh).await, Err(Error::UnknownKeyId)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_ring(
+        ring: Arc<LocalKeyRing>,
+        store: Arc<dyn TokenStore>,
+    ) -> RefreshFamiliesBuilder<Providers> {
+        RefreshFamiliesBuilder::with_keys(SealingKeys::Ring { ring, legacy: None }, store)
     }
 
     /// Starts a family for `subject` and issues its first pair.
@@ -1100,7 +1219,151 @@ fn family_end(token: &VerifiedToken) -> Result<OffsetDateTime, Error> {
 
 #[cfg(test)]
 mod tests {
+    use time::macros::datetime;
+
     use super::*;
+    use crate::clock::ManualClock;
+    use crate::keyring::KeyStatus;
+    use crate::paserk::KeyId;
+    use crate::store::MemoryStore;
+
+    /// A ring of 30-day tokens on a manual clock, with one active key.
+    fn ring_at(clock: &ManualClock) -> (Arc<LocalKeyRing>, KeyId) {
+        let ring = Arc::new(
+            LocalKeyRing::new(Duration::days(30))
+                .unwrap()
+                .with_clock(clock.clone()),
+        );
+        let first = ring.add(LocalKey::generate().unwrap()).unwrap();
+        ring.promote(&first).unwrap();
+        (ring, first)
+    }
+
+    fn kid(token: &str) -> Option<String> {
+        LocalService::builder(LocalKey::generate().unwrap())
+            .build()
+            .untrusted_key_id(token)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_family_sealed_before_a_rotation_refreshes_after_it_under_the_new_key() {
+        let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
+        let (ring, first) = ring_at(&clock);
+        let families =
+            RefreshFamilies::from_ring(Arc::clone(&ring), Arc::new(MemoryStore::new())).build();
+        let pair = families.issue("alice").await.unwrap();
+        assert_eq!(kid(&pair.refresh).as_deref(), Some(first.as_str()));
+        assert_eq!(kid(&pair.access).as_deref(), Some(first.as_str()));
+        // The families read the ring's clock.
+        assert_eq!(
+            pair.refresh_expires_at,
+            datetime!(2030-01-15 0:00 UTC),
+            "14 days by the ring's clock"
+        );
+
+        clock.advance(Duration::minutes(1));
+        let second = ring.add(LocalKey::generate().unwrap()).unwrap();
+        ring.promote(&second).unwrap();
+        families.verify_access(&pair.access).await.unwrap();
+        let next = families.refresh(&pair.refresh).await.unwrap();
+        assert_eq!(next.generation, 1);
+        assert_eq!(kid(&next.refresh).as_deref(), Some(second.as_str()));
+        assert_eq!(kid(&next.access).as_deref(), Some(second.as_str()));
+        families.verify_refresh(&next.refresh).await.unwrap();
+        families.verify_access(&next.access).await.unwrap();
+        // Reuse detection works across the rotation too.
+        let replay = families.refresh(&pair.refresh).await;
+        assert!(matches!(replay, Err(Error::Denied(Denial::ReuseDetected))));
+    }
+
+    #[tokio::test]
+    async fn a_retired_key_opens_nothing() {
+        let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
+        let (ring, first) = ring_at(&clock);
+        let families = RefreshFamilies::from_ring(Arc::clone(&ring), Arc::new(MemoryStore::new()))
+            .refresh_lifetime(Duration::days(30))
+            .family_lifetime(Duration::days(60))
+            .build();
+        let pair = families.issue("alice").await.unwrap();
+        ring.promote(&ring.add(LocalKey::generate().unwrap()).unwrap())
+            .unwrap();
+        clock.advance(Duration::days(29));
+        assert!(ring.retire_expired().is_empty());
+        families.verify_refresh(&pair.refresh).await.unwrap();
+        clock.advance(Duration::days(1));
+        assert_eq!(ring.retire_expired(), vec![first.clone()]);
+        assert_eq!(ring.status(&first), None);
+        let refused = families.verify_refresh(&pair.refresh).await;
+        assert!(matches!(refused, Err(Error::UnknownKeyId)), "{refused:?}");
+        let refused = families.refresh(&pair.refresh).await;
+        assert!(matches!(refused, Err(Error::UnknownKeyId)), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn a_token_without_a_kid_opens_only_with_the_legacy_key() {
+        let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
+        let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+        let old_key = Arc::new(LocalKey::generate().unwrap());
+        let before = RefreshFamilies::builder(Arc::clone(&old_key), Arc::clone(&store))
+            .clock(clock.clone())
+            .build();
+        let pair = before.issue("alice").await.unwrap();
+        assert_eq!(kid(&pair.refresh), None);
+
+        let (ring, first) = ring_at(&clock);
+        let ring_only = RefreshFamilies::from_ring(Arc::clone(&ring), Arc::clone(&store)).build();
+        let refused = ring_only.refresh(&pair.refresh).await;
+        assert!(matches!(refused, Err(Error::UnknownKeyId)), "{refused:?}");
+        let refused = ring_only.verify_access(&pair.access).await;
+        assert!(matches!(refused, Err(Error::UnknownKeyId)), "{refused:?}");
+        // Another legacy key does not open it either.
+        let wrong = RefreshFamilies::from_ring(Arc::clone(&ring), Arc::clone(&store))
+            .legacy_key(LocalKey::generate().unwrap())
+            .build();
+        let refused = wrong.refresh(&pair.refresh).await;
+        assert!(matches!(refused, Err(Error::Verification)), "{refused:?}");
+
+        let after = RefreshFamilies::from_ring(Arc::clone(&ring), store)
+            .legacy_key(old_key)
+            .build();
+        after.verify_access(&pair.access).await.unwrap();
+        let next = after.refresh(&pair.refresh).await.unwrap();
+        assert_eq!(kid(&next.refresh).as_deref(), Some(first.as_str()));
+        // The ring's tokens never need the legacy key.
+        ring_only.verify_refresh(&next.refresh).await.unwrap();
+        assert_eq!(ring.status(&first), Some(KeyStatus::Active));
+    }
+
+    #[tokio::test]
+    async fn a_ring_shorter_than_the_refresh_lifetime_issues_nothing() {
+        let ring = Arc::new(LocalKeyRing::new(Duration::days(1)).unwrap());
+        ring.promote(&ring.add(LocalKey::generate().unwrap()).unwrap())
+            .unwrap();
+        let families = RefreshFamilies::from_ring(ring, Arc::new(MemoryStore::new())).build();
+        let refused = families.issue("alice").await;
+        assert!(matches!(refused, Err(Error::Claims(_))), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn a_chosen_clock_drives_the_families_and_their_ring() {
+        let ring_clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
+        let (ring, first) = ring_at(&ring_clock);
+        let clock = ManualClock::new(datetime!(2040-01-01 0:00 UTC));
+        let families = RefreshFamilies::from_ring(Arc::clone(&ring), Arc::new(MemoryStore::new()))
+            .clock(clock.clone())
+            .build();
+        let pair = families.issue("alice").await.unwrap();
+        assert_eq!(pair.refresh_expires_at, datetime!(2040-01-15 0:00 UTC));
+        ring.promote(&ring.add(LocalKey::generate().unwrap()).unwrap())
+            .unwrap();
+        assert_eq!(
+            ring.status(&first),
+            Some(KeyStatus::Previous {
+                since: datetime!(2040-01-01 0:00 UTC)
+            })
+        );
+    }
 
     #[test]
     fn bound_refresh_assertions_never_equal_an_access_or_unbound_one() {

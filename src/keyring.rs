@@ -63,6 +63,7 @@
 
 #[cfg(feature = "serde")]
 mod keyset;
+mod legacy;
 mod storage;
 
 #[cfg(feature = "serde")]
@@ -70,6 +71,7 @@ pub use self::keyset::{
     KEY_SET_VERSION, KeySet, KeySetPurpose, MAX_CACHE_SECONDS, MAX_ISSUER_LEN, MAX_KEY_SET_KEYS,
     MAX_KEY_SET_LEN, PublishedKey, PublishedRingKey, PublishedStatus, RingChanges,
 };
+pub(crate) use self::legacy::SealingKeys;
 pub use self::storage::{MAX_DOCUMENT_LEN, SecretRingKey};
 
 use core::fmt;

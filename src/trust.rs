@@ -50,6 +50,7 @@
 //! # }
 //! ```
 
+use core::marker::PhantomData;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,9 +62,10 @@ use crate::claims::Claims;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::footer::Footer;
+use crate::keyring::{LocalKeyRing, SealingKeys};
 use crate::keys::LocalKey;
 use crate::pae;
-use crate::service::{LocalService, Question, VerifiedToken};
+use crate::service::{LocalService, OneKey, Providers, Question, VerifiedToken};
 use crate::store::TokenStore;
 
 /// The kind of a trust token: what it may be used for.
@@ -165,6 +167,10 @@ pub struct TrustTokens {
 
 /// Configures [`TrustTokens`].
 ///
+/// Made from one key ([`TrustTokens::builder`], the marker [`OneKey`]) or
+/// from a key ring ([`TrustTokens::from_ring`], the marker [`Providers`]),
+/// which alone can take a [legacy key](TrustTokensBuilder::legacy_key).
+///
 /// # Examples
 ///
 /// ```
@@ -183,15 +189,28 @@ pub struct TrustTokens {
 /// ```
 #[derive(Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
-pub struct TrustTokensBuilder {
-    key: Arc<LocalKey>,
+pub struct TrustTokensBuilder<S = OneKey> {
+    keys: SealingKeys,
     store: Arc<dyn TokenStore>,
     lifetimes: HashMap<TrustKind, Duration>,
     latest_wins: bool,
     clock: Option<Arc<dyn Clock>>,
+    source: PhantomData<S>,
 }
 
-impl TrustTokensBuilder {
+impl<S> TrustTokensBuilder<S> {
+    /// A builder with these keys and the default settings.
+    fn with_keys(keys: SealingKeys, store: Arc<dyn TokenStore>) -> Self {
+        Self {
+            keys,
+            store,
+            lifetimes: HashMap::new(),
+            latest_wins: false,
+            clock: None,
+            source: PhantomData,
+        }
+    }
+
     /// Sets the lifetime of one kind's tokens.
     ///
     /// # Examples
@@ -233,7 +252,9 @@ impl TrustTokensBuilder {
         self
     }
 
-    /// The clock tokens are issued and checked by.
+    /// The clock tokens are issued and checked by (default: the system
+    /// clock, or the key ring's for tokens built from one, which then shares
+    /// this one).
     ///
     /// # Examples
     ///
@@ -268,12 +289,8 @@ impl TrustTokensBuilder {
     ///
     /// See [`TrustTokensBuilder`].
     pub fn build(self) -> TrustTokens {
-        let mut service = LocalService::builder(self.key).store(Arc::clone(&self.store));
-        if let Some(clock) = self.clock {
-            service = service.clock(clock);
-        }
         TrustTokens {
-            service: service.build(),
+            service: self.keys.service(self.clock, self.store),
             lifetimes: self.lifetimes,
             latest_wins: self.latest_wins,
         }
@@ -350,8 +367,53 @@ impl<'a> TrustRequest<'a> {
     }
 }
 
+impl TrustTokensBuilder<Providers> {
+    /// Keeps opening the tokens sealed before the key ring, by the one key
+    /// the service had ([`TrustTokens::builder`]): those tokens name no
+    /// `kid`, and `legacy` opens them and nothing else. A token that names a
+    /// `kid` opens only with the ring key it names, never with `legacy`; a
+    /// token without one never with a ring key. Nothing is sealed with
+    /// `legacy`. Drop it once the longest token it sealed has expired (the
+    /// longest kind's lifetime after the switch to the ring).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
+    /// use std::sync::Arc;
+    /// use time::Duration;
+    /// use vaulttoken::keyring::LocalKeyRing;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::trust::{TrustKind, TrustTokens};
+    /// use vaulttoken::{Error, LocalKey};
+    ///
+    /// let store = Arc::new(MemoryStore::new());
+    /// let old_key = Arc::new(LocalKey::generate()?);
+    /// let before = TrustTokens::builder(Arc::clone(&old_key), store.clone()).build();
+    /// let link = before.issue(before.request(TrustKind::MagicLink, "alice")).await?;
+    ///
+    /// let ring = Arc::new(LocalKeyRing::new(Duration::days(7))?);
+    /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
+    /// let ring_only = TrustTokens::from_ring(Arc::clone(&ring), store.clone()).build();
+    /// let refused = ring_only.verify(&link, &TrustKind::MagicLink, None).await;
+    /// assert!(matches!(refused, Err(Error::UnknownKeyId)));
+    /// let after = TrustTokens::from_ring(ring, store).legacy_key(old_key).build();
+    /// after.consume(&link, &TrustKind::MagicLink, None).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn legacy_key(mut self, legacy: impl Into<Arc<LocalKey>>) -> Self {
+        if let SealingKeys::Ring { legacy: slot, .. } = &mut self.keys {
+            *slot = Some(legacy.into());
+        }
+        self
+    }
+}
+
 impl TrustTokens {
-    /// A builder: tokens are sealed with `key` and spent in `store`.
+    /// A builder: tokens are sealed with `key` and spent in `store`. Tokens
+    /// carry no `kid`; to rotate the key, use [`TrustTokens::from_ring`].
     ///
     /// # Examples
     ///
@@ -360,13 +422,55 @@ impl TrustTokens {
         key: impl Into<Arc<LocalKey>>,
         store: Arc<dyn TokenStore>,
     ) -> TrustTokensBuilder {
-        TrustTokensBuilder {
-            key: key.into(),
-            store,
-            lifetimes: HashMap::new(),
-            latest_wins: false,
-            clock: None,
-        }
+        TrustTokensBuilder::with_keys(SealingKeys::One(key.into()), store)
+    }
+
+    /// A builder whose keys rotate: tokens are sealed with the ring's active
+    /// key and carry its `kid`; a token opens with whichever ring key its
+    /// `kid` names, so a rotation
+    /// ([`KeyRing::promote`](crate::keyring::KeyRing::promote)) leaves the
+    /// links already sent working, and a retired key's tokens are refused
+    /// ([`Error::UnknownKeyId`]). Tokens sealed before, with one key, open
+    /// only with a [legacy key](TrustTokensBuilder::legacy_key).
+    ///
+    /// The ring's longest token lifetime bounds every token, as for any
+    /// service built from a ring: make it at least the longest kind's
+    /// lifetime, or issuing that kind fails with [`Error::Claims`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
+    /// use std::sync::Arc;
+    /// use time::Duration;
+    /// use vaulttoken::keyring::LocalKeyRing;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::trust::{TrustKind, TrustTokens};
+    /// use vaulttoken::{Error, LocalKey};
+    ///
+    /// let ring = Arc::new(LocalKeyRing::new(Duration::days(7))?);
+    /// let first = ring.add(LocalKey::generate()?)?;
+    /// ring.promote(&first)?;
+    /// let tokens = TrustTokens::from_ring(Arc::clone(&ring), Arc::new(MemoryStore::new())).build();
+    /// let kind = TrustKind::OrgInvitation;
+    /// let invite = tokens.issue(tokens.request(kind.clone(), "bob")).await?;
+    ///
+    /// ring.promote(&ring.add(LocalKey::generate()?)?)?;
+    /// // Sent before the rotation, spent after it.
+    /// tokens.consume(&invite, &kind, None).await?;
+    /// // A leaked key, removed at once: its tokens are refused.
+    /// let second = tokens.issue(tokens.request(kind.clone(), "carol")).await?;
+    /// ring.retire_immediately(&ring.active_id().unwrap())?;
+    /// assert!(matches!(tokens.verify(&second, &kind, None).await, Err(Error::UnknownKeyId)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_ring(
+        ring: Arc<LocalKeyRing>,
+        store: Arc<dyn TokenStore>,
+    ) -> TrustTokensBuilder<Providers> {
+        TrustTokensBuilder::with_keys(SealingKeys::Ring { ring, legacy: None }, store)
     }
 
     /// How long tokens of `kind` live.
@@ -554,7 +658,112 @@ fn implicit_assertion(kind: &TrustKind, state: Option<&[u8]>) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use time::macros::datetime;
+
     use super::*;
+    use crate::clock::ManualClock;
+    use crate::error::Denial;
+    use crate::store::MemoryStore;
+
+    #[tokio::test]
+    async fn a_token_sealed_before_a_rotation_is_spent_after_it_until_its_key_retires() {
+        let clock = ManualClock::new(datetime!(2030-01-01 0:00 UTC));
+        let ring = Arc::new(
+            LocalKeyRing::new(Duration::days(7))
+                .unwrap()
+                .with_clock(clock.clone()),
+        );
+        let first = ring.add(LocalKey::generate().unwrap()).unwrap();
+        ring.promote(&first).unwrap();
+        let tokens =
+            TrustTokens::from_ring(Arc::clone(&ring), Arc::new(MemoryStore::new())).build();
+        let kind = TrustKind::OrgInvitation;
+        let spent_later = tokens
+            .issue(tokens.request(kind.clone(), "bob"))
+            .await
+            .unwrap();
+        let kept = tokens
+            .issue(tokens.request(kind.clone(), "carol"))
+            .await
+            .unwrap();
+        assert_eq!(
+            tokens.service.untrusted_key_id(&kept).unwrap().as_deref(),
+            Some(first.as_str())
+        );
+
+        let second = ring.add(LocalKey::generate().unwrap()).unwrap();
+        ring.promote(&second).unwrap();
+        let fresh = tokens
+            .issue(tokens.request(kind.clone(), "dan"))
+            .await
+            .unwrap();
+        assert_eq!(
+            tokens.service.untrusted_key_id(&fresh).unwrap().as_deref(),
+            Some(second.as_str())
+        );
+        tokens.consume(&spent_later, &kind, None).await.unwrap();
+        let again = tokens.consume(&spent_later, &kind, None).await;
+        assert!(matches!(again, Err(Error::Denied(Denial::AlreadyUsed))));
+        // Seven days by the ring's clock: the tokens expire, the key retires.
+        clock.advance(Duration::days(7));
+        assert_eq!(ring.retire_expired(), vec![first]);
+        let refused = tokens.verify(&kept, &kind, None).await;
+        assert!(matches!(refused, Err(Error::UnknownKeyId)), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn a_token_without_a_kid_opens_only_with_the_legacy_key() {
+        let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+        let old_key = Arc::new(LocalKey::generate().unwrap());
+        let before = TrustTokens::builder(Arc::clone(&old_key), Arc::clone(&store)).build();
+        let kind = TrustKind::PasswordReset;
+        let link = before
+            .issue(before.request(kind.clone(), "alice").bound_to(b"h1"))
+            .await
+            .unwrap();
+        assert_eq!(before.service.untrusted_key_id(&link).unwrap(), None);
+
+        let ring = Arc::new(LocalKeyRing::new(Duration::days(7)).unwrap());
+        ring.promote(&ring.add(LocalKey::generate().unwrap()).unwrap())
+            .unwrap();
+        let ring_only = TrustTokens::from_ring(Arc::clone(&ring), Arc::clone(&store)).build();
+        let refused = ring_only.verify(&link, &kind, Some(b"h1")).await;
+        assert!(matches!(refused, Err(Error::UnknownKeyId)), "{refused:?}");
+        let wrong = TrustTokens::from_ring(Arc::clone(&ring), Arc::clone(&store))
+            .legacy_key(LocalKey::generate().unwrap())
+            .build();
+        let refused = wrong.verify(&link, &kind, Some(b"h1")).await;
+        assert!(matches!(refused, Err(Error::Verification)), "{refused:?}");
+
+        let after = TrustTokens::from_ring(ring, store)
+            .legacy_key(old_key)
+            .lifetime(kind.clone(), Duration::minutes(5))
+            .build();
+        assert_eq!(after.lifetime(&kind), Duration::minutes(5));
+        after.consume(&link, &kind, Some(b"h1")).await.unwrap();
+        let new = after
+            .issue(after.request(kind.clone(), "alice"))
+            .await
+            .unwrap();
+        assert!(after.service.untrusted_key_id(&new).unwrap().is_some());
+        ring_only.verify(&new, &kind, None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_ring_shorter_than_a_kind_lifetime_refuses_that_kind() {
+        let ring = Arc::new(LocalKeyRing::new(Duration::days(1)).unwrap());
+        ring.promote(&ring.add(LocalKey::generate().unwrap()).unwrap())
+            .unwrap();
+        let tokens = TrustTokens::from_ring(ring, Arc::new(MemoryStore::new())).build();
+        tokens
+            .issue(tokens.request(TrustKind::PasswordReset, "a"))
+            .await
+            .unwrap();
+        let refused = tokens
+            .issue(tokens.request(TrustKind::OrgInvitation, "a"))
+            .await;
+        assert!(matches!(refused, Err(Error::Claims(_))), "{refused:?}");
+    }
 
     #[test]
     fn kinds_and_states_give_distinct_assertions() {

@@ -8,8 +8,8 @@
 //!   "version": 7,
 //!   "access_purpose": "public",
 //!   "access_ring": "{\"paserk_key_ring\":\"k4.secret\",…}",
-//!   "refresh_keys": { "web": "k4.local-wrap.pie.…" },
-//!   "trust_key": "k4.local-wrap.pie.…",
+//!   "refresh_rings": { "web": "{\"paserk_key_ring\":\"k4.local\",…}" },
+//!   "trust_ring": "{\"paserk_key_ring\":\"k4.local\",…}",
 //!   "retired_kids": ["k4.pid.…"],
 //!   "promotion": { "kid": "k4.pid.…", "at": "2026-12-06T12:00:05Z" },
 //!   "rotated_at": "2026-12-06T12:00:00Z"
@@ -33,10 +33,17 @@
 //! document that would bring one back is recognised and refused (see
 //! [`Keys::check_against`]).
 //!
-//! Each client's refresh tokens are sealed with its own key, so a refresh
-//! token issued to one client does not even decode for another: it can
-//! neither be refreshed nor revoked by it (RFC 6749 §6). A client new to the
-//! configuration gets a key at start, and the file is saved again.
+//! Each client's refresh tokens are sealed with its own key ring, so a
+//! refresh token issued to one client does not even decode for another: it
+//! can neither be refreshed nor revoked by it (RFC 6749 §6). A client new to
+//! the configuration gets a ring at start, and the file is saved again.
+//!
+//! `refresh_rings` and `trust_ring` (the internal rings, see
+//! [`crate::internal_keys`]) are absent from documents written before them,
+//! which hold one key per client in `refresh_keys` and one in `trust_key`
+//! instead: such a key opens as a ring of itself, and as its legacy key for
+//! the tokens it sealed without a `kid`. Both fields are kept while their
+//! ring holds their key, then dropped at the next write.
 
 use core::fmt;
 use std::collections::BTreeMap;
@@ -55,6 +62,7 @@ use vaulttoken::store::TokenStore;
 
 use crate::access::AccessKeys;
 use crate::config::AccessPurpose;
+use crate::internal_keys::{InternalKeys, Sealing, TRUST_LIFETIME};
 
 /// The format name a key file starts with.
 const FORMAT: &str = "vaulttoken-server.keys.v1";
@@ -66,6 +74,9 @@ const MAX_FILE_LEN: u64 = 8 * 1024 * 1024;
 /// forgotten is still kept out by the version order, which refuses any
 /// older document.
 pub(crate) const MAX_RETIRED_KIDS: usize = 256;
+/// The refresh rings' lifetime in the tests: the default family lifetime.
+#[cfg(test)]
+const TEST_FAMILY_LIFETIME: Duration = Duration::days(30);
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,8 +87,19 @@ struct Document {
     version: u64,
     access_purpose: String,
     access_ring: String,
+    /// The keys of documents written before internal rings: each client's
+    /// one refresh key (kept as legacy keys while their rings hold them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     refresh_keys: BTreeMap<String, String>,
-    trust_key: String,
+    /// Each client's refresh-token ring; absent in documents written before.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    refresh_rings: BTreeMap<String, String>,
+    /// As `refresh_keys`, the one trust key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trust_key: Option<String>,
+    /// The trust-token ring; absent in documents written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trust_ring: Option<String>,
     /// Absent in documents written before versions: none.
     #[serde(default)]
     retired_kids: Vec<String>,
@@ -131,14 +153,16 @@ fn instant(text: &str, what: &str) -> Result<OffsetDateTime, KeyFileError> {
 }
 
 /// The non-secret parts of a key document: its version, the purpose, the
-/// wrapped refresh and trust keys (they never change), the retired access
-/// key ids it remembers, and the document's exact text.
+/// wrapped internal rings and legacy keys, the retired access key ids it
+/// remembers, and the document's exact text.
 #[derive(Debug, Clone)]
 pub(crate) struct KeyMeta {
     version: u64,
     purpose: AccessPurpose,
     refresh_wrapped: BTreeMap<String, String>,
-    trust_wrapped: String,
+    refresh_rings: BTreeMap<String, String>,
+    trust_wrapped: Option<String>,
+    trust_ring: Option<String>,
     retired: Vec<String>,
     schedule: Schedule,
     document: String,
@@ -168,10 +192,11 @@ impl fmt::Display for Stale {
 #[derive(Debug)]
 pub(crate) struct Keys {
     pub(crate) access: AccessKeys,
-    /// Each client's refresh key.
-    pub(crate) refresh: BTreeMap<String, LocalKey>,
-    pub(crate) trust: LocalKey,
+    /// Each client's refresh ring and the trust ring.
+    pub(crate) internal: InternalKeys,
     pub(crate) meta: KeyMeta,
+    /// The refresh rings' longest token lifetime.
+    family_lifetime: Duration,
 }
 
 /// Why the keys could not be loaded; never holds key material.
@@ -230,6 +255,30 @@ impl KeyMeta {
         Ok(next)
     }
 
+    /// This document with `internal` as its internal rings (wrapped with
+    /// `kek`): the legacy keys their rings no longer hold are dropped.
+    pub(crate) fn with_internal(
+        &self,
+        internal: &InternalKeys,
+        kek: &LocalKey,
+    ) -> Result<Self, KeyFileError> {
+        let failed = |_| fail("the internal key rings could not be written");
+        let mut next = self.clone();
+        next.refresh_rings.clear();
+        for (client, sealing) in &internal.refresh {
+            let ring = sealing.ring.export_wrapped(kek).map_err(failed)?;
+            next.refresh_rings.insert(client.clone(), ring);
+            if sealing.legacy.is_none() {
+                next.refresh_wrapped.remove(client);
+            }
+        }
+        next.trust_ring = Some(internal.trust.ring.export_wrapped(kek).map_err(failed)?);
+        if internal.trust.legacy.is_none() {
+            next.trust_wrapped = None;
+        }
+        Ok(next)
+    }
+
     /// This document's fields with `access_ring` (wrapped), as text.
     fn render(&self, access_ring: &str) -> Result<String, KeyFileError> {
         let document = Document {
@@ -238,7 +287,9 @@ impl KeyMeta {
             access_purpose: self.purpose.name().to_owned(),
             access_ring: access_ring.to_owned(),
             refresh_keys: self.refresh_wrapped.clone(),
+            refresh_rings: self.refresh_rings.clone(),
             trust_key: self.trust_wrapped.clone(),
+            trust_ring: self.trust_ring.clone(),
             retired_kids: self.retired.clone(),
             promotion: match &self.schedule.promotion {
                 Some(promotion) => Some(StoredPromotion {
@@ -255,15 +306,36 @@ impl KeyMeta {
 }
 
 impl Keys {
-    /// Opens a key document with `kek`. An announced promotion whose
-    /// instant has passed (by the system clock) is applied to the ring
-    /// opened, as of its instant; one still to come is the ring's pending
-    /// promotion.
+    /// [`Keys::open`] with refresh rings of 30 days.
+    #[cfg(test)]
     pub(crate) fn parse(
         text: &str,
         kek: &LocalKey,
         purpose: AccessPurpose,
         access_lifetime: Duration,
+        store: &Arc<dyn TokenStore>,
+    ) -> Result<Self, KeyFileError> {
+        Self::open(
+            text,
+            kek,
+            purpose,
+            access_lifetime,
+            TEST_FAMILY_LIFETIME,
+            store,
+        )
+    }
+
+    /// Opens a key document with `kek`. An announced promotion whose
+    /// instant has passed (by the system clock) is applied to the ring
+    /// opened, as of its instant; one still to come is the ring's pending
+    /// promotion. A refresh ring made from a legacy key holds tokens of
+    /// `family_lifetime`; a stored one must hold at least as long.
+    pub(crate) fn open(
+        text: &str,
+        kek: &LocalKey,
+        purpose: AccessPurpose,
+        access_lifetime: Duration,
+        family_lifetime: Duration,
         store: &Arc<dyn TokenStore>,
     ) -> Result<Self, KeyFileError> {
         if text.len() as u64 > MAX_FILE_LEN {
@@ -327,12 +399,7 @@ impl Keys {
                 "the key document's ring allows shorter tokens than VAULTTOKEN_ACCESS_TTL_SECS",
             ));
         }
-        let mut refresh = BTreeMap::new();
-        for (client, wrapped) in &document.refresh_keys {
-            let key = LocalKey::from_paserk_wrapped(wrapped, kek).map_err(wrong_kek)?;
-            refresh.insert(client.clone(), key);
-        }
-        let trust = LocalKey::from_paserk_wrapped(&document.trust_key, kek).map_err(wrong_kek)?;
+        let internal = open_internal(&document, kek, family_lifetime)?;
         if document.retired_kids.len() > MAX_RETIRED_KIDS {
             return Err(fail("the key document remembers too many retired keys"));
         }
@@ -347,13 +414,15 @@ impl Keys {
         }
         Ok(Self {
             access,
-            refresh,
-            trust,
+            internal,
+            family_lifetime,
             meta: KeyMeta {
                 version: document.version,
                 purpose,
                 refresh_wrapped: document.refresh_keys,
+                refresh_rings: document.refresh_rings,
                 trust_wrapped: document.trust_key,
+                trust_ring: document.trust_ring,
                 retired: document.retired_kids,
                 schedule,
                 document: text.to_owned(),
@@ -383,23 +452,47 @@ impl Keys {
         Ok(())
     }
 
-    /// Fresh keys: an access ring with one active key and a trust key (the
-    /// refresh keys come with [`Keys::add_missing_clients`]).
+    /// [`Keys::create`] with refresh rings of 30 days.
+    #[cfg(test)]
     pub(crate) fn generate(
         kek: &LocalKey,
         purpose: AccessPurpose,
         access_lifetime: Duration,
         store: &Arc<dyn TokenStore>,
     ) -> Result<Self, KeyFileError> {
+        Self::create(kek, purpose, access_lifetime, TEST_FAMILY_LIFETIME, store)
+    }
+
+    /// Fresh keys: an access ring with one active key and a trust ring (the
+    /// refresh rings, of `family_lifetime`, come with
+    /// [`Keys::add_missing_clients`]).
+    pub(crate) fn create(
+        kek: &LocalKey,
+        purpose: AccessPurpose,
+        access_lifetime: Duration,
+        family_lifetime: Duration,
+        store: &Arc<dyn TokenStore>,
+    ) -> Result<Self, KeyFileError> {
         let keys_failed = |_| fail("new keys could not be generated");
         let access = AccessKeys::generate(purpose, access_lifetime, Arc::clone(store))
             .map_err(keys_failed)?;
-        let trust = LocalKey::generate().map_err(keys_failed)?;
+        let internal = InternalKeys {
+            refresh: BTreeMap::new(),
+            trust: Sealing::generate(TRUST_LIFETIME).map_err(keys_failed)?,
+        };
         let mut meta = KeyMeta {
             version: 0,
             purpose,
             refresh_wrapped: BTreeMap::new(),
-            trust_wrapped: trust.to_paserk_wrapped(kek).map_err(keys_failed)?,
+            refresh_rings: BTreeMap::new(),
+            trust_wrapped: None,
+            trust_ring: Some(
+                internal
+                    .trust
+                    .ring
+                    .export_wrapped(kek)
+                    .map_err(keys_failed)?,
+            ),
             retired: Vec::new(),
             schedule: Schedule::default(),
             document: String::new(),
@@ -408,13 +501,13 @@ impl Keys {
         meta.document = meta.render(&ring)?;
         Ok(Self {
             access,
-            refresh: BTreeMap::new(),
-            trust,
+            internal,
             meta,
+            family_lifetime,
         })
     }
 
-    /// Makes a refresh key for each of `clients` that has none; whether any
+    /// Makes a refresh ring for each of `clients` that has none; whether any
     /// was made (the document then changed).
     pub(crate) fn add_missing_clients(
         &mut self,
@@ -424,15 +517,15 @@ impl Keys {
         let keys_failed = |_| fail("new keys could not be generated");
         let mut added = false;
         for client in clients {
-            if self.refresh.contains_key(*client) {
+            if self.internal.refresh.contains_key(*client) {
                 continue;
             }
-            let key = LocalKey::generate().map_err(keys_failed)?;
-            let wrapped = key.to_paserk_wrapped(kek).map_err(keys_failed)?;
+            let sealing = Sealing::generate(self.family_lifetime).map_err(keys_failed)?;
+            let wrapped = sealing.ring.export_wrapped(kek).map_err(keys_failed)?;
             self.meta
-                .refresh_wrapped
+                .refresh_rings
                 .insert((*client).to_owned(), wrapped);
-            self.refresh.insert((*client).to_owned(), key);
+            self.internal.refresh.insert((*client).to_owned(), sealing);
             added = true;
         }
         if added {
@@ -441,6 +534,55 @@ impl Keys {
         }
         Ok(added)
     }
+}
+
+/// The internal rings of `document`: stored ones, or rings made from the
+/// legacy keys of a document written before them.
+fn open_internal(
+    document: &Document,
+    kek: &LocalKey,
+    family_lifetime: Duration,
+) -> Result<InternalKeys, KeyFileError> {
+    let wrong_kek = |_| fail("the key document's internal keys cannot be opened with this KEK");
+    let short = |what: &str| {
+        fail(format!(
+            "the key document's {what} ring allows shorter tokens than they live"
+        ))
+    };
+    let mut refresh = BTreeMap::new();
+    let clients = document
+        .refresh_rings
+        .keys()
+        .chain(document.refresh_keys.keys());
+    for client in clients {
+        if refresh.contains_key(client) {
+            continue;
+        }
+        let sealing = Sealing::open(
+            document.refresh_rings.get(client).map(String::as_str),
+            document.refresh_keys.get(client).map(String::as_str),
+            kek,
+            family_lifetime,
+        )
+        .map_err(wrong_kek)?
+        .ok_or_else(|| fail("the key document has a client without keys"))?;
+        if sealing.ring.max_token_lifetime() < family_lifetime {
+            return Err(short("refresh (VAULTTOKEN_FAMILY_TTL_SECS)"));
+        }
+        refresh.insert(client.clone(), sealing);
+    }
+    let trust = Sealing::open(
+        document.trust_ring.as_deref(),
+        document.trust_key.as_deref(),
+        kek,
+        TRUST_LIFETIME,
+    )
+    .map_err(wrong_kek)?
+    .ok_or_else(|| fail("the key document has no trust key"))?;
+    if trust.ring.max_token_lifetime() < TRUST_LIFETIME {
+        return Err(short("trust"));
+    }
+    Ok(InternalKeys { refresh, trust })
 }
 
 /// The key file's text, `None` if there is no file.
@@ -505,6 +647,128 @@ mod tests {
         Arc::new(MemoryStore::new())
     }
 
+    type RingIds = Vec<(KeyId, KeyStatus)>;
+
+    /// The ids and statuses of each refresh ring and of the trust ring.
+    fn internal_ids(keys: &Keys) -> (BTreeMap<String, RingIds>, RingIds) {
+        let refresh = keys
+            .internal
+            .refresh
+            .iter()
+            .map(|(client, sealing)| (client.clone(), sealing.ring.keys()))
+            .collect();
+        (refresh, keys.internal.trust.ring.keys())
+    }
+
+    /// A document written before internal rings, with one refresh key for
+    /// `web` and one trust key: the document of `keys` with its rings
+    /// replaced by those keys.
+    fn before_rings(keys: &Keys, kek: &LocalKey) -> (String, LocalKey, LocalKey) {
+        let web = LocalKey::generate().unwrap();
+        let trust = LocalKey::generate().unwrap();
+        let mut document: serde_json::Value = serde_json::from_str(keys.meta.document()).unwrap();
+        let fields = document.as_object_mut().unwrap();
+        fields.remove("refresh_rings");
+        fields.remove("trust_ring");
+        fields.insert(
+            "refresh_keys".into(),
+            serde_json::json!({ "web": web.to_paserk_wrapped(kek).unwrap() }),
+        );
+        fields.insert(
+            "trust_key".into(),
+            serde_json::json!(trust.to_paserk_wrapped(kek).unwrap()),
+        );
+        (document.to_string(), web, trust)
+    }
+
+    #[test]
+    fn a_document_written_before_rings_opens_its_keys_as_rings_and_legacy_keys() {
+        let kek = LocalKey::generate().unwrap();
+        let keys = fresh(&kek);
+        let (text, web, trust) = before_rings(&keys, &kek);
+        let opened = open(&text, &kek);
+        let sealing = &opened.internal.refresh["web"];
+        assert_eq!(sealing.ring.active_id(), Some(web.paserk_id().unwrap()));
+        assert_eq!(sealing.ring.max_token_lifetime(), TEST_FAMILY_LIFETIME);
+        assert_eq!(sealing.legacy.as_deref(), Some(&web));
+        assert_eq!(opened.internal.trust.legacy.as_deref(), Some(&trust));
+        assert_eq!(
+            opened.internal.trust.ring.active_id(),
+            Some(trust.paserk_id().unwrap())
+        );
+
+        // Rotated and written: rings stored, legacy keys kept while held.
+        let rotated = opened.internal.rotated().unwrap();
+        let ring = opened.access.export_wrapped(&kek).unwrap();
+        let next = opened
+            .meta
+            .with_internal(&rotated, &kek)
+            .unwrap()
+            .next(&ring, &[])
+            .unwrap();
+        let document: serde_json::Value = serde_json::from_str(next.document()).unwrap();
+        assert!(document["refresh_rings"]["web"].is_string(), "{document}");
+        assert!(document["trust_ring"].is_string(), "{document}");
+        assert!(document["refresh_keys"]["web"].is_string(), "{document}");
+        let again = open(next.document(), &kek);
+        assert_eq!(
+            internal_ids(&again).0["web"],
+            rotated.refresh["web"].ring.keys()
+        );
+        assert_eq!(again.internal.refresh["web"].legacy.as_deref(), Some(&web));
+
+        // The old key retired: its legacy key leaves the document.
+        let web_ring = &again.internal.refresh["web"].ring;
+        web_ring
+            .retire_immediately(&web.paserk_id().unwrap())
+            .unwrap();
+        let trust_ring = &again.internal.trust.ring;
+        trust_ring
+            .retire_immediately(&trust.paserk_id().unwrap())
+            .unwrap();
+        let without = crate::internal_keys::InternalKeys {
+            refresh: BTreeMap::from([(
+                "web".to_owned(),
+                crate::internal_keys::Sealing {
+                    ring: Arc::clone(web_ring),
+                    legacy: None,
+                },
+            )]),
+            trust: crate::internal_keys::Sealing {
+                ring: Arc::clone(trust_ring),
+                legacy: None,
+            },
+        };
+        let last = again
+            .meta
+            .with_internal(&without, &kek)
+            .unwrap()
+            .next(&ring, &[])
+            .unwrap();
+        let document: serde_json::Value = serde_json::from_str(last.document()).unwrap();
+        assert!(document.get("refresh_keys").is_none(), "{document}");
+        assert!(document.get("trust_key").is_none(), "{document}");
+        let reopened = open(last.document(), &kek);
+        assert!(reopened.internal.refresh["web"].legacy.is_none());
+    }
+
+    #[test]
+    fn a_refresh_ring_shorter_than_the_family_lifetime_is_refused() {
+        let kek = LocalKey::generate().unwrap();
+        let mut keys = fresh(&kek);
+        assert!(keys.add_missing_clients(&["web"], &kek).unwrap());
+        let err = Keys::open(
+            keys.meta.document(),
+            &kek,
+            AccessPurpose::Public,
+            Duration::hours(1),
+            TEST_FAMILY_LIFETIME + Duration::days(1),
+            &store(),
+        )
+        .unwrap_err();
+        assert!(err.0.contains("VAULTTOKEN_FAMILY_TTL_SECS"), "{}", err.0);
+    }
+
     #[test]
     fn a_document_opens_again_with_the_same_keys_and_no_key_in_clear() {
         let kek = LocalKey::generate().unwrap();
@@ -516,15 +780,15 @@ mod tests {
         assert!(!text.contains("k4.secret.") && !text.contains("k4.local."));
         let loaded = Keys::parse(&text, &kek, AccessPurpose::Public, hour, &store()).unwrap();
         assert_eq!(loaded.access.key_ids(), created.access.key_ids());
-        assert_eq!(loaded.refresh, created.refresh);
-        assert_eq!(loaded.trust, created.trust);
+        assert_eq!(internal_ids(&loaded), internal_ids(&created));
         assert_eq!(loaded.meta.document(), text);
 
         // A new client gets its own key; the others are kept.
         let mut more = Keys::parse(&text, &kek, AccessPurpose::Public, hour, &store()).unwrap();
         assert!(more.add_missing_clients(&["web", "app"], &kek).unwrap());
-        assert_eq!(more.refresh["web"], created.refresh["web"]);
-        assert_ne!(more.refresh["app"], more.refresh["web"]);
+        let (refresh, _) = internal_ids(&more);
+        assert_eq!(refresh["web"], internal_ids(&created).0["web"]);
+        assert_ne!(refresh["app"], refresh["web"]);
         let again = Keys::parse(
             more.meta.document(),
             &kek,
@@ -533,7 +797,7 @@ mod tests {
             &store(),
         )
         .unwrap();
-        assert_eq!(again.refresh, more.refresh);
+        assert_eq!(internal_ids(&again), internal_ids(&more));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::access::{AccessKeys, RetireRefusal, RingChange, StagedRing};
 use crate::config::AccessPurpose;
+use crate::internal_keys::InternalKeys;
 use crate::key_file::{
     KeyFileError, KeyMeta, Keys, Promotion, Schedule, Stale, now, read_file, write_atomically,
 };
@@ -36,6 +37,8 @@ pub(crate) struct KeySource {
     pub(crate) purpose: AccessPurpose,
     pub(crate) create: bool,
     pub(crate) access_lifetime: time::Duration,
+    /// The longest refresh family: the refresh rings' token lifetime.
+    pub(crate) family_lifetime: time::Duration,
     pub(crate) store: Arc<dyn TokenStore>,
     pub(crate) shared: Option<SharedKeys>,
     pub(crate) rotation: RotationSettings,
@@ -56,14 +59,18 @@ pub(crate) struct RotationSettings {
 /// late (a promotion announced is acted on at its instant).
 const ROTATION_TICK: Duration = Duration::from_secs(1);
 
-/// The running access keys, swapped whole on rotation and reload, and the
-/// document they came from.
+/// The running access and internal keys, swapped whole on rotation and
+/// reload, and the document they came from.
 #[derive(Debug)]
 pub(crate) struct LiveKeys {
     pub(crate) source: KeySource,
     access: RwLock<Arc<AccessKeys>>,
-    /// Counts the rings installed: a token that met an unknown key id sees
-    /// whether the ring changed since it was decoded.
+    /// The refresh and trust rings; swapped with `access`, before
+    /// `generation` grows.
+    internal: RwLock<Arc<InternalKeys>>,
+    /// Counts the documents installed: a token that met an unknown key id
+    /// sees whether the ring changed since it was decoded, and the services
+    /// built on the internal rings whether to build them again.
     generation: AtomicU64,
     /// The document in force; held across a rotation or a reload, so one
     /// runs at a time.
@@ -124,11 +131,12 @@ fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
 
 impl KeySource {
     fn parse(&self, text: &str) -> Result<Keys, StartError> {
-        Keys::parse(
+        Keys::open(
             text,
             &self.kek,
             self.purpose,
             self.access_lifetime,
+            self.family_lifetime,
             &self.store,
         )
         .map_err(|err| start_error(err.0))
@@ -159,9 +167,14 @@ impl KeySource {
                 (None, Some(text)) => (self.parse(text)?, true),
                 (None, None) if self.create => {
                     tracing::warn!(path = %self.path.display(), "creating new keys");
-                    let keys =
-                        Keys::generate(&self.kek, self.purpose, self.access_lifetime, &self.store)
-                            .map_err(|err| start_error(err.0))?;
+                    let keys = Keys::create(
+                        &self.kek,
+                        self.purpose,
+                        self.access_lifetime,
+                        self.family_lifetime,
+                        &self.store,
+                    )
+                    .map_err(|err| start_error(err.0))?;
                     (keys, true)
                 }
                 (None, None) => return Err(start_error("the key file does not exist")),
@@ -247,10 +260,16 @@ enum Shared {
 }
 
 impl LiveKeys {
-    pub(crate) fn new(source: KeySource, access: AccessKeys, meta: KeyMeta) -> Self {
+    pub(crate) fn new(
+        source: KeySource,
+        access: AccessKeys,
+        internal: InternalKeys,
+        meta: KeyMeta,
+    ) -> Self {
         Self {
             source,
             access: RwLock::new(Arc::new(access)),
+            internal: RwLock::new(Arc::new(internal)),
             generation: AtomicU64::new(0),
             meta: tokio::sync::Mutex::new(meta),
             lookup: tokio::sync::Mutex::new(None),
@@ -263,9 +282,30 @@ impl LiveKeys {
         Arc::clone(&self.access.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    fn install(&self, access: AccessKeys) {
-        *self.access.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(access);
+    /// The refresh and trust rings in force.
+    pub(crate) fn internal(&self) -> Arc<InternalKeys> {
+        Arc::clone(&self.internal.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// How many documents were installed since start.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn install(&self, keys: Keys) {
+        *self.access.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys.access);
+        *self
+            .internal
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(keys.internal);
         self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The internal rings rotated: a new key in each, signing at once.
+    fn rotated_internal(&self) -> Result<InternalKeys, RotateError> {
+        self.internal()
+            .rotated()
+            .map_err(|_| RotateError::Document("the internal keys could not be rotated".into()))
     }
 
     /// Rotates by hand. Announced (the default): a new key is added as next
@@ -305,7 +345,9 @@ impl LiveKeys {
             rotated_at: Some(now),
         };
         let retired = staged.retired.clone();
-        self.change_locked(meta, staged, schedule).await?;
+        let internal = self.rotated_internal()?;
+        self.change_locked(meta, staged, schedule, Some(internal))
+            .await?;
         Ok(Rotated {
             active: self.active_id(),
             next: Some((kid, at)),
@@ -339,7 +381,9 @@ impl LiveKeys {
             rotated_at: Some(now),
         };
         let retired = staged.retired.clone();
-        self.change_locked(meta, staged, schedule).await?;
+        let internal = self.rotated_internal()?;
+        self.change_locked(meta, staged, schedule, Some(internal))
+            .await?;
         Ok(Rotated {
             active: self.active_id(),
             next: None,
@@ -373,7 +417,7 @@ impl LiveKeys {
         {
             schedule.promotion = None;
         }
-        self.change_locked(&mut meta, staged, schedule).await
+        self.change_locked(&mut meta, staged, schedule, None).await
     }
 
     /// What the clock asks of the ring, under the document's lock: an
@@ -406,19 +450,33 @@ impl LiveKeys {
                 promotion: None,
                 ..schedule
             };
-            return self.change_locked(&mut meta, staged, schedule).await;
+            return self.change_locked(&mut meta, staged, schedule, None).await;
         }
-        if self
-            .access()
+        let internal_due = self
+            .internal()
             .next_retirement()
-            .is_some_and(|due| due <= now)
+            .is_some_and(|due| due <= now);
+        if internal_due
+            || self
+                .access()
+                .next_retirement()
+                .is_some_and(|due| due <= now)
         {
             let staged = self
                 .access()
                 .changed_ring(&self.source.kek, &RingChange::default())
                 .map_err(RotateError::Retire)?;
             let retired = staged.retired.clone();
-            self.change_locked(&mut meta, staged, schedule).await?;
+            let internal = if internal_due {
+                let expired = self.internal().expired().map_err(|_| {
+                    RotateError::Document("the internal keys could not be retired".into())
+                })?;
+                Some(expired)
+            } else {
+                None
+            };
+            self.change_locked(&mut meta, staged, schedule, internal)
+                .await?;
             tracing::info!(
                 target: "vaulttoken_server::audit",
                 event = "keys_expired",
@@ -461,7 +519,7 @@ impl LiveKeys {
         let keys = self
             .open(meta.document())
             .map_err(|err| RotateError::Document(err.0))?;
-        self.install(keys.access);
+        self.install(keys);
         tracing::info!(
             target: "vaulttoken_server::audit",
             event = "key_promoted",
@@ -488,19 +546,25 @@ impl LiveKeys {
         Duration::try_from(at - now()).map_or(ROTATION_TICK, |left| left.min(ROTATION_TICK))
     }
 
-    /// Publishes `staged` with `schedule` as the next document (Redis:
-    /// compare-and-set against the document in force, or, if the shared
-    /// one is missing or refused, against that) and writes the file before
-    /// it is used; on any failure the running ring is unchanged.
+    /// Publishes `staged` with `schedule` (and `internal` as the internal
+    /// rings, if given) as the next document (Redis: compare-and-set
+    /// against the document in force, or, if the shared one is missing or
+    /// refused, against that) and writes the file before it is used; on any
+    /// failure the running rings are unchanged.
     async fn change_locked(
         &self,
         meta: &mut KeyMeta,
         staged: StagedRing,
         schedule: Schedule,
+        internal: Option<InternalKeys>,
     ) -> Result<(), RotateError> {
         let source = &self.source;
-        let next = meta
-            .next_scheduled(&staged.wrapped, &staged.retired, schedule)
+        let base = match &internal {
+            Some(internal) => meta.with_internal(internal, &source.kek),
+            None => Ok(meta.clone()),
+        };
+        let next = base
+            .and_then(|base| base.next_scheduled(&staged.wrapped, &staged.retired, schedule))
             .map_err(|err| RotateError::Document(err.0))?;
         let keys = self
             .open(next.document())
@@ -541,18 +605,20 @@ impl LiveKeys {
                 .await
                 .map_err(RotateError::Persist)?,
         }
-        self.install(keys.access);
-        *meta = keys.meta;
+        let next_meta = keys.meta.clone();
+        self.install(keys);
+        *meta = next_meta;
         Ok(())
     }
 
     fn open(&self, text: &str) -> Result<Keys, KeyFileError> {
         let source = &self.source;
-        Keys::parse(
+        Keys::open(
             text,
             &source.kek,
             source.purpose,
             source.access_lifetime,
+            source.family_lifetime,
             &source.store,
         )
     }
@@ -612,8 +678,9 @@ impl LiveKeys {
             Shared::Newer(keys) => {
                 let keys = *keys;
                 let text = keys.meta.document().to_owned();
-                self.install(keys.access);
-                *meta = keys.meta;
+                let next_meta = keys.meta.clone();
+                self.install(keys);
+                *meta = next_meta;
                 if let Err(err) = self.write_copy(&text).await {
                     tracing::warn!(error = %err, "the key file copy could not be written");
                 }

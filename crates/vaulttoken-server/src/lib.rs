@@ -15,6 +15,7 @@ mod client_access;
 mod clients;
 mod config;
 mod context;
+mod internal_keys;
 mod key_file;
 mod key_set;
 mod key_sync;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use vaulttoken::family::RefreshFamilies;
 use vaulttoken::store::{Grace, TokenStore};
@@ -11,7 +11,7 @@ use vaulttoken_axum::TrustedProxies;
 
 use crate::client_access::ClientAccess;
 use crate::clients::Clients;
-use crate::config::Config;
+use crate::config::{Config, Lifetimes};
 use crate::context::ContextBinding;
 use crate::key_sync::{KeySource, LiveKeys, RotationSettings, spawn_poll, spawn_rotation};
 use crate::oauth_error::OAuthError;
@@ -29,9 +29,10 @@ pub(crate) struct AppState(Arc<Inner>);
 pub(crate) struct Inner {
     /// The access keys in force, and where keys are loaded and saved.
     pub(crate) keys: Arc<LiveKeys>,
-    /// Each client's refresh families, sealed with its own key.
-    pub(crate) families: HashMap<String, RefreshFamilies>,
-    pub(crate) trust: TrustTokens,
+    /// The services sealed with the internal rings in force: built again
+    /// when another key document is installed.
+    services: RwLock<Arc<Services>>,
+    lifetimes: Lifetimes,
     pub(crate) clients: Clients,
     pub(crate) admin: Option<Secret>,
     pub(crate) proxies: TrustedProxies,
@@ -45,6 +46,16 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn TokenStore>,
     /// Who issues the tokens: their `iss`, the key set's `issuer`.
     pub(crate) issuer: Arc<str>,
+}
+
+/// The services sealed with the internal rings of one key document.
+#[derive(Debug)]
+struct Services {
+    /// The [`LiveKeys::generation`] they were built for.
+    generation: u64,
+    /// Each client's refresh families, sealed with its own ring.
+    families: HashMap<String, Arc<RefreshFamilies>>,
+    trust: Arc<TrustTokens>,
 }
 
 impl core::ops::Deref for AppState {
@@ -91,6 +102,7 @@ impl AppState {
             purpose: config.access_purpose,
             create: config.create_keyring,
             access_lifetime: lifetimes.access,
+            family_lifetime: lifetimes.family,
             store: Arc::clone(&store),
             shared,
             rotation: RotationSettings {
@@ -101,33 +113,8 @@ impl AppState {
         let issuer: Arc<str> = Arc::from(config.issuer.as_str());
         let clients: Vec<&str> = config.clients.ids().collect();
         let keys = source.load(&clients).await?;
-        let live = Arc::new(LiveKeys::new(source, keys.access, keys.meta));
-        let families = keys
-            .refresh
-            .into_iter()
-            .filter(|(client, _)| config.clients.contains(client))
-            .map(|(client, key)| {
-                let access = ClientAccess::new(
-                    Arc::clone(&live),
-                    &client,
-                    binding.mode(),
-                    Arc::clone(&issuer),
-                );
-                let mut families = RefreshFamilies::builder(key, Arc::clone(&store))
-                    .access_issuer(Arc::new(access))
-                    .access_lifetime(lifetimes.access)
-                    .refresh_lifetime(lifetimes.refresh)
-                    .family_lifetime(lifetimes.family);
-                if lifetimes.grace.is_positive() {
-                    families = families.grace(Grace::new(lifetimes.grace, lifetimes.grace_uses));
-                }
-                if let Some(observer) = binding.observer() {
-                    families = families.observer(observer.clone());
-                }
-                (client, families.build())
-            })
-            .collect();
-        let trust = TrustTokens::builder(keys.trust, Arc::clone(&store)).build();
+        let live = Arc::new(LiveKeys::new(source, keys.access, keys.internal, keys.meta));
+        let services = build_services(&live, &config.clients, lifetimes, &binding, &issuer, &store);
         spawn_rotation(Arc::downgrade(&live));
         if live.source.shared.is_some() {
             let every =
@@ -136,8 +123,8 @@ impl AppState {
         }
         Ok(Self(Arc::new(Inner {
             keys: live,
-            families,
-            trust,
+            services: RwLock::new(Arc::new(services)),
+            lifetimes,
             clients: config.clients,
             admin: config.admin_secret,
             proxies: config.trusted_proxies,
@@ -151,10 +138,44 @@ impl AppState {
     }
 
     /// The refresh families of an authenticated client.
-    pub(crate) fn families_of(&self, client_id: &str) -> Result<&RefreshFamilies, OAuthError> {
-        self.families
+    pub(crate) fn families_of(&self, client_id: &str) -> Result<Arc<RefreshFamilies>, OAuthError> {
+        self.services()
+            .families
             .get(client_id)
+            .cloned()
             .ok_or_else(OAuthError::server_error)
+    }
+
+    /// The trust tokens.
+    pub(crate) fn trust(&self) -> Arc<TrustTokens> {
+        Arc::clone(&self.services().trust)
+    }
+
+    /// The services of the key document in force, built again if another
+    /// was installed since they were built.
+    fn services(&self) -> Arc<Services> {
+        let generation = self.keys.generation();
+        let held = Arc::clone(&self.services.read().unwrap_or_else(PoisonError::into_inner));
+        if held.generation == generation {
+            return held;
+        }
+        let fresh = Arc::new(build_services(
+            &self.keys,
+            &self.clients,
+            self.lifetimes,
+            &self.binding,
+            &self.issuer,
+            &self.store,
+        ));
+        let mut slot = self
+            .services
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Another request may have built newer ones meanwhile.
+        if slot.generation <= fresh.generation {
+            *slot = Arc::clone(&fresh);
+        }
+        fresh
     }
 
     /// Counts a request against its client IP.
@@ -202,6 +223,55 @@ impl AppState {
             ip = ip.map(tracing::field::display),
         );
         Err(OAuthError::invalid_client())
+    }
+}
+
+/// The refresh families of every configured client and the trust tokens,
+/// sealed with the internal rings of `keys` (read after its generation, so
+/// they are at least as new).
+fn build_services(
+    keys: &Arc<LiveKeys>,
+    clients: &Clients,
+    lifetimes: Lifetimes,
+    binding: &ContextBinding,
+    issuer: &Arc<str>,
+    store: &Arc<dyn TokenStore>,
+) -> Services {
+    let generation = keys.generation();
+    let internal = keys.internal();
+    let families = internal
+        .refresh
+        .iter()
+        .filter(|(client, _)| clients.contains(client))
+        .map(|(client, sealing)| {
+            let access =
+                ClientAccess::new(Arc::clone(keys), client, binding.mode(), Arc::clone(issuer));
+            let mut families =
+                RefreshFamilies::from_ring(Arc::clone(&sealing.ring), Arc::clone(store))
+                    .access_issuer(Arc::new(access))
+                    .access_lifetime(lifetimes.access)
+                    .refresh_lifetime(lifetimes.refresh)
+                    .family_lifetime(lifetimes.family);
+            if let Some(legacy) = &sealing.legacy {
+                families = families.legacy_key(Arc::clone(legacy));
+            }
+            if lifetimes.grace.is_positive() {
+                families = families.grace(Grace::new(lifetimes.grace, lifetimes.grace_uses));
+            }
+            if let Some(observer) = binding.observer() {
+                families = families.observer(observer.clone());
+            }
+            (client.clone(), Arc::new(families.build()))
+        })
+        .collect();
+    let mut trust = TrustTokens::from_ring(Arc::clone(&internal.trust.ring), Arc::clone(store));
+    if let Some(legacy) = &internal.trust.legacy {
+        trust = trust.legacy_key(Arc::clone(legacy));
+    }
+    Services {
+        generation,
+        families,
+        trust: Arc::new(trust.build()),
     }
 }
 

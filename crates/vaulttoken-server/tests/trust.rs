@@ -22,6 +22,7 @@ use process::ServerProcess;
 use serde_json::{Value, json};
 use server::{Answer, CLIENT, OTHER_CLIENT, OTHER_SECRET, SECRET, Server};
 use vaulttoken::LocalKey;
+use vaulttoken::keyring::{LocalKeyRing, RingSettings};
 use vaulttoken::store::MemoryStore;
 use vaulttoken::store::conformance::UnreachableStore;
 use vaulttoken::trust::{TrustKind, TrustTokens};
@@ -325,13 +326,19 @@ fn a_trust_token_issued_before_tokens_were_bound_to_a_client_is_refused() {
     let server = ServerProcess::start(&redis.url());
     let invalid = invalid_token_answer(&server);
 
-    // Tokens as the server issued them before: under its trust key, bound to
-    // the kind and the caller's state only.
+    // Tokens as the server issued them before: under its trust key (now the
+    // active key of its trust ring, naming it), bound to the kind and the
+    // caller's state only.
     let text = std::fs::read_to_string(&server.key_file().0).unwrap();
     let document: Value = serde_json::from_str(&text).unwrap();
     let kek = LocalKey::from_paserk(&server::kek()).unwrap();
-    let key = LocalKey::from_paserk_wrapped(document["trust_key"].as_str().unwrap(), &kek).unwrap();
-    let before = TrustTokens::builder(key, Arc::new(MemoryStore::new())).build();
+    let ring = LocalKeyRing::import_wrapped(
+        document["trust_ring"].as_str().unwrap(),
+        &kek,
+        &RingSettings::new(),
+    )
+    .unwrap();
+    let before = TrustTokens::from_ring(Arc::new(ring), Arc::new(MemoryStore::new())).build();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

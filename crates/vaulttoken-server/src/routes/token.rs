@@ -133,6 +133,7 @@ pub(crate) async fn issue(
     let audience = audience::choose(allowed, request.audience.as_deref())?;
     let binding = state.binding.of(request.context.as_ref())?;
     let families = state.families_of(&request.client_id)?;
+    let families = &*families;
     let subject = request.subject.as_str();
     // The family is sealed with the audience: every refresh keeps it.
     let sealing = audience::sealing(binding.as_ref(), audience.as_deref());
@@ -173,6 +174,7 @@ pub(crate) async fn refresh(
     check_token_len(&request.refresh_token)?;
     let binding = state.binding.of(request.context.as_ref())?;
     let families = state.families_of(&request.client_id)?;
+    let families = &*families;
     let token = request.refresh_token.as_str();
     // The token decodes only with the audience it was issued for (tried in
     // turn), and in another strict context not at all: a failed decode
@@ -227,6 +229,7 @@ pub(crate) async fn revoke(
         Err(_) => {}
     }
     let families = state.families_of(&request.client_id)?;
+    let families = &*families;
     let allowed = state.clients.audiences(&request.client_id);
     let token = request.token.as_str();
     let refresh = audience::each_candidate(allowed, binding.as_ref(), |sealing| async move {

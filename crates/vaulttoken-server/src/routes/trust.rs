@@ -155,19 +155,19 @@ pub(crate) async fn issue(
     check_subject(&request.subject)?;
     let bound = binding(&request.client_id, checked_state(request.state.as_deref())?);
     let issue = state
-        .trust
+        .trust()
         .request(kind.clone(), &request.subject)
         .bound_to(&bound)
         .claim(CLIENT_CLAIM, &request.client_id);
     let token = state
-        .trust
+        .trust()
         .issue(issue)
         .await
         .map_err(|err| OAuthError::from_token_error(&err))?;
     Ok(no_store(json!({
         "token": token,
         "kind": kind.name(),
-        "expires_in": state.trust.lifetime(&kind).whole_seconds(),
+        "expires_in": state.trust().lifetime(&kind).whole_seconds(),
     })))
 }
 
@@ -191,7 +191,7 @@ pub(crate) async fn verify(
     check_token_len(&query.token)?;
     let bound = binding(&client_id, checked_state(query.state.as_deref())?);
     let token = state
-        .trust
+        .trust()
         .verify(&query.token, &kind, Some(&bound))
         .await
         .map_err(|err| OAuthError::from_token_error(&err))?;
@@ -216,7 +216,7 @@ pub(crate) async fn consume(
     check_token_len(&request.token)?;
     let bound = binding(&request.client_id, checked_state(request.state.as_deref())?);
     let token = state
-        .trust
+        .trust()
         .consume(&request.token, &kind, Some(&bound))
         .await
         .map_err(|err| OAuthError::from_token_error(&err))?;
