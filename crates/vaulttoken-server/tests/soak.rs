@@ -340,6 +340,11 @@ fn resource_servers_follow_ten_announced_rotations_without_refusing_a_valid_toke
          known-kid p50 {quiet_p50:?} -> {loud_p50:?}, p99 {quiet_p99:?} -> {loud_p99:?} (ratio {:.2})",
         loud_p99.as_secs_f64() / quiet_p99.as_secs_f64()
     );
-    assert!(flooded > 500, "too small a flood: {flooded}");
+    // A flood means far more made-up ids than lookups allowed; an absolute
+    // floor failed on a loaded machine (348 in 5 s) with the limit holding.
+    assert!(
+        flooded > 20 * allowed,
+        "too small a flood: {flooded} for {allowed} lookups"
+    );
     assert!(caused <= allowed, "the flood caused {caused} fetches");
 }
