@@ -770,6 +770,38 @@ mod tests {
     }
 
     #[test]
+    fn a_trust_ring_shorter_than_the_longest_trust_token_is_refused() {
+        let kek = LocalKey::generate().unwrap();
+        let keys = fresh(&kek);
+        let with_trust_ring = |lifetime: Duration| {
+            let ring = vaulttoken::keyring::LocalKeyRing::new(lifetime).unwrap();
+            ring.promote(&ring.add(LocalKey::generate().unwrap()).unwrap())
+                .unwrap();
+            let mut document: serde_json::Value =
+                serde_json::from_str(keys.meta.document()).unwrap();
+            document["trust_ring"] = ring.export_wrapped(&kek).unwrap().into();
+            document.to_string()
+        };
+        // Exactly the longest trust token: opens.
+        let opened = open(&with_trust_ring(TRUST_LIFETIME), &kek);
+        assert_eq!(
+            opened.internal.trust.ring.max_token_lifetime(),
+            TRUST_LIFETIME
+        );
+        // A second shorter: an invitation could outlive its key.
+        let short = with_trust_ring(TRUST_LIFETIME - Duration::seconds(1));
+        let err = Keys::parse(
+            &short,
+            &kek,
+            AccessPurpose::Public,
+            Duration::hours(1),
+            &store(),
+        )
+        .unwrap_err();
+        assert!(err.0.contains("trust ring"), "{}", err.0);
+    }
+
+    #[test]
     fn a_document_opens_again_with_the_same_keys_and_no_key_in_clear() {
         let kek = LocalKey::generate().unwrap();
         let hour = Duration::hours(1);
