@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Per-core figures (issue 24; BENCHMARKS.md, "Per-core figures"): builds the
+# release server binary and the `per_core` example, then runs it RUNS times
+# (default 1), printing the load average before each run. The example pins
+# the server (and then a bare axum server and the raw decode) to one core
+# and itself and redis-server to the other with `taskset`; see the top of
+# crates/vaulttoken-server/examples/per_core.rs.
+#
+#   bash crates/vaulttoken-server/scripts/per-core.sh [CLIENTS [REQUESTS]]
+#   RUNS=3 PER_CORE_SERVER_CPU=0 PER_CORE_LOAD_CPU=1 bash crates/vaulttoken-server/scripts/per-core.sh 64 500
+#
+# Needs Linux, taskset (util-linux), redis-server and two cores.
+set -euo pipefail
+
+cd "$(dirname "$0")/../../.."
+cargo build --release -p vaulttoken-server --bins --example per_core
+TARGET=${CARGO_TARGET_DIR:-target}/release
+for run in $(seq 1 "${RUNS:-1}"); do
+  echo "== run $run, $(date -u +%FT%TZ), load average $(cat /proc/loadavg)"
+  VAULTTOKEN_SERVER_BIN="$TARGET/vaulttoken-server" "$TARGET/examples/per_core" "$@"
+done
