@@ -281,3 +281,55 @@ fn refused(refusal: Refusal) -> OAuthError {
         Refusal::Unavailable => OAuthError::unavailable(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use vaulttoken::store::MemoryStore;
+
+    use super::*;
+    use crate::key_sync::RotateRequest;
+
+    #[tokio::test]
+    async fn the_services_are_built_once_per_key_document() {
+        let path = std::env::temp_dir().join(format!(
+            "vaulttoken-state-test-{}-{}.json",
+            std::process::id(),
+            line!()
+        ));
+        let kek = vaulttoken::LocalKey::generate()
+            .unwrap()
+            .to_paserk()
+            .unwrap();
+        let vars = BTreeMap::from([
+            ("VAULTTOKEN_KEYRING_FILE", path.to_str().unwrap()),
+            ("VAULTTOKEN_KEYRING_CREATE", "true"),
+            ("VAULTTOKEN_KEK", kek.as_str()),
+            ("VAULTTOKEN_CLIENTS", "web:0123456789abcdef0123"),
+            ("VAULTTOKEN_ISSUER", "https://auth.test.example"),
+        ])
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+        let config = Config::from_vars(&vars).unwrap();
+        let state = AppState::new(config, Arc::new(MemoryStore::new()))
+            .await
+            .unwrap();
+
+        let first = state.services();
+        assert!(Arc::ptr_eq(&first, &state.services()), "built once");
+        let first_family = state.families_of("web").unwrap();
+
+        // Another key document: built again, once, with the new rings.
+        state.keys.rotate(&RotateRequest::default()).await.unwrap();
+        let second = state.services();
+        assert!(second.generation > first.generation);
+        assert!(Arc::ptr_eq(&second, &state.services()), "built once again");
+        assert!(!Arc::ptr_eq(
+            &first_family,
+            &state.families_of("web").unwrap()
+        ));
+        std::fs::remove_file(&path).unwrap();
+    }
+}
