@@ -53,7 +53,14 @@ pub(super) fn run(command: &PaserkCommand) -> Result<Report, Failure> {
                     )));
                 }
             }
-            .map_err(|e| Failure::library("unwrapping the key", &e))?;
+            .map_err(|e| {
+                Failure::opening(
+                    "unwrapping the key",
+                    "the key-encryption key",
+                    "this wrapped key",
+                    &e,
+                )
+            })?;
             write_key(&key, out)
         }
         PaserkCommand::PwWrap {
@@ -97,7 +104,14 @@ pub(super) fn run(command: &PaserkCommand) -> Result<Report, Failure> {
                 SecretKey::from_paserk_password(&text, password.as_bytes(), &limits)
                     .map(AnyKey::Secret)
             }
-            .map_err(|e| Failure::library("unwrapping the key", &e))?;
+            .map_err(|e| {
+                Failure::opening(
+                    "unwrapping the key",
+                    "the password",
+                    "this password-wrapped key",
+                    &e,
+                )
+            })?;
             write_key(&key, out)
         }
         PaserkCommand::Seal {
@@ -123,8 +137,14 @@ pub(super) fn run(command: &PaserkCommand) -> Result<Report, Failure> {
 fn unseal(input: &Path, key: &KeyArgs, out: &KeyOutArgs) -> Result<Report, Failure> {
     let text = read_paserk(input)?;
     let secret = keys_io::load_secret(&key_source(key)?, "the recipient's secret key")?;
-    let local = LocalKey::from_paserk_sealed(&text, &secret)
-        .map_err(|e| Failure::library("unsealing the key", &e))?;
+    let local = LocalKey::from_paserk_sealed(&text, &secret).map_err(|e| {
+        Failure::opening(
+            "unsealing the key",
+            "the recipient's secret key",
+            "this sealed key",
+            &e,
+        )
+    })?;
     write_key(&AnyKey::Local(local), out)
 }
 

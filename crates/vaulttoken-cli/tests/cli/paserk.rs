@@ -5,7 +5,8 @@ use vaulttoken::paserk::PasswordLimits;
 use vaulttoken::{Error, LocalKey, PublicKey, SecretKey};
 
 use crate::support::{
-    Dir, Secrets, json, local_key_file, mode, run, secret_key_files, stdout, vaulttoken,
+    Dir, Secrets, json, local_key_file, mode, run, says_does_not_open, secret_key_files, stdout,
+    vaulttoken,
 };
 
 #[test]
@@ -184,6 +185,7 @@ fn wrap_and_unwrap_with_a_local_key() {
             .write_stdin(wrapped.stdout),
         1,
     );
+    says_does_not_open(&output, "the key-encryption key");
     Secrets::default()
         .local(&local)
         .secret(&secret)
@@ -240,6 +242,7 @@ fn pw_wrap_and_pw_unwrap_honour_the_costs_and_the_limits() {
     );
     let wrong = dir.write("wrong", "battery staple");
     let output = unwrap(&wrapped, &wrong, 1);
+    says_does_not_open(&output, "the password");
     Secrets::default()
         .local(&local)
         .text("correct horse")
@@ -372,6 +375,7 @@ fn seal_to_a_public_key_and_unseal_with_its_secret_key() {
             .arg(&other_file),
         1,
     );
+    says_does_not_open(&output, "the recipient's secret key");
     Secrets::default()
         .local(&local)
         .secret(&secret)

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use vaulttoken::LocalKey;
 use vaulttoken::keyring::{KeyStatus, LocalKeyRing, RingSettings};
 
-use crate::support::{Dir, Secrets, json, local_key_file, mode, run, stderr, vaulttoken};
+use crate::support::{
+    Dir, Secrets, json, local_key_file, mode, run, says_does_not_open, stderr, vaulttoken,
+};
 
 struct Ring {
     dir: Dir,
@@ -159,6 +161,7 @@ fn ring_commands_need_the_right_kek_and_known_ids() {
             .arg(&other_file),
         1,
     );
+    says_does_not_open(&output, "the key-encryption key");
     Secrets::default()
         .local(&ring.kek)
         .local(&other)

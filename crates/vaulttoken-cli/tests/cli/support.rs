@@ -70,6 +70,17 @@ pub(crate) fn run(command: &mut Command, code: i32) -> Output {
     output
 }
 
+/// Checks that a failed run said that `opener` (a key-encryption key, a
+/// password, a recipient's key) does not open the wrapped key or ring, not
+/// that a token is invalid: no token was given.
+pub(crate) fn says_does_not_open(output: &Output, opener: &str) {
+    let said = stderr(output);
+    assert!(
+        said.contains(&format!("{opener} does not open")) && !said.contains("invalid token"),
+        "{said}"
+    );
+}
+
 /// Every text form of a key's secret material that could leak.
 #[derive(Debug, Default)]
 pub(crate) struct Secrets(Vec<String>);

@@ -6,8 +6,8 @@ use std::time::Duration;
 use vaulttoken::v4;
 
 use crate::support::{
-    Dir, Secrets, encrypt, json, local_key_file, run, secret_key_files, sign, stderr, stdout,
-    vaulttoken,
+    Dir, Secrets, encrypt, json, local_key_file, run, says_does_not_open, secret_key_files, sign,
+    stderr, stdout, vaulttoken,
 };
 
 #[test]
@@ -561,7 +561,8 @@ fn decrypt_and_verify_with_a_ring_file() {
     // A wrapped ring without its KEK is a usage error; with another KEK, invalid.
     decrypt(&[], 64);
     let (_, wrong) = local_key_file(&dir, "wrong");
-    decrypt(&["--kek-file", wrong.to_str().unwrap()], 1);
+    let output = decrypt(&["--kek-file", wrong.to_str().unwrap()], 1);
+    says_does_not_open(&output, "the key-encryption key");
     // A token from a key the ring does not hold names an unknown kid.
     let (_, stranger) = local_key_file(&dir, "stranger");
     run(
@@ -604,6 +605,17 @@ fn decrypt_and_verify_with_a_ring_file() {
             .arg(sign(&signing, &[])),
         0,
     );
+    // A signing ring's keys are wrapped too: another KEK does not open it.
+    let output = run(
+        vaulttoken()
+            .args(["verify", "--any-audience", "--ring-file"])
+            .arg(&public_ring)
+            .arg("--kek-file")
+            .arg(&wrong)
+            .arg(sign(&signing, &[])),
+        1,
+    );
+    says_does_not_open(&output, "the key-encryption key");
     // The wrong command for the ring's keys.
     run(
         vaulttoken()
