@@ -464,7 +464,8 @@ pub(crate) enum RingCommand {
         kid: String,
         #[command(flatten)]
         file: RingFileArgs,
-        /// Remove it now, whatever its status (a compromised key): its tokens stop verifying.
+        /// Remove it now (a compromised key): its tokens stop verifying. Not the active key:
+        /// promote another first.
         #[arg(long)]
         now: bool,
     },

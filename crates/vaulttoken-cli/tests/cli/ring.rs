@@ -121,8 +121,16 @@ fn rotation_add_promote_and_retire_follow_the_lifetime_rule() {
         "{}",
         stderr(&output)
     );
-    // The active key is never retired by the rule.
+    // The active key is never retired: not by the rule, nor with --now (the
+    // ring could no longer issue; the server refuses it too).
     run(ring.command("retire").arg(&b), 64);
+    let output = run(ring.command("retire").arg(&b).arg("--now"), 64);
+    assert!(
+        stderr(&output).contains("the active key cannot be retired; promote another key first"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(ring.library().active_id().unwrap().as_str(), b);
     // --now removes it at once (a compromised key).
     run(ring.command("retire").arg(&a).arg("--now"), 0);
     assert_eq!(status_of(&ring.keys(), &a), "absent");
