@@ -61,7 +61,9 @@ pub(crate) enum Command {
     Paserk(PaserkCommand),
     /// Manage a key-ring file: init, add, promote, retire, list.
     #[command(subcommand)]
-    #[command(after_help = "Example:\n  vaulttoken ring list --ring ring.json --kek-env RING_KEK")]
+    #[command(
+        after_help = "Example:\n  vaulttoken ring list --ring-file ring.json --kek-env RING_KEK"
+    )]
     Ring(RingCommand),
     /// Revoke one token id (or the token in a file) in the Redis store.
     #[command(
@@ -326,11 +328,11 @@ pub(crate) enum PaserkCommand {
     },
     /// Unwrap a k4.*-wrap.pie key.
     #[command(
-        after_help = "Example:\n  vaulttoken paserk unwrap --in session.wrapped --kek-file kek.key --out session.key"
+        after_help = "Example:\n  vaulttoken paserk unwrap --key-file session.wrapped --kek-file kek.key --out session.key"
     )]
     Unwrap {
         /// The wrapped key, from a file or `-` for stdin.
-        #[arg(long = "in", value_name = "FILE")]
+        #[arg(long = "key-file", alias = "in", value_name = "FILE")]
         input: PathBuf,
         #[command(flatten)]
         kek: KekArgs,
@@ -352,11 +354,11 @@ pub(crate) enum PaserkCommand {
     },
     /// Unwrap a password-wrapped key; costs above the library's limits are refused.
     #[command(
-        after_help = "Example:\n  vaulttoken paserk pw-unwrap --in session.pw --out session.key"
+        after_help = "Example:\n  vaulttoken paserk pw-unwrap --key-file session.pw --out session.key"
     )]
     PwUnwrap {
         /// The wrapped key, from a file or `-` for stdin.
-        #[arg(long = "in", value_name = "FILE")]
+        #[arg(long = "key-file", alias = "in", value_name = "FILE")]
         input: PathBuf,
         /// Read the password from this file (first line) instead of a prompt.
         #[arg(long, value_name = "FILE")]
@@ -371,23 +373,39 @@ pub(crate) enum PaserkCommand {
     Seal {
         #[command(flatten)]
         key: TypedKeyArgs,
-        /// The recipient's public (or secret) key.
-        #[arg(long, value_name = "FILE")]
-        recipient_file: PathBuf,
+        #[command(flatten)]
+        recipient: RecipientArgs,
     },
     /// Unseal a k4.seal key with the recipient's secret key.
     #[command(
-        after_help = "Example:\n  vaulttoken paserk unseal --in session.sealed --key-file ops.key --out session.key"
+        after_help = "Example:\n  vaulttoken paserk unseal --key-file session.sealed --recipient-file ops.key --out session.key"
     )]
     Unseal {
         /// The sealed key, from a file or `-` for stdin.
-        #[arg(long = "in", value_name = "FILE")]
+        #[arg(long = "key-file", value_name = "FILE")]
         input: PathBuf,
         #[command(flatten)]
-        key: KeyArgs,
+        recipient: RecipientArgs,
+        /// The old spelling of --key-file here, when --key-file named the
+        /// recipient's key: refused with the new spellings, never guessed.
+        #[arg(long = "in", value_name = "FILE", hide = true)]
+        old_input: Option<PathBuf>,
         #[command(flatten)]
         out: KeyOutArgs,
     },
+}
+
+/// The recipient of a sealed key: its public key to seal to (a secret key
+/// does too), its secret key to unseal with.
+#[derive(Debug, Args)]
+#[group(required = false, multiple = false)]
+pub(crate) struct RecipientArgs {
+    /// File holding the recipient's key (public to seal, secret to unseal).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) recipient_file: Option<PathBuf>,
+    /// Environment variable holding the recipient's key.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) recipient_env: Option<String>,
 }
 
 /// Which ring a file holds.
@@ -403,7 +421,7 @@ pub(crate) enum RingKind {
 #[derive(Debug, Args)]
 pub(crate) struct RingFileArgs {
     /// The key-ring file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long = "ring-file", alias = "ring", value_name = "FILE")]
     pub(crate) ring: PathBuf,
     #[command(flatten)]
     pub(crate) kek: KekArgs,
@@ -413,7 +431,7 @@ pub(crate) struct RingFileArgs {
 pub(crate) enum RingCommand {
     /// Create an empty ring file (mode 0600).
     #[command(
-        after_help = "Example:\n  vaulttoken ring init --ring ring.json --kind local --max-token-lifetime 1h --kek-env RING_KEK"
+        after_help = "Example:\n  vaulttoken ring init --ring-file ring.json --kind local --max-token-lifetime 1h --kek-env RING_KEK"
     )]
     Init {
         #[command(flatten)]
@@ -430,7 +448,7 @@ pub(crate) enum RingCommand {
     },
     /// Add a key (a new one, or one from --key-file/--key-env) as `next`.
     #[command(
-        after_help = "Example:\n  vaulttoken ring add --ring ring.json --kek-env RING_KEK --promote"
+        after_help = "Example:\n  vaulttoken ring add --ring-file ring.json --kek-env RING_KEK --promote"
     )]
     Add {
         #[command(flatten)]
@@ -447,7 +465,7 @@ pub(crate) enum RingCommand {
     },
     /// Make a key the active (issuing) one; the old active key becomes `previous`.
     #[command(
-        after_help = "Example:\n  vaulttoken ring promote k4.lid.… --ring ring.json --kek-env RING_KEK"
+        after_help = "Example:\n  vaulttoken ring promote k4.lid.… --ring-file ring.json --kek-env RING_KEK"
     )]
     Promote {
         /// The key's id.
@@ -457,7 +475,7 @@ pub(crate) enum RingCommand {
     },
     /// Remove a key once its tokens have expired (or at once with --now).
     #[command(
-        after_help = "Example:\n  vaulttoken ring retire k4.lid.… --ring ring.json --kek-env RING_KEK\n  vaulttoken ring retire k4.lid.… --now --ring ring.json --kek-env RING_KEK   # compromised key"
+        after_help = "Example:\n  vaulttoken ring retire k4.lid.… --ring-file ring.json --kek-env RING_KEK\n  vaulttoken ring retire k4.lid.… --now --ring-file ring.json --kek-env RING_KEK   # compromised key"
     )]
     Retire {
         /// The key's id.
@@ -471,7 +489,7 @@ pub(crate) enum RingCommand {
     },
     /// List the ring's keys and their status.
     #[command(
-        after_help = "Example:\n  vaulttoken ring list --ring ring.json --kek-env RING_KEK --json"
+        after_help = "Example:\n  vaulttoken ring list --ring-file ring.json --kek-env RING_KEK --json"
     )]
     List {
         #[command(flatten)]

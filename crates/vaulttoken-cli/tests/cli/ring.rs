@@ -39,7 +39,7 @@ impl Ring {
     fn command(&self, name: &str) -> assert_cmd::Command {
         let mut command = vaulttoken();
         command
-            .args(["ring", name, "--ring"])
+            .args(["ring", name, "--ring-file"])
             .arg(&self.path)
             .arg("--kek-file")
             .arg(&self.kek_file);
@@ -163,7 +163,7 @@ fn ring_commands_need_the_right_kek_and_known_ids() {
     let (other, other_file) = local_key_file(&ring.dir, "other");
     let output = run(
         vaulttoken()
-            .args(["ring", "list", "--ring"])
+            .args(["ring", "list", "--ring-file"])
             .arg(&ring.path)
             .arg("--kek-file")
             .arg(&other_file),
@@ -176,7 +176,7 @@ fn ring_commands_need_the_right_kek_and_known_ids() {
         .assert_absent(&output);
     run(
         vaulttoken()
-            .args(["ring", "list", "--ring"])
+            .args(["ring", "list", "--ring-file"])
             .arg(&ring.path),
         64,
     );
@@ -185,12 +185,22 @@ fn ring_commands_need_the_right_kek_and_known_ids() {
     run(ring.command("promote").arg(unknown.as_str()), 64);
     run(
         vaulttoken()
-            .args(["ring", "list", "--ring"])
+            .args(["ring", "list", "--ring-file"])
             .arg(Path::new("/nonexistent/ring.json"))
             .arg("--kek-file")
             .arg(&ring.kek_file),
         66,
     );
+    // `--ring`, the old spelling of --ring-file, still works.
+    let output = run(
+        vaulttoken()
+            .args(["ring", "list", "--json", "--ring"])
+            .arg(&ring.path)
+            .arg("--kek-file")
+            .arg(&ring.kek_file),
+        0,
+    );
+    assert_eq!(json(&output)["keys"].as_array().unwrap().len(), 1);
     // The text listing names the key and its status.
     let output = run(&mut ring.command("list"), 0);
     assert!(String::from_utf8_lossy(&output.stdout).contains(" active"));

@@ -532,7 +532,7 @@ fn decrypt_and_verify_with_a_ring_file() {
     let ring = dir.path("ring.json");
     let ring_flags = |command: &str| {
         let mut cmd = vaulttoken();
-        cmd.args(["ring", command, "--ring"])
+        cmd.args(["ring", command, "--ring-file"])
             .arg(&ring)
             .arg("--kek-file")
             .arg(&kek);
@@ -580,7 +580,7 @@ fn decrypt_and_verify_with_a_ring_file() {
     let (_, signing, _) = secret_key_files(&dir, "signing");
     run(
         vaulttoken()
-            .args(["ring", "init", "--kind", "public", "--ring"])
+            .args(["ring", "init", "--kind", "public", "--ring-file"])
             .arg(&public_ring)
             .arg("--kek-file")
             .arg(&kek),
@@ -588,7 +588,7 @@ fn decrypt_and_verify_with_a_ring_file() {
     );
     run(
         vaulttoken()
-            .args(["ring", "add", "--promote", "--ring"])
+            .args(["ring", "add", "--promote", "--ring-file"])
             .arg(&public_ring)
             .arg("--kek-file")
             .arg(&kek)

@@ -92,3 +92,43 @@ fn a_key_or_password_is_never_taken_from_an_argument_value() {
         }
     }
 }
+
+#[test]
+fn one_flag_name_per_concept() {
+    // A key file (plain, wrapped or sealed) is --key-file, a ring file
+    // --ring-file, in every subcommand; the old spellings --in and --ring
+    // are hidden aliases, never shown.
+    let mut ring_file = Vec::new();
+    for path in subcommands() {
+        let help = stdout(&run(vaulttoken().args(&path).arg("--help"), 0));
+        let flags: Vec<&str> = help
+            .split_whitespace()
+            .filter(|word| word.starts_with("--"))
+            .map(|word| word.trim_end_matches([',', '.', ')', '`']))
+            .collect();
+        for old in ["--in", "--ring"] {
+            assert!(!flags.contains(&old), "{path:?} shows {old}");
+        }
+        if flags.contains(&"--ring-file") {
+            ring_file.push(path.join(" "));
+        }
+        if path[0] == "paserk" && path[1].contains("un") {
+            assert!(flags.contains(&"--key-file"), "{path:?}");
+        }
+    }
+    for command in [
+        "decrypt",
+        "verify",
+        "revoke",
+        "ring init",
+        "ring add",
+        "ring promote",
+        "ring retire",
+        "ring list",
+    ] {
+        assert!(
+            ring_file.iter().any(|path| path == command),
+            "{command}: {ring_file:?}"
+        );
+    }
+}
