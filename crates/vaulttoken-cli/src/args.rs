@@ -150,7 +150,8 @@ pub(crate) struct KekArgs {
 pub(crate) struct IssueArgs {
     #[command(flatten)]
     pub(crate) key: KeyArgs,
-    /// Claims as a JSON object, from a file or `-` for stdin.
+    /// Claims as a JSON object, from a file or `-` for stdin. Without it, data on stdin
+    /// (or a pipe still open after 1s) is refused, not ignored.
     #[arg(long, value_name = "FILE")]
     pub(crate) claims: Option<PathBuf>,
     /// Issuer (`iss`).

@@ -9,7 +9,13 @@ use vaulttoken::{LocalKey, PublicKey, SecretKey};
 
 /// The binary, with no REDIS_URL from the environment.
 pub(crate) fn vaulttoken() -> Command {
-    let mut command = Command::cargo_bin("vaulttoken").expect("the vaulttoken binary is built");
+    Command::from_std(vaulttoken_process())
+}
+
+/// The binary as a plain process, for a test that holds its stdin open;
+/// with no REDIS_URL from the environment.
+pub(crate) fn vaulttoken_process() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_vaulttoken"));
     command.env_remove("REDIS_URL");
     command
 }

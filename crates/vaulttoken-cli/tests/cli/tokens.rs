@@ -7,7 +7,7 @@ use vaulttoken::v4;
 
 use crate::support::{
     Dir, Secrets, encrypt, json, local_key_file, run, says_does_not_open, secret_key_files, sign,
-    stderr, stdout, vaulttoken,
+    stderr, stdout, vaulttoken, vaulttoken_process,
 };
 
 #[test]
@@ -102,6 +102,81 @@ fn claims_and_tokens_come_from_stdin() {
             .write_stdin(token),
         0,
     );
+}
+
+#[test]
+fn claims_on_stdin_without_claims_dash_are_refused_not_dropped() {
+    let dir = Dir::new();
+    let (_, key_file) = local_key_file(&dir, "k");
+    let (_, signing, _) = secret_key_files(&dir, "s");
+    for (command, key) in [("encrypt", &key_file), ("sign", &signing)] {
+        let output = run(
+            vaulttoken()
+                .args([command, "--sub", "alice", "--key-file"])
+                .arg(key)
+                .write_stdin(r#"{"role":"admin"}"#),
+            64,
+        );
+        assert!(stdout(&output).is_empty(), "a token was issued");
+        assert!(
+            stderr(&output).contains("--claims -"),
+            "{}",
+            stderr(&output)
+        );
+        // Nothing on stdin: an empty pipe, white space, or none at all.
+        run(
+            vaulttoken()
+                .arg(command)
+                .arg("--key-file")
+                .arg(key)
+                .write_stdin(""),
+            0,
+        );
+        run(
+            vaulttoken()
+                .arg(command)
+                .arg("--key-file")
+                .arg(key)
+                .write_stdin("\n"),
+            0,
+        );
+        run(vaulttoken().arg(command).arg("--key-file").arg(key), 0);
+    }
+    // The key itself on stdin: stdin is read, nothing is left over.
+    let key_text = std::fs::read_to_string(&key_file).unwrap();
+    run(
+        vaulttoken()
+            .args(["encrypt", "--key-file", "-"])
+            .write_stdin(key_text),
+        0,
+    );
+}
+
+#[test]
+fn a_stdin_pipe_left_open_without_claims_is_refused_not_waited_for() {
+    let dir = Dir::new();
+    let (_, key_file) = local_key_file(&dir, "k");
+    let mut child = vaulttoken_process()
+        .args(["encrypt", "--sub", "alice", "--key-file"])
+        .arg(&key_file)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Held open (as a parent that never writes nor closes it) until the end.
+    let held = child.stdin.take().unwrap();
+    let started = std::time::Instant::now();
+    let output = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(output.status.code(), Some(64), "{}", stderr(&output));
+    assert!(stdout(&output).is_empty(), "a token was issued");
+    assert!(
+        stderr(&output).contains("still open"),
+        "{}",
+        stderr(&output)
+    );
+    drop(held);
 }
 
 #[test]
