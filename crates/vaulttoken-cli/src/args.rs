@@ -8,6 +8,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::exit::exit_statuses;
 use crate::keys_io::KeyType;
 
+/// The variable `--redis` defaults to: the one the server reads its Redis
+/// URL from.
+pub(crate) const REDIS_URL: &str = "REDIS_URL";
+
 /// PASETO v4 tokens, PASERK keys, key rings and revocation, for operators.
 #[derive(Debug, Parser)]
 #[command(name = "vaulttoken", version, arg_required_else_help = true)]
@@ -244,8 +248,9 @@ pub(crate) struct DecodeArgs {
     /// Accept tokens without `exp`.
     #[arg(long)]
     pub(crate) allow_no_exp: bool,
-    /// Also ask this Redis token store whether the token was revoked.
-    #[arg(long, value_name = "URL")]
+    /// Also ask this Redis token store whether the token was revoked. Default: REDIS_URL,
+    /// as the server reads it (unset or empty: no store).
+    #[arg(long, env = REDIS_URL, value_name = "URL", hide_env_values = true)]
     pub(crate) redis: Option<String>,
 }
 
@@ -502,7 +507,7 @@ pub(crate) enum RingCommand {
 #[derive(Debug, Args)]
 pub(crate) struct RedisArgs {
     /// Redis URL (redis://host:port).
-    #[arg(long, env = "REDIS_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(long, env = REDIS_URL, value_name = "URL", hide_env_values = true)]
     pub(crate) redis: String,
 }
 
