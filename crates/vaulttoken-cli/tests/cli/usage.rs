@@ -132,3 +132,27 @@ fn one_flag_name_per_concept() {
         );
     }
 }
+
+#[test]
+fn the_install_lines_use_the_lock_file() {
+    // Without --locked, `cargo install` resolves the newest dependencies,
+    // not the ones the workspace was tested with.
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut lines = 0;
+    for readme in [
+        crate_dir.join("README.md"),
+        crate_dir.join("../../README.md"),
+    ] {
+        let text = std::fs::read_to_string(&readme).unwrap();
+        // A line may wrap inside a Markdown paragraph: read it joined.
+        let text = text.replace('\n', " ");
+        for (at, _) in text.match_indices("cargo install ") {
+            let line: String = text[at..].chars().take(80).collect();
+            if line.contains("vaulttoken-cli") {
+                assert!(line.contains("--locked"), "{}: {line}", readme.display());
+                lines += 1;
+            }
+        }
+    }
+    assert!(lines >= 2, "no install line found");
+}
