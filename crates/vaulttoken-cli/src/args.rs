@@ -8,6 +8,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::exit::exit_statuses;
 use crate::keys_io::KeyType;
 
+/// The variable `--redis` defaults to: the one the server reads its Redis
+/// URL from.
+pub(crate) const REDIS_URL: &str = "REDIS_URL";
+
 /// PASETO v4 tokens, PASERK keys, key rings and revocation, for operators.
 #[derive(Debug, Parser)]
 #[command(name = "vaulttoken", version, arg_required_else_help = true)]
@@ -61,7 +65,9 @@ pub(crate) enum Command {
     Paserk(PaserkCommand),
     /// Manage a key-ring file: init, add, promote, retire, list.
     #[command(subcommand)]
-    #[command(after_help = "Example:\n  vaulttoken ring list --ring ring.json --kek-env RING_KEK")]
+    #[command(
+        after_help = "Example:\n  vaulttoken ring list --ring-file ring.json --kek-env RING_KEK"
+    )]
     Ring(RingCommand),
     /// Revoke one token id (or the token in a file) in the Redis store.
     #[command(
@@ -148,7 +154,8 @@ pub(crate) struct KekArgs {
 pub(crate) struct IssueArgs {
     #[command(flatten)]
     pub(crate) key: KeyArgs,
-    /// Claims as a JSON object, from a file or `-` for stdin.
+    /// Claims as a JSON object, from a file or `-` for stdin. Without it, data on stdin
+    /// (or a pipe still open after 1s) is refused, not ignored.
     #[arg(long, value_name = "FILE")]
     pub(crate) claims: Option<PathBuf>,
     /// Issuer (`iss`).
@@ -241,8 +248,9 @@ pub(crate) struct DecodeArgs {
     /// Accept tokens without `exp`.
     #[arg(long)]
     pub(crate) allow_no_exp: bool,
-    /// Also ask this Redis token store whether the token was revoked.
-    #[arg(long, value_name = "URL")]
+    /// Also ask this Redis token store whether the token was revoked. Default: REDIS_URL,
+    /// as the server reads it (unset or empty: no store).
+    #[arg(long, env = REDIS_URL, value_name = "URL", hide_env_values = true)]
     pub(crate) redis: Option<String>,
 }
 
@@ -326,11 +334,11 @@ pub(crate) enum PaserkCommand {
     },
     /// Unwrap a k4.*-wrap.pie key.
     #[command(
-        after_help = "Example:\n  vaulttoken paserk unwrap --in session.wrapped --kek-file kek.key --out session.key"
+        after_help = "Example:\n  vaulttoken paserk unwrap --key-file session.wrapped --kek-file kek.key --out session.key"
     )]
     Unwrap {
         /// The wrapped key, from a file or `-` for stdin.
-        #[arg(long = "in", value_name = "FILE")]
+        #[arg(long = "key-file", alias = "in", value_name = "FILE")]
         input: PathBuf,
         #[command(flatten)]
         kek: KekArgs,
@@ -352,11 +360,11 @@ pub(crate) enum PaserkCommand {
     },
     /// Unwrap a password-wrapped key; costs above the library's limits are refused.
     #[command(
-        after_help = "Example:\n  vaulttoken paserk pw-unwrap --in session.pw --out session.key"
+        after_help = "Example:\n  vaulttoken paserk pw-unwrap --key-file session.pw --out session.key"
     )]
     PwUnwrap {
         /// The wrapped key, from a file or `-` for stdin.
-        #[arg(long = "in", value_name = "FILE")]
+        #[arg(long = "key-file", alias = "in", value_name = "FILE")]
         input: PathBuf,
         /// Read the password from this file (first line) instead of a prompt.
         #[arg(long, value_name = "FILE")]
@@ -371,23 +379,39 @@ pub(crate) enum PaserkCommand {
     Seal {
         #[command(flatten)]
         key: TypedKeyArgs,
-        /// The recipient's public (or secret) key.
-        #[arg(long, value_name = "FILE")]
-        recipient_file: PathBuf,
+        #[command(flatten)]
+        recipient: RecipientArgs,
     },
     /// Unseal a k4.seal key with the recipient's secret key.
     #[command(
-        after_help = "Example:\n  vaulttoken paserk unseal --in session.sealed --key-file ops.key --out session.key"
+        after_help = "Example:\n  vaulttoken paserk unseal --key-file session.sealed --recipient-file ops.key --out session.key"
     )]
     Unseal {
         /// The sealed key, from a file or `-` for stdin.
-        #[arg(long = "in", value_name = "FILE")]
+        #[arg(long = "key-file", value_name = "FILE")]
         input: PathBuf,
         #[command(flatten)]
-        key: KeyArgs,
+        recipient: RecipientArgs,
+        /// The old spelling of --key-file here, when --key-file named the
+        /// recipient's key: refused with the new spellings, never guessed.
+        #[arg(long = "in", value_name = "FILE", hide = true)]
+        old_input: Option<PathBuf>,
         #[command(flatten)]
         out: KeyOutArgs,
     },
+}
+
+/// The recipient of a sealed key: its public key to seal to (a secret key
+/// does too), its secret key to unseal with.
+#[derive(Debug, Args)]
+#[group(required = false, multiple = false)]
+pub(crate) struct RecipientArgs {
+    /// File holding the recipient's key (public to seal, secret to unseal).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) recipient_file: Option<PathBuf>,
+    /// Environment variable holding the recipient's key.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) recipient_env: Option<String>,
 }
 
 /// Which ring a file holds.
@@ -403,7 +427,7 @@ pub(crate) enum RingKind {
 #[derive(Debug, Args)]
 pub(crate) struct RingFileArgs {
     /// The key-ring file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long = "ring-file", alias = "ring", value_name = "FILE")]
     pub(crate) ring: PathBuf,
     #[command(flatten)]
     pub(crate) kek: KekArgs,
@@ -413,7 +437,7 @@ pub(crate) struct RingFileArgs {
 pub(crate) enum RingCommand {
     /// Create an empty ring file (mode 0600).
     #[command(
-        after_help = "Example:\n  vaulttoken ring init --ring ring.json --kind local --max-token-lifetime 1h --kek-env RING_KEK"
+        after_help = "Example:\n  vaulttoken ring init --ring-file ring.json --kind local --max-token-lifetime 1h --kek-env RING_KEK"
     )]
     Init {
         #[command(flatten)]
@@ -430,7 +454,7 @@ pub(crate) enum RingCommand {
     },
     /// Add a key (a new one, or one from --key-file/--key-env) as `next`.
     #[command(
-        after_help = "Example:\n  vaulttoken ring add --ring ring.json --kek-env RING_KEK --promote"
+        after_help = "Example:\n  vaulttoken ring add --ring-file ring.json --kek-env RING_KEK --promote"
     )]
     Add {
         #[command(flatten)]
@@ -447,7 +471,7 @@ pub(crate) enum RingCommand {
     },
     /// Make a key the active (issuing) one; the old active key becomes `previous`.
     #[command(
-        after_help = "Example:\n  vaulttoken ring promote k4.lid.… --ring ring.json --kek-env RING_KEK"
+        after_help = "Example:\n  vaulttoken ring promote k4.lid.… --ring-file ring.json --kek-env RING_KEK"
     )]
     Promote {
         /// The key's id.
@@ -457,20 +481,21 @@ pub(crate) enum RingCommand {
     },
     /// Remove a key once its tokens have expired (or at once with --now).
     #[command(
-        after_help = "Example:\n  vaulttoken ring retire k4.lid.… --ring ring.json --kek-env RING_KEK\n  vaulttoken ring retire k4.lid.… --now --ring ring.json --kek-env RING_KEK   # compromised key"
+        after_help = "Example:\n  vaulttoken ring retire k4.lid.… --ring-file ring.json --kek-env RING_KEK\n  vaulttoken ring retire k4.lid.… --now --ring-file ring.json --kek-env RING_KEK   # compromised key"
     )]
     Retire {
         /// The key's id.
         kid: String,
         #[command(flatten)]
         file: RingFileArgs,
-        /// Remove it now, whatever its status (a compromised key): its tokens stop verifying.
+        /// Remove it now (a compromised key): its tokens stop verifying. Not the active key:
+        /// promote another first.
         #[arg(long)]
         now: bool,
     },
     /// List the ring's keys and their status.
     #[command(
-        after_help = "Example:\n  vaulttoken ring list --ring ring.json --kek-env RING_KEK --json"
+        after_help = "Example:\n  vaulttoken ring list --ring-file ring.json --kek-env RING_KEK --json"
     )]
     List {
         #[command(flatten)]
@@ -482,7 +507,7 @@ pub(crate) enum RingCommand {
 #[derive(Debug, Args)]
 pub(crate) struct RedisArgs {
     /// Redis URL (redis://host:port).
-    #[arg(long, env = "REDIS_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(long, env = REDIS_URL, value_name = "URL", hide_env_values = true)]
     pub(crate) redis: String,
 }
 

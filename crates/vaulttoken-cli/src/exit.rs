@@ -50,7 +50,9 @@ macro_rules! exit_statuses {
     () => {
         "Exit statuses:
   0   valid / done
-  1   invalid signature or MAC, malformed token, or unknown key id
+  1   invalid signature or MAC (a token's, or a wrapped key's or ring's:
+      the key, password or recipient key does not open it), malformed
+      token, or unknown key id
   2   expired or not yet valid (only time rules failed)
   3   another claim rule failed (each failed rule is listed on stderr)
   4   revoked (or otherwise refused by the token store)
@@ -87,6 +89,21 @@ impl Failure {
     /// A library error met while doing `what` (e.g. "decrypting the token").
     pub(crate) fn library(what: &str, error: &Error) -> Self {
         Self::new(classify(error), describe(what, error))
+    }
+
+    /// A library error met while `opener` opened `opened` (unwrapping,
+    /// unsealing or importing a ring): the library's failed MAC says
+    /// "invalid token" whatever it checked, so it is said here which key did
+    /// not open what. Exit 1, as for any failed MAC. Other errors (a
+    /// malformed PASERK, costs over the limits) are reported as they are.
+    pub(crate) fn opening(what: &str, opener: &str, opened: &str, error: &Error) -> Self {
+        match error {
+            Error::Verification => Self::new(
+                Exit::Invalid,
+                format!("{what}: {opener} does not open {opened} (or {opened} was altered)"),
+            ),
+            other => Self::library(what, other),
+        }
     }
 
     /// A Redis store that could not be set up.
@@ -230,6 +247,31 @@ mod tests {
         assert_eq!(failure.exit, Exit::Invalid);
         let denied = Failure::library("checking", &Error::Denied(Denial::Revoked));
         assert_eq!(denied.message, "checking: token refused: token revoked");
+    }
+
+    #[test]
+    fn a_key_that_does_not_open_a_wrapped_key_or_ring_is_named() {
+        let failure = Failure::opening(
+            "unwrapping the key",
+            "the key-encryption key",
+            "this wrapped key",
+            &Error::Verification,
+        );
+        assert_eq!(failure.exit, Exit::Invalid);
+        assert_eq!(
+            failure.message,
+            "unwrapping the key: the key-encryption key does not open this wrapped key \
+             (or this wrapped key was altered)"
+        );
+        // Other errors are not a key that does not open: said as they are.
+        let malformed = Failure::opening("unwrapping", "k", "w", &Error::UnknownKeyId);
+        assert_eq!(
+            malformed.message,
+            "unwrapping: no key is known for this token's key id"
+        );
+        assert_eq!(malformed.exit, Exit::Invalid);
+        let misuse = Failure::opening("unwrapping", "k", "w", &Error::KeyCleared);
+        assert_eq!(misuse.exit, Exit::Usage);
     }
 
     #[test]

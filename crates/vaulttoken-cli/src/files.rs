@@ -3,10 +3,12 @@
 //! atomically (a 0600 temporary file beside them, then a rename).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IsTerminal as _, Read, Write};
 #[cfg(unix)]
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use zeroize::Zeroizing;
 
@@ -31,6 +33,54 @@ pub(crate) fn read_text(
 /// Reads standard input, at most `max_len` bytes.
 pub(crate) fn read_stdin(max_len: usize, what: &str) -> Result<Zeroizing<String>, Failure> {
     read_bounded(io::stdin().lock(), max_len, what, "standard input")
+}
+
+/// What standard input held when no flag asked to read it.
+#[derive(Debug)]
+pub(crate) enum Unread {
+    /// A terminal (not read: nobody typed into it), or input that ended at
+    /// once with nothing but white space (`< /dev/null`, an empty pipe).
+    Nothing,
+    /// Something other than white space, or more than [`MAX_INPUT_LEN`] bytes.
+    Data,
+    /// A pipe or socket that did not end within the wait.
+    StillOpen,
+    /// Reading it failed.
+    Unreadable(io::Error),
+}
+
+/// Looks at standard input that no flag asked to read: a terminal is left
+/// alone; anything else is read, at most one byte more than
+/// [`MAX_INPUT_LEN`], for at most `wait` (never a hang on a pipe a parent
+/// keeps open).
+pub(crate) fn unread_stdin(wait: Duration) -> Unread {
+    if io::stdin().is_terminal() {
+        return Unread::Nothing;
+    }
+    unread(io::stdin(), wait)
+}
+
+/// [`unread_stdin`] on any reader. The reading thread is left blocked when
+/// the input stays open; the command then fails, and the process ends.
+fn unread(reader: impl Read + Send + 'static, wait: Duration) -> Unread {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Zeroizing::new(Vec::new());
+        let limit = u64::try_from(MAX_INPUT_LEN)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let read = reader.take(limit).read_to_end(&mut bytes);
+        let _ =
+            sender.send(read.map(|_| {
+                bytes.len() <= MAX_INPUT_LEN && bytes.iter().all(u8::is_ascii_whitespace)
+            }));
+    });
+    match receiver.recv_timeout(wait) {
+        Ok(Ok(true)) => Unread::Nothing,
+        Ok(Ok(false)) => Unread::Data,
+        Ok(Err(error)) => Unread::Unreadable(error),
+        Err(_) => Unread::StillOpen,
+    }
 }
 
 fn read_bounded(
@@ -147,6 +197,36 @@ mod tests {
         assert_eq!(err.exit, Exit::Usage);
         let err = read_bounded(&[0xff_u8, 0xfe][..], 4, "x", "test").unwrap_err();
         assert_eq!(err.exit, Exit::Usage);
+    }
+
+    #[test]
+    fn unread_input_is_told_apart_nothing_data_open_unreadable() {
+        let wait = Duration::from_secs(5);
+        assert!(matches!(unread(&b""[..], wait), Unread::Nothing));
+        assert!(matches!(unread(&b" \r\n\t"[..], wait), Unread::Nothing));
+        assert!(matches!(unread(&b"\n{}\n"[..], wait), Unread::Data));
+        // White space up to the bound is nothing; beyond it, data.
+        let blank = vec![b' '; MAX_INPUT_LEN];
+        assert!(matches!(
+            unread(io::Cursor::new(blank), wait),
+            Unread::Nothing
+        ));
+        let long = vec![b' '; MAX_INPUT_LEN + 1];
+        assert!(matches!(unread(io::Cursor::new(long), wait), Unread::Data));
+        // A pipe whose writer stays open is not waited for beyond `wait`.
+        let (reader, writer) = io::pipe().unwrap();
+        let started = std::time::Instant::now();
+        let open = unread(reader, Duration::from_millis(200));
+        assert!(matches!(open, Unread::StillOpen), "{open:?}");
+        assert!(started.elapsed() < Duration::from_secs(4));
+        drop(writer);
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("broken"))
+            }
+        }
+        assert!(matches!(unread(Failing, wait), Unread::Unreadable(_)));
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub(crate) fn load(path: &Path, kek: Option<&LocalKey>) -> Result<LoadedRing, Fa
     let document = files::read_text(path, MAX_DOCUMENT_LEN, "the ring file")?;
     let settings = RingSettings::new();
     let failed = |error: vaulttoken::Error| Failure::library("reading the ring file", &error);
+    let unopened = |error: vaulttoken::Error| {
+        Failure::opening(
+            "reading the ring file",
+            "the key-encryption key",
+            "the ring",
+            &error,
+        )
+    };
     let kind = declared_kind(&document).ok_or_else(|| {
         Failure::usage("the ring file is not a k4.local, k4.secret or k4.public ring document")
     })?;
@@ -46,10 +54,10 @@ pub(crate) fn load(path: &Path, kek: Option<&LocalKey>) -> Result<LoadedRing, Fa
             .map_err(failed),
         ("k4.local", Some(kek)) => LocalKeyRing::import_wrapped(&document, kek, &settings)
             .map(LoadedRing::Local)
-            .map_err(failed),
+            .map_err(unopened),
         ("k4.secret", Some(kek)) => SigningKeyRing::import_wrapped(&document, kek, &settings)
             .map(LoadedRing::Signing)
-            .map_err(failed),
+            .map_err(unopened),
         _ => Err(Failure::usage(
             "the ring's keys are wrapped: give the key-encryption key with --kek-file or --kek-env",
         )),

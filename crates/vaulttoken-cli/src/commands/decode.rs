@@ -12,7 +12,7 @@ use vaulttoken::v4::{Local, Public};
 use vaulttoken::{LocalService, PublicService};
 
 use super::{claims_json, duration_flag, load_kek, read_token};
-use crate::args::DecodeArgs;
+use crate::args::{DecodeArgs, REDIS_URL};
 use crate::exit::{Exit, Failure};
 use crate::keys_io::{self, KeySource};
 use crate::output::Report;
@@ -52,6 +52,20 @@ impl Store {
             runtime,
             store: Arc::new(store),
         }))
+    }
+}
+
+/// The store to ask, from `--redis` or REDIS_URL. An empty REDIS_URL is no
+/// store, as the server reads it; an empty `--redis` (`--redis "$REDIS_URL"`
+/// with the variable unset) is refused, never read as "no store": that
+/// would stop checking revocations without a word.
+fn store_url(url: Option<&str>, empty_env: bool) -> Result<Option<&str>, Failure> {
+    match url {
+        Some("") if empty_env => Ok(None),
+        Some("") => Err(Failure::usage(
+            "--redis is empty: give the token store's URL, or leave --redis out",
+        )),
+        url => Ok(url),
     }
 }
 
@@ -164,7 +178,8 @@ fn decode<P: ServicePurpose>(
 
 fn report<P: ServicePurpose>(build: Build<P>, args: &DecodeArgs) -> Result<Report, Failure> {
     let token = read_token(args.token.as_deref())?;
-    let store = Store::connect(args.redis.as_deref())?;
+    let empty_env = std::env::var_os(REDIS_URL).is_some_and(|value| value.is_empty());
+    let store = Store::connect(store_url(args.redis.as_deref(), empty_env)?)?;
     let service = build(store.as_ref());
     let verified = decode(&service, &token, args, store.as_ref())?;
     let claims = claims_json(verified.claims())?;
@@ -241,4 +256,21 @@ pub(crate) fn verify_any(
         Exit::Invalid,
         "not a v4.local or v4.public token",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_redis_url_is_no_store_only_from_the_environment() {
+        let url = "redis://127.0.0.1:6379";
+        assert_eq!(store_url(Some(url), false).unwrap(), Some(url));
+        assert_eq!(store_url(Some(url), true).unwrap(), Some(url));
+        assert_eq!(store_url(None, false).unwrap(), None);
+        // REDIS_URL= (set, empty): no store, as the server reads it.
+        assert_eq!(store_url(Some(""), true).unwrap(), None);
+        // --redis "" with REDIS_URL unset or not empty: refused.
+        assert_eq!(store_url(Some(""), false).unwrap_err().exit, Exit::Usage);
+    }
 }

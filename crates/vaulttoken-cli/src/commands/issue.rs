@@ -1,8 +1,11 @@
 //! `encrypt` and `sign`: claims from a JSON file or stdin, overridden by the
 //! flags, into a `v4.local` or `v4.public` token. The key comes from a file or
-//! the environment only.
+//! the environment only. Claims on standard input without `--claims -` are
+//! refused, never dropped.
 
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use vaulttoken::footer::{Footer, FooterLimits, FooterMode};
@@ -13,7 +16,7 @@ use vaulttoken::{Claims, LocalService, PublicService};
 use super::instant_flag;
 use crate::args::{IssueArgs, KeyArgs};
 use crate::exit::{Exit, Failure};
-use crate::files::{self, MAX_INPUT_LEN};
+use crate::files::{self, MAX_INPUT_LEN, Unread};
 use crate::keys_io::{self, KeySource};
 use crate::output::Report;
 use crate::times;
@@ -101,8 +104,42 @@ fn issued_exp<P: ServicePurpose>(
     verified.claims().expiration().map(times::format_instant)
 }
 
+/// How long standard input that no flag asked to read may stay open
+/// before `encrypt`/`sign` refuse (see [`refuse_unread_claims`]).
+const STDIN_WAIT: Duration = Duration::from_secs(1);
+
+/// Claims piped in without `--claims -` are not dropped silently: without
+/// `--claims`, standard input must be a terminal or hold nothing (`<
+/// /dev/null`, an empty pipe that ends at once); data, or a pipe still open
+/// after [`STDIN_WAIT`], is refused and nothing is issued. Not looked at
+/// when the key itself is read from standard input (`--key-file -`).
+fn refuse_unread_claims(args: &IssueArgs) -> Result<(), Failure> {
+    let stdin_read = args.claims.is_some() || args.key.key_file.as_deref() == Some(Path::new("-"));
+    if stdin_read {
+        return Ok(());
+    }
+    match files::unread_stdin(STDIN_WAIT) {
+        Unread::Nothing => Ok(()),
+        Unread::Data => Err(Failure::usage(
+            "standard input holds data but --claims was not given: nothing was issued; \
+             to issue the claims on standard input, add --claims -",
+        )),
+        Unread::StillOpen => Err(Failure::usage(format!(
+            "standard input is still open after {}s and --claims was not given: nothing was \
+             issued; to read claims from it add --claims -, to issue without, close it \
+             (< /dev/null, ssh -n)",
+            STDIN_WAIT.as_secs()
+        ))),
+        Unread::Unreadable(error) => Err(Failure::new(
+            Exit::Io,
+            format!("reading standard input (for claims not asked for): {error}"),
+        )),
+    }
+}
+
 /// The claims: the JSON document, then the flags over it.
 fn build_claims(args: &IssueArgs) -> Result<Claims, Failure> {
+    refuse_unread_claims(args)?;
     let mut map = match &args.claims {
         Some(path) => {
             let text = files::read_text(path, MAX_INPUT_LEN, "the claims")?;

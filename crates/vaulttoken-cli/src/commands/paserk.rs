@@ -13,10 +13,10 @@ use zeroize::Zeroizing;
 use super::issue::key_source;
 use super::keygen::{encode_local, encode_public, encode_secret};
 use super::require_kek;
-use crate::args::{CostArgs, KeyArgs, KeyOutArgs, PaserkCommand, TypedKeyArgs};
+use crate::args::{CostArgs, KeyOutArgs, PaserkCommand, RecipientArgs, TypedKeyArgs};
 use crate::exit::{Exit, Failure};
 use crate::files::{self, MAX_INPUT_LEN};
-use crate::keys_io::{self, AnyKey};
+use crate::keys_io::{self, AnyKey, KeySource};
 use crate::output::Report;
 
 pub(super) fn run(command: &PaserkCommand) -> Result<Report, Failure> {
@@ -53,7 +53,14 @@ pub(super) fn run(command: &PaserkCommand) -> Result<Report, Failure> {
                     )));
                 }
             }
-            .map_err(|e| Failure::library("unwrapping the key", &e))?;
+            .map_err(|e| {
+                Failure::opening(
+                    "unwrapping the key",
+                    "the key-encryption key",
+                    "this wrapped key",
+                    &e,
+                )
+            })?;
             write_key(&key, out)
         }
         PaserkCommand::PwWrap {
@@ -97,34 +104,69 @@ pub(super) fn run(command: &PaserkCommand) -> Result<Report, Failure> {
                 SecretKey::from_paserk_password(&text, password.as_bytes(), &limits)
                     .map(AnyKey::Secret)
             }
-            .map_err(|e| Failure::library("unwrapping the key", &e))?;
+            .map_err(|e| {
+                Failure::opening(
+                    "unwrapping the key",
+                    "the password",
+                    "this password-wrapped key",
+                    &e,
+                )
+            })?;
             write_key(&key, out)
         }
-        PaserkCommand::Seal {
-            key,
-            recipient_file,
-        } => {
+        PaserkCommand::Seal { key, recipient } => {
             let AnyKey::Local(key) = load_typed(key)? else {
                 return Err(Failure::usage("only a local key can be sealed"));
             };
-            let recipient = keys_io::load_public(
-                &keys_io::KeySource::File(recipient_file.clone()),
-                "the recipient's key",
-            )?;
+            let recipient =
+                keys_io::load_public(&recipient_source(recipient)?, "the recipient's key")?;
             let sealed = key
                 .to_paserk_sealed(&recipient)
                 .map_err(|e| Failure::library("sealing the key", &e))?;
             Ok(Report::new(sealed.clone(), json!({ "paserk": sealed })))
         }
-        PaserkCommand::Unseal { input, key, out } => unseal(input, key, out),
+        PaserkCommand::Unseal {
+            input,
+            recipient,
+            old_input,
+            out,
+        } => {
+            if old_input.is_some() {
+                // `--in SEALED --key-file RECIPIENT` was the old spelling:
+                // read with today's, it would take the recipient's key for
+                // the sealed one. Say how to write it.
+                return Err(Failure::usage(
+                    "paserk unseal takes the sealed key as --key-file, and the recipient's \
+                     secret key as --recipient-file or --recipient-env (--in is gone)",
+                ));
+            }
+            unseal(input, recipient, out)
+        }
     }
 }
 
-fn unseal(input: &Path, key: &KeyArgs, out: &KeyOutArgs) -> Result<Report, Failure> {
+/// The recipient's key (a file or an environment variable).
+fn recipient_source(args: &RecipientArgs) -> Result<KeySource, Failure> {
+    KeySource::from_flags(
+        args.recipient_file.as_deref(),
+        args.recipient_env.as_deref(),
+    )
+    .ok_or_else(|| {
+        Failure::usage("a recipient key is needed: --recipient-file FILE or --recipient-env NAME")
+    })
+}
+
+fn unseal(input: &Path, recipient: &RecipientArgs, out: &KeyOutArgs) -> Result<Report, Failure> {
     let text = read_paserk(input)?;
-    let secret = keys_io::load_secret(&key_source(key)?, "the recipient's secret key")?;
-    let local = LocalKey::from_paserk_sealed(&text, &secret)
-        .map_err(|e| Failure::library("unsealing the key", &e))?;
+    let secret = keys_io::load_secret(&recipient_source(recipient)?, "the recipient's secret key")?;
+    let local = LocalKey::from_paserk_sealed(&text, &secret).map_err(|e| {
+        Failure::opening(
+            "unsealing the key",
+            "the recipient's secret key",
+            "this sealed key",
+            &e,
+        )
+    })?;
     write_key(&AnyKey::Local(local), out)
 }
 

@@ -1,8 +1,10 @@
 //! `ring init|add|promote|retire|list`: the rotation steps on a ring file,
 //! its secret keys wrapped with a key-encryption key. `retire` honours the
-//! ring's lifetime rule unless `--now` (a compromised key).
+//! ring's lifetime rule unless `--now` (a compromised key), and never removes
+//! the active key.
 
 use serde_json::{Value, json};
+use vaulttoken::error::KeyRingError;
 use vaulttoken::keyring::{KeyRing, KeyStatus, LocalKeyRing, RingKey, SigningKeyRing};
 use vaulttoken::paserk::KeyId;
 use vaulttoken::{LocalKey, SecretKey};
@@ -141,12 +143,10 @@ fn promote(file: &RingFileArgs, kid: &str) -> Result<Report, Failure> {
 fn retire(file: &RingFileArgs, kid: &str, now: bool) -> Result<Report, Failure> {
     let id = parse_kid(kid)?;
     let (ring, kek) = load(file)?;
-    let result = match (&ring, now) {
-        (LoadedRing::Local(ring), false) => ring.retire(&id),
-        (LoadedRing::Local(ring), true) => ring.retire_immediately(&id),
-        (LoadedRing::Signing(ring), false) => ring.retire(&id),
-        (LoadedRing::Signing(ring), true) => ring.retire_immediately(&id),
-        (LoadedRing::Public(_), _) => return Err(Failure::usage("not a signing or local ring")),
+    let result = match &ring {
+        LoadedRing::Local(ring) => retire_from(ring, &id, now),
+        LoadedRing::Signing(ring) => retire_from(ring, &id, now),
+        LoadedRing::Public(_) => return Err(Failure::usage("not a signing or local ring")),
     };
     result.map_err(failed("retiring the key"))?;
     rings::save(&file.ring, &ring, &kek)?;
@@ -159,6 +159,24 @@ fn retire(file: &RingFileArgs, kid: &str, now: bool) -> Result<Report, Failure> 
         format!("retired {id} ({how})"),
         json!({ "kid": id.as_str(), "retired": true, "immediately": now }),
     ))
+}
+
+/// Retires `id` by the lifetime rule, or at once with `now`; the active key
+/// never (promote another first), not even with `now`: the ring could no
+/// longer issue, and the server refuses it too. Both refusals are the
+/// library's `KeyRingError::ActiveKey`, so they say the same.
+fn retire_from<K: vaulttoken::keyring::IssuingRingKey>(
+    ring: &KeyRing<K>,
+    id: &KeyId,
+    now: bool,
+) -> Result<(), vaulttoken::Error> {
+    if !now {
+        return ring.retire(id);
+    }
+    if ring.active_id().as_ref() == Some(id) {
+        return Err(KeyRingError::ActiveKey.into());
+    }
+    ring.retire_immediately(id)
 }
 
 fn list(file: &RingFileArgs) -> Result<Report, Failure> {

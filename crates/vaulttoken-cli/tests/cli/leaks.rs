@@ -106,7 +106,7 @@ fn failing_runs_never_print_key_material() {
         &[&local_hex, &std::path::PathBuf::from(&public_token)],
     );
     add(
-        &["ring", "list", "--ring"],
+        &["ring", "list", "--ring-file"],
         &[
             &secret_paserk,
             std::path::Path::new("--kek-file"),

@@ -5,7 +5,8 @@ use vaulttoken::paserk::PasswordLimits;
 use vaulttoken::{Error, LocalKey, PublicKey, SecretKey};
 
 use crate::support::{
-    Dir, Secrets, json, local_key_file, mode, run, secret_key_files, stdout, vaulttoken,
+    Dir, Secrets, json, local_key_file, mode, run, says_does_not_open, secret_key_files, stderr,
+    stdout, vaulttoken,
 };
 
 #[test]
@@ -153,7 +154,7 @@ fn wrap_and_unwrap_with_a_local_key() {
         let _ = std::fs::remove_file(&out);
         run(
             vaulttoken()
-                .args(["paserk", "unwrap", "--in"])
+                .args(["paserk", "unwrap", "--key-file"])
                 .arg(&wrapped)
                 .arg("--kek-file")
                 .arg(&kek)
@@ -179,15 +180,36 @@ fn wrap_and_unwrap_with_a_local_key() {
     let (_, other) = local_key_file(&dir, "other");
     let output = run(
         vaulttoken()
-            .args(["paserk", "unwrap", "--in", "-", "--out", "-", "--kek-file"])
+            .args([
+                "paserk",
+                "unwrap",
+                "--key-file",
+                "-",
+                "--out",
+                "-",
+                "--kek-file",
+            ])
             .arg(&other)
-            .write_stdin(wrapped.stdout),
+            .write_stdin(wrapped.stdout.clone()),
         1,
     );
+    says_does_not_open(&output, "the key-encryption key");
     Secrets::default()
         .local(&local)
         .secret(&secret)
         .assert_absent(&output);
+    // `--in`, the old spelling of the wrapped key's --key-file, still works.
+    let output = run(
+        vaulttoken()
+            .args(["paserk", "unwrap", "--in", "-", "--out", "-", "--kek-file"])
+            .arg(&kek)
+            .write_stdin(wrapped.stdout),
+        0,
+    );
+    assert_eq!(
+        LocalKey::from_paserk(stdout(&output).trim()).unwrap(),
+        local
+    );
     // Wrapping needs a key-encryption key; public keys are not wrapped.
     run(
         vaulttoken()
@@ -222,7 +244,7 @@ fn pw_wrap_and_pw_unwrap_honour_the_costs_and_the_limits() {
                 .args([
                     "paserk",
                     "pw-unwrap",
-                    "--in",
+                    "--key-file",
                     "-",
                     "--out",
                     "-",
@@ -238,8 +260,29 @@ fn pw_wrap_and_pw_unwrap_honour_the_costs_and_the_limits() {
         LocalKey::from_paserk(stdout(&output).trim()).unwrap(),
         local
     );
+    // `--in`, the old spelling of --key-file here, still works.
+    let output = run(
+        vaulttoken()
+            .args([
+                "paserk",
+                "pw-unwrap",
+                "--in",
+                "-",
+                "--out",
+                "-",
+                "--password-file",
+            ])
+            .arg(&password)
+            .write_stdin(wrapped.clone()),
+        0,
+    );
+    assert_eq!(
+        LocalKey::from_paserk(stdout(&output).trim()).unwrap(),
+        local
+    );
     let wrong = dir.write("wrong", "battery staple");
     let output = unwrap(&wrapped, &wrong, 1);
+    says_does_not_open(&output, "the password");
     Secrets::default()
         .local(&local)
         .text("correct horse")
@@ -349,9 +392,9 @@ fn seal_to_a_public_key_and_unseal_with_its_secret_key() {
     let out = dir.path("unsealed.key");
     run(
         vaulttoken()
-            .args(["paserk", "unseal", "--in"])
+            .args(["paserk", "unseal", "--key-file"])
             .arg(&sealed)
-            .arg("--key-file")
+            .arg("--recipient-file")
             .arg(&secret_file)
             .arg("--out")
             .arg(&out),
@@ -366,17 +409,64 @@ fn seal_to_a_public_key_and_unseal_with_its_secret_key() {
     let (other, other_file, _) = secret_key_files(&dir, "o");
     let output = run(
         vaulttoken()
-            .args(["paserk", "unseal", "--out", "-", "--in"])
+            .args(["paserk", "unseal", "--out", "-", "--key-file"])
             .arg(&sealed)
-            .arg("--key-file")
+            .arg("--recipient-file")
             .arg(&other_file),
         1,
     );
+    says_does_not_open(&output, "the recipient's secret key");
     Secrets::default()
         .local(&local)
         .secret(&secret)
         .secret(&other)
         .assert_absent(&output);
+    // The recipient's key from the environment, as seal takes it too.
+    let output = run(
+        vaulttoken()
+            .args([
+                "paserk",
+                "unseal",
+                "--out",
+                "-",
+                "--recipient-env",
+                "OPS_KEY",
+            ])
+            .arg("--key-file")
+            .arg(&sealed)
+            .env("OPS_KEY", secret.to_paserk().unwrap().as_str()),
+        0,
+    );
+    assert_eq!(
+        LocalKey::from_paserk(stdout(&output).trim()).unwrap(),
+        local
+    );
+    // The old spelling (--in SEALED --key-file RECIPIENT) would read the
+    // recipient's key as the sealed one: refused, with the new spellings.
+    let output = run(
+        vaulttoken()
+            .args(["paserk", "unseal", "--out", "-", "--in"])
+            .arg(&sealed)
+            .arg("--key-file")
+            .arg(&secret_file),
+        64,
+    );
+    assert!(
+        stderr(&output).contains("--recipient-file"),
+        "{}",
+        stderr(&output)
+    );
+    Secrets::default()
+        .local(&local)
+        .secret(&secret)
+        .assert_absent(&output);
+    // No recipient key at all.
+    run(
+        vaulttoken()
+            .args(["paserk", "unseal", "--out", "-", "--key-file"])
+            .arg(&sealed),
+        64,
+    );
     // Only local keys are sealed.
     run(
         vaulttoken()

@@ -13,7 +13,9 @@ use vaulttoken::{Error, LocalKey, LocalService};
 use vaulttoken_redis::{RedisStore, StoreOptions};
 use vaulttoken_test_redis::{RedisServer, redis_available};
 
-use crate::support::{Dir, Secrets, encrypt, local_key_file, run, stderr, stdout, vaulttoken};
+use crate::support::{
+    Dir, Secrets, encrypt, local_key_file, run, secret_key_files, sign, stderr, stdout, vaulttoken,
+};
 
 /// Decodes `token` with a service that checks the store at `url`.
 fn decode_with_store(key: &LocalKey, url: &str, token: &str) -> Result<VerifiedToken, Error> {
@@ -117,6 +119,22 @@ fn revoke_jti_is_seen_by_the_library_and_by_verify() {
     let output = decrypt(&token, 4);
     assert!(stderr(&output).contains("revoked"), "{}", stderr(&output));
     decrypt(&other, 0);
+
+    // REDIS_URL, as the server reads it, without --redis.
+    let from_env = |url: &str, code| {
+        run(
+            vaulttoken()
+                .args(["decrypt", "--any-audience", "--key-file"])
+                .arg(&key_file)
+                .arg(&token)
+                .env("REDIS_URL", url),
+            code,
+        )
+    };
+    let output = from_env(&server.url(), 4);
+    assert!(stderr(&output).contains("revoked"), "{}", stderr(&output));
+    // Set but empty: no store, as for the server.
+    from_env("", 0);
 }
 
 #[test]
@@ -326,6 +344,34 @@ fn an_unreachable_store_exits_5() {
             .arg(&url)
             .arg(&token),
         5,
+    );
+    // decrypt and verify read REDIS_URL as the server does: the store is
+    // asked, and cannot answer.
+    run(
+        vaulttoken()
+            .args(["decrypt", "--any-audience", "--key-file"])
+            .arg(&key_file)
+            .arg(&token)
+            .env("REDIS_URL", &url),
+        5,
+    );
+    let (_, signing, public) = secret_key_files(&dir, "s");
+    run(
+        vaulttoken()
+            .args(["verify", "--any-audience", "--key-file"])
+            .arg(&public)
+            .arg(sign(&signing, &["--jti", "y"]))
+            .env("REDIS_URL", &url),
+        5,
+    );
+    // An empty --redis (`--redis "$REDIS_URL"`, the variable unset) is
+    // refused, not read as "no store".
+    run(
+        vaulttoken()
+            .args(["decrypt", "--any-audience", "--redis", "", "--key-file"])
+            .arg(&key_file)
+            .arg(&token),
+        64,
     );
     // The key is loaded first: a missing key is reported as such (66).
     run(

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use vaulttoken::LocalKey;
 use vaulttoken::keyring::{KeyStatus, LocalKeyRing, RingSettings};
 
-use crate::support::{Dir, Secrets, json, local_key_file, mode, run, stderr, vaulttoken};
+use crate::support::{
+    Dir, Secrets, json, local_key_file, mode, run, says_does_not_open, stderr, vaulttoken,
+};
 
 struct Ring {
     dir: Dir,
@@ -37,7 +39,7 @@ impl Ring {
     fn command(&self, name: &str) -> assert_cmd::Command {
         let mut command = vaulttoken();
         command
-            .args(["ring", name, "--ring"])
+            .args(["ring", name, "--ring-file"])
             .arg(&self.path)
             .arg("--kek-file")
             .arg(&self.kek_file);
@@ -119,8 +121,16 @@ fn rotation_add_promote_and_retire_follow_the_lifetime_rule() {
         "{}",
         stderr(&output)
     );
-    // The active key is never retired by the rule.
+    // The active key is never retired: not by the rule, nor with --now (the
+    // ring could no longer issue; the server refuses it too).
     run(ring.command("retire").arg(&b), 64);
+    let output = run(ring.command("retire").arg(&b).arg("--now"), 64);
+    assert!(
+        stderr(&output).contains("the active key cannot be retired; promote another key first"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(ring.library().active_id().unwrap().as_str(), b);
     // --now removes it at once (a compromised key).
     run(ring.command("retire").arg(&a).arg("--now"), 0);
     assert_eq!(status_of(&ring.keys(), &a), "absent");
@@ -153,19 +163,20 @@ fn ring_commands_need_the_right_kek_and_known_ids() {
     let (other, other_file) = local_key_file(&ring.dir, "other");
     let output = run(
         vaulttoken()
-            .args(["ring", "list", "--ring"])
+            .args(["ring", "list", "--ring-file"])
             .arg(&ring.path)
             .arg("--kek-file")
             .arg(&other_file),
         1,
     );
+    says_does_not_open(&output, "the key-encryption key");
     Secrets::default()
         .local(&ring.kek)
         .local(&other)
         .assert_absent(&output);
     run(
         vaulttoken()
-            .args(["ring", "list", "--ring"])
+            .args(["ring", "list", "--ring-file"])
             .arg(&ring.path),
         64,
     );
@@ -174,12 +185,22 @@ fn ring_commands_need_the_right_kek_and_known_ids() {
     run(ring.command("promote").arg(unknown.as_str()), 64);
     run(
         vaulttoken()
-            .args(["ring", "list", "--ring"])
+            .args(["ring", "list", "--ring-file"])
             .arg(Path::new("/nonexistent/ring.json"))
             .arg("--kek-file")
             .arg(&ring.kek_file),
         66,
     );
+    // `--ring`, the old spelling of --ring-file, still works.
+    let output = run(
+        vaulttoken()
+            .args(["ring", "list", "--json", "--ring"])
+            .arg(&ring.path)
+            .arg("--kek-file")
+            .arg(&ring.kek_file),
+        0,
+    );
+    assert_eq!(json(&output)["keys"].as_array().unwrap().len(), 1);
     // The text listing names the key and its status.
     let output = run(&mut ring.command("list"), 0);
     assert!(String::from_utf8_lossy(&output.stdout).contains(" active"));

@@ -9,7 +9,13 @@ use vaulttoken::{LocalKey, PublicKey, SecretKey};
 
 /// The binary, with no REDIS_URL from the environment.
 pub(crate) fn vaulttoken() -> Command {
-    let mut command = Command::cargo_bin("vaulttoken").expect("the vaulttoken binary is built");
+    Command::from_std(vaulttoken_process())
+}
+
+/// The binary as a plain process, for a test that holds its stdin open;
+/// with no REDIS_URL from the environment.
+pub(crate) fn vaulttoken_process() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_vaulttoken"));
     command.env_remove("REDIS_URL");
     command
 }
@@ -68,6 +74,17 @@ pub(crate) fn run(command: &mut Command, code: i32) -> Output {
         stderr(&output)
     );
     output
+}
+
+/// Checks that a failed run said that `opener` (a key-encryption key, a
+/// password, a recipient's key) does not open the wrapped key or ring, not
+/// that a token is invalid: no token was given.
+pub(crate) fn says_does_not_open(output: &Output, opener: &str) {
+    let said = stderr(output);
+    assert!(
+        said.contains(&format!("{opener} does not open")) && !said.contains("invalid token"),
+        "{said}"
+    );
 }
 
 /// Every text form of a key's secret material that could leak.

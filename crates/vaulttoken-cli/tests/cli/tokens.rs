@@ -6,8 +6,8 @@ use std::time::Duration;
 use vaulttoken::v4;
 
 use crate::support::{
-    Dir, Secrets, encrypt, json, local_key_file, run, secret_key_files, sign, stderr, stdout,
-    vaulttoken,
+    Dir, Secrets, encrypt, json, local_key_file, run, says_does_not_open, secret_key_files, sign,
+    stderr, stdout, vaulttoken, vaulttoken_process,
 };
 
 #[test]
@@ -102,6 +102,81 @@ fn claims_and_tokens_come_from_stdin() {
             .write_stdin(token),
         0,
     );
+}
+
+#[test]
+fn claims_on_stdin_without_claims_dash_are_refused_not_dropped() {
+    let dir = Dir::new();
+    let (_, key_file) = local_key_file(&dir, "k");
+    let (_, signing, _) = secret_key_files(&dir, "s");
+    for (command, key) in [("encrypt", &key_file), ("sign", &signing)] {
+        let output = run(
+            vaulttoken()
+                .args([command, "--sub", "alice", "--key-file"])
+                .arg(key)
+                .write_stdin(r#"{"role":"admin"}"#),
+            64,
+        );
+        assert!(stdout(&output).is_empty(), "a token was issued");
+        assert!(
+            stderr(&output).contains("--claims -"),
+            "{}",
+            stderr(&output)
+        );
+        // Nothing on stdin: an empty pipe, white space, or none at all.
+        run(
+            vaulttoken()
+                .arg(command)
+                .arg("--key-file")
+                .arg(key)
+                .write_stdin(""),
+            0,
+        );
+        run(
+            vaulttoken()
+                .arg(command)
+                .arg("--key-file")
+                .arg(key)
+                .write_stdin("\n"),
+            0,
+        );
+        run(vaulttoken().arg(command).arg("--key-file").arg(key), 0);
+    }
+    // The key itself on stdin: stdin is read, nothing is left over.
+    let key_text = std::fs::read_to_string(&key_file).unwrap();
+    run(
+        vaulttoken()
+            .args(["encrypt", "--key-file", "-"])
+            .write_stdin(key_text),
+        0,
+    );
+}
+
+#[test]
+fn a_stdin_pipe_left_open_without_claims_is_refused_not_waited_for() {
+    let dir = Dir::new();
+    let (_, key_file) = local_key_file(&dir, "k");
+    let mut child = vaulttoken_process()
+        .args(["encrypt", "--sub", "alice", "--key-file"])
+        .arg(&key_file)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Held open (as a parent that never writes nor closes it) until the end.
+    let held = child.stdin.take().unwrap();
+    let started = std::time::Instant::now();
+    let output = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(output.status.code(), Some(64), "{}", stderr(&output));
+    assert!(stdout(&output).is_empty(), "a token was issued");
+    assert!(
+        stderr(&output).contains("still open"),
+        "{}",
+        stderr(&output)
+    );
+    drop(held);
 }
 
 #[test]
@@ -532,7 +607,7 @@ fn decrypt_and_verify_with_a_ring_file() {
     let ring = dir.path("ring.json");
     let ring_flags = |command: &str| {
         let mut cmd = vaulttoken();
-        cmd.args(["ring", command, "--ring"])
+        cmd.args(["ring", command, "--ring-file"])
             .arg(&ring)
             .arg("--kek-file")
             .arg(&kek);
@@ -561,7 +636,8 @@ fn decrypt_and_verify_with_a_ring_file() {
     // A wrapped ring without its KEK is a usage error; with another KEK, invalid.
     decrypt(&[], 64);
     let (_, wrong) = local_key_file(&dir, "wrong");
-    decrypt(&["--kek-file", wrong.to_str().unwrap()], 1);
+    let output = decrypt(&["--kek-file", wrong.to_str().unwrap()], 1);
+    says_does_not_open(&output, "the key-encryption key");
     // A token from a key the ring does not hold names an unknown kid.
     let (_, stranger) = local_key_file(&dir, "stranger");
     run(
@@ -579,7 +655,7 @@ fn decrypt_and_verify_with_a_ring_file() {
     let (_, signing, _) = secret_key_files(&dir, "signing");
     run(
         vaulttoken()
-            .args(["ring", "init", "--kind", "public", "--ring"])
+            .args(["ring", "init", "--kind", "public", "--ring-file"])
             .arg(&public_ring)
             .arg("--kek-file")
             .arg(&kek),
@@ -587,7 +663,7 @@ fn decrypt_and_verify_with_a_ring_file() {
     );
     run(
         vaulttoken()
-            .args(["ring", "add", "--promote", "--ring"])
+            .args(["ring", "add", "--promote", "--ring-file"])
             .arg(&public_ring)
             .arg("--kek-file")
             .arg(&kek)
@@ -604,6 +680,17 @@ fn decrypt_and_verify_with_a_ring_file() {
             .arg(sign(&signing, &[])),
         0,
     );
+    // A signing ring's keys are wrapped too: another KEK does not open it.
+    let output = run(
+        vaulttoken()
+            .args(["verify", "--any-audience", "--ring-file"])
+            .arg(&public_ring)
+            .arg("--kek-file")
+            .arg(&wrong)
+            .arg(sign(&signing, &[])),
+        1,
+    );
+    says_does_not_open(&output, "the key-encryption key");
     // The wrong command for the ring's keys.
     run(
         vaulttoken()

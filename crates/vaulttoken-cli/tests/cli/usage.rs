@@ -92,3 +92,67 @@ fn a_key_or_password_is_never_taken_from_an_argument_value() {
         }
     }
 }
+
+#[test]
+fn one_flag_name_per_concept() {
+    // A key file (plain, wrapped or sealed) is --key-file, a ring file
+    // --ring-file, in every subcommand; the old spellings --in and --ring
+    // are hidden aliases, never shown.
+    let mut ring_file = Vec::new();
+    for path in subcommands() {
+        let help = stdout(&run(vaulttoken().args(&path).arg("--help"), 0));
+        let flags: Vec<&str> = help
+            .split_whitespace()
+            .filter(|word| word.starts_with("--"))
+            .map(|word| word.trim_end_matches([',', '.', ')', '`']))
+            .collect();
+        for old in ["--in", "--ring"] {
+            assert!(!flags.contains(&old), "{path:?} shows {old}");
+        }
+        if flags.contains(&"--ring-file") {
+            ring_file.push(path.join(" "));
+        }
+        if path[0] == "paserk" && path[1].contains("un") {
+            assert!(flags.contains(&"--key-file"), "{path:?}");
+        }
+    }
+    for command in [
+        "decrypt",
+        "verify",
+        "revoke",
+        "ring init",
+        "ring add",
+        "ring promote",
+        "ring retire",
+        "ring list",
+    ] {
+        assert!(
+            ring_file.iter().any(|path| path == command),
+            "{command}: {ring_file:?}"
+        );
+    }
+}
+
+#[test]
+fn the_install_lines_use_the_lock_file() {
+    // Without --locked, `cargo install` resolves the newest dependencies,
+    // not the ones the workspace was tested with.
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut lines = 0;
+    for readme in [
+        crate_dir.join("README.md"),
+        crate_dir.join("../../README.md"),
+    ] {
+        let text = std::fs::read_to_string(&readme).unwrap();
+        // A line may wrap inside a Markdown paragraph: read it joined.
+        let text = text.replace('\n', " ");
+        for (at, _) in text.match_indices("cargo install ") {
+            let line: String = text[at..].chars().take(80).collect();
+            if line.contains("vaulttoken-cli") {
+                assert!(line.contains("--locked"), "{}: {line}", readme.display());
+                lines += 1;
+            }
+        }
+    }
+    assert!(lines >= 2, "no install line found");
+}
