@@ -2,7 +2,9 @@
 # The documented curl flow (docs/API.md) against a live vaulttoken-server and
 # a real redis-server, both on loopback ports, both stopped at the end:
 # issue, introspect, refresh, reuse (invalid_grant, family revoked), revoke,
-# introspect (active: false), the key set (docs/KEYSET.md: issuer, ETag,
+# introspect (active: false), while a real Prometheus scrapes the server's
+# GET /metrics every second (its HTTP API then answers the counters the flow
+# moved: tokens issued, refresh reuse; and readiness), the key set (docs/KEYSET.md: issuer, ETag,
 # 304), rotate, the key set again, and a server token verified from it by
 # pyseto (tests/interop/keyset_reader.py) while a forged one is refused;
 # then context binding
@@ -13,8 +15,8 @@
 #   cargo build -p vaulttoken-server
 #   bash crates/vaulttoken-server/scripts/curl-flow.sh [path/to/vaulttoken-server]
 #
-# Needs curl, python3 (JSON) with pyseto (as .ci/run installs it) and
-# redis-server.
+# Needs curl, python3 (JSON) with pyseto (as .ci/run installs it),
+# redis-server and prometheus (Debian's package; .ci/run installs both).
 set -euo pipefail
 
 BIN=${1:-${CARGO_TARGET_DIR:-target}/debug/vaulttoken-server}
@@ -23,7 +25,9 @@ WORK=$(mktemp -d)
 REDIS_PID=
 SERVER_PID=
 STRICT_PID=
+PROM_PID=
 cleanup() {
+  [ -n "$PROM_PID" ] && kill "$PROM_PID" 2>/dev/null || true
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
   [ -n "$STRICT_PID" ] && kill "$STRICT_PID" 2>/dev/null || true
   [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true
@@ -79,6 +83,42 @@ start_server "$PORT" "$WORK/keys.json" "$WORK/server.log"
 SERVER_PID=$!
 wait_healthy "$B"
 expect healthz "$(curl -s "$B/healthz" | field '["status"]')" ok
+expect readyz "$(curl -s "$B/readyz" | field '["status"]')" ready
+
+# A real Prometheus scrapes the instance's GET /metrics every second, from a
+# generated configuration, into a temporary storage directory.
+PROM_PORT=$(free_port)
+P=http://127.0.0.1:$PROM_PORT
+cat >"$WORK/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: vaulttoken
+    static_configs:
+      - targets: ["127.0.0.1:$PORT"]
+YAML
+prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prometheus" \
+  --web.listen-address="127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
+PROM_PID=$!
+for _ in $(seq 100); do curl -sf "$P/-/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+# prom_value QUERY: the value of the query's first series, through
+# Prometheus's HTTP API (empty if none).
+prom_value() {
+  curl -s --get "$P/api/v1/query" --data-urlencode "query=$1" |
+    python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")'
+}
+# prom_expect NAME QUERY WANTED: waits (at most 20 s) until Prometheus has
+# scraped the value, then checks it.
+prom_expect() {
+  local got=
+  for _ in $(seq 100); do
+    got=$(prom_value "$2")
+    [ "$got" = "$3" ] && break
+    sleep 0.2
+  done
+  expect "$1" "$got" "$3"
+}
 
 # Issue.
 PAIR=$(curl -s -X POST "$B/token" -H "$J" -d "{$C,\"subject\":\"alice\"}")
@@ -111,6 +151,18 @@ STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$B/token/revoke" -H "$J
 expect revoke_unknown "$STATUS" 200
 FOUND=$(curl -s -X POST "$B/token/introspect" -H "$J" -d "{$C,\"token\":\"$ACCESS\"}")
 expect revoked_inactive "$FOUND" '{"active":false}'
+
+# What Prometheus scraped meanwhile: the flow's counters, through its API.
+METRICS=$(curl -s "$B/metrics")
+expect metrics.issued "$(echo "$METRICS" | awk '$1 == "vaulttoken_tokens_issued_total{outcome=\"ok\"}" { print $2 }')" 2
+prom_expect prometheus.up 'up{job="vaulttoken"}' 1
+prom_expect prometheus.tokens_issued 'vaulttoken_tokens_issued_total{job="vaulttoken",outcome="ok"}' 2
+prom_expect prometheus.refresh_reuse 'vaulttoken_refresh_reuse_detected_total{job="vaulttoken"}' 1
+prom_expect prometheus.introspected_inactive 'vaulttoken_tokens_introspected_total{job="vaulttoken",outcome="inactive"}' 2
+prom_expect prometheus.store_up 'vaulttoken_store_up{job="vaulttoken"}' 1
+kill "$PROM_PID"
+wait "$PROM_PID" 2>/dev/null || true
+PROM_PID=
 
 # The key set, rotate, the key set again.
 KEYS=$(curl -s "$B/keys")

@@ -185,6 +185,15 @@ impl AccessKeys {
         }
     }
 
+    /// The status of every key, in the ring's order.
+    pub(crate) fn statuses(&self) -> Vec<KeyStatus> {
+        let keys = match self {
+            Self::Public { ring, .. } => ring.keys(),
+            Self::Local { ring, .. } => ring.keys(),
+        };
+        keys.into_iter().map(|(_, status)| status).collect()
+    }
+
     /// Every key id, sorted.
     pub(crate) fn key_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = match self {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, header};
+use axum::middleware;
 use axum::routing::{get, post};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
@@ -33,15 +34,28 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 ///
 /// A [`StartError`] if the keys cannot be loaded, created or shared.
 pub async fn app(config: Config, store: Arc<dyn TokenStore>) -> Result<Router, StartError> {
-    Ok(router(AppState::new(config, store).await?))
+    let metrics_here = config.metrics_listen.is_none();
+    Ok(router(AppState::new(config, store).await?, metrics_here))
 }
 
-/// The router over `state`: every endpoint, a 16 KiB body limit, a
-/// request id on every response, a span per request that records the
-/// method, the path (never the query string: `/trust/verify` carries a
-/// token there) and the request id; `Authorization` and cookies marked
-/// sensitive.
-fn router(state: AppState) -> Router {
+/// `GET /metrics`.
+fn metrics_route() -> Router<AppState> {
+    Router::new().route("/metrics", get(routes::health::metrics))
+}
+
+/// The router over `state`: every endpoint (`/metrics` if `metrics_here`,
+/// else it has its own listener), a 16 KiB body limit, the answers of the
+/// token and trust endpoints counted, a request id on every response, a
+/// span per request that records the method, the path (never the query
+/// string: `/trust/verify` carries a token there) and the request id;
+/// `Authorization` and cookies marked sensitive.
+fn router(state: AppState, metrics_here: bool) -> Router {
+    let metrics = Arc::clone(&state.metrics);
+    let metrics_route = if metrics_here {
+        metrics_route()
+    } else {
+        Router::new()
+    };
     Router::new()
         .route("/token", post(routes::token::issue))
         .route("/token/refresh", post(routes::token::refresh))
@@ -55,6 +69,11 @@ fn router(state: AppState) -> Router {
         .route("/trust/verify", get(routes::trust::verify))
         .route("/trust/consume", post(routes::trust::consume))
         .route("/trust/{kind}", post(routes::trust::issue))
+        .route_layer(middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::record,
+        ))
+        .merge(metrics_route)
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_LEN))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -148,22 +167,56 @@ pub async fn connect_store(config: &Config) -> Result<Arc<dyn TokenStore>, Start
 pub async fn serve(config: Config) -> Result<(), StartError> {
     let store = connect_store(&config).await?;
     let listen = config.listen;
-    let app = app(config, store).await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|err| StartError::new(format!("VAULTTOKEN_LISTEN: cannot listen: {err}")))?;
-    if let Ok(address) = listener.local_addr() {
-        tracing::info!(%address, "listening");
-    }
-    axum::serve(
+    let metrics_listen = config.metrics_listen;
+    let state = AppState::new(config, store).await?;
+    let listener = bind(listen, "VAULTTOKEN_LISTEN").await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let metrics = match metrics_listen {
+        Some(address) => {
+            let listener = bind(address, "VAULTTOKEN_METRICS_LISTEN").await?;
+            let metrics_app = metrics_route().with_state(state.clone());
+            Some(tokio::spawn(async move {
+                axum::serve(listener, metrics_app)
+                    .with_graceful_shutdown(stop_requested(stopped))
+                    .await
+            }))
+        }
+        None => None,
+    };
+    let app = router(state, metrics.is_none());
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|err| StartError::new(format!("serving failed: {err}")))?;
+    .await;
+    // The metrics listener is kept until the requests in flight are
+    // answered, then stopped too.
+    let _ = stop.send(true);
+    if let Some(metrics) = metrics
+        && let Ok(Err(err)) = metrics.await
+    {
+        tracing::warn!(error = %err, "serving the metrics failed");
+    }
+    served.map_err(|err| StartError::new(format!("serving failed: {err}")))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A listener on `address`, the variable `name` names (for the error).
+async fn bind(address: SocketAddr, name: &str) -> Result<tokio::net::TcpListener, StartError> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|err| StartError::new(format!("{name}: cannot listen: {err}")))?;
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, variable = name, "listening");
+    }
+    Ok(listener)
+}
+
+/// Resolves once `stopped` says so (or its sender is gone).
+async fn stop_requested(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -56,6 +56,7 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("VAULTTOKEN_ISSUER", None),
     ("VAULTTOKEN_CLIENT_AUDIENCES", Some("")),
     ("VAULTTOKEN_ROTATE_EVERY", None),
+    ("VAULTTOKEN_METRICS_LISTEN", None),
 ];
 
 /// Seconds added to the announcement period beyond the key set's cache
@@ -158,6 +159,11 @@ pub struct Config {
     /// three keys are in the ring: the active one, the one it replaced
     /// (until its tokens expired) and the next one announced.
     pub rotate_every: Option<Duration>,
+    /// Where `GET /metrics` is served instead of the main listener
+    /// (`VAULTTOKEN_METRICS_LISTEN`, an `address:port` other than
+    /// `VAULTTOKEN_LISTEN`'s; unset or empty: on the main listener). For a
+    /// port only the monitoring network reaches.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {

@@ -3,7 +3,7 @@
 //! loading, rotation and the poll that picks up other instances' rotations.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
@@ -12,6 +12,8 @@ use vaulttoken::store::TokenStore;
 use vaulttoken::{Error, LocalKey};
 
 use time::OffsetDateTime;
+
+use vaulttoken::keyring::KeyStatus;
 
 use crate::access::{AccessKeys, RetireRefusal, RingChange, StagedRing};
 use crate::config::AccessPurpose;
@@ -81,6 +83,45 @@ pub(crate) struct LiveKeys {
     /// When this instance started: a scheduled rotation counts from it when
     /// the document records no rotation.
     started: OffsetDateTime,
+    /// The document's `rotated_at` in force, as a Unix timestamp
+    /// ([`i64::MIN`]: none), for the key ages.
+    rotated_at: AtomicI64,
+    /// Since when the shared document was last read (or written), in
+    /// milliseconds after `clock_start`.
+    synced_ms: AtomicU64,
+    clock_start: std::time::Instant,
+}
+
+/// Seconds since the active key of each ring began signing; see
+/// [`LiveKeys::key_ages`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct KeyAges {
+    pub(crate) access: f64,
+    /// The oldest of the clients' refresh rings (`None`: no client).
+    pub(crate) refresh: Option<f64>,
+    pub(crate) trust: f64,
+}
+
+/// When the active key of a ring of these statuses began signing: when the
+/// key before it stopped (the latest `Previous` instant), else `fallback`
+/// (the ring no longer holds its predecessor).
+fn active_since(
+    statuses: impl IntoIterator<Item = KeyStatus>,
+    fallback: OffsetDateTime,
+) -> OffsetDateTime {
+    statuses
+        .into_iter()
+        .filter_map(|status| match status {
+            KeyStatus::Previous { since } => Some(since),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(fallback)
+}
+
+/// Seconds from `since` to `now`, never negative.
+fn seconds_between(since: OffsetDateTime, now: OffsetDateTime) -> f64 {
+    (now - since).as_seconds_f64().max(0.0)
 }
 
 /// A rotation asked for by hand.
@@ -266,6 +307,7 @@ impl LiveKeys {
         internal: InternalKeys,
         meta: KeyMeta,
     ) -> Self {
+        let rotated_at = AtomicI64::new(rotated_at_of(&meta));
         Self {
             source,
             access: RwLock::new(Arc::new(access)),
@@ -274,6 +316,48 @@ impl LiveKeys {
             meta: tokio::sync::Mutex::new(meta),
             lookup: tokio::sync::Mutex::new(None),
             started: now(),
+            rotated_at,
+            // The keys were just loaded, from the shared document if any.
+            synced_ms: AtomicU64::new(0),
+            clock_start: std::time::Instant::now(),
+        }
+    }
+
+    /// Records that the shared document was just read or written.
+    fn synced(&self) {
+        let elapsed = u64::try_from(self.clock_start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.synced_ms.fetch_max(elapsed, Ordering::Relaxed);
+    }
+
+    /// How long ago the shared document was last read or written (at
+    /// start, by the poll, for an unknown key id, by a rotation); `None`
+    /// without Redis.
+    pub(crate) fn since_sync(&self) -> Option<Duration> {
+        self.source.shared.as_ref()?;
+        let synced = Duration::from_millis(self.synced_ms.load(Ordering::Relaxed));
+        Some(self.clock_start.elapsed().saturating_sub(synced))
+    }
+
+    /// Seconds since the active key of each ring began signing, at `now`:
+    /// since the key before it stopped, as the ring records it; for a ring
+    /// that no longer holds its predecessor, since the last rotation the
+    /// key document records, or else since this instance started.
+    pub(crate) fn key_ages(&self, now: OffsetDateTime) -> KeyAges {
+        let recorded = self.rotated_at.load(Ordering::Relaxed);
+        let fallback = OffsetDateTime::from_unix_timestamp(recorded).unwrap_or(self.started);
+        let age = |statuses: Vec<KeyStatus>| seconds_between(active_since(statuses, fallback), now);
+        let internal = self.internal();
+        let statuses = |ring: &vaulttoken::keyring::LocalKeyRing| {
+            ring.keys().into_iter().map(|(_, status)| status).collect()
+        };
+        KeyAges {
+            access: age(self.access().statuses()),
+            refresh: internal
+                .refresh
+                .values()
+                .map(|sealing| age(statuses(&sealing.ring)))
+                .reduce(f64::max),
+            trust: age(statuses(&internal.trust.ring)),
         }
     }
 
@@ -293,6 +377,8 @@ impl LiveKeys {
     }
 
     fn install(&self, keys: Keys) {
+        self.rotated_at
+            .store(rotated_at_of(&keys.meta), Ordering::Relaxed);
         *self.access.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys.access);
         *self
             .internal
@@ -595,6 +681,7 @@ impl LiveKeys {
                         return Err(RotateError::Conflict);
                     }
                 }
+                self.synced();
                 // Redis is the source of truth; the file is a local copy.
                 if let Err(err) = self.write_copy(next.document()).await {
                     tracing::warn!(error = %err, "the key file copy could not be written");
@@ -624,13 +711,16 @@ impl LiveKeys {
     }
 
     /// Reads the shared document and judges it against `held`, logging a
-    /// missing or refused one (the caller republishes).
+    /// missing or refused one (the caller republishes). Every answer but an
+    /// error (Redis, or a document that cannot be opened) counts as a sync
+    /// ([`LiveKeys::since_sync`]).
     async fn shared_beside(
         &self,
         shared: &SharedKeys,
         held: &KeyMeta,
     ) -> Result<Shared, SharedKeysError> {
         let Some(text) = shared.get().await? else {
+            self.synced();
             tracing::warn!(
                 "the shared key ring is missing from Redis (data lost?): publishing this \
                  instance's (version {})",
@@ -639,12 +729,16 @@ impl LiveKeys {
             return Ok(Shared::Missing);
         };
         if text == held.document() {
+            self.synced();
             return Ok(Shared::Same);
         }
+        // A document that cannot be opened is no sync: the instance may be
+        // out of date (and is not ready once that lasts).
         let keys = self.open(&text).map_err(|err| {
             tracing::error!(error = %err.0, "the shared keys cannot be opened; keeping the current ones");
             SharedKeysError("the shared keys cannot be opened")
         })?;
+        self.synced();
         match keys.check_against(held) {
             Ok(()) => Ok(Shared::Newer(Box::new(keys))),
             Err(stale) => {
@@ -755,6 +849,13 @@ impl LiveKeys {
     }
 }
 
+/// The `rotated_at` of `meta` as a Unix timestamp, [`i64::MIN`] if none.
+fn rotated_at_of(meta: &KeyMeta) -> i64 {
+    meta.schedule()
+        .rotated_at
+        .map_or(i64::MIN, OffsetDateTime::unix_timestamp)
+}
+
 /// The announced promotion of `meta` not yet in force at `now`.
 fn pending(meta: &KeyMeta, now: OffsetDateTime) -> Option<&Promotion> {
     // `>=` for `>` is an equivalent mutant: they differ only for a rotation
@@ -808,4 +909,39 @@ pub(crate) fn spawn_poll(keys: Weak<LiveKeys>, interval: Duration) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn an_active_key_signs_since_its_predecessor_stopped_else_the_fallback() {
+        let fallback = datetime!(2030-01-01 0:00 UTC);
+        let stopped = |at| KeyStatus::Previous { since: at };
+        assert_eq!(
+            active_since([KeyStatus::Active, KeyStatus::Next], fallback),
+            fallback
+        );
+        let early = datetime!(2030-02-01 0:00 UTC);
+        let late = datetime!(2030-03-01 0:00 UTC);
+        assert_eq!(
+            active_since([stopped(early), KeyStatus::Active, stopped(late)], fallback),
+            late
+        );
+        assert_eq!(active_since([stopped(early)], fallback), early);
+    }
+
+    #[test]
+    fn an_age_is_whole_and_fractional_seconds_and_never_negative() {
+        let since = datetime!(2030-01-01 0:00 UTC);
+        assert_eq!(
+            seconds_between(since, datetime!(2030-01-01 0:01:30.5 UTC)),
+            90.5
+        );
+        assert_eq!(seconds_between(since, since), 0.0);
+        assert_eq!(seconds_between(since, datetime!(2029-12-31 23:59 UTC)), 0.0);
+    }
 }

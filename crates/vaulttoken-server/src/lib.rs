@@ -20,6 +20,7 @@ mod key_file;
 mod key_set;
 mod key_sync;
 mod logging;
+mod metrics;
 mod oauth_error;
 pub mod rate_limit;
 mod redis_connection;

@@ -321,6 +321,7 @@ impl IntoResponse for OAuthError {
                 HeaderValue::from_static(challenge),
             );
         }
+        response.extensions_mut().insert(self);
         response
     }
 }

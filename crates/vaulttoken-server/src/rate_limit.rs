@@ -11,6 +11,9 @@ use std::time::Duration;
 pub use self::memory::{MAX_COUNTERS, MemoryLimiter};
 pub(crate) use self::redis::RedisLimiter;
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
 use crate::config::RateLimits;
 use crate::redis_connection::RedisConnection;
 
@@ -61,6 +64,14 @@ impl Key {
             Self::Client(_) => per_client,
         }
     }
+
+    /// The kind of key, as the metrics name it: `ip` or `client`.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Ip(_) => "ip",
+            Self::Client(_) => "client",
+        }
+    }
 }
 
 /// Why a request was not let through.
@@ -72,47 +83,74 @@ pub(crate) enum Refusal {
     Unavailable,
 }
 
-/// The limiter in use.
+/// The refusals counted, by `key` (`ip`, `client`) and `reason`
+/// (`limited`, `unavailable`): `vaulttoken_rate_limit_refusals_total`.
+pub(crate) type Refusals = Family<[(&'static str, &'static str); 2], Counter>;
+
+/// The limiter in use, and the count of its refusals.
 #[derive(Debug)]
-pub(crate) enum Limiter {
+pub(crate) struct Limiter {
+    counters: Counters,
+    refusals: Refusals,
+}
+
+/// Where the counts are kept.
+#[derive(Debug)]
+enum Counters {
     Memory(MemoryLimiter),
     Redis(RedisLimiter),
 }
 
 impl Limiter {
     /// In memory, for `limits`.
-    pub(crate) fn memory(limits: &RateLimits) -> Self {
-        Self::Memory(MemoryLimiter::new(
+    pub(crate) fn memory(limits: &RateLimits, refusals: Refusals) -> Self {
+        let counters = Counters::Memory(MemoryLimiter::new(
             limits.per_ip,
             limits.per_client,
             window(limits),
-        ))
+        ));
+        Self { counters, refusals }
     }
 
     /// In Redis over `connection` (each count within its deadline), for
     /// `limits`.
-    pub(crate) fn redis(connection: RedisConnection, limits: &RateLimits) -> Self {
-        Self::Redis(RedisLimiter::new(
+    pub(crate) fn redis(
+        connection: RedisConnection,
+        limits: &RateLimits,
+        refusals: Refusals,
+    ) -> Self {
+        let counters = Counters::Redis(RedisLimiter::new(
             connection,
             limits.per_ip,
             limits.per_client,
             window(limits),
-        ))
+        ));
+        Self { counters, refusals }
     }
 
-    /// Counts `cost` requests against `key`.
+    /// Counts `cost` requests against `key`; a refusal is counted too.
     pub(crate) async fn hit(&self, key: &Key, cost: u32) -> Result<(), Refusal> {
-        match self {
-            Self::Memory(limiter) => limiter.hit(key, cost).map_err(Refusal::Limited),
-            Self::Redis(limiter) => limiter.hit(key, cost).await,
+        let counted = match &self.counters {
+            Counters::Memory(limiter) => limiter.hit(key, cost).map_err(Refusal::Limited),
+            Counters::Redis(limiter) => limiter.hit(key, cost).await,
+        };
+        if let Err(refusal) = counted {
+            let reason = match refusal {
+                Refusal::Limited(_) => "limited",
+                Refusal::Unavailable => "unavailable",
+            };
+            self.refusals
+                .get_or_create(&[("key", key.kind()), ("reason", reason)])
+                .inc();
         }
+        counted
     }
 
     /// Counts `cost` more against `key`, whatever the limit.
     pub(crate) async fn penalize(&self, key: &Key, cost: u32) {
-        match self {
-            Self::Memory(limiter) => limiter.penalize(key, cost),
-            Self::Redis(limiter) => limiter.penalize(key, cost).await,
+        match &self.counters {
+            Counters::Memory(limiter) => limiter.penalize(key, cost),
+            Counters::Redis(limiter) => limiter.penalize(key, cost).await,
         }
     }
 }
@@ -131,6 +169,47 @@ mod tests {
 
     fn ip_key(ip: &str) -> Key {
         Key::Ip(ip.parse().unwrap())
+    }
+
+    /// The refusal counter's value for `key` and `reason`.
+    fn refused(refusals: &Refusals, key: &'static str, reason: &'static str) -> u64 {
+        refusals
+            .get_or_create(&[("key", key), ("reason", reason)])
+            .get()
+    }
+
+    #[tokio::test]
+    async fn each_refusal_is_counted_by_its_kind_of_key() {
+        let limits = RateLimits {
+            per_ip: 1,
+            per_client: 2,
+            window: time::Duration::minutes(1),
+            ipv6_prefix: 64,
+        };
+        let refusals = Refusals::default();
+        let limiter = Limiter::memory(&limits, refusals.clone());
+        let ip = ip_key("192.0.2.1");
+        let client = Key::Client("web".to_owned());
+        assert_eq!(limiter.hit(&ip, 1).await, Ok(()));
+        assert!(matches!(
+            limiter.hit(&ip, 1).await,
+            Err(Refusal::Limited(_))
+        ));
+        assert_eq!(refused(&refusals, "ip", "limited"), 1);
+        assert_eq!(refused(&refusals, "client", "limited"), 0);
+        assert_eq!(limiter.hit(&client, 1).await, Ok(()));
+        assert_eq!(limiter.hit(&client, 1).await, Ok(()));
+        assert_eq!(refused(&refusals, "client", "limited"), 0);
+        // A penalty moves the count, not the refusals.
+        limiter.penalize(&client, 1).await;
+        assert_eq!(refused(&refusals, "client", "limited"), 0);
+        assert!(matches!(
+            limiter.hit(&client, 1).await,
+            Err(Refusal::Limited(_))
+        ));
+        assert_eq!(refused(&refusals, "client", "limited"), 1);
+        assert_eq!(refused(&refusals, "ip", "limited"), 1);
+        assert_eq!(refused(&refusals, "ip", "unavailable"), 0);
     }
 
     #[test]

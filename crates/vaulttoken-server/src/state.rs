@@ -14,6 +14,7 @@ use crate::clients::Clients;
 use crate::config::{Config, Lifetimes};
 use crate::context::ContextBinding;
 use crate::key_sync::{KeySource, LiveKeys, RotationSettings, spawn_poll, spawn_rotation};
+use crate::metrics::{MeteredStore, Metrics};
 use crate::oauth_error::OAuthError;
 use crate::rate_limit::{Key, Limiter, Refusal};
 use crate::redis_connection::RedisConnection;
@@ -46,6 +47,11 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn TokenStore>,
     /// Who issues the tokens: their `iss`, the key set's `issuer`.
     pub(crate) issuer: Arc<str>,
+    /// What `GET /metrics` reports.
+    pub(crate) metrics: Arc<Metrics>,
+    /// How often the shared key ring is polled (`VAULTTOKEN_KEYS_POLL_SECS`):
+    /// an instance that has not read it for twice as long is not ready.
+    pub(crate) keys_poll: std::time::Duration,
 }
 
 /// The services sealed with the internal rings of one key document.
@@ -78,6 +84,9 @@ impl AppState {
         config: Config,
         store: Arc<dyn TokenStore>,
     ) -> Result<Self, StartError> {
+        let metrics = Arc::new(Metrics::new());
+        // Every use of the store is timed and counted.
+        let store: Arc<dyn TokenStore> = Arc::new(MeteredStore::new(store, metrics.store.clone()));
         let lifetimes = config.lifetimes;
         let binding = ContextBinding::new(config.binding);
         let deadlines = config.redis_deadlines;
@@ -92,8 +101,9 @@ impl AppState {
             Some(connection) => Limiter::redis(
                 connection.with_deadline(deadlines.rate_limit),
                 &config.rate_limits,
+                metrics.rate_limit_refusals(),
             ),
-            None => Limiter::memory(&config.rate_limits),
+            None => Limiter::memory(&config.rate_limits, metrics.rate_limit_refusals()),
         };
         let announcement = crate::config::announcement(config.keys_max_age, config.keys_poll);
         let source = KeySource {
@@ -116,10 +126,10 @@ impl AppState {
         let live = Arc::new(LiveKeys::new(source, keys.access, keys.internal, keys.meta));
         let services = build_services(&live, &config.clients, lifetimes, &binding, &issuer, &store);
         spawn_rotation(Arc::downgrade(&live));
+        let keys_poll =
+            std::time::Duration::from_secs(config.keys_poll.whole_seconds().unsigned_abs());
         if live.source.shared.is_some() {
-            let every =
-                std::time::Duration::from_secs(config.keys_poll.whole_seconds().unsigned_abs());
-            spawn_poll(Arc::downgrade(&live), every);
+            spawn_poll(Arc::downgrade(&live), keys_poll);
         }
         Ok(Self(Arc::new(Inner {
             keys: live,
@@ -134,6 +144,8 @@ impl AppState {
             binding,
             store,
             issuer,
+            metrics,
+            keys_poll,
         })))
     }
 

@@ -562,6 +562,22 @@ impl<'a> Reader<'a> {
         Some(Some(every))
     }
 
+    /// `VAULTTOKEN_METRICS_LISTEN`: unset or empty, none (`/metrics` on the
+    /// main listener); else an `address:port` other than `listen`. `None`
+    /// after a problem.
+    fn metrics_listen(&mut self, listen: Option<SocketAddr>) -> Option<Option<SocketAddr>> {
+        const NAME: &str = "VAULTTOKEN_METRICS_LISTEN";
+        if self.optional(NAME).is_none() {
+            return Some(None);
+        }
+        let address: SocketAddr = self.parsed(NAME, "an address:port such as 127.0.0.1:9090")?;
+        if listen == Some(address) {
+            self.problem(NAME, "must differ from VAULTTOKEN_LISTEN");
+            return None;
+        }
+        Some(Some(address))
+    }
+
     /// Reads every variable, then answers.
     pub(super) fn finish(mut self) -> Result<Config, ConfigError> {
         self.unknown_names();
@@ -597,6 +613,7 @@ impl<'a> Reader<'a> {
         let binding = self.binding();
         let issuer = self.issuer();
         let rotate_every = self.rotate_every(keys_max_age, keys_poll, lifetimes.as_ref());
+        let metrics_listen = self.metrics_listen(listen);
         match (
             listen,
             keyring_file,
@@ -652,6 +669,7 @@ impl<'a> Reader<'a> {
                 binding,
                 issuer,
                 rotate_every,
+                metrics_listen: metrics_listen.flatten(),
             }),
             _ => Err(ConfigError {
                 problems: self.problems,

@@ -271,7 +271,7 @@ pub(crate) async fn introspect(
         .authenticate(ip, &request.client_id, &request.client_secret)
         .await?;
     let binding = state.binding.of(request.context.as_ref())?;
-    let inactive = || no_store(json!({ "active": false }));
+    let inactive = || crate::metrics::inactive(no_store(json!({ "active": false })));
     if request.token.len() > MAX_TOKEN_LEN {
         return Ok(inactive());
     }

@@ -74,6 +74,7 @@ fn kind(name: &str) -> Result<TrustKind, OAuthError> {
     ]
     .into_iter()
     .find(|kind| kind.name() == name)
+    .inspect(|kind| crate::metrics::note_trust_kind(kind.name()))
     .ok_or_else(|| {
         OAuthError::invalid_request(
             "kind must be email_verification, password_reset, org_invitation or magic_link",
