@@ -1,6 +1,8 @@
 //! Error answers in the style of RFC 6749 §5.2: a status, a stable `error`
 //! code and a fixed `error_description`, never a token or a claim.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +29,8 @@ pub const STORE_RETRY_AFTER_SECS: u64 = 1;
 pub struct OAuthError {
     status: StatusCode,
     code: &'static str,
-    description: &'static str,
+    /// Fixed text, or one naming a field of the request: never a value.
+    description: Cow<'static, str>,
     retry_after: Option<u64>,
     challenge: Option<&'static str>,
 }
@@ -37,7 +40,7 @@ impl OAuthError {
         Self {
             status,
             code,
-            description,
+            description: Cow::Borrowed(description),
             retry_after: None,
             challenge: None,
         }
@@ -54,6 +57,23 @@ impl OAuthError {
     #[must_use]
     pub fn invalid_request(description: &'static str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// 400 `invalid_request` with a description built at run time: it names
+    /// a field of the request (`subject: required`), never a value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = vaulttoken_server::OAuthError::invalid_request_owned(format!("{}: required", "subject"));
+    /// assert_eq!((err.code(), err.description()), ("invalid_request", "subject: required"));
+    /// ```
+    #[must_use]
+    pub fn invalid_request_owned(description: String) -> Self {
+        Self {
+            description: Cow::Owned(description),
+            ..Self::new(StatusCode::BAD_REQUEST, "invalid_request", "")
+        }
     }
 
     /// 400 `invalid_target` (RFC 8707): the audience asked for is not one
@@ -294,6 +314,16 @@ impl OAuthError {
         self.code
     }
 
+    /// The `error_description`.
+    ///
+    /// # Examples
+    ///
+    /// See [`OAuthError::invalid_request_owned`].
+    #[must_use]
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
     /// The `Retry-After` seconds, if any.
     ///
     /// # Examples
@@ -391,7 +421,11 @@ mod tests {
         for (error, status, code, description) in cases {
             let answer = OAuthError::from_token_error(&error);
             assert_eq!(
-                (answer.status().as_u16(), answer.code(), answer.description),
+                (
+                    answer.status().as_u16(),
+                    answer.code(),
+                    answer.description()
+                ),
                 (status, code, description),
                 "{error:?}"
             );

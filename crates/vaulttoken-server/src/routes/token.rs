@@ -22,7 +22,7 @@ use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::family::TokenPair;
 use vaulttoken::store::FAMILY_CLAIM;
 
-use super::{ClientIp, JsonBody, no_store};
+use super::{Body, ClientIp, no_store};
 use crate::audience::{self, Issuing};
 use crate::client_access::CLIENT_CLAIM;
 use crate::context::ContextBody;
@@ -121,10 +121,10 @@ fn internal(error: &Error) -> OAuthError {
 pub(crate) async fn issue(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    body: Result<JsonBody<IssueRequest>, OAuthError>,
+    body: Result<Body<IssueRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
-    let JsonBody(request) = body?;
+    let Body(request) = body?;
     state
         .authenticate(ip, &request.client_id, &request.client_secret)
         .await?;
@@ -157,10 +157,10 @@ pub(crate) async fn issue(
 pub(crate) async fn refresh(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    body: Result<JsonBody<RefreshRequest>, OAuthError>,
+    body: Result<Body<RefreshRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
-    let JsonBody(request) = body?;
+    let Body(request) = body?;
     state
         .authenticate(ip, &request.client_id, &request.client_secret)
         .await?;
@@ -196,10 +196,10 @@ pub(crate) async fn refresh(
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    body: Result<JsonBody<TokenRequest>, OAuthError>,
+    body: Result<Body<TokenRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
-    let JsonBody(request) = body?;
+    let Body(request) = body?;
     state
         .authenticate(ip, &request.client_id, &request.client_secret)
         .await?;
@@ -263,10 +263,10 @@ pub(crate) async fn revoke(
 pub(crate) async fn introspect(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    body: Result<JsonBody<TokenRequest>, OAuthError>,
+    body: Result<Body<TokenRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
-    let JsonBody(request) = body?;
+    let Body(request) = body?;
     state
         .authenticate(ip, &request.client_id, &request.client_secret)
         .await?;

@@ -20,7 +20,7 @@ use vaulttoken::service::VerifiedToken;
 use vaulttoken::trust::TrustKind;
 
 use super::token::{check_subject, check_token_len};
-use super::{ClientIp, JsonBody, no_store};
+use super::{Body, ClientIp, no_store};
 use crate::oauth_error::OAuthError;
 use crate::state::AppState;
 
@@ -144,10 +144,10 @@ pub(crate) async fn issue(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Path(kind_name): Path<String>,
-    body: Result<JsonBody<IssueRequest>, OAuthError>,
+    body: Result<Body<IssueRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
-    let JsonBody(request) = body?;
+    let Body(request) = body?;
     state
         .authenticate(ip, &request.client_id, &request.client_secret)
         .await?;
@@ -205,10 +205,10 @@ pub(crate) async fn verify(
 pub(crate) async fn consume(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    body: Result<JsonBody<ConsumeRequest>, OAuthError>,
+    body: Result<Body<ConsumeRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
-    let JsonBody(request) = body?;
+    let Body(request) = body?;
     state
         .authenticate(ip, &request.client_id, &request.client_secret)
         .await?;
