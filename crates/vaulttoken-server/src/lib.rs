@@ -12,6 +12,7 @@ mod access;
 mod app;
 mod audience;
 mod client_access;
+mod client_auth;
 mod clients;
 mod config;
 mod context;

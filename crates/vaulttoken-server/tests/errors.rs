@@ -109,7 +109,9 @@ async fn malformed_json_missing_fields_and_other_media_types_are_invalid_request
         ),
         Request::post("/token/introspect")
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from("token=x"))
+            .body(Body::from(format!(
+                "client_id={CLIENT}&client_secret={SECRET}&tokn=x"
+            )))
             .unwrap(),
         Request::post("/token/revoke").body(Body::empty()).unwrap(),
     ];

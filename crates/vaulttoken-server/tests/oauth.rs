@@ -145,3 +145,165 @@ async fn a_malformed_form_names_the_field_and_the_limit_holds() {
         .await;
     assert_eq!(json_still.status, StatusCode::OK);
 }
+
+/// A client whose secret holds every byte that form-encoding changes.
+const ODD_CLIENT: &str = "odd.client_1";
+const ODD_SECRET: &str = "p@ss:w%rd+ é&=/?#0123456789";
+
+async fn with_odd_client() -> Server {
+    let clients = format!("{CLIENT}:{SECRET},{ODD_CLIENT}:{ODD_SECRET}");
+    Server::with(&[("VAULTTOKEN_CLIENTS", &clients)]).await
+}
+
+/// `client_secret_basic` (RFC 6749 §2.3.1): the id and secret form-encoded,
+/// then base64; every endpoint takes it, and the token it issues belongs
+/// to that client.
+#[tokio::test]
+async fn client_secret_basic_authenticates_at_every_endpoint() {
+    let server = with_odd_client().await;
+    let basic = server::basic_oauth(ODD_CLIENT, ODD_SECRET);
+    let auth = [("authorization", basic.as_str())];
+    let issued = server
+        .post_form("/token", &[("subject", "alice")], &auth)
+        .await;
+    assert_eq!(issued.status, StatusCode::OK, "{:?}", issued.body);
+    let access = issued.body["access_token"].as_str().unwrap().to_owned();
+    let refresh = issued.body["refresh_token"].as_str().unwrap().to_owned();
+    let found = server
+        .post_form("/token/introspect", &[("token", &access)], &auth)
+        .await;
+    assert_eq!(found.body["client_id"], ODD_CLIENT, "{:?}", found.body);
+    // Naming the header's client in the body too is one method.
+    let refreshed = server
+        .post_form(
+            "/token/refresh",
+            &[("client_id", ODD_CLIENT), ("refresh_token", &refresh)],
+            &auth,
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{:?}", refreshed.body);
+    let next = refreshed.body["access_token"].as_str().unwrap().to_owned();
+    let revoked = server
+        .post_form("/token/revoke", &[("token", &next)], &auth)
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{:?}", revoked.body);
+    assert_eq!(server.introspect(&next).await["active"], false);
+    // The same secret in the body (client_secret_post) works as well.
+    let posted = server
+        .post_form(
+            "/token",
+            &[
+                ("client_id", ODD_CLIENT),
+                ("client_secret", ODD_SECRET),
+                ("subject", "bob"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::OK, "{:?}", posted.body);
+    // And on the trust routes: issue with Basic, verify (a GET) with Basic.
+    let trust = server
+        .post_form("/trust/email_verification", &[("subject", "alice")], &auth)
+        .await;
+    assert_eq!(trust.status, StatusCode::OK, "{:?}", trust.body);
+    let token = trust.body["token"].as_str().unwrap();
+    let path = format!(
+        "/trust/verify?kind=email_verification&token={}",
+        server::form_component(token)
+    );
+    let mut request = server::get(&path);
+    request
+        .headers_mut()
+        .insert("authorization", basic.parse().unwrap());
+    let verified = server::send(&server.app, request).await;
+    assert_eq!(verified.status, StatusCode::OK, "{:?}", verified.body);
+    assert_eq!(verified.body["client_id"], ODD_CLIENT);
+}
+
+/// The 401 names what is accepted (`Basic`), on every failure: wrong,
+/// malformed, absent or oversized credentials; a header that is not
+/// form-encoded as RFC 6749 says fails when its secret holds `+` or `%`.
+#[tokio::test]
+async fn failed_client_authentication_is_401_with_the_basic_challenge() {
+    let server = with_odd_client().await;
+    let raw_basic = server::basic(ODD_CLIENT, ODD_SECRET);
+    let wrong = server::basic_oauth(ODD_CLIENT, "p@ss:w%rd+ é&=/?#012345678");
+    let huge = format!("Basic {}", "QUFB".repeat(2000));
+    let headers: [&[(&str, &str)]; 7] = [
+        &[("authorization", &wrong)],
+        &[("authorization", &raw_basic)],
+        &[("authorization", "Basic !!!notbase64")],
+        &[("authorization", "Basic d2Vi")],
+        &[("authorization", "Bearer abc")],
+        &[("authorization", &huge)],
+        &[],
+    ];
+    for headers in headers {
+        let answer = server
+            .post_form("/token", &[("subject", "alice")], headers)
+            .await;
+        assert_eq!(
+            (answer.status, answer.error()),
+            (StatusCode::UNAUTHORIZED, "invalid_client"),
+            "{headers:?}"
+        );
+        assert_eq!(
+            answer.header("www-authenticate"),
+            r#"Basic realm="vaulttoken""#
+        );
+        assert_eq!(
+            answer.body["error_description"],
+            "client authentication failed"
+        );
+    }
+    let mut not_utf8 = b"Basic ".to_vec();
+    not_utf8.extend_from_slice(b"d2ViOv8=");
+    let request = axum::http::Request::post("/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "authorization",
+            axum::http::HeaderValue::from_bytes(&not_utf8).unwrap(),
+        )
+        .body(axum::body::Body::from("subject=alice"))
+        .unwrap();
+    let answer = server::send(&server.app, request).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Exactly one client authentication method per request (RFC 6749 §2.3).
+#[tokio::test]
+async fn two_methods_at_once_are_invalid_request() {
+    let server = with_odd_client().await;
+    let basic = server::basic_oauth(ODD_CLIENT, ODD_SECRET);
+    let auth = [("authorization", basic.as_str())];
+    let both = server
+        .post_form(
+            "/token",
+            &[("client_secret", ODD_SECRET), ("subject", "alice")],
+            &auth,
+        )
+        .await;
+    assert_eq!(
+        (both.status, both.error()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    assert!(!both.body.to_string().contains("p@ss"), "{:?}", both.body);
+    let other = server
+        .post_form(
+            "/token",
+            &[("client_id", CLIENT), ("subject", "alice")],
+            &auth,
+        )
+        .await;
+    assert_eq!(
+        (other.status, other.error()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    let json_both = server
+        .post(
+            "/token",
+            &json!({"client_id": CLIENT, "client_secret": SECRET, "subject": "alice"}),
+        )
+        .await;
+    assert_eq!(json_both.status, StatusCode::OK, "post alone still works");
+}

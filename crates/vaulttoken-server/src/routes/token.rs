@@ -13,6 +13,7 @@
 //! audited.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
@@ -25,6 +26,7 @@ use vaulttoken::store::FAMILY_CLAIM;
 use super::{Body, ClientIp, no_store};
 use crate::audience::{self, Issuing};
 use crate::client_access::CLIENT_CLAIM;
+use crate::client_auth::{self, BodyCredentials};
 use crate::context::ContextBody;
 use crate::oauth_error::OAuthError;
 use crate::state::AppState;
@@ -36,8 +38,10 @@ const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 #[derive(Deserialize)]
 pub(crate) struct IssueRequest {
-    client_id: String,
-    client_secret: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
     subject: String,
     /// The `aud` asked for: one of the client's audiences (default its
     /// first).
@@ -49,8 +53,10 @@ pub(crate) struct IssueRequest {
 
 #[derive(Deserialize)]
 pub(crate) struct RefreshRequest {
-    client_id: String,
-    client_secret: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
     refresh_token: String,
     #[serde(default)]
     grant_type: Option<String>,
@@ -60,8 +66,10 @@ pub(crate) struct RefreshRequest {
 
 #[derive(Deserialize)]
 pub(crate) struct TokenRequest {
-    client_id: String,
-    client_secret: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
     token: String,
     /// RFC 7009 / 7662: a hint only; both kinds are tried.
     #[serde(default)]
@@ -121,18 +129,23 @@ fn internal(error: &Error) -> OAuthError {
 pub(crate) async fn issue(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     body: Result<Body<IssueRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
     let Body(request) = body?;
-    state
-        .authenticate(ip, &request.client_id, &request.client_secret)
-        .await?;
+    let client_id = client_auth::authenticate(
+        &state,
+        ip,
+        &headers,
+        BodyCredentials::of(&request.client_id, &request.client_secret),
+    )
+    .await?;
     check_subject(&request.subject)?;
-    let allowed = state.clients.audiences(&request.client_id);
+    let allowed = state.clients.audiences(&client_id);
     let audience = audience::choose(allowed, request.audience.as_deref())?;
     let binding = state.binding.of(request.context.as_ref())?;
-    let families = state.families_of(&request.client_id)?;
+    let families = state.families_of(&client_id)?;
     let families = &*families;
     let subject = request.subject.as_str();
     // The family is sealed with the audience: every refresh keeps it.
@@ -157,13 +170,18 @@ pub(crate) async fn issue(
 pub(crate) async fn refresh(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     body: Result<Body<RefreshRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
     let Body(request) = body?;
-    state
-        .authenticate(ip, &request.client_id, &request.client_secret)
-        .await?;
+    let client_id = client_auth::authenticate(
+        &state,
+        ip,
+        &headers,
+        BodyCredentials::of(&request.client_id, &request.client_secret),
+    )
+    .await?;
     if request
         .grant_type
         .as_deref()
@@ -173,13 +191,13 @@ pub(crate) async fn refresh(
     }
     check_token_len(&request.refresh_token)?;
     let binding = state.binding.of(request.context.as_ref())?;
-    let families = state.families_of(&request.client_id)?;
+    let families = state.families_of(&client_id)?;
     let families = &*families;
     let token = request.refresh_token.as_str();
     // The token decodes only with the audience it was issued for (tried in
     // turn), and in another strict context not at all: a failed decode
     // rotates and revokes nothing.
-    let allowed = state.clients.audiences(&request.client_id);
+    let allowed = state.clients.audiences(&client_id);
     let pair = audience::each_candidate(allowed, binding.as_ref(), |sealing| async move {
         match &sealing {
             Some(sealing) => families.refresh_bound(token, sealing).await,
@@ -196,13 +214,18 @@ pub(crate) async fn refresh(
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     body: Result<Body<TokenRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
     let Body(request) = body?;
-    state
-        .authenticate(ip, &request.client_id, &request.client_secret)
-        .await?;
+    let client_id = client_auth::authenticate(
+        &state,
+        ip,
+        &headers,
+        BodyCredentials::of(&request.client_id, &request.client_secret),
+    )
+    .await?;
     let binding = state.binding.of(request.context.as_ref())?;
     let done = || no_store(json!({}));
     if request.token.len() > MAX_TOKEN_LEN {
@@ -217,7 +240,7 @@ pub(crate) async fn revoke(
     let (keys, decoded) = state.keys.decode(&request.token, &implicit).await;
     match decoded {
         Ok(access) => {
-            if access.claims().custom_str(CLIENT_CLAIM) != Some(request.client_id.as_str()) {
+            if access.claims().custom_str(CLIENT_CLAIM) != Some(client_id.as_str()) {
                 return Err(OAuthError::unauthorized_client());
             }
             keys.revoke(&access)
@@ -228,9 +251,9 @@ pub(crate) async fn revoke(
         Err(err) if unavailable(&err) => return Err(OAuthError::unavailable()),
         Err(_) => {}
     }
-    let families = state.families_of(&request.client_id)?;
+    let families = state.families_of(&client_id)?;
     let families = &*families;
-    let allowed = state.clients.audiences(&request.client_id);
+    let allowed = state.clients.audiences(&client_id);
     let token = request.token.as_str();
     let refresh = audience::each_candidate(allowed, binding.as_ref(), |sealing| async move {
         match &sealing {
@@ -263,13 +286,19 @@ pub(crate) async fn revoke(
 pub(crate) async fn introspect(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     body: Result<Body<TokenRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
     let Body(request) = body?;
-    state
-        .authenticate(ip, &request.client_id, &request.client_secret)
-        .await?;
+    // Any authenticated client may introspect any token of this server.
+    client_auth::authenticate(
+        &state,
+        ip,
+        &headers,
+        BodyCredentials::of(&request.client_id, &request.client_secret),
+    )
+    .await?;
     let binding = state.binding.of(request.context.as_ref())?;
     let inactive = || no_store(json!({ "active": false }));
     if request.token.len() > MAX_TOKEN_LEN {

@@ -178,28 +178,36 @@ pub(crate) fn get(path: &str) -> Request<Body> {
     Request::get(path).body(Body::empty()).unwrap()
 }
 
-/// A form body (`application/x-www-form-urlencoded`) of these pairs, as
-/// browsers and OAuth clients encode it: unreserved bytes as they are, a
-/// space as `+`, every other byte `%XX`.
+/// A form body (`application/x-www-form-urlencoded`) of these pairs, each
+/// part encoded by [`form_component`].
 pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
-    let encode = |text: &str| {
-        let mut out = String::new();
-        for byte in text.bytes() {
-            match byte {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                    out.push(char::from(byte));
-                }
-                b' ' => out.push('+'),
-                _ => out.push_str(&format!("%{byte:02X}")),
-            }
-        }
-        out
-    };
     pairs
         .iter()
-        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .map(|(name, value)| format!("{}={}", form_component(name), form_component(value)))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// One name or value form-encoded as browsers and OAuth clients do:
+/// unreserved bytes as they are, a space as `+`, every other byte `%XX`.
+pub(crate) fn form_component(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// `Authorization: Basic` as RFC 6749 §2.3.1 spells client credentials:
+/// the id and the secret each form-encoded first.
+pub(crate) fn basic_oauth(client: &str, secret: &str) -> String {
+    basic(&form_component(client), &form_component(secret))
 }
 
 /// `Authorization: Basic` for a client (RFC 7617), as `GET /trust/verify`
