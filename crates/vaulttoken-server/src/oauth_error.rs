@@ -149,7 +149,7 @@ impl OAuthError {
         Self::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            "this endpoint accepts only its own grant_type",
+            "grant_type: not a grant this endpoint takes",
         )
     }
 

@@ -307,3 +307,231 @@ async fn two_methods_at_once_are_invalid_request() {
         .await;
     assert_eq!(json_both.status, StatusCode::OK, "post alone still works");
 }
+
+/// `POST /token` as `client` with a form and Basic; the answer.
+async fn grant(server: &Server, form: &[(&str, &str)]) -> server::Answer {
+    let basic = server::basic_oauth(CLIENT, SECRET);
+    server
+        .post_form("/token", form, &[("authorization", &basic)])
+        .await
+}
+
+fn text(answer: &server::Answer, field: &str) -> String {
+    answer.body[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} in {:?}", answer.body))
+        .to_owned()
+}
+
+/// `client_credentials` (RFC 6749 §4.4): an access token for the client
+/// itself, with its audience, and no refresh token; introspected and
+/// revoked like any access token.
+#[tokio::test]
+async fn client_credentials_is_a_token_for_the_client_itself() {
+    let server = Server::with(&[(
+        "VAULTTOKEN_CLIENT_AUDIENCES",
+        "web=https://api.example https://files.example",
+    )])
+    .await;
+    let answer = grant(&server, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    assert_eq!(answer.header("cache-control"), "no-store");
+    assert_eq!(answer.body["token_type"], "Bearer");
+    assert!(
+        answer.body.get("refresh_token").is_none(),
+        "{:?}",
+        answer.body
+    );
+    let expires_in = answer.body["expires_in"].as_i64().unwrap();
+    assert!((899..=900).contains(&expires_in), "{expires_in}");
+    let access = text(&answer, "access_token");
+    let found = server.introspect(&access).await;
+    assert_eq!(found["active"], true);
+    assert_eq!(found["sub"], CLIENT);
+    assert_eq!(found["client_id"], CLIENT);
+    assert_eq!(found["aud"], "https://api.example");
+    assert_eq!(found["iss"], server::ISSUER);
+    let files = grant(
+        &server,
+        &[
+            ("grant_type", "client_credentials"),
+            ("audience", "https://files.example"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        server.introspect(&text(&files, "access_token")).await["aud"],
+        "https://files.example"
+    );
+    let other = grant(
+        &server,
+        &[
+            ("grant_type", "client_credentials"),
+            ("audience", "https://other.example"),
+        ],
+    )
+    .await;
+    assert_eq!(other.error(), "invalid_target");
+    let revoked = server
+        .post_form(
+            "/token/revoke",
+            &[("token", &access)],
+            &[("authorization", &server::basic_oauth(CLIENT, SECRET))],
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    assert_eq!(server.introspect(&access).await["active"], false);
+    for extra in [("subject", "alice"), ("context.ip", "192.0.2.1")] {
+        let refused = grant(&server, &[("grant_type", "client_credentials"), extra]).await;
+        assert_eq!(
+            (refused.status, refused.error()),
+            (StatusCode::BAD_REQUEST, "invalid_request"),
+            "{extra:?}"
+        );
+    }
+}
+
+/// `grant_type=refresh_token` at `POST /token` is `/token/refresh`: the
+/// same rotation and reuse detection, across both endpoints.
+#[tokio::test]
+async fn the_refresh_grant_of_token_rotates_and_detects_reuse_with_refresh() {
+    let server = Server::new().await;
+    let first = grant(&server, &[("subject", "alice")]).await;
+    let first_refresh = text(&first, "refresh_token");
+    let second = grant(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &first_refresh),
+        ],
+    )
+    .await;
+    assert_eq!(second.status, StatusCode::OK, "{:?}", second.body);
+    assert_eq!(second.body["token_type"], "Bearer");
+    let second_access = text(&second, "access_token");
+    assert_eq!(server.introspect(&second_access).await["sub"], "alice");
+    // The first refresh token again, at the other endpoint: reuse, and the
+    // whole family dies.
+    let reuse = server.refresh(&first_refresh).await;
+    assert_eq!(reuse.error(), "invalid_grant");
+    assert_eq!(
+        reuse.body["error_description"],
+        "refresh token reused: its family is revoked"
+    );
+    assert_eq!(server.introspect(&second_access).await["active"], false);
+    let after = grant(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &text(&second, "refresh_token")),
+        ],
+    )
+    .await;
+    assert_eq!(after.error(), "invalid_grant");
+    // And the other way round: refreshed at /token/refresh, reused at /token.
+    let pair = server.issue("bob").await;
+    let old = pair["refresh_token"].as_str().unwrap();
+    assert_eq!(server.refresh(old).await.status, StatusCode::OK);
+    let reuse = grant(
+        &server,
+        &[("grant_type", "refresh_token"), ("refresh_token", old)],
+    )
+    .await;
+    assert_eq!(
+        reuse.body["error_description"],
+        "refresh token reused: its family is revoked"
+    );
+}
+
+/// The grace window and the context binding hold at `POST /token` too.
+#[tokio::test]
+async fn the_refresh_grant_keeps_grace_binding_and_audience() {
+    let server = Server::with(&[
+        ("VAULTTOKEN_REFRESH_GRACE_SECS", "30"),
+        ("VAULTTOKEN_BINDING", "strict"),
+        (
+            "VAULTTOKEN_CLIENT_AUDIENCES",
+            "web=https://api.example https://files.example",
+        ),
+    ])
+    .await;
+    let home = [("context.ip", "192.0.2.7")];
+    let mut form = vec![("subject", "alice"), ("audience", "https://files.example")];
+    form.extend_from_slice(&home);
+    let first = grant(&server, &form).await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    let refresh = text(&first, "refresh_token");
+    let away = grant(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("context.ip", "198.51.100.1"),
+        ],
+    )
+    .await;
+    assert_eq!(away.error(), "invalid_grant", "another context");
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+        home[0],
+    ];
+    let second = grant(&server, &form).await;
+    assert_eq!(second.status, StatusCode::OK, "{:?}", second.body);
+    // The lost answer: the same token again within the grace window.
+    let replay = grant(&server, &form).await;
+    assert_eq!(replay.status, StatusCode::OK, "{:?}", replay.body);
+    let basic = server::basic_oauth(CLIENT, SECRET);
+    let found = server
+        .post_form(
+            "/token/introspect",
+            &[("token", &text(&replay, "access_token")), home[0]],
+            &[("authorization", &basic)],
+        )
+        .await;
+    assert_eq!(found.body["active"], true, "{:?}", found.body);
+    assert_eq!(found.body["aud"], "https://files.example");
+}
+
+/// The subject grant has a name; any other grant is
+/// `unsupported_grant_type`, and a grant's missing field is named.
+#[tokio::test]
+async fn grant_types_are_dispatched_and_unknown_ones_refused() {
+    let server = Server::new().await;
+    let named = grant(
+        &server,
+        &[
+            ("grant_type", "urn:vaulttoken:grant-type:subject"),
+            ("subject", "alice"),
+        ],
+    )
+    .await;
+    assert_eq!(named.status, StatusCode::OK, "{:?}", named.body);
+    assert!(named.body["refresh_token"].is_string());
+    for unknown in ["password", "authorization_code", "REFRESH_TOKEN", "urn:x"] {
+        let refused = grant(&server, &[("grant_type", unknown), ("subject", "alice")]).await;
+        assert_eq!(
+            (refused.status, refused.error()),
+            (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+            "{unknown}"
+        );
+    }
+    let basic = server::basic_oauth(CLIENT, SECRET);
+    let at_refresh = server
+        .post_form(
+            "/token/refresh",
+            &[("grant_type", "client_credentials"), ("refresh_token", "x")],
+            &[("authorization", &basic)],
+        )
+        .await;
+    assert_eq!(at_refresh.error(), "unsupported_grant_type");
+    let missing = grant(&server, &[("grant_type", "refresh_token")]).await;
+    assert_eq!(missing.body["error_description"], "refresh_token: required");
+    let missing = grant(&server, &[]).await;
+    assert_eq!(missing.body["error_description"], "subject: required");
+    // An unauthenticated request learns nothing about grants.
+    let anonymous = server
+        .post_form("/token", &[("grant_type", "password")], &[])
+        .await;
+    assert_eq!(anonymous.error(), "invalid_client");
+}

@@ -25,7 +25,7 @@ use vaulttoken::store::FAMILY_CLAIM;
 
 use super::{Body, ClientIp, no_store};
 use crate::audience::{self, Issuing};
-use crate::client_access::CLIENT_CLAIM;
+use crate::client_access::{self, CLIENT_CLAIM};
 use crate::client_auth::{self, BodyCredentials};
 use crate::context::ContextBody;
 use crate::oauth_error::OAuthError;
@@ -36,13 +36,31 @@ const MAX_SUBJECT_LEN: usize = 256;
 /// The longest token accepted in a body, in bytes.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
 
+/// The `grant_type` of today's issuance for a subject by a trusted
+/// backend (an extension grant, RFC 6749 §4.5); `POST /token` without a
+/// `grant_type` is this grant too.
+pub(crate) const SUBJECT_GRANT: &str = "urn:vaulttoken:grant-type:subject";
+/// The standard grants `POST /token` takes besides [`SUBJECT_GRANT`].
+pub(crate) const REFRESH_GRANT: &str = "refresh_token";
+/// See [`REFRESH_GRANT`].
+pub(crate) const CLIENT_CREDENTIALS_GRANT: &str = "client_credentials";
+
+/// The body of `POST /token`: what each grant reads.
 #[derive(Deserialize)]
-pub(crate) struct IssueRequest {
+pub(crate) struct GrantRequest {
     #[serde(default)]
     client_id: Option<String>,
     #[serde(default)]
     client_secret: Option<String>,
-    subject: String,
+    /// [`SUBJECT_GRANT`] when absent.
+    #[serde(default)]
+    grant_type: Option<String>,
+    /// The subject grant's end user.
+    #[serde(default)]
+    subject: Option<String>,
+    /// The refresh grant's token.
+    #[serde(default)]
+    refresh_token: Option<String>,
     /// The `aud` asked for: one of the client's audiences (default its
     /// first).
     #[serde(default)]
@@ -51,6 +69,7 @@ pub(crate) struct IssueRequest {
     context: Option<ContextBody>,
 }
 
+/// The body of `POST /token/refresh`.
 #[derive(Deserialize)]
 pub(crate) struct RefreshRequest {
     #[serde(default)]
@@ -109,15 +128,33 @@ fn seconds_until(at: OffsetDateTime, now: OffsetDateTime) -> i64 {
     (left.whole_seconds() + i64::from(left.subsec_nanoseconds() > 0)).max(0)
 }
 
-fn token_response(pair: &TokenPair) -> Response {
+/// A token answer (RFC 6749 §5.1): the access token, and the refresh
+/// token when there is one.
+fn token_response(
+    access: &str,
+    access_expires_at: OffsetDateTime,
+    refresh: Option<(&str, OffsetDateTime)>,
+) -> Response {
     let now = SystemClock.now();
-    no_store(json!({
-        "access_token": pair.access,
+    let mut answer = json!({
+        "access_token": access,
         "token_type": "Bearer",
-        "expires_in": seconds_until(pair.access_expires_at, now),
-        "refresh_token": pair.refresh,
-        "refresh_expires_in": seconds_until(pair.refresh_expires_at, now),
-    }))
+        "expires_in": seconds_until(access_expires_at, now),
+    });
+    if let Some((refresh, refresh_expires_at)) = refresh {
+        answer["refresh_token"] = json!(refresh);
+        answer["refresh_expires_in"] = json!(seconds_until(refresh_expires_at, now));
+    }
+    no_store(answer)
+}
+
+/// The answer of a new pair.
+fn pair_response(pair: &TokenPair) -> Response {
+    token_response(
+        &pair.access,
+        pair.access_expires_at,
+        Some((&pair.refresh, pair.refresh_expires_at)),
+    )
 }
 
 fn internal(error: &Error) -> OAuthError {
@@ -125,12 +162,19 @@ fn internal(error: &Error) -> OAuthError {
     OAuthError::from_token_error(error)
 }
 
-/// `POST /token`: a new family for `subject`, its first pair.
+/// 400 `invalid_request` for a field the grant needs.
+fn required(field: &str) -> OAuthError {
+    OAuthError::invalid_request_owned(format!("{field}: required"))
+}
+
+/// `POST /token`: the grant of `grant_type`: [`SUBJECT_GRANT`] (also
+/// without `grant_type`), `refresh_token` or `client_credentials`; any
+/// other is `unsupported_grant_type`.
 pub(crate) async fn issue(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: Result<Body<IssueRequest>, OAuthError>,
+    body: Result<Body<GrantRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
     let Body(request) = body?;
@@ -141,13 +185,36 @@ pub(crate) async fn issue(
         BodyCredentials::of(&request.client_id, &request.client_secret),
     )
     .await?;
-    check_subject(&request.subject)?;
-    let allowed = state.clients.audiences(&client_id);
+    match request.grant_type.as_deref() {
+        None | Some(SUBJECT_GRANT) => subject_grant(&state, &client_id, &request).await,
+        Some(REFRESH_GRANT) => {
+            let token = request
+                .refresh_token
+                .as_deref()
+                .ok_or_else(|| required("refresh_token"))?;
+            refresh_grant(&state, &client_id, token, request.context.as_ref()).await
+        }
+        Some(CLIENT_CREDENTIALS_GRANT) => client_grant(&state, &client_id, &request),
+        Some(_) => Err(OAuthError::unsupported_grant_type()),
+    }
+}
+
+/// The subject grant: a new family for `subject`, its first pair.
+async fn subject_grant(
+    state: &AppState,
+    client_id: &str,
+    request: &GrantRequest,
+) -> Result<Response, OAuthError> {
+    let subject = request
+        .subject
+        .as_deref()
+        .ok_or_else(|| required("subject"))?;
+    check_subject(subject)?;
+    let allowed = state.clients.audiences(client_id);
     let audience = audience::choose(allowed, request.audience.as_deref())?;
     let binding = state.binding.of(request.context.as_ref())?;
-    let families = state.families_of(&client_id)?;
+    let families = state.families_of(client_id)?;
     let families = &*families;
-    let subject = request.subject.as_str();
     // The family is sealed with the audience: every refresh keeps it.
     let sealing = audience::sealing(binding.as_ref(), audience.as_deref());
     let scope = Issuing {
@@ -162,11 +229,42 @@ pub(crate) async fn issue(
     })
     .await
     .map_err(|err| internal(&err))?;
-    Ok(token_response(&pair))
+    Ok(pair_response(&pair))
 }
 
-/// `POST /token/refresh`: rotation; a reused refresh token revokes its
-/// family (`invalid_grant`).
+/// The `client_credentials` grant (RFC 6749 §4.4): an access token whose
+/// subject is the client itself, and no refresh token. It is never bound
+/// to an end user's context: there is none.
+fn client_grant(
+    state: &AppState,
+    client_id: &str,
+    request: &GrantRequest,
+) -> Result<Response, OAuthError> {
+    if request.subject.is_some() {
+        return Err(OAuthError::invalid_request(
+            "subject: the client_credentials grant is for the client itself",
+        ));
+    }
+    if request.context.is_some() {
+        return Err(OAuthError::invalid_request(
+            "context: the client_credentials grant has no end user to bind to",
+        ));
+    }
+    let allowed = state.clients.audiences(client_id);
+    let audience = audience::choose(allowed, request.audience.as_deref())?;
+    let (token, expires_at) = client_access::client_token(
+        &state.keys,
+        client_id,
+        &state.issuer,
+        audience.as_deref(),
+        state.lifetimes.access,
+    )
+    .map_err(|err| internal(&err))?;
+    Ok(token_response(&token, expires_at, None))
+}
+
+/// `POST /token/refresh`: the refresh grant (as `POST /token` with
+/// `grant_type=refresh_token`).
 pub(crate) async fn refresh(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -185,19 +283,35 @@ pub(crate) async fn refresh(
     if request
         .grant_type
         .as_deref()
-        .is_some_and(|grant| grant != "refresh_token")
+        .is_some_and(|grant| grant != REFRESH_GRANT)
     {
         return Err(OAuthError::unsupported_grant_type());
     }
-    check_token_len(&request.refresh_token)?;
-    let binding = state.binding.of(request.context.as_ref())?;
-    let families = state.families_of(&client_id)?;
+    refresh_grant(
+        &state,
+        &client_id,
+        &request.refresh_token,
+        request.context.as_ref(),
+    )
+    .await
+}
+
+/// The refresh grant, for both endpoints: rotation; a reused refresh token
+/// revokes its family (`invalid_grant`).
+async fn refresh_grant(
+    state: &AppState,
+    client_id: &str,
+    token: &str,
+    context: Option<&ContextBody>,
+) -> Result<Response, OAuthError> {
+    check_token_len(token)?;
+    let binding = state.binding.of(context)?;
+    let families = state.families_of(client_id)?;
     let families = &*families;
-    let token = request.refresh_token.as_str();
     // The token decodes only with the audience it was issued for (tried in
     // turn), and in another strict context not at all: a failed decode
     // rotates and revokes nothing.
-    let allowed = state.clients.audiences(&client_id);
+    let allowed = state.clients.audiences(client_id);
     let pair = audience::each_candidate(allowed, binding.as_ref(), |sealing| async move {
         match &sealing {
             Some(sealing) => families.refresh_bound(token, sealing).await,
@@ -206,7 +320,7 @@ pub(crate) async fn refresh(
     })
     .await
     .map_err(|err| OAuthError::from_token_error(&err))?;
-    Ok(token_response(&pair))
+    Ok(pair_response(&pair))
 }
 
 /// `POST /token/revoke` (RFC 7009): revokes an access token (its `jti`) or
