@@ -12,6 +12,7 @@ use vaulttoken::Error;
 use vaulttoken::binding::Binding;
 use vaulttoken::claims::{Claims, ClaimsBuilder};
 use vaulttoken::clock::{Clock as _, SystemClock};
+use vaulttoken::family::SCOPE_CLAIM;
 use vaulttoken::family::{AccessFuture, AccessIssuer};
 
 use crate::audience;
@@ -47,6 +48,7 @@ pub(crate) fn client_token(
     client_id: &str,
     issuer: &str,
     audience: Option<&str>,
+    scope: Option<&str>,
     lifetime: Duration,
 ) -> Result<(String, OffsetDateTime), Error> {
     let now = SystemClock.now();
@@ -54,11 +56,14 @@ pub(crate) fn client_token(
     let expires_at = now
         .checked_add(lifetime)
         .ok_or(vaulttoken::error::PayloadError::TimeOutOfRange { claim: "exp" })?;
-    let claims = Claims::builder()
+    let mut claims = Claims::builder()
         .subject(client_id)
         .random_token_id()
         .issued_at(now)
         .expires_at(expires_at);
+    if let Some(scope) = scope {
+        claims = claims.claim(SCOPE_CLAIM, scope);
+    }
     let claims = stamped(claims, issuer, client_id, audience).build()?;
     Ok((keys.access().encode(&claims, &[])?, expires_at))
 }

@@ -25,6 +25,7 @@ mod oauth_error;
 pub mod rate_limit;
 mod redis_connection;
 mod routes;
+mod scopes;
 mod secret;
 mod shared_keys;
 mod start_error;

@@ -90,6 +90,20 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_target", description)
     }
 
+    /// 400 `invalid_scope` (RFC 6749 §5.2): a scope the client may not ask
+    /// for, or one outside what the refresh token was granted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = vaulttoken_server::OAuthError::invalid_scope("scope: not allowed");
+    /// assert_eq!((err.status().as_u16(), err.code()), (400, "invalid_scope"));
+    /// ```
+    #[must_use]
+    pub fn invalid_scope(description: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
+    }
+
     /// 413 `invalid_request`: the body is over the size limit.
     ///
     /// # Examples
@@ -289,6 +303,9 @@ impl OAuthError {
                 Self::invalid_grant("refresh token reused: its family is revoked")
             }
             Error::Denied(Denial::AlreadyUsed) => Self::invalid_grant("the token was already used"),
+            Error::Denied(Denial::ScopeNotGranted) => {
+                Self::invalid_scope("scope: not within the scope the refresh token was granted")
+            }
             Error::Denied(_) => Self::invalid_grant("the token is revoked or expired"),
             _ => Self::invalid_grant("the token is invalid or expired"),
         }
@@ -404,6 +421,12 @@ mod tests {
                 400,
                 "invalid_grant",
                 "the token was already used",
+            ),
+            (
+                Error::Denied(Denial::ScopeNotGranted),
+                400,
+                "invalid_scope",
+                "scope: not within the scope the refresh token was granted",
             ),
             (
                 Error::Denied(Denial::Revoked),

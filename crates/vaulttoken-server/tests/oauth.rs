@@ -535,3 +535,116 @@ async fn grant_types_are_dispatched_and_unknown_ones_refused() {
         .await;
     assert_eq!(anonymous.error(), "invalid_client");
 }
+
+fn scoped_server() -> [(&'static str, &'static str); 2] {
+    [
+        ("VAULTTOKEN_CLIENT_SCOPES", "web=read write admin"),
+        ("VAULTTOKEN_CLIENT_DEFAULT_SCOPES", "web=read write"),
+    ]
+}
+
+/// A request gets a subset of its client's scopes (default: the default
+/// set); the access token carries it, and so does the answer.
+#[tokio::test]
+async fn scopes_are_a_subset_of_the_clients_and_default_to_its_default_set() {
+    let server = Server::with(&scoped_server()).await;
+    let default = grant(&server, &[("subject", "alice")]).await;
+    assert_eq!(default.body["scope"], "read write", "{:?}", default.body);
+    let found = server.introspect(&text(&default, "access_token")).await;
+    assert_eq!(found["scope"], "read write");
+    let asked = grant(&server, &[("subject", "alice"), ("scope", "admin read")]).await;
+    assert_eq!(asked.body["scope"], "read admin");
+    let client = grant(
+        &server,
+        &[("grant_type", "client_credentials"), ("scope", "admin")],
+    )
+    .await;
+    assert_eq!(client.body["scope"], "admin");
+    let found = server.introspect(&text(&client, "access_token")).await;
+    assert_eq!(found["scope"], "admin");
+    for refused in ["delete", "read delete", "READ"] {
+        let forms: [&[(&str, &str)]; 2] = [
+            &[("grant_type", "client_credentials"), ("scope", refused)],
+            &[("subject", "alice"), ("scope", refused)],
+        ];
+        for form in forms {
+            let answer = grant(&server, form).await;
+            assert_eq!(
+                (answer.status, answer.error()),
+                (StatusCode::BAD_REQUEST, "invalid_scope"),
+                "{form:?}"
+            );
+        }
+    }
+    // A client without scopes: tokens without scope, and asking is refused.
+    let other = Server::new().await;
+    let plain = grant(&other, &[("subject", "alice")]).await;
+    assert!(plain.body.get("scope").is_none(), "{:?}", plain.body);
+    let found = other.introspect(&text(&plain, "access_token")).await;
+    assert!(found.get("scope").is_none(), "{found:?}");
+    assert_eq!(
+        grant(&other, &[("subject", "alice"), ("scope", "read")])
+            .await
+            .error(),
+        "invalid_scope"
+    );
+}
+
+/// A refresh narrows the access token's scope within the grant and never
+/// widens it (RFC 6749 §6); a refused widening spends nothing, and a later
+/// refresh may ask for the whole grant again.
+#[tokio::test]
+async fn a_refresh_narrows_the_scope_and_never_widens_it() {
+    let server = Server::with(&scoped_server()).await;
+    let first = grant(&server, &[("subject", "alice"), ("scope", "read write")]).await;
+    let narrowed = grant(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &text(&first, "refresh_token")),
+            ("scope", "read"),
+        ],
+    )
+    .await;
+    assert_eq!(narrowed.body["scope"], "read", "{:?}", narrowed.body);
+    let found = server.introspect(&text(&narrowed, "access_token")).await;
+    assert_eq!(found["scope"], "read");
+    let refresh = text(&narrowed, "refresh_token");
+    // admin is the client's, but not this family's grant.
+    for wider in ["read admin", "admin", "delete"] {
+        let refused = grant(
+            &server,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("scope", wider),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (refused.status, refused.error()),
+            (StatusCode::BAD_REQUEST, "invalid_scope"),
+            "{wider}"
+        );
+    }
+    // Not spent: the same token still refreshes, to the whole grant, at the
+    // other endpoint too.
+    let whole = server
+        .post(
+            "/token/refresh",
+            &json!({"client_id": CLIENT, "client_secret": SECRET, "refresh_token": refresh}),
+        )
+        .await;
+    assert_eq!(whole.status, StatusCode::OK, "{:?}", whole.body);
+    assert_eq!(whole.body["scope"], "read write");
+    let narrowed_again = server
+        .post(
+            "/token/refresh",
+            &json!({
+                "client_id": CLIENT, "client_secret": SECRET,
+                "refresh_token": whole.body["refresh_token"], "scope": "write",
+            }),
+        )
+        .await;
+    assert_eq!(narrowed_again.body["scope"], "write");
+}

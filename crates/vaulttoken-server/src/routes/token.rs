@@ -20,7 +20,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use vaulttoken::Error;
 use vaulttoken::clock::{Clock as _, SystemClock};
-use vaulttoken::family::TokenPair;
+use vaulttoken::family::{SCOPE_CLAIM, TokenPair};
 use vaulttoken::store::FAMILY_CLAIM;
 
 use super::{Body, ClientIp, no_store};
@@ -29,6 +29,7 @@ use crate::client_access::{self, CLIENT_CLAIM};
 use crate::client_auth::{self, BodyCredentials};
 use crate::context::ContextBody;
 use crate::oauth_error::OAuthError;
+use crate::scopes;
 use crate::state::AppState;
 
 /// The longest subject accepted, in bytes.
@@ -65,6 +66,10 @@ pub(crate) struct GrantRequest {
     /// first).
     #[serde(default)]
     audience: Option<String>,
+    /// The scopes asked for (space-separated): a subset of the client's
+    /// (default its default set); for the refresh grant, of the grant.
+    #[serde(default)]
+    scope: Option<String>,
     #[serde(default)]
     context: Option<ContextBody>,
 }
@@ -79,6 +84,9 @@ pub(crate) struct RefreshRequest {
     refresh_token: String,
     #[serde(default)]
     grant_type: Option<String>,
+    /// Narrows the access token's scope within the grant.
+    #[serde(default)]
+    scope: Option<String>,
     #[serde(default)]
     context: Option<ContextBody>,
 }
@@ -134,6 +142,7 @@ fn token_response(
     access: &str,
     access_expires_at: OffsetDateTime,
     refresh: Option<(&str, OffsetDateTime)>,
+    scope: Option<&str>,
 ) -> Response {
     let now = SystemClock.now();
     let mut answer = json!({
@@ -145,6 +154,9 @@ fn token_response(
         answer["refresh_token"] = json!(refresh);
         answer["refresh_expires_in"] = json!(seconds_until(refresh_expires_at, now));
     }
+    if let Some(scope) = scope {
+        answer["scope"] = json!(scope);
+    }
     no_store(answer)
 }
 
@@ -154,6 +166,7 @@ fn pair_response(pair: &TokenPair) -> Response {
         &pair.access,
         pair.access_expires_at,
         Some((&pair.refresh, pair.refresh_expires_at)),
+        pair.scope.as_deref(),
     )
 }
 
@@ -192,7 +205,8 @@ pub(crate) async fn issue(
                 .refresh_token
                 .as_deref()
                 .ok_or_else(|| required("refresh_token"))?;
-            refresh_grant(&state, &client_id, token, request.context.as_ref()).await
+            let scope = request.scope.as_deref();
+            refresh_grant(&state, &client_id, token, scope, request.context.as_ref()).await
         }
         Some(CLIENT_CREDENTIALS_GRANT) => client_grant(&state, &client_id, &request),
         Some(_) => Err(OAuthError::unsupported_grant_type()),
@@ -212,19 +226,25 @@ async fn subject_grant(
     check_subject(subject)?;
     let allowed = state.clients.audiences(client_id);
     let audience = audience::choose(allowed, request.audience.as_deref())?;
+    let scope = client_scope(state, client_id, request)?;
     let binding = state.binding.of(request.context.as_ref())?;
     let families = state.families_of(client_id)?;
     let families = &*families;
     // The family is sealed with the audience: every refresh keeps it.
     let sealing = audience::sealing(binding.as_ref(), audience.as_deref());
-    let scope = Issuing {
+    let issuing = Issuing {
         audience,
         context: binding,
     };
-    let pair = audience::issuing(scope, async {
-        match &sealing {
-            Some(sealing) => families.issue_bound(subject, sealing).await,
-            None => families.issue(subject).await,
+    let pair = audience::issuing(issuing, async {
+        match (&sealing, &scope) {
+            (sealing, Some(scope)) => {
+                families
+                    .issue_scoped(subject, sealing.as_ref(), scope)
+                    .await
+            }
+            (Some(sealing), None) => families.issue_bound(subject, sealing).await,
+            (None, None) => families.issue(subject).await,
         }
     })
     .await
@@ -252,15 +272,30 @@ fn client_grant(
     }
     let allowed = state.clients.audiences(client_id);
     let audience = audience::choose(allowed, request.audience.as_deref())?;
+    let scope = client_scope(state, client_id, request)?;
     let (token, expires_at) = client_access::client_token(
         &state.keys,
         client_id,
         &state.issuer,
         audience.as_deref(),
+        scope.as_deref(),
         state.lifetimes.access,
     )
     .map_err(|err| internal(&err))?;
-    Ok(token_response(&token, expires_at, None))
+    Ok(token_response(&token, expires_at, None, scope.as_deref()))
+}
+
+/// The scope a new grant gets: see [`scopes::choose`].
+fn client_scope(
+    state: &AppState,
+    client_id: &str,
+    request: &GrantRequest,
+) -> Result<Option<String>, OAuthError> {
+    scopes::choose(
+        state.clients.scopes(client_id),
+        state.clients.default_scopes(client_id),
+        request.scope.as_deref(),
+    )
 }
 
 /// `POST /token/refresh`: the refresh grant (as `POST /token` with
@@ -291,20 +326,36 @@ pub(crate) async fn refresh(
         &state,
         &client_id,
         &request.refresh_token,
+        request.scope.as_deref(),
         request.context.as_ref(),
     )
     .await
 }
 
 /// The refresh grant, for both endpoints: rotation; a reused refresh token
-/// revokes its family (`invalid_grant`).
+/// revokes its family (`invalid_grant`). A `scope` narrows the access
+/// token's within the family's grant (RFC 6749 §6): a scope outside it, or
+/// one the client may no longer ask for, is `invalid_scope`, and spends
+/// nothing.
 async fn refresh_grant(
     state: &AppState,
     client_id: &str,
     token: &str,
+    scope: Option<&str>,
     context: Option<&ContextBody>,
 ) -> Result<Response, OAuthError> {
     check_token_len(token)?;
+    if let Some(asked) = scopes::check_asked(scope)? {
+        let allowed = state.clients.scopes(client_id);
+        if !asked
+            .iter()
+            .all(|token| allowed.iter().any(|known| known == token))
+        {
+            return Err(OAuthError::invalid_scope(
+                "scope: not within the scopes this client may ask for",
+            ));
+        }
+    }
     let binding = state.binding.of(context)?;
     let families = state.families_of(client_id)?;
     let families = &*families;
@@ -313,10 +364,9 @@ async fn refresh_grant(
     // rotates and revokes nothing.
     let allowed = state.clients.audiences(client_id);
     let pair = audience::each_candidate(allowed, binding.as_ref(), |sealing| async move {
-        match &sealing {
-            Some(sealing) => families.refresh_bound(token, sealing).await,
-            None => families.refresh(token).await,
-        }
+        families
+            .refresh_scoped(token, sealing.as_ref(), scope)
+            .await
     })
     .await
     .map_err(|err| OAuthError::from_token_error(&err))?;
@@ -447,7 +497,12 @@ pub(crate) async fn introspect(
                 "jti": claims.token_id(),
                 "iss": claims.issuer(),
                 "aud": claims.audience(),
+                "scope": claims.custom_str(SCOPE_CLAIM),
             });
+            // RFC 7662 §2.2: a member the token does not have is left out.
+            if let Some(members) = answer.as_object_mut() {
+                members.retain(|_, value| !value.is_null());
+            }
             if !drift.is_empty() {
                 answer["binding_drift"] = json!(drift);
             }
