@@ -140,10 +140,6 @@ impl Clients {
 
     /// Every scope of every client, sorted, each once (the metadata's
     /// `scopes_supported`).
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "read by the metadata document, the next step")
-    )]
     pub(crate) fn all_scopes(&self) -> Vec<&str> {
         let mut all: Vec<&str> = self
             .scopes

@@ -104,6 +104,19 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
     }
 
+    /// 404 `invalid_request`: a document the configuration does not allow
+    /// (the metadata, without a URL for issuer).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(vaulttoken_server::OAuthError::not_found("no metadata").status(), 404);
+    /// ```
+    #[must_use]
+    pub fn not_found(description: &'static str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "invalid_request", description)
+    }
+
     /// 413 `invalid_request`: the body is over the size limit.
     ///
     /// # Examples

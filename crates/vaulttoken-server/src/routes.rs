@@ -2,6 +2,7 @@
 
 pub(crate) mod health;
 pub(crate) mod keys;
+pub(crate) mod metadata;
 pub(crate) mod token;
 pub(crate) mod trust;
 

@@ -648,3 +648,78 @@ async fn a_refresh_narrows_the_scope_and_never_widens_it() {
         .await;
     assert_eq!(narrowed_again.body["scope"], "write");
 }
+
+/// RFC 8414: the metadata names the issuer, endpoints that answer, the
+/// grants, the client authentication methods, the scopes and the key set.
+#[tokio::test]
+async fn the_metadata_document_describes_what_the_server_does() {
+    let server = Server::with(&[
+        (
+            "VAULTTOKEN_CLIENT_SCOPES",
+            "web=read write,mobile=read admin",
+        ),
+        ("VAULTTOKEN_KEYS_MAX_AGE_SECS", "60"),
+    ])
+    .await;
+    let answer = server.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-type"), "application/json");
+    assert_eq!(answer.header("cache-control"), "public, max-age=60");
+    let document = answer.body;
+    assert_eq!(document["issuer"], server::ISSUER);
+    let methods = json!(["client_secret_basic", "client_secret_post"]);
+    for member in [
+        "token_endpoint_auth_methods_supported",
+        "revocation_endpoint_auth_methods_supported",
+        "introspection_endpoint_auth_methods_supported",
+    ] {
+        assert_eq!(document[member], methods, "{member}");
+    }
+    assert_eq!(
+        document["grant_types_supported"],
+        json!([
+            "urn:vaulttoken:grant-type:subject",
+            "refresh_token",
+            "client_credentials"
+        ])
+    );
+    assert_eq!(
+        document["scopes_supported"],
+        json!(["admin", "read", "write"])
+    );
+    assert_eq!(document["response_types_supported"], json!([]));
+    // Each URL is the issuer's, and its path is served here.
+    let path = |member: &str| {
+        let url = document[member].as_str().unwrap();
+        url.strip_prefix(server::ISSUER).unwrap().to_owned()
+    };
+    let keys = server.get(&path("vaulttoken_key_set_uri")).await;
+    assert_eq!(keys.status, StatusCode::OK);
+    assert_eq!(keys.body["issuer"], server::ISSUER);
+    let basic = server::basic_oauth(CLIENT, SECRET);
+    let auth = [("authorization", basic.as_str())];
+    let issued = server
+        .post_form(
+            &path("token_endpoint"),
+            &[("grant_type", "client_credentials")],
+            &auth,
+        )
+        .await;
+    let access = text(&issued, "access_token");
+    let found = server
+        .post_form(
+            &path("introspection_endpoint"),
+            &[("token", &access)],
+            &auth,
+        )
+        .await;
+    assert_eq!(found.body["active"], true);
+    let revoked = server
+        .post_form(&path("revocation_endpoint"), &[("token", &access)], &auth)
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    // An issuer that is no URL gives no document rather than a wrong one.
+    let named = Server::with(&[("VAULTTOKEN_ISSUER", "vaulttoken-test")]).await;
+    let none = named.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+}
