@@ -7,6 +7,13 @@
 #[allow(dead_code, reason = "each test file uses part of the support")]
 mod server;
 
+#[path = "support/process.rs"]
+#[allow(dead_code, reason = "each test file uses part of the support")]
+mod process;
+
+// The Redis test servers shared by the workspace's tests.
+use vaulttoken_test_redis as redis_support;
+
 use axum::http::StatusCode;
 use serde_json::json;
 use server::{CLIENT, SECRET, Server};
@@ -722,4 +729,266 @@ async fn the_metadata_document_describes_what_the_server_does() {
     let named = Server::with(&[("VAULTTOKEN_ISSUER", "vaulttoken-test")]).await;
     let none = named.get("/.well-known/oauth-authorization-server").await;
     assert_eq!(none.status, StatusCode::NOT_FOUND);
+}
+
+/// What the stock OAuth client sends through, and what it answers.
+type Exchange = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, reqwest::Error>> + Send>,
+>;
+
+/// The stock client's HTTP transport: reqwest, sending a request for the
+/// issuer's `https` URL to the server process on loopback port `port` over
+/// plain HTTP, as a TLS-terminating proxy in front of the server would (the
+/// `oauth2` crate refuses a revocation URL that is not `https`, as RFC 7009
+/// says it must). Only the origin changes: path, headers and body are sent
+/// as the client made them.
+fn loopback(port: u16) -> impl Fn(oauth2::HttpRequest) -> Exchange {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap();
+    move |request: oauth2::HttpRequest| {
+        let http = http.clone();
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            let path = parts.uri.path_and_query().map_or("/", |path| path.as_str());
+            assert!(
+                parts.uri.to_string().starts_with(server::ISSUER),
+                "the client calls only the issuer: {}",
+                parts.uri
+            );
+            parts.uri = format!("http://127.0.0.1:{port}{path}").parse().unwrap();
+            let request = oauth2::http::Request::from_parts(parts, body);
+            let answer = http.execute(reqwest::Request::try_from(request)?).await?;
+            let mut response = oauth2::http::Response::builder().status(answer.status());
+            for (name, value) in answer.headers() {
+                response = response.header(name, value);
+            }
+            Ok(response.body(answer.bytes().await?.to_vec()).unwrap())
+        })
+    }
+}
+
+/// A stock OAuth client (the `oauth2` crate, unmodified) of `client`
+/// against the server process, with its endpoints from the metadata
+/// document, authenticating as `auth` says.
+type StockClient = oauth2::basic::BasicClient<
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+    oauth2::EndpointSet,
+    oauth2::EndpointSet,
+>;
+
+fn stock_client(
+    metadata: &serde_json::Value,
+    id: &str,
+    secret: &str,
+    auth: oauth2::AuthType,
+) -> StockClient {
+    let url = |member: &str| metadata[member].as_str().unwrap().to_owned();
+    oauth2::basic::BasicClient::new(oauth2::ClientId::new(id.to_owned()))
+        .set_client_secret(oauth2::ClientSecret::new(secret.to_owned()))
+        .set_auth_type(auth)
+        .set_token_uri(oauth2::TokenUrl::new(url("token_endpoint")).unwrap())
+        .set_introspection_url(
+            oauth2::IntrospectionUrl::new(url("introspection_endpoint")).unwrap(),
+        )
+        .set_revocation_url(oauth2::RevocationUrl::new(url("revocation_endpoint")).unwrap())
+}
+
+/// The `oauth2` crate, unmodified, against a live server process on a real
+/// Redis: `client_credentials` with Basic (a secret that form-encoding
+/// changes) and with the secret in the body, a `refresh_token` exchange that
+/// narrows the scope, introspection, and revocation of both kinds of token.
+#[tokio::test]
+async fn the_oauth2_crate_drives_the_live_server() {
+    use oauth2::{
+        AccessToken, AuthType, RefreshToken, Scope, StandardRevocableToken,
+        TokenIntrospectionResponse as _, TokenResponse as _,
+    };
+
+    if !redis_support::redis_available("the_oauth2_crate_drives_the_live_server") {
+        return;
+    }
+    let redis = redis_support::RedisServer::start();
+    let clients = format!("{CLIENT}:{SECRET},{ODD_CLIENT}:{ODD_SECRET}");
+    let scopes = format!("{CLIENT}=read write,{ODD_CLIENT}=read write admin");
+    let server = process::ServerProcess::start_with(&[
+        ("REDIS_URL", &redis.url()),
+        ("VAULTTOKEN_CLIENTS", &clients),
+        ("VAULTTOKEN_CLIENT_SCOPES", &scopes),
+        (
+            "VAULTTOKEN_CLIENT_DEFAULT_SCOPES",
+            &format!("{ODD_CLIENT}=read"),
+        ),
+    ]);
+    let (status, metadata) =
+        server.request("GET", "/.well-known/oauth-authorization-server", &[], None);
+    assert_eq!(status, 200);
+    let http = loopback(server.port());
+    let basic = stock_client(&metadata, ODD_CLIENT, ODD_SECRET, AuthType::BasicAuth);
+
+    // client_credentials, Basic, the default scope.
+    let token = basic
+        .exchange_client_credentials()
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(*token.token_type(), oauth2::basic::BasicTokenType::Bearer);
+    assert!(token.refresh_token().is_none());
+    let lifetime = token.expires_in().unwrap().as_secs();
+    assert!((899..=900).contains(&lifetime), "{lifetime}");
+    assert_eq!(token.scopes(), Some(&vec![Scope::new("read".to_owned())]));
+    let found = basic
+        .introspect(token.access_token())
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert!(found.active());
+    assert_eq!(found.sub(), Some(ODD_CLIENT));
+    assert_eq!(found.client_id().map(|id| id.as_str()), Some(ODD_CLIENT));
+    assert_eq!(found.iss(), Some(server::ISSUER));
+    assert_eq!(
+        found.token_type(),
+        Some(&oauth2::basic::BasicTokenType::Bearer)
+    );
+    assert_eq!(found.scopes(), Some(&vec![Scope::new("read".to_owned())]));
+    assert!(found.exp().unwrap() > found.iat().unwrap());
+    assert!(found.jti().is_some_and(|jti| !jti.is_empty()));
+
+    // client_credentials with the secret in the body, asking for scopes.
+    let posted = stock_client(&metadata, CLIENT, SECRET, AuthType::RequestBody);
+    let token = posted
+        .exchange_client_credentials()
+        .add_scope(Scope::new("write".to_owned()))
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(token.scopes(), Some(&vec![Scope::new("write".to_owned())]));
+    let refused = posted
+        .exchange_client_credentials()
+        .add_scope(Scope::new("admin".to_owned()))
+        .request_async(&http)
+        .await;
+    match refused {
+        Err(oauth2::RequestTokenError::ServerResponse(answer)) => assert_eq!(
+            *answer.error(),
+            oauth2::basic::BasicErrorResponseType::InvalidScope
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Revoking the access token: introspection says inactive.
+    posted
+        .revoke_token(StandardRevocableToken::AccessToken(
+            token.access_token().clone(),
+        ))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .unwrap();
+    let found = posted
+        .introspect(token.access_token())
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert!(!found.active());
+
+    // A pair from the subject grant (no stock client speaks it), then a
+    // refresh_token exchange by the stock client that narrows the scope.
+    let (status, pair) = server.request(
+        "POST",
+        "/token",
+        &[],
+        Some(&json!({"client_id": ODD_CLIENT, "client_secret": ODD_SECRET, "subject": "alice", "scope": "read write admin"})),
+    );
+    assert_eq!(status, 200, "{pair}");
+    let first = RefreshToken::new(pair["refresh_token"].as_str().unwrap().to_owned());
+    let next = basic
+        .exchange_refresh_token(&first)
+        .add_scope(Scope::new("admin".to_owned()))
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(next.scopes(), Some(&vec![Scope::new("admin".to_owned())]));
+    let found = basic
+        .introspect(next.access_token())
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(found.sub(), Some("alice"));
+    assert_eq!(found.scopes(), Some(&vec![Scope::new("admin".to_owned())]));
+    let second = next.refresh_token().unwrap().clone();
+    // Reuse of the first refresh token revokes the family.
+    let reuse = basic
+        .exchange_refresh_token(&first)
+        .request_async(&http)
+        .await;
+    match reuse {
+        Err(oauth2::RequestTokenError::ServerResponse(answer)) => assert_eq!(
+            *answer.error(),
+            oauth2::basic::BasicErrorResponseType::InvalidGrant
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !basic
+            .introspect(next.access_token())
+            .request_async(&http)
+            .await
+            .unwrap()
+            .active()
+    );
+    // A new family, its refresh token revoked by the stock client: the
+    // family is gone, its access token too.
+    let (_, pair) = server.request(
+        "POST",
+        "/token",
+        &[],
+        Some(&json!({"client_id": ODD_CLIENT, "client_secret": ODD_SECRET, "subject": "bob"})),
+    );
+    let access = AccessToken::new(pair["access_token"].as_str().unwrap().to_owned());
+    let refresh = RefreshToken::new(pair["refresh_token"].as_str().unwrap().to_owned());
+    basic
+        .revoke_token(StandardRevocableToken::RefreshToken(refresh.clone()))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert!(
+        !basic
+            .introspect(&access)
+            .request_async(&http)
+            .await
+            .unwrap()
+            .active()
+    );
+    assert!(
+        basic
+            .exchange_refresh_token(&refresh)
+            .request_async(&http)
+            .await
+            .is_err()
+    );
+    assert!(second.secret().starts_with("v4.local."));
+
+    // A wrong secret: the stock client reads invalid_client.
+    let wrong = stock_client(
+        &metadata,
+        ODD_CLIENT,
+        "p@ss:w%rd+ é&=/?#0123456788",
+        AuthType::BasicAuth,
+    );
+    match wrong
+        .exchange_client_credentials()
+        .request_async(&http)
+        .await
+    {
+        Err(oauth2::RequestTokenError::ServerResponse(answer)) => assert_eq!(
+            *answer.error(),
+            oauth2::basic::BasicErrorResponseType::InvalidClient
+        ),
+        other => panic!("{other:?}"),
+    }
 }
