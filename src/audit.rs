@@ -365,8 +365,9 @@ mod tests {
 
     #[test]
     fn every_refusal_has_its_reason_code() {
-        let cases: [(Error, &str); 11] = [
+        let cases: [(Error, &str); 12] = [
             (Error::Denied(Denial::Superseded), "superseded"),
+            (Error::Denied(Denial::ScopeNotGranted), "scope-not-granted"),
             (
                 Error::Denied(Denial::IssuedBeforeStoreEpoch),
                 "issued-before-store-epoch",

@@ -1547,6 +1547,11 @@ pub enum Denial {
     /// (whether it was revoked or spent). Sign in again.
     #[error("token issued before the store's state began")]
     IssuedBeforeStoreEpoch,
+    /// A refresh asked for a scope its family was not granted: a refresh
+    /// may narrow the scope, never widen it (RFC 6749 §6). Nothing was
+    /// rotated.
+    #[error("scope not granted to the token's family")]
+    ScopeNotGranted,
 }
 
 impl Denial {
@@ -1570,6 +1575,7 @@ impl Denial {
             Self::ReuseDetected => "reuse-detected",
             Self::FamilyExpired => "family-expired",
             Self::IssuedBeforeStoreEpoch => "issued-before-store-epoch",
+            Self::ScopeNotGranted => "scope-not-granted",
         }
     }
 }

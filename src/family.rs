@@ -105,6 +105,11 @@ use crate::service::{
 };
 use crate::store::{FAMILY_CLAIM, Grace, NewFamily, Rotated, Rotation, TokenStore};
 
+/// The claim both tokens of a pair carry their scope in (RFC 9068 §2.2.3,
+/// RFC 8693 §4.2): space-separated scope tokens (RFC 6749 §3.3). A refresh
+/// token's is its family's grant, kept by every rotation; an access
+/// token's is what its request asked for, within that grant.
+pub const SCOPE_CLAIM: &str = "scope";
 /// The claim a refresh token carries its generation in.
 const GENERATION_CLAIM: &str = "gen";
 /// The claim a refresh token carries its family's absolute end in.
@@ -134,6 +139,9 @@ pub struct TokenPair {
     pub family_id: String,
     /// The refresh token's generation (0 for a new family).
     pub generation: u64,
+    /// The access token's scope ([`SCOPE_CLAIM`]), if its family was
+    /// granted one ([`RefreshFamilies::issue_scoped`]).
+    pub scope: Option<String>,
     /// When the access token expires.
     pub access_expires_at: OffsetDateTime,
     /// When the refresh token expires.
@@ -150,6 +158,7 @@ impl core::fmt::Debug for TokenPair {
         f.debug_struct("TokenPair")
             .field("family_id", &self.family_id)
             .field("generation", &self.generation)
+            .field("scope", &self.scope)
             .field("access_expires_at", &self.access_expires_at)
             .field("refresh_expires_at", &self.refresh_expires_at)
             .field("drift", &self.drift)
@@ -674,7 +683,54 @@ impl RefreshFamilies {
     ///
     /// See the [module documentation](self).
     pub async fn issue(&self, subject: &str) -> Result<TokenPair, Error> {
-        self.start(subject, None).await
+        self.start(subject, None, None).await
+    }
+
+    /// Starts a family for `subject` granted `scope` (space-separated
+    /// scope tokens, RFC 6749 §3.3), bound to `context` if given, and
+    /// issues its first pair. Both tokens carry the scope
+    /// ([`SCOPE_CLAIM`]); the refresh token's is the family's grant, which
+    /// every rotation keeps, so that a refresh may narrow an access token's
+    /// scope but never widen it ([`RefreshFamilies::refresh_scoped`]).
+    ///
+    /// # Errors
+    ///
+    /// As for [`RefreshFamilies::issue_bound`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vaulttoken::Error> {
+    /// use std::sync::Arc;
+    /// use vaulttoken::error::Denial;
+    /// use vaulttoken::family::{RefreshFamilies, SCOPE_CLAIM};
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken::{Error, LocalKey};
+    ///
+    /// let families = RefreshFamilies::builder(LocalKey::generate()?, Arc::new(MemoryStore::new())).build();
+    /// let pair = families.issue_scoped("alice", None, "read write").await?;
+    /// assert_eq!(pair.scope.as_deref(), Some("read write"));
+    /// let access = families.verify_access(&pair.access).await?;
+    /// assert_eq!(access.claims().custom_str(SCOPE_CLAIM), Some("read write"));
+    /// // Narrowed for this access token; the family keeps its grant.
+    /// let narrow = families.refresh_scoped(&pair.refresh, None, Some("read")).await?;
+    /// assert_eq!(narrow.scope.as_deref(), Some("read"));
+    /// let widened = families.refresh_scoped(&narrow.refresh, None, Some("read admin")).await;
+    /// assert!(matches!(widened, Err(Error::Denied(Denial::ScopeNotGranted))));
+    /// // Refused before anything was spent: the grant is whole again.
+    /// let full = families.refresh_scoped(&narrow.refresh, None, None).await?;
+    /// assert_eq!(full.scope.as_deref(), Some("read write"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn issue_scoped(
+        &self,
+        subject: &str,
+        context: Option<&Binding>,
+        scope: &str,
+    ) -> Result<TokenPair, Error> {
+        self.start(subject, context, Some(scope)).await
     }
 
     /// Starts a family for `subject` bound to `context` and issues its first
@@ -714,11 +770,17 @@ impl RefreshFamilies {
     /// # }
     /// ```
     pub async fn issue_bound(&self, subject: &str, context: &Binding) -> Result<TokenPair, Error> {
-        self.start(subject, Some(context)).await
+        self.start(subject, Some(context), None).await
     }
 
-    /// [`RefreshFamilies::issue`] and [`RefreshFamilies::issue_bound`].
-    async fn start(&self, subject: &str, context: Option<&Binding>) -> Result<TokenPair, Error> {
+    /// [`RefreshFamilies::issue`], [`RefreshFamilies::issue_bound`] and
+    /// [`RefreshFamilies::issue_scoped`].
+    async fn start(
+        &self,
+        subject: &str,
+        context: Option<&Binding>,
+        scope: Option<&str>,
+    ) -> Result<TokenPair, Error> {
         // An invalid binding fails before anything is stored.
         let sealing = Sealing::new(context, self.observer.as_ref())?;
         let now = self.now();
@@ -757,7 +819,20 @@ impl RefreshFamilies {
                 ..audit::Fields::default()
             },
         );
-        self.pair(subject, &family_id, 0, now, ends, &sealing, Vec::new())
+        let scope = Scope {
+            granted: scope,
+            access: scope.map(str::to_owned),
+        };
+        self.pair(
+            subject,
+            &family_id,
+            0,
+            now,
+            ends,
+            &sealing,
+            scope,
+            Vec::new(),
+        )
     }
 
     /// Spends a refresh token and issues the next pair.
@@ -773,7 +848,33 @@ impl RefreshFamilies {
     ///
     /// See the [module documentation](self).
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, Error> {
-        self.rotate(refresh_token, None).await
+        self.rotate(refresh_token, None, None).await
+    }
+
+    /// Spends a refresh token, presented in `context` if its family is
+    /// bound, and issues the next pair with the access token's scope
+    /// narrowed to `scope` (RFC 6749 §6): every scope token asked for must
+    /// be in the family's grant ([`RefreshFamilies::issue_scoped`]); `None`
+    /// (or no token at all) asks for the whole grant. The new refresh token
+    /// keeps the whole grant, so a later refresh may ask for it again.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RefreshFamilies::refresh_bound`], and
+    /// [`Denial::ScopeNotGranted`] for a scope outside the grant (or any
+    /// scope, for a family granted none), checked before anything is
+    /// rotated: the token is not spent.
+    ///
+    /// # Examples
+    ///
+    /// See [`RefreshFamilies::issue_scoped`].
+    pub async fn refresh_scoped(
+        &self,
+        refresh_token: &str,
+        context: Option<&Binding>,
+        scope: Option<&str>,
+    ) -> Result<TokenPair, Error> {
+        self.rotate(refresh_token, context, scope).await
     }
 
     /// Spends a refresh token of a family started with
@@ -798,14 +899,16 @@ impl RefreshFamilies {
         refresh_token: &str,
         context: &Binding,
     ) -> Result<TokenPair, Error> {
-        self.rotate(refresh_token, Some(context)).await
+        self.rotate(refresh_token, Some(context), None).await
     }
 
-    /// [`RefreshFamilies::refresh`] and [`RefreshFamilies::refresh_bound`].
+    /// [`RefreshFamilies::refresh`], [`RefreshFamilies::refresh_bound`] and
+    /// [`RefreshFamilies::refresh_scoped`].
     async fn rotate(
         &self,
         refresh_token: &str,
         context: Option<&Binding>,
+        asked: Option<&str>,
     ) -> Result<TokenPair, Error> {
         let sealing = Sealing::new(context, self.observer.as_ref())?;
         // A refresh token is refused like any token: revoked, issued before
@@ -821,6 +924,12 @@ impl RefreshFamilies {
             .custom_as(GENERATION_CLAIM)?
             .ok_or(Error::Verification)?;
         let ends = family_end(&presented)?;
+        // Checked before the rotation: a scope refused spends nothing.
+        let granted = claims.custom_str(SCOPE_CLAIM);
+        let scope = Scope {
+            granted,
+            access: narrowed(granted, asked)?,
+        };
         let mut rotation = Rotation::new(subject, family_id, generation, self.now());
         if let Some(timeout) = self.settings.idle_timeout {
             rotation = rotation.idle_timeout(timeout);
@@ -852,7 +961,7 @@ impl RefreshFamilies {
                 event(AuditEvent::FamilyRotated, Some(generation));
                 let drift = self.drift(claims, context)?;
                 self.pair(
-                    subject, family_id, generation, rotated_at, ends, &sealing, drift,
+                    subject, family_id, generation, rotated_at, ends, &sealing, scope, drift,
                 )
             }
             Rotated::GraceReplay {
@@ -862,7 +971,7 @@ impl RefreshFamilies {
                 event(AuditEvent::GraceUsed, Some(generation));
                 let drift = self.drift(claims, context)?;
                 self.pair(
-                    subject, family_id, generation, rotated_at, ends, &sealing, drift,
+                    subject, family_id, generation, rotated_at, ends, &sealing, scope, drift,
                 )
             }
             Rotated::ReuseDetected => {
@@ -1113,6 +1222,7 @@ impl RefreshFamilies {
         issued_at: OffsetDateTime,
         ends: OffsetDateTime,
         sealing: &Sealing<'_>,
+        scope: Scope<'_>,
         drift: Vec<Drift>,
     ) -> Result<TokenPair, Error> {
         let until = |lifetime: Duration| {
@@ -1133,6 +1243,9 @@ impl RefreshFamilies {
         if let Some(observed) = &sealing.observed {
             refresh_claims = refresh_claims.claim(OBSERVED_CLAIM, observed.clone());
         }
+        if let Some(granted) = scope.granted {
+            refresh_claims = refresh_claims.claim(SCOPE_CLAIM, granted);
+        }
         let refresh =
             self.tokens
                 .encode_with(&refresh_claims.build()?, &Footer::None, &sealing.refresh)?;
@@ -1149,6 +1262,9 @@ impl RefreshFamilies {
         if let Some(observed) = &sealing.observed {
             access_claims = access_claims.claim(OBSERVED_CLAIM, observed.clone());
         }
+        if let Some(access) = &scope.access {
+            access_claims = access_claims.claim(SCOPE_CLAIM, access);
+        }
         let access = self.access.issue(access_claims, sealing.context)?;
         Ok(TokenPair {
             access,
@@ -1156,11 +1272,45 @@ impl RefreshFamilies {
             subject: subject.to_owned(),
             family_id: family_id.to_owned(),
             generation,
+            scope: scope.access,
             access_expires_at,
             refresh_expires_at,
             drift,
         })
     }
+}
+
+/// The scope of a pair: the family's grant (the refresh token's) and the
+/// access token's, within it.
+struct Scope<'g> {
+    granted: Option<&'g str>,
+    access: Option<String>,
+}
+
+/// The access token's scope for a refresh of a family granted `granted`
+/// that asks for `asked`: the scope tokens of the grant that were asked
+/// for, in the grant's order; the whole grant if nothing is asked.
+///
+/// # Errors
+///
+/// [`Denial::ScopeNotGranted`] for a scope token outside the grant.
+fn narrowed(granted: Option<&str>, asked: Option<&str>) -> Result<Option<String>, Error> {
+    let asked: Vec<&str> =
+        asked.map_or_else(Vec::new, |asked| asked.split_ascii_whitespace().collect());
+    if asked.is_empty() {
+        return Ok(granted.map(str::to_owned));
+    }
+    let grant: Vec<&str> = granted.map_or_else(Vec::new, |granted| {
+        granted.split_ascii_whitespace().collect()
+    });
+    if !asked.iter().all(|token| grant.contains(token)) {
+        return Err(Error::Denied(Denial::ScopeNotGranted));
+    }
+    let kept: Vec<&str> = grant
+        .into_iter()
+        .filter(|token| asked.contains(token))
+        .collect();
+    Ok(Some(kept.join(" ")))
 }
 
 /// How a pair is sealed: the implicit assertions of its two tokens, and the
@@ -1363,6 +1513,40 @@ mod tests {
                 since: datetime!(2040-01-01 0:00 UTC)
             })
         );
+    }
+
+    #[test]
+    fn a_refresh_narrows_the_grant_and_never_widens_it() {
+        let grant = Some("read write admin");
+        let cases = [
+            (None, Some("read write admin")),
+            (Some(""), Some("read write admin")),
+            (Some("  "), Some("read write admin")),
+            (Some("write"), Some("write")),
+            (Some("admin read"), Some("read admin")),
+            (Some("read read"), Some("read")),
+            (Some("read  write\tadmin"), Some("read write admin")),
+        ];
+        for (asked, expected) in cases {
+            assert_eq!(
+                narrowed(grant, asked).unwrap().as_deref(),
+                expected,
+                "{asked:?}"
+            );
+        }
+        for asked in ["delete", "read delete", "rea", "READ", "read write admin x"] {
+            let refused = narrowed(grant, Some(asked));
+            assert!(
+                matches!(refused, Err(Error::Denied(Denial::ScopeNotGranted))),
+                "{asked:?}"
+            );
+        }
+        assert_eq!(narrowed(None, None).unwrap(), None);
+        assert_eq!(narrowed(None, Some(" ")).unwrap(), None);
+        assert!(matches!(
+            narrowed(None, Some("read")),
+            Err(Error::Denied(Denial::ScopeNotGranted))
+        ));
     }
 
     #[test]

@@ -10,7 +10,10 @@
 # then context binding
 # on a second instance (same Redis, same KEK) in strict mode: a bound pair
 # works in its context and its network prefix, not on another device, not
-# without a context, and a refresh from elsewhere burns nothing.
+# without a context, and a refresh from elsewhere burns nothing; then OAuth
+# on the wire as stock clients speak it (curl -u id:secret --data-urlencode):
+# the metadata document, client_credentials, form bodies with Basic, scopes
+# narrowed by a refresh and never widened, revocation, and the errors.
 #
 #   cargo build -p vaulttoken-server
 #   bash crates/vaulttoken-server/scripts/curl-flow.sh [path/to/vaulttoken-server]
@@ -79,7 +82,8 @@ wait_healthy() {
   for _ in $(seq 100); do curl -sf "$1/healthz" >/dev/null && break; sleep 0.1; done
 }
 
-start_server "$PORT" "$WORK/keys.json" "$WORK/server.log"
+start_server "$PORT" "$WORK/keys.json" "$WORK/server.log" \
+  VAULTTOKEN_CLIENT_SCOPES="web=read write" VAULTTOKEN_CLIENT_DEFAULT_SCOPES="web=read"
 SERVER_PID=$!
 wait_healthy "$B"
 expect healthz "$(curl -s "$B/healthz" | field '["status"]')" ok
@@ -243,8 +247,50 @@ expect bound.refresh_elsewhere "$(echo "$STOLEN" | field '["error"]')" invalid_g
 NEXT=$(curl -s -X POST "$S/token/refresh" -H "$J" -d "{$C,\"refresh_token\":\"$BOUND_REFRESH\",$CTX}")
 expect bound.refresh_at_home "$(echo "$NEXT" | field '["token_type"]')" Bearer
 
+# OAuth on the wire: what stock clients send (RFC 6749 form bodies, the
+# client in HTTP Basic), and the metadata document (RFC 8414).
+META=$(curl -s "$B/.well-known/oauth-authorization-server")
+expect metadata.issuer "$(echo "$META" | field '["issuer"]')" "$ISSUER"
+expect metadata.token_endpoint "$(echo "$META" | field '["token_endpoint"]')" "$ISSUER/token"
+expect metadata.auth_methods "$(echo "$META" | field '["token_endpoint_auth_methods_supported"]')" \
+  "['client_secret_basic', 'client_secret_post']"
+expect metadata.scopes "$(echo "$META" | field '["scopes_supported"]')" "['read', 'write']"
+U=(-u "web:$SECRET")
+CC=$(curl -s "${U[@]}" --data-urlencode grant_type=client_credentials --data-urlencode scope=write "$B/token")
+expect client_credentials.token_type "$(echo "$CC" | field '["token_type"]')" Bearer
+expect client_credentials.scope "$(echo "$CC" | field '["scope"]')" write
+expect client_credentials.no_refresh "$(echo "$CC" | field '.get("refresh_token")')" None
+CC_ACCESS=$(echo "$CC" | field '["access_token"]')
+FOUND=$(curl -s "${U[@]}" --data-urlencode "token=$CC_ACCESS" "$B/token/introspect")
+expect client_credentials.sub "$(echo "$FOUND" | field '["sub"]')" web
+expect client_credentials.introspect_scope "$(echo "$FOUND" | field '["scope"]')" write
+PAIR=$(curl -s "${U[@]}" --data-urlencode "subject=erin o'hara+1" --data-urlencode "scope=read write" "$B/token")
+expect form.scope "$(echo "$PAIR" | field '["scope"]')" "read write"
+FOUND=$(curl -s "${U[@]}" --data-urlencode "token=$(echo "$PAIR" | field '["access_token"]')" "$B/token/introspect")
+expect form.sub "$(echo "$FOUND" | field '["sub"]')" "erin o'hara+1"
+FORM_REFRESH=$(echo "$PAIR" | field '["refresh_token"]')
+WIDER=$(curl -s "${U[@]}" --data-urlencode grant_type=refresh_token \
+  --data-urlencode "refresh_token=$FORM_REFRESH" --data-urlencode scope=admin "$B/token")
+expect refresh.wider "$(echo "$WIDER" | field '["error"]')" invalid_scope
+NARROW=$(curl -s "${U[@]}" --data-urlencode grant_type=refresh_token \
+  --data-urlencode "refresh_token=$FORM_REFRESH" --data-urlencode scope=read "$B/token")
+expect refresh.narrowed "$(echo "$NARROW" | field '["scope"]')" read
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' "${U[@]}" --data-urlencode "token=$CC_ACCESS" "$B/token/revoke")
+expect form.revoke "$STATUS" 200
+FOUND=$(curl -s "${U[@]}" --data-urlencode "token=$CC_ACCESS" "$B/token/introspect")
+expect form.revoked_inactive "$FOUND" '{"active":false}'
+CHALLENGE=$(curl -s -D - -o /dev/null -u "web:wrong-secret-0123456789" --data-urlencode grant_type=client_credentials "$B/token" \
+  | tr -d '\r' | awk 'tolower($1) == "www-authenticate:" { $1 = ""; print substr($0, 2) }')
+expect basic.challenge "$CHALLENGE" 'Basic realm="vaulttoken"'
+BOTH=$(curl -s "${U[@]}" --data-urlencode "client_secret=$SECRET" --data-urlencode grant_type=client_credentials "$B/token")
+expect basic.and_post "$(echo "$BOTH" | field '["error"]')" invalid_request
+UNKNOWN=$(curl -s "${U[@]}" --data-urlencode grant_type=password "$B/token")
+expect grant.unknown "$(echo "$UNKNOWN" | field '["error"]')" unsupported_grant_type
+MISSING=$(curl -s "${U[@]}" --data-urlencode grant_type=refresh_token "$B/token")
+expect form.missing_field "$(echo "$MISSING" | field '["error_description"]')" "refresh_token: required"
+
 # Nothing secret in the logs.
-if grep -q -e "$SECRET" -e "$ADMIN" -e "$ACCESS" -e "$BOUND" "$WORK/server.log" "$WORK/strict.log"; then
+if grep -q -e "$SECRET" -e "$ADMIN" -e "$ACCESS" -e "$BOUND" -e "$CC_ACCESS" "$WORK/server.log" "$WORK/strict.log"; then
   echo "FAIL a secret or a token reached the log" >&2
   exit 1
 fi

@@ -62,6 +62,10 @@ fn router(state: AppState, metrics_here: bool) -> Router {
         .route("/token/revoke", post(routes::token::revoke))
         .route("/token/introspect", post(routes::token::introspect))
         .route("/keys", get(routes::keys::list))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(routes::metadata::authorization_server),
+        )
         .route("/keys/rotate", post(routes::keys::rotate))
         .route("/keys/retire", post(routes::keys::retire))
         .route("/healthz", get(routes::health::healthz))

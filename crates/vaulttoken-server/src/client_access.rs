@@ -7,9 +7,12 @@
 
 use std::sync::Arc;
 
+use time::{Duration, OffsetDateTime};
 use vaulttoken::Error;
 use vaulttoken::binding::Binding;
-use vaulttoken::claims::ClaimsBuilder;
+use vaulttoken::claims::{Claims, ClaimsBuilder};
+use vaulttoken::clock::{Clock as _, SystemClock};
+use vaulttoken::family::SCOPE_CLAIM;
 use vaulttoken::family::{AccessFuture, AccessIssuer};
 
 use crate::audience;
@@ -19,6 +22,51 @@ use crate::key_sync::LiveKeys;
 
 /// The claim an access token names its client in (as RFC 9068 does).
 pub(crate) const CLIENT_CLAIM: &str = "client_id";
+
+/// The claims every access token of the server carries beside its own:
+/// the issuer, the client, and the audience if any.
+fn stamped(
+    claims: ClaimsBuilder,
+    issuer: &str,
+    client_id: &str,
+    audience: Option<&str>,
+) -> ClaimsBuilder {
+    let claims = claims.issuer(issuer).claim(CLIENT_CLAIM, client_id);
+    match audience {
+        Some(audience) => claims.audience(audience),
+        None => claims,
+    }
+}
+
+/// An access token for the client itself (the `client_credentials` grant,
+/// RFC 6749 §4.4): its subject is the client, it lives `lifetime`, with
+/// the access ring in force and no implicit assertion (no end user's
+/// context); it belongs to no family, so it is revoked by its `jti`. And
+/// when it expires.
+pub(crate) fn client_token(
+    keys: &LiveKeys,
+    client_id: &str,
+    issuer: &str,
+    audience: Option<&str>,
+    scope: Option<&str>,
+    lifetime: Duration,
+) -> Result<(String, OffsetDateTime), Error> {
+    let now = SystemClock.now();
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    let expires_at = now
+        .checked_add(lifetime)
+        .ok_or(vaulttoken::error::PayloadError::TimeOutOfRange { claim: "exp" })?;
+    let mut claims = Claims::builder()
+        .subject(client_id)
+        .random_token_id()
+        .issued_at(now)
+        .expires_at(expires_at);
+    if let Some(scope) = scope {
+        claims = claims.claim(SCOPE_CLAIM, scope);
+    }
+    let claims = stamped(claims, issuer, client_id, audience).build()?;
+    Ok((keys.access().encode(&claims, &[])?, expires_at))
+}
 
 /// Issues and verifies one client's access tokens for its refresh families.
 #[derive(Debug)]
@@ -63,12 +111,12 @@ impl AccessIssuer for ClientAccess {
             );
             return Err(Error::NoIssuingKey);
         }
-        let mut claims = claims
-            .issuer(&*self.issuer)
-            .claim(CLIENT_CLAIM, &self.client_id);
-        if let Some(audience) = issuing.audience {
-            claims = claims.audience(audience);
-        }
+        let claims = stamped(
+            claims,
+            &self.issuer,
+            &self.client_id,
+            issuing.audience.as_deref(),
+        );
         let implicit = context::assertion(self.mode, issuing.context.as_ref())?;
         self.keys.access().encode(&claims.build()?, &implicit)
     }

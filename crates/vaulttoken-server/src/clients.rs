@@ -28,6 +28,15 @@ pub struct Clients {
     secrets: HashMap<String, Secret>,
     /// Each client's audiences, its default first; none for most.
     audiences: HashMap<String, Vec<String>>,
+    /// Each client's scopes and default set; none for most.
+    scopes: HashMap<String, ClientScopes>,
+}
+
+/// The scopes a client may ask for, and those it gets when it asks for none.
+#[derive(Debug, Clone, Default)]
+struct ClientScopes {
+    allowed: Vec<String>,
+    default: Vec<String>,
 }
 
 impl Clients {
@@ -40,6 +49,7 @@ impl Clients {
         Self {
             secrets: clients.into_iter().collect(),
             audiences: HashMap::new(),
+            scopes: HashMap::new(),
         }
     }
 
@@ -78,6 +88,74 @@ impl Clients {
     /// The clients with `audiences` for the client `id`.
     pub(crate) fn set_audiences(&mut self, id: &str, audiences: Vec<String>) {
         self.audiences.insert(id.to_owned(), audiences);
+    }
+
+    /// The scopes the client `id` may ask for (`VAULTTOKEN_CLIENT_SCOPES`),
+    /// in their configured order; empty for an unknown client or one without
+    /// scopes (its tokens carry none).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use vaulttoken_server::Config;
+    ///
+    /// let kek = vaulttoken::LocalKey::generate()?.to_paserk()?;
+    /// let vars = BTreeMap::from([
+    ///     ("VAULTTOKEN_KEYRING_FILE".to_owned(), "/tmp/doc-example-ring.json".to_owned()),
+    ///     ("VAULTTOKEN_KEYRING_CREATE".to_owned(), "true".to_owned()),
+    ///     ("VAULTTOKEN_KEK".to_owned(), kek.as_str().to_owned()),
+    ///     ("VAULTTOKEN_CLIENTS".to_owned(), "web:0123456789abcdef,cli:0123456789abcdef".to_owned()),
+    ///     ("VAULTTOKEN_ISSUER".to_owned(), "https://auth.example".to_owned()),
+    ///     ("VAULTTOKEN_CLIENT_SCOPES".to_owned(), "web=read write admin,cli=read".to_owned()),
+    ///     ("VAULTTOKEN_CLIENT_DEFAULT_SCOPES".to_owned(), "web=read".to_owned()),
+    /// ]);
+    /// let clients = Config::from_vars(&vars)?.clients;
+    /// assert_eq!(clients.scopes("web"), ["read", "write", "admin"]);
+    /// assert_eq!(clients.default_scopes("web"), ["read"]);
+    /// // Without a default set, all of the client's scopes.
+    /// assert_eq!(clients.default_scopes("cli"), ["read"]);
+    /// assert!(clients.scopes("ghost").is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn scopes(&self, id: &str) -> &[String] {
+        self.scopes
+            .get(id)
+            .map_or(&[], |scopes| scopes.allowed.as_slice())
+    }
+
+    /// The scopes the client `id` gets when it asks for none
+    /// (`VAULTTOKEN_CLIENT_DEFAULT_SCOPES`, else all of its scopes).
+    ///
+    /// # Examples
+    ///
+    /// See [`Clients::scopes`].
+    #[must_use]
+    pub fn default_scopes(&self, id: &str) -> &[String] {
+        self.scopes
+            .get(id)
+            .map_or(&[], |scopes| scopes.default.as_slice())
+    }
+
+    /// Every scope of every client, sorted, each once (the metadata's
+    /// `scopes_supported`).
+    pub(crate) fn all_scopes(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self
+            .scopes
+            .values()
+            .flat_map(|scopes| scopes.allowed.iter().map(String::as_str))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    /// The clients with `allowed` scopes for the client `id`, `default`
+    /// its default set (a subset, checked by the caller).
+    pub(crate) fn set_scopes(&mut self, id: &str, allowed: Vec<String>, default: Vec<String>) {
+        self.scopes
+            .insert(id.to_owned(), ClientScopes { allowed, default });
     }
 
     /// Whether `id` is a client and `secret` its secret, compared in constant

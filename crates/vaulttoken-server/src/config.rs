@@ -55,6 +55,8 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("REDIS_CLUSTER_URLS", None),
     ("VAULTTOKEN_ISSUER", None),
     ("VAULTTOKEN_CLIENT_AUDIENCES", Some("")),
+    ("VAULTTOKEN_CLIENT_SCOPES", Some("")),
+    ("VAULTTOKEN_CLIENT_DEFAULT_SCOPES", Some("")),
     ("VAULTTOKEN_ROTATE_EVERY", None),
     ("VAULTTOKEN_METRICS_LISTEN", None),
 ];
@@ -128,6 +130,11 @@ pub struct Config {
     /// default none: the first is the client's default `aud`; at most 8 per
     /// client, each 1 to 256 bytes, no whitespace or `,`; a client without
     /// audiences issues tokens without `aud`). See [`Clients::audiences`].
+    /// And the scopes each may ask for (`VAULTTOKEN_CLIENT_SCOPES`,
+    /// `id=scope scope…,id=scope`, default none; at most 32 per client, each
+    /// an RFC 6749 §3.3 scope token of 1 to 64 bytes without `,` or `=`),
+    /// with its default set (`VAULTTOKEN_CLIENT_DEFAULT_SCOPES`, same form,
+    /// a subset; default all of the client's scopes). See [`Clients::scopes`].
     pub clients: Clients,
     /// The bearer secret of `POST /keys/rotate` (`VAULTTOKEN_ADMIN_SECRET`,
     /// at least 32 bytes); none: rotation through HTTP is off (401).

@@ -1,6 +1,8 @@
 //! Error answers in the style of RFC 6749 §5.2: a status, a stable `error`
 //! code and a fixed `error_description`, never a token or a claim.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +29,8 @@ pub const STORE_RETRY_AFTER_SECS: u64 = 1;
 pub struct OAuthError {
     status: StatusCode,
     code: &'static str,
-    description: &'static str,
+    /// Fixed text, or one naming a field of the request: never a value.
+    description: Cow<'static, str>,
     retry_after: Option<u64>,
     challenge: Option<&'static str>,
 }
@@ -37,7 +40,7 @@ impl OAuthError {
         Self {
             status,
             code,
-            description,
+            description: Cow::Borrowed(description),
             retry_after: None,
             challenge: None,
         }
@@ -56,6 +59,23 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
 
+    /// 400 `invalid_request` with a description built at run time: it names
+    /// a field of the request (`subject: required`), never a value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = vaulttoken_server::OAuthError::invalid_request_owned(format!("{}: required", "subject"));
+    /// assert_eq!((err.code(), err.description()), ("invalid_request", "subject: required"));
+    /// ```
+    #[must_use]
+    pub fn invalid_request_owned(description: String) -> Self {
+        Self {
+            description: Cow::Owned(description),
+            ..Self::new(StatusCode::BAD_REQUEST, "invalid_request", "")
+        }
+    }
+
     /// 400 `invalid_target` (RFC 8707): the audience asked for is not one
     /// the client may ask for.
     ///
@@ -68,6 +88,33 @@ impl OAuthError {
     #[must_use]
     pub fn invalid_target(description: &'static str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_target", description)
+    }
+
+    /// 400 `invalid_scope` (RFC 6749 §5.2): a scope the client may not ask
+    /// for, or one outside what the refresh token was granted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = vaulttoken_server::OAuthError::invalid_scope("scope: not allowed");
+    /// assert_eq!((err.status().as_u16(), err.code()), (400, "invalid_scope"));
+    /// ```
+    #[must_use]
+    pub fn invalid_scope(description: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
+    }
+
+    /// 404 `invalid_request`: a document the configuration does not allow
+    /// (the metadata, without a URL for issuer).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(vaulttoken_server::OAuthError::not_found("no metadata").status(), 404);
+    /// ```
+    #[must_use]
+    pub fn not_found(description: &'static str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "invalid_request", description)
     }
 
     /// 413 `invalid_request`: the body is over the size limit.
@@ -129,7 +176,7 @@ impl OAuthError {
         Self::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            "this endpoint accepts only its own grant_type",
+            "grant_type: not a grant this endpoint takes",
         )
     }
 
@@ -269,6 +316,9 @@ impl OAuthError {
                 Self::invalid_grant("refresh token reused: its family is revoked")
             }
             Error::Denied(Denial::AlreadyUsed) => Self::invalid_grant("the token was already used"),
+            Error::Denied(Denial::ScopeNotGranted) => {
+                Self::invalid_scope("scope: not within the scope the refresh token was granted")
+            }
             Error::Denied(_) => Self::invalid_grant("the token is revoked or expired"),
             _ => Self::invalid_grant("the token is invalid or expired"),
         }
@@ -292,6 +342,16 @@ impl OAuthError {
     #[must_use]
     pub fn code(&self) -> &'static str {
         self.code
+    }
+
+    /// The `error_description`.
+    ///
+    /// # Examples
+    ///
+    /// See [`OAuthError::invalid_request_owned`].
+    #[must_use]
+    pub fn description(&self) -> &str {
+        &self.description
     }
 
     /// The `Retry-After` seconds, if any.
@@ -377,6 +437,12 @@ mod tests {
                 "the token was already used",
             ),
             (
+                Error::Denied(Denial::ScopeNotGranted),
+                400,
+                "invalid_scope",
+                "scope: not within the scope the refresh token was granted",
+            ),
+            (
                 Error::Denied(Denial::Revoked),
                 400,
                 "invalid_grant",
@@ -392,7 +458,11 @@ mod tests {
         for (error, status, code, description) in cases {
             let answer = OAuthError::from_token_error(&error);
             assert_eq!(
-                (answer.status().as_u16(), answer.code(), answer.description),
+                (
+                    answer.status().as_u16(),
+                    answer.code(),
+                    answer.description()
+                ),
                 (status, code, description),
                 "{error:?}"
             );

@@ -33,7 +33,7 @@ pub(crate) struct Inner {
     /// The services sealed with the internal rings in force: built again
     /// when another key document is installed.
     services: RwLock<Arc<Services>>,
-    lifetimes: Lifetimes,
+    pub(crate) lifetimes: Lifetimes,
     pub(crate) clients: Clients,
     pub(crate) admin: Option<Secret>,
     pub(crate) proxies: TrustedProxies,

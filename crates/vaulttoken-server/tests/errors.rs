@@ -109,7 +109,9 @@ async fn malformed_json_missing_fields_and_other_media_types_are_invalid_request
         ),
         Request::post("/token/introspect")
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from("token=x"))
+            .body(Body::from(format!(
+                "client_id={CLIENT}&client_secret={SECRET}&tokn=x"
+            )))
             .unwrap(),
         Request::post("/token/revoke").body(Body::empty()).unwrap(),
     ];
@@ -385,9 +387,9 @@ async fn tokens_and_subjects_are_measured_to_the_byte() {
     );
 }
 
-/// A body sent without `Content-Type: application/json` is told so.
+/// A body sent without a `Content-Type` the server reads is told so.
 #[tokio::test]
-async fn a_body_that_is_not_declared_json_is_told_so() {
+async fn a_body_that_is_not_declared_json_or_form_is_told_so() {
     let server = Server::new().await;
     let request = axum::http::Request::post("/token")
         .body(axum::body::Body::from(
@@ -401,6 +403,6 @@ async fn a_body_that_is_not_declared_json_is_told_so() {
     );
     assert_eq!(
         answer.body["error_description"],
-        "the body must be JSON (Content-Type: application/json)"
+        "Content-Type must be application/json or application/x-www-form-urlencoded"
     );
 }

@@ -200,7 +200,11 @@ async fn trust_requests_are_checked() {
             &json!({"token": "x", "kind": "magic_link"}),
         )
         .await;
-    assert_eq!(unauthenticated.error(), "invalid_request");
+    // No client authentication at all is a failed one (RFC 6749 §5.2).
+    assert_eq!(
+        (unauthenticated.status, unauthenticated.error()),
+        (StatusCode::UNAUTHORIZED, "invalid_client")
+    );
 }
 
 /// `POST /trust/{kind}` on a process as `client`, bound to `state` if any.

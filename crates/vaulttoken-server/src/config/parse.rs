@@ -17,6 +17,7 @@ use super::{
 };
 use crate::audience::{MAX_AUDIENCES, valid_audience};
 use crate::clients::{Clients, valid_client_id};
+use crate::scopes::{MAX_SCOPES, valid_scope};
 use crate::secret::Secret;
 
 /// The shortest client secret accepted, in bytes.
@@ -502,6 +503,100 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The scopes of each client (`VAULTTOKEN_CLIENT_SCOPES`) and their
+    /// default sets (`VAULTTOKEN_CLIENT_DEFAULT_SCOPES`, else all of the
+    /// client's scopes): `id=scope scope…` entries separated by commas, set
+    /// on `clients`. An entry for a client not configured, or a default
+    /// scope the client does not have, is a problem.
+    fn client_scopes(&mut self, clients: Option<&mut Clients>) {
+        const NAME: &str = "VAULTTOKEN_CLIENT_SCOPES";
+        const DEFAULT: &str = "VAULTTOKEN_CLIENT_DEFAULT_SCOPES";
+        let is_client = |id: &str| clients.as_ref().is_none_or(|clients| clients.contains(id));
+        let mut scopes: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (position, id, list) in self.id_lists(NAME) {
+            let problem = if scopes.iter().any(|(known, _)| *known == id) {
+                Some("the client is listed twice")
+            } else if !is_client(id) {
+                Some("not a client of VAULTTOKEN_CLIENTS")
+            } else if list.is_empty() {
+                Some("no scope")
+            } else if list.len() > MAX_SCOPES {
+                Some("more than 32 scopes")
+            } else if !list.iter().all(|scope| valid_scope(scope)) {
+                Some(
+                    "a scope is 1 to 64 bytes of visible ASCII (RFC 6749 §3.3), without \", \\, \
+                     comma or =",
+                )
+            } else if (1..list.len()).any(|i| list[..i].contains(&list[i])) {
+                Some("a scope is listed twice")
+            } else {
+                None
+            };
+            match problem {
+                Some(problem) => self.problem(NAME, format_args!("entry {position}: {problem}")),
+                None => scopes.push((id, list)),
+            }
+        }
+        let mut defaults: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (position, id, list) in self.id_lists(DEFAULT) {
+            let allowed = scopes.iter().find(|(known, _)| *known == id);
+            let problem = if defaults.iter().any(|(known, _)| *known == id) {
+                Some("the client is listed twice")
+            } else if !is_client(id) {
+                Some("not a client of VAULTTOKEN_CLIENTS")
+            } else if allowed.is_none() {
+                Some("the client has no scopes in VAULTTOKEN_CLIENT_SCOPES")
+            } else if !allowed.is_some_and(|(_, allowed)| list.iter().all(|s| allowed.contains(s)))
+            {
+                Some("a default scope is not one of the client's (VAULTTOKEN_CLIENT_SCOPES)")
+            } else {
+                None
+            };
+            match problem {
+                Some(problem) => self.problem(DEFAULT, format_args!("entry {position}: {problem}")),
+                None => defaults.push((id, list)),
+            }
+        }
+        if let Some(clients) = clients {
+            for (id, allowed) in scopes {
+                let default = defaults
+                    .iter()
+                    .find(|(known, _)| *known == id)
+                    .map_or(&allowed, |(_, default)| default);
+                let default = allowed
+                    .iter()
+                    .filter(|scope| default.contains(scope))
+                    .map(|scope| (*scope).to_owned())
+                    .collect();
+                let allowed = allowed.into_iter().map(str::to_owned).collect();
+                clients.set_scopes(id, allowed, default);
+            }
+        }
+    }
+
+    /// The `id=item item…` entries of the variable `name`, separated by
+    /// commas: each entry's position (from 1), id, and items (none for
+    /// `id=`). An entry without `=` is a problem, and skipped.
+    fn id_lists(&mut self, name: &str) -> Vec<(usize, &'a str, Vec<&'a str>)> {
+        let Some(text) = self.optional(name) else {
+            return Vec::new();
+        };
+        let mut entries = Vec::new();
+        for (index, entry) in text.split(',').enumerate() {
+            let position = index + 1;
+            match entry.trim().split_once('=') {
+                Some((id, list)) => {
+                    entries.push((position, id.trim(), list.split_whitespace().collect()));
+                }
+                None => self.problem(
+                    name,
+                    format_args!("entry {position} is not id=scope scope…"),
+                ),
+            }
+        }
+        entries
+    }
+
     /// The issuer: required, 1 to `MAX_ISSUER_LEN` bytes, no whitespace or
     /// control characters (the key set refuses control characters; a space
     /// in an issuer is a pasting mistake).
@@ -605,6 +700,7 @@ impl<'a> Reader<'a> {
         let redis_deadlines = self.redis_deadlines();
         let mut clients = self.clients();
         self.client_audiences(clients.as_mut());
+        self.client_scopes(clients.as_mut());
         let admin_secret = self.admin_secret();
         let trusted_proxies = self.trusted_proxies();
         let rate_limits = self.rate_limits();

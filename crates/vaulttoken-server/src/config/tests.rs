@@ -609,3 +609,98 @@ fn scheduled_rotation_is_off_by_default_and_must_outlast_announcement_and_tokens
     ));
     names_only(&other, &["VAULTTOKEN_KEYS_POLL_SECS"]);
 }
+
+#[test]
+fn client_scopes_and_default_sets_are_read_in_order() {
+    let config = Config::from_vars(&good()).unwrap();
+    assert!(config.clients.scopes("web").is_empty());
+    assert!(config.clients.default_scopes("web").is_empty());
+    let vars = with(
+        good(),
+        "VAULTTOKEN_CLIENT_SCOPES",
+        " web = read  write admin ,mobile.app=api:read",
+    );
+    let vars = with(vars, "VAULTTOKEN_CLIENT_DEFAULT_SCOPES", "web=admin read");
+    let config = Config::from_vars(&vars).unwrap();
+    assert_eq!(config.clients.scopes("web"), ["read", "write", "admin"]);
+    // The default set in the client's order.
+    assert_eq!(config.clients.default_scopes("web"), ["read", "admin"]);
+    assert_eq!(config.clients.scopes("mobile.app"), ["api:read"]);
+    assert_eq!(config.clients.default_scopes("mobile.app"), ["api:read"]);
+    assert_eq!(
+        config.clients.all_scopes(),
+        ["admin", "api:read", "read", "write"]
+    );
+    // An empty default set: the client must ask.
+    let vars = with(good(), "VAULTTOKEN_CLIENT_SCOPES", "web=read");
+    let config =
+        Config::from_vars(&with(vars, "VAULTTOKEN_CLIENT_DEFAULT_SCOPES", "web=")).unwrap();
+    assert!(config.clients.default_scopes("web").is_empty());
+    let many = (0..32)
+        .map(|i| format!("s{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let config = Config::from_vars(&with(
+        good(),
+        "VAULTTOKEN_CLIENT_SCOPES",
+        &format!("web={many}"),
+    ))
+    .unwrap();
+    assert_eq!(config.clients.scopes("web").len(), 32);
+}
+
+#[test]
+fn each_bad_scope_entry_is_named_by_variable_and_position() {
+    let long = "s".repeat(65);
+    let many = (0..33)
+        .map(|i| format!("s{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cases: [(String, &str); 8] = [
+        ("web".to_owned(), "entry 1 is not id=scope scope…"),
+        (
+            "ghost=read".to_owned(),
+            "entry 1: not a client of VAULTTOKEN_CLIENTS",
+        ),
+        (
+            "web=read,web=write".to_owned(),
+            "entry 2: the client is listed twice",
+        ),
+        ("web= ".to_owned(), "entry 1: no scope"),
+        (format!("web={many}"), "entry 1: more than 32 scopes"),
+        (format!("web={long}"), "without \", \\, comma or ="),
+        ("web=a\"b".to_owned(), "without \", \\, comma or ="),
+        (
+            "web=read read".to_owned(),
+            "entry 1: a scope is listed twice",
+        ),
+    ];
+    for (value, problem) in cases {
+        let found = problems(&with(good(), "VAULTTOKEN_CLIENT_SCOPES", &value));
+        names_only(&found, &["VAULTTOKEN_CLIENT_SCOPES"]);
+        assert!(found[0].ends_with(problem), "{value}: {found:?}");
+    }
+    let scoped = || with(good(), "VAULTTOKEN_CLIENT_SCOPES", "web=read write");
+    let defaults = [
+        (
+            "web=admin",
+            "entry 1: a default scope is not one of the client's (VAULTTOKEN_CLIENT_SCOPES)",
+        ),
+        (
+            "mobile.app=read",
+            "entry 1: the client has no scopes in VAULTTOKEN_CLIENT_SCOPES",
+        ),
+        ("ghost=read", "entry 1: not a client of VAULTTOKEN_CLIENTS"),
+        ("web=read,web=write", "entry 2: the client is listed twice"),
+        ("web read", "entry 1 is not id=scope scope…"),
+    ];
+    for (value, problem) in defaults {
+        let found = problems(&with(scoped(), "VAULTTOKEN_CLIENT_DEFAULT_SCOPES", value));
+        names_only(&found, &["VAULTTOKEN_CLIENT_DEFAULT_SCOPES"]);
+        assert!(found[0].ends_with(problem), "{value}: {found:?}");
+    }
+    // With the clients themselves in error, only they are named.
+    let vars = with(good(), "VAULTTOKEN_CLIENTS", "web:short");
+    let found = problems(&with(vars, "VAULTTOKEN_CLIENT_SCOPES", "web=read"));
+    names_only(&found, &["VAULTTOKEN_CLIENTS"]);
+}

@@ -14,7 +14,7 @@ use crate::access::RetireRefusal;
 use crate::key_set::{Published, key_set};
 use crate::key_sync::{RotateError, RotateRequest};
 use crate::oauth_error::OAuthError;
-use crate::routes::{JsonBody, no_store};
+use crate::routes::{Body, no_store};
 use crate::state::AppState;
 
 /// `GET /keys`: the key set of the access ring in force
@@ -186,7 +186,7 @@ pub(crate) struct RetireRequest {
 pub(crate) async fn retire(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<JsonBody<RetireRequest>, OAuthError>,
+    body: Result<Body<RetireRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     if !is_admin(&state, &headers) {
         tracing::warn!(
@@ -195,7 +195,7 @@ pub(crate) async fn retire(
         );
         return Err(OAuthError::admin_unauthorized());
     }
-    let JsonBody(request) = body?;
+    let Body(request) = body?;
     match state.keys.retire(&request.kid).await {
         Ok(()) => {
             tracing::warn!(

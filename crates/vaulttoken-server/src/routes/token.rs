@@ -13,20 +13,23 @@
 //! audited.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 use vaulttoken::Error;
 use vaulttoken::clock::{Clock as _, SystemClock};
-use vaulttoken::family::TokenPair;
+use vaulttoken::family::{SCOPE_CLAIM, TokenPair};
 use vaulttoken::store::FAMILY_CLAIM;
 
-use super::{ClientIp, JsonBody, no_store};
+use super::{Body, ClientIp, no_store};
 use crate::audience::{self, Issuing};
-use crate::client_access::CLIENT_CLAIM;
+use crate::client_access::{self, CLIENT_CLAIM};
+use crate::client_auth::{self, BodyCredentials};
 use crate::context::ContextBody;
 use crate::oauth_error::OAuthError;
+use crate::scopes;
 use crate::state::AppState;
 
 /// The longest subject accepted, in bytes.
@@ -34,34 +37,66 @@ const MAX_SUBJECT_LEN: usize = 256;
 /// The longest token accepted in a body, in bytes.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
 
+/// The `grant_type` of today's issuance for a subject by a trusted
+/// backend (an extension grant, RFC 6749 §4.5); `POST /token` without a
+/// `grant_type` is this grant too.
+pub(crate) const SUBJECT_GRANT: &str = "urn:vaulttoken:grant-type:subject";
+/// The standard grants `POST /token` takes besides [`SUBJECT_GRANT`].
+pub(crate) const REFRESH_GRANT: &str = "refresh_token";
+/// See [`REFRESH_GRANT`].
+pub(crate) const CLIENT_CREDENTIALS_GRANT: &str = "client_credentials";
+
+/// The body of `POST /token`: what each grant reads.
 #[derive(Deserialize)]
-pub(crate) struct IssueRequest {
-    client_id: String,
-    client_secret: String,
-    subject: String,
+pub(crate) struct GrantRequest {
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+    /// [`SUBJECT_GRANT`] when absent.
+    #[serde(default)]
+    grant_type: Option<String>,
+    /// The subject grant's end user.
+    #[serde(default)]
+    subject: Option<String>,
+    /// The refresh grant's token.
+    #[serde(default)]
+    refresh_token: Option<String>,
     /// The `aud` asked for: one of the client's audiences (default its
     /// first).
     #[serde(default)]
     audience: Option<String>,
+    /// The scopes asked for (space-separated): a subset of the client's
+    /// (default its default set); for the refresh grant, of the grant.
+    #[serde(default)]
+    scope: Option<String>,
     #[serde(default)]
     context: Option<ContextBody>,
 }
 
+/// The body of `POST /token/refresh`.
 #[derive(Deserialize)]
 pub(crate) struct RefreshRequest {
-    client_id: String,
-    client_secret: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
     refresh_token: String,
     #[serde(default)]
     grant_type: Option<String>,
+    /// Narrows the access token's scope within the grant.
+    #[serde(default)]
+    scope: Option<String>,
     #[serde(default)]
     context: Option<ContextBody>,
 }
 
 #[derive(Deserialize)]
 pub(crate) struct TokenRequest {
-    client_id: String,
-    client_secret: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
     token: String,
     /// RFC 7009 / 7662: a hint only; both kinds are tried.
     #[serde(default)]
@@ -101,15 +136,38 @@ fn seconds_until(at: OffsetDateTime, now: OffsetDateTime) -> i64 {
     (left.whole_seconds() + i64::from(left.subsec_nanoseconds() > 0)).max(0)
 }
 
-fn token_response(pair: &TokenPair) -> Response {
+/// A token answer (RFC 6749 §5.1): the access token, and the refresh
+/// token when there is one.
+fn token_response(
+    access: &str,
+    access_expires_at: OffsetDateTime,
+    refresh: Option<(&str, OffsetDateTime)>,
+    scope: Option<&str>,
+) -> Response {
     let now = SystemClock.now();
-    no_store(json!({
-        "access_token": pair.access,
+    let mut answer = json!({
+        "access_token": access,
         "token_type": "Bearer",
-        "expires_in": seconds_until(pair.access_expires_at, now),
-        "refresh_token": pair.refresh,
-        "refresh_expires_in": seconds_until(pair.refresh_expires_at, now),
-    }))
+        "expires_in": seconds_until(access_expires_at, now),
+    });
+    if let Some((refresh, refresh_expires_at)) = refresh {
+        answer["refresh_token"] = json!(refresh);
+        answer["refresh_expires_in"] = json!(seconds_until(refresh_expires_at, now));
+    }
+    if let Some(scope) = scope {
+        answer["scope"] = json!(scope);
+    }
+    no_store(answer)
+}
+
+/// The answer of a new pair.
+fn pair_response(pair: &TokenPair) -> Response {
+    token_response(
+        &pair.access,
+        pair.access_expires_at,
+        Some((&pair.refresh, pair.refresh_expires_at)),
+        pair.scope.as_deref(),
+    )
 }
 
 fn internal(error: &Error) -> OAuthError {
@@ -117,78 +175,202 @@ fn internal(error: &Error) -> OAuthError {
     OAuthError::from_token_error(error)
 }
 
-/// `POST /token`: a new family for `subject`, its first pair.
+/// 400 `invalid_request` for a field the grant needs.
+fn required(field: &str) -> OAuthError {
+    OAuthError::invalid_request_owned(format!("{field}: required"))
+}
+
+/// `POST /token`: the grant of `grant_type`: [`SUBJECT_GRANT`] (also
+/// without `grant_type`), `refresh_token` or `client_credentials`; any
+/// other is `unsupported_grant_type`.
 pub(crate) async fn issue(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    body: Result<JsonBody<IssueRequest>, OAuthError>,
+    headers: HeaderMap,
+    body: Result<Body<GrantRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
-    let JsonBody(request) = body?;
-    state
-        .authenticate(ip, &request.client_id, &request.client_secret)
-        .await?;
-    check_subject(&request.subject)?;
-    let allowed = state.clients.audiences(&request.client_id);
+    let Body(request) = body?;
+    let client_id = client_auth::authenticate(
+        &state,
+        ip,
+        &headers,
+        BodyCredentials::of(&request.client_id, &request.client_secret),
+    )
+    .await?;
+    match request.grant_type.as_deref() {
+        None | Some(SUBJECT_GRANT) => subject_grant(&state, &client_id, &request).await,
+        Some(REFRESH_GRANT) => {
+            let token = request
+                .refresh_token
+                .as_deref()
+                .ok_or_else(|| required("refresh_token"))?;
+            let scope = request.scope.as_deref();
+            refresh_grant(&state, &client_id, token, scope, request.context.as_ref()).await
+        }
+        Some(CLIENT_CREDENTIALS_GRANT) => client_grant(&state, &client_id, &request),
+        Some(_) => Err(OAuthError::unsupported_grant_type()),
+    }
+}
+
+/// The subject grant: a new family for `subject`, its first pair.
+async fn subject_grant(
+    state: &AppState,
+    client_id: &str,
+    request: &GrantRequest,
+) -> Result<Response, OAuthError> {
+    let subject = request
+        .subject
+        .as_deref()
+        .ok_or_else(|| required("subject"))?;
+    check_subject(subject)?;
+    let allowed = state.clients.audiences(client_id);
     let audience = audience::choose(allowed, request.audience.as_deref())?;
+    let scope = client_scope(state, client_id, request)?;
     let binding = state.binding.of(request.context.as_ref())?;
-    let families = state.families_of(&request.client_id)?;
+    let families = state.families_of(client_id)?;
     let families = &*families;
-    let subject = request.subject.as_str();
     // The family is sealed with the audience: every refresh keeps it.
     let sealing = audience::sealing(binding.as_ref(), audience.as_deref());
-    let scope = Issuing {
+    let issuing = Issuing {
         audience,
         context: binding,
     };
-    let pair = audience::issuing(scope, async {
-        match &sealing {
-            Some(sealing) => families.issue_bound(subject, sealing).await,
-            None => families.issue(subject).await,
+    let pair = audience::issuing(issuing, async {
+        match (&sealing, &scope) {
+            (sealing, Some(scope)) => {
+                families
+                    .issue_scoped(subject, sealing.as_ref(), scope)
+                    .await
+            }
+            (Some(sealing), None) => families.issue_bound(subject, sealing).await,
+            (None, None) => families.issue(subject).await,
         }
     })
     .await
     .map_err(|err| internal(&err))?;
-    Ok(token_response(&pair))
+    Ok(pair_response(&pair))
 }
 
-/// `POST /token/refresh`: rotation; a reused refresh token revokes its
-/// family (`invalid_grant`).
+/// The `client_credentials` grant (RFC 6749 §4.4): an access token whose
+/// subject is the client itself, and no refresh token. It is never bound
+/// to an end user's context: there is none.
+fn client_grant(
+    state: &AppState,
+    client_id: &str,
+    request: &GrantRequest,
+) -> Result<Response, OAuthError> {
+    if request.subject.is_some() {
+        return Err(OAuthError::invalid_request(
+            "subject: the client_credentials grant is for the client itself",
+        ));
+    }
+    if request.context.is_some() {
+        return Err(OAuthError::invalid_request(
+            "context: the client_credentials grant has no end user to bind to",
+        ));
+    }
+    let allowed = state.clients.audiences(client_id);
+    let audience = audience::choose(allowed, request.audience.as_deref())?;
+    let scope = client_scope(state, client_id, request)?;
+    let (token, expires_at) = client_access::client_token(
+        &state.keys,
+        client_id,
+        &state.issuer,
+        audience.as_deref(),
+        scope.as_deref(),
+        state.lifetimes.access,
+    )
+    .map_err(|err| internal(&err))?;
+    Ok(token_response(&token, expires_at, None, scope.as_deref()))
+}
+
+/// The scope a new grant gets: see [`scopes::choose`].
+fn client_scope(
+    state: &AppState,
+    client_id: &str,
+    request: &GrantRequest,
+) -> Result<Option<String>, OAuthError> {
+    scopes::choose(
+        state.clients.scopes(client_id),
+        state.clients.default_scopes(client_id),
+        request.scope.as_deref(),
+    )
+}
+
+/// `POST /token/refresh`: the refresh grant (as `POST /token` with
+/// `grant_type=refresh_token`).
 pub(crate) async fn refresh(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    body: Result<JsonBody<RefreshRequest>, OAuthError>,
+    headers: HeaderMap,
+    body: Result<Body<RefreshRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
-    let JsonBody(request) = body?;
-    state
-        .authenticate(ip, &request.client_id, &request.client_secret)
-        .await?;
+    let Body(request) = body?;
+    let client_id = client_auth::authenticate(
+        &state,
+        ip,
+        &headers,
+        BodyCredentials::of(&request.client_id, &request.client_secret),
+    )
+    .await?;
     if request
         .grant_type
         .as_deref()
-        .is_some_and(|grant| grant != "refresh_token")
+        .is_some_and(|grant| grant != REFRESH_GRANT)
     {
         return Err(OAuthError::unsupported_grant_type());
     }
-    check_token_len(&request.refresh_token)?;
-    let binding = state.binding.of(request.context.as_ref())?;
-    let families = state.families_of(&request.client_id)?;
+    refresh_grant(
+        &state,
+        &client_id,
+        &request.refresh_token,
+        request.scope.as_deref(),
+        request.context.as_ref(),
+    )
+    .await
+}
+
+/// The refresh grant, for both endpoints: rotation; a reused refresh token
+/// revokes its family (`invalid_grant`). A `scope` narrows the access
+/// token's within the family's grant (RFC 6749 §6): a scope outside it, or
+/// one the client may no longer ask for, is `invalid_scope`, and spends
+/// nothing.
+async fn refresh_grant(
+    state: &AppState,
+    client_id: &str,
+    token: &str,
+    scope: Option<&str>,
+    context: Option<&ContextBody>,
+) -> Result<Response, OAuthError> {
+    check_token_len(token)?;
+    if let Some(asked) = scopes::check_asked(scope)? {
+        let allowed = state.clients.scopes(client_id);
+        if !asked
+            .iter()
+            .all(|token| allowed.iter().any(|known| known == token))
+        {
+            return Err(OAuthError::invalid_scope(
+                "scope: not within the scopes this client may ask for",
+            ));
+        }
+    }
+    let binding = state.binding.of(context)?;
+    let families = state.families_of(client_id)?;
     let families = &*families;
-    let token = request.refresh_token.as_str();
     // The token decodes only with the audience it was issued for (tried in
     // turn), and in another strict context not at all: a failed decode
     // rotates and revokes nothing.
-    let allowed = state.clients.audiences(&request.client_id);
+    let allowed = state.clients.audiences(client_id);
     let pair = audience::each_candidate(allowed, binding.as_ref(), |sealing| async move {
-        match &sealing {
-            Some(sealing) => families.refresh_bound(token, sealing).await,
-            None => families.refresh(token).await,
-        }
+        families
+            .refresh_scoped(token, sealing.as_ref(), scope)
+            .await
     })
     .await
     .map_err(|err| OAuthError::from_token_error(&err))?;
-    Ok(token_response(&pair))
+    Ok(pair_response(&pair))
 }
 
 /// `POST /token/revoke` (RFC 7009): revokes an access token (its `jti`) or
@@ -196,13 +378,18 @@ pub(crate) async fn refresh(
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    body: Result<JsonBody<TokenRequest>, OAuthError>,
+    headers: HeaderMap,
+    body: Result<Body<TokenRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
-    let JsonBody(request) = body?;
-    state
-        .authenticate(ip, &request.client_id, &request.client_secret)
-        .await?;
+    let Body(request) = body?;
+    let client_id = client_auth::authenticate(
+        &state,
+        ip,
+        &headers,
+        BodyCredentials::of(&request.client_id, &request.client_secret),
+    )
+    .await?;
     let binding = state.binding.of(request.context.as_ref())?;
     let done = || no_store(json!({}));
     if request.token.len() > MAX_TOKEN_LEN {
@@ -217,7 +404,7 @@ pub(crate) async fn revoke(
     let (keys, decoded) = state.keys.decode(&request.token, &implicit).await;
     match decoded {
         Ok(access) => {
-            if access.claims().custom_str(CLIENT_CLAIM) != Some(request.client_id.as_str()) {
+            if access.claims().custom_str(CLIENT_CLAIM) != Some(client_id.as_str()) {
                 return Err(OAuthError::unauthorized_client());
             }
             keys.revoke(&access)
@@ -228,9 +415,9 @@ pub(crate) async fn revoke(
         Err(err) if unavailable(&err) => return Err(OAuthError::unavailable()),
         Err(_) => {}
     }
-    let families = state.families_of(&request.client_id)?;
+    let families = state.families_of(&client_id)?;
     let families = &*families;
-    let allowed = state.clients.audiences(&request.client_id);
+    let allowed = state.clients.audiences(&client_id);
     let token = request.token.as_str();
     let refresh = audience::each_candidate(allowed, binding.as_ref(), |sealing| async move {
         match &sealing {
@@ -263,13 +450,19 @@ pub(crate) async fn revoke(
 pub(crate) async fn introspect(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    body: Result<JsonBody<TokenRequest>, OAuthError>,
+    headers: HeaderMap,
+    body: Result<Body<TokenRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
-    let JsonBody(request) = body?;
-    state
-        .authenticate(ip, &request.client_id, &request.client_secret)
-        .await?;
+    let Body(request) = body?;
+    // Any authenticated client may introspect any token of this server.
+    client_auth::authenticate(
+        &state,
+        ip,
+        &headers,
+        BodyCredentials::of(&request.client_id, &request.client_secret),
+    )
+    .await?;
     let binding = state.binding.of(request.context.as_ref())?;
     let inactive = || crate::metrics::inactive(no_store(json!({ "active": false })));
     if request.token.len() > MAX_TOKEN_LEN {
@@ -304,7 +497,12 @@ pub(crate) async fn introspect(
                 "jti": claims.token_id(),
                 "iss": claims.issuer(),
                 "aud": claims.audience(),
+                "scope": claims.custom_str(SCOPE_CLAIM),
             });
+            // RFC 7662 §2.2: a member the token does not have is left out.
+            if let Some(members) = answer.as_object_mut() {
+                members.retain(|_, value| !value.is_null());
+            }
             if !drift.is_empty() {
                 answer["binding_drift"] = json!(drift);
             }

@@ -10,9 +10,8 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
-use base64ct::{Base64, Encoding as _};
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -20,7 +19,8 @@ use vaulttoken::service::VerifiedToken;
 use vaulttoken::trust::TrustKind;
 
 use super::token::{check_subject, check_token_len};
-use super::{ClientIp, JsonBody, no_store};
+use super::{Body, ClientIp, no_store};
+use crate::client_auth::{self, BodyCredentials};
 use crate::oauth_error::OAuthError;
 use crate::state::AppState;
 
@@ -38,8 +38,10 @@ const CLIENT_CLAIM: &str = "client_id";
 
 #[derive(Deserialize)]
 pub(crate) struct IssueRequest {
-    client_id: String,
-    client_secret: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
     subject: String,
     /// Bound into the token: it verifies only with the same state.
     #[serde(default)]
@@ -56,8 +58,10 @@ pub(crate) struct VerifyQuery {
 
 #[derive(Deserialize)]
 pub(crate) struct ConsumeRequest {
-    client_id: String,
-    client_secret: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
     token: String,
     kind: String,
     #[serde(default)]
@@ -115,20 +119,6 @@ fn push_framed(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// The client credentials of `Authorization: Basic` (RFC 7617, RFC 6749
-/// §2.3.1): the id before the first `:`, the secret after it. `None` if
-/// absent or malformed.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(Base64::decode_vec(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    Some((id.to_owned(), secret.to_owned()))
-}
-
 fn described(token: &VerifiedToken, kind: &TrustKind) -> serde_json::Value {
     let claims = token.claims();
     json!({
@@ -144,22 +134,27 @@ fn described(token: &VerifiedToken, kind: &TrustKind) -> serde_json::Value {
 pub(crate) async fn issue(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Path(kind_name): Path<String>,
-    body: Result<JsonBody<IssueRequest>, OAuthError>,
+    body: Result<Body<IssueRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
-    let JsonBody(request) = body?;
-    state
-        .authenticate(ip, &request.client_id, &request.client_secret)
-        .await?;
+    let Body(request) = body?;
+    let client_id = client_auth::authenticate(
+        &state,
+        ip,
+        &headers,
+        BodyCredentials::of(&request.client_id, &request.client_secret),
+    )
+    .await?;
     let kind = kind(&kind_name)?;
     check_subject(&request.subject)?;
-    let bound = binding(&request.client_id, checked_state(request.state.as_deref())?);
+    let bound = binding(&client_id, checked_state(request.state.as_deref())?);
     let issue = state
         .trust()
         .request(kind.clone(), &request.subject)
         .bound_to(&bound)
-        .claim(CLIENT_CLAIM, &request.client_id);
+        .claim(CLIENT_CLAIM, &client_id);
     let token = state
         .trust()
         .issue(issue)
@@ -182,10 +177,8 @@ pub(crate) async fn verify(
     query: Result<Query<VerifyQuery>, QueryRejection>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
-    // Absent or malformed credentials take the same failed check (and
-    // penalty) as a wrong secret.
-    let (client_id, client_secret) = basic_credentials(&headers).unwrap_or_default();
-    state.authenticate(ip, &client_id, &client_secret).await?;
+    let client_id =
+        client_auth::authenticate(&state, ip, &headers, BodyCredentials::default()).await?;
     let Query(query) =
         query.map_err(|_| OAuthError::invalid_request("token and kind are required"))?;
     let kind = kind(&query.kind)?;
@@ -206,16 +199,21 @@ pub(crate) async fn verify(
 pub(crate) async fn consume(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    body: Result<JsonBody<ConsumeRequest>, OAuthError>,
+    headers: HeaderMap,
+    body: Result<Body<ConsumeRequest>, OAuthError>,
 ) -> Result<Response, OAuthError> {
     state.limit_ip(ip).await?;
-    let JsonBody(request) = body?;
-    state
-        .authenticate(ip, &request.client_id, &request.client_secret)
-        .await?;
+    let Body(request) = body?;
+    let client_id = client_auth::authenticate(
+        &state,
+        ip,
+        &headers,
+        BodyCredentials::of(&request.client_id, &request.client_secret),
+    )
+    .await?;
     let kind = kind(&request.kind)?;
     check_token_len(&request.token)?;
-    let bound = binding(&request.client_id, checked_state(request.state.as_deref())?);
+    let bound = binding(&client_id, checked_state(request.state.as_deref())?);
     let token = state
         .trust()
         .consume(&request.token, &kind, Some(&bound))
@@ -268,27 +266,5 @@ mod tests {
         unbound.extend_from_slice(b"web");
         unbound.push(0);
         assert_eq!(binding("web", None), unbound);
-    }
-
-    #[test]
-    fn basic_credentials_are_read_from_the_header() {
-        let with = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
-            basic_credentials(&headers)
-        };
-        let encoded = Base64::encode_string(b"web:sec:ret");
-        assert_eq!(
-            with(&format!("Basic {encoded}")),
-            Some(("web".to_owned(), "sec:ret".to_owned()))
-        );
-        assert_eq!(
-            with(&format!("bAsIc {encoded}")),
-            Some(("web".to_owned(), "sec:ret".to_owned()))
-        );
-        assert_eq!(with(&format!("Bearer {encoded}")), None);
-        assert_eq!(with("Basic"), None);
-        assert_eq!(with("Basic !!!"), None);
-        assert_eq!(basic_credentials(&HeaderMap::new()), None);
     }
 }

@@ -110,6 +110,27 @@ impl Server {
         send(&self.app, post(path, body)).await
     }
 
+    /// `POST path` with a form body (`application/x-www-form-urlencoded`),
+    /// with these `headers`.
+    pub(crate) async fn post_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = Request::post(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form_encode(form)))
+            .unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        send(&self.app, request).await
+    }
+
     pub(crate) async fn get(&self, path: &str) -> Answer {
         send(&self.app, get(path)).await
     }
@@ -155,6 +176,38 @@ pub(crate) fn post(path: &str, body: &Value) -> Request<Body> {
 
 pub(crate) fn get(path: &str) -> Request<Body> {
     Request::get(path).body(Body::empty()).unwrap()
+}
+
+/// A form body (`application/x-www-form-urlencoded`) of these pairs, each
+/// part encoded by [`form_component`].
+pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(name, value)| format!("{}={}", form_component(name), form_component(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// One name or value form-encoded as browsers and OAuth clients do:
+/// unreserved bytes as they are, a space as `+`, every other byte `%XX`.
+pub(crate) fn form_component(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// `Authorization: Basic` as RFC 6749 §2.3.1 spells client credentials:
+/// the id and the secret each form-encoded first.
+pub(crate) fn basic_oauth(client: &str, secret: &str) -> String {
+    basic(&form_component(client), &form_component(secret))
 }
 
 /// `Authorization: Basic` for a client (RFC 7617), as `GET /trust/verify`
