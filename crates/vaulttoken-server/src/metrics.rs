@@ -31,7 +31,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use std::sync::atomic::AtomicU64;
 
-pub(crate) use self::http::{Operation, inactive, note_trust_kind, record};
+pub(crate) use self::http::{Operation, inactive, note_refresh_grant, note_trust_kind, record};
 pub(crate) use self::store::MeteredStore;
 
 /// The `Content-Type` of `GET /metrics`: the Prometheus text format 0.0.4.

@@ -246,6 +246,25 @@ fn counters_move_with_real_requests_by_outcome() {
 }
 
 #[test]
+fn a_refresh_token_grant_at_post_token_counts_as_a_refresh() {
+    let server = ServerProcess::start_with(&[]);
+    let pair = issue(&server, "alice");
+    let grant = json!({"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]});
+    let (status, next) = post(&server, "/token", &grant);
+    assert_eq!(status, 200, "{next}");
+    let (status, _) = post(&server, "/token", &grant);
+    assert_eq!(status, 400, "reuse");
+
+    let after = scrape(&server);
+    let issued = "vaulttoken_tokens_issued_total";
+    assert_eq!(outcome(&after, issued, "ok"), 1.0, "only the subject grant");
+    assert_eq!(after.get(issued, &[("outcome", "invalid_grant")]), None);
+    let refreshed = "vaulttoken_tokens_refreshed_total";
+    assert_eq!(outcome(&after, refreshed, "ok"), 1.0);
+    assert_eq!(outcome(&after, refreshed, "invalid_grant"), 1.0);
+}
+
+#[test]
 fn a_separate_listener_serves_the_metrics_and_the_main_one_does_not() {
     // The memory store: no Redis needed, and no shared ring to sync.
     let port = free_port();

@@ -6,8 +6,8 @@
 //! error is the `error` code of the [`OAuthError`] it was made from, and
 //! anything else (a rejection axum made itself) is `other`. What only a
 //! handler knows (the trust-token kind it read from a body, an inactive
-//! token) it notes through a task-local set by this layer for the request
-//! ([`note_trust_kind`], [`note_inactive`]), so a handler's signature and
+//! token, a `refresh_token` grant at `POST /token`) it notes through a task-local set by this layer for the request
+//! ([`note_trust_kind`], [`note_inactive`], [`note_refresh_grant`]), so a handler's signature and
 //! flow stay as they are.
 
 use std::cell::Cell;
@@ -36,6 +36,8 @@ struct Notes {
     trust_kind: Cell<u8>,
     /// Introspection found the token inactive.
     inactive: Cell<bool>,
+    /// `POST /token` was a `refresh_token` grant: counted as a refresh.
+    refresh_grant: Cell<bool>,
 }
 
 tokio::task_local! {
@@ -58,6 +60,13 @@ pub(crate) fn note_trust_kind(name: &str) {
 /// [`record`], nothing.
 pub(crate) fn note_inactive() {
     let _ = NOTES.try_with(|notes| notes.inactive.set(true));
+}
+
+/// Notes that `POST /token` carries the `refresh_token` grant, so that its
+/// answer counts as a refresh, as the same request at `/token/refresh`
+/// does. Outside [`record`], nothing.
+pub(crate) fn note_refresh_grant() {
+    let _ = NOTES.try_with(|notes| notes.refresh_grant.set(true));
 }
 
 /// `answer`, noted as introspection's inactive answer
@@ -123,6 +132,10 @@ pub(crate) async fn record(
     let mut answering = std::pin::pin!(NOTES.scope(Notes::default(), next.run(request)));
     let response = answering.as_mut().await;
     let notes = answering.as_mut().take_value().unwrap_or_default();
+    let operation = match operation {
+        Operation::Issue if notes.refresh_grant.get() => Operation::Refresh,
+        other => other,
+    };
     let kind = match notes.trust_kind.get() {
         0 => "unknown",
         index => TRUST_KINDS

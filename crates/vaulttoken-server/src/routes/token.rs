@@ -201,6 +201,7 @@ pub(crate) async fn issue(
     match request.grant_type.as_deref() {
         None | Some(SUBJECT_GRANT) => subject_grant(&state, &client_id, &request).await,
         Some(REFRESH_GRANT) => {
+            crate::metrics::note_refresh_grant();
             let token = request
                 .refresh_token
                 .as_deref()
