@@ -152,6 +152,7 @@ impl StoreMeter {
         self.up.set(1);
         let times = health.data_lost.map_or(0, |loss| loss.times);
         let before = self.losses_seen.fetch_max(times, Ordering::Relaxed);
+        // `>=` for `>` is an equivalent mutant: when equal, it adds 0.
         if times > before {
             self.losses.inc_by(times - before);
         }
