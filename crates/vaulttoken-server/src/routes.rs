@@ -239,13 +239,11 @@ fn field_error(path: &serde_path_to_error::Path, message: &str) -> OAuthError {
         serde_path_to_error::Segment::Map { key } => known(key),
         _ => None,
     });
+    // A missing member of an object field (none of the server's is
+    // required) would name its object as mistyped, below.
     if message.starts_with("missing field `")
         && let Some(field) = quoted()
     {
-        let field = match top {
-            Some(object) if OBJECT_FIELDS.contains(&object) => format!("{object}.{field}"),
-            _ => field.to_owned(),
-        };
         return OAuthError::invalid_request_owned(format!("{field}: required"));
     }
     if message.starts_with("duplicate field `")
@@ -363,6 +361,19 @@ mod tests {
             .unwrap();
         assert_eq!((sample.subject, sample.context), (None, None));
         assert_eq!(refused(form("client_id=").await), "client_id: required");
+    }
+
+    /// Only an object field has `field.member` parameters: any other name
+    /// with a dot is a parameter the endpoint does not know, ignored.
+    #[tokio::test]
+    async fn a_dotted_name_is_a_member_only_of_an_object_field() {
+        let sample = form("client_id=web&subject=alice&subject.note=x&client_id.x=y")
+            .await
+            .unwrap();
+        assert_eq!(
+            (sample.client_id.as_str(), sample.subject.as_deref()),
+            ("web", Some("alice"))
+        );
     }
 
     #[tokio::test]

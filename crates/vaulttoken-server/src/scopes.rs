@@ -131,6 +131,8 @@ mod tests {
 
     #[test]
     fn an_oversized_scope_is_refused_unread() {
+        // The documented bound: 32 scopes of 64 bytes, each with a separator.
+        assert_eq!(MAX_SCOPE_PARAM_LEN, 32 * 65);
         let allowed = strings(&["read"]);
         let at_limit = format!("read{}", " ".repeat(MAX_SCOPE_PARAM_LEN - 4));
         assert_eq!(
