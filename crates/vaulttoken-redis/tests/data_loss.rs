@@ -275,7 +275,10 @@ async fn an_epoch_marker_this_crate_did_not_write_fails_closed() {
     }
     tokio::time::timeout(BOUND, async {
         let server = RedisServer::start();
-        let store = RedisStore::connect(&server.url(), StoreOptions::default())
+        // The answer checked is the refusal, not its speed: a generous
+        // deadline (CI once saw the 500 ms default pass on a busy machine).
+        let options = StoreOptions::default().deadline(Duration::from_secs(5));
+        let store = RedisStore::connect(&server.url(), options)
             .await
             .expect("connect");
         let now = SystemClock.now();
