@@ -790,14 +790,7 @@ mod tests {
         );
         // A second shorter: an invitation could outlive its key.
         let short = with_trust_ring(TRUST_LIFETIME - Duration::seconds(1));
-        let err = Keys::parse(
-            &short,
-            &kek,
-            AccessPurpose::Public,
-            Duration::hours(1),
-            &store(),
-        )
-        .unwrap_err();
+        let err = refused(&short, &kek);
         assert!(err.0.contains("trust ring"), "{}", err.0);
     }
 
@@ -890,6 +883,18 @@ mod tests {
             &store(),
         )
         .unwrap()
+    }
+
+    /// Why `text` does not open (as [`open`] reads it).
+    fn refused(text: &str, kek: &LocalKey) -> KeyFileError {
+        Keys::parse(
+            text,
+            kek,
+            AccessPurpose::Public,
+            Duration::hours(1),
+            &store(),
+        )
+        .unwrap_err()
     }
 
     fn fresh(kek: &LocalKey) -> Keys {
@@ -996,14 +1001,7 @@ mod tests {
         // A document that remembers more is refused.
         let mut document: serde_json::Value = serde_json::from_str(next.document()).unwrap();
         document["retired_kids"] = serde_json::json!(many);
-        let err = Keys::parse(
-            &document.to_string(),
-            &kek,
-            AccessPurpose::Public,
-            Duration::hours(1),
-            &store(),
-        )
-        .unwrap_err();
+        let err = refused(&document.to_string(), &kek);
         assert_eq!(err.0, "the key document remembers too many retired keys");
     }
 
@@ -1014,14 +1012,7 @@ mod tests {
         let ring = keys.access.export_wrapped(&kek).unwrap();
         let active = keys.access.key_ids().remove(0);
         let broken = keys.meta.next(&ring, &[active]).unwrap();
-        let err = Keys::parse(
-            broken.document(),
-            &kek,
-            AccessPurpose::Public,
-            Duration::hours(1),
-            &store(),
-        )
-        .unwrap_err();
+        let err = refused(broken.document(), &kek);
         assert_eq!(
             err.0,
             "the key document's ring holds a key it lists as retired"
@@ -1113,28 +1104,14 @@ mod tests {
         let active = fresh_active(&open(meta.document(), &kek), &next);
         let mut document: serde_json::Value = serde_json::from_str(meta.document()).unwrap();
         document["promotion"]["kid"] = serde_json::json!(active);
-        let err = Keys::parse(
-            &document.to_string(),
-            &kek,
-            AccessPurpose::Public,
-            Duration::hours(1),
-            &store(),
-        )
-        .unwrap_err();
+        let err = refused(&document.to_string(), &kek);
         assert_eq!(
             err.0,
             "the key document announces a promotion of a key its ring does not hold as next"
         );
         document["promotion"]["kid"] = serde_json::json!(next);
         document["promotion"]["at"] = serde_json::json!("tomorrow");
-        let err = Keys::parse(
-            &document.to_string(),
-            &kek,
-            AccessPurpose::Public,
-            Duration::hours(1),
-            &store(),
-        )
-        .unwrap_err();
+        let err = refused(&document.to_string(), &kek);
         assert_eq!(
             err.0,
             "the key document's promotion instant is not an RFC 3339 instant"
