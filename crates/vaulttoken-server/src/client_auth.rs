@@ -2,12 +2,12 @@
 //! `client_secret_basic` (the `Authorization: Basic` header, RFC 6749
 //! §2.3.1: `base64(urlencode(id) ":" urlencode(secret))`) or
 //! `client_secret_post` (`client_id` and `client_secret` in the body),
-//! exactly one per request. [`authenticate`] is the one door every
+//! exactly one per request. [`admit`] is the one door every
 //! endpoint goes through.
 
 use std::net::IpAddr;
 
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderValue;
 use base64ct::{Base64, Encoding as _};
 
 use crate::oauth_error::OAuthError;
@@ -92,7 +92,7 @@ pub(crate) enum Presented {
     Incomplete,
 }
 
-/// Which credentials a request presents: the `Authorization` header if it
+/// Which credentials a request presents: its `Authorization` header if it
 /// has one, else the body's.
 ///
 /// # Errors
@@ -101,10 +101,10 @@ pub(crate) enum Presented {
 /// and in the body, RFC 6749 §2.3), or a body `client_id` that is not the
 /// header's.
 pub(crate) fn presented(
-    headers: &HeaderMap,
+    authorization: Option<&HeaderValue>,
     body: BodyCredentials<'_>,
 ) -> Result<Presented, OAuthError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+    let Some(value) = authorization else {
         return Ok(match body {
             BodyCredentials {
                 client_id: Some(id),
@@ -134,29 +134,54 @@ pub(crate) fn presented(
     Ok(Presented::Basic { id, secret })
 }
 
-/// Authenticates the client of a request: the one door of every endpoint
-/// that a client calls. Counts the request against the client, checks the
-/// secret in constant time, and answers the authenticated client id.
+/// The client credentials a request body carries: every body of an
+/// endpoint a client calls has `client_id` and `client_secret` fields.
+pub(crate) trait ClientCredentials {
+    /// The body's `client_id` and `client_secret`.
+    fn credentials(&self) -> BodyCredentials<'_>;
+}
+
+/// A request without a body (`GET`): `client_secret_basic` only.
+impl ClientCredentials for () {
+    fn credentials(&self) -> BodyCredentials<'_> {
+        BodyCredentials::default()
+    }
+}
+
+/// Admits the request of a client: the one door of every endpoint that a
+/// client calls. Counts the request against its IP and its client (one
+/// count), checks the secret in constant time, and answers the
+/// authenticated client id with the body. A body that did not parse, or
+/// credentials presented twice, are counted against the IP alone.
 ///
 /// # Errors
 ///
-/// 400 `invalid_request` for two methods at once; 401 `invalid_client`
-/// (with `WWW-Authenticate: Basic realm="vaulttoken"`) for missing,
-/// malformed or wrong credentials, each counted as a failure against the
-/// IP (and the client when known); 429 and 503 from the rate limits.
-pub(crate) async fn authenticate(
+/// The body's own error; 400 `invalid_request` for two methods at once;
+/// 401 `invalid_client` (with `WWW-Authenticate: Basic realm="vaulttoken"`)
+/// for missing, malformed or wrong credentials, each counted as a failure
+/// against the IP (and the client when known); 429 and 503 from the rate
+/// limits, before any of these.
+pub(crate) async fn admit<T: ClientCredentials + Send>(
     state: &AppState,
     ip: Option<IpAddr>,
-    headers: &HeaderMap,
-    body: BodyCredentials<'_>,
-) -> Result<String, OAuthError> {
-    let (id, secret) = match presented(headers, body)? {
+    authorization: Option<&HeaderValue>,
+    body: Result<T, OAuthError>,
+) -> Result<(String, T), OAuthError> {
+    let presented = body.and_then(|body| Ok((presented(authorization, body.credentials())?, body)));
+    let (presented, body) = match presented {
+        Ok(presented) => presented,
+        Err(refusal) => {
+            state.count_ip(ip).await?;
+            return Err(refusal);
+        }
+    };
+    let (id, secret) = match presented {
         Presented::Basic { id, secret } | Presented::Post { id, secret } => (id, secret),
         // The same failed check (and penalty) as a wrong secret.
         Presented::Malformed(_) | Presented::Incomplete => (String::new(), String::new()),
     };
     state.authenticate(ip, &id, &secret).await?;
-    Ok(id)
+    Ok((id, body))
 }
 
 #[cfg(test)]
@@ -225,12 +250,8 @@ mod tests {
         assert_ne!(basic_credentials(cut), Err(BasicError::TooLong));
     }
 
-    fn headers(authorization: Option<&str>) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        if let Some(value) = authorization {
-            headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
-        }
-        headers
+    fn authorization(value: Option<&str>) -> Option<HeaderValue> {
+        value.map(|value| HeaderValue::from_str(value).unwrap())
     }
 
     fn body<'a>(id: Option<&'a str>, secret: Option<&'a str>) -> BodyCredentials<'a> {
@@ -246,7 +267,7 @@ mod tests {
         let owned = |id: &str, secret: &str| (id.to_owned(), secret.to_owned());
         let (id, secret) = owned("web", "secret");
         assert_eq!(
-            presented(&headers(Some(&header)), body(None, None)).unwrap(),
+            presented(authorization(Some(&header)).as_ref(), body(None, None)).unwrap(),
             Presented::Basic {
                 id: id.clone(),
                 secret: secret.clone()
@@ -254,27 +275,38 @@ mod tests {
         );
         // The header's client may be named in the body too.
         assert_eq!(
-            presented(&headers(Some(&header)), body(Some("web"), None)).unwrap(),
+            presented(
+                authorization(Some(&header)).as_ref(),
+                body(Some("web"), None)
+            )
+            .unwrap(),
             Presented::Basic {
                 id: id.clone(),
                 secret: secret.clone()
             }
         );
         assert_eq!(
-            presented(&headers(None), body(Some("web"), Some("secret"))).unwrap(),
+            presented(
+                authorization(None).as_ref(),
+                body(Some("web"), Some("secret"))
+            )
+            .unwrap(),
             Presented::Post { id, secret }
         );
         for (id, secret) in [(Some("web"), None), (None, Some("secret")), (None, None)] {
             assert_eq!(
-                presented(&headers(None), body(id, secret)).unwrap(),
+                presented(authorization(None).as_ref(), body(id, secret)).unwrap(),
                 Presented::Incomplete
             );
         }
         assert_eq!(
-            presented(&headers(Some("Bearer x")), body(None, None)).unwrap(),
+            presented(authorization(Some("Bearer x")).as_ref(), body(None, None)).unwrap(),
             Presented::Malformed(BasicError::NotBasic)
         );
-        let both = presented(&headers(Some(&header)), body(Some("web"), Some("secret")));
+        let both = presented(
+            authorization(Some(&header)).as_ref(),
+            body(Some("web"), Some("secret")),
+        );
         let both = both.unwrap_err();
         assert_eq!(
             (both.status().as_u16(), both.code()),
@@ -282,9 +314,16 @@ mod tests {
         );
         assert!(both.description().starts_with("client_secret: "));
         // A secret in the body beside any Authorization header is two methods.
-        let both = presented(&headers(Some("Bearer x")), body(None, Some("secret")));
+        let both = presented(
+            authorization(Some("Bearer x")).as_ref(),
+            body(None, Some("secret")),
+        );
         assert_eq!(both.unwrap_err().code(), "invalid_request");
-        let other = presented(&headers(Some(&header)), body(Some("app"), None)).unwrap_err();
+        let other = presented(
+            authorization(Some(&header)).as_ref(),
+            body(Some("app"), None),
+        )
+        .unwrap_err();
         assert_eq!(
             (other.status().as_u16(), other.code()),
             (400, "invalid_request")

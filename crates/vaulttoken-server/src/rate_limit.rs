@@ -128,29 +128,43 @@ impl Limiter {
         Self { counters, refusals }
     }
 
-    /// Counts `cost` requests against `key`; a refusal is counted too.
-    pub(crate) async fn hit(&self, key: &Key, cost: u32) -> Result<(), Refusal> {
+    /// Counts `cost` requests against each of `keys` in turn (a request's
+    /// IP, then its client): all in one Redis call on a single server. The
+    /// first key over its limit refuses, and the keys after it are not
+    /// counted; a refusal is counted by that key's kind (`unavailable` by
+    /// the kind of the first key not yet counted).
+    pub(crate) async fn hit(&self, keys: &[Key], cost: u32) -> Result<(), Refusal> {
         let counted = match &self.counters {
-            Counters::Memory(limiter) => limiter.hit(key, cost).map_err(Refusal::Limited),
-            Counters::Redis(limiter) => limiter.hit(key, cost).await,
+            Counters::Memory(limiter) => keys.iter().enumerate().try_for_each(|(at, key)| {
+                limiter
+                    .hit(key, cost)
+                    .map_err(|seconds| (at, Refusal::Limited(seconds)))
+            }),
+            Counters::Redis(limiter) => limiter.hit(keys, cost).await,
         };
-        if let Err(refusal) = counted {
+        counted.map_err(|(at, refusal)| {
             let reason = match refusal {
                 Refusal::Limited(_) => "limited",
                 Refusal::Unavailable => "unavailable",
             };
+            let kind = keys.get(at).map_or("ip", Key::kind);
             self.refusals
-                .get_or_create(&[("key", key.kind()), ("reason", reason)])
+                .get_or_create(&[("key", kind), ("reason", reason)])
                 .inc();
-        }
-        counted
+            refusal
+        })
     }
 
-    /// Counts `cost` more against `key`, whatever the limit.
-    pub(crate) async fn penalize(&self, key: &Key, cost: u32) {
+    /// Counts `cost` more against each of `keys`, whatever the limit (in
+    /// one Redis call on a single server).
+    pub(crate) async fn penalize(&self, keys: &[Key], cost: u32) {
         match &self.counters {
-            Counters::Memory(limiter) => limiter.penalize(key, cost),
-            Counters::Redis(limiter) => limiter.penalize(key, cost).await,
+            Counters::Memory(limiter) => {
+                for key in keys {
+                    limiter.penalize(key, cost);
+                }
+            }
+            Counters::Redis(limiter) => limiter.penalize(keys, cost).await,
         }
     }
 }
@@ -190,21 +204,21 @@ mod tests {
         let limiter = Limiter::memory(&limits, refusals.clone());
         let ip = ip_key("192.0.2.1");
         let client = Key::Client("web".to_owned());
-        assert_eq!(limiter.hit(&ip, 1).await, Ok(()));
+        assert_eq!(limiter.hit(core::slice::from_ref(&ip), 1).await, Ok(()));
         assert!(matches!(
-            limiter.hit(&ip, 1).await,
+            limiter.hit(core::slice::from_ref(&ip), 1).await,
             Err(Refusal::Limited(_))
         ));
         assert_eq!(refused(&refusals, "ip", "limited"), 1);
         assert_eq!(refused(&refusals, "client", "limited"), 0);
-        assert_eq!(limiter.hit(&client, 1).await, Ok(()));
-        assert_eq!(limiter.hit(&client, 1).await, Ok(()));
+        assert_eq!(limiter.hit(core::slice::from_ref(&client), 1).await, Ok(()));
+        assert_eq!(limiter.hit(core::slice::from_ref(&client), 1).await, Ok(()));
         assert_eq!(refused(&refusals, "client", "limited"), 0);
         // A penalty moves the count, not the refusals.
-        limiter.penalize(&client, 1).await;
+        limiter.penalize(core::slice::from_ref(&client), 1).await;
         assert_eq!(refused(&refusals, "client", "limited"), 0);
         assert!(matches!(
-            limiter.hit(&client, 1).await,
+            limiter.hit(core::slice::from_ref(&client), 1).await,
             Err(Refusal::Limited(_))
         ));
         assert_eq!(refused(&refusals, "client", "limited"), 1);

@@ -1,5 +1,17 @@
 //! The handlers, and the extractors they share.
 
+/// Implements [`ClientCredentials`] for request bodies with `client_id`
+/// and `client_secret` fields (`Option<String>` each).
+macro_rules! client_credentials {
+    ($($body:ty),+ $(,)?) => {$(
+        impl $crate::client_auth::ClientCredentials for $body {
+            fn credentials(&self) -> $crate::client_auth::BodyCredentials<'_> {
+                $crate::client_auth::BodyCredentials::of(&self.client_id, &self.client_secret)
+            }
+        }
+    )+};
+}
+
 pub(crate) mod health;
 pub(crate) mod keys;
 pub(crate) mod metadata;
@@ -16,6 +28,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::client_auth::{self, ClientCredentials};
 use crate::oauth_error::OAuthError;
 use crate::state::AppState;
 
@@ -43,6 +56,51 @@ impl FromRequestParts<AppState> for ClientIp {
             Some(peer.ip().to_canonical())
         };
         Ok(Self(state.proxies.client_ip(parts).or_else(peer)))
+    }
+}
+
+/// The request of an admitted client (see [`client_auth::admit`]): its
+/// body read as `T`, its IP and client counted, its client authenticated.
+/// The extractor of every body endpoint that a client calls.
+#[derive(Debug)]
+pub(crate) struct Admitted<T> {
+    /// The authenticated client.
+    pub(crate) client_id: String,
+    /// The body.
+    pub(crate) body: T,
+}
+
+impl<T: DeserializeOwned + ClientCredentials + Send> FromRequest<AppState> for Admitted<T> {
+    type Rejection = OAuthError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(&mut parts, state).await;
+        let authorization = parts.headers.get(header::AUTHORIZATION).cloned();
+        let body = Body::<T>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map(|Body(body)| body);
+        let (client_id, body) = client_auth::admit(state, ip, authorization.as_ref(), body).await?;
+        Ok(Self { client_id, body })
+    }
+}
+
+/// The admitted client of a request without a body (`GET`):
+/// `client_secret_basic` only, as [`Admitted`] otherwise.
+#[derive(Debug)]
+pub(crate) struct AdmittedClient(pub(crate) String);
+
+impl FromRequestParts<AppState> for AdmittedClient {
+    type Rejection = OAuthError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
+        let authorization = parts.headers.get(header::AUTHORIZATION);
+        let (client_id, ()) = client_auth::admit(state, ip, authorization, Ok(())).await?;
+        Ok(Self(client_id))
     }
 }
 

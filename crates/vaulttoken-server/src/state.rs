@@ -190,10 +190,16 @@ impl AppState {
         fresh
     }
 
-    /// Counts a request against its client IP.
-    pub(crate) async fn limit_ip(&self, ip: Option<IpAddr>) -> Result<(), OAuthError> {
+    /// Counts a request that is refused before its client is known (a
+    /// body that does not parse, credentials presented twice) against its
+    /// client IP.
+    pub(crate) async fn count_ip(&self, ip: Option<IpAddr>) -> Result<(), OAuthError> {
         match ip {
-            Some(ip) => self.limiter.hit(&self.ip_key(ip), 1).await.map_err(refused),
+            Some(ip) => self
+                .limiter
+                .hit(&[self.ip_key(ip)], 1)
+                .await
+                .map_err(refused),
             None => Ok(()),
         }
     }
@@ -203,35 +209,31 @@ impl AppState {
         Key::ip(ip, self.ipv6_prefix)
     }
 
-    /// Counts a request against its client, then checks the client's
-    /// secret; a failed check counts once more against both the client and
-    /// the IP.
+    /// Counts a request against its client IP and, if the client id is a
+    /// configured one, against the client (one count, one Redis call on a
+    /// single server), then checks the client's secret; a failed check
+    /// counts once more against both.
     pub(crate) async fn authenticate(
         &self,
         ip: Option<IpAddr>,
         client_id: &str,
         client_secret: &str,
     ) -> Result<(), OAuthError> {
-        let client = self
-            .clients
-            .contains(client_id)
-            .then(|| Key::Client(client_id.to_owned()));
-        if let Some(client) = &client {
-            self.limiter.hit(client, 1).await.map_err(refused)?;
-        }
+        let known = self.clients.contains(client_id);
+        let keys: Vec<Key> = ip
+            .map(|ip| self.ip_key(ip))
+            .into_iter()
+            .chain(known.then(|| Key::Client(client_id.to_owned())))
+            .collect();
+        self.limiter.hit(&keys, 1).await.map_err(refused)?;
         if self.clients.authenticate(client_id, client_secret) {
             return Ok(());
         }
-        if let Some(client) = &client {
-            self.limiter.penalize(client, 1).await;
-        }
-        if let Some(ip) = ip {
-            self.limiter.penalize(&self.ip_key(ip), 1).await;
-        }
+        self.limiter.penalize(&keys, 1).await;
         tracing::info!(
             target: "vaulttoken_server::audit",
             event = "client_authentication_failed",
-            known_client = client.is_some(),
+            known_client = known,
             ip = ip.map(tracing::field::display),
         );
         Err(OAuthError::invalid_client())

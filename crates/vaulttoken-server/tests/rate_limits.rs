@@ -147,6 +147,46 @@ fn ipv6_clients_are_counted_per_64(server: &Process) {
     assert_eq!(server.introspect_via("192.0.2.2"), 200);
 }
 
+/// The per-client limit of [`a_request_is_counted_once_up_to_its_first_refusal`].
+const PER_CLIENT: usize = 4;
+
+/// A request is counted against its IP, then its client, up to the first
+/// count that refuses: a body that does not parse counts against the IP
+/// alone, and a request its IP refuses costs its client nothing (with
+/// Redis, both counts are one script). Each refusal is reported by the kind
+/// of key that refused.
+fn a_request_is_counted_once_up_to_its_first_refusal(server: &Process) {
+    let not_an_object = json!(["client_id", CLIENT]);
+    let from_a = [("X-Forwarded-For", "198.51.100.1")];
+    for _ in 0..PER_IP {
+        let (status, _) =
+            server
+                .0
+                .request("POST", "/token/introspect", &from_a, Some(&not_an_object));
+        assert_eq!(status, 400);
+    }
+    // The IP is spent by the bodies that did not parse: its next requests
+    // are refused before their client is counted.
+    assert_eq!(server.introspect_via("198.51.100.1"), 429);
+    assert_eq!(server.introspect_via("198.51.100.1"), 429);
+    let others: Vec<String> = (2..=PER_CLIENT + 1)
+        .map(|n| format!("198.51.100.{n}"))
+        .collect();
+    assert_eq!(
+        server.statuses(others.iter().map(String::as_str)),
+        vec![200; PER_CLIENT]
+    );
+    // The client is spent now, from a fresh IP too.
+    assert_eq!(server.introspect_via("198.51.100.99"), 429);
+    let metrics = server.0.raw_request("GET", "/metrics", &[]).body;
+    for (key, refused) in [("ip", 2), ("client", 1)] {
+        let line = format!(
+            "vaulttoken_rate_limit_refusals_total{{key=\"{key}\",reason=\"limited\"}} {refused}"
+        );
+        assert!(metrics.contains(&line), "{line} not in\n{metrics}");
+    }
+}
+
 /// A server with the Redis limiter, and its Redis; `None` (skipped) without
 /// `redis-server`.
 fn over_redis(test: &str, extra: &[(&str, &str)]) -> Option<(Process, redis_support::RedisServer)> {
@@ -213,4 +253,20 @@ fn the_ipv6_prefix_is_a_setting() {
         server.statuses(addresses.iter().map(String::as_str)),
         vec![200; PER_IP + 2]
     );
+}
+
+#[test]
+fn in_memory_a_request_is_counted_once_up_to_its_first_refusal() {
+    let per_client = PER_CLIENT.to_string();
+    let server = Process::start(&[("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", &per_client)]);
+    a_request_is_counted_once_up_to_its_first_refusal(&server);
+}
+
+#[test]
+fn in_redis_a_request_is_counted_once_up_to_its_first_refusal() {
+    let per_client = PER_CLIENT.to_string();
+    let limits = [("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", per_client.as_str())];
+    if let Some((server, _redis)) = over_redis("in_redis_a_request_is_counted_once", &limits) {
+        a_request_is_counted_once_up_to_its_first_refusal(&server);
+    }
 }

@@ -1,8 +1,11 @@
 //! Rate limits counted in Redis: one counter key per key and window, created
 //! with the window as its expiry, so every instance counts against the same
-//! numbers and Redis forgets past windows by itself. Each count is one
-//! script on one key, so on a cluster it runs on the primary of that key's
-//! slot.
+//! numbers and Redis forgets past windows by itself.
+//!
+//! A request's counts (its IP's and its client's) are one script call, one
+//! round trip, on a single Redis server. On a cluster the counters of a
+//! request live in different slots, which one script cannot touch: each is
+//! then a script of its own, in turn, on the primary of its slot.
 
 use core::fmt;
 use std::time::Duration;
@@ -16,29 +19,36 @@ use crate::redis_connection::RedisConnection;
 /// The prefix of the counter keys.
 const PREFIX: &str = "vaulttoken:server:rl:";
 
-/// Adds `ARGV[1]` to the counter `KEYS[1]` (created with an expiry of
-/// `ARGV[2]` ms) unless that takes it over `ARGV[3]`; answers 0, or the
-/// milliseconds until the window ends. `ARGV[3]` = -1: add whatever the
-/// limit (a penalty), only to a counter that exists.
+/// For each counter `KEYS[i]` in turn, adds `ARGV[1]` to it (created with
+/// an expiry of `ARGV[2]` ms) unless that takes it over its limit
+/// `ARGV[i + 2]`; stops at the first counter that would go over, and
+/// answers `{i, the milliseconds until its window ends}`, or `{0, 0}` when
+/// all were counted. A limit of -1: add whatever the limit (a penalty),
+/// only to a counter that exists.
 const HIT: &str = r"
 local cost = tonumber(ARGV[1])
-local limit = tonumber(ARGV[3])
-local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if limit < 0 then
-  if current >= 0 then redis.call('INCRBY', KEYS[1], cost) end
-  return 0
+for i, counter in ipairs(KEYS) do
+  local limit = tonumber(ARGV[i + 2])
+  local current = tonumber(redis.call('GET', counter) or '-1')
+  if limit < 0 then
+    if current >= 0 then redis.call('INCRBY', counter, cost) end
+  else
+    if current < 0 then current = 0 end
+    if current + cost > limit then
+      local left = redis.call('PTTL', counter)
+      if left < 1 then left = 1 end
+      return {i, left}
+    end
+    if redis.call('INCRBY', counter, cost) == cost then
+      redis.call('PEXPIRE', counter, ARGV[2])
+    end
+  end
 end
-if current < 0 then current = 0 end
-if current + cost > limit then
-  local left = redis.call('PTTL', KEYS[1])
-  if left < 1 then left = 1 end
-  return left
-end
-if redis.call('INCRBY', KEYS[1], cost) == cost then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
+return {0, 0}
 ";
+
+/// The limit argument of a penalty.
+const PENALTY: i64 = -1;
 
 /// Counters in Redis.
 pub(crate) struct RedisLimiter {
@@ -76,50 +86,100 @@ impl RedisLimiter {
         }
     }
 
-    /// The counter key of `key`: kind, id, and the window it falls in (the
-    /// time is the instance's; clocks a little apart only shift a window).
-    fn counter(&self, key: &Key) -> String {
-        let now = SystemClock.now().unix_timestamp().unsigned_abs();
-        let slot = window_slot(now, self.window);
+    /// The counter key of `key` in window `slot`: kind, id, and the window.
+    fn counter(key: &Key, slot: u64) -> String {
         match key {
             Key::Ip(ip) => format!("{PREFIX}ip:{ip}:{slot}"),
             Key::Client(id) => format!("{PREFIX}client:{id}:{slot}"),
         }
     }
 
-    async fn run(&self, key: &Key, cost: u32, limit: i64) -> Result<u64, Refusal> {
+    /// Runs [`HIT`] over `keys` (each with its limit argument), in one
+    /// call on a single server, one call a key on a cluster. A refusal
+    /// names the index of the key that refused; one that cannot be reached
+    /// is charged to the first key not yet counted.
+    async fn run(&self, keys: &[(&Key, i64)], cost: u32) -> Result<(), (usize, Refusal)> {
+        // The window is the instance's: clocks a little apart only shift
+        // a window.
+        let now = SystemClock.now().unix_timestamp().unsigned_abs();
+        let slot = window_slot(now, self.window);
+        if self.connection.is_cluster() {
+            for (at, key) in keys.iter().enumerate() {
+                self.call(core::slice::from_ref(key), slot, cost)
+                    .await
+                    .map_err(|(_, refusal)| (at, refusal))?;
+            }
+            return Ok(());
+        }
+        self.call(keys, slot, cost).await
+    }
+
+    /// One script call over `keys`.
+    async fn call(
+        &self,
+        keys: &[(&Key, i64)],
+        slot: u64,
+        cost: u32,
+    ) -> Result<(), (usize, Refusal)> {
         let mut connection = self.connection.clone();
-        let counter = self.counter(key);
         let window_ms = u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX);
-        let mut invocation = self.script.key(counter);
-        invocation.arg(cost).arg(window_ms).arg(limit);
+        let mut invocation = self.script.prepare_invoke();
+        invocation.arg(cost).arg(window_ms);
+        for (key, limit) in keys {
+            invocation.key(Self::counter(key, slot)).arg(*limit);
+        }
         let deadline = connection.deadline();
-        match tokio::time::timeout(deadline, invocation.invoke_async::<u64>(&mut connection)).await
-        {
-            Ok(Ok(left_ms)) => Ok(left_ms),
+        let answer = tokio::time::timeout(
+            deadline,
+            invocation.invoke_async::<(usize, u64)>(&mut connection),
+        )
+        .await;
+        match answer {
+            Ok(Ok((0, _))) => Ok(()),
+            // Lua counts from 1.
+            Ok(Ok((at, left_ms))) => Err((at - 1, Refusal::Limited(left_ms.div_ceil(1000).max(1)))),
             Ok(Err(_)) | Err(_) => {
                 tracing::warn!("rate limit counters in Redis cannot be reached; refusing");
-                Err(Refusal::Unavailable)
+                Err((0, Refusal::Unavailable))
             }
         }
     }
 
-    pub(crate) async fn hit(&self, key: &Key, cost: u32) -> Result<(), Refusal> {
-        let limit = key.limit(self.per_ip, self.per_client);
-        if limit == 0 {
-            return Ok(());
-        }
-        match self.run(key, cost, i64::from(limit)).await? {
-            0 => Ok(()),
-            left_ms => Err(Refusal::Limited(left_ms.div_ceil(1000).max(1))),
-        }
+    /// The keys of `keys` that have a limit, with it.
+    fn limited<'k>(&self, keys: &'k [Key]) -> Vec<(usize, &'k Key, u32)> {
+        keys.iter()
+            .enumerate()
+            .map(|(at, key)| (at, key, key.limit(self.per_ip, self.per_client)))
+            .filter(|&(_, _, limit)| limit != 0)
+            .collect()
     }
 
-    pub(crate) async fn penalize(&self, key: &Key, cost: u32) {
-        if key.limit(self.per_ip, self.per_client) == 0 {
-            return;
+    /// Counts `cost` against each of `keys` in turn, up to the first that
+    /// would go over its limit; a refusal names that key's index.
+    pub(crate) async fn hit(&self, keys: &[Key], cost: u32) -> Result<(), (usize, Refusal)> {
+        let limited = self.limited(keys);
+        if limited.is_empty() {
+            return Ok(());
         }
-        let _ = self.run(key, cost, -1).await;
+        let args: Vec<(&Key, i64)> = limited
+            .iter()
+            .map(|&(_, key, limit)| (key, i64::from(limit)))
+            .collect();
+        self.run(&args, cost)
+            .await
+            .map_err(|(at, refusal)| (limited[at].0, refusal))
+    }
+
+    /// Counts `cost` more against each of `keys` that is counted already.
+    pub(crate) async fn penalize(&self, keys: &[Key], cost: u32) {
+        let args: Vec<(&Key, i64)> = self
+            .limited(keys)
+            .iter()
+            .map(|&(_, key, _)| (key, PENALTY))
+            .collect();
+        if !args.is_empty() {
+            let _ = self.run(&args, cost).await;
+        }
     }
 }
 

@@ -13,7 +13,6 @@
 //! audited.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
@@ -23,10 +22,9 @@ use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::family::{SCOPE_CLAIM, TokenPair};
 use vaulttoken::store::FAMILY_CLAIM;
 
-use super::{Body, ClientIp, no_store};
+use super::{Admitted, no_store};
 use crate::audience::{self, Issuing};
 use crate::client_access::{self, CLIENT_CLAIM};
-use crate::client_auth::{self, BodyCredentials};
 use crate::context::ContextBody;
 use crate::oauth_error::OAuthError;
 use crate::scopes;
@@ -105,6 +103,8 @@ pub(crate) struct TokenRequest {
     #[serde(default)]
     context: Option<ContextBody>,
 }
+
+client_credentials!(GrantRequest, RefreshRequest, TokenRequest);
 
 /// Checks a subject: 1 to 256 bytes, no control characters.
 pub(crate) fn check_subject(subject: &str) -> Result<(), OAuthError> {
@@ -185,19 +185,11 @@ fn required(field: &str) -> OAuthError {
 /// other is `unsupported_grant_type`.
 pub(crate) async fn issue(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    body: Result<Body<GrantRequest>, OAuthError>,
+    Admitted {
+        client_id,
+        body: request,
+    }: Admitted<GrantRequest>,
 ) -> Result<Response, OAuthError> {
-    state.limit_ip(ip).await?;
-    let Body(request) = body?;
-    let client_id = client_auth::authenticate(
-        &state,
-        ip,
-        &headers,
-        BodyCredentials::of(&request.client_id, &request.client_secret),
-    )
-    .await?;
     match request.grant_type.as_deref() {
         None | Some(SUBJECT_GRANT) => subject_grant(&state, &client_id, &request).await,
         Some(REFRESH_GRANT) => {
@@ -303,19 +295,11 @@ fn client_scope(
 /// `grant_type=refresh_token`).
 pub(crate) async fn refresh(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    body: Result<Body<RefreshRequest>, OAuthError>,
+    Admitted {
+        client_id,
+        body: request,
+    }: Admitted<RefreshRequest>,
 ) -> Result<Response, OAuthError> {
-    state.limit_ip(ip).await?;
-    let Body(request) = body?;
-    let client_id = client_auth::authenticate(
-        &state,
-        ip,
-        &headers,
-        BodyCredentials::of(&request.client_id, &request.client_secret),
-    )
-    .await?;
     if request
         .grant_type
         .as_deref()
@@ -378,19 +362,11 @@ async fn refresh_grant(
 /// a refresh token's whole family; 200 for unknown and invalid tokens too.
 pub(crate) async fn revoke(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    body: Result<Body<TokenRequest>, OAuthError>,
+    Admitted {
+        client_id,
+        body: request,
+    }: Admitted<TokenRequest>,
 ) -> Result<Response, OAuthError> {
-    state.limit_ip(ip).await?;
-    let Body(request) = body?;
-    let client_id = client_auth::authenticate(
-        &state,
-        ip,
-        &headers,
-        BodyCredentials::of(&request.client_id, &request.client_secret),
-    )
-    .await?;
     let binding = state.binding.of(request.context.as_ref())?;
     let done = || no_store(json!({}));
     // A shortcut, not a rule: no token this server issues comes near 8 KiB
@@ -454,20 +430,9 @@ pub(crate) async fn revoke(
 /// that is not a valid access token of this server.
 pub(crate) async fn introspect(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    body: Result<Body<TokenRequest>, OAuthError>,
-) -> Result<Response, OAuthError> {
-    state.limit_ip(ip).await?;
-    let Body(request) = body?;
     // Any authenticated client may introspect any token of this server.
-    client_auth::authenticate(
-        &state,
-        ip,
-        &headers,
-        BodyCredentials::of(&request.client_id, &request.client_secret),
-    )
-    .await?;
+    Admitted { body: request, .. }: Admitted<TokenRequest>,
+) -> Result<Response, OAuthError> {
     let binding = state.binding.of(request.context.as_ref())?;
     let inactive = || crate::metrics::inactive(no_store(json!({ "active": false })));
     // A shortcut, not a rule, as in `revoke` (cargo-mutants: `>=` and `==`

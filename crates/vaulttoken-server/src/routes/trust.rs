@@ -10,7 +10,6 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
@@ -19,8 +18,7 @@ use vaulttoken::service::VerifiedToken;
 use vaulttoken::trust::TrustKind;
 
 use super::token::{check_subject, check_token_len};
-use super::{Body, ClientIp, no_store};
-use crate::client_auth::{self, BodyCredentials};
+use super::{Admitted, AdmittedClient, no_store};
 use crate::oauth_error::OAuthError;
 use crate::state::AppState;
 
@@ -67,6 +65,8 @@ pub(crate) struct ConsumeRequest {
     #[serde(default)]
     state: Option<String>,
 }
+
+client_credentials!(IssueRequest, ConsumeRequest);
 
 /// The built-in kinds, by name.
 fn kind(name: &str) -> Result<TrustKind, OAuthError> {
@@ -133,20 +133,12 @@ fn described(token: &VerifiedToken, kind: &TrustKind) -> serde_json::Value {
 /// `POST /trust/{kind}`: issues a trust token (client-authenticated).
 pub(crate) async fn issue(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
     Path(kind_name): Path<String>,
-    body: Result<Body<IssueRequest>, OAuthError>,
+    Admitted {
+        client_id,
+        body: request,
+    }: Admitted<IssueRequest>,
 ) -> Result<Response, OAuthError> {
-    state.limit_ip(ip).await?;
-    let Body(request) = body?;
-    let client_id = client_auth::authenticate(
-        &state,
-        ip,
-        &headers,
-        BodyCredentials::of(&request.client_id, &request.client_secret),
-    )
-    .await?;
     let kind = kind(&kind_name)?;
     check_subject(&request.subject)?;
     let bound = binding(&client_id, checked_state(request.state.as_deref())?);
@@ -172,13 +164,9 @@ pub(crate) async fn issue(
 /// client-authenticated with HTTP Basic, as a GET has no body).
 pub(crate) async fn verify(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
+    AdmittedClient(client_id): AdmittedClient,
     query: Result<Query<VerifyQuery>, QueryRejection>,
 ) -> Result<Response, OAuthError> {
-    state.limit_ip(ip).await?;
-    let client_id =
-        client_auth::authenticate(&state, ip, &headers, BodyCredentials::default()).await?;
     let Query(query) =
         query.map_err(|_| OAuthError::invalid_request("token and kind are required"))?;
     let kind = kind(&query.kind)?;
@@ -198,19 +186,11 @@ pub(crate) async fn verify(
 /// (client-authenticated).
 pub(crate) async fn consume(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    body: Result<Body<ConsumeRequest>, OAuthError>,
+    Admitted {
+        client_id,
+        body: request,
+    }: Admitted<ConsumeRequest>,
 ) -> Result<Response, OAuthError> {
-    state.limit_ip(ip).await?;
-    let Body(request) = body?;
-    let client_id = client_auth::authenticate(
-        &state,
-        ip,
-        &headers,
-        BodyCredentials::of(&request.client_id, &request.client_secret),
-    )
-    .await?;
     let kind = kind(&request.kind)?;
     check_token_len(&request.token)?;
     let bound = binding(&client_id, checked_state(request.state.as_deref())?);
