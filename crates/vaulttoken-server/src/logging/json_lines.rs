@@ -1,0 +1,358 @@
+//! The JSON line format: [`JsonFields`] stores a span's fields as JSON text
+//! once, when the span is made, and [`JsonLines`] writes each event as one
+//! line, copying that text in. Every string is escaped as JSON (quotes,
+//! backslashes, every control character), so no value can end a line or
+//! forge a field.
+
+use core::fmt::{self, Write};
+
+use tracing::field::{Field, Visit};
+use tracing::span::Record;
+use tracing::{Event, Subscriber};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime as _, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// A span's fields as the members of a JSON object, without its braces:
+/// `"method":"POST","path":"/token"`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct JsonFields;
+
+impl<'writer> FormatFields<'writer> for JsonFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let mut members = Members::new(writer, true);
+        fields.record(&mut members);
+        members.result
+    }
+
+    /// Fields recorded later are more members (after a comma).
+    fn add_fields(
+        &self,
+        current: &'writer mut FormattedFields<Self>,
+        fields: &Record<'_>,
+    ) -> fmt::Result {
+        let first = current.fields.is_empty();
+        let mut members = Members::new(current.as_writer(), first);
+        fields.record(&mut members);
+        members.result
+    }
+}
+
+/// One JSON object a line: `{"timestamp":"…Z","level":"INFO","fields":{…},
+/// "target":"…","span":{…,"name":"…"}}`, the span being the event's
+/// current one (none outside a span).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct JsonLines;
+
+impl<S> FormatEvent<S, JsonFields> for JsonLines
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, JsonFields>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let metadata = event.metadata();
+        writer.write_str("{\"timestamp\":\"")?;
+        SystemTime.format_time(&mut writer)?;
+        write!(
+            writer,
+            "\",\"level\":\"{}\",\"fields\":{{",
+            metadata.level()
+        )?;
+        let mut members = Members::new(&mut writer, true);
+        event.record(&mut members);
+        members.result?;
+        writer.write_str("},\"target\":")?;
+        string(&mut writer, metadata.target())?;
+        if let Some(span) = ctx.parent_span() {
+            writer.write_str(",\"span\":{")?;
+            let extensions = span.extensions();
+            if let Some(fields) = extensions.get::<FormattedFields<JsonFields>>()
+                && !fields.fields.is_empty()
+            {
+                writer.write_str(&fields.fields)?;
+                writer.write_char(',')?;
+            }
+            writer.write_str("\"name\":")?;
+            string(&mut writer, span.name())?;
+            writer.write_char('}')?;
+        }
+        writer.write_str("}\n")
+    }
+}
+
+/// Writes the fields it visits as JSON object members to `out`; the first
+/// error is kept, and nothing is written after it.
+struct Members<W> {
+    out: W,
+    first: bool,
+    result: fmt::Result,
+}
+
+impl<W: Write> Members<W> {
+    fn new(out: W, first: bool) -> Self {
+        Self {
+            out,
+            first,
+            result: Ok(()),
+        }
+    }
+
+    /// `"name":` and then the value `write_value` writes.
+    fn member(&mut self, field: &Field, write_value: impl FnOnce(&mut W) -> fmt::Result) {
+        if self.result.is_err() {
+            return;
+        }
+        let separator = if self.first { "" } else { "," };
+        self.first = false;
+        self.result = self
+            .out
+            .write_str(separator)
+            .and_then(|()| string(&mut self.out, field.name()))
+            .and_then(|()| self.out.write_char(':'))
+            .and_then(|()| write_value(&mut self.out));
+    }
+}
+
+impl<W: Write> Visit for Members<W> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.member(field, |out| string(out, value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.member(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.member(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.member(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.member(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.member(field, |out| write!(out, "{value}"));
+    }
+
+    /// A finite number as it is (Rust writes no exponent, which JSON
+    /// allows either way); NaN and the infinities, which JSON has no
+    /// numbers for, as `null`.
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.member(field, |out| {
+            if value.is_finite() {
+                write!(out, "{value}")
+            } else {
+                out.write_str("null")
+            }
+        });
+    }
+
+    /// Anything else (`%display`, `?debug`, the message) as a string.
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.member(field, |out| {
+            out.write_char('"')?;
+            write!(Escaped(&mut *out), "{value:?}")?;
+            out.write_char('"')
+        });
+    }
+}
+
+/// `value` as a JSON string.
+fn string<W: Write>(out: &mut W, value: &str) -> fmt::Result {
+    out.write_char('"')?;
+    Escaped(&mut *out).write_str(value)?;
+    out.write_char('"')
+}
+
+/// Writes what it is given to `W` escaped for the inside of a JSON string
+/// (RFC 8259 §7): `"` and `\`, and every control character (C0 and DEL),
+/// the common ones by their short escape.
+struct Escaped<W>(W);
+
+impl<W: Write> Write for Escaped<W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let mut plain = 0;
+        for (at, byte) in text.bytes().enumerate() {
+            let short = match byte {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0..=0x1f | 0x7f => "",
+                _ => continue,
+            };
+            self.0.write_str(&text[plain..at])?;
+            if short.is_empty() {
+                write!(self.0, "\\u{byte:04x}")?;
+            } else {
+                self.0.write_str(short)?;
+            }
+            plain = at + 1;
+        }
+        self.0.write_str(&text[plain..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use serde_json::{Value, json};
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::*;
+
+    /// What the subscriber wrote, shared with the test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Captured {
+        type Writer = Self;
+
+        fn make_writer(&'a self) -> Self {
+            self.clone()
+        }
+    }
+
+    /// The lines `emit` logs, each parsed as JSON.
+    fn lines(emit: impl FnOnce()) -> Vec<Value> {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(JsonFields)
+            .event_format(JsonLines)
+            .with_writer(captured.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, emit);
+        let bytes = captured.0.lock().unwrap().clone();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.ends_with('\n'), "{text:?}");
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}")))
+            .collect()
+    }
+
+    /// Every character a string can hold, the ones that must be escaped
+    /// above all.
+    const HOSTILE: &str =
+        "a\"b\\c\nd\re\tf\u{0}g\u{1b}[31mh\u{7f}i\u{1f}j\u{2028}k é 🔑 }\n{\"level\":\"ERROR\"";
+
+    #[test]
+    fn a_line_is_the_event_its_target_and_its_span() {
+        let logged = lines(|| {
+            let span = tracing::info_span!("request", method = "POST", path = %"/token", n = 3_u64);
+            let _entered = span.enter();
+            tracing::info!(
+                target: "vaulttoken::audit",
+                event = "token_issued",
+                count = 2_i64,
+                big = u128::MAX,
+                negative = i128::MIN,
+                fine = true,
+                ratio = 0.25_f64,
+                nan = f64::NAN,
+                shown = ?Some("x"),
+                "issued {}",
+                7
+            );
+        });
+        let [line] = logged.as_slice() else {
+            panic!("{logged:?}")
+        };
+        let timestamp = line["timestamp"].as_str().unwrap();
+        time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["target"], "vaulttoken::audit");
+        assert_eq!(
+            line["fields"],
+            json!({
+                "message": "issued 7",
+                "event": "token_issued",
+                "count": 2,
+                "big": u128::MAX.to_string().parse::<Value>().unwrap(),
+                "negative": i128::MIN.to_string().parse::<Value>().unwrap(),
+                "fine": true,
+                "ratio": 0.25,
+                "nan": null,
+                "shown": "Some(\"x\")",
+            })
+        );
+        assert_eq!(
+            line["span"],
+            json!({"method": "POST", "path": "/token", "n": 3, "name": "request"})
+        );
+        assert_eq!(line.as_object().unwrap().len(), 5, "{line}");
+    }
+
+    #[test]
+    fn hostile_strings_stay_inside_their_field_on_one_line() {
+        let logged = lines(|| {
+            let span = tracing::info_span!("request", subject = HOSTILE);
+            let _entered = span.enter();
+            tracing::warn!(target: "x", value = HOSTILE, shown = %HOSTILE, "{HOSTILE}");
+        });
+        let [line] = logged.as_slice() else {
+            panic!("{logged:?}")
+        };
+        assert_eq!(line["level"], "WARN");
+        for field in ["value", "shown", "message"] {
+            assert_eq!(line["fields"][field], HOSTILE, "{field}");
+        }
+        assert_eq!(line["span"]["subject"], HOSTILE);
+        // Every escape is standard JSON: `serde_json` writes the same.
+        let mut escaped = String::new();
+        string(&mut escaped, HOSTILE).unwrap();
+        assert_eq!(serde_json::from_str::<String>(&escaped).unwrap(), HOSTILE);
+        assert!(!escaped.chars().any(char::is_control), "{escaped}");
+    }
+
+    #[test]
+    fn fields_recorded_later_join_the_span_and_no_span_is_no_member() {
+        let logged = lines(|| {
+            tracing::info!(target: "t", "outside");
+            let span = tracing::info_span!("request", first = 1_u64, later = tracing::field::Empty);
+            span.record("later", "yes");
+            let _entered = span.enter();
+            tracing::info!(target: "t", "inside");
+            let bare = tracing::info_span!("bare");
+            let _bare = bare.enter();
+            tracing::info!(target: "t", "in a span without fields");
+        });
+        let [outside, inside, bare] = logged.as_slice() else {
+            panic!("{logged:?}")
+        };
+        assert_eq!(outside.get("span"), None, "{outside}");
+        assert_eq!(outside["fields"], json!({"message": "outside"}));
+        assert_eq!(
+            inside["span"],
+            json!({"first": 1, "later": "yes", "name": "request"})
+        );
+        assert_eq!(bare["span"], json!({"name": "bare"}));
+    }
+}
