@@ -141,7 +141,8 @@ pub(crate) trait ClientCredentials {
     fn credentials(&self) -> BodyCredentials<'_>;
 }
 
-/// A request without a body (`GET`): `client_secret_basic` only.
+/// A request without a body (`GET`): `client_secret_basic` only. (The
+/// cargo-mutants mutant `Default::default()` here is this very value.)
 impl ClientCredentials for () {
     fn credentials(&self) -> BodyCredentials<'_> {
         BodyCredentials::default()
