@@ -176,7 +176,8 @@ fn string<W: Write>(out: &mut W, value: &str) -> fmt::Result {
 
 /// Writes what it is given to `W` escaped for the inside of a JSON string
 /// (RFC 8259 §7): `"` and `\`, and every control character (C0 and DEL),
-/// the common ones by their short escape.
+/// those that have one by their short escape (`\n`), as `serde_json`
+/// writes them (which leaves DEL as it is).
 struct Escaped<W>(W);
 
 impl<W: Write> Write for Escaped<W> {
@@ -189,6 +190,8 @@ impl<W: Write> Write for Escaped<W> {
                 b'\n' => "\\n",
                 b'\r' => "\\r",
                 b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
                 0..=0x1f | 0x7f => "",
                 _ => continue,
             };
@@ -330,6 +333,19 @@ mod tests {
         string(&mut escaped, HOSTILE).unwrap();
         assert_eq!(serde_json::from_str::<String>(&escaped).unwrap(), HOSTILE);
         assert!(!escaped.chars().any(char::is_control), "{escaped}");
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them_and_del_too() {
+        let every_ascii: String = (0_u8..0x7f).map(char::from).collect();
+        for text in [every_ascii.as_str(), "é 🔑 \u{2028}", ""] {
+            let mut escaped = String::new();
+            string(&mut escaped, text).unwrap();
+            assert_eq!(escaped, serde_json::to_string(text).unwrap());
+        }
+        let mut del = String::new();
+        string(&mut del, "a\u{7f}b").unwrap();
+        assert_eq!(del, "\"a\\u007fb\"");
     }
 
     #[test]
