@@ -343,3 +343,42 @@ fn the_metrics_listener_must_differ_from_the_main_one() {
     let config = vaulttoken_server::Config::from_vars(&vars).unwrap();
     assert_eq!(config.metrics_listen, None);
 }
+
+/// A key's age counts from when it began signing: after an announced
+/// rotation (3 s here) the access key is as old as the time since its
+/// promotion, while the refresh and trust keys, which rotate at once, are
+/// as old as the time since the rotation, that is older by about the
+/// announcement.
+#[test]
+fn an_announced_key_is_as_old_as_the_time_since_its_promotion() {
+    // The memory store; an announcement of 1 + 1 + 1 = 3 s, access tokens of 2 s.
+    let server = ServerProcess::start_with(&[
+        ("VAULTTOKEN_KEYS_MAX_AGE_SECS", "1"),
+        ("VAULTTOKEN_KEYS_POLL_SECS", "1"),
+        ("VAULTTOKEN_ACCESS_TTL_SECS", "2"),
+    ]);
+    let bearer = format!("Bearer {}", server::ADMIN);
+    let (status, rotated) =
+        server.request("POST", "/keys/rotate", &[("Authorization", &bearer)], None);
+    assert_eq!(status, 200, "{rotated}");
+    let next = rotated["next"].as_str().unwrap().to_owned();
+    let started = std::time::Instant::now();
+    while server::active_kid(&process::keys(&server)) != Some(next.as_str()) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the announced key was not promoted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let scraped = scrape(&server);
+    let age = |ring| scraped.value("vaulttoken_key_age_seconds", &[("ring", ring)]);
+    let (access, refresh, trust) = (age("access"), age("refresh"), age("trust"));
+    assert!((0.5..3.0).contains(&access), "access: {access}");
+    for (ring, age) in [("refresh", refresh), ("trust", trust)] {
+        assert!(
+            (3.5..10.0).contains(&age) && age >= access + 2.0,
+            "{ring}: {age}, access: {access}"
+        );
+    }
+}

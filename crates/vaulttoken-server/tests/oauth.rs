@@ -992,3 +992,74 @@ async fn the_oauth2_crate_drives_the_live_server() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A scope taken out of a client's configuration is no longer granted to
+/// it on a refresh, though the family's grant still holds it: after a
+/// restart on the same key file and Redis with `write` removed, a refresh
+/// asking for `write` is 400 `invalid_scope` and spends nothing, and the
+/// same token refreshes to `read`, which the client keeps.
+#[test]
+fn a_refresh_asks_only_for_scopes_the_client_still_has() {
+    if !redis_support::redis_available("a_refresh_asks_only_for_scopes_the_client_still_has") {
+        return;
+    }
+    let redis = redis_support::RedisServer::start();
+    let url = redis.url();
+    let before = process::ServerProcess::start_with(&[
+        ("REDIS_URL", &url),
+        ("VAULTTOKEN_CLIENT_SCOPES", &format!("{CLIENT}=read write")),
+    ]);
+    let (status, pair) = process::post(
+        &before,
+        "/token",
+        &json!({"subject": "alice", "scope": "read write"}),
+    );
+    assert_eq!(status, 200, "{pair}");
+    assert_eq!(pair["scope"], "read write");
+    let kept = server::KeyFilePath::new();
+    std::fs::copy(&before.key_file().0, &kept.0).unwrap();
+    assert!(before.terminate().success());
+
+    let after = process::ServerProcess::start_with(&[
+        ("REDIS_URL", &url),
+        ("VAULTTOKEN_KEYRING_FILE", kept.0.to_str().unwrap()),
+        ("VAULTTOKEN_KEYRING_CREATE", "false"),
+        ("VAULTTOKEN_CLIENT_SCOPES", &format!("{CLIENT}=read")),
+    ]);
+    let refresh = |scope: &str| {
+        process::post(
+            &after,
+            "/token",
+            &json!({
+                "grant_type": "refresh_token",
+                "refresh_token": pair["refresh_token"],
+                "scope": scope,
+            }),
+        )
+    };
+    let (status, refused) = refresh("write");
+    assert_eq!(
+        (status, &refused["error"]),
+        (400, &json!("invalid_scope")),
+        "{refused}"
+    );
+    let (status, refused) = refresh("read write");
+    assert_eq!(
+        (status, &refused["error"]),
+        (400, &json!("invalid_scope")),
+        "{refused}"
+    );
+    let (status, narrowed) = refresh("read");
+    assert_eq!(status, 200, "{narrowed}");
+    assert_eq!(narrowed["scope"], "read");
+    let (status, found) = process::post(
+        &after,
+        "/token/introspect",
+        &json!({"token": narrowed["access_token"]}),
+    );
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(
+        (&found["active"], &found["scope"]),
+        (&json!(true), &json!("read"))
+    );
+}
