@@ -874,7 +874,8 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
     }
 
-    fn open(text: &str, kek: &LocalKey) -> Keys {
+    /// `text` read as a key document of public access keys.
+    fn parse(text: &str, kek: &LocalKey) -> Result<Keys, KeyFileError> {
         Keys::parse(
             text,
             kek,
@@ -882,19 +883,15 @@ mod tests {
             Duration::hours(1),
             &store(),
         )
-        .unwrap()
+    }
+
+    fn open(text: &str, kek: &LocalKey) -> Keys {
+        parse(text, kek).unwrap()
     }
 
     /// Why `text` does not open (as [`open`] reads it).
     fn refused(text: &str, kek: &LocalKey) -> KeyFileError {
-        Keys::parse(
-            text,
-            kek,
-            AccessPurpose::Public,
-            Duration::hours(1),
-            &store(),
-        )
-        .unwrap_err()
+        parse(text, kek).unwrap_err()
     }
 
     fn fresh(kek: &LocalKey) -> Keys {

@@ -18,7 +18,6 @@ mod process;
 // The Redis test servers shared by the workspace's tests.
 use vaulttoken_test_redis as redis_support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use process::ServerProcess;
@@ -114,26 +113,6 @@ fn a_closed_redis_port_answers_503_at_once_not_at_the_deadline() {
     eprintln!("answering again {:?} after Redis returned", back.elapsed());
 }
 
-/// The process id of the Redis server on `port`, from `INFO server`.
-fn redis_pid(redis: &redis_support::RedisServer) -> String {
-    let info = redis.raw_command(&["INFO", "server"]).unwrap();
-    info.lines()
-        .find_map(|line| line.strip_prefix("process_id:"))
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
-fn signal(pid: &str, signal: &str) {
-    assert!(
-        Command::new("kill")
-            .args([signal, pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-}
-
 #[test]
 fn a_paused_redis_answers_503_at_the_deadline_never_later() {
     if !redis_support::redis_available("a_paused_redis_answers_503_at_the_deadline") {
@@ -145,8 +124,7 @@ fn a_paused_redis_answers_503_at_the_deadline_never_later() {
     let unlimited = start(&redis.url(), "1500", false);
     let pairs = [issue(&limited, "alice"), issue(&unlimited, "alice")];
 
-    let pid = redis_pid(&redis);
-    signal(&pid, "-STOP");
+    redis.pause();
     let mut answers = Vec::new();
     for (server, pair) in [&limited, &unlimited].into_iter().zip(&pairs) {
         for (path, body) in [
@@ -159,7 +137,7 @@ fn a_paused_redis_answers_503_at_the_deadline_never_later() {
             answers.push((path, post(server, path, &body)));
         }
     }
-    signal(&pid, "-CONT");
+    redis.resume();
     for (path, (status, answer, took)) in &answers {
         eprintln!("{path} with Redis paused: {status} after {took:?}");
         assert_eq!(*status, 503, "{path}: {answer}");

@@ -22,7 +22,6 @@ mod process;
 #[allow(dead_code, reason = "each test file uses part of the support")]
 mod prometheus;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -132,21 +131,6 @@ fn not_ready_while_redis_is_down_and_ready_again_after() {
     alive(&server);
 }
 
-/// The process id of `redis`, from `INFO server`.
-fn redis_pid(redis: &RedisServer) -> String {
-    let info = redis.raw_command(&["INFO", "server"]).unwrap();
-    info.lines()
-        .find_map(|line| line.strip_prefix("process_id:"))
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
-fn signal(pid: &str, signal: &str) {
-    let sent = Command::new("kill").args([signal, pid]).status().unwrap();
-    assert!(sent.success());
-}
-
 #[test]
 fn a_paused_redis_is_not_ready_at_the_deadline_and_ready_once_resumed() {
     if !redis_available("a_paused_redis_is_not_ready_at_the_deadline") {
@@ -156,8 +140,7 @@ fn a_paused_redis_is_not_ready_at_the_deadline_and_ready_once_resumed() {
     let server = start(&redis);
     ready(&server);
 
-    let pid = redis_pid(&redis);
-    signal(&pid, "-STOP");
+    redis.pause();
     let (status, paused, took) = readyz(&server);
     let (metrics_status, _, scrape_took) = {
         let started = Instant::now();
@@ -165,7 +148,7 @@ fn a_paused_redis_is_not_ready_at_the_deadline_and_ready_once_resumed() {
         (answer.status, (), started.elapsed())
     };
     alive(&server);
-    signal(&pid, "-CONT");
+    redis.resume();
     assert_eq!(status, 503, "{paused}");
     assert_eq!(paused["store"], "unavailable");
     // At the store's deadline (500 ms), never much later.
