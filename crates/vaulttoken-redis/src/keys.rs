@@ -26,6 +26,9 @@ const ANONYMOUS_TAG: &str = "anon";
 #[derive(Debug, Clone)]
 pub(crate) struct KeyLayout {
     prefix: String,
+    /// Whether the keys are a cluster's: its change streams are one per
+    /// slot, a single server's is one.
+    cluster: bool,
 }
 
 /// The keys of one subject: all in one slot.
@@ -35,6 +38,10 @@ pub(crate) struct SubjectKeys {
     base: String,
     /// The epoch marker of the subject's slot.
     epoch: String,
+    /// The change stream the subject's writes append to (see `changes.rs`).
+    changes: String,
+    /// The stream's feed record: its change counter and trim horizon.
+    feed: String,
 }
 
 /// How many hash slots a Redis Cluster has.
@@ -84,9 +91,10 @@ fn slot_tag(key: &str) -> &'static str {
 impl KeyLayout {
     /// The layout under `prefix` (checked by [`StoreOptions`](crate::StoreOptions)
     /// to hold no brace, so the subject's tag is the key's hash tag).
-    pub(crate) fn new(prefix: &str) -> Self {
+    pub(crate) fn new(prefix: &str, cluster: bool) -> Self {
         Self {
             prefix: prefix.to_owned(),
+            cluster,
         }
     }
 
@@ -98,7 +106,23 @@ impl KeyLayout {
         };
         let base = format!("{}:{{{tag}}}:", self.prefix);
         let epoch = self.epoch_of(&base);
-        SubjectKeys { base, epoch }
+        let changes = if self.cluster {
+            format!("{}:{{{}}}:changes", self.prefix, slot_tag(&base))
+        } else {
+            self.single_changes()
+        };
+        let feed = format!("{changes}:feed");
+        SubjectKeys {
+            base,
+            epoch,
+            changes,
+            feed,
+        }
+    }
+
+    /// A single server's one change stream, `<prefix>:{changes}`.
+    pub(crate) fn single_changes(&self) -> String {
+        format!("{}:{{changes}}", self.prefix)
     }
 
     /// The epoch marker of the slot of `key`.
@@ -124,6 +148,21 @@ impl SubjectKeys {
     /// The epoch marker of the subject's slot: `<epoch s>`, never expires.
     pub(crate) fn epoch(&self) -> &str {
         &self.epoch
+    }
+
+    /// The change stream of the subject's slot (a single server's one
+    /// stream), the last but one key of every write script.
+    pub(crate) fn changes(&self) -> &str {
+        &self.changes
+    }
+
+    /// The feed record of [`SubjectKeys::changes`], every write script's
+    /// last key: a hash of `n` (the stream's change counter), `i` (when the
+    /// counter began, so a reader tells a new stream from its own), `h` (the
+    /// longest reach of a change appended: `until` minus its time) and `t`
+    /// (the highest trim threshold used).
+    pub(crate) fn feed(&self) -> &str {
+        &self.feed
     }
 
     /// A revoked or spent token id: `revoked:<until ms>` or `used:<until ms>`.
@@ -174,7 +213,7 @@ mod tests {
 
     #[test]
     fn every_key_of_a_subject_has_one_hash_tag() {
-        let keys = KeyLayout::new("vaulttoken").subject(Some("alice@example.com"));
+        let keys = KeyLayout::new("vaulttoken", false).subject(Some("alice@example.com"));
         let all = [
             keys.token("jti-{1}"),
             keys.cutoff(),
@@ -193,13 +232,13 @@ mod tests {
 
     #[test]
     fn keys_never_show_the_subject() {
-        let keys = KeyLayout::new("p").subject(Some("alice@example.com"));
+        let keys = KeyLayout::new("p", false).subject(Some("alice@example.com"));
         assert!(!keys.cutoff().contains("alice"));
     }
 
     #[test]
     fn subjects_and_no_subject_have_distinct_tags() {
-        let layout = KeyLayout::new("p");
+        let layout = KeyLayout::new("p", false);
         let alice = layout.subject(Some("alice")).cutoff();
         let bob = layout.subject(Some("bob")).cutoff();
         let anonymous = layout.subject(None).cutoff();
@@ -214,7 +253,7 @@ mod tests {
         // BLAKE2b-128 of the empty string.
         assert_eq!(subject_hash(""), "yuZpQdnvvUBOTYh1jqZ2cA");
         assert_eq!(
-            KeyLayout::new("p").subject(Some("")).token("j"),
+            KeyLayout::new("p", false).subject(Some("")).token("j"),
             "p:{s:yuZpQdnvvUBOTYh1jqZ2cA}:id:j"
         );
     }
@@ -228,7 +267,7 @@ mod tests {
             assert_eq!(Slot::for_key(tag), slot, "{tag}");
             assert!(tag.starts_with('e') && tag.len() <= 5, "{tag}");
         }
-        let all = KeyLayout::new("p").all_epochs();
+        let all = KeyLayout::new("p", false).all_epochs();
         assert_eq!(all.len(), usize::from(SLOTS));
         let distinct: std::collections::HashSet<_> = all.iter().collect();
         assert_eq!(distinct.len(), usize::from(SLOTS));
@@ -246,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_subjects_epoch_marker_shares_its_slot() {
-        let layout = KeyLayout::new("vaulttoken");
+        let layout = KeyLayout::new("vaulttoken", false);
         for subject in [Some("alice"), Some("bob"), Some(""), None] {
             let keys = layout.subject(subject);
             let epoch = keys.epoch().to_owned();
@@ -271,8 +310,35 @@ mod tests {
     }
 
     #[test]
+    fn a_cluster_subject_appends_to_its_own_slots_stream() {
+        let layout = KeyLayout::new("vaulttoken", true);
+        for subject in [Some("alice"), Some("bob"), None] {
+            let keys = layout.subject(subject);
+            assert_eq!(Slot::for_key(keys.changes()), Slot::for_key(keys.cutoff()));
+            assert_eq!(Slot::for_key(keys.feed()), Slot::for_key(keys.cutoff()));
+            assert!(keys.changes().ends_with("}:changes"), "{}", keys.changes());
+            assert_eq!(keys.feed(), format!("{}:feed", keys.changes()));
+            assert_eq!(Slot::for_key(keys.changes()), Slot::for_key(keys.epoch()));
+        }
+        assert_ne!(
+            layout.subject(Some("alice")).changes(),
+            layout.subject(Some("bob")).changes()
+        );
+    }
+
+    #[test]
+    fn a_single_server_has_one_stream() {
+        let layout = KeyLayout::new("p", false);
+        for subject in [Some("alice"), Some("bob"), None] {
+            let keys = layout.subject(subject);
+            assert_eq!(keys.changes(), "p:{changes}");
+            assert_eq!(keys.feed(), "p:{changes}:feed");
+        }
+    }
+
+    #[test]
     fn kinds_do_not_collide() {
-        let keys = KeyLayout::new("p").subject(None);
+        let keys = KeyLayout::new("p", false).subject(None);
         assert_eq!(keys.token("x"), "p:{anon}:id:x");
         assert_eq!(keys.latest("x"), "p:{anon}:latest:x");
         assert_eq!(keys.family("x"), "p:{anon}:family:x");

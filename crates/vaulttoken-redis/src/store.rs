@@ -18,6 +18,7 @@ use vaulttoken::store::{
 
 use crate::connect_error::ConnectError;
 use crate::connection::Connection;
+use crate::digest::Digest;
 use crate::epochs::{self, Sweep};
 use crate::failure::Failure;
 use crate::keys::KeyLayout;
@@ -269,9 +270,10 @@ impl RedisStore {
             Ok(Ok(found)) => found,
         };
         supported(server.version, options.read_only)?;
+        let keys = KeyLayout::new(&options.prefix, connection.is_cluster());
         Ok(Self {
             connection,
-            keys: KeyLayout::new(&options.prefix),
+            keys,
             options,
             server,
             clock: Arc::new(RedisClock::new(sample)),
@@ -537,8 +539,11 @@ impl RedisStore {
         let mut script = scripts::CONSUME.key(&key);
         script
             .key(keys.epoch())
+            .key(keys.changes())
+            .key(keys.feed())
             .arg(times::expiry_millis(until))
-            .arg(issued_seconds(issued_at));
+            .arg(issued_seconds(issued_at))
+            .arg(Digest::token(subject, token_id).to_hex());
         let answer = self.write(&key, &mut script).await?;
         let consumption = replies::consumption(&answer)?;
         self.notice_loss(&answer).await;
@@ -618,9 +623,14 @@ impl TokenStore for RedisStore {
         until: OffsetDateTime,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let key = self.keys.subject(subject).token(token_id);
+            let keys = self.keys.subject(subject);
+            let key = keys.token(token_id);
             let mut script = scripts::REVOKE.key(&key);
-            script.arg(times::expiry_millis(until));
+            script
+                .key(keys.changes())
+                .key(keys.feed())
+                .arg(times::expiry_millis(until))
+                .arg(Digest::token(subject, token_id).to_hex());
             replies::done(&self.write(&key, &mut script).await?)?;
             self.replicated(&key).await
         })
@@ -652,11 +662,15 @@ impl TokenStore for RedisStore {
         until: OffsetDateTime,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let key = self.keys.subject(Some(subject)).cutoff();
+            let keys = self.keys.subject(Some(subject));
+            let key = keys.cutoff();
             let mut script = scripts::CUTOFF.key(&key);
             script
+                .key(keys.changes())
+                .key(keys.feed())
                 .arg(times::seconds_ceil(cutoff))
-                .arg(times::expiry_millis(until));
+                .arg(times::expiry_millis(until))
+                .arg(Digest::subject(Some(subject)).to_hex());
             replies::done(&self.write(&key, &mut script).await?)?;
             self.replicated(&key).await
         })
@@ -670,9 +684,16 @@ impl TokenStore for RedisStore {
         until: OffsetDateTime,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let key = self.keys.subject(subject).latest(slot);
+            let keys = self.keys.subject(subject);
+            let key = keys.latest(slot);
             let mut script = scripts::SUPERSEDE.key(&key);
-            script.arg(token_id).arg(times::expiry_millis(until));
+            script
+                .key(keys.changes())
+                .key(keys.feed())
+                .arg(token_id)
+                .arg(times::expiry_millis(until))
+                .arg(Digest::latest(subject, slot).to_hex())
+                .arg(Digest::token_id(token_id).to_hex());
             replies::done(&self.write(&key, &mut script).await?)?;
             self.replicated(&key).await
         })
@@ -685,6 +706,8 @@ impl TokenStore for RedisStore {
             let mut script = scripts::CREATE_FAMILY.key(&key);
             script
                 .key(keys.families())
+                .key(keys.changes())
+                .key(keys.feed())
                 .arg(family.id)
                 .arg(times::seconds_floor(family.created_at))
                 .arg(times::seconds_ceil(family.expires_at))
@@ -694,7 +717,8 @@ impl TokenStore for RedisStore {
                         .max_per_subject
                         .map(|max| max.to_string())
                         .unwrap_or_default(),
-                );
+                )
+                .arg(Digest::family(Some(family.subject), family.id).to_hex());
             let answer = self.write(&key, &mut script).await?;
             let revoked = replies::created_family(&answer)?;
             self.replicated(&key).await?;
@@ -717,6 +741,8 @@ impl TokenStore for RedisStore {
             let mut script = scripts::ROTATE.key(&key);
             script
                 .key(keys.epoch())
+                .key(keys.changes())
+                .key(keys.feed())
                 .arg(presented.to_string())
                 .arg(
                     presented
@@ -732,7 +758,8 @@ impl TokenStore for RedisStore {
                         .unwrap_or_default(),
                 )
                 .arg(window)
-                .arg(max_uses);
+                .arg(max_uses)
+                .arg(Digest::family(Some(rotation.subject), rotation.family_id).to_hex());
             let answer = self.write(&key, &mut script).await?;
             let step = replies::rotated(&answer)?;
             self.notice_loss(&answer).await;
@@ -747,8 +774,13 @@ impl TokenStore for RedisStore {
         family_id: &'a str,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let key = self.keys.subject(subject).family(family_id);
+            let keys = self.keys.subject(subject);
+            let key = keys.family(family_id);
             let mut script = scripts::REVOKE_FAMILY.key(&key);
+            script
+                .key(keys.changes())
+                .key(keys.feed())
+                .arg(Digest::family(subject, family_id).to_hex());
             replies::done(&self.write(&key, &mut script).await?)?;
             self.replicated(&key).await
         })

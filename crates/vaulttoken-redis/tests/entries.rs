@@ -101,6 +101,25 @@ async fn every_key_expires_with_the_token_it_describes() {
         for marker in markers.iter().step_by(1000) {
             assert_eq!(server.cli(&["TTL", marker]).trim(), "-1", "{marker}");
         }
+        // The change stream and its feed record are the store's, not a
+        // subject's: trimmed by time, never expired, and they name no
+        // subject either (changes carry digests).
+        let (mut feed, keys): (Vec<&str>, Vec<&str>) = keys
+            .into_iter()
+            .partition(|key| key.starts_with("vaulttoken:{changes}"));
+        feed.sort_unstable();
+        assert_eq!(feed, ["vaulttoken:{changes}", "vaulttoken:{changes}:feed"]);
+        assert_eq!(server.cli(&["TTL", feed[0]]).trim(), "-1");
+        assert_eq!(server.cli(&["TTL", feed[1]]).trim(), "-1");
+        // One change per write above, in order.
+        let changes = server.cli(&["XRANGE", feed[0], "-", "+"]);
+        let kinds: String = changes
+            .lines()
+            .filter(|line| line.contains(' '))
+            .map(|line| &line[..1])
+            .collect();
+        assert_eq!(kinds, "rulcf", "{changes}");
+        assert!(!changes.contains("alice"), "a change names the subject");
         // Keys name the subject's hash, never the subject.
         assert_eq!(keys.len(), 6);
         assert!(!all.contains("alice"), "a key names the subject");
