@@ -1,0 +1,446 @@
+//! [`Digest`]: the fixed-size name of what a change of the revocation
+//! mirror is about (an id, a subject's cutoff, a latest slot, a family).
+//!
+//! A digest is the 128-bit xxh3 of a domain byte, the subject, and a name:
+//!
+//! ```text
+//! domain ‖ subject ‖ name
+//! subject = 0x00                          (no subject)
+//!         | 0x01 ‖ u32 length (BE) ‖ bytes (a subject, maybe empty)
+//! ```
+//!
+//! so `None` and `Some("")` differ, and the subject's length fixes where the
+//! name begins (`("ab", "c")` and `("a", "bc")` differ). The digest is
+//! xxh3, not BLAKE2b: a decode computes two or three of them on every check,
+//! within a budget of about 1,800 instructions for the whole mirror check.
+//! It is unkeyed: a collision can only make the mirror find an entry for a
+//! token that has none (refuse it), except for a latest slot's value, which
+//! is an issuer-random token id, not chosen by an attacker.
+//!
+//! A digest is computed from a stack buffer, without allocating; input too
+//! long for it goes through the streaming hasher (the same value).
+
+use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+
+/// The longest input (domain, subject encoding, name) hashed from the
+/// stack; longer input is streamed.
+const STACK_INPUT: usize = 192;
+
+/// The domains: what the name is.
+const TOKEN: u8 = b'i';
+const SUBJECT: u8 = b'c';
+const LATEST: u8 = b'l';
+const TOKEN_ID: u8 = b't';
+const FAMILY: u8 = b'f';
+
+/// The 16-byte xxh3-128 (big-endian) of what a change is about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Digest([u8; 16]);
+
+impl Digest {
+    /// The digest of a token id of `subject` (the revoked or spent id).
+    pub(crate) fn token(subject: Option<&str>, token_id: &str) -> Self {
+        Self::of(TOKEN, subject, token_id)
+    }
+
+    /// The digest of a subject: the key of its cutoff.
+    pub(crate) fn subject(subject: Option<&str>) -> Self {
+        Self::of(SUBJECT, subject, "")
+    }
+
+    /// The digest of a latest slot of `subject` (the key of a latest entry).
+    pub(crate) fn latest(subject: Option<&str>, slot: &str) -> Self {
+        Self::of(LATEST, subject, slot)
+    }
+
+    /// The digest of a bare token id: the value of a latest entry.
+    pub(crate) fn token_id(token_id: &str) -> Self {
+        Self::of(TOKEN_ID, None, token_id)
+    }
+
+    /// The digest of a refresh family of `subject`.
+    pub(crate) fn family(subject: Option<&str>, family_id: &str) -> Self {
+        Self::of(FAMILY, subject, family_id)
+    }
+
+    /// The digest as 32 lowercase hex characters (as changes carry it).
+    pub(crate) fn to_hex(self) -> String {
+        let mut text = String::with_capacity(32);
+        for byte in self.0 {
+            text.push(char::from(HEX[usize::from(byte >> 4)]));
+            text.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        text
+    }
+
+    /// A digest from exactly 32 lowercase hex characters, else `None`.
+    ///
+    /// Uppercase is refused: a change carries the one canonical form
+    /// [`Digest::to_hex`] writes, so anything else is not from this crate.
+    pub(crate) fn from_hex(text: &[u8]) -> Option<Self> {
+        if text.len() != 32 {
+            return None;
+        }
+        let mut bytes = [0_u8; 16];
+        for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
+            *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        }
+        Some(Self(bytes))
+    }
+
+    /// Which of `shards` (a power of two, at most 256) holds this digest.
+    ///
+    /// It reads the last byte, outside the eight that [`Hash`] gives a map:
+    /// within one shard those stay uniform, so the map's bucket index and
+    /// its control byte (the hash's low and top bits) still spread.
+    pub(crate) fn shard(self, shards: usize) -> usize {
+        usize::from(self.0[15]) % shards
+    }
+
+    /// A digest of these bytes (tests build tables without hashing).
+    #[cfg(test)]
+    pub(crate) fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    fn of(domain: u8, subject: Option<&str>, name: &str) -> Self {
+        let subject_len = subject.map_or(0, |subject| 4 + subject.len());
+        let len = 2 + subject_len + name.len();
+        if len <= STACK_INPUT {
+            let mut input = [0_u8; STACK_INPUT];
+            let mut at = 0;
+            for part in parts(domain, subject, name).iter() {
+                input[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
+            Self(xxh3_128(&input[..at]).to_be_bytes())
+        } else {
+            Self::streamed(domain, subject, name)
+        }
+    }
+
+    /// [`Digest::of`] through the streaming hasher, for any input length.
+    fn streamed(domain: u8, subject: Option<&str>, name: &str) -> Self {
+        let mut hasher = Xxh3::new();
+        for part in parts(domain, subject, name).iter() {
+            hasher.update(part);
+        }
+        Self(hasher.digest128().to_be_bytes())
+    }
+}
+
+/// The pieces of the input, in order: domain, subject marker, subject
+/// length, subject, name (empty pieces where there is no subject).
+fn parts<'a>(domain: u8, subject: Option<&'a str>, name: &'a str) -> Parts<'a> {
+    // A subject longer than 4 GiB cannot be in a token (tokens are
+    // bounded far below); saturating keeps this total without a panic.
+    let length = subject.map_or(0, |subject| {
+        u32::try_from(subject.len()).unwrap_or(u32::MAX)
+    });
+    Parts {
+        head: [domain, u8::from(subject.is_some())],
+        length: length.to_be_bytes(),
+        has_subject: subject.is_some(),
+        subject: subject.unwrap_or("").as_bytes(),
+        name: name.as_bytes(),
+    }
+}
+
+/// The input of one digest, as borrowed pieces.
+struct Parts<'a> {
+    head: [u8; 2],
+    length: [u8; 4],
+    has_subject: bool,
+    subject: &'a [u8],
+    name: &'a [u8],
+}
+
+impl Parts<'_> {
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let length: &[u8] = if self.has_subject { &self.length } else { &[] };
+        [&self.head[..], length, self.subject, self.name].into_iter()
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn nibble(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        _ => None,
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Digest({})", self.to_hex())
+    }
+}
+
+impl Hash for Digest {
+    /// The first eight bytes, as one `u64`: a digest is already uniform, so
+    /// a map keyed by digests ([`DigestHasher`]) does not hash it again.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut first = [0_u8; 8];
+        first.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_be_bytes(first));
+    }
+}
+
+/// The hasher of maps keyed by [`Digest`]: it keeps the `u64` a digest
+/// writes ([`Digest`]'s `Hash`), and is its own [`BuildHasher`].
+///
+/// Other input (`write`) is folded in, so it works for any key, but only
+/// digests are spread well by it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+impl BuildHasher for DigestHasher {
+    type Hasher = Self;
+
+    fn build_hasher(&self) -> Self {
+        Self(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fixed vectors, computed once: the encoding must never change under a
+    /// running fleet (writers and mirrors of two versions must agree).
+    #[test]
+    fn digests_are_pinned() {
+        let cases = [
+            (
+                Digest::token(Some("alice"), "jti-1"),
+                "e7d56946028ac9700e17313220ec5394",
+            ),
+            (
+                Digest::token(None, "jti-1"),
+                "2f77a5a42b1ef70054b2f300a248c144",
+            ),
+            (
+                Digest::subject(Some("alice")),
+                "d1740fb3b2d5222f4179c2e563f59210",
+            ),
+            (Digest::subject(None), "1821b2c03ca034e74ed00dcf6d58e981"),
+            (
+                Digest::latest(Some("alice"), "magic_link"),
+                "d60ad93f8f8fc6d908d9d012fd148c5a",
+            ),
+            (
+                Digest::token_id("jti-1"),
+                "3664591b0b6052620e4b7f30664445c5",
+            ),
+            (
+                Digest::family(Some("alice"), "fam-1"),
+                "e0596756592de82c2bcba5f8485d3a9a",
+            ),
+        ];
+        for (digest, hex) in cases {
+            assert_eq!(digest.to_hex(), hex);
+        }
+    }
+
+    /// The library's own vector (XXH3-128 of empty input, seed 0), so a
+    /// changed xxh3 shows here rather than as changed digests only.
+    #[test]
+    fn xxh3_128_is_the_reference_function() {
+        assert_eq!(xxh3_128(b""), 0x99aa_06d3_0147_98d8_6001_c324_468d_497f);
+    }
+
+    #[test]
+    fn digest_is_xxh3_128_of_the_documented_input() {
+        let mut input = vec![b'i', 1];
+        input.extend_from_slice(&5_u32.to_be_bytes());
+        input.extend_from_slice(b"alicejti-1");
+        assert_eq!(
+            Digest::token(Some("alice"), "jti-1").0,
+            xxh3_128(&input).to_be_bytes()
+        );
+        assert_eq!(
+            Digest::token(None, "jti-1").0,
+            xxh3_128(b"i\0jti-1").to_be_bytes()
+        );
+    }
+
+    #[test]
+    fn domains_are_separate() {
+        let all = [
+            Digest::token(Some("s"), "x"),
+            Digest::latest(Some("s"), "x"),
+            Digest::family(Some("s"), "x"),
+            Digest::token(None, "x"),
+            Digest::token_id("x"),
+            Digest::subject(Some("s")),
+            Digest::token(Some("s"), ""),
+            Digest::latest(Some("s"), ""),
+            Digest::family(Some("s"), ""),
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn no_subject_is_not_the_empty_subject() {
+        assert_ne!(Digest::token(None, "j"), Digest::token(Some(""), "j"));
+        assert_ne!(Digest::subject(None), Digest::subject(Some("")));
+        assert_ne!(Digest::latest(None, "s"), Digest::latest(Some(""), "s"));
+        assert_ne!(Digest::family(None, "f"), Digest::family(Some(""), "f"));
+    }
+
+    #[test]
+    fn the_subject_length_fixes_where_the_name_begins() {
+        assert_ne!(
+            Digest::token(Some("ab"), "c"),
+            Digest::token(Some("a"), "bc")
+        );
+        assert_ne!(
+            Digest::family(Some("ab"), "c"),
+            Digest::family(Some("a"), "bc")
+        );
+        assert_ne!(
+            Digest::latest(Some(""), "ab"),
+            Digest::latest(Some("a"), "b")
+        );
+    }
+
+    #[test]
+    fn stack_and_streamed_digests_agree() {
+        let long = "x".repeat(400);
+        for subject in [None, Some(""), Some("alice"), Some(long.as_str())] {
+            for name in ["", "jti", long.as_str()] {
+                for domain in [TOKEN, SUBJECT, LATEST, TOKEN_ID, FAMILY] {
+                    assert_eq!(
+                        Digest::of(domain, subject, name),
+                        Digest::streamed(domain, subject, name)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_stack_buffer_boundary_takes_both_paths_with_one_value() {
+        // 2 + 4 + 10 + name: exactly STACK_INPUT, one past it, one below.
+        let subject = "0123456789";
+        for len in [STACK_INPUT - 17, STACK_INPUT - 16, STACK_INPUT - 15] {
+            let name = "n".repeat(len);
+            let mut input = vec![TOKEN, 1];
+            input.extend_from_slice(&10_u32.to_be_bytes());
+            input.extend_from_slice(subject.as_bytes());
+            input.extend_from_slice(name.as_bytes());
+            assert_eq!(
+                Digest::token(Some(subject), &name).0,
+                xxh3_128(&input).to_be_bytes(),
+                "name length {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let digest = Digest::token(Some("alice"), "jti-1");
+        let hex = digest.to_hex();
+        assert_eq!(hex.len(), 32);
+        assert!(
+            hex.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
+        assert_eq!(Digest::from_hex(hex.as_bytes()), Some(digest));
+        let all = Digest::from_bytes(
+            *b"\x01\x23\x45\x67\x89\xab\xcd\xef\x00\xff\x10\x9a\xf0\x0f\x55\xaa",
+        );
+        assert_eq!(all.to_hex(), "0123456789abcdef00ff109af00f55aa");
+        assert_eq!(
+            Digest::from_hex(b"0123456789abcdef00ff109af00f55aa"),
+            Some(all)
+        );
+    }
+
+    #[test]
+    fn from_hex_refuses_anything_but_32_lowercase_hex_digits() {
+        let good = "0123456789abcdef0123456789abcdef";
+        assert!(Digest::from_hex(good.as_bytes()).is_some());
+        assert_eq!(Digest::from_hex(&good.as_bytes()[..31]), None);
+        assert_eq!(Digest::from_hex(format!("{good}0").as_bytes()), None);
+        assert_eq!(Digest::from_hex(b""), None);
+        assert_eq!(Digest::from_hex(good.to_uppercase().as_bytes()), None);
+        for bad in [
+            b'g', b'G', b'A', b'F', b' ', b'-', b'/', b':', b'`', 0, 0xff,
+        ] {
+            for at in [0, 1, 31] {
+                let mut text = good.as_bytes().to_vec();
+                text[at] = bad;
+                assert_eq!(Digest::from_hex(&text), None, "byte {bad} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn debug_prints_the_hex() {
+        let digest = Digest::token(None, "j");
+        assert_eq!(
+            format!("{digest:?}"),
+            format!("Digest({})", digest.to_hex())
+        );
+    }
+
+    #[test]
+    fn the_map_hash_is_the_first_eight_bytes() {
+        let digest = Digest::from_bytes(*b"\x01\x02\x03\x04\x05\x06\x07\x08abcdefgh");
+        assert_eq!(
+            DigestHasher::default().hash_one(digest),
+            0x0102_0304_0506_0708
+        );
+        let other = Digest::from_bytes(*b"\x01\x02\x03\x04\x05\x06\x07\x08zzzzzzzz");
+        assert_eq!(
+            DigestHasher::default().hash_one(digest),
+            DigestHasher::default().hash_one(other)
+        );
+    }
+
+    #[test]
+    fn the_hasher_folds_other_input() {
+        let hasher = DigestHasher::default();
+        assert_ne!(hasher.hash_one("ab"), hasher.hash_one("ba"));
+        assert_ne!(hasher.hash_one(1_u8), hasher.hash_one(2_u8));
+        let mut state = hasher.build_hasher();
+        state.write(&[0x12, 0x34]);
+        assert_eq!(state.finish(), 0x1234);
+    }
+
+    #[test]
+    fn the_shard_is_the_last_byte() {
+        let mut bytes = [0_u8; 16];
+        bytes[15] = 0xc5;
+        assert_eq!(Digest::from_bytes(bytes).shard(64), 0x05);
+        assert_eq!(Digest::from_bytes(bytes).shard(256), 0xc5);
+        bytes[0] = 0xff;
+        assert_eq!(Digest::from_bytes(bytes).shard(64), 0x05);
+    }
+}
