@@ -2,6 +2,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the mirror (issue 25) is being built on it")
+)]
+pub(crate) mod changes;
 mod cluster_mode;
 mod connect_error;
 mod connection;
