@@ -436,18 +436,15 @@ fn retain<V>(map: &mut Map<V>, mut keep: impl FnMut(&V) -> bool) -> usize {
 }
 
 /// A map's memory from its capacity, as hashbrown lays it out: a power of
-/// two of buckets, at most 7/8 full (all full below 8), each an entry and a
-/// control byte, and one more group of control bytes.
+/// two of buckets, at most 7/8 full (the small tables of 4 and 8 buckets
+/// hold 3 and 7, which the same formula gives), each an entry and a control
+/// byte, and one more group of control bytes.
 fn map_bytes<V>(map: &Map<V>) -> usize {
     let capacity = map.capacity();
     if capacity == 0 {
         return 0;
     }
-    let buckets = if capacity < 8 {
-        (capacity + 1).next_power_of_two()
-    } else {
-        (capacity * 8 / 7).next_power_of_two()
-    };
+    let buckets = (capacity * 8 / 7).next_power_of_two();
     buckets * (size_of::<(Digest, V)>() + 1) + GROUP
 }
 
@@ -622,6 +619,32 @@ mod tests {
         assert_eq!(
             ask(&table, token("b"), NOW + 4_999).0,
             known(TokenState::Used)
+        );
+        assert_eq!(table.entries(), 2);
+    }
+
+    #[test]
+    fn the_same_change_twice_keeps_its_kind_and_the_later_until() {
+        let table = table();
+        revoke(&table, token("r"), NOW + 5_000);
+        revoke(&table, token("r"), NOW + 2_000);
+        spend(&table, token("u"), NOW + 2_000);
+        spend(&table, token("u"), NOW + 5_000);
+        assert_eq!(
+            ask(&table, token("r"), NOW + 4_999).0,
+            known(TokenState::Revoked)
+        );
+        assert_eq!(
+            ask(&table, token("u"), NOW + 4_999).0,
+            known(TokenState::Used)
+        );
+        assert_eq!(
+            ask(&table, token("r"), NOW + 5_000).0,
+            known(TokenState::Live)
+        );
+        assert_eq!(
+            ask(&table, token("u"), NOW + 5_000).0,
+            known(TokenState::Live)
         );
         assert_eq!(table.entries(), 2);
     }
@@ -1251,10 +1274,15 @@ mod tests {
         let map: Map<u32> = Map::with_capacity_and_hasher(28_672, DigestHasher::default());
         assert_eq!(map.capacity(), 28_672);
         assert_eq!(map_bytes(&map), 32_768 * 21 + GROUP);
-        let small: Map<u32> = Map::with_capacity_and_hasher(3, DigestHasher::default());
+        let small: Map<u32> = Map::with_capacity_and_hasher(1, DigestHasher::default());
+        assert_eq!(small.capacity(), 3);
         assert_eq!(map_bytes(&small), 4 * 21 + GROUP);
-        let seven: Map<u32> = Map::with_capacity_and_hasher(7, DigestHasher::default());
+        let seven: Map<u32> = Map::with_capacity_and_hasher(4, DigestHasher::default());
+        assert_eq!(seven.capacity(), 7);
         assert_eq!(map_bytes(&seven), 8 * 21 + GROUP);
+        let fourteen: Map<u32> = Map::with_capacity_and_hasher(8, DigestHasher::default());
+        assert_eq!(fourteen.capacity(), 14);
+        assert_eq!(map_bytes(&fourteen), 16 * 21 + GROUP);
         assert_eq!(map_bytes(&Map::<u32>::default()), 0);
         revoke(&empty, token("r"), LATER);
         let one = empty.bytes() - fixed;
