@@ -19,6 +19,18 @@
 //!    [`TokenState::Live`]; else the subject's slot's epoch decides
 //!    ([`TokenState::IssuedBeforeStoreEpoch`]).
 //!
+//! Where the table can differ from Redis, it refuses where Redis would too,
+//! or refuses a little longer, never accepts more:
+//! - an id's `until` is rounded up to the second (at most 1 s longer);
+//! - an id stays spent once spent: an `r` after a `u` whose Redis entry had
+//!   already expired (Redis: revoked) answers `Used`, both refusals;
+//! - a cutoff only grows: a lower cutoff after the higher one expired in
+//!   Redis keeps the higher one, which refuses only tokens issued before it,
+//!   all expired by its `until` ("when the last such token would expire");
+//! - a revoked family stays revoked, even if created again (Redis refuses a
+//!   creation while the record exists; after it is gone, only the same
+//!   random id created again would differ).
+//!
 //! Memory: revoked and spent ids are the bulk (the issue's goal: 1,000,000
 //! of them in at most 64 MiB). They sit in 64 shards, each a map from the
 //! 16-byte digest to a `u32` (bit 31: spent; the rest: `until` in whole
@@ -33,6 +45,7 @@
 //! while it is being cleared and rebuilt.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::mem::size_of;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -64,8 +77,8 @@ const GROUP: usize = 16;
 type Map<V> = HashMap<Digest, V, DigestHasher>;
 
 /// What the store's check needs, in memory. `Send + Sync`: shared as an
-/// `Arc` by the reader (writes) and every check (reads).
-#[derive(Debug)]
+/// `Arc` by the reader (writes) and every check (reads). Its `Debug` shows
+/// counts, never the entries (a million of them).
 pub(crate) struct MirrorTable {
     /// Revoked and spent ids, by shard ([`Digest::shard`]).
     ids: Box<[RwLock<Map<u32>>]>,
@@ -411,6 +424,21 @@ impl MirrorTable {
         self.entries.fetch_sub(1, Ordering::AcqRel);
         self.overflowed.store(true, Ordering::Release);
         false
+    }
+}
+
+impl fmt::Debug for MirrorTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MirrorTable")
+            .field("entries", &self.entries())
+            .field("max_entries", &self.max_entries)
+            .field("overflowed", &self.overflowed())
+            .field(
+                "unknown_epochs",
+                &self.unknown_epochs.load(Ordering::Acquire),
+            )
+            .field("max_epoch", &self.max_epoch.load(Ordering::Acquire))
+            .finish_non_exhaustive()
     }
 }
 
@@ -1345,6 +1373,18 @@ mod tests {
         let mut query = token("x");
         query.id = first.expect("one");
         assert_eq!(answer(&table, query), known(TokenState::Revoked));
+    }
+
+    #[test]
+    fn debug_shows_counts_not_entries() {
+        let table = MirrorTable::new(9);
+        table.apply(&Change::Epoch { slot: 1, epoch: 77 });
+        revoke(&table, token("r"), LATER);
+        assert_eq!(
+            format!("{table:?}"),
+            "MirrorTable { entries: 1, max_entries: 9, overflowed: false, \
+             unknown_epochs: 16383, max_epoch: 77, .. }"
+        );
     }
 
     #[test]
