@@ -107,19 +107,16 @@ impl Digest {
     }
 
     fn of(domain: u8, subject: Option<&str>, name: &str) -> Self {
-        let subject_len = subject.map_or(0, |subject| 4 + subject.len());
-        let len = 2 + subject_len + name.len();
-        if len <= STACK_INPUT {
-            let mut input = [0_u8; STACK_INPUT];
-            let mut at = 0;
-            for part in parts(domain, subject, name).iter() {
-                input[at..at + part.len()].copy_from_slice(part);
-                at += part.len();
-            }
-            Self(xxh3_128(&input[..at]).to_be_bytes())
-        } else {
-            Self::streamed(domain, subject, name)
+        let mut input = [0_u8; STACK_INPUT];
+        let mut at = 0;
+        for part in parts(domain, subject, name).iter() {
+            let Some(room) = input.get_mut(at..at + part.len()) else {
+                return Self::streamed(domain, subject, name);
+            };
+            room.copy_from_slice(part);
+            at += part.len();
         }
+        Self(xxh3_128(&input[..at]).to_be_bytes())
     }
 
     /// [`Digest::of`] through the streaming hasher, for any input length.
@@ -218,6 +215,7 @@ impl Hasher for DigestHasher {
 impl BuildHasher for DigestHasher {
     type Hasher = Self;
 
+    // A mutant returning `Default::default()` is equivalent: it is `Self(0)`.
     fn build_hasher(&self) -> Self {
         Self(0)
     }
@@ -432,6 +430,13 @@ mod tests {
         let mut state = hasher.build_hasher();
         state.write(&[0x12, 0x34]);
         assert_eq!(state.finish(), 0x1234);
+        // Rotated and folded in with xor: the ninth byte lands on the first.
+        let mut state = hasher.build_hasher();
+        state.write(&[0xff; 9]);
+        assert_eq!(state.finish(), 0xffff_ffff_ffff_ff00);
+        // A digest's u64 replaces what was there.
+        state.write_u64(7);
+        assert_eq!(state.finish(), 7);
     }
 
     #[test]

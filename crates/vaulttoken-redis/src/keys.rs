@@ -67,6 +67,14 @@ static SLOT_TAGS: LazyLock<HashMap<Slot, String>> = LazyLock::new(|| {
     tags
 });
 
+/// The number of every [`Slot`], which `redis` does not expose (`Slot` is
+/// Redis's own slot function, kept rather than a copy of CRC16 here).
+static SLOT_NUMBERS: LazyLock<HashMap<Slot, u16>> = LazyLock::new(|| {
+    (0..SLOTS)
+        .filter_map(|number| Slot::new(number).map(|slot| (slot, number)))
+        .collect()
+});
+
 fn base36(mut n: usize) -> String {
     const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut out = Vec::new();
@@ -118,6 +126,19 @@ impl KeyLayout {
             changes,
             feed,
         }
+    }
+
+    /// The cluster slot of `subject`'s keys (a single server's keys are
+    /// numbered by the same slots: each slot has its own epoch marker).
+    pub(crate) fn slot_of(&self, subject: Option<&str>) -> u16 {
+        let tag = match subject {
+            Some(name) => format!("s:{}", subject_hash(name)),
+            None => ANONYMOUS_TAG.to_owned(),
+        };
+        SLOT_NUMBERS
+            .get(&Slot::for_key(&tag))
+            .copied()
+            .unwrap_or_default()
     }
 
     /// A single server's one change stream, `<prefix>:{changes}`.
@@ -323,6 +344,27 @@ mod tests {
         assert_ne!(
             layout.subject(Some("alice")).changes(),
             layout.subject(Some("bob")).changes()
+        );
+    }
+
+    #[test]
+    fn a_subjects_slot_is_its_keys_slot() {
+        let layout = KeyLayout::new("p", false);
+        let all = layout.all_epochs();
+        for subject in [Some("alice"), Some("bob"), Some(""), None] {
+            let slot = layout.slot_of(subject);
+            let keys = layout.subject(subject);
+            assert_eq!(Slot::new(slot), Some(Slot::for_key(keys.cutoff())));
+            assert_eq!(
+                all[usize::from(slot)],
+                keys.epoch(),
+                "markers are in slot order"
+            );
+        }
+        assert_eq!(SLOT_NUMBERS.len(), usize::from(SLOTS));
+        assert_eq!(
+            SLOT_NUMBERS[&Slot::new(SLOTS - 1).expect("a slot")],
+            SLOTS - 1
         );
     }
 

@@ -2,18 +2,16 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+mod changes;
 mod cluster_mode;
 mod connect_error;
 mod connection;
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the mirror (issue 25) is being built on it")
-)]
-pub(crate) mod digest;
+mod digest;
 mod epochs;
 mod failure;
 mod keys;
 mod losses;
+mod mirror;
 mod options;
 mod read_only;
 mod replies;
@@ -25,6 +23,10 @@ mod times;
 mod write_deadline;
 
 pub use crate::connect_error::ConnectError;
+pub use crate::mirror::{
+    DEFAULT_MAX_ENTRIES, DEFAULT_MAX_STALENESS, MIRROR_CLIENT_NAME, MirrorOptions, MirrorStatus,
+    MirroredStore,
+};
 pub use crate::options::{
     DEFAULT_CLOCK_SAMPLE_INTERVAL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DEADLINE, DEFAULT_PREFIX,
     DEFAULT_RECONNECT_MAX_DELAY, DEFAULT_RECONNECT_MIN_DELAY, DEFAULT_RECONNECT_RETRIES,

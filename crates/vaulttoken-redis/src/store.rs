@@ -316,6 +316,11 @@ impl RedisStore {
         &self.server
     }
 
+    /// Where its keys are (for the mirror's slow path).
+    pub(crate) fn keys(&self) -> &KeyLayout {
+        &self.keys
+    }
+
     /// The options the store was connected with.
     ///
     /// # Examples

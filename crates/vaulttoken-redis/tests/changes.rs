@@ -17,7 +17,9 @@ const STREAM: &str = "vaulttoken:{changes}";
 /// `minutes` from now, in whole milliseconds (as stored).
 fn later(minutes: i64) -> OffsetDateTime {
     let now = SystemClock.now();
-    let whole = now.replace_millisecond(now.millisecond()).expect("whole ms");
+    let whole = now
+        .replace_millisecond(now.millisecond())
+        .expect("whole ms");
     whole + time::Duration::minutes(minutes)
 }
 

@@ -1,0 +1,252 @@
+//! The revocation mirror against a real `redis-server`: it passes the
+//! store conformance suite, answers checks from memory (no Redis call),
+//! sees other instances' writes within its staleness bound, and agrees with
+//! Redis's own check.
+
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use vaulttoken::clock::{Clock as _, SystemClock};
+use vaulttoken::error::StoreError;
+use vaulttoken::store::{Check, NewFamily, TokenState, TokenStore, conformance};
+use vaulttoken_redis::{MirrorOptions, MirroredStore, RedisStore, StoreOptions};
+use vaulttoken_test_redis::{RedisServer, command_calls, redis_available};
+
+const BOUND: Duration = Duration::from_secs(120);
+const STALENESS: Duration = Duration::from_millis(500);
+
+fn mirror_options() -> MirrorOptions {
+    MirrorOptions::default().max_staleness(STALENESS)
+}
+
+async fn mirror(server: &RedisServer) -> MirroredStore {
+    let store = MirroredStore::connect(&server.url(), StoreOptions::default(), mirror_options())
+        .await
+        .expect("connect the mirror");
+    assert!(store.status().current, "current after connect");
+    store
+}
+
+async fn writer(server: &RedisServer) -> RedisStore {
+    RedisStore::connect(&server.url(), StoreOptions::default())
+        .await
+        .expect("connect the writer")
+}
+
+fn later(minutes: i64) -> OffsetDateTime {
+    SystemClock.now() + time::Duration::minutes(minutes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirrored_store_passes_the_conformance_suite() {
+    if !redis_available("a_mirrored_store_passes_the_conformance_suite") {
+        return;
+    }
+    let server = RedisServer::start();
+    let store = mirror(&server).await;
+    tokio::time::timeout(BOUND, conformance::run_all(&store, "mirror"))
+        .await
+        .expect("the suite finishes in time");
+    let status = store.status();
+    assert!(status.answered > 0, "some checks from memory: {status:?}");
+    assert_eq!(status.rebuilds, 0, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_answer_from_memory_and_see_another_instances_revocation() {
+    if !redis_available("checks_answer_from_memory_and_see_another_instances_revocation") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let server = RedisServer::start();
+        let writer = writer(&server).await;
+        let store = mirror(&server).await;
+        let now = SystemClock.now();
+        let check = Check::token(Some("alice"), "t-1").issued_at(now);
+
+        let scripts_before = command_calls(&server, "evalsha");
+        for _ in 0..100 {
+            assert_eq!(store.check(&check).await, Ok(TokenState::Live));
+        }
+        assert_eq!(
+            command_calls(&server, "evalsha"),
+            scripts_before,
+            "no check reached Redis"
+        );
+        assert!(store.status().answered >= 100);
+
+        writer
+            .revoke(Some("alice"), "t-1", later(10))
+            .await
+            .expect("revoke");
+        let revoked = Instant::now();
+        loop {
+            let state = store.check(&check).await.expect("a check");
+            if state == TokenState::Revoked {
+                break;
+            }
+            assert!(revoked.elapsed() < STALENESS, "still live after the bound");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        eprintln!("seen revoked after {:?}", revoked.elapsed());
+
+        // A cutoff, a latest token and a family, each seen.
+        writer
+            .revoke_issued_before("bob", now + time::Duration::SECOND, later(10))
+            .await
+            .expect("cutoff");
+        writer
+            .supersede(Some("carol"), "reset", "newest", later(10))
+            .await
+            .expect("supersede");
+        let family = NewFamily::new("dave", "fam", now, later(60));
+        writer.create_family(&family).await.expect("family");
+        tokio::time::sleep(STALENESS).await;
+        let answered = store.status().answered;
+        let bob = Check::token(Some("bob"), "b").issued_at(now);
+        assert_eq!(store.check(&bob).await, Ok(TokenState::IssuedBeforeCutoff));
+        let old = Check::token(Some("carol"), "older").latest_of("reset");
+        assert_eq!(store.check(&old).await, Ok(TokenState::Superseded));
+        let newest = Check::token(Some("carol"), "newest").latest_of("reset");
+        assert_eq!(store.check(&newest).await, Ok(TokenState::Live));
+        let in_family = Check::token(Some("dave"), "d").issued_at(now).family("fam");
+        assert_eq!(store.check(&in_family).await, Ok(TokenState::Live));
+        assert_eq!(store.status().answered, answered + 4, "all from memory");
+        writer
+            .revoke_family(Some("dave"), "fam")
+            .await
+            .expect("revoke family");
+        tokio::time::sleep(STALENESS).await;
+        assert_eq!(store.check(&in_family).await, Ok(TokenState::FamilyRevoked));
+        // A family the mirror never saw created goes to Redis, which knows
+        // none: revoked.
+        let unknown = Check::token(Some("dave"), "d").family("other");
+        let asked = store.status().unknown;
+        assert_eq!(store.check(&unknown).await, Ok(TokenState::FamilyRevoked));
+        assert_eq!(store.status().unknown, asked + 1);
+    })
+    .await
+    .expect("bounded in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_the_mirror_is_read_back_at_once() {
+    if !redis_available("a_write_through_the_mirror_is_read_back_at_once") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let server = RedisServer::start();
+        let store = mirror(&server).await;
+        for n in 0..50 {
+            let id = format!("t-{n}");
+            store
+                .revoke(Some("alice"), &id, later(10))
+                .await
+                .expect("revoke");
+            assert_eq!(
+                store.check(&Check::token(Some("alice"), &id)).await,
+                Ok(TokenState::Revoked),
+                "{id}"
+            );
+        }
+    })
+    .await
+    .expect("bounded in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_agrees_with_redis_on_random_operations() {
+    if !redis_available("a_mirror_agrees_with_redis_on_random_operations") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let server = RedisServer::start();
+        let writer = writer(&server).await;
+        let store = mirror(&server).await;
+        let now = SystemClock.now();
+        let subjects = [Some("a"), Some("b"), Some("c"), None];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            usize::try_from(seed % below).expect("small")
+        };
+        for _ in 0..400 {
+            let subject = subjects[next(4)];
+            let id = format!("id-{}", next(40));
+            match next(6) {
+                0 | 1 => writer
+                    .revoke(subject, &id, later(10))
+                    .await
+                    .expect("revoke"),
+                2 => {
+                    writer
+                        .consume(subject, &id, later(10))
+                        .await
+                        .expect("consume");
+                }
+                3 => {
+                    let cutoff =
+                        now + time::Duration::seconds(i64::try_from(next(5)).expect("small") - 2);
+                    writer
+                        .revoke_issued_before(subject.unwrap_or("a"), cutoff, later(10))
+                        .await
+                        .expect("cutoff");
+                }
+                4 => writer
+                    .supersede(subject, "slot", &id, later(10))
+                    .await
+                    .expect("supersede"),
+                _ => {
+                    let family = format!("fam-{}", next(8));
+                    let created = NewFamily::new(subject.unwrap_or("a"), &family, now, later(60));
+                    if next(2) == 0 {
+                        // Created again: refused, which changes nothing.
+                        match writer.create_family(&created).await {
+                            Ok(_) | Err(StoreError::Protocol { .. }) => {}
+                            Err(error) => panic!("create: {error:?}"),
+                        }
+                    } else {
+                        writer
+                            .revoke_family(subject, &family)
+                            .await
+                            .expect("revoke family");
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(STALENESS).await;
+        let answered = store.status().answered;
+        let mut compared = 0;
+        for subject in subjects {
+            for n in 0..40 {
+                let id = format!("id-{n}");
+                for issued in [
+                    None,
+                    Some(now - time::Duration::SECOND),
+                    Some(now + time::Duration::seconds(5)),
+                ] {
+                    let mut check = Check::token(subject, &id).latest_of("slot");
+                    if let Some(at) = issued {
+                        check = check.issued_at(at);
+                    }
+                    let family = format!("fam-{}", n % 8);
+                    let check = if n % 3 == 0 {
+                        check.family(&family)
+                    } else {
+                        check
+                    };
+                    let expected = writer.check(&check).await.expect("Redis's answer");
+                    assert_eq!(store.check(&check).await, Ok(expected), "{check:?}");
+                    compared += 1;
+                }
+            }
+        }
+        let from_memory = store.status().answered - answered;
+        eprintln!("{compared} checks compared, {from_memory} from memory");
+        assert!(from_memory > compared / 2, "{from_memory} of {compared}");
+    })
+    .await
+    .expect("bounded in time");
+}
