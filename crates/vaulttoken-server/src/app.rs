@@ -13,7 +13,7 @@ use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use vaulttoken::store::{MemoryStore, TokenStore};
-use vaulttoken_redis::{ConnectError, RedisStore, StoreOptions};
+use vaulttoken_redis::{ConnectError, MirrorOptions, MirroredStore, RedisStore, StoreOptions};
 
 use crate::config::{Config, RedisTarget};
 use crate::routes::{self, MAX_BODY_LEN};
@@ -107,7 +107,8 @@ fn router(state: AppState, metrics_here: bool) -> Router {
         ]))
 }
 
-/// The token store: Redis at `REDIS_URL` or the cluster of
+/// The token store: Redis at `REDIS_URL` (with a revocation mirror when
+/// `VAULTTOKEN_MIRROR_MAX_STALENESS_MS` is set) or the cluster of
 /// `REDIS_CLUSTER_URLS` (each call within `VAULTTOKEN_REDIS_DEADLINE_MS`),
 /// or else the in-memory store, with a loud warning.
 ///
@@ -124,16 +125,32 @@ pub async fn connect_store(config: &Config) -> Result<Arc<dyn TokenStore>, Start
         .deadline(config.redis_deadlines.store)
         .connect_timeout(config.redis_deadlines.connect)
         .reconnect_retries(0);
+    let server_failure = |err| match err {
+        ConnectError::ClusterNode => StartError::new(
+            "REDIS_URL: points at a Redis Cluster node; set REDIS_CLUSTER_URLS to the \
+             cluster's node URLs (comma-separated) instead of REDIS_URL",
+        ),
+        err => StartError::new(format!("REDIS_URL: {err}")),
+    };
     let store = match &config.redis {
-        Some(RedisTarget::Server(url)) => RedisStore::connect(url.expose(), options)
-            .await
-            .map_err(|err| match err {
-                ConnectError::ClusterNode => StartError::new(
-                    "REDIS_URL: points at a Redis Cluster node; set REDIS_CLUSTER_URLS to the \
-                     cluster's node URLs (comma-separated) instead of REDIS_URL",
-                ),
-                err => StartError::new(format!("REDIS_URL: {err}")),
-            })?,
+        Some(RedisTarget::Server(url)) => match config.mirror {
+            Some(bound) => {
+                let mirror = MirrorOptions::default().max_staleness(bound);
+                let store = MirroredStore::connect(url.expose(), options, mirror)
+                    .await
+                    .map_err(server_failure)?;
+                tracing::info!(
+                    version = %store.store().server_check().version,
+                    max_staleness_ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX),
+                    current = store.status().current,
+                    "using the Redis token store, with a revocation mirror"
+                );
+                return Ok(Arc::new(store));
+            }
+            None => RedisStore::connect(url.expose(), options)
+                .await
+                .map_err(server_failure)?,
+        },
         Some(RedisTarget::Cluster(urls)) => {
             RedisStore::connect_cluster(urls.iter().map(Secret::expose), options)
                 .await

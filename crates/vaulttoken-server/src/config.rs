@@ -51,6 +51,7 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("VAULTTOKEN_RATE_LIMIT_DEADLINE_MS", Some("1000")),
     ("VAULTTOKEN_KEYS_DEADLINE_MS", Some("2000")),
     ("VAULTTOKEN_REDIS_CONNECT_TIMEOUT_MS", Some("5000")),
+    ("VAULTTOKEN_MIRROR_MAX_STALENESS_MS", None),
     ("REDIS_URL", None),
     ("REDIS_CLUSTER_URLS", None),
     ("VAULTTOKEN_ISSUER", None),
@@ -123,6 +124,13 @@ pub struct Config {
     pub redis: Option<RedisTarget>,
     /// How long each use of Redis may wait for an answer.
     pub redis_deadlines: RedisDeadlines,
+    /// The revocation mirror's staleness bound
+    /// (`VAULTTOKEN_MIRROR_MAX_STALENESS_MS`, 160 to 60000, default unset:
+    /// no mirror; with `REDIS_URL` only): checks answer from a local mirror
+    /// of the store, fed by its change stream, while it has heard from Redis
+    /// within this bound, and go to Redis past it. See
+    /// `vaulttoken_redis::MirroredStore` and docs/OPERATIONS.md.
+    pub mirror: Option<std::time::Duration>,
     /// The clients and their secrets (`VAULTTOKEN_CLIENTS`,
     /// `id:secret,id:secret`; ids `[A-Za-z0-9._-]{1,64}`, secrets at least
     /// 16 bytes, no `,`), and the audiences each may ask for

@@ -172,6 +172,72 @@ async fn two_instances_share_families_revocations_and_the_key_ring() {
     assert_eq!(found.body["sub"], "carol");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_with_a_revocation_mirror_see_each_others_revocations_within_its_bound() {
+    if !redis_support::redis_available(
+        "instances_with_a_revocation_mirror_see_each_others_revocations_within_its_bound",
+    ) {
+        return;
+    }
+    const BOUND: Duration = Duration::from_millis(500);
+    let redis = redis_support::RedisServer::start();
+    let mirror = [("VAULTTOKEN_MIRROR_MAX_STALENESS_MS", "500")];
+    let a = instance_with(&redis.url(), "1", true, &mirror).await;
+    let b = instance_with(&redis.url(), "1", false, &mirror).await;
+    let pair = call(&a, "/token", &auth(json!({"subject": "alice"})))
+        .await
+        .body;
+    let introspect = auth(json!({"token": pair["access_token"]}));
+    assert_eq!(
+        call(&b, "/token/introspect", &introspect).await.body["active"],
+        true
+    );
+    let revoked = call(
+        &a,
+        "/token/revoke",
+        &auth(json!({"token": pair["access_token"]})),
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    // A reads its own revocation at once; B within the bound.
+    assert_eq!(
+        call(&a, "/token/introspect", &introspect).await.body["active"],
+        false
+    );
+    let since = Instant::now();
+    loop {
+        let found = call(&b, "/token/introspect", &introspect).await;
+        if found.body["active"] == false {
+            break;
+        }
+        assert!(since.elapsed() < BOUND, "B still active past the bound");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The refresh family's revocation (reuse on B) holds on A.
+    let second = call(
+        &a,
+        "/token/refresh",
+        &auth(json!({"refresh_token": pair["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(second.status, StatusCode::OK);
+    let reuse = call(
+        &b,
+        "/token/refresh",
+        &auth(json!({"refresh_token": pair["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(reuse.error(), "invalid_grant");
+    tokio::time::sleep(BOUND).await;
+    let found = call(
+        &a,
+        "/token/introspect",
+        &auth(json!({"token": second.body["access_token"]})),
+    )
+    .await;
+    assert_eq!(found.body["active"], false);
+}
+
 #[tokio::test]
 async fn a_rotation_on_a_stale_instance_is_refused_and_takes_up_the_new_ring() {
     if !redis_support::redis_available(

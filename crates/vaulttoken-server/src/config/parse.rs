@@ -37,6 +37,10 @@ const MAX_CLUSTER_URLS: usize = 32;
 const MIN_DEADLINE_MS: u64 = 100;
 /// The longest Redis deadline accepted, in milliseconds.
 const MAX_DEADLINE_MS: u64 = 60_000;
+/// The revocation mirror's bound, in milliseconds: at least eight of its
+/// shortest heartbeat (`vaulttoken_redis::MirrorOptions`), at most a minute.
+const MIN_MIRROR_STALENESS_MS: u64 = 160;
+const MAX_MIRROR_STALENESS_MS: u64 = 60_000;
 /// The shortest connect timeout accepted, in milliseconds.
 const MIN_CONNECT_TIMEOUT_MS: u64 = 1_000;
 /// The longest connect timeout accepted, in milliseconds.
@@ -161,6 +165,40 @@ impl<'a> Reader<'a> {
             keys: keys?,
             connect: connect?,
         })
+    }
+
+    /// The revocation mirror's bound: `Some(None)` when unset. It follows
+    /// one server's change stream, so it needs `REDIS_URL` (`redis` is
+    /// `None` when that setting had a problem of its own).
+    fn mirror(
+        &mut self,
+        redis: Option<&Option<RedisTarget>>,
+    ) -> Option<Option<std::time::Duration>> {
+        const NAME: &str = "VAULTTOKEN_MIRROR_MAX_STALENESS_MS";
+        if self.optional(NAME).is_none() {
+            return Some(None);
+        }
+        let bound = self.millis(NAME, MIN_MIRROR_STALENESS_MS, MAX_MIRROR_STALENESS_MS)?;
+        match redis? {
+            Some(RedisTarget::Server(_)) => Some(Some(bound)),
+            Some(RedisTarget::Cluster(_)) => {
+                self.problem(
+                    NAME,
+                    format_args!(
+                        "the revocation mirror follows one Redis server ({REDIS_URL_VAR}); \
+                         a cluster's change streams are not followed yet"
+                    ),
+                );
+                None
+            }
+            None => {
+                self.problem(
+                    NAME,
+                    format_args!("the revocation mirror needs {REDIS_URL_VAR}"),
+                );
+                None
+            }
+        }
     }
 
     /// One server or one cluster, never both; `Some(None)`: neither. The
@@ -698,6 +736,7 @@ impl<'a> Reader<'a> {
         let lifetimes = self.lifetimes();
         let redis = self.redis();
         let redis_deadlines = self.redis_deadlines();
+        let mirror = self.mirror(redis.as_ref());
         let mut clients = self.clients();
         self.client_audiences(clients.as_mut());
         self.client_scopes(clients.as_mut());
@@ -728,6 +767,7 @@ impl<'a> Reader<'a> {
             redis_deadlines,
             issuer,
             rotate_every,
+            mirror,
         ) {
             (
                 Some(listen),
@@ -747,6 +787,7 @@ impl<'a> Reader<'a> {
                 Some(redis_deadlines),
                 Some(issuer),
                 Some(rotate_every),
+                Some(mirror),
             ) if self.problems.is_empty() => Ok(Config {
                 listen,
                 keyring_file,
@@ -756,6 +797,7 @@ impl<'a> Reader<'a> {
                 lifetimes,
                 redis,
                 redis_deadlines,
+                mirror,
                 clients,
                 admin_secret,
                 trusted_proxies,

@@ -481,6 +481,47 @@ fn the_redis_connect_timeout_is_whole_milliseconds_from_1000_to_120000() {
 }
 
 #[test]
+fn the_revocation_mirror_needs_one_redis_server_and_a_bound_from_160_ms_to_a_minute() {
+    let name = "VAULTTOKEN_MIRROR_MAX_STALENESS_MS";
+    let server = with(good(), "REDIS_URL", "redis://127.0.0.1:6379");
+    assert_eq!(
+        Config::from_vars(&server).unwrap().mirror,
+        None,
+        "off by default"
+    );
+    for (value, millis) in [("160", 160), ("2000", 2_000), ("60000", 60_000)] {
+        let config = Config::from_vars(&with(server.clone(), name, value)).unwrap();
+        assert_eq!(
+            config.mirror,
+            Some(std::time::Duration::from_millis(millis))
+        );
+    }
+    for bad in ["159", "60001", "0", "2s"] {
+        let found = problems(&with(server.clone(), name, bad));
+        names_only(&found, &[name]);
+        if bad.parse::<u64>().is_ok() {
+            assert!(
+                found[0].ends_with("must be from 160 to 60000 milliseconds"),
+                "{found:?}"
+            );
+        } else {
+            assert!(found[0].ends_with("not a whole number of milliseconds"));
+        }
+    }
+    let found = problems(&with(good(), name, "2000"));
+    names_only(&found, &[name]);
+    assert!(found[0].ends_with("needs REDIS_URL"), "{found:?}");
+    let cluster = with(good(), "REDIS_CLUSTER_URLS", "redis://10.0.0.1:6379");
+    let found = problems(&with(cluster, name, "2000"));
+    names_only(&found, &[name]);
+    assert!(found[0].contains("follows one Redis server"), "{found:?}");
+    // A Redis setting with a problem of its own is named alone.
+    let both = with(server, "REDIS_CLUSTER_URLS", "redis://10.0.0.1:6379");
+    let found = problems(&with(both, name, "2000"));
+    names_only(&found, &["REDIS_CLUSTER_URLS"]);
+}
+
+#[test]
 fn the_key_set_cache_time_is_at_most_a_day() {
     let day = with(good(), "VAULTTOKEN_KEYS_MAX_AGE_SECS", "86400");
     assert_eq!(Config::from_vars(&day).unwrap().keys_max_age, 86_400);
