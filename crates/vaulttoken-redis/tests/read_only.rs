@@ -16,7 +16,7 @@ use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::error::{Denial, StoreError};
 use vaulttoken::store::{Check, NewFamily, Rotation, TokenState, TokenStore};
 use vaulttoken::{Claims, Error, LocalKey, LocalService};
-use vaulttoken_redis::{RedisStore, StoreOptions};
+use vaulttoken_redis::{MirrorOptions, MirroredStore, RedisStore, StoreOptions};
 use vaulttoken_test_redis::{
     EventRecorder, RedisCluster, RedisServer, all_calls_but_info, command_calls, redis_available,
 };
@@ -49,11 +49,24 @@ const READER_RULES: [&str; 13] = [
     "+time",
 ];
 
+/// What a read-only store's revocation mirror sends besides
+/// ([`MirroredStore`]): it names its connection and reads the change stream,
+/// its feed record and the epoch markers.
+const MIRROR_RULES: [&str; 5] = ["+client|setname", "+xread", "+xrange", "+hmget", "+mget"];
+
 /// A server with the reader user, given as `redis-server` arguments
 /// (`--user …`) so a restarted server has it again.
 fn server_with_reader() -> RedisServer {
     let mut args = vec!["--user", READER];
     args.extend(READER_RULES);
+    RedisServer::start_with(&args)
+}
+
+/// [`server_with_reader`], the reader also allowed [`MIRROR_RULES`].
+fn server_with_mirror_reader() -> RedisServer {
+    let mut args = vec!["--user", READER];
+    args.extend(READER_RULES);
+    args.extend(MIRROR_RULES);
     RedisServer::start_with(&args)
 }
 
@@ -137,6 +150,46 @@ async fn a_resource_server_refuses_what_the_token_server_revoked() {
             .decode_async(&live)
             .await
             .expect("a live token is accepted");
+    })
+    .await
+    .expect("bounded in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_server_mirrors_the_revocations_as_the_reader_user() {
+    if !redis_available("a_resource_server_mirrors_the_revocations_as_the_reader_user") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let server = server_with_mirror_reader();
+        let writer = RedisStore::connect(&server.url(), StoreOptions::default())
+            .await
+            .expect("the token server's store");
+        let staleness = Duration::from_millis(500);
+        let mirror = MirroredStore::connect(
+            &reader_url(&server),
+            StoreOptions::default().read_only(true),
+            MirrorOptions::default().max_staleness(staleness),
+        )
+        .await
+        .expect("a read-only mirror connects as the reader user");
+        assert!(mirror.status().current, "{:?}", mirror.status());
+        let now = SystemClock.now();
+        let check = Check::token(Some("alice"), "t").issued_at(now);
+        assert_eq!(mirror.check(&check).await, Ok(TokenState::Live));
+        writer
+            .revoke(Some("alice"), "t", now + time::Duration::minutes(5))
+            .await
+            .expect("revoke");
+        tokio::time::sleep(staleness).await;
+        let answered = mirror.status().answered;
+        assert_eq!(mirror.check(&check).await, Ok(TokenState::Revoked));
+        assert_eq!(mirror.status().answered, answered + 1, "from memory");
+        assert_eq!(mirror.status().rebuilds, 0);
+        // The mirror needed no command the user lacks (the store's check of
+        // the eviction policy is refused, as for any read-only store).
+        assert_eq!(denied(&server), ["config|get"]);
+        assert!(mirror.revoke(None, "x", now).await.is_err());
     })
     .await
     .expect("bounded in time");
