@@ -79,7 +79,7 @@ const MIN_HEARTBEAT: Duration = Duration::from_millis(20);
 ///
 /// let options = MirrorOptions::default().max_staleness(Duration::from_millis(500));
 /// assert_eq!(options.max_staleness, Duration::from_millis(500));
-/// assert_eq!(options.heartbeat(), Duration::from_millis(62));
+/// assert_eq!(options.heartbeat(), Duration::from_micros(62_500));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
