@@ -141,6 +141,23 @@ impl KeyLayout {
             .unwrap_or_default()
     }
 
+    /// The change stream and feed record of a cluster's `slot`.
+    pub(crate) fn changes_of_slot(&self, slot: u16) -> (String, String) {
+        let tag = Slot::new(slot)
+            .and_then(|slot| SLOT_TAGS.get(&slot))
+            .map_or("", String::as_str);
+        let changes = format!("{}:{{{tag}}}:changes", self.prefix);
+        let feed = format!("{changes}:feed");
+        (changes, feed)
+    }
+
+    /// The slot of a cluster's change stream named `stream`, if it is one of
+    /// this layout's.
+    pub(crate) fn slot_of_stream(&self, stream: &[u8]) -> Option<u16> {
+        let slot = *SLOT_NUMBERS.get(&Slot::for_key(stream))?;
+        (self.changes_of_slot(slot).0.as_bytes() == stream).then_some(slot)
+    }
+
     /// A single server's one change stream, `<prefix>:{changes}`.
     pub(crate) fn single_changes(&self) -> String {
         format!("{}:{{changes}}", self.prefix)
@@ -366,6 +383,23 @@ mod tests {
             SLOT_NUMBERS[&Slot::new(SLOTS - 1).expect("a slot")],
             SLOTS - 1
         );
+    }
+
+    #[test]
+    fn a_clusters_streams_are_named_by_slot() {
+        let layout = KeyLayout::new("p", true);
+        for subject in [Some("alice"), Some("bob"), None] {
+            let keys = layout.subject(subject);
+            let slot = layout.slot_of(subject);
+            assert_eq!(
+                layout.changes_of_slot(slot),
+                (keys.changes().to_owned(), keys.feed().to_owned())
+            );
+            assert_eq!(layout.slot_of_stream(keys.changes().as_bytes()), Some(slot));
+        }
+        assert_eq!(layout.slot_of_stream(b"p:{e0}:feed"), None);
+        assert_eq!(layout.slot_of_stream(b"q:{e0}:changes"), None);
+        assert_eq!(layout.slot_of_stream(b""), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! mirror of the store's state, fed by the change stream, within a stated
 //! staleness bound.
 
+mod cluster_feed;
 mod feed;
 mod freshness;
 pub(crate) mod table;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use redis::Client;
+use redis::{Client, ConnectionAddr, IntoConnectionInfo as _};
 use vaulttoken::store::{
     Check, Consumption, NewFamily, Rotated, Rotation, StoreFuture, StoreHealth, TokenState,
     TokenStore,
@@ -24,6 +25,7 @@ use crate::options::StoreOptions;
 use crate::store::RedisStore;
 use crate::times;
 
+use self::cluster_feed::ClusterFeed;
 use self::feed::{Feed, FeedSettings};
 use self::freshness::Freshness;
 use self::table::{Answer, MirrorTable, Query};
@@ -188,6 +190,31 @@ pub(crate) struct Shared {
     unknown: AtomicU64,
 }
 
+impl Shared {
+    fn new(mirror: &MirrorOptions) -> Self {
+        Self {
+            table: MirrorTable::new(mirror.max_entries),
+            freshness: Freshness::new(mirror.max_staleness),
+            rebuilds: AtomicU64::new(0),
+            unexplained_gaps: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
+            stale: AtomicU64::new(0),
+            unknown: AtomicU64::new(0),
+        }
+    }
+}
+
+/// How the feed of `mirror` over `store` reads.
+fn feed_settings(store: &RedisStore, mirror: &MirrorOptions) -> FeedSettings {
+    let options = store.options();
+    FeedSettings {
+        heartbeat: mirror.heartbeat(),
+        deadline: options.deadline,
+        reconnect_min: options.reconnect_min_delay,
+        reconnect_max: options.reconnect_max_delay,
+    }
+}
+
 /// A [`TokenStore`] over Redis whose checks answer from a local mirror of
 /// the store's state, fed by the change stream every write appends to, so
 /// a decode with a revocation check costs what a memory-store decode
@@ -210,8 +237,10 @@ pub(crate) struct Shared {
 ///   or a change out of sequence makes the mirror rebuild from Redis;
 ///   changes missing from the stream that trimming does not explain keep it
 ///   from answering until what they described has expired.
-/// - **One server.** The mirror follows a single Redis server's change
-///   stream (a cluster's per-slot streams are not followed yet).
+/// - **One server or a cluster.** On one server the mirror follows its one
+///   change stream with blocking reads; on a cluster it keeps one
+///   connection to each primary, woken by the changes' publications, and
+///   reads each slot's stream where it lives ([`MirroredStore::connect_cluster`]).
 ///
 /// Every writer must run a version that appends changes (this one) before
 /// any mirror is turned on: a write by an older writer appends nothing, and
@@ -341,30 +370,95 @@ impl MirroredStore {
         }
         let client = Client::open(url).map_err(|_| ConnectError::InvalidUrl)?;
         let inner = RedisStore::connect(url, options).await?;
-        let shared = Arc::new(Shared {
-            table: MirrorTable::new(mirror.max_entries),
-            freshness: Freshness::new(mirror.max_staleness),
-            rebuilds: AtomicU64::new(0),
-            unexplained_gaps: AtomicU64::new(0),
-            answered: AtomicU64::new(0),
-            stale: AtomicU64::new(0),
-            unknown: AtomicU64::new(0),
-        });
-        let store_options = inner.options();
-        let settings = FeedSettings {
-            heartbeat: mirror.heartbeat(),
-            deadline: store_options.deadline,
-            reconnect_min: store_options.reconnect_min_delay,
-            reconnect_max: store_options.reconnect_max_delay,
-        };
-        let keys = KeyLayout::new(&store_options.prefix, false);
-        let feed = Feed::new(client, &keys, settings, Arc::clone(&shared));
-        let task = FeedTask(tokio::spawn(feed.run()));
+        let shared = Arc::new(Shared::new(&mirror));
+        let keys = KeyLayout::new(&inner.options().prefix, false);
+        let feed = Feed::new(
+            client,
+            &keys,
+            feed_settings(&inner, &mirror),
+            Arc::clone(&shared),
+        );
+        Ok(Self::start(inner, shared, mirror, tokio::spawn(feed.run())).await)
+    }
+
+    /// Connects a [`RedisStore`] to a Redis Cluster (as
+    /// [`RedisStore::connect_cluster`]) and starts the mirror's feed: one
+    /// connection to each primary, subscribed to the changes' wake-ups,
+    /// reading each slot's change stream where it lives. Waits for the
+    /// mirror as [`MirroredStore::connect`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisStore::connect_cluster`], [`ConnectError::InvalidOptions`]
+    /// as for [`MirroredStore::connect`], and [`ConnectError::InvalidUrl`]
+    /// for a node that is not a `redis://host:port` address.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use vaulttoken_redis::{MirrorOptions, MirroredStore, StoreOptions};
+    ///
+    /// # async fn run() -> Result<(), vaulttoken_redis::ConnectError> {
+    /// let nodes = ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379", "redis://10.0.0.3:6379"];
+    /// let store =
+    ///     MirroredStore::connect_cluster(nodes, StoreOptions::default(), MirrorOptions::default())
+    ///         .await?;
+    /// assert!(store.store().is_cluster());
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_cluster<I, S>(
+        nodes: I,
+        options: StoreOptions,
+        mirror: MirrorOptions,
+    ) -> Result<Self, ConnectError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        if let Some(reason) = mirror.problem() {
+            return Err(ConnectError::InvalidOptions { reason });
+        }
+        let nodes: Vec<String> = nodes
+            .into_iter()
+            .map(|node| node.as_ref().to_owned())
+            .collect();
+        let seeds = nodes
+            .iter()
+            .map(|node| {
+                let info = node
+                    .as_str()
+                    .into_connection_info()
+                    .map_err(|_| ConnectError::InvalidUrl)?;
+                match info.addr() {
+                    ConnectionAddr::Tcp(..) => Ok(info),
+                    _ => Err(ConnectError::InvalidUrl),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let inner = RedisStore::connect_cluster(&nodes, options).await?;
+        let shared = Arc::new(Shared::new(&mirror));
+        let feed = ClusterFeed::new(
+            seeds,
+            &inner.options().prefix,
+            feed_settings(&inner, &mirror),
+            Arc::clone(&shared),
+        );
+        Ok(Self::start(inner, shared, mirror, tokio::spawn(feed.run())).await)
+    }
+
+    /// The store, its mirror fed by `feed`, once the mirror is current or
+    /// the connect timeout passed.
+    async fn start(
+        inner: RedisStore,
+        shared: Arc<Shared>,
+        mirror: MirrorOptions,
+        feed: tokio::task::JoinHandle<()>,
+    ) -> Self {
         let store = Self {
             inner,
             shared,
             options: mirror,
-            _feed: Arc::new(task),
+            _feed: Arc::new(FeedTask(feed)),
         };
         let timeout = store.inner.options().connect_timeout;
         if !store.wait_current(timeout).await {
@@ -374,7 +468,7 @@ impl MirroredStore {
                  until it is"
             );
         }
-        Ok(store)
+        store
     }
 
     /// Waits, at most `timeout`, until the mirror is current; answers

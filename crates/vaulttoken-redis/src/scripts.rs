@@ -67,9 +67,10 @@ fn write_before_deadline(body: &str) -> Script {
 /// the stream `KEYS[#KEYS - 1]` and its feed record `KEYS[#KEYS]`, as one
 /// entry with the field `c`: `<kind> <key> <n> <until_ms> <value>` (parsed
 /// by `changes.rs`), where `n` counts the stream's changes from 1. It also
-/// publishes `<entry id> <entry>` on the shard channel named as the stream
-/// (Redis 7; on 6.2 the call fails, which the script ignores), the wake-up
-/// of a cluster's readers.
+/// publishes `<stream> <entry id> <entry>` on the channel
+/// `<prefix>:changes`: a cluster's mirror subscribes to it on every primary,
+/// so each change reaches it from the primary that made it, in order with
+/// that primary's other answers (see `mirror/cluster_feed.rs`).
 ///
 /// Trimming is by time: the feed keeps `h`, the longest `until_ms` minus
 /// the time of any change appended, so an entry older than `now - h`
@@ -96,7 +97,7 @@ local function append(kind, key, until_ms, value)
   redis.call('HSET', FEED, 'h', string.format('%d', h), 't', string.format('%d', t))
   local body = kind .. ' ' .. key .. ' ' .. n .. ' ' .. until_ms .. ' ' .. value
   local id = redis.call('XADD', STREAM, 'MINID', '~', string.format('%d', t), '*', 'c', body)
-  redis.pcall('SPUBLISH', STREAM, id .. ' ' .. body)
+  redis.call('PUBLISH', string.match(STREAM, '^(.-):{') .. ':changes', STREAM .. ' ' .. id .. ' ' .. body)
 end
 ";
 

@@ -10,7 +10,7 @@ use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::error::StoreError;
 use vaulttoken::store::{Check, NewFamily, TokenState, TokenStore, conformance};
 use vaulttoken_redis::{MirrorOptions, MirroredStore, RedisStore, StoreOptions};
-use vaulttoken_test_redis::{RedisServer, command_calls, redis_available};
+use vaulttoken_test_redis::{RedisCluster, RedisServer, command_calls, redis_available};
 
 const BOUND: Duration = Duration::from_secs(120);
 const STALENESS: Duration = Duration::from_millis(500);
@@ -246,6 +246,92 @@ async fn a_mirror_agrees_with_redis_on_random_operations() {
         let from_memory = store.status().answered - answered;
         eprintln!("{compared} checks compared, {from_memory} from memory");
         assert!(from_memory > compared / 2, "{from_memory} of {compared}");
+    })
+    .await
+    .expect("bounded in time");
+}
+
+async fn cluster_mirror(cluster: &RedisCluster) -> MirroredStore {
+    let store =
+        MirroredStore::connect_cluster(cluster.urls(), StoreOptions::default(), mirror_options())
+            .await
+            .expect("connect the cluster's mirror");
+    assert!(
+        store.status().current,
+        "current after connect: {:?}",
+        store.status()
+    );
+    store
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_mirror_passes_the_conformance_suite() {
+    if !redis_available("a_cluster_mirror_passes_the_conformance_suite") {
+        return;
+    }
+    let cluster = RedisCluster::start();
+    let store = cluster_mirror(&cluster).await;
+    tokio::time::timeout(BOUND, conformance::run_all(&store, "cluster mirror"))
+        .await
+        .expect("the suite finishes in time");
+    let status = store.status();
+    assert!(status.answered > 0, "some checks from memory: {status:?}");
+    assert_eq!(status.rebuilds, 0, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_mirror_sees_revocations_on_every_primary_within_its_bound() {
+    if !redis_available("a_cluster_mirror_sees_revocations_on_every_primary_within_its_bound") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let cluster = RedisCluster::start();
+        let writer = RedisStore::connect_cluster(cluster.urls(), StoreOptions::default())
+            .await
+            .expect("connect the writer");
+        let store = cluster_mirror(&cluster).await;
+        let now = SystemClock.now();
+        // Subjects spread over the three primaries.
+        let subjects: Vec<String> = (0..12).map(|n| format!("user-{n}")).collect();
+        for subject in &subjects {
+            let check = Check::token(Some(subject), "t").issued_at(now);
+            assert_eq!(store.check(&check).await, Ok(TokenState::Live));
+        }
+        let answered = store.status().answered;
+        assert!(answered >= 12, "{:?}", store.status());
+        for subject in &subjects {
+            writer
+                .revoke(Some(subject), "t", later(10))
+                .await
+                .expect("revoke");
+            let revoked = Instant::now();
+            let check = Check::token(Some(subject), "t").issued_at(now);
+            loop {
+                if store.check(&check).await == Ok(TokenState::Revoked) {
+                    break;
+                }
+                assert!(
+                    revoked.elapsed() < STALENESS,
+                    "{subject} live past the bound"
+                );
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        let status = store.status();
+        assert!(status.answered > answered, "{status:?}");
+        assert_eq!(status.rebuilds, 0, "{status:?}");
+        // Every primary holds some of the subjects' streams.
+        let holding = cluster
+            .nodes
+            .iter()
+            .filter(|node| {
+                !node
+                    .cli(&["--scan", "--pattern", "vaulttoken:{e*}:changes"])
+                    .trim()
+                    .is_empty()
+            })
+            .count();
+        assert_eq!(holding, 3);
     })
     .await
     .expect("bounded in time");

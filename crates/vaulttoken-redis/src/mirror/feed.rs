@@ -42,7 +42,7 @@ use crate::keys::KeyLayout;
 use crate::mirror::{MIRROR_CLIENT_NAME, Shared};
 
 /// The most entries one read returns.
-const PAGE: usize = 1_000;
+pub(super) const PAGE: usize = 1_000;
 
 /// How many markers one `MGET` reads.
 const MARKERS_PER_READ: usize = 1_024;
@@ -93,7 +93,7 @@ struct Cursor {
 
 /// Why the feed stops following.
 #[derive(Debug)]
-enum Fault {
+pub(super) enum Fault {
     /// The connection failed or a call was late: reconnect, resume.
     Connection,
     /// The table no longer matches the stream: rebuild.
@@ -398,7 +398,7 @@ impl Feed {
 /// When a table may answer whose stream lacks changes older than `id`:
 /// once `id`'s time plus the horizon has passed (every change missing
 /// described something that ends by then).
-fn whole_after(id: StreamId, horizon_ms: i64, now: Instant, now_ms: i64) -> Instant {
+pub(super) fn whole_after(id: StreamId, horizon_ms: i64, now: Instant, now_ms: i64) -> Instant {
     let until_ms = id.millis.saturating_add(horizon_ms);
     let left_ms = until_ms.saturating_sub(now_ms).max(0);
     now + Duration::from_millis(left_ms.unsigned_abs())
@@ -406,16 +406,16 @@ fn whole_after(id: StreamId, horizon_ms: i64, now: Instant, now_ms: i64) -> Inst
 
 /// The feed record's fields.
 #[derive(Debug)]
-struct FeedRecord {
-    n: u64,
-    incarnation: Option<Vec<u8>>,
-    horizon_ms: i64,
-    trimmed_below: i64,
+pub(super) struct FeedRecord {
+    pub(super) n: u64,
+    pub(super) incarnation: Option<Vec<u8>>,
+    pub(super) horizon_ms: i64,
+    pub(super) trimmed_below: i64,
 }
 
 impl FeedRecord {
     /// `HMGET feed n i h t`; missing fields are 0 (a stream not begun).
-    fn read(value: &Value) -> Option<Self> {
+    pub(super) fn read(value: &Value) -> Option<Self> {
         let Value::Array(fields) = value else {
             return None;
         };
@@ -434,17 +434,17 @@ impl FeedRecord {
 /// A stream entry id, `<ms>-<seq>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct StreamId {
-    millis: i64,
-    sequence: u64,
+    pub(super) millis: i64,
+    pub(super) sequence: u64,
 }
 
 impl StreamId {
-    const ZERO: Self = Self {
+    pub(super) const ZERO: Self = Self {
         millis: 0,
         sequence: 0,
     };
 
-    fn parse(text: &[u8]) -> Option<Self> {
+    pub(super) fn parse(text: &[u8]) -> Option<Self> {
         let text = std::str::from_utf8(text).ok()?;
         let (millis, sequence) = text.split_once('-')?;
         Some(Self {
@@ -462,7 +462,7 @@ impl std::fmt::Display for StreamId {
 
 /// The entries of an `XRANGE` answer: `[[id, [field, value, …]], …]`, each
 /// as its id and its `c` field.
-fn stream_entries(value: &Value) -> Option<Vec<(StreamId, Vec<u8>)>> {
+pub(super) fn stream_entries(value: &Value) -> Option<Vec<(StreamId, Vec<u8>)>> {
     let Value::Array(entries) = value else {
         return None;
     };
@@ -509,7 +509,7 @@ fn read_entries(value: &Value) -> Option<Vec<(StreamId, Vec<u8>)>> {
     }
 }
 
-fn bytes(value: &Value) -> Option<&[u8]> {
+pub(super) fn bytes(value: &Value) -> Option<&[u8]> {
     match value {
         Value::BulkString(bytes) => Some(bytes),
         Value::SimpleString(text) => Some(text.as_bytes()),
@@ -518,7 +518,7 @@ fn bytes(value: &Value) -> Option<&[u8]> {
 }
 
 /// A bulk string or nil.
-fn optional_bytes(value: &Value) -> Option<Option<Vec<u8>>> {
+pub(super) fn optional_bytes(value: &Value) -> Option<Option<Vec<u8>>> {
     match value {
         Value::Nil => Some(None),
         other => bytes(other).map(|bytes| Some(bytes.to_vec())),
@@ -526,7 +526,7 @@ fn optional_bytes(value: &Value) -> Option<Option<Vec<u8>>> {
 }
 
 /// A decimal bulk string, an integer, or nil.
-fn optional_integer(value: &Value) -> Option<Option<i64>> {
+pub(super) fn optional_integer(value: &Value) -> Option<Option<i64>> {
     match value {
         Value::Nil => Some(None),
         Value::Int(n) => Some(Some(*n)),

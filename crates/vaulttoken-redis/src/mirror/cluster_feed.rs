@@ -1,0 +1,586 @@
+//! The feed of a Redis Cluster: one connection per primary, the per-slot
+//! change streams read where they live.
+//!
+//! A cluster has one change stream per slot (each beside its subjects'
+//! keys), so no single blocking read can follow them. Instead:
+//! - **Wake-ups.** Every change is also published on the channel
+//!   `<prefix>:changes` (classic pub/sub). The feed subscribes to it on a
+//!   connection to *every* primary: a primary delivers its own publications
+//!   to its own subscribers while the script runs, so a change made on
+//!   primary P reaches the feed on P's connection before P answers any later
+//!   command sent on it. The message only names the slot's stream: the
+//!   change itself is read from the stream (`XRANGE` from the slot's last
+//!   applied entry), so a forged or repeated message costs a read, never a
+//!   wrong entry.
+//! - **Heard.** Every heartbeat the feed sends `PING` on each primary's
+//!   connection; once its `PONG` is back and every slot woken before it is
+//!   read, everything that primary committed before the `PING` was sent is
+//!   applied. The mirror has heard from the cluster at the earliest of these
+//!   instants over all primaries.
+//! - **Topology.** Each round also reads `CLUSTER SLOTS`: a new set of
+//!   primaries or a slot that moved makes the feed connect again, with a
+//!   repair. So does any failed call.
+//! - **Repair.** After (re)connecting, every slot is read from its last
+//!   applied entry, its feed record compared (another `i`: the stream was
+//!   replaced, so Redis lost that slot's data: rebuild), and its epoch
+//!   marker read. A replay is a repair from nothing. Changes missing that
+//!   trimming does not explain keep the mirror from answering, as for one
+//!   server.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use redis::aio::MultiplexedConnection;
+use redis::{
+    AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, ProtocolVersion, PushInfo,
+    PushKind, Value, cmd, pipe,
+};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use super::feed::{
+    Fault, FeedRecord, FeedSettings, PAGE, StreamId, bytes, optional_integer, stream_entries,
+    whole_after,
+};
+use crate::changes;
+use crate::keys::{KeyLayout, SLOTS};
+use crate::mirror::{MIRROR_CLIENT_NAME, Shared};
+
+/// A primary and the slots it serves (`CLUSTER SLOTS`), by address.
+type Topology = BTreeMap<(String, u16), Vec<(u16, u16)>>;
+
+/// The feed of one cluster.
+pub(crate) struct ClusterFeed {
+    /// The seed nodes' connection settings (credentials, database): each
+    /// primary is reached with them, at its own address.
+    seeds: Vec<ConnectionInfo>,
+    keys: KeyLayout,
+    channel: String,
+    settings: FeedSettings,
+    shared: Arc<Shared>,
+}
+
+/// Where the feed is in one slot's stream.
+#[derive(Debug, Clone, Default)]
+struct SlotCursor {
+    last_id: Option<StreamId>,
+    last_n: u64,
+    incarnation: Option<Vec<u8>>,
+}
+
+/// A connection to one primary.
+struct Link {
+    connection: MultiplexedConnection,
+    /// The slots it serves.
+    ranges: Vec<(u16, u16)>,
+    /// The send instant of its last answered `PING`.
+    heard: Option<Instant>,
+}
+
+impl ClusterFeed {
+    pub(crate) fn new(
+        seeds: Vec<ConnectionInfo>,
+        prefix: &str,
+        settings: FeedSettings,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Self {
+            seeds,
+            keys: KeyLayout::new(prefix, true),
+            channel: format!("{prefix}:changes"),
+            settings,
+            shared,
+        }
+    }
+
+    /// Runs until the task is aborted.
+    pub(crate) async fn run(self) {
+        let mut cursors = vec![SlotCursor::default(); usize::from(SLOTS)];
+        let mut delay = self.settings.reconnect_min;
+        loop {
+            match self.session(&mut cursors, &mut delay).await {
+                Fault::Rebuild(reason) => {
+                    self.shared.rebuilds.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        target: "vaulttoken_redis",
+                        reason,
+                        "revocation mirror: rebuilding (checks go to Redis meanwhile)"
+                    );
+                    self.shared.freshness.broken();
+                    self.shared.table.clear();
+                    cursors.fill(SlotCursor::default());
+                    continue;
+                }
+                Fault::Connection => {
+                    tracing::warn!(
+                        target: "vaulttoken_redis",
+                        "revocation mirror: lost a connection to the cluster, or its slots \
+                         moved; connecting again (checks go to Redis once the mirror is older \
+                         than its max_staleness)"
+                    );
+                }
+                Fault::Unreadable(reason) => {
+                    tracing::error!(
+                        target: "vaulttoken_redis",
+                        reason,
+                        "revocation mirror: an answer it cannot read; checks go to Redis until \
+                         a rebuild succeeds"
+                    );
+                    self.shared.freshness.broken();
+                    self.shared.table.clear();
+                    cursors.fill(SlotCursor::default());
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(self.settings.reconnect_max);
+        }
+    }
+
+    /// Connects to every primary, repairs every slot, then follows until a
+    /// fault.
+    async fn session(&self, cursors: &mut [SlotCursor], delay: &mut Duration) -> Fault {
+        let topology = match self.topology().await {
+            Ok(topology) => topology,
+            Err(fault) => return fault,
+        };
+        let (sender, mut pushes) = unbounded_channel();
+        let mut links = Vec::with_capacity(topology.len());
+        for ((host, port), ranges) in &topology {
+            match self.link(host, *port, ranges.clone(), sender.clone()).await {
+                Ok(link) => links.push(link),
+                Err(fault) => return fault,
+            }
+        }
+        *delay = self.settings.reconnect_min;
+        // Subscribed everywhere: every change from now on wakes the feed, and
+        // every change before is in the streams.
+        let fresh = cursors.iter().all(|cursor| cursor.last_id.is_none());
+        if fresh {
+            self.shared.freshness.broken();
+        }
+        let every: BTreeSet<u16> = (0..SLOTS).collect();
+        let mut unexplained = None;
+        if let Err(fault) = self
+            .read_slots(&mut links, cursors, &every, &mut unexplained)
+            .await
+        {
+            return fault;
+        }
+        if let Err(fault) = self.read_epochs(&mut links).await {
+            return fault;
+        }
+        let now = Instant::now();
+        let from = unexplained.map_or(now, |(id, horizon_ms)| {
+            tracing::error!(
+                target: "vaulttoken_redis",
+                "revocation mirror: a change stream lacks changes that trimming does not \
+                 explain (removed by hand?); checks go to Redis until what they described has \
+                 expired"
+            );
+            self.shared.unexplained_gaps.fetch_add(1, Ordering::Relaxed);
+            whole_after(id, horizon_ms, now, self.shared.freshness.wall_millis(now))
+        });
+        self.shared.freshness.whole_from(from);
+        let mut rounds = 0_u32;
+        loop {
+            if let Err(fault) = self
+                .round(&mut links, cursors, &mut pushes, &topology)
+                .await
+            {
+                return fault;
+            }
+            rounds = rounds.wrapping_add(1);
+            if rounds.is_multiple_of(4) {
+                let now = self.shared.freshness.wall_millis(Instant::now());
+                self.shared.table.purge(now);
+                if self.shared.table.has_unknown_epochs()
+                    && let Err(fault) = self.read_epochs(&mut links).await
+                {
+                    return fault;
+                }
+            }
+            // Until the next round, read what wakes the feed.
+            let next = Instant::now() + self.settings.heartbeat;
+            loop {
+                let left = next.saturating_duration_since(Instant::now());
+                let Ok(woken) = tokio::time::timeout(left, pushes.recv()).await else {
+                    break;
+                };
+                let Some(push) = woken else {
+                    return Fault::Connection;
+                };
+                let mut slots = BTreeSet::new();
+                if let Err(fault) = self.woken_slot(push, &mut slots) {
+                    return fault;
+                }
+                while let Ok(push) = pushes.try_recv() {
+                    if let Err(fault) = self.woken_slot(push, &mut slots) {
+                        return fault;
+                    }
+                }
+                let mut gap = None;
+                if let Err(fault) = self.read_slots(&mut links, cursors, &slots, &mut gap).await {
+                    return fault;
+                }
+                if gap.is_some() {
+                    return Fault::Rebuild(
+                        "a change stream lacks changes (trimmed past the mirror)",
+                    );
+                }
+            }
+        }
+    }
+
+    /// One heartbeat: the topology is unchanged, and each primary answers a
+    /// `PING` after its earlier wake-ups were read.
+    async fn round(
+        &self,
+        links: &mut [Link],
+        cursors: &mut [SlotCursor],
+        pushes: &mut UnboundedReceiver<PushInfo>,
+        topology: &Topology,
+    ) -> Result<(), Fault> {
+        let Some(first) = links.first_mut() else {
+            return Err(Fault::Connection);
+        };
+        let found = cluster_slots(&mut first.connection, self.settings.deadline).await?;
+        if &found != topology {
+            return Err(Fault::Connection);
+        }
+        let deadline = self.settings.deadline;
+        for index in 0..links.len() {
+            let sent = Instant::now();
+            let ping = cmd("PING");
+            let connection = &mut links[index].connection;
+            tokio::time::timeout(deadline, ping.query_async::<Value>(connection))
+                .await
+                .map_err(|_| Fault::Connection)??;
+            let mut slots = BTreeSet::new();
+            while let Ok(push) = pushes.try_recv() {
+                self.woken_slot(push, &mut slots)?;
+            }
+            let mut gap = None;
+            self.read_slots(links, cursors, &slots, &mut gap).await?;
+            if gap.is_some() {
+                return Err(Fault::Rebuild(
+                    "a change stream lacks changes (trimmed past the mirror)",
+                ));
+            }
+            links[index].heard = Some(sent);
+        }
+        if let Some(earliest) = links.iter().map(|link| link.heard).min().flatten() {
+            self.shared.freshness.heard(earliest);
+        }
+        Ok(())
+    }
+
+    /// The slot a push wakes, if it is a change message on the channel; a
+    /// disconnection is a fault.
+    fn woken_slot(&self, push: PushInfo, slots: &mut BTreeSet<u16>) -> Result<(), Fault> {
+        match push.kind {
+            PushKind::Disconnection => Err(Fault::Connection),
+            PushKind::Message => {
+                // [channel, "<stream> <id> <entry>"]: only the stream is used.
+                let stream = push
+                    .data
+                    .get(1)
+                    .and_then(bytes)
+                    .and_then(|payload| payload.split(|byte| *byte == b' ').next());
+                if let Some(slot) = stream.and_then(|stream| self.keys.slot_of_stream(stream)) {
+                    slots.insert(slot);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The cluster's primaries and their slots, from the first seed that
+    /// answers.
+    async fn topology(&self) -> Result<Topology, Fault> {
+        for seed in &self.seeds {
+            let Ok(client) = Client::open(seed.clone()) else {
+                continue;
+            };
+            let config = self.config();
+            let Ok(Ok(mut connection)) = tokio::time::timeout(
+                self.settings.deadline,
+                client.get_multiplexed_async_connection_with_config(&config),
+            )
+            .await
+            else {
+                continue;
+            };
+            if let Ok(topology) = cluster_slots(&mut connection, self.settings.deadline).await {
+                return Ok(topology);
+            }
+        }
+        Err(Fault::Connection)
+    }
+
+    /// A subscribed, named connection to the primary at `host:port`.
+    async fn link(
+        &self,
+        host: &str,
+        port: u16,
+        ranges: Vec<(u16, u16)>,
+        sender: UnboundedSender<PushInfo>,
+    ) -> Result<Link, Fault> {
+        let seed = self.seeds.first().ok_or(Fault::Connection)?;
+        let settings = seed
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let info = seed
+            .clone()
+            .set_addr(ConnectionAddr::Tcp(host.to_owned(), port))
+            .set_redis_settings(settings);
+        let client = Client::open(info)?;
+        let config = self.config().set_push_sender(sender);
+        let connect = async {
+            let mut connection = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            let mut name = cmd("CLIENT");
+            name.arg("SETNAME").arg(MIRROR_CLIENT_NAME);
+            name.query_async::<Value>(&mut connection).await?;
+            connection.subscribe(&self.channel).await?;
+            Ok::<_, redis::RedisError>(connection)
+        };
+        let connection = tokio::time::timeout(self.settings.deadline, connect)
+            .await
+            .map_err(|_| Fault::Connection)??;
+        Ok(Link {
+            connection,
+            ranges,
+            heard: None,
+        })
+    }
+
+    fn config(&self) -> AsyncConnectionConfig {
+        AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.settings.deadline))
+            .set_response_timeout(Some(self.settings.deadline))
+    }
+
+    /// Reads `slots` from their cursors, each on its primary's connection
+    /// (one pipeline per primary): the feed record, then the entries after
+    /// the last applied one. Changes missing that trimming explains are
+    /// skipped; others are reported in `unexplained` (the newest entry after
+    /// such a gap, and the horizon), or, in a stream followed since its
+    /// start mark, fail as a rebuild.
+    async fn read_slots(
+        &self,
+        links: &mut [Link],
+        cursors: &mut [SlotCursor],
+        slots: &BTreeSet<u16>,
+        unexplained: &mut Option<(StreamId, i64)>,
+    ) -> Result<(), Fault> {
+        let mut pending: Vec<u16> = slots.iter().copied().collect();
+        while !pending.is_empty() {
+            let mut again = Vec::new();
+            for link in links.iter_mut() {
+                let mine: Vec<u16> = pending
+                    .iter()
+                    .copied()
+                    .filter(|slot| serves(&link.ranges, *slot))
+                    .collect();
+                if mine.is_empty() {
+                    continue;
+                }
+                let mut reads = pipe();
+                for slot in &mine {
+                    let (stream, feed) = self.keys.changes_of_slot(*slot);
+                    reads
+                        .cmd("HMGET")
+                        .arg(&feed)
+                        .arg("n")
+                        .arg("i")
+                        .arg("h")
+                        .arg("t");
+                    let start = cursors[usize::from(*slot)]
+                        .last_id
+                        .map_or_else(|| "-".to_owned(), |id| format!("({id}"));
+                    reads
+                        .cmd("XRANGE")
+                        .arg(&stream)
+                        .arg(start)
+                        .arg("+")
+                        .arg("COUNT")
+                        .arg(PAGE);
+                }
+                let answers: Vec<Value> = tokio::time::timeout(
+                    self.settings.deadline,
+                    reads.query_async(&mut link.connection),
+                )
+                .await
+                .map_err(|_| Fault::Connection)??;
+                if answers.len() != mine.len() * 2 {
+                    return Err(Fault::Unreadable("a read of the change streams"));
+                }
+                for (slot, pair) in mine.iter().zip(answers.chunks(2)) {
+                    let record =
+                        FeedRecord::read(&pair[0]).ok_or(Fault::Unreadable("a feed record"))?;
+                    let entries =
+                        stream_entries(&pair[1]).ok_or(Fault::Unreadable("a stream range"))?;
+                    let full = entries.len() == PAGE;
+                    self.apply_slot(
+                        &mut cursors[usize::from(*slot)],
+                        &record,
+                        entries,
+                        full,
+                        unexplained,
+                    )?;
+                    if full {
+                        again.push(*slot);
+                    }
+                }
+            }
+            pending = again;
+        }
+        Ok(())
+    }
+
+    /// Applies one slot's entries after its cursor.
+    fn apply_slot(
+        &self,
+        cursor: &mut SlotCursor,
+        record: &FeedRecord,
+        entries: Vec<(StreamId, Vec<u8>)>,
+        more: bool,
+        unexplained: &mut Option<(StreamId, i64)>,
+    ) -> Result<(), Fault> {
+        match (&cursor.incarnation, &record.incarnation) {
+            (Some(held), found) if found.as_ref() != Some(held) => {
+                return Err(Fault::Rebuild(
+                    "a change stream was replaced (Redis lost a slot's data)",
+                ));
+            }
+            (None, Some(found)) => cursor.incarnation = Some(found.clone()),
+            _ => {}
+        }
+        let mut note_hole = |id: StreamId| {
+            if id.millis > record.trimmed_below {
+                let newest = unexplained.map_or(id, |(held, _)| held.max(id));
+                *unexplained = Some((newest, record.horizon_ms));
+            }
+        };
+        for (id, body) in entries {
+            let numbered = changes::parse(&body).map_err(|_| Fault::Unreadable("a change"))?;
+            if numbered.n <= cursor.last_n && cursor.last_id.is_some() {
+                return Err(Fault::Rebuild(
+                    "a change numbered backwards (Redis lost data)",
+                ));
+            }
+            if numbered.n != cursor.last_n + 1 {
+                note_hole(id);
+            }
+            self.shared.table.apply(&numbered.change);
+            cursor.last_id = Some(id);
+            cursor.last_n = numbered.n;
+        }
+        if !more && cursor.last_n < record.n {
+            let now = self.shared.freshness.wall_millis(Instant::now());
+            note_hole(StreamId {
+                millis: now,
+                sequence: 0,
+            });
+            cursor.last_n = record.n;
+        }
+        Ok(())
+    }
+
+    /// Reads every slot's epoch marker, on its primary.
+    async fn read_epochs(&self, links: &mut [Link]) -> Result<(), Fault> {
+        for link in links.iter_mut() {
+            let slots: Vec<u16> = link
+                .ranges
+                .iter()
+                .flat_map(|(first, last)| *first..=*last)
+                .collect();
+            let mut reads = pipe();
+            for slot in &slots {
+                let marker = self
+                    .keys
+                    .epoch_of_slot(*slot)
+                    .ok_or(Fault::Unreadable("a slot"))?;
+                reads.cmd("GET").arg(marker);
+            }
+            let answers: Vec<Value> = tokio::time::timeout(
+                self.settings.deadline,
+                reads.query_async(&mut link.connection),
+            )
+            .await
+            .map_err(|_| Fault::Connection)??;
+            if answers.len() != slots.len() {
+                return Err(Fault::Unreadable("the epoch markers"));
+            }
+            for (slot, answer) in slots.iter().zip(&answers) {
+                let epoch = optional_integer(answer).ok_or(Fault::Unreadable("an epoch marker"))?;
+                if let Some(epoch) = epoch {
+                    self.shared.table.apply_epoch(*slot, epoch);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `ranges` hold `slot`.
+fn serves(ranges: &[(u16, u16)], slot: u16) -> bool {
+    ranges
+        .iter()
+        .any(|(first, last)| (*first..=*last).contains(&slot))
+}
+
+/// `CLUSTER SLOTS`, as primaries and their ranges.
+async fn cluster_slots(
+    connection: &mut MultiplexedConnection,
+    deadline: Duration,
+) -> Result<Topology, Fault> {
+    let mut slots = cmd("CLUSTER");
+    slots.arg("SLOTS");
+    let answer: Value = tokio::time::timeout(deadline, slots.query_async(connection))
+        .await
+        .map_err(|_| Fault::Connection)??;
+    topology_of(&answer).ok_or(Fault::Unreadable("CLUSTER SLOTS"))
+}
+
+/// `[[first, last, [host, port, …], replicas…], …]` as primaries.
+fn topology_of(answer: &Value) -> Option<Topology> {
+    let Value::Array(ranges) = answer else {
+        return None;
+    };
+    let mut topology = Topology::new();
+    for range in ranges {
+        let Value::Array(parts) = range else {
+            return None;
+        };
+        let [first, last, primary, ..] = parts.as_slice() else {
+            return None;
+        };
+        let slot = |value: &Value| {
+            optional_integer(value)
+                .flatten()
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|n| *n < SLOTS)
+        };
+        let (first, last) = (slot(first)?, slot(last)?);
+        let Value::Array(node) = primary else {
+            return None;
+        };
+        let [host, port, ..] = node.as_slice() else {
+            return None;
+        };
+        let host = String::from_utf8(bytes(host)?.to_vec()).ok()?;
+        let port = optional_integer(port)
+            .flatten()
+            .and_then(|port| u16::try_from(port).ok())?;
+        topology
+            .entry((host, port))
+            .or_default()
+            .push((first, last));
+    }
+    Some(topology)
+}
