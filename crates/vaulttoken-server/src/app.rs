@@ -107,10 +107,10 @@ fn router(state: AppState, metrics_here: bool) -> Router {
         ]))
 }
 
-/// The token store: Redis at `REDIS_URL` (with a revocation mirror when
-/// `VAULTTOKEN_MIRROR_MAX_STALENESS_MS` is set) or the cluster of
-/// `REDIS_CLUSTER_URLS` (each call within `VAULTTOKEN_REDIS_DEADLINE_MS`),
-/// or else the in-memory store, with a loud warning.
+/// The token store: Redis at `REDIS_URL` or the cluster of
+/// `REDIS_CLUSTER_URLS` (each call within `VAULTTOKEN_REDIS_DEADLINE_MS`;
+/// with a revocation mirror when `VAULTTOKEN_MIRROR_MAX_STALENESS_MS` is
+/// set), or else the in-memory store, with a loud warning.
 ///
 /// # Errors
 ///
@@ -152,15 +152,30 @@ pub async fn connect_store(config: &Config) -> Result<Arc<dyn TokenStore>, Start
                 .map_err(server_failure)?,
         },
         Some(RedisTarget::Cluster(urls)) => {
-            RedisStore::connect_cluster(urls.iter().map(Secret::expose), options)
+            let nodes = urls.iter().map(Secret::expose);
+            let cluster_failure = |err| match err {
+                ConnectError::Unreachable { .. } => StartError::new(format!(
+                    "REDIS_CLUSTER_URLS: {err} (a server without cluster support refuses \
+                     the cluster's commands: for one server, set REDIS_URL instead)"
+                )),
+                err => StartError::new(format!("REDIS_CLUSTER_URLS: {err}")),
+            };
+            if let Some(bound) = config.mirror {
+                let mirror = MirrorOptions::default().max_staleness(bound);
+                let store = MirroredStore::connect_cluster(nodes, options, mirror)
+                    .await
+                    .map_err(cluster_failure)?;
+                tracing::info!(
+                    version = %store.store().server_check().version,
+                    max_staleness_ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX),
+                    current = store.status().current,
+                    "using the Redis Cluster token store, with a revocation mirror"
+                );
+                return Ok(Arc::new(store));
+            }
+            RedisStore::connect_cluster(nodes, options)
                 .await
-                .map_err(|err| match err {
-                    ConnectError::Unreachable { .. } => StartError::new(format!(
-                        "REDIS_CLUSTER_URLS: {err} (a server without cluster support refuses \
-                         the cluster's commands: for one server, set REDIS_URL instead)"
-                    )),
-                    err => StartError::new(format!("REDIS_CLUSTER_URLS: {err}")),
-                })?
+                .map_err(cluster_failure)?
         }
         None => {
             tracing::warn!(

@@ -126,7 +126,7 @@ pub struct Config {
     pub redis_deadlines: RedisDeadlines,
     /// The revocation mirror's staleness bound
     /// (`VAULTTOKEN_MIRROR_MAX_STALENESS_MS`, 160 to 60000, default unset:
-    /// no mirror; with `REDIS_URL` only): checks answer from a local mirror
+    /// no mirror; with Redis only): checks answer from a local mirror
     /// of the store, fed by its change stream, while it has heard from Redis
     /// within this bound, and go to Redis past it. See
     /// `vaulttoken_redis::MirroredStore` and docs/OPERATIONS.md.

@@ -241,6 +241,33 @@ fn two_instances_on_a_cluster_share_tokens_a_refresh_race_revocations_and_rotati
 }
 
 #[test]
+fn instances_with_a_revocation_mirror_on_a_cluster_see_revocations_within_its_bound() {
+    if !redis_support::redis_available("instances_with_a_revocation_mirror_on_a_cluster") {
+        return;
+    }
+    const BOUND: Duration = Duration::from_millis(500);
+    let cluster = RedisCluster::start();
+    let mirror = [("VAULTTOKEN_MIRROR_MAX_STALENESS_MS", "500")];
+    let a = start(&cluster, true, &mirror);
+    let b = start(&cluster, false, &mirror);
+    let subjects = ["ann", "ben", "cat", "dan", "eve", "fay"];
+    let located = issue_and_locate(&a, &cluster, &subjects);
+    let nodes: BTreeSet<usize> = located.iter().map(|(_, node, _)| *node).collect();
+    assert!(nodes.len() >= 2, "the subjects spread over the primaries");
+    for (_, _, pair) in &located {
+        assert!(active(&b, &pair["access_token"]));
+        let (status, _) = post(&a, "/token/revoke", &json!({"token": pair["access_token"]}));
+        assert_eq!(status, 200);
+        let revoked = Instant::now();
+        while active(&b, &pair["access_token"]) {
+            assert!(revoked.elapsed() < BOUND, "B still active past the bound");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    assert!(a.log().contains("with a revocation mirror"), "{}", a.log());
+}
+
+#[test]
 fn rate_limits_on_a_cluster_are_counted_across_instances() {
     if !redis_support::redis_available("rate_limits_on_a_cluster") {
         return;

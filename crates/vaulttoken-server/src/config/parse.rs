@@ -168,7 +168,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The revocation mirror's bound: `Some(None)` when unset. It follows
-    /// one server's change stream, so it needs `REDIS_URL` (`redis` is
+    /// the token store's change streams, so it needs Redis (`redis` is
     /// `None` when that setting had a problem of its own).
     fn mirror(
         &mut self,
@@ -180,21 +180,13 @@ impl<'a> Reader<'a> {
         }
         let bound = self.millis(NAME, MIN_MIRROR_STALENESS_MS, MAX_MIRROR_STALENESS_MS)?;
         match redis? {
-            Some(RedisTarget::Server(_)) => Some(Some(bound)),
-            Some(RedisTarget::Cluster(_)) => {
-                self.problem(
-                    NAME,
-                    format_args!(
-                        "the revocation mirror follows one Redis server ({REDIS_URL_VAR}); \
-                         a cluster's change streams are not followed yet"
-                    ),
-                );
-                None
-            }
+            Some(_) => Some(Some(bound)),
             None => {
                 self.problem(
                     NAME,
-                    format_args!("the revocation mirror needs {REDIS_URL_VAR}"),
+                    format_args!(
+                        "the revocation mirror needs {REDIS_URL_VAR} or {REDIS_CLUSTER_URLS_VAR}"
+                    ),
                 );
                 None
             }
