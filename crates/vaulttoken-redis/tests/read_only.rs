@@ -54,6 +54,16 @@ const READER_RULES: [&str; 13] = [
 /// its feed record and the epoch markers.
 const MIRROR_RULES: [&str; 5] = ["+client|setname", "+xread", "+xrange", "+hmget", "+mget"];
 
+/// What a read-only cluster mirror sends besides [`MIRROR_RULES`]: RESP3
+/// (`HELLO`), the topology, the wake-ups' channel and its heartbeat.
+const CLUSTER_MIRROR_RULES: [&str; 5] = [
+    "+hello",
+    "+cluster|slots",
+    "+subscribe",
+    "+ping",
+    "&vaulttoken:changes",
+];
+
 /// A server with the reader user, given as `redis-server` arguments
 /// (`--user …`) so a restarted server has it again.
 fn server_with_reader() -> RedisServer {
@@ -190,6 +200,65 @@ async fn a_resource_server_mirrors_the_revocations_as_the_reader_user() {
         // the eviction policy is refused, as for any read-only store).
         assert_eq!(denied(&server), ["config|get"]);
         assert!(mirror.revoke(None, "x", now).await.is_err());
+    })
+    .await
+    .expect("bounded in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_server_mirrors_a_clusters_revocations_as_the_reader_user() {
+    if !redis_available("a_resource_server_mirrors_a_clusters_revocations_as_the_reader_user") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let mut args = vec!["--user", READER];
+        args.extend(READER_RULES);
+        args.extend(MIRROR_RULES);
+        args.extend(CLUSTER_MIRROR_RULES);
+        let cluster = RedisCluster::start_with_args(&args);
+        let writer = RedisStore::connect_cluster(cluster.urls(), StoreOptions::default())
+            .await
+            .expect("the token server's store");
+        let urls: Vec<String> = cluster.nodes.iter().map(reader_url).collect();
+        let staleness = Duration::from_millis(500);
+        let mirror = MirroredStore::connect_cluster(
+            &urls,
+            StoreOptions::default().read_only(true),
+            MirrorOptions::default().max_staleness(staleness),
+        )
+        .await
+        .expect("a read-only cluster mirror connects as the reader user");
+        assert!(mirror.status().current, "{:?}", mirror.status());
+        let now = SystemClock.now();
+        let subjects: Vec<String> = (0..12).map(|n| format!("user-{n}")).collect();
+        for subject in &subjects {
+            writer
+                .revoke(Some(subject), "t", now + time::Duration::minutes(5))
+                .await
+                .expect("revoke");
+        }
+        tokio::time::sleep(staleness).await;
+        let answered = mirror.status().answered;
+        for subject in &subjects {
+            let check = Check::token(Some(subject), "t").issued_at(now);
+            assert_eq!(
+                mirror.check(&check).await,
+                Ok(TokenState::Revoked),
+                "{subject}"
+            );
+        }
+        assert_eq!(mirror.status().answered, answered + 12, "from memory");
+        for node in &cluster.nodes {
+            let refused: Vec<String> = denied(node)
+                .into_iter()
+                .filter(|object| object != "config|get")
+                .collect();
+            assert_eq!(
+                refused,
+                Vec::<String>::new(),
+                "only the eviction policy check"
+            );
+        }
     })
     .await
     .expect("bounded in time");

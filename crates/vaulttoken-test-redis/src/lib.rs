@@ -336,7 +336,7 @@ impl RedisCluster {
     /// Starts three nodes, each with `extra` arguments besides the cluster
     /// ones, joins them (`redis-cli --cluster create`), and waits until
     /// every node reports `cluster_state:ok`.
-    pub(crate) fn start_with_args(extra: &[&str]) -> Self {
+    pub fn start_with_args(extra: &[&str]) -> Self {
         let nodes: Vec<RedisServer> = (0..3)
             .map(|_| {
                 let dir = TempDir::new();
