@@ -491,7 +491,8 @@ impl ClusterFeed {
         Ok(())
     }
 
-    /// Reads every slot's epoch marker, on its primary.
+    /// Reads every slot's epoch marker, on its primary: a marker the table
+    /// knew that is gone or changed is a rebuild.
     async fn read_epochs(&self, links: &mut [Link]) -> Result<(), Fault> {
         for link in links.iter_mut() {
             let slots: Vec<u16> = link
@@ -518,8 +519,17 @@ impl ClusterFeed {
             }
             for (slot, answer) in slots.iter().zip(&answers) {
                 let epoch = optional_integer(answer).ok_or(Fault::Unreadable("an epoch marker"))?;
-                if let Some(epoch) = epoch {
-                    self.shared.table.apply_epoch(*slot, epoch);
+                let held = self.shared.table.epoch_of(*slot);
+                match (held, epoch) {
+                    // A marker never changes while it exists: gone, or
+                    // another, means the slot's data was lost.
+                    (Some(held), found) if found != Some(held) => {
+                        return Err(Fault::Rebuild(
+                            "an epoch marker is gone or changed (Redis lost a slot's data)",
+                        ));
+                    }
+                    (None, Some(epoch)) => self.shared.table.apply_epoch(*slot, epoch),
+                    _ => {}
                 }
             }
         }

@@ -414,7 +414,7 @@ impl MirrorTable {
     }
 
     /// A slot's epoch, `None` while unknown (or past the last slot).
-    fn epoch_of(&self, slot: u16) -> Option<i64> {
+    pub(crate) fn epoch_of(&self, slot: u16) -> Option<i64> {
         self.epochs
             .get(usize::from(slot))
             .map(|epoch| epoch.load(Ordering::Acquire))

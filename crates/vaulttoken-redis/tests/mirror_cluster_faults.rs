@@ -1,0 +1,143 @@
+//! The cluster mirror under faults, with a real 3-primary cluster: a
+//! primary killed (checks leave memory after the bound and fail closed with
+//! Redis, never "valid"), and a primary restarted without its data (the
+//! mirror rebuilds by itself, and a token from before the loss stays
+//! refused).
+
+use std::time::{Duration, Instant};
+
+use vaulttoken::clock::{Clock as _, SystemClock};
+use vaulttoken::store::{Check, TokenState, TokenStore};
+use vaulttoken_redis::{MirrorOptions, MirroredStore, RedisStore, StoreOptions};
+use vaulttoken_test_redis::{RedisCluster, redis_available};
+
+const BOUND: Duration = Duration::from_secs(90);
+const STALENESS: Duration = Duration::from_millis(500);
+
+async fn stores(cluster: &RedisCluster) -> (RedisStore, MirroredStore) {
+    let writer = RedisStore::connect_cluster(cluster.urls(), StoreOptions::default())
+        .await
+        .expect("connect the writer");
+    let mirror = MirroredStore::connect_cluster(
+        cluster.urls(),
+        StoreOptions::default(),
+        MirrorOptions::default().max_staleness(STALENESS),
+    )
+    .await
+    .expect("connect the mirror");
+    assert!(mirror.status().current, "{:?}", mirror.status());
+    (writer, mirror)
+}
+
+/// Revokes `id` of `subject` and waits until the mirror refuses it from
+/// memory; answers the node that holds the subject's keys.
+async fn revoked_on_node(
+    cluster: &RedisCluster,
+    writer: &RedisStore,
+    mirror: &MirroredStore,
+    subject: &str,
+    id: &str,
+) -> usize {
+    let until = SystemClock.now() + time::Duration::minutes(10);
+    writer
+        .revoke(Some(subject), id, until)
+        .await
+        .expect("revoke");
+    let check = Check::token(Some(subject), id);
+    let since = Instant::now();
+    while mirror.check(&check).await != Ok(TokenState::Revoked) {
+        assert!(since.elapsed() < STALENESS, "not seen within the bound");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    cluster
+        .node_holding(&format!("vaulttoken:*:id:{id}"))
+        .expect("a node holds the revocation")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_primary_leaves_no_revoked_token_valid() {
+    if !redis_available("a_killed_primary_leaves_no_revoked_token_valid") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let mut cluster = RedisCluster::start();
+        let (writer, mirror) = stores(&cluster).await;
+        let issued = SystemClock.now();
+        let node = revoked_on_node(&cluster, &writer, &mirror, "alice", "r-1").await;
+        let revoked = Check::token(Some("alice"), "r-1").issued_at(issued);
+        cluster.nodes[node].kill();
+        let killed = Instant::now();
+        // Within the bound: still refused, from memory or not. After it:
+        // refused or unavailable, never valid; and no longer from memory.
+        let mut unavailable = 0;
+        while killed.elapsed() < STALENESS * 4 {
+            match mirror.check(&revoked).await {
+                Ok(TokenState::Revoked) => {}
+                Err(_) => unavailable += 1,
+                other => panic!("a revoked token answered {other:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(unavailable > 0, "checks left memory and failed with Redis");
+        assert!(!mirror.status().current, "{:?}", mirror.status());
+        assert!(mirror.status().stale > 0);
+    })
+    .await
+    .expect("bounded in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_restarted_empty_makes_the_mirror_rebuild_and_older_tokens_stay_refused() {
+    if !redis_available("a_primary_restarted_empty_makes_the_mirror_rebuild") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let mut cluster = RedisCluster::start();
+        let (writer, mirror) = stores(&cluster).await;
+        let issued = SystemClock.now();
+        let node = revoked_on_node(&cluster, &writer, &mirror, "bob", "r-2").await;
+        let live_before = Check::token(Some("bob"), "other").issued_at(issued);
+        assert_eq!(mirror.check(&live_before).await, Ok(TokenState::Live));
+        let revoked = Check::token(Some("bob"), "r-2").issued_at(issued);
+
+        cluster.restart_node_empty(node);
+        // Until the mirror is current again, and after: never valid.
+        let restarted = Instant::now();
+        loop {
+            for check in [&revoked, &live_before] {
+                match mirror.check(check).await {
+                    Ok(TokenState::Live) => panic!("a token from before the loss was valid"),
+                    Ok(_) | Err(_) => {}
+                }
+            }
+            // The writer notices the loss when it next uses the slot.
+            let _ = writer.check(&live_before).await;
+            if mirror.status().current && mirror.status().rebuilds > 0 {
+                break;
+            }
+            assert!(
+                restarted.elapsed() < Duration::from_secs(30),
+                "the mirror did not recover: {:?}",
+                mirror.status()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            mirror.check(&live_before).await,
+            Ok(TokenState::IssuedBeforeStoreEpoch)
+        );
+        // A token issued after the new epoch is valid again, from memory.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let fresh = Check::token(Some("bob"), "new").issued_at(SystemClock.now());
+        let answered = mirror.status().answered;
+        assert_eq!(mirror.check(&fresh).await, Ok(TokenState::Live));
+        assert_eq!(
+            mirror.status().answered,
+            answered + 1,
+            "{:?}",
+            mirror.status()
+        );
+    })
+    .await
+    .expect("bounded in time");
+}
