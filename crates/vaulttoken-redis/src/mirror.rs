@@ -224,7 +224,7 @@ fn feed_settings(store: &RedisStore, mirror: &MirrorOptions) -> FeedSettings {
 ///   mirror has heard from Redis within [`MirrorOptions::max_staleness`]:
 ///   a token revoked on any instance is refused here at most that long
 ///   after the revocation returned. Past it, checks are round trips to
-///   Redis, and when those fail, [`StoreError`] (503): never "valid" from a
+///   Redis, and when those fail, [`StoreError`](vaulttoken::error::StoreError) (503): never "valid" from a
 ///   stale mirror.
 /// - **Reads its own writes.** After a write through this store, checks go
 ///   to Redis until the mirror has heard from a later read.
