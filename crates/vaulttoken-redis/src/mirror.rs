@@ -701,3 +701,54 @@ impl TokenStore for MirroredStore {
         self.inner.health()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builders_set_their_fields() {
+        let options = MirrorOptions::default()
+            .max_staleness(Duration::from_millis(700))
+            .max_entries(12);
+        assert_eq!(options.max_staleness, Duration::from_millis(700));
+        assert_eq!(options.max_entries, 12);
+        assert_eq!(
+            MirrorOptions::default(),
+            MirrorOptions {
+                max_staleness: DEFAULT_MAX_STALENESS,
+                max_entries: DEFAULT_MAX_ENTRIES,
+            }
+        );
+    }
+
+    #[test]
+    fn the_heartbeat_is_an_eighth_of_the_bound_and_at_least_20_ms() {
+        let heartbeat = |millis| {
+            MirrorOptions::default()
+                .max_staleness(Duration::from_millis(millis))
+                .heartbeat()
+        };
+        assert_eq!(heartbeat(2_000), Duration::from_millis(250));
+        assert_eq!(heartbeat(160), Duration::from_millis(20));
+        assert_eq!(heartbeat(80), Duration::from_millis(20));
+        assert_eq!(heartbeat(800), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_bound_under_160_ms_or_no_room_is_refused() {
+        let with = |millis| MirrorOptions::default().max_staleness(Duration::from_millis(millis));
+        assert_eq!(with(160).problem(), None);
+        assert_eq!(with(2_000).problem(), None);
+        assert_eq!(
+            with(159).problem(),
+            Some("the mirror's max_staleness must be at least 160 ms")
+        );
+        assert!(with(0).problem().is_some());
+        assert_eq!(
+            MirrorOptions::default().max_entries(0).problem(),
+            Some("the mirror's max_entries must be at least 1")
+        );
+        assert_eq!(MirrorOptions::default().max_entries(1).problem(), None);
+    }
+}

@@ -9,7 +9,9 @@ use time::OffsetDateTime;
 use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::error::StoreError;
 use vaulttoken::store::{Check, NewFamily, TokenState, TokenStore, conformance};
-use vaulttoken_redis::{MirrorOptions, MirroredStore, RedisStore, StoreOptions};
+use vaulttoken_redis::{
+    MIRROR_CLIENT_NAME, MirrorOptions, MirroredStore, RedisStore, StoreOptions,
+};
 use vaulttoken_test_redis::{RedisCluster, RedisServer, command_calls, redis_available};
 
 const BOUND: Duration = Duration::from_secs(120);
@@ -148,6 +150,41 @@ async fn a_write_through_the_mirror_is_read_back_at_once() {
                 Ok(TokenState::Revoked),
                 "{id}"
             );
+        }
+    })
+    .await
+    .expect("bounded in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_clone_stops_the_feed() {
+    if !redis_available("dropping_the_last_clone_stops_the_feed") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let server = RedisServer::start();
+        let feeds = || {
+            server
+                .cli(&["CLIENT", "LIST"])
+                .lines()
+                .filter(|line| line.contains(&format!("name={MIRROR_CLIENT_NAME} ")))
+                .count()
+        };
+        let store = mirror(&server).await;
+        let clone = store.clone();
+        assert_eq!(feeds(), 1, "one feed connection, named");
+        drop(store);
+        tokio::time::sleep(STALENESS).await;
+        assert_eq!(feeds(), 1, "a clone keeps the feed");
+        assert!(clone.status().current);
+        drop(clone);
+        let dropped = Instant::now();
+        while feeds() > 0 {
+            assert!(
+                dropped.elapsed() < Duration::from_secs(5),
+                "the feed still runs"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await
