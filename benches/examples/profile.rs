@@ -26,7 +26,7 @@ use vaulttoken_benches::implementations::{
 use vaulttoken_benches::{
     CLAIMS, footer_at_limits, footer_over_depth, footer_over_keys, footer_over_len, payload,
 };
-use vaulttoken_benches::{extractor, remote};
+use vaulttoken_benches::{extractor, mirror, remote};
 
 /// One timed operation.
 type Op<'a> = Box<dyn FnMut() + 'a>;
@@ -58,15 +58,47 @@ struct Fixtures {
     extractor: extractor::Fixture,
     /// A token decoded through a ring alone and through a followed key set.
     remote: remote::Fixture,
+    /// The mirror's operation, `decode-local-mirror` (1,000,000 revocations)
+    /// or `decode-local-mirror-10000`: built only when it is the one run,
+    /// against the Redis server of `VAULTTOKEN_BENCH_REDIS_URL`: its name,
+    /// its token (the claims set issued now, since a Redis store refuses
+    /// tokens issued before its epoch) and the mirrored service.
+    mirror: Option<(String, String, mirror::Fixture)>,
+}
+
+/// The name of the mirror's operation holding `count` revocations.
+fn mirror_op(count: usize) -> String {
+    if count == mirror::COUNTS[0] {
+        "decode-local-mirror".to_owned()
+    } else {
+        format!("decode-local-mirror-{count}")
+    }
 }
 
 impl Fixtures {
-    fn new(len: usize) -> Self {
+    fn new(len: usize, operation: &str) -> Self {
         let k = Keys::new().expect("fixture keys");
         check_interoperability(&k);
         let message = payload(len);
         let local_paserk = k.vt_local.to_paserk().expect("k4.local");
+        let mirror = mirror::COUNTS
+            .into_iter()
+            .find(|&count| mirror_op(count) == operation)
+            .map(|count| {
+                let Ok(url) = std::env::var(mirror::URL_VAR) else {
+                    eprintln!(
+                        "{operation} needs a Redis server filled by `examples/mirror.rs fill`: \
+                         set {} (benches/mirror-callgrind.sh does)",
+                        mirror::URL_VAR
+                    );
+                    std::process::exit(2);
+                };
+                let token = local::vaulttoken_encrypt(&k, &mirror::claims_issued_now());
+                let fixture = mirror::Fixture::new(&url, count, &token);
+                (operation.to_owned(), token, fixture)
+            });
         Self {
+            mirror,
             services: decode::Services::new().expect("services"),
             local_token: local::vaulttoken_encrypt(&k, &message),
             public_token: public::vaulttoken_sign(&k, &message),
@@ -322,6 +354,11 @@ fn operations(f: &Fixtures) -> Vec<(String, Op<'_>)> {
     let r = &f.remote;
     ops.push(("remote-ring-alone".to_owned(), op(move || r.ring_alone())));
     ops.push(("remote-following".to_owned(), op(move || r.following())));
+    // The revocation mirror (issue 25): the `decode-local-store` decode
+    // through a `MirroredStore`, when its fixture was built.
+    if let Some((name, token, m)) = &f.mirror {
+        ops.push((name.clone(), op(move || m.decode(black_box(token)))));
+    }
     let at_limits = f.footers[0].1.as_slice();
     ops.push((
         "floor-footer-at-limits".to_owned(),
@@ -364,7 +401,7 @@ fn main() {
     let iterations: usize = args.next().map_or(1000, |n| n.parse().expect("iterations"));
     let len: usize = args.next().map_or(248, |n| n.parse().expect("length"));
 
-    let fixtures = Fixtures::new(len);
+    let fixtures = Fixtures::new(len, &operation);
     let mut ops = operations(&fixtures);
 
     if operation == "time" {
@@ -375,12 +412,34 @@ fn main() {
     }
 
     if let Some((_, op)) = ops.iter_mut().find(|(name, _)| *name == operation) {
+        let before = fixtures.mirror.as_ref().map(|(_, _, m)| m.status());
         timed_loop(iterations, op);
+        if let (Some(before), Some((_, _, m))) = (before, &fixtures.mirror) {
+            // Every check of the loop answered from memory: none went to Redis.
+            let after = m.status();
+            assert_eq!(
+                (after.answered, after.stale, after.unknown),
+                (
+                    before.answered + iterations as u64,
+                    before.stale,
+                    before.unknown
+                ),
+                "every check answered from memory: {after:?}"
+            );
+            eprintln!("{operation}: {after:?}");
+        }
         return;
     }
     eprintln!("usage: profile <operation> [iterations] [length]; operations:");
     for (name, _) in &ops {
         eprintln!("  {name}");
+    }
+    for count in mirror::COUNTS {
+        eprintln!(
+            "  {} (needs {}: benches/mirror-callgrind.sh)",
+            mirror_op(count),
+            mirror::URL_VAR
+        );
     }
     eprintln!("  time [iterations] [length] [filter]");
     std::process::exit(2);

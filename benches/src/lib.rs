@@ -7,6 +7,7 @@
 
 pub mod extractor;
 pub mod implementations;
+pub mod mirror;
 pub mod remote;
 
 /// A fixed 32-byte `v4.local` key (the same bytes for every implementation).
