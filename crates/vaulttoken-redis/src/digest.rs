@@ -1,40 +1,41 @@
 //! [`Digest`]: the fixed-size name of what a change of the revocation
 //! mirror is about (an id, a subject's cutoff, a latest slot, a family).
 //!
-//! A digest is the 128-bit xxh3 of a domain byte, the subject, and a name:
+//! A digest is the 128-bit xxh3 of the name, seeded by the subject and the
+//! domain (what the name is):
 //!
 //! ```text
-//! domain ‖ subject ‖ name
-//! subject = 0x00                          (no subject)
-//!         | 0x01 ‖ u32 length (BE) ‖ bytes (a subject, maybe empty)
+//! digest  = xxh3_128_with_seed(name, subject_seed ^ domain_seed)
+//! subject_seed = NO_SUBJECT                                 (no subject)
+//!              | xxh3_64_with_seed(subject, SOME_SUBJECT)   (a subject, maybe empty)
 //! ```
 //!
-//! so `None` and `Some("")` differ, and the subject's length fixes where the
-//! name begins (`("ab", "c")` and `("a", "bc")` differ). The digest is
-//! xxh3, not BLAKE2b: a decode computes two or three of them on every check,
-//! within a budget of about 1,800 instructions for the whole mirror check.
-//! It is unkeyed: a collision can only make the mirror find an entry for a
-//! token that has none (refuse it), except for a latest slot's value, which
-//! is an issuer-random token id, not chosen by an attacker.
-//!
-//! A digest is computed from a stack buffer, without allocating; input too
-//! long for it goes through the streaming hasher (the same value).
+//! so `None` and `Some("")` differ, and the subject and the name never run
+//! into each other (`("ab", "c")` and `("a", "bc")` differ). A check computes
+//! the subject's seed once for the id and the cutoff
+//! ([`Digest::token_and_subject`]), hashing the name and the subject where
+//! they lie, without copying them. The digest is xxh3, not BLAKE2b: a decode
+//! computes two or three of them on every check, within a budget of a few
+//! hundred instructions for the whole mirror check. It is unkeyed: a
+//! collision can only make the mirror find an entry for a token that has
+//! none (refuse it), except for a latest slot's value, which is an
+//! issuer-random token id, not chosen by an attacker.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
 
-/// The longest input (domain, subject encoding, name) hashed from the
-/// stack; longer input is streamed.
-const STACK_INPUT: usize = 192;
+/// The domains' seeds: what the name is.
+const TOKEN: u64 = u64::from_be_bytes(*b"vt:id\0\0\0");
+const SUBJECT: u64 = u64::from_be_bytes(*b"vt:cut\0\0");
+const LATEST: u64 = u64::from_be_bytes(*b"vt:lat\0\0");
+const TOKEN_ID: u64 = u64::from_be_bytes(*b"vt:tid\0\0");
+const FAMILY: u64 = u64::from_be_bytes(*b"vt:fam\0\0");
 
-/// The domains: what the name is.
-const TOKEN: u8 = b'i';
-const SUBJECT: u8 = b'c';
-const LATEST: u8 = b'l';
-const TOKEN_ID: u8 = b't';
-const FAMILY: u8 = b'f';
+/// The subject seed of no subject, and the seed a subject is hashed with.
+const NO_SUBJECT: u64 = u64::from_be_bytes(*b"vt:nosub");
+const SOME_SUBJECT: u64 = u64::from_be_bytes(*b"vt:subj\0");
 
 /// The 16-byte xxh3-128 (big-endian) of what a change is about.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -44,6 +45,16 @@ impl Digest {
     /// The digest of a token id of `subject` (the revoked or spent id).
     pub(crate) fn token(subject: Option<&str>, token_id: &str) -> Self {
         Self::of(TOKEN, subject, token_id)
+    }
+
+    /// [`Digest::token`] and [`Digest::subject`] at once, the subject hashed
+    /// once: what every check asks.
+    pub(crate) fn token_and_subject(subject: Option<&str>, token_id: &str) -> (Self, Self) {
+        let seed = subject_seed(subject);
+        (
+            Self::named(seed ^ TOKEN, token_id),
+            Self::named(seed ^ SUBJECT, ""),
+        )
     }
 
     /// The digest of a subject: the key of its cutoff.
@@ -106,60 +117,20 @@ impl Digest {
         Self(bytes)
     }
 
-    fn of(domain: u8, subject: Option<&str>, name: &str) -> Self {
-        let mut input = [0_u8; STACK_INPUT];
-        let mut at = 0;
-        for part in parts(domain, subject, name).iter() {
-            let Some(room) = input.get_mut(at..at + part.len()) else {
-                return Self::streamed(domain, subject, name);
-            };
-            room.copy_from_slice(part);
-            at += part.len();
-        }
-        Self(xxh3_128(&input[..at]).to_be_bytes())
+    fn of(domain: u64, subject: Option<&str>, name: &str) -> Self {
+        Self::named(subject_seed(subject) ^ domain, name)
     }
 
-    /// [`Digest::of`] through the streaming hasher, for any input length.
-    fn streamed(domain: u8, subject: Option<&str>, name: &str) -> Self {
-        let mut hasher = Xxh3::new();
-        for part in parts(domain, subject, name).iter() {
-            hasher.update(part);
-        }
-        Self(hasher.digest128().to_be_bytes())
+    fn named(seed: u64, name: &str) -> Self {
+        Self(xxh3_128_with_seed(name.as_bytes(), seed).to_be_bytes())
     }
 }
 
-/// The pieces of the input, in order: domain, subject marker, subject
-/// length, subject, name (empty pieces where there is no subject).
-fn parts<'a>(domain: u8, subject: Option<&'a str>, name: &'a str) -> Parts<'a> {
-    // A subject longer than 4 GiB cannot be in a token (tokens are
-    // bounded far below); saturating keeps this total without a panic.
-    let length = subject.map_or(0, |subject| {
-        u32::try_from(subject.len()).unwrap_or(u32::MAX)
-    });
-    Parts {
-        head: [domain, u8::from(subject.is_some())],
-        length: length.to_be_bytes(),
-        has_subject: subject.is_some(),
-        subject: subject.unwrap_or("").as_bytes(),
-        name: name.as_bytes(),
-    }
-}
-
-/// The input of one digest, as borrowed pieces.
-struct Parts<'a> {
-    head: [u8; 2],
-    length: [u8; 4],
-    has_subject: bool,
-    subject: &'a [u8],
-    name: &'a [u8],
-}
-
-impl Parts<'_> {
-    fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        let length: &[u8] = if self.has_subject { &self.length } else { &[] };
-        [&self.head[..], length, self.subject, self.name].into_iter()
-    }
+/// The seed a subject gives its digests.
+fn subject_seed(subject: Option<&str>) -> u64 {
+    subject.map_or(NO_SUBJECT, |subject| {
+        xxh3_64_with_seed(subject.as_bytes(), SOME_SUBJECT)
+    })
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -232,28 +203,28 @@ mod tests {
         let cases = [
             (
                 Digest::token(Some("alice"), "jti-1"),
-                "e7d56946028ac9700e17313220ec5394",
+                "62f658c43da7d518b91609df94cc21c9",
             ),
             (
                 Digest::token(None, "jti-1"),
-                "2f77a5a42b1ef70054b2f300a248c144",
+                "6d45f12b8fc95f6bf6dbf47d1856687f",
             ),
             (
                 Digest::subject(Some("alice")),
-                "d1740fb3b2d5222f4179c2e563f59210",
+                "72f3bc4a986a898259b9878f8deaf351",
             ),
-            (Digest::subject(None), "1821b2c03ca034e74ed00dcf6d58e981"),
+            (Digest::subject(None), "80446ebfe3ba05634e611ea91a51193b"),
             (
                 Digest::latest(Some("alice"), "magic_link"),
-                "d60ad93f8f8fc6d908d9d012fd148c5a",
+                "6784246a56c722c4a635efc96568d942",
             ),
             (
                 Digest::token_id("jti-1"),
-                "3664591b0b6052620e4b7f30664445c5",
+                "920ddf6a1b80a1c1eb99ef96febf54a2",
             ),
             (
                 Digest::family(Some("alice"), "fam-1"),
-                "e0596756592de82c2bcba5f8485d3a9a",
+                "8a99c979d6d866eb860abf8b4938a711",
             ),
         ];
         for (digest, hex) in cases {
@@ -265,22 +236,41 @@ mod tests {
     /// changed xxh3 shows here rather than as changed digests only.
     #[test]
     fn xxh3_128_is_the_reference_function() {
-        assert_eq!(xxh3_128(b""), 0x99aa_06d3_0147_98d8_6001_c324_468d_497f);
+        assert_eq!(
+            xxh3_128_with_seed(b"", 0),
+            0x99aa_06d3_0147_98d8_6001_c324_468d_497f
+        );
     }
 
     #[test]
     fn digest_is_xxh3_128_of_the_documented_input() {
-        let mut input = vec![b'i', 1];
-        input.extend_from_slice(&5_u32.to_be_bytes());
-        input.extend_from_slice(b"alicejti-1");
+        let alice = xxh3_64_with_seed(b"alice", SOME_SUBJECT);
         assert_eq!(
             Digest::token(Some("alice"), "jti-1").0,
-            xxh3_128(&input).to_be_bytes()
+            xxh3_128_with_seed(b"jti-1", alice ^ TOKEN).to_be_bytes()
         );
         assert_eq!(
             Digest::token(None, "jti-1").0,
-            xxh3_128(b"i\0jti-1").to_be_bytes()
+            xxh3_128_with_seed(b"jti-1", NO_SUBJECT ^ TOKEN).to_be_bytes()
         );
+        assert_eq!(
+            Digest::subject(Some("alice")).0,
+            xxh3_128_with_seed(b"", alice ^ SUBJECT).to_be_bytes()
+        );
+        assert_eq!(
+            Digest::token_id("jti-1").0,
+            xxh3_128_with_seed(b"jti-1", NO_SUBJECT ^ TOKEN_ID).to_be_bytes()
+        );
+    }
+
+    #[test]
+    fn a_checks_two_digests_are_the_token_and_the_subject() {
+        for subject in [None, Some(""), Some("alice")] {
+            assert_eq!(
+                Digest::token_and_subject(subject, "jti-1"),
+                (Digest::token(subject, "jti-1"), Digest::subject(subject))
+            );
+        }
     }
 
     #[test]
@@ -328,36 +318,17 @@ mod tests {
     }
 
     #[test]
-    fn stack_and_streamed_digests_agree() {
+    fn long_input_has_a_digest_of_its_own() {
         let long = "x".repeat(400);
-        for subject in [None, Some(""), Some("alice"), Some(long.as_str())] {
-            for name in ["", "jti", long.as_str()] {
-                for domain in [TOKEN, SUBJECT, LATEST, TOKEN_ID, FAMILY] {
-                    assert_eq!(
-                        Digest::of(domain, subject, name),
-                        Digest::streamed(domain, subject, name)
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn the_stack_buffer_boundary_takes_both_paths_with_one_value() {
-        // 2 + 4 + 10 + name: exactly STACK_INPUT, one past it, one below.
-        let subject = "0123456789";
-        for len in [STACK_INPUT - 17, STACK_INPUT - 16, STACK_INPUT - 15] {
-            let name = "n".repeat(len);
-            let mut input = vec![TOKEN, 1];
-            input.extend_from_slice(&10_u32.to_be_bytes());
-            input.extend_from_slice(subject.as_bytes());
-            input.extend_from_slice(name.as_bytes());
-            assert_eq!(
-                Digest::token(Some(subject), &name).0,
-                xxh3_128(&input).to_be_bytes(),
-                "name length {len}"
-            );
-        }
+        let longer = "x".repeat(401);
+        assert_ne!(
+            Digest::token(Some(&long), "j"),
+            Digest::token(Some(&longer), "j")
+        );
+        assert_ne!(
+            Digest::token(Some("s"), &long),
+            Digest::token(Some("s"), &longer)
+        );
     }
 
     #[test]

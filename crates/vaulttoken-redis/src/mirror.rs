@@ -66,6 +66,9 @@ pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(2);
 /// ```
 pub const DEFAULT_MAX_ENTRIES: usize = 4_000_000;
 
+/// How often [`MirroredStore::wait_current`] looks.
+const WAIT_STEP: Duration = Duration::from_millis(10);
+
 /// The shortest heartbeat: a blocking read shorter than this costs Redis
 /// calls for nothing.
 const MIN_HEARTBEAT: Duration = Duration::from_millis(20);
@@ -498,8 +501,7 @@ impl MirroredStore {
             if now >= give_up {
                 return false;
             }
-            let pause = self.options.heartbeat() / 4;
-            tokio::time::sleep(pause.min(give_up - now)).await;
+            tokio::time::sleep(WAIT_STEP.min(give_up - now)).await;
         }
     }
 
@@ -574,17 +576,17 @@ impl MirroredStore {
     /// The mirror's answer to `check`, if it may and can give one.
     fn answer_from_memory(&self, check: &Check<'_>) -> Option<TokenState> {
         let shared = &self.shared;
-        let now = Instant::now();
-        if !shared.freshness.current(now) {
+        let Some(now_ms) = shared.freshness.current_at(Instant::now()) else {
             shared.stale.fetch_add(1, Ordering::Relaxed);
             return None;
-        }
+        };
         let subject = check.subject;
         let keys = self.inner.keys();
         let slot = || keys.slot_of(subject);
+        let (id, subject_digest) = Digest::token_and_subject(subject, check.token_id);
         let query = Query {
-            id: Digest::token(subject, check.token_id),
-            subject: Digest::subject(subject),
+            id,
+            subject: subject_digest,
             issued_at: check.issued_at.map(times::seconds_floor),
             latest: check.latest_of.map(|latest| {
                 (
@@ -595,10 +597,7 @@ impl MirroredStore {
             family: check.family.map(|family| Digest::family(subject, family)),
             slot: &slot,
         };
-        match shared
-            .table
-            .answer(&query, shared.freshness.wall_millis(now))
-        {
+        match shared.table.answer(&query, now_ms) {
             Answer::Known(state) => {
                 shared.answered.fetch_add(1, Ordering::Relaxed);
                 Some(state)

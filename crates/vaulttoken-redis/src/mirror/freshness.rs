@@ -53,16 +53,24 @@ impl Freshness {
 
     /// Whether a check at `now` may answer from the table.
     pub(crate) fn current(&self, now: Instant) -> bool {
+        self.current_at(now).is_some()
+    }
+
+    /// If a check at `now` may answer from the table, the unix time of
+    /// `now` in milliseconds ([`Freshness::wall_millis`]): one reading of
+    /// the monotonic clock for both, on every check.
+    pub(crate) fn current_at(&self, now: Instant) -> Option<i64> {
         if !self.whole.load(Ordering::Acquire) {
-            return false;
+            return None;
         }
         let heard = self.heard.load(Ordering::Acquire);
         if heard == 0 || heard < self.wrote.load(Ordering::Acquire) {
-            return false;
+            return None;
         }
-        let now = self.stamp(now);
-        now >= self.whole_from.load(Ordering::Acquire)
-            && now.saturating_sub(heard) < self.max_staleness_nanos()
+        let stamp = self.stamp(now);
+        let current = stamp >= self.whole_from.load(Ordering::Acquire)
+            && stamp.saturating_sub(heard) < self.max_staleness_nanos();
+        current.then(|| self.wall_millis_of(stamp))
     }
 
     /// The feed heard back from a read it sent at `sent`.
@@ -101,9 +109,13 @@ impl Freshness {
     /// The unix time of `at`, in milliseconds, by the monotonic clock
     /// since the mirror began.
     pub(crate) fn wall_millis(&self, at: Instant) -> i64 {
-        let since = at.saturating_duration_since(self.base).as_millis();
-        self.base_ms
-            .saturating_add(i64::try_from(since).unwrap_or(i64::MAX))
+        self.wall_millis_of(self.stamp(at))
+    }
+
+    /// [`Freshness::wall_millis`] of a stamp.
+    fn wall_millis_of(&self, stamp: u64) -> i64 {
+        let since = i64::try_from(stamp / 1_000_000).unwrap_or(i64::MAX);
+        self.base_ms.saturating_add(since)
     }
 
     /// Nanoseconds from `base` to `at`, plus one: never 0, which the
@@ -177,6 +189,19 @@ mod tests {
         freshness.heard(from);
         assert!(!freshness.current(from - Duration::from_nanos(1)));
         assert!(freshness.current(from));
+    }
+
+    #[test]
+    fn a_current_check_reads_the_wall_time_from_the_same_instant() {
+        let freshness = Freshness::new(BOUND);
+        let start = freshness.base;
+        assert_eq!(freshness.current_at(start), None);
+        freshness.whole_from(start);
+        freshness.heard(start);
+        let later = start + Duration::from_millis(250);
+        assert_eq!(freshness.current_at(later), Some(freshness.base_ms + 250));
+        assert_eq!(freshness.wall_millis(later), freshness.base_ms + 250);
+        assert_eq!(freshness.current_at(start + BOUND), None);
     }
 
     #[test]
