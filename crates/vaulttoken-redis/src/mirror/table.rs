@@ -386,9 +386,9 @@ impl MirrorTable {
         let until = id_until(until_ms);
         let mut shard = write(&self.ids[id.shard(SHARDS)]);
         if let Some(held) = shard.get_mut(&id) {
-            *held = (*held & USED) | used | (*held & UNTIL).max(until);
+            *held = id_value((*held & USED) | used, (*held & UNTIL).max(until));
         } else if self.admit() {
-            shard.insert(id, used | until);
+            shard.insert(id, id_value(used, until));
         }
     }
 
@@ -449,6 +449,12 @@ fn id_until(until_ms: i64) -> u32 {
     u32::try_from(since.div_ceil(1000))
         .unwrap_or(UNTIL)
         .min(UNTIL)
+}
+
+/// An id's value: `used` (0 or [`USED`]) and `until` (at most [`UNTIL`])
+/// share no bit, so a mutant putting `^` for this `|` is equivalent.
+fn id_value(used: u32, until: u32) -> u32 {
+    used | until
 }
 
 /// The unix ms an id's value holds until.
