@@ -97,7 +97,7 @@ impl Digest {
         }
         let mut bytes = [0_u8; 16];
         for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
-            *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+            *byte = nibble(pair[0])? * 16 + nibble(pair[1])?;
         }
         Some(Self(bytes))
     }
