@@ -12,6 +12,10 @@ mod loss;
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
@@ -748,6 +752,104 @@ async fn every_byte_to_redis_delayed_past_the_bound() {
         let from_memory = answered(&store);
         assert_eq!(store.check(&check).await, Ok(TokenState::Revoked));
         assert_eq!(answered(&store), from_memory + 1);
+    })
+    .await;
+}
+
+/// A stand-in for a Redis that is back but broken, on a port: it answers
+/// `+OK` to every command and hangs up on the feed's `CLIENT SETNAME`
+/// (its name is the only thing in the feed's handshake no other client
+/// sends), so every feed connection attempt fails and is counted.
+struct FeedAttempts {
+    attempts: Arc<AtomicUsize>,
+    closing: Arc<AtomicBool>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FeedAttempts {
+    fn listen(port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the freed port");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let closing = Arc::new(AtomicBool::new(false));
+        let (counted, stop) = (Arc::clone(&attempts), Arc::clone(&closing));
+        let acceptor = std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let counted = Arc::clone(&counted);
+                        std::thread::spawn(move || answer_until_setname(stream, &counted));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        Self {
+            attempts,
+            closing,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    fn attempts(&self) -> usize {
+        self.attempts.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FeedAttempts {
+    fn drop(&mut self) {
+        self.closing.store(true, Ordering::SeqCst);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+fn answer_until_setname(mut stream: TcpStream, attempts: &AtomicUsize) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buffer = [0_u8; 4096];
+    while let Ok(n @ 1..) = stream.read(&mut buffer) {
+        let bytes = &buffer[..n];
+        if bytes
+            .windows(MIRROR_CLIENT_NAME.len())
+            .any(|w| w == MIRROR_CLIENT_NAME.as_bytes())
+        {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        // One `+OK` per command (each begins a line with `*`).
+        let commands = bytes
+            .iter()
+            .enumerate()
+            .filter(|&(at, &byte)| byte == b'*' && (at == 0 || bytes[at - 1] == b'\n'))
+            .count();
+        if stream.write_all(&b"+OK\r\n".repeat(commands)).is_err() {
+            return;
+        }
+    }
+}
+
+/// While Redis is away the feed tries again after pauses that double from
+/// `reconnect_min_delay` up to `reconnect_max_delay` (50 ms to 1 s here):
+/// a handful of attempts in two seconds, not a storm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_backs_off_while_redis_is_away() {
+    if !redis_available("the_feed_backs_off_while_redis_is_away") {
+        return;
+    }
+    bounded(async {
+        let mut server = RedisServer::start();
+        let store = mirror(&server.url()).await;
+        server.kill();
+        let stand_in = FeedAttempts::listen(server.port());
+        let watching = Duration::from_secs(2);
+        tokio::time::sleep(watching).await;
+        let attempts = stand_in.attempts();
+        eprintln!("{attempts} feed connection attempts in {watching:?}");
+        // Pauses of 50, 100, 200, 400, 800 ms: six attempts at most.
+        assert!((2..=7).contains(&attempts), "{attempts} attempts");
+        assert!(!store.status().current);
     })
     .await;
 }
