@@ -565,6 +565,50 @@ async fn a_stream_trimmed_by_hand_past_a_following_reader() {
     .await;
 }
 
+/// The rule a replay explains a gap by: the changes missing before an
+/// entry are explained when that entry is not newer than the highest trim
+/// threshold `t` of the feed record (each of them then described something
+/// that ended by the time `t` was set). The first change deleted by hand,
+/// and `t` set by hand to the second's millisecond, or one before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_is_explained_up_to_the_trim_threshold() {
+    if !redis_available("a_gap_is_explained_up_to_the_trim_threshold") {
+        return;
+    }
+    bounded(async {
+        let server = RedisServer::start();
+        let writer = writer(&server).await;
+        for id in ["t-1", "t-2"] {
+            writer
+                .revoke(Some("alice"), id, later(10))
+                .await
+                .expect("revoke");
+        }
+        let range = server.cli(&["XRANGE", STREAM, "-", "+"]);
+        let lines: Vec<&str> = range.lines().collect();
+        let (first, second) = (lines[0], lines[3]);
+        assert_eq!(server.cli(&["XDEL", STREAM, first]).trim(), "1");
+        let millis: i64 = second
+            .split('-')
+            .next()
+            .and_then(|ms| ms.parse().ok())
+            .expect("an entry id");
+        let feed = format!("{STREAM}:feed");
+        let revoked = Check::token(Some("alice"), "t-2");
+        for (threshold, explained) in [(millis, true), (millis - 1, false)] {
+            let threshold = threshold.to_string();
+            server.cli(&["HSET", &feed, "t", &threshold]);
+            let store = mirror_waiting(&server.url(), Duration::from_secs(2)).await;
+            let status = store.status();
+            assert_eq!(status.unexplained_gaps, u64::from(!explained), "{status:?}");
+            assert_eq!(status.current, explained, "{status:?}");
+            assert_eq!(store.check(&revoked).await, Ok(TokenState::Revoked));
+            assert_eq!(store.status().answered, u64::from(explained));
+        }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_trimmed_of_expired_changes() {
     if !redis_available("a_stream_trimmed_of_expired_changes") {
