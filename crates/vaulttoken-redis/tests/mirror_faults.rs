@@ -609,6 +609,37 @@ async fn a_gap_is_explained_up_to_the_trim_threshold() {
     .await;
 }
 
+/// A stream longer than one page of a replay (1,000 entries) is replayed
+/// whole: a mirror that read only the first page would miss the last
+/// revocation (and find the record counting more changes than it read).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_longer_than_a_page_is_replayed_whole() {
+    if !redis_available("a_stream_longer_than_a_page_is_replayed_whole") {
+        return;
+    }
+    bounded(async {
+        let server = RedisServer::start();
+        let writer = writer(&server).await;
+        let until = later(10);
+        for n in 0..1_001 {
+            writer
+                .revoke(Some("alice"), &format!("t-{n}"), until)
+                .await
+                .expect("revoke");
+        }
+        let store = mirror(&server.url()).await;
+        let status = store.status();
+        assert_eq!(status.unexplained_gaps, 0, "{status:?}");
+        assert_eq!(status.entries, 1_001, "{status:?}");
+        for id in ["t-0", "t-999", "t-1000"] {
+            let check = Check::token(Some("alice"), id);
+            assert_eq!(store.check(&check).await, Ok(TokenState::Revoked), "{id}");
+        }
+        assert_eq!(store.status().answered, 3, "from memory");
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_trimmed_of_expired_changes() {
     if !redis_available("a_stream_trimmed_of_expired_changes") {
