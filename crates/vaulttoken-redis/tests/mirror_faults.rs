@@ -640,6 +640,36 @@ async fn a_stream_longer_than_a_page_is_replayed_whole() {
     .await;
 }
 
+/// The change stream and its record deleted by hand while a mirror follows
+/// and nobody writes (the epoch markers stay): the record's `i` is gone, so
+/// the mirror rebuilds from what is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_stream_deleted_under_a_following_mirror() {
+    if !redis_available("the_change_stream_deleted_under_a_following_mirror") {
+        return;
+    }
+    bounded(async {
+        let server = RedisServer::start();
+        let writer = writer(&server).await;
+        let store = mirror(&server.url()).await;
+        writer
+            .revoke(Some("alice"), "t-0", later(10))
+            .await
+            .expect("revoke");
+        assert!(store.wait_current(Duration::from_secs(1)).await);
+        assert_eq!(store.status().entries, 1);
+        let feed = format!("{STREAM}:feed");
+        assert_eq!(server.cli(&["DEL", STREAM, &feed]).trim(), "2");
+        eventually(Duration::from_secs(2), "a rebuild", || {
+            store.status().rebuilds >= 1
+        })
+        .await;
+        assert!(store.wait_current(Duration::from_secs(1)).await);
+        assert_eq!(store.status().entries, 0, "{:?}", store.status());
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_trimmed_of_expired_changes() {
     if !redis_available("a_stream_trimmed_of_expired_changes") {
