@@ -716,6 +716,12 @@ async fn a_stream_trimmed_of_expired_changes() {
         let old = Check::token(Some("alice"), "old-0");
         assert_eq!(store.check(&old).await, Ok(TokenState::Live));
         assert_eq!(answered(&store), from_memory + 2);
+        // What expired leaves the mirror's memory too (its chores purge
+        // every few heartbeats): only the lasting revocation stays.
+        eventually(Duration::from_secs(3), "expired entries purged", || {
+            store.status().entries == 1
+        })
+        .await;
     })
     .await;
 }
