@@ -670,6 +670,43 @@ async fn the_change_stream_deleted_under_a_following_mirror() {
     .await;
 }
 
+/// Each slot's epoch is its own: markers holding different epochs (slots
+/// whose data began at different times) are no loss, and the feed watches
+/// the anonymous subjects' one for its own value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slots_with_different_epochs_are_no_loss() {
+    if !redis_available("slots_with_different_epochs_are_no_loss") {
+        return;
+    }
+    bounded(async {
+        let server = RedisServer::start();
+        let writer = writer(&server).await;
+        let spread = "local keys = redis.call('KEYS', 'vaulttoken:*:epoch') \
+             for i, key in ipairs(keys) do \
+               redis.call('SET', key, tonumber(redis.call('GET', key)) - i) \
+             end return #keys";
+        let markers: usize = server
+            .cli(&["EVAL", spread, "0"])
+            .trim()
+            .parse()
+            .expect("a count");
+        assert!(markers > 1, "{markers} markers");
+        let store = mirror(&server.url()).await;
+        writer
+            .revoke(Some("alice"), "t-1", later(10))
+            .await
+            .expect("revoke");
+        tokio::time::sleep(STALENESS).await;
+        let status = store.status();
+        assert_eq!(status.rebuilds, 0, "{status:?}");
+        assert!(status.current, "{status:?}");
+        let check = Check::token(Some("alice"), "t-1");
+        assert_eq!(store.check(&check).await, Ok(TokenState::Revoked));
+        assert_eq!(store.status().answered, 1);
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_trimmed_of_expired_changes() {
     if !redis_available("a_stream_trimmed_of_expired_changes") {
