@@ -197,8 +197,9 @@ impl SubjectKeys {
     /// The feed record of [`SubjectKeys::changes`], every write script's
     /// last key: a hash of `n` (the stream's change counter), `i` (when the
     /// counter began, so a reader tells a new stream from its own), `h` (the
-    /// longest reach of a change appended: `until` minus its time) and `t`
-    /// (the highest trim threshold used).
+    /// longest reach of a change appended: `until` minus its time), `t`
+    /// (the highest trim threshold used) and `f` (how many entries trimming
+    /// removed).
     pub(crate) fn feed(&self) -> &str {
         &self.feed
     }

@@ -576,6 +576,7 @@ impl MirroredStore {
     /// The mirror's answer to `check`, if it may and can give one.
     fn answer_from_memory(&self, check: &Check<'_>) -> Option<TokenState> {
         let shared = &self.shared;
+        let generation = shared.freshness.generation();
         let Some(now_ms) = shared.freshness.current_at(Instant::now()) else {
             shared.stale.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -597,7 +598,13 @@ impl MirroredStore {
             family: check.family.map(|family| Digest::family(subject, family)),
             slot: &slot,
         };
-        match shared.table.answer(&query, now_ms) {
+        let answer = shared.table.answer(&query, now_ms);
+        if shared.freshness.generation() != generation {
+            // A rebuild began while this check read the table.
+            shared.stale.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        match answer {
             Answer::Known(state) => {
                 shared.answered.fetch_add(1, Ordering::Relaxed);
                 Some(state)

@@ -75,8 +75,11 @@ fn write_before_deadline(body: &str) -> Script {
 /// Trimming is by time: the feed keeps `h`, the longest `until_ms` minus
 /// the time of any change appended, so an entry older than `now - h`
 /// describes something already expired, and `XADD … MINID ~` drops it. The
-/// feed keeps `t`, the highest threshold used, so a reader can tell a gap
-/// trimming explains (entries older than `t`) from one it does not. `i` is
+/// feed keeps `t`, the highest threshold used (so it never moves back), and
+/// `f`, how many entries trimming removed: trimming removes the oldest, so a
+/// reader whose stream starts at the change numbered `n` knows the `n - 1`
+/// before were trimmed (expired) if `f` is at least `n - 1`, and removed by
+/// hand otherwise. `i` is
 /// set when `n` begins (Redis's `TIME`, to the microsecond): a reader that
 /// finds another `i` knows the stream it followed is gone.
 ///
@@ -96,7 +99,10 @@ local function append(kind, key, until_ms, value)
   local t = math.max(tonumber(held[2]) or 0, now - h)
   redis.call('HSET', FEED, 'h', string.format('%d', h), 't', string.format('%d', t))
   local body = kind .. ' ' .. key .. ' ' .. n .. ' ' .. until_ms .. ' ' .. value
+  local before = redis.call('XLEN', STREAM)
   local id = redis.call('XADD', STREAM, 'MINID', '~', string.format('%d', t), '*', 'c', body)
+  local trimmed = before + 1 - redis.call('XLEN', STREAM)
+  if trimmed > 0 then redis.call('HINCRBY', FEED, 'f', trimmed) end
   redis.call('PUBLISH', string.match(STREAM, '^(.-):{') .. ':changes', STREAM .. ' ' .. id .. ' ' .. body)
 end
 ";

@@ -41,7 +41,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::feed::{
     Fault, FeedRecord, FeedSettings, PAGE, StreamId, bytes, optional_integer, stream_entries,
-    whole_after,
+    trimmed_count, whole_after,
 };
 use crate::changes;
 use crate::keys::{KeyLayout, SLOTS};
@@ -67,6 +67,15 @@ struct SlotCursor {
     last_id: Option<StreamId>,
     last_n: u64,
     incarnation: Option<Vec<u8>>,
+}
+
+/// What one read of a slot found besides its entries.
+struct SlotRead<'a> {
+    record: &'a FeedRecord,
+    /// The record's `f`, read after the entries.
+    trimmed: u64,
+    /// Whether a full page came back (more entries to read).
+    more: bool,
 }
 
 /// A connection to one primary.
@@ -392,13 +401,7 @@ impl ClusterFeed {
                 let mut reads = pipe();
                 for slot in &mine {
                     let (stream, feed) = self.keys.changes_of_slot(*slot);
-                    reads
-                        .cmd("HMGET")
-                        .arg(&feed)
-                        .arg("n")
-                        .arg("i")
-                        .arg("h")
-                        .arg("t");
+                    reads.cmd("HMGET").arg(&feed).arg("n").arg("i").arg("h");
                     let start = cursors[usize::from(*slot)]
                         .last_id
                         .map_or_else(|| "-".to_owned(), |id| format!("({id}"));
@@ -409,6 +412,8 @@ impl ClusterFeed {
                         .arg("+")
                         .arg("COUNT")
                         .arg(PAGE);
+                    // After the entries: every one trimmed before is counted.
+                    reads.cmd("HGET").arg(&feed).arg("f");
                 }
                 let answers: Vec<Value> = tokio::time::timeout(
                     self.settings.deadline,
@@ -416,20 +421,26 @@ impl ClusterFeed {
                 )
                 .await
                 .map_err(|_| Fault::Connection)??;
-                if answers.len() != mine.len() * 2 {
+                if answers.len() != mine.len() * 3 {
                     return Err(Fault::Unreadable("a read of the change streams"));
                 }
-                for (slot, pair) in mine.iter().zip(answers.chunks(2)) {
+                for (slot, read) in mine.iter().zip(answers.chunks(3)) {
                     let record =
-                        FeedRecord::read(&pair[0]).ok_or(Fault::Unreadable("a feed record"))?;
+                        FeedRecord::read(&read[0]).ok_or(Fault::Unreadable("a feed record"))?;
                     let entries =
-                        stream_entries(&pair[1]).ok_or(Fault::Unreadable("a stream range"))?;
+                        stream_entries(&read[1]).ok_or(Fault::Unreadable("a stream range"))?;
+                    let trimmed =
+                        trimmed_count(&read[2]).ok_or(Fault::Unreadable("a feed record"))?;
                     let full = entries.len() == PAGE;
+                    let read = SlotRead {
+                        record: &record,
+                        trimmed,
+                        more: full,
+                    };
                     self.apply_slot(
                         &mut cursors[usize::from(*slot)],
-                        &record,
+                        &read,
                         entries,
-                        full,
                         unexplained,
                     )?;
                     if full {
@@ -442,15 +453,18 @@ impl ClusterFeed {
         Ok(())
     }
 
-    /// Applies one slot's entries after its cursor.
+    /// Applies one slot's entries after its cursor. The changes missing
+    /// before an entry numbered `n` are explained if trimming removed
+    /// `n - 1` or more (trimming removes the oldest only); missing ones after
+    /// the last entry never are.
     fn apply_slot(
         &self,
         cursor: &mut SlotCursor,
-        record: &FeedRecord,
+        read: &SlotRead<'_>,
         entries: Vec<(StreamId, Vec<u8>)>,
-        more: bool,
         unexplained: &mut Option<(StreamId, i64)>,
     ) -> Result<(), Fault> {
+        let record = read.record;
         match (&cursor.incarnation, &record.incarnation) {
             (Some(held), found) if found.as_ref() != Some(held) => {
                 return Err(Fault::Rebuild(
@@ -460,11 +474,9 @@ impl ClusterFeed {
             (None, Some(found)) => cursor.incarnation = Some(found.clone()),
             _ => {}
         }
-        let mut note_hole = |id: StreamId| {
-            if id.millis > record.trimmed_below {
-                let newest = unexplained.map_or(id, |(held, _)| held.max(id));
-                *unexplained = Some((newest, record.horizon_ms));
-            }
+        let mut note = |id: StreamId| {
+            let newest = unexplained.map_or(id, |(held, _)| held.max(id));
+            *unexplained = Some((newest, record.horizon_ms));
         };
         for (id, body) in entries {
             let numbered = changes::parse(&body).map_err(|_| Fault::Unreadable("a change"))?;
@@ -473,16 +485,16 @@ impl ClusterFeed {
                     "a change numbered backwards (Redis lost data)",
                 ));
             }
-            if numbered.n != cursor.last_n + 1 {
-                note_hole(id);
+            if numbered.n != cursor.last_n + 1 && numbered.n - 1 > read.trimmed {
+                note(id);
             }
             self.shared.table.apply(&numbered.change);
             cursor.last_id = Some(id);
             cursor.last_n = numbered.n;
         }
-        if !more && cursor.last_n < record.n {
+        if !read.more && cursor.last_n < record.n {
             let now = self.shared.freshness.wall_millis(Instant::now());
-            note_hole(StreamId {
+            note(StreamId {
                 millis: now,
                 sequence: 0,
             });

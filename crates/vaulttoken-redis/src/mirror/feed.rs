@@ -18,13 +18,14 @@
 //!   of sequence (trimmed past the reader, or
 //!   deleted by hand): the table is cleared and replayed, checks go to Redis
 //!   meanwhile.
-//! - **A gap trimming does not explain.** A replay whose stream lacks its
-//!   first changes is whole at once if the first remaining entry is older
-//!   than the highest trim threshold (`t`: trimming removes only entries
-//!   older than it, and only once what they describe expired). Otherwise
+//! - **A gap trimming does not explain.** Trimming removes the oldest
+//!   entries only, once what they describe expired, and counts them (the
+//!   record's `f`). A replay whose stream starts at the change numbered `n`
+//!   is whole at once if at least `n - 1` were trimmed. Otherwise (a hole
+//!   further in, too few trimmed, or changes missing after the last entry)
 //!   someone removed entries by hand, and what they described may still
-//!   matter until the first remaining entry's time plus the horizon `h`:
-//!   until then the table does not answer (error-level log).
+//!   matter until the time of the entry after the hole plus the horizon
+//!   `h`: until then the table does not answer (error-level log).
 //! - **Faults.** A failed or late call drops the connection; the task
 //!   reconnects with backoff and resumes from the last entry. While it does,
 //!   the table ages past `max_staleness` and checks go to Redis.
@@ -229,19 +230,17 @@ impl Feed {
         shared.freshness.broken();
         shared.table.clear();
         let mut record = cmd("HMGET");
-        record.arg(&self.feed).arg("n").arg("i").arg("h").arg("t");
+        record.arg(&self.feed).arg("n").arg("i").arg("h");
         let record: Value = record.query_async(connection).await?;
         let record = FeedRecord::read(&record).ok_or(Fault::Unreadable("the feed record"))?;
 
         // Changes may be missing before the first entry, between two, or
-        // after the last (the record counts more): each hole is explained
-        // if the entry after it is older than the highest trim threshold.
-        let mut unexplained: Option<StreamId> = None;
-        let mut hole_before = |id: StreamId| {
-            if id.millis > record.trimmed_below {
-                unexplained = unexplained.max(Some(id));
-            }
-        };
+        // after the last (the record counts more). Trimming removes the
+        // oldest entries only, and counts them (the record's `f`): the
+        // changes missing before the entry numbered `n` are explained if
+        // `n - 1` of them were trimmed. The last hole decides (the others
+        // are older, and explained if it is).
+        let mut last_hole: Option<(StreamId, u64)> = None;
         let mut last: Option<(StreamId, u64)> = None;
         let mut start = "-".to_owned();
         loop {
@@ -259,7 +258,7 @@ impl Feed {
                 let numbered = changes::parse(&body).map_err(|_| Fault::Unreadable("a change"))?;
                 let expected = last.map_or(1, |(_, n)| n + 1);
                 if numbered.n != expected {
-                    hole_before(id);
+                    last_hole = Some((id, numbered.n));
                 }
                 shared.table.apply(&numbered.change);
                 last = Some((id, numbered.n));
@@ -269,9 +268,17 @@ impl Feed {
                 _ => break,
             }
         }
+        // Read after the entries: every entry trimmed before they were read
+        // is counted.
+        let mut trimmed = cmd("HGET");
+        trimmed.arg(&self.feed).arg("f");
+        let trimmed: Value = trimmed.query_async(connection).await?;
+        let trimmed = trimmed_count(&trimmed).ok_or(Fault::Unreadable("the feed record"))?;
+        let mut unexplained = last_hole.filter(|(_, n)| n - 1 > trimmed).map(|(id, _)| id);
         let last_n = last.map_or(0, |(_, n)| n);
         if last_n < record.n {
-            hole_before(StreamId {
+            // The newest entries are never trimmed: removed by hand.
+            unexplained = Some(StreamId {
                 millis: shared.freshness.wall_millis(Instant::now()),
                 sequence: 0,
             });
@@ -421,25 +428,29 @@ pub(super) struct FeedRecord {
     pub(super) n: u64,
     pub(super) incarnation: Option<Vec<u8>>,
     pub(super) horizon_ms: i64,
-    pub(super) trimmed_below: i64,
 }
 
 impl FeedRecord {
-    /// `HMGET feed n i h t`; missing fields are 0 (a stream not begun).
+    /// `HMGET feed n i h`; missing fields are 0 (a stream not begun).
     pub(super) fn read(value: &Value) -> Option<Self> {
         let Value::Array(fields) = value else {
             return None;
         };
-        let [n, i, h, t] = fields.as_slice() else {
+        let [n, i, h] = fields.as_slice() else {
             return None;
         };
         Some(Self {
             n: optional_integer(n)?.map_or(Some(0), |n| u64::try_from(n).ok())?,
             incarnation: optional_bytes(i)?,
             horizon_ms: optional_integer(h)?.unwrap_or(0).max(0),
-            trimmed_below: optional_integer(t)?.unwrap_or(0),
         })
     }
+}
+
+/// The feed record's `f` (`HGET feed f`): how many entries trimming has
+/// removed from the stream; nil is none.
+pub(super) fn trimmed_count(value: &Value) -> Option<u64> {
+    optional_integer(value)?.map_or(Some(0), |f| u64::try_from(f).ok())
 }
 
 /// A stream entry id, `<ms>-<seq>`.

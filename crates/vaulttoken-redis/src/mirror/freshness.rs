@@ -35,6 +35,9 @@ pub(crate) struct Freshness {
     /// `whole_from`.
     whole: AtomicBool,
     whole_from: AtomicU64,
+    /// How many times the table stopped being whole: a check that read the
+    /// table while it was being cleared sees this move, and asks Redis.
+    generation: AtomicU64,
 }
 
 impl Freshness {
@@ -48,6 +51,7 @@ impl Freshness {
             wrote: AtomicU64::new(0),
             whole: AtomicBool::new(false),
             whole_from: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -85,9 +89,20 @@ impl Freshness {
         self.wrote.fetch_max(self.stamp(at), Ordering::AcqRel);
     }
 
-    /// The table no longer holds a whole state (a rebuild begins).
+    /// The table no longer holds a whole state (a rebuild begins): call it
+    /// before changing the table, so a check that read the changed table
+    /// sees the [`Freshness::generation`] move.
     pub(crate) fn broken(&self) {
         self.whole.store(false, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// How many times the table stopped being whole. A check reads it
+    /// before [`Freshness::current_at`] and again after reading the table:
+    /// if it moved, the table may have been cleared under the check, whose
+    /// answer must not be used.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The table holds a whole state again, but answers only from `from`
@@ -202,6 +217,22 @@ mod tests {
         assert_eq!(freshness.current_at(later), Some(freshness.base_ms + 250));
         assert_eq!(freshness.wall_millis(later), freshness.base_ms + 250);
         assert_eq!(freshness.current_at(start + BOUND), None);
+    }
+
+    #[test]
+    fn each_break_moves_the_generation() {
+        let freshness = Freshness::new(BOUND);
+        let first = freshness.generation();
+        freshness.whole_from(freshness.base);
+        assert_eq!(
+            freshness.generation(),
+            first,
+            "becoming whole is not a break"
+        );
+        freshness.broken();
+        assert_eq!(freshness.generation(), first + 1);
+        freshness.broken();
+        assert_eq!(freshness.generation(), first + 2);
     }
 
     #[test]
