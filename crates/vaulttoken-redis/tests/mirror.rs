@@ -315,6 +315,36 @@ async fn a_cluster_mirror_passes_the_conformance_suite() {
     passes_the_conformance_suite(&cluster_mirror(&cluster).await, "cluster mirror").await;
 }
 
+/// Each heartbeat is one `PING` per primary (and one `CLUSTER SLOTS`): at
+/// rest a cluster mirror sends about one a heartbeat, not a stream of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_mirror_at_rest_pings_each_primary_once_a_heartbeat() {
+    if !redis_available("a_cluster_mirror_at_rest_pings_each_primary_once_a_heartbeat") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let cluster = RedisCluster::start();
+        let store = cluster_mirror(&cluster).await;
+        for node in &cluster.nodes {
+            node.cli(&["CONFIG", "RESETSTAT"]);
+        }
+        let heartbeat = mirror_options().heartbeat();
+        let span = Duration::from_secs(1);
+        tokio::time::sleep(span).await;
+        let most = u64::try_from(span.as_millis() / heartbeat.as_millis()).expect("small") + 3;
+        for node in &cluster.nodes {
+            let pings = command_calls(node, "ping");
+            assert!(
+                (most / 3..=most).contains(&pings),
+                "{pings} PINGs in {span:?}"
+            );
+        }
+        assert!(store.status().current);
+    })
+    .await
+    .expect("bounded in time");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_mirror_sees_revocations_on_every_primary_within_its_bound() {
     if !redis_available("a_cluster_mirror_sees_revocations_on_every_primary_within_its_bound") {

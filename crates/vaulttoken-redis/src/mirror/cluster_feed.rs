@@ -142,7 +142,7 @@ impl ClusterFeed {
                 }
             }
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(self.settings.reconnect_max);
+            delay = self.settings.next_delay(delay);
         }
     }
 

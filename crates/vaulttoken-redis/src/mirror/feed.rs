@@ -69,6 +69,14 @@ pub(crate) struct FeedSettings {
     pub(crate) reconnect_max: Duration,
 }
 
+impl FeedSettings {
+    /// The pause after `delay` between reconnection attempts: doubled, at
+    /// most the longest. Both feeds back off by it.
+    pub(super) fn next_delay(&self, delay: Duration) -> Duration {
+        (delay * 2).min(self.reconnect_max)
+    }
+}
+
 /// The feed of one single server.
 pub(crate) struct Feed {
     client: Client,
@@ -174,7 +182,7 @@ impl Feed {
                 }
             }
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(self.settings.reconnect_max);
+            delay = self.settings.next_delay(delay);
         }
     }
 
