@@ -50,7 +50,9 @@ use crate::mirror::{MIRROR_CLIENT_NAME, Shared};
 /// A primary and the slots it serves (`CLUSTER SLOTS`), by address.
 type Topology = BTreeMap<(String, u16), Vec<(u16, u16)>>;
 
-/// The feed of one cluster.
+/// The feed of one cluster. Every call it makes is within
+/// `FeedSettings::deadline` (`tokio::time::timeout` around each), so its
+/// connections need no timeouts of their own.
 pub(crate) struct ClusterFeed {
     /// The seed nodes' connection settings (credentials, database): each
     /// primary is reached with them, at its own address.
@@ -288,6 +290,9 @@ impl ClusterFeed {
     /// disconnection is a fault.
     fn woken_slot(&self, push: PushInfo, slots: &mut BTreeSet<u16>) -> Result<(), Fault> {
         match push.kind {
+            // A lost connection also fails the next round's `PING` on it,
+            // within a heartbeat: this only reconnects sooner (so no test
+            // tells a mutant that deletes it; nothing answered differs).
             PushKind::Disconnection => Err(Fault::Connection),
             PushKind::Message => {
                 // [channel, "<stream> <id> <entry>"]: only the stream is used.
@@ -312,7 +317,7 @@ impl ClusterFeed {
             let Ok(client) = Client::open(seed.clone()) else {
                 continue;
             };
-            let config = self.config();
+            let config = AsyncConnectionConfig::new();
             let Ok(Ok(mut connection)) = tokio::time::timeout(
                 self.settings.deadline,
                 client.get_multiplexed_async_connection_with_config(&config),
@@ -346,7 +351,7 @@ impl ClusterFeed {
             .set_addr(ConnectionAddr::Tcp(host.to_owned(), port))
             .set_redis_settings(settings);
         let client = Client::open(info)?;
-        let config = self.config().set_push_sender(sender);
+        let config = AsyncConnectionConfig::new().set_push_sender(sender);
         let connect = async {
             let mut connection = client
                 .get_multiplexed_async_connection_with_config(&config)
@@ -365,12 +370,6 @@ impl ClusterFeed {
             ranges,
             heard: None,
         })
-    }
-
-    fn config(&self) -> AsyncConnectionConfig {
-        AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.settings.deadline))
-            .set_response_timeout(Some(self.settings.deadline))
     }
 
     /// Reads `slots` from their cursors, each on its primary's connection
