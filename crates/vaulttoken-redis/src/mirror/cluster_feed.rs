@@ -110,38 +110,16 @@ impl ClusterFeed {
         let mut cursors = vec![SlotCursor::default(); usize::from(SLOTS)];
         let mut delay = self.settings.reconnect_min;
         loop {
-            match self.session(&mut cursors, &mut delay).await {
-                Fault::Rebuild(reason) => {
-                    self.shared.rebuilds.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(
-                        target: "vaulttoken_redis",
-                        reason,
-                        "revocation mirror: rebuilding (checks go to Redis meanwhile)"
-                    );
-                    self.shared.freshness.broken();
-                    self.shared.table.clear();
-                    cursors.fill(SlotCursor::default());
-                    continue;
-                }
-                Fault::Connection => {
-                    tracing::warn!(
-                        target: "vaulttoken_redis",
-                        "revocation mirror: lost a connection to the cluster, or its slots \
-                         moved; connecting again (checks go to Redis once the mirror is older \
-                         than its max_staleness)"
-                    );
-                }
-                Fault::Unreadable(reason) => {
-                    tracing::error!(
-                        target: "vaulttoken_redis",
-                        reason,
-                        "revocation mirror: an answer it cannot read; checks go to Redis until \
-                         a rebuild succeeds"
-                    );
-                    self.shared.freshness.broken();
-                    self.shared.table.clear();
-                    cursors.fill(SlotCursor::default());
-                }
+            let fault = self.session(&mut cursors, &mut delay).await;
+            fault.report(&self.shared);
+            if !matches!(fault, Fault::Connection) {
+                // A rebuild, or an answer it could not read: start over.
+                self.shared.freshness.broken();
+                self.shared.table.clear();
+                cursors.fill(SlotCursor::default());
+            }
+            if matches!(fault, Fault::Rebuild(_)) {
+                continue;
             }
             tokio::time::sleep(delay).await;
             delay = self.settings.next_delay(delay);

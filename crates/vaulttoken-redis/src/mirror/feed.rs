@@ -115,6 +115,34 @@ pub(super) enum Fault {
     Unreadable(&'static str),
 }
 
+impl Fault {
+    /// Logs the fault (target `vaulttoken_redis`) and counts a rebuild.
+    pub(super) fn report(&self, shared: &Shared) {
+        match self {
+            Self::Rebuild(reason) => {
+                shared.rebuilds.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    target: "vaulttoken_redis",
+                    reason,
+                    "revocation mirror: rebuilding (checks go to Redis meanwhile)"
+                );
+            }
+            Self::Connection => tracing::warn!(
+                target: "vaulttoken_redis",
+                "revocation mirror: lost a connection to Redis (or a cluster's slots moved); \
+                 connecting again (checks go to Redis once the mirror is older than its \
+                 max_staleness)"
+            ),
+            Self::Unreadable(reason) => tracing::error!(
+                target: "vaulttoken_redis",
+                reason,
+                "revocation mirror: an answer it cannot read; checks go to Redis until a \
+                 rebuild succeeds"
+            ),
+        }
+    }
+}
+
 impl From<redis::RedisError> for Fault {
     fn from(_: redis::RedisError) -> Self {
         Self::Connection
@@ -148,32 +176,12 @@ impl Feed {
             if let Ok(mut connection) = self.connect().await {
                 delay = self.settings.reconnect_min;
                 loop {
-                    match self.serve(&mut connection, &mut cursor).await {
-                        Fault::Rebuild(reason) => {
-                            self.shared.rebuilds.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(
-                                target: "vaulttoken_redis",
-                                reason,
-                                "revocation mirror: rebuilding (checks go to Redis meanwhile)"
-                            );
-                            cursor = None;
-                        }
-                        Fault::Connection => {
-                            tracing::warn!(
-                                target: "vaulttoken_redis",
-                                "revocation mirror: lost its connection to Redis; reconnecting \
-                                 (checks go to Redis once the mirror is older than its \
-                                 max_staleness)"
-                            );
-                            break;
-                        }
-                        Fault::Unreadable(reason) => {
-                            tracing::error!(
-                                target: "vaulttoken_redis",
-                                reason,
-                                "revocation mirror: an answer it cannot read; checks go to \
-                                 Redis until a rebuild succeeds"
-                            );
+                    let fault = self.serve(&mut connection, &mut cursor).await;
+                    fault.report(&self.shared);
+                    match fault {
+                        Fault::Rebuild(_) => cursor = None,
+                        Fault::Connection => break,
+                        Fault::Unreadable(_) => {
                             cursor = None;
                             self.shared.freshness.broken();
                             break;
