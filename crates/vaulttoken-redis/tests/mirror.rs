@@ -5,39 +5,19 @@
 
 use std::time::{Duration, Instant};
 
-use time::OffsetDateTime;
 use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::error::StoreError;
 use vaulttoken::store::{Check, NewFamily, TokenState, TokenStore, conformance};
-use vaulttoken_redis::{
-    MIRROR_CLIENT_NAME, MirrorOptions, MirroredStore, RedisStore, StoreOptions,
-};
+use vaulttoken_redis::{MIRROR_CLIENT_NAME, MirroredStore, RedisStore, StoreOptions};
 use vaulttoken_test_redis::{RedisCluster, RedisServer, command_calls, redis_available};
 
 const BOUND: Duration = Duration::from_secs(120);
-const STALENESS: Duration = Duration::from_millis(500);
 
-fn mirror_options() -> MirrorOptions {
-    MirrorOptions::default().max_staleness(STALENESS)
-}
+#[path = "support/mirror.rs"]
+#[allow(dead_code, reason = "each test file uses part of the support")]
+mod mirror_support;
 
-async fn mirror(server: &RedisServer) -> MirroredStore {
-    let store = MirroredStore::connect(&server.url(), StoreOptions::default(), mirror_options())
-        .await
-        .expect("connect the mirror");
-    assert!(store.status().current, "current after connect");
-    store
-}
-
-async fn writer(server: &RedisServer) -> RedisStore {
-    RedisStore::connect(&server.url(), StoreOptions::default())
-        .await
-        .expect("connect the writer")
-}
-
-fn later(minutes: i64) -> OffsetDateTime {
-    SystemClock.now() + time::Duration::minutes(minutes)
-}
+use mirror_support::{STALENESS, later, mirror, mirror_options, writer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mirrored_store_passes_the_conformance_suite() {
@@ -45,7 +25,7 @@ async fn a_mirrored_store_passes_the_conformance_suite() {
         return;
     }
     let server = RedisServer::start();
-    passes_the_conformance_suite(&mirror(&server).await, "mirror").await;
+    passes_the_conformance_suite(&mirror(&server.url()).await, "mirror").await;
 }
 
 /// The store conformance suite over `store`, with answers from memory and
@@ -67,7 +47,7 @@ async fn checks_answer_from_memory_and_see_another_instances_revocation() {
     tokio::time::timeout(BOUND, async {
         let server = RedisServer::start();
         let writer = writer(&server).await;
-        let store = mirror(&server).await;
+        let store = mirror(&server.url()).await;
         let now = SystemClock.now();
         let check = Check::token(Some("alice"), "t-1").issued_at(now);
 
@@ -143,7 +123,7 @@ async fn a_write_through_the_mirror_is_read_back_at_once() {
     }
     tokio::time::timeout(BOUND, async {
         let server = RedisServer::start();
-        let store = mirror(&server).await;
+        let store = mirror(&server.url()).await;
         for n in 0..50 {
             let id = format!("t-{n}");
             store
@@ -175,7 +155,7 @@ async fn dropping_the_last_clone_stops_the_feed() {
                 .filter(|line| line.contains(&format!("name={MIRROR_CLIENT_NAME} ")))
                 .count()
         };
-        let store = mirror(&server).await;
+        let store = mirror(&server.url()).await;
         let clone = store.clone();
         assert_eq!(feeds(), 1, "one feed connection, named");
         drop(store);
@@ -204,7 +184,7 @@ async fn a_mirror_agrees_with_redis_on_random_operations() {
     tokio::time::timeout(BOUND, async {
         let server = RedisServer::start();
         let writer = writer(&server).await;
-        let store = mirror(&server).await;
+        let store = mirror(&server.url()).await;
         let now = SystemClock.now();
         let subjects = [Some("a"), Some("b"), Some("c"), None];
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;

@@ -10,6 +10,10 @@
 #[allow(dead_code)]
 mod loss;
 
+#[path = "support/mirror.rs"]
+#[allow(dead_code, reason = "each test file uses part of the support")]
+mod mirror_support;
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::io::{Read as _, Write as _};
@@ -18,17 +22,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use time::OffsetDateTime;
 use tracing::dispatcher::DefaultGuard;
 use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::store::{Check, TokenState, TokenStore};
-use vaulttoken_redis::{
-    MIRROR_CLIENT_NAME, MirrorOptions, MirroredStore, RedisStore, StoreOptions,
-};
+use vaulttoken_redis::{MIRROR_CLIENT_NAME, MirroredStore};
 use vaulttoken_test_redis::{DelayProxy, EventRecorder, RedisServer, redis_available};
 
-/// The staleness bound every test runs with.
-const STALENESS: Duration = Duration::from_millis(500);
 /// How long one test may take.
 const TEST_BOUND: Duration = Duration::from_secs(15);
 /// How often the probe checks.
@@ -36,35 +35,7 @@ const POLL: Duration = Duration::from_millis(5);
 /// The change stream of a single server with the default prefix.
 const STREAM: &str = "vaulttoken:{changes}";
 
-fn mirror_options() -> MirrorOptions {
-    MirrorOptions::default().max_staleness(STALENESS)
-}
-
-/// A mirror on `url`; it waits at most `wait` to be current.
-async fn mirror_waiting(url: &str, wait: Duration) -> MirroredStore {
-    let options = StoreOptions::default().connect_timeout(wait);
-    MirroredStore::connect(url, options, mirror_options())
-        .await
-        .expect("connect the mirror")
-}
-
-/// A mirror on `url`, current.
-async fn mirror(url: &str) -> MirroredStore {
-    let store = mirror_waiting(url, Duration::from_secs(5)).await;
-    assert!(store.status().current, "current after connect");
-    store
-}
-
-/// Another instance, writing straight to Redis.
-async fn writer(server: &RedisServer) -> RedisStore {
-    RedisStore::connect(&server.url(), StoreOptions::default())
-        .await
-        .expect("connect the writer")
-}
-
-fn later(minutes: i64) -> OffsetDateTime {
-    SystemClock.now() + time::Duration::minutes(minutes)
-}
+use mirror_support::{STALENESS, later, mirror, mirror_waiting, writer};
 
 /// Runs `test` within [`TEST_BOUND`].
 async fn bounded(test: impl Future<Output = ()>) {
