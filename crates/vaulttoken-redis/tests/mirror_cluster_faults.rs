@@ -139,3 +139,102 @@ async fn a_primary_restarted_empty_makes_the_mirror_rebuild_and_older_tokens_sta
     .await
     .expect("bounded in time");
 }
+
+/// The stream of the slot `subject`'s keys are in, on the node holding it.
+fn stream_of(cluster: &RedisCluster, id: &str) -> (usize, String) {
+    let node = cluster
+        .node_holding(&format!("vaulttoken:*:id:{id}"))
+        .expect("a node holds the revocation");
+    let key = cluster.nodes[node].cli(&["--scan", "--pattern", &format!("vaulttoken:*:id:{id}")]);
+    let tag = key
+        .trim()
+        .split(['{', '}'])
+        .nth(1)
+        .expect("a hash tag")
+        .to_owned();
+    let slot = cluster.nodes[node].cli(&["CLUSTER", "KEYSLOT", &format!("{{{tag}}}")]);
+    let streams = cluster.nodes[node].cli(&["--scan", "--pattern", "vaulttoken:{e*}:changes"]);
+    let stream = streams
+        .lines()
+        .find(|stream| {
+            cluster.nodes[node]
+                .cli(&["CLUSTER", "KEYSLOT", stream])
+                .trim()
+                == slot.trim()
+        })
+        .expect("the slot's stream")
+        .to_owned();
+    (node, stream)
+}
+
+/// A slot's stream with entries removed by hand: a new cluster mirror
+/// explains the changes missing before the change numbered `n` only if
+/// trimming removed `n - 1` (the feed record's `f`), and never the changes
+/// missing after the last entry; unexplained, it answers nothing from
+/// memory, and its checks are still right by Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slots_stream_with_entries_removed_by_hand_is_explained_only_by_trimming() {
+    if !redis_available("a_slots_stream_with_entries_removed_by_hand") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let cluster = RedisCluster::start();
+        let (writer, _) = stores(&cluster).await;
+        let until = SystemClock.now() + time::Duration::minutes(10);
+        for id in ["g-1", "g-2", "g-3"] {
+            writer
+                .revoke(Some("carol"), id, until)
+                .await
+                .expect("revoke");
+        }
+        let (node, stream) = stream_of(&cluster, "g-1");
+        let redis = &cluster.nodes[node];
+        let feed = format!("{stream}:feed");
+        let entries = redis.cli(&["XRANGE", &stream, "-", "+"]);
+        let ids: Vec<&str> = entries
+            .lines()
+            .filter(|line| line.contains('-') && !line.contains(' '))
+            .collect();
+        assert_eq!(ids.len(), 3, "{entries}");
+        let (first, last) = (ids[0].to_owned(), ids[2].to_owned());
+        let new_mirror = || async {
+            MirroredStore::connect_cluster(
+                cluster.urls(),
+                StoreOptions::default().connect_timeout(Duration::from_secs(2)),
+                MirrorOptions::default().max_staleness(STALENESS),
+            )
+            .await
+            .expect("connect a mirror")
+        };
+        let revoked = Check::token(Some("carol"), "g-2");
+
+        // The first change removed: explained once `f` counts one trimmed.
+        assert_eq!(redis.cli(&["XDEL", &stream, &first]).trim(), "1");
+        for (trimmed, explained) in [("0", false), ("1", true)] {
+            redis.cli(&["HSET", &feed, "f", trimmed]);
+            let mirror = new_mirror().await;
+            let status = mirror.status();
+            assert_eq!(
+                status.unexplained_gaps,
+                u64::from(!explained),
+                "f {trimmed}: {status:?}"
+            );
+            assert_eq!(status.current, explained, "f {trimmed}: {status:?}");
+            assert_eq!(mirror.check(&revoked).await, Ok(TokenState::Revoked));
+        }
+        // The last change removed: never explained by trimming.
+        assert_eq!(redis.cli(&["XDEL", &stream, &last]).trim(), "1");
+        let mirror = new_mirror().await;
+        let status = mirror.status();
+        assert_eq!(status.unexplained_gaps, 1, "{status:?}");
+        assert!(!status.current, "{status:?}");
+        let gone = Check::token(Some("carol"), "g-3");
+        assert_eq!(
+            mirror.check(&gone).await,
+            Ok(TokenState::Revoked),
+            "by Redis"
+        );
+    })
+    .await
+    .expect("bounded in time");
+}
