@@ -40,8 +40,6 @@ pub(crate) struct SubjectKeys {
     epoch: String,
     /// The change stream the subject's writes append to (see `changes.rs`).
     changes: String,
-    /// The stream's feed record: its change counter and trim horizon.
-    feed: String,
 }
 
 /// How many hash slots a Redis Cluster has.
@@ -89,6 +87,20 @@ fn base36(mut n: usize) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// The hash tag of `subject`'s keys: `s:` and its hash, or the anonymous
+/// tag.
+fn subject_tag(subject: Option<&str>) -> String {
+    match subject {
+        Some(name) => format!("s:{}", subject_hash(name)),
+        None => ANONYMOUS_TAG.to_owned(),
+    }
+}
+
+/// The feed record of the change stream `changes`.
+pub(crate) fn feed_of(changes: &str) -> String {
+    format!("{changes}:feed")
+}
+
 /// The tag of the epoch marker of the slot `key` hashes to.
 fn slot_tag(key: &str) -> &'static str {
     SLOT_TAGS
@@ -108,35 +120,26 @@ impl KeyLayout {
 
     /// The keys of `subject`, or of tokens without one.
     pub(crate) fn subject(&self, subject: Option<&str>) -> SubjectKeys {
-        let tag = match subject {
-            Some(name) => format!("s:{}", subject_hash(name)),
-            None => ANONYMOUS_TAG.to_owned(),
-        };
-        let base = format!("{}:{{{tag}}}:", self.prefix);
-        let epoch = self.epoch_of(&base);
+        let base = format!("{}:{{{}}}:", self.prefix, subject_tag(subject));
+        let slot = slot_tag(&base);
+        let epoch = format!("{}:{{{slot}}}:epoch", self.prefix);
         let changes = if self.cluster {
-            format!("{}:{{{}}}:changes", self.prefix, slot_tag(&base))
+            self.changes_of_tag(slot)
         } else {
             self.single_changes()
         };
-        let feed = format!("{changes}:feed");
         SubjectKeys {
             base,
             epoch,
             changes,
-            feed,
         }
     }
 
     /// The cluster slot of `subject`'s keys (a single server's keys are
     /// numbered by the same slots: each slot has its own epoch marker).
     pub(crate) fn slot_of(&self, subject: Option<&str>) -> u16 {
-        let tag = match subject {
-            Some(name) => format!("s:{}", subject_hash(name)),
-            None => ANONYMOUS_TAG.to_owned(),
-        };
         SLOT_NUMBERS
-            .get(&Slot::for_key(&tag))
+            .get(&Slot::for_key(subject_tag(subject)))
             .copied()
             .unwrap_or_default()
     }
@@ -146,9 +149,14 @@ impl KeyLayout {
         let tag = Slot::new(slot)
             .and_then(|slot| SLOT_TAGS.get(&slot))
             .map_or("", String::as_str);
-        let changes = format!("{}:{{{tag}}}:changes", self.prefix);
-        let feed = format!("{changes}:feed");
+        let changes = self.changes_of_tag(tag);
+        let feed = feed_of(&changes);
         (changes, feed)
+    }
+
+    /// A cluster's change stream of the slot whose epoch tag is `tag`.
+    fn changes_of_tag(&self, tag: &str) -> String {
+        format!("{}:{{{tag}}}:changes", self.prefix)
     }
 
     /// The slot of a cluster's change stream named `stream`, if it is one of
@@ -161,11 +169,6 @@ impl KeyLayout {
     /// A single server's one change stream, `<prefix>:{changes}`.
     pub(crate) fn single_changes(&self) -> String {
         format!("{}:{{changes}}", self.prefix)
-    }
-
-    /// The epoch marker of the slot of `key`.
-    fn epoch_of(&self, key: &str) -> String {
-        format!("{}:{{{}}}:epoch", self.prefix, slot_tag(key))
     }
 
     /// The epoch marker of every slot, in slot order.
@@ -200,8 +203,8 @@ impl SubjectKeys {
     /// longest reach of a change appended: `until` minus its time), `t`
     /// (the highest trim threshold used) and `f` (how many entries trimming
     /// removed).
-    pub(crate) fn feed(&self) -> &str {
-        &self.feed
+    pub(crate) fn feed(&self) -> String {
+        feed_of(&self.changes)
     }
 
     /// A revoked or spent token id: `revoked:<until ms>` or `used:<until ms>`.

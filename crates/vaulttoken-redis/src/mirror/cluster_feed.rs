@@ -41,7 +41,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::feed::{
     Fault, FeedRecord, FeedSettings, PAGE, StreamId, bytes, optional_integer, stream_entries,
-    trimmed_count, whole_after,
+    trimmed_count, trimming_explains, whole_after,
 };
 use crate::changes;
 use crate::keys::{KeyLayout, SLOTS};
@@ -462,7 +462,7 @@ impl ClusterFeed {
                     "a change numbered backwards (Redis lost data)",
                 ));
             }
-            if numbered.n != cursor.last_n + 1 && numbered.n - 1 > read.trimmed {
+            if numbered.n != cursor.last_n + 1 && !trimming_explains(numbered.n, read.trimmed) {
                 note(id);
             }
             self.shared.table.apply(&numbered.change);

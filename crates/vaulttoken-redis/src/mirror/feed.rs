@@ -42,7 +42,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, Value, cmd, pipe};
 
 use crate::changes;
-use crate::keys::KeyLayout;
+use crate::keys::{self, KeyLayout};
 use crate::mirror::{MIRROR_CLIENT_NAME, Shared};
 
 /// The most entries one read returns.
@@ -159,7 +159,7 @@ impl Feed {
         let stream = keys.single_changes();
         Self {
             client,
-            feed: format!("{stream}:feed"),
+            feed: keys::feed_of(&stream),
             stream,
             marker: keys.subject(None).epoch().to_owned(),
             markers: keys.all_epochs(),
@@ -290,7 +290,9 @@ impl Feed {
         trimmed.arg(&self.feed).arg("f");
         let trimmed: Value = trimmed.query_async(connection).await?;
         let trimmed = trimmed_count(&trimmed).ok_or(Fault::Unreadable("the feed record"))?;
-        let mut unexplained = last_hole.filter(|(_, n)| n - 1 > trimmed).map(|(id, _)| id);
+        let mut unexplained = last_hole
+            .filter(|(_, n)| !trimming_explains(*n, trimmed))
+            .map(|(id, _)| id);
         let last_n = last.map_or(0, |(_, n)| n);
         if last_n < record.n {
             // The newest entries are never trimmed: removed by hand.
@@ -461,6 +463,13 @@ impl FeedRecord {
             horizon_ms: optional_integer(h)?.unwrap_or(0).max(0),
         })
     }
+}
+
+/// Whether trimming explains the changes missing before the one numbered
+/// `n`: it removes the oldest entries only, so all `n - 1` before it if it
+/// removed at least that many (`trimmed`, the feed record's `f`).
+pub(super) fn trimming_explains(n: u64, trimmed: u64) -> bool {
+    n.saturating_sub(1) <= trimmed
 }
 
 /// The feed record's `f` (`HGET feed f`): how many entries trimming has
