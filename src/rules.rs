@@ -39,7 +39,7 @@ use crate::footer::Footer;
 
 mod builtin;
 
-use self::builtin::{Audiences, Builtin, Unshown};
+use self::builtin::{Audiences, Builtin, Required, Unshown};
 
 /// Whether rules run because a token is being issued or being accepted.
 ///
@@ -827,7 +827,9 @@ impl RuleSet {
             required.extend(names);
             return self;
         }
-        self.with_builtin(Builtin::RequiredClaims(names.collect()))
+        let mut required = Required::default();
+        required.extend(names);
+        self.with_builtin(Builtin::RequiredClaims(required))
     }
 
     /// Adds a custom rule; custom rules run after the built-ins, in the order added.
@@ -1243,6 +1245,62 @@ mod tests {
                 .check(&claims_at(NOW), &Footer::None, Mode::Decode)
                 .is_ok()
         );
+    }
+
+    /// Each claim a rule set can require, registered or custom, refuses a
+    /// token without it and accepts one with it; the missing ones are named
+    /// in the order they were required.
+    #[test]
+    fn every_required_claim_is_checked_and_the_missing_are_named_in_order() {
+        let names = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "role"];
+        let all = [
+            r#""iss":"i""#,
+            r#""sub":"s""#,
+            r#""aud":"a""#,
+            r#""exp":"2030-01-01T13:00:00Z""#,
+            r#""nbf":"2030-01-01T11:00:00Z""#,
+            r#""iat":"2030-01-01T11:00:00Z""#,
+            r#""jti":"j""#,
+            r#""role":"r""#,
+        ];
+        let of = |fields: Vec<&str>| payload(&format!("{{{}}}", fields.join(",")));
+        let set = |required: &[&str]| {
+            rules()
+                .for_audience("a")
+                .allow_non_expiring()
+                .require_claims(required.iter().copied())
+        };
+        let missing = |set: &RuleSet, claims: &Claims| -> Vec<String> {
+            match set.check(claims, &Footer::None, Mode::Decode) {
+                Ok(()) => Vec::new(),
+                Err(Error::Claims(v)) => v
+                    .iter()
+                    .filter(|v| v.rule() == "required-claims")
+                    .map(|v| v.claim().unwrap_or_default().to_owned())
+                    .collect(),
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        };
+        let full = of(all.to_vec());
+        for (i, name) in names.iter().enumerate() {
+            let without: Vec<&str> = all
+                .iter()
+                .enumerate()
+                .filter_map(|(j, field)| (j != i).then_some(*field))
+                .collect();
+            let lacking = of(without);
+            assert_eq!(missing(&set(&[name]), &lacking), [*name], "{name}");
+            assert!(missing(&set(&[name]), &full).is_empty(), "{name}");
+            // Required with every other claim: only this one is missing.
+            assert_eq!(missing(&set(&names), &lacking), [*name], "{name}");
+        }
+        // Named in the order required, custom and registered alike.
+        let bare = of(vec![all[3]]);
+        assert_eq!(
+            missing(&set(&["role", "jti", "x", "iss"]), &bare),
+            ["role", "jti", "x", "iss"]
+        );
+        assert!(missing(&set(&names), &full).is_empty());
     }
 
     #[test]

@@ -696,7 +696,7 @@ impl<P: ServicePurpose> TokenService<P> {
         result.inspect_err(audit_rejection)
     }
 
-    fn decode_unchecked(
+    pub(super) fn decode_unchecked(
         &self,
         token: &str,
         expected_footer: Option<&Footer>,
