@@ -36,7 +36,10 @@
 //!    same Redis and key ring with the revocation mirror on
 //!    (`VAULTTOKEN_MIRROR_MAX_STALENESS_MS=2000`, issue 25): its checks
 //!    answer from memory, not by a round trip. The first server is stopped
-//!    first, so the server core runs one at a time.
+//!    first, so the server core runs one at a time;
+//! 7. `issue-mirror` and `refresh-mirror`: issue and refresh as in 4 and 5,
+//!    by the mirrored server: a refresh's token check answers from memory,
+//!    its rotation is still one script call in Redis.
 //!
 //! The server's CPU time is the sum of `/proc/<pid>/task/*/schedstat` (its
 //! threads, nanoseconds) before and after a phase; `/proc/<pid>/stat`
@@ -773,21 +776,7 @@ fn run(clients: usize, requests: usize) {
     );
 
     // 5. Refresh: each issued refresh token once.
-    let refresh_tokens: Vec<String> = issued
-        .bodies
-        .iter()
-        .map(|body| {
-            let pair: serde_json::Value = serde_json::from_slice(body).unwrap();
-            pair["refresh_token"].as_str().unwrap().to_owned()
-        })
-        .collect();
-    let mut refreshes: Vec<Vec<Vec<u8>>> = vec![Vec::with_capacity(requests); clients];
-    for (i, token) in refresh_tokens.iter().enumerate() {
-        refreshes[i % clients].push(post(
-            "/token/refresh",
-            &format!(r#"{{{credentials},"refresh_token":"{token}"}}"#),
-        ));
-    }
+    let refreshes = refresh_requests(&issued, &credentials, clients);
     println!("load average before refresh: {}", load_average());
     let refreshed = finish(
         drive(
@@ -834,6 +823,33 @@ fn run(clients: usize, requests: usize) {
         ),
         "introspect-mirror",
     );
+    // 7. Refresh by the mirrored server: its token checks answer from
+    //    memory; the rotation is still decided in Redis. Its refresh
+    //    tokens come from an issue phase on the same server.
+    println!("load average before issue-mirror: {}", load_average());
+    let mirror_issued = finish(
+        drive(
+            &runtime,
+            mirror_address,
+            &watched_mirror,
+            same(&issue_request, clients, requests),
+            br#""refresh_token":"#,
+            true,
+        ),
+        "issue-mirror",
+    );
+    println!("load average before refresh-mirror: {}", load_average());
+    let mirror_refreshed = finish(
+        drive(
+            &runtime,
+            mirror_address,
+            &watched_mirror,
+            refresh_requests(&mirror_issued, &credentials, clients),
+            br#""refresh_token":"#,
+            false,
+        ),
+        "refresh-mirror",
+    );
     mirrored.check_running(&mirror_log);
     println!("load average after: {}", load_average());
 
@@ -845,8 +861,9 @@ fn run(clients: usize, requests: usize) {
         mirror_introspected.per_cpu_second() / introspected.per_cpu_second()
     );
     println!(
-        "refresh per server CPU second: {:.0} (goal at least 10,000)",
-        refreshed.per_cpu_second()
+        "refresh per server CPU second: {:.0} (goal at least 10,000); with the mirror: {:.0}",
+        refreshed.per_cpu_second(),
+        mirror_refreshed.per_cpu_second()
     );
     println!(
         "issue per server CPU second: {:.0}; bare axum: {:.0}; introspect / bare: {:.2}",
@@ -856,6 +873,21 @@ fn run(clients: usize, requests: usize) {
     );
     let logged = std::fs::metadata(&server_log).map_or(0, |m| m.len());
     println!("server log: {logged} bytes");
+}
+
+/// One `POST /token/refresh` for each refresh token an issue phase handed
+/// out, spread over `clients` connections: each used once.
+fn refresh_requests(issued: &Outcome, credentials: &str, clients: usize) -> Vec<Vec<Vec<u8>>> {
+    let mut refreshes: Vec<Vec<Vec<u8>>> = vec![Vec::new(); clients];
+    for (i, body) in issued.bodies.iter().enumerate() {
+        let pair: serde_json::Value = serde_json::from_slice(body).unwrap();
+        let token = pair["refresh_token"].as_str().unwrap();
+        refreshes[i % clients].push(post(
+            "/token/refresh",
+            &format!(r#"{{{credentials},"refresh_token":"{token}"}}"#),
+        ));
+    }
+    refreshes
 }
 
 /// Runs `decode` mode pinned to `core` and reads its one line of figures.
