@@ -324,6 +324,10 @@ mod tests {
         let shared = std::sync::Arc::new(std::sync::Mutex::new(reading()));
         let read = std::sync::Arc::clone(&shared);
         metrics.register_mirror(move || *read.lock().unwrap());
+        // Named in the registry's Debug, never with a reading.
+        let debug = format!("{metrics:?}");
+        assert!(debug.contains("MirrorCollector"), "{debug}");
+        assert!(!debug.contains("308"), "{debug}");
         let text = metrics.encode();
         for line in [
             "# TYPE vaulttoken_mirror_checks_total counter",
