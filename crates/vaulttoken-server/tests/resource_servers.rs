@@ -1,6 +1,7 @@
 //! The axum example `resource_server` with the token server's store
-//! settings (`REDIS_URL`, `MIRROR_MAX_STALENESS_MS`), as processes beside a
-//! token server on a real `redis-server`: a token the token server revoked
+//! settings (`REDIS_URL` or `REDIS_CLUSTER_URLS`, `MIRROR_MAX_STALENESS_MS`),
+//! as processes beside a token server on a real `redis-server` and on a real
+//! Redis Cluster: a token the token server revoked
 //! is refused at once through the store, and within the bound through the
 //! mirror, which answers from memory; settings the token server would
 //! refuse are refused, named, and no password is repeated.
@@ -22,7 +23,7 @@ mod server;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use vaulttoken_test_redis::{RedisServer, redis_available};
+use vaulttoken_test_redis::{RedisCluster, RedisServer, redis_available};
 
 use process::{ServerProcess, free_port, post};
 use resource_server::{ResourceServer, refused};
@@ -37,17 +38,30 @@ fn a_revoked_token_is_refused_through_the_store_and_within_the_bound_through_the
         return;
     }
     let redis = RedisServer::start();
-    let server = ServerProcess::start(&redis.url());
+    revoked_token_refused(&[("REDIS_URL", &redis.url())]);
+}
+
+#[test]
+fn a_revoked_token_is_refused_the_same_way_on_a_redis_cluster() {
+    if !redis_available("a_revoked_token_is_refused_the_same_way_on_a_redis_cluster") {
+        return;
+    }
+    let cluster = RedisCluster::start();
+    let urls = cluster.urls().join(",");
+    revoked_token_refused(&[("REDIS_CLUSTER_URLS", &urls)]);
+}
+
+/// A token server and two resource servers on the Redis of `redis` (its
+/// one setting): one checking through the store, one through a mirror.
+fn revoked_token_refused(redis: &[(&str, &str); 1]) {
+    let server = ServerProcess::start_with(redis);
     let keys = format!("http://127.0.0.1:{}/keys", server.port());
     let bound = BOUND_MS.to_string();
-    let checked = ResourceServer::start(&keys, ISSUER, &[("REDIS_URL", &redis.url())]);
+    let checked = ResourceServer::start(&keys, ISSUER, redis);
     let mirrored = ResourceServer::start(
         &keys,
         ISSUER,
-        &[
-            ("REDIS_URL", &redis.url()),
-            ("MIRROR_MAX_STALENESS_MS", &bound),
-        ],
+        &[redis[0], ("MIRROR_MAX_STALENESS_MS", &bound)],
     );
     let (status, pair) = post(&server, "/token", &json!({"subject": "alice"}));
     assert_eq!(status, 200, "{pair}");
