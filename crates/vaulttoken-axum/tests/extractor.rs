@@ -469,10 +469,7 @@ async fn a_store_that_is_down_gets_503_with_retry_after() {
         ),
     ] {
         let answer = send(&app(auth), bearer("/whoami", &token), &token).await;
-        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(answer.header("retry-after"), Some(retry));
-        assert_eq!(answer.header("www-authenticate"), None);
-        assert_eq!(answer.code(), "temporarily_unavailable");
+        answer.assert_unavailable(retry);
     }
     // Optional authentication fails closed too: never anonymous.
     let answer = send(

@@ -262,9 +262,7 @@ async fn the_layer_answers_503_when_the_store_is_down() {
     let auth = Authenticator::new(service);
     let app = protected(&auth, AuthLayer::new(auth.clone()));
     let answer = send(&app, bearer("/extension", &token), &token).await;
-    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(answer.header("retry-after"), Some("5"));
-    assert_eq!(answer.code(), "temporarily_unavailable");
+    answer.assert_unavailable("5");
 }
 
 /// A tower service over `String` bodies, as a tonic server is over its own:

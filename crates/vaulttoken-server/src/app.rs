@@ -25,17 +25,137 @@ use crate::state::AppState;
 /// to its response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The token store the server runs on ([`connect_store`]), and its
+/// revocation mirror when it has one, whose status `GET /metrics` reports
+/// (the `vaulttoken_mirror_*` names). Any store converts into one, without
+/// a mirror. Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use vaulttoken::store::MemoryStore;
+/// use vaulttoken_server::ServerStore;
+///
+/// let store = ServerStore::from(Arc::new(MemoryStore::new()));
+/// assert!(store.mirror().is_none());
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerStore {
+    tokens: Arc<dyn TokenStore>,
+    mirror: Option<MirroredStore>,
+}
+
+impl ServerStore {
+    /// `store`, with no mirror.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::store::{MemoryStore, TokenStore};
+    /// use vaulttoken_server::ServerStore;
+    ///
+    /// let memory: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    /// let store = ServerStore::new(Arc::clone(&memory));
+    /// assert!(Arc::ptr_eq(store.tokens(), &memory));
+    /// assert!(store.mirror().is_none());
+    /// ```
+    #[must_use]
+    pub fn new(store: Arc<dyn TokenStore>) -> Self {
+        Self {
+            tokens: store,
+            mirror: None,
+        }
+    }
+
+    /// `store`, checking through its mirror, which the metrics report.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use vaulttoken_redis::{MirrorOptions, MirroredStore, StoreOptions};
+    /// use vaulttoken_server::ServerStore;
+    ///
+    /// # async fn run() -> Result<(), vaulttoken_redis::ConnectError> {
+    /// let url = "redis://127.0.0.1:6379";
+    /// let mirror = MirroredStore::connect(url, StoreOptions::default(), MirrorOptions::default()).await?;
+    /// let store = ServerStore::mirrored(mirror);
+    /// assert!(store.mirror().is_some());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn mirrored(store: MirroredStore) -> Self {
+        Self {
+            tokens: Arc::new(store.clone()),
+            mirror: Some(store),
+        }
+    }
+
+    /// The store every token operation goes through.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken_server::ServerStore;
+    ///
+    /// let store = ServerStore::from(Arc::new(MemoryStore::new()));
+    /// assert_eq!(Arc::strong_count(store.tokens()), 1);
+    /// ```
+    #[must_use]
+    pub fn tokens(&self) -> &Arc<dyn TokenStore> {
+        &self.tokens
+    }
+
+    /// The revocation mirror, if the store has one.
+    ///
+    /// # Examples
+    ///
+    /// See [`ServerStore::mirrored`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use vaulttoken::store::MemoryStore;
+    /// use vaulttoken_server::ServerStore;
+    ///
+    /// assert!(ServerStore::from(Arc::new(MemoryStore::new())).mirror().is_none());
+    /// ```
+    #[must_use]
+    pub fn mirror(&self) -> Option<&MirroredStore> {
+        self.mirror.as_ref()
+    }
+}
+
+impl From<Arc<dyn TokenStore>> for ServerStore {
+    fn from(store: Arc<dyn TokenStore>) -> Self {
+        Self::new(store)
+    }
+}
+
+impl<T: TokenStore + 'static> From<Arc<T>> for ServerStore {
+    fn from(store: Arc<T>) -> Self {
+        Self::new(store)
+    }
+}
+
 /// The server as a [`Router`]: loads (or creates) the keys named by
 /// `config` (with Redis: shared through it, polled for rotations made by
-/// other instances) and serves every endpoint over `store`. Serve it with
+/// other instances) and serves every endpoint over `store` (any
+/// `Arc<impl TokenStore>`, or a [`ServerStore`] from [`connect_store`],
+/// whose revocation mirror `GET /metrics` then reports). Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()` for client IPs.
 ///
 /// # Errors
 ///
 /// A [`StartError`] if the keys cannot be loaded, created or shared.
-pub async fn app(config: Config, store: Arc<dyn TokenStore>) -> Result<Router, StartError> {
+pub async fn app(config: Config, store: impl Into<ServerStore>) -> Result<Router, StartError> {
     let metrics_here = config.metrics_listen.is_none();
-    Ok(router(AppState::new(config, store).await?, metrics_here))
+    Ok(router(
+        AppState::new(config, store.into()).await?,
+        metrics_here,
+    ))
 }
 
 /// `GET /metrics`.
@@ -117,7 +237,7 @@ fn router(state: AppState, metrics_here: bool) -> Router {
 /// A [`StartError`] if Redis cannot be reached or is unfit (see
 /// [`RedisStore::connect`]); `REDIS_URL` at a cluster node is refused,
 /// naming `REDIS_CLUSTER_URLS`.
-pub async fn connect_store(config: &Config) -> Result<Arc<dyn TokenStore>, StartError> {
+pub async fn connect_store(config: &Config) -> Result<ServerStore, StartError> {
     // One reconnect attempt when the connection is lost (no retries with
     // growing pauses): a call while Redis is down fails at once when the
     // port is closed, instead of waiting for the series up to its deadline.
@@ -145,7 +265,7 @@ pub async fn connect_store(config: &Config) -> Result<Arc<dyn TokenStore>, Start
                     current = store.status().current,
                     "using the Redis token store, with a revocation mirror"
                 );
-                return Ok(Arc::new(store));
+                return Ok(ServerStore::mirrored(store));
             }
             None => RedisStore::connect(url.expose(), options)
                 .await
@@ -171,7 +291,7 @@ pub async fn connect_store(config: &Config) -> Result<Arc<dyn TokenStore>, Start
                     current = store.status().current,
                     "using the Redis Cluster token store, with a revocation mirror"
                 );
-                return Ok(Arc::new(store));
+                return Ok(ServerStore::mirrored(store));
             }
             RedisStore::connect_cluster(nodes, options)
                 .await
@@ -183,7 +303,7 @@ pub async fn connect_store(config: &Config) -> Result<Arc<dyn TokenStore>, Start
                  and trust tokens live in this process's memory only. This suits a single \
                  instance: a second instance would not see them, and a restart forgets them."
             );
-            return Ok(Arc::new(MemoryStore::new()));
+            return Ok(Arc::new(MemoryStore::new()).into());
         }
     };
     tracing::info!(
@@ -191,7 +311,7 @@ pub async fn connect_store(config: &Config) -> Result<Arc<dyn TokenStore>, Start
         cluster = store.is_cluster(),
         "using the Redis token store"
     );
-    Ok(Arc::new(store))
+    Ok(Arc::new(store).into())
 }
 
 /// Connects the store, loads the keys, listens on the configured address and

@@ -14,13 +14,16 @@
 //! - the rate limiter counts its refusals ([`Metrics::rate_limit_refusals`]).
 //!
 //! The gauges (key ages, the shared ring's last sync, whether the store
-//! answers) are read when `/metrics` is asked ([`Metrics::encode`]).
+//! answers) are read when `/metrics` is asked ([`Metrics::encode`]); with a
+//! revocation mirror, its counts and gauges are read from its status then
+//! too ([`Metrics::register_mirror`]).
 //!
 //! Labels are bounded: operation and outcome names are fixed strings, a
 //! trust-token kind is one of the four built-in ones (or `unknown`), and no
 //! label holds a client id, a subject, a token or an address.
 
 mod http;
+mod mirror;
 mod store;
 
 use prometheus_client::encoding::prometheus_text;
@@ -32,6 +35,7 @@ use prometheus_client::registry::{Registry, Unit};
 use std::sync::atomic::AtomicU64;
 
 pub(crate) use self::http::{Operation, inactive, note_refresh_grant, note_trust_kind, record};
+pub(crate) use self::mirror::MirrorReading;
 pub(crate) use self::store::MeteredStore;
 
 /// The `Content-Type` of `GET /metrics`: the Prometheus text format 0.0.4.
@@ -193,6 +197,16 @@ impl Metrics {
         }
     }
 
+    /// Reports a revocation mirror's counts and gauges (the
+    /// `vaulttoken_mirror_*` names), read by `read` at each scrape.
+    pub(crate) fn register_mirror(
+        &mut self,
+        read: impl Fn() -> MirrorReading + Send + Sync + 'static,
+    ) {
+        self.registry
+            .register_collector(Box::new(mirror::MirrorCollector(read)));
+    }
+
     /// The refusal counter of the rate limiter.
     pub(crate) fn rate_limit_refusals(&self) -> Family<[Label; 2], Counter> {
         self.rate_limit_refusals.clone()
@@ -279,6 +293,89 @@ mod tests {
             "vaulttoken_tokens_revoked_total{outcome=\"ok\"} 1",
             "vaulttoken_tokens_introspected_total{outcome=\"inactive\"} 1",
             "vaulttoken_trust_tokens_total{operation=\"consume\",kind=\"magic_link\",outcome=\"invalid_grant\"} 1",
+        ] {
+            assert!(text.lines().any(|sent| sent == line), "{line}:\n{text}");
+        }
+    }
+
+    /// A mirror's reading with every field apart.
+    fn reading() -> MirrorReading {
+        MirrorReading {
+            current: true,
+            heard_ago: Some(std::time::Duration::from_millis(125)),
+            max_staleness: std::time::Duration::from_millis(2_000),
+            entries: 7,
+            table_bytes: 308,
+            overflowed: false,
+            rebuilds: 2,
+            unexplained_gaps: 1,
+            answered: 40,
+            stale: 3,
+            unknown: 5,
+        }
+    }
+
+    #[test]
+    fn a_mirror_is_reported_from_its_reading_at_each_scrape_and_only_with_one() {
+        let plain = Metrics::new().encode();
+        assert!(!plain.contains("vaulttoken_mirror_"), "{plain}");
+
+        let mut metrics = Metrics::new();
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(reading()));
+        let read = std::sync::Arc::clone(&shared);
+        metrics.register_mirror(move || *read.lock().unwrap());
+        // Named in the registry's Debug, never with a reading.
+        let debug = format!("{metrics:?}");
+        assert!(debug.contains("MirrorCollector"), "{debug}");
+        assert!(!debug.contains("308"), "{debug}");
+        let text = metrics.encode();
+        for line in [
+            "# TYPE vaulttoken_mirror_checks_total counter",
+            "vaulttoken_mirror_checks_total{outcome=\"answered\"} 40",
+            "vaulttoken_mirror_checks_total{outcome=\"stale\"} 3",
+            "vaulttoken_mirror_checks_total{outcome=\"unknown\"} 5",
+            "# TYPE vaulttoken_mirror_rebuilds_total counter",
+            "vaulttoken_mirror_rebuilds_total 2",
+            "# TYPE vaulttoken_mirror_unexplained_gaps_total counter",
+            "vaulttoken_mirror_unexplained_gaps_total 1",
+            "# TYPE vaulttoken_mirror_staleness_seconds gauge",
+            "vaulttoken_mirror_staleness_seconds 0.125",
+            "# TYPE vaulttoken_mirror_max_staleness_seconds gauge",
+            "vaulttoken_mirror_max_staleness_seconds 2.0",
+            "# TYPE vaulttoken_mirror_current gauge",
+            "vaulttoken_mirror_current 1",
+            "# TYPE vaulttoken_mirror_entries gauge",
+            "vaulttoken_mirror_entries 7",
+            "# TYPE vaulttoken_mirror_memory_bytes gauge",
+            "vaulttoken_mirror_memory_bytes 308",
+            "# TYPE vaulttoken_mirror_overflowed gauge",
+            "vaulttoken_mirror_overflowed 0",
+        ] {
+            assert!(text.lines().any(|sent| sent == line), "{line}:\n{text}");
+        }
+        let docs = include_str!("../../../docs/API.md");
+        for line in text.lines().filter(|line| line.starts_with("# TYPE ")) {
+            let name = line.split(' ').nth(2).unwrap();
+            assert!(
+                docs.contains(&format!("`{name}`")),
+                "{name} is not in API.md"
+            );
+        }
+
+        // Read again at the next scrape: never heard is NaN.
+        *shared.lock().unwrap() = MirrorReading {
+            current: false,
+            heard_ago: None,
+            overflowed: true,
+            answered: 41,
+            ..reading()
+        };
+        let text = metrics.encode();
+        for line in [
+            "vaulttoken_mirror_checks_total{outcome=\"answered\"} 41",
+            "vaulttoken_mirror_staleness_seconds NaN",
+            "vaulttoken_mirror_current 0",
+            "vaulttoken_mirror_overflowed 1",
         ] {
             assert!(text.lines().any(|sent| sent == line), "{line}:\n{text}");
         }

@@ -9,12 +9,13 @@ use vaulttoken::store::{Grace, TokenStore};
 use vaulttoken::trust::TrustTokens;
 use vaulttoken_axum::TrustedProxies;
 
+use crate::app::ServerStore;
 use crate::client_access::ClientAccess;
 use crate::clients::Clients;
 use crate::config::{Config, Lifetimes};
 use crate::context::ContextBinding;
 use crate::key_sync::{KeySource, LiveKeys, RotationSettings, spawn_poll, spawn_rotation};
-use crate::metrics::{MeteredStore, Metrics};
+use crate::metrics::{MeteredStore, Metrics, MirrorReading};
 use crate::oauth_error::OAuthError;
 use crate::rate_limit::{Key, Limiter, Refusal};
 use crate::redis_connection::RedisConnection;
@@ -75,18 +76,22 @@ impl core::ops::Deref for AppState {
 impl AppState {
     /// Loads (or creates) the keys and builds the services over `store`;
     /// with Redis, shares the keys through it and polls for rotations made
-    /// elsewhere.
+    /// elsewhere. A revocation mirror's status goes to the metrics.
     ///
     /// # Errors
     ///
     /// A [`StartError`] if the keys cannot be loaded, created or shared.
-    pub(crate) async fn new(
-        config: Config,
-        store: Arc<dyn TokenStore>,
-    ) -> Result<Self, StartError> {
-        let metrics = Arc::new(Metrics::new());
+    pub(crate) async fn new(config: Config, store: ServerStore) -> Result<Self, StartError> {
+        let mut metrics = Metrics::new();
+        if let Some(mirror) = store.mirror().cloned() {
+            metrics.register_mirror(move || MirrorReading::of(&mirror));
+        }
+        let metrics = Arc::new(metrics);
         // Every use of the store is timed and counted.
-        let store: Arc<dyn TokenStore> = Arc::new(MeteredStore::new(store, metrics.store.clone()));
+        let store: Arc<dyn TokenStore> = Arc::new(MeteredStore::new(
+            Arc::clone(store.tokens()),
+            metrics.store.clone(),
+        ));
         let lifetimes = config.lifetimes;
         let binding = ContextBinding::new(config.binding);
         let deadlines = config.redis_deadlines;
@@ -327,7 +332,7 @@ mod tests {
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect();
         let config = Config::from_vars(&vars).unwrap();
-        let state = AppState::new(config, Arc::new(MemoryStore::new()))
+        let state = AppState::new(config, Arc::new(MemoryStore::new()).into())
             .await
             .unwrap();
 

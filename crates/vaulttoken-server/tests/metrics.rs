@@ -4,8 +4,8 @@
 //! client was answered, the store's calls are counted and timed, and the
 //! gauges say how old the keys are and when the shared ring was read; on
 //! its own listener when `VAULTTOKEN_METRICS_LISTEN` is set (and then not on
-//! the main one). The answers are read with the line reader of
-//! `support/prometheus.rs`.
+//! the main one); with a revocation mirror, its names, and only then. The
+//! answers are read with the line reader of `support/prometheus.rs`.
 //!
 //! Without `redis-server` the Redis tests print `SKIPPED` and pass, unless
 //! `VAULTTOKEN_REQUIRE_REDIS=1`.
@@ -243,6 +243,110 @@ fn counters_move_with_real_requests_by_outcome() {
         ),
         0.0
     );
+}
+
+/// The revocation mirror's names and their types.
+const MIRROR_NAMES: [(&str, &str); 9] = [
+    ("vaulttoken_mirror_checks_total", "counter"),
+    ("vaulttoken_mirror_rebuilds_total", "counter"),
+    ("vaulttoken_mirror_unexplained_gaps_total", "counter"),
+    ("vaulttoken_mirror_staleness_seconds", "gauge"),
+    ("vaulttoken_mirror_max_staleness_seconds", "gauge"),
+    ("vaulttoken_mirror_current", "gauge"),
+    ("vaulttoken_mirror_entries", "gauge"),
+    ("vaulttoken_mirror_memory_bytes", "gauge"),
+    ("vaulttoken_mirror_overflowed", "gauge"),
+];
+
+/// The mirror's checks with `outcome`.
+fn mirror_checks(scrape: &Scrape, outcome_of: &str) -> f64 {
+    outcome(scrape, "vaulttoken_mirror_checks_total", outcome_of)
+}
+
+/// Every check the mirror saw, whatever its outcome.
+fn mirror_checks_seen(scrape: &Scrape) -> f64 {
+    scrape.sum("vaulttoken_mirror_checks_total", &[])
+}
+
+#[test]
+fn the_revocation_mirror_is_reported_with_it_on_only_and_counts_each_check() {
+    if !redis_available("the_revocation_mirror_is_reported_with_it_on_only") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let plain = ServerProcess::start(&redis.url());
+    let without = scrape(&plain);
+    assert!(
+        without
+            .samples
+            .iter()
+            .all(|sample| !sample.name.starts_with("vaulttoken_mirror_")),
+        "{:?}",
+        without.samples
+    );
+    assert!(
+        without
+            .types
+            .keys()
+            .all(|name| !name.starts_with("vaulttoken_mirror_"))
+    );
+    drop(plain);
+
+    let server = ServerProcess::start_with(&[
+        ("REDIS_URL", &redis.url()),
+        ("VAULTTOKEN_MIRROR_MAX_STALENESS_MS", "500"),
+    ]);
+    let fresh = scrape(&server);
+    for (name, kind) in MIRROR_NAMES {
+        assert_eq!(
+            fresh.types.get(name).map(String::as_str),
+            Some(kind),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        fresh.value("vaulttoken_mirror_max_staleness_seconds", &[]),
+        0.5
+    );
+    assert_eq!(
+        fresh.value("vaulttoken_mirror_unexplained_gaps_total", &[]),
+        0.0
+    );
+    assert_eq!(fresh.value("vaulttoken_mirror_rebuilds_total", &[]), 0.0);
+    assert_eq!(fresh.value("vaulttoken_mirror_overflowed", &[]), 0.0);
+    for outcome_of in ["answered", "stale", "unknown"] {
+        assert_eq!(mirror_checks(&fresh, outcome_of), 0.0, "{outcome_of}");
+    }
+
+    // The issue's own writes (a family): until the mirror hears from a
+    // later read, checks go to Redis. Each introspection is one check the
+    // mirror sees, answered from memory once it is current again.
+    let pair = issue(&server, "alice");
+    let introspect = json!({"token": pair["access_token"]});
+    let started = std::time::Instant::now();
+    let mut seen = mirror_checks_seen(&scrape(&server));
+    let current = loop {
+        let (_, found) = post(&server, "/token/introspect", &introspect);
+        assert_eq!(found["active"], true);
+        let now = scrape(&server);
+        assert_eq!(mirror_checks_seen(&now), seen + 1.0);
+        seen += 1.0;
+        if mirror_checks(&now, "answered") > 0.0 {
+            break now;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "no check answered from memory: {:?}",
+            now.samples
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(current.value("vaulttoken_mirror_current", &[]), 1.0);
+    let staleness = current.value("vaulttoken_mirror_staleness_seconds", &[]);
+    assert!((0.0..0.5).contains(&staleness), "{staleness}");
+    // The family and its latest token at least.
+    assert!(current.value("vaulttoken_mirror_entries", &[]) >= 1.0);
+    assert!(current.value("vaulttoken_mirror_memory_bytes", &[]) > 0.0);
 }
 
 #[test]

@@ -16,22 +16,23 @@
 #[path = "support/process.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod process;
+#[path = "support/resource_server.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod resource_server;
 #[path = "support/server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod server;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use vaulttoken::{Claims, PublicService, SecretKey};
 
 use process::{ServerProcess, keys, post};
+use resource_server::ResourceServer;
 
 /// The key set's cache time and the instances' poll interval, in seconds:
 /// an announcement period of 1 + 1 + 1 = 3 s.
@@ -46,100 +47,6 @@ const LOOKUP_INTERVAL: Duration = Duration::from_secs(1);
 const ROTATIONS: usize = 10;
 /// Each phase of the flood.
 const FLOOD_WINDOW: Duration = Duration::from_secs(5);
-
-/// A resource server process (`examples/resource_server.rs` of
-/// vaulttoken-axum), killed when dropped.
-struct ResourceServer {
-    child: Child,
-    addr: String,
-}
-
-impl ResourceServer {
-    fn start(key_set_url: &str, issuer: &str) -> Self {
-        let binary = example_binary();
-        let mut child = Command::new(&binary)
-            .env_clear()
-            .env("KEY_SET_URL", key_set_url)
-            .env("ISSUER", issuer)
-            .env(
-                "MIN_LOOKUP_INTERVAL_MS",
-                LOOKUP_INTERVAL.as_millis().to_string(),
-            )
-            .env("MAX_TOKEN_LIFETIME_SECS", "60")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|err| panic!("{}: {err}", binary.display()));
-        let stdout = child.stdout.take().unwrap();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = sender.send(addr.to_owned());
-                }
-            }
-        });
-        let addr = receiver
-            .recv_timeout(Duration::from_secs(15))
-            .expect("the resource server did not listen within 15 s");
-        Self { child, addr }
-    }
-
-    /// `GET path` with `Connection: close`: the status, and how long the
-    /// answer took.
-    fn get(&self, path: &str, bearer: &str) -> (u16, Duration, String) {
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: rs\r\nConnection: close\r\nAuthorization: Bearer {bearer}\r\n\r\n"
-        );
-        let started = Instant::now();
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        stream.set_nodelay(true).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        // One write: a request in pieces waits on Nagle and delayed ACKs.
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        let took = started.elapsed();
-        let status = answer[9..12].parse().unwrap();
-        let body = answer
-            .split_once("\r\n\r\n")
-            .map_or("", |(_, b)| b)
-            .to_owned();
-        (status, took, body)
-    }
-
-    /// The follower's counters: fetches made.
-    fn fetches(&self) -> u64 {
-        let (status, _, body) = self.get("/key-set/counts", "none");
-        assert_eq!(status, 200, "{body}");
-        let counts: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(counts["failures"], 0, "a key set fetch failed: {counts}");
-        counts["fetches"].as_u64().unwrap()
-    }
-}
-
-impl Drop for ResourceServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `target/<profile>/examples/soak_resource_server`, built by `cargo test`
-/// with the tests of this package (declared in its Cargo.toml).
-fn example_binary() -> std::path::PathBuf {
-    let deps = std::env::current_exe().unwrap();
-    let profile = deps.parent().unwrap().parent().unwrap();
-    let binary = profile.join("examples").join("soak_resource_server");
-    assert!(
-        binary.exists(),
-        "{} is missing: build the examples too (cargo test -p vaulttoken-server --examples --test soak)",
-        binary.display()
-    );
-    binary
-}
 
 /// A fresh access token from the server.
 fn access_token(server: &ServerProcess) -> String {
@@ -200,8 +107,18 @@ fn resource_servers_follow_ten_announced_rotations_without_refusing_a_valid_toke
         ("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", "100000000"),
     ]);
     let url = format!("http://127.0.0.1:{}/keys", server.port());
+    let lookup_ms = LOOKUP_INTERVAL.as_millis().to_string();
     let resource_servers: Vec<ResourceServer> = (0..3)
-        .map(|_| ResourceServer::start(&url, issuer))
+        .map(|_| {
+            ResourceServer::start(
+                &url,
+                issuer,
+                &[
+                    ("MIN_LOOKUP_INTERVAL_MS", &lookup_ms),
+                    ("MAX_TOKEN_LIFETIME_SECS", "60"),
+                ],
+            )
+        })
         .collect();
     let server = Arc::new(server);
     let resource_servers = Arc::new(resource_servers);

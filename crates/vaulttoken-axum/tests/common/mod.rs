@@ -191,6 +191,15 @@ impl Answer {
         assert_eq!(self.code(), code, "{self:?}");
         assert_eq!(self.header("retry-after"), None);
     }
+
+    /// Asserts a 503 `temporarily_unavailable` with `Retry-After: retry`
+    /// and no challenge: nothing was decided.
+    pub(crate) fn assert_unavailable(&self, retry: &str) {
+        assert_eq!(self.status, StatusCode::SERVICE_UNAVAILABLE, "{self:?}");
+        assert_eq!(self.header("retry-after"), Some(retry), "{self:?}");
+        assert_eq!(self.header("www-authenticate"), None, "{self:?}");
+        assert_eq!(self.code(), "temporarily_unavailable", "{self:?}");
+    }
 }
 
 /// Sends `request` to `app`, and checks that no part of the answer holds
@@ -233,9 +242,14 @@ pub(crate) fn anonymous(path: &str) -> Request<Body> {
 
 /// Runs `test`, failing it if it takes more than 30 seconds.
 pub(crate) async fn bounded<F: Future>(test: F) -> F::Output {
-    tokio::time::timeout(StdDuration::from_secs(30), test)
+    bounded_by(StdDuration::from_secs(30), test).await
+}
+
+/// Runs `test`, failing it if it takes more than `limit`.
+pub(crate) async fn bounded_by<F: Future>(limit: StdDuration, test: F) -> F::Output {
+    tokio::time::timeout(limit, test)
         .await
-        .expect("the test took more than 30 seconds")
+        .unwrap_or_else(|_| panic!("the test took more than {limit:?}"))
 }
 
 /// An hour and a minute: past the default validity and leeway.

@@ -30,6 +30,9 @@ pub(crate) async fn healthz() -> Json<Value> {
 /// reason when not, so a load balancer sends traffic elsewhere. A data loss
 /// is reported, not a reason to stop serving: every instance shares the
 /// store, and the store already refuses what it can no longer vouch for.
+/// Nor is a revocation mirror that is not current: its checks go to Redis
+/// then, as without a mirror, and whether Redis answers is asked here
+/// (`GET /metrics` reports the mirror).
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let health = state.store.health().await;
     let ring = ring_state(state.keys.since_sync(), state.keys_poll);
