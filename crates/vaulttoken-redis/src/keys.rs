@@ -23,7 +23,7 @@ use redis::cluster_routing::Slot;
 const ANONYMOUS_TAG: &str = "anon";
 
 /// The keys of one prefix.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KeyLayout {
     prefix: String,
     /// Whether the keys are a cluster's: its change streams are one per
@@ -33,13 +33,16 @@ pub(crate) struct KeyLayout {
 
 /// The keys of one subject: all in one slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SubjectKeys {
+pub(crate) struct SubjectKeys<'a> {
+    layout: &'a KeyLayout,
     /// `<prefix>:{<tag>}:`, which every key of the subject starts with.
     base: String,
     /// The epoch marker of the subject's slot.
     epoch: String,
-    /// The change stream the subject's writes append to (see `changes.rs`).
-    changes: String,
+    /// The tag of that marker, which also names a cluster slot's change
+    /// stream: the stream's name is made only for a write
+    /// ([`SubjectKeys::change_feed`]), a check needs none.
+    slot: &'static str,
 }
 
 /// How many hash slots a Redis Cluster has.
@@ -119,19 +122,15 @@ impl KeyLayout {
     }
 
     /// The keys of `subject`, or of tokens without one.
-    pub(crate) fn subject(&self, subject: Option<&str>) -> SubjectKeys {
+    pub(crate) fn subject(&self, subject: Option<&str>) -> SubjectKeys<'_> {
         let base = format!("{}:{{{}}}:", self.prefix, subject_tag(subject));
         let slot = slot_tag(&base);
         let epoch = format!("{}:{{{slot}}}:epoch", self.prefix);
-        let changes = if self.cluster {
-            self.changes_of_tag(slot)
-        } else {
-            self.single_changes()
-        };
         SubjectKeys {
+            layout: self,
             base,
             epoch,
-            changes,
+            slot,
         }
     }
 
@@ -185,26 +184,27 @@ impl KeyLayout {
     }
 }
 
-impl SubjectKeys {
+impl SubjectKeys<'_> {
     /// The epoch marker of the subject's slot: `<epoch s>`, never expires.
     pub(crate) fn epoch(&self) -> &str {
         &self.epoch
     }
 
     /// The change stream of the subject's slot (a single server's one
-    /// stream), the last but one key of every write script.
-    pub(crate) fn changes(&self) -> &str {
-        &self.changes
-    }
-
-    /// The feed record of [`SubjectKeys::changes`], every write script's
-    /// last key: a hash of `n` (the stream's change counter), `i` (when the
+    /// stream) and its feed record: every write script's last two keys. The
+    /// record is a hash of `n` (the stream's change counter), `i` (when the
     /// counter began, so a reader tells a new stream from its own), `h` (the
     /// longest reach of a change appended: `until` minus its time), `t`
     /// (the highest trim threshold used) and `f` (how many entries trimming
     /// removed).
-    pub(crate) fn feed(&self) -> String {
-        feed_of(&self.changes)
+    pub(crate) fn change_feed(&self) -> [String; 2] {
+        let changes = if self.layout.cluster {
+            self.layout.changes_of_tag(self.slot)
+        } else {
+            self.layout.single_changes()
+        };
+        let feed = feed_of(&changes);
+        [changes, feed]
     }
 
     /// A revoked or spent token id: `revoked:<until ms>` or `used:<until ms>`.
@@ -255,7 +255,8 @@ mod tests {
 
     #[test]
     fn every_key_of_a_subject_has_one_hash_tag() {
-        let keys = KeyLayout::new("vaulttoken", false).subject(Some("alice@example.com"));
+        let layout = KeyLayout::new("vaulttoken", false);
+        let keys = layout.subject(Some("alice@example.com"));
         let all = [
             keys.token("jti-{1}"),
             keys.cutoff(),
@@ -274,7 +275,8 @@ mod tests {
 
     #[test]
     fn keys_never_show_the_subject() {
-        let keys = KeyLayout::new("p", false).subject(Some("alice@example.com"));
+        let layout = KeyLayout::new("p", false);
+        let keys = layout.subject(Some("alice@example.com"));
         assert!(!keys.cutoff().contains("alice"));
     }
 
@@ -356,15 +358,16 @@ mod tests {
         let layout = KeyLayout::new("vaulttoken", true);
         for subject in [Some("alice"), Some("bob"), None] {
             let keys = layout.subject(subject);
-            assert_eq!(Slot::for_key(keys.changes()), Slot::for_key(keys.cutoff()));
-            assert_eq!(Slot::for_key(keys.feed()), Slot::for_key(keys.cutoff()));
-            assert!(keys.changes().ends_with("}:changes"), "{}", keys.changes());
-            assert_eq!(keys.feed(), format!("{}:feed", keys.changes()));
-            assert_eq!(Slot::for_key(keys.changes()), Slot::for_key(keys.epoch()));
+            let [changes, feed] = keys.change_feed();
+            assert_eq!(Slot::for_key(&changes), Slot::for_key(keys.cutoff()));
+            assert_eq!(Slot::for_key(&feed), Slot::for_key(keys.cutoff()));
+            assert!(changes.ends_with("}:changes"), "{changes}");
+            assert_eq!(feed, format!("{changes}:feed"));
+            assert_eq!(Slot::for_key(&changes), Slot::for_key(keys.epoch()));
         }
         assert_ne!(
-            layout.subject(Some("alice")).changes(),
-            layout.subject(Some("bob")).changes()
+            layout.subject(Some("alice")).change_feed(),
+            layout.subject(Some("bob")).change_feed()
         );
     }
 
@@ -393,13 +396,10 @@ mod tests {
     fn a_clusters_streams_are_named_by_slot() {
         let layout = KeyLayout::new("p", true);
         for subject in [Some("alice"), Some("bob"), None] {
-            let keys = layout.subject(subject);
+            let [changes, feed] = layout.subject(subject).change_feed();
             let slot = layout.slot_of(subject);
-            assert_eq!(
-                layout.changes_of_slot(slot),
-                (keys.changes().to_owned(), keys.feed().to_owned())
-            );
-            assert_eq!(layout.slot_of_stream(keys.changes().as_bytes()), Some(slot));
+            assert_eq!(layout.slot_of_stream(changes.as_bytes()), Some(slot));
+            assert_eq!(layout.changes_of_slot(slot), (changes, feed));
         }
         assert_eq!(layout.slot_of_stream(b"p:{e0}:feed"), None);
         assert_eq!(layout.slot_of_stream(b"q:{e0}:changes"), None);
@@ -411,14 +411,14 @@ mod tests {
         let layout = KeyLayout::new("p", false);
         for subject in [Some("alice"), Some("bob"), None] {
             let keys = layout.subject(subject);
-            assert_eq!(keys.changes(), "p:{changes}");
-            assert_eq!(keys.feed(), "p:{changes}:feed");
+            assert_eq!(keys.change_feed(), ["p:{changes}", "p:{changes}:feed"]);
         }
     }
 
     #[test]
     fn kinds_do_not_collide() {
-        let keys = KeyLayout::new("p", false).subject(None);
+        let layout = KeyLayout::new("p", false);
+        let keys = layout.subject(None);
         assert_eq!(keys.token("x"), "p:{anon}:id:x");
         assert_eq!(keys.latest("x"), "p:{anon}:latest:x");
         assert_eq!(keys.family("x"), "p:{anon}:family:x");

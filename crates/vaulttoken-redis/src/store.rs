@@ -21,7 +21,7 @@ use crate::connection::Connection;
 use crate::digest::Digest;
 use crate::epochs::{self, Sweep};
 use crate::failure::Failure;
-use crate::keys::KeyLayout;
+use crate::keys::{KeyLayout, SubjectKeys};
 use crate::losses::Losses;
 use crate::options::StoreOptions;
 use crate::server_check::{
@@ -413,18 +413,23 @@ impl RedisStore {
         }
     }
 
-    /// Runs a write script of `key` within the deadline, with its deadline
-    /// in Redis's clock (on a cluster, `key`'s primary's) as its last
-    /// argument: one that reaches Redis too late refuses itself, so a write
-    /// that timed out changed nothing.
+    /// Runs a write script of `key`, one of the subject `keys`, within the
+    /// deadline: its last two keys are the subject's change stream and feed
+    /// record (`scripts::CHANGE_FEED`), added here after the script's own,
+    /// and its last argument its deadline in Redis's clock (on a cluster,
+    /// `key`'s primary's): one that reaches Redis too late refuses itself,
+    /// so a write that timed out changed nothing.
     async fn write(
         &self,
+        keys: &SubjectKeys<'_>,
         key: &str,
         script: &mut ScriptInvocation<'_>,
     ) -> Result<Value, StoreError> {
         if self.options.read_only {
             return Err(read_only_refusal());
         }
+        let [changes, feed] = keys.change_feed();
+        script.key(changes).key(feed);
         let gives_up = Instant::now().checked_add(self.options.deadline);
         self.within(async {
             let interval = self.options.clock_sample_interval;
@@ -544,12 +549,10 @@ impl RedisStore {
         let mut script = scripts::CONSUME.key(&key);
         script
             .key(keys.epoch())
-            .key(keys.changes())
-            .key(keys.feed())
             .arg(times::expiry_millis(until))
             .arg(issued_seconds(issued_at))
             .arg(Digest::token(subject, token_id).to_hex());
-        let answer = self.write(&key, &mut script).await?;
+        let answer = self.write(&keys, &key, &mut script).await?;
         let consumption = replies::consumption(&answer)?;
         self.notice_loss(&answer).await;
         self.replicated(&key).await?;
@@ -632,11 +635,9 @@ impl TokenStore for RedisStore {
             let key = keys.token(token_id);
             let mut script = scripts::REVOKE.key(&key);
             script
-                .key(keys.changes())
-                .key(keys.feed())
                 .arg(times::expiry_millis(until))
                 .arg(Digest::token(subject, token_id).to_hex());
-            replies::done(&self.write(&key, &mut script).await?)?;
+            replies::done(&self.write(&keys, &key, &mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -671,12 +672,10 @@ impl TokenStore for RedisStore {
             let key = keys.cutoff();
             let mut script = scripts::CUTOFF.key(&key);
             script
-                .key(keys.changes())
-                .key(keys.feed())
                 .arg(times::seconds_ceil(cutoff))
                 .arg(times::expiry_millis(until))
                 .arg(Digest::subject(Some(subject)).to_hex());
-            replies::done(&self.write(&key, &mut script).await?)?;
+            replies::done(&self.write(&keys, &key, &mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -693,13 +692,11 @@ impl TokenStore for RedisStore {
             let key = keys.latest(slot);
             let mut script = scripts::SUPERSEDE.key(&key);
             script
-                .key(keys.changes())
-                .key(keys.feed())
                 .arg(token_id)
                 .arg(times::expiry_millis(until))
                 .arg(Digest::latest(subject, slot).to_hex())
                 .arg(Digest::token_id(token_id).to_hex());
-            replies::done(&self.write(&key, &mut script).await?)?;
+            replies::done(&self.write(&keys, &key, &mut script).await?)?;
             self.replicated(&key).await
         })
     }
@@ -711,8 +708,6 @@ impl TokenStore for RedisStore {
             let mut script = scripts::CREATE_FAMILY.key(&key);
             script
                 .key(keys.families())
-                .key(keys.changes())
-                .key(keys.feed())
                 .arg(family.id)
                 .arg(times::seconds_floor(family.created_at))
                 .arg(times::seconds_ceil(family.expires_at))
@@ -724,7 +719,7 @@ impl TokenStore for RedisStore {
                         .unwrap_or_default(),
                 )
                 .arg(Digest::family(Some(family.subject), family.id).to_hex());
-            let answer = self.write(&key, &mut script).await?;
+            let answer = self.write(&keys, &key, &mut script).await?;
             let revoked = replies::created_family(&answer)?;
             self.replicated(&key).await?;
             Ok(revoked)
@@ -746,8 +741,6 @@ impl TokenStore for RedisStore {
             let mut script = scripts::ROTATE.key(&key);
             script
                 .key(keys.epoch())
-                .key(keys.changes())
-                .key(keys.feed())
                 .arg(presented.to_string())
                 .arg(
                     presented
@@ -765,7 +758,7 @@ impl TokenStore for RedisStore {
                 .arg(window)
                 .arg(max_uses)
                 .arg(Digest::family(Some(rotation.subject), rotation.family_id).to_hex());
-            let answer = self.write(&key, &mut script).await?;
+            let answer = self.write(&keys, &key, &mut script).await?;
             let step = replies::rotated(&answer)?;
             self.notice_loss(&answer).await;
             self.replicated(&key).await?;
@@ -782,11 +775,8 @@ impl TokenStore for RedisStore {
             let keys = self.keys.subject(subject);
             let key = keys.family(family_id);
             let mut script = scripts::REVOKE_FAMILY.key(&key);
-            script
-                .key(keys.changes())
-                .key(keys.feed())
-                .arg(Digest::family(subject, family_id).to_hex());
-            replies::done(&self.write(&key, &mut script).await?)?;
+            script.arg(Digest::family(subject, family_id).to_hex());
+            replies::done(&self.write(&keys, &key, &mut script).await?)?;
             self.replicated(&key).await
         })
     }

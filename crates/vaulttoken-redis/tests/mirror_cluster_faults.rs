@@ -1,8 +1,13 @@
 //! The cluster mirror under faults, with a real 3-primary cluster: a
 //! primary killed (checks leave memory after the bound and fail closed with
-//! Redis, never "valid"), and a primary restarted without its data (the
+//! Redis, never "valid"), a primary restarted without its data (the
 //! mirror rebuilds by itself, and a token from before the loss stays
-//! refused).
+//! refused) whether its slots had changes or only epoch markers, a slot's
+//! stream lost under its kept marker, and a dropped connection (no rebuild).
+
+#[path = "support/mirror.rs"]
+#[allow(dead_code, reason = "each test file uses part of the support")]
+mod mirror_support;
 
 use std::time::{Duration, Instant};
 
@@ -11,8 +16,9 @@ use vaulttoken::store::{Check, TokenState, TokenStore};
 use vaulttoken_redis::{MirrorOptions, MirroredStore, RedisStore, StoreOptions};
 use vaulttoken_test_redis::{RedisCluster, redis_available};
 
+use mirror_support::{STALENESS, feed_client_id, kill_feed_connection};
+
 const BOUND: Duration = Duration::from_secs(90);
-const STALENESS: Duration = Duration::from_millis(500);
 
 async fn stores(cluster: &RedisCluster) -> (RedisStore, MirroredStore) {
     let writer = RedisStore::connect_cluster(cluster.urls(), StoreOptions::default())
@@ -234,6 +240,134 @@ async fn a_slots_stream_with_entries_removed_by_hand_is_explained_only_by_trimmi
             Ok(TokenState::Revoked),
             "by Redis"
         );
+    })
+    .await
+    .expect("bounded in time");
+}
+
+/// Waits, at most `within`, until `ready`.
+async fn eventually(within: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let give_up = Instant::now() + within;
+    while !ready() {
+        assert!(Instant::now() < give_up, "not within {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The node serving the slot of `key` (the others answer `MOVED`).
+fn node_serving(cluster: &RedisCluster, key: &str) -> usize {
+    cluster
+        .nodes
+        .iter()
+        .position(|node| !node.cli(&["EXISTS", key]).contains("MOVED"))
+        .expect("a node serves every slot")
+}
+
+/// Kills the mirror's connection to node `node` and waits until the feed
+/// has connected again and, past the bound, is current (a session that
+/// rebuilt first has rebuilt by then).
+async fn reconnected(cluster: &RedisCluster, mirror: &MirroredStore, node: usize) {
+    let killed = kill_feed_connection(&cluster.nodes[node]);
+    eventually(Duration::from_secs(5), "the feed connected again", || {
+        feed_client_id(&cluster.nodes[node]).is_some_and(|id| id != killed)
+    })
+    .await;
+    tokio::time::sleep(STALENESS).await;
+    assert!(
+        mirror.wait_current(Duration::from_secs(5)).await,
+        "{:?}",
+        mirror.status()
+    );
+}
+
+/// A slot's change stream, its feed record and its entries gone while its
+/// epoch marker stays (as after a failover to a replica that never received
+/// them): the mirror, connecting again, finds no `i` where it followed one,
+/// and rebuilds (no change is numbered backwards and the marker is the
+/// same: only the `i` tells); it then answers as Redis does. A connection
+/// dropped with nothing lost resumes without a rebuild.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slots_stream_gone_under_its_kept_epoch_marker_makes_the_mirror_rebuild() {
+    if !redis_available("a_slots_stream_gone_under_its_kept_epoch_marker") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let cluster = RedisCluster::start();
+        let (writer, mirror) = stores(&cluster).await;
+        revoked_on_node(&cluster, &writer, &mirror, "carol", "g-1").await;
+        let (node, stream) = stream_of(&cluster, "g-1");
+        let redis = &cluster.nodes[node];
+        reconnected(&cluster, &mirror, node).await;
+        assert_eq!(mirror.status().rebuilds, 0, "{:?}", mirror.status());
+
+        let entry = redis.cli(&["--scan", "--pattern", "vaulttoken:*:id:g-1"]);
+        let feed = format!("{stream}:feed");
+        assert_eq!(
+            redis.cli(&["DEL", &stream, &feed, entry.trim()]).trim(),
+            "3"
+        );
+        reconnected(&cluster, &mirror, node).await;
+        assert_eq!(mirror.status().rebuilds, 1, "{:?}", mirror.status());
+        let check = Check::token(Some("carol"), "g-1");
+        assert_eq!(writer.check(&check).await, Ok(TokenState::Live), "lost");
+        let answered = mirror.status().answered;
+        assert_eq!(mirror.check(&check).await, Ok(TokenState::Live));
+        assert_eq!(mirror.status().answered, answered + 1, "from memory");
+    })
+    .await
+    .expect("bounded in time");
+}
+
+/// A primary restarted empty whose slots never had a change (the anonymous
+/// subjects' slot, no write anywhere): no stream's `i` witnesses the loss,
+/// only the slot's epoch marker, gone or written again, which the mirror
+/// reads when it connects again. It rebuilds, and a token issued before the
+/// loss stays refused, from memory too. A connection dropped with nothing
+/// lost resumes without a rebuild.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_restarted_empty_without_changes_is_told_by_its_epoch_markers() {
+    if !redis_available("a_primary_restarted_empty_without_changes") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let mut cluster = RedisCluster::start();
+        let (writer, mirror) = stores(&cluster).await;
+        let node = node_serving(&cluster, "{anon}");
+        let before = Check::token(None, "a-1").issued_at(SystemClock.now());
+        assert_eq!(mirror.check(&before).await, Ok(TokenState::Live));
+        reconnected(&cluster, &mirror, node).await;
+        assert_eq!(mirror.status().rebuilds, 0, "{:?}", mirror.status());
+
+        cluster.restart_node_empty(node);
+        let restarted = Instant::now();
+        loop {
+            let answer = mirror.check(&before).await;
+            assert_ne!(answer, Ok(TokenState::Live), "a token from before the loss");
+            // The writer starts the new epoch when it next uses the slot.
+            let _ = writer.check(&before).await;
+            let status = mirror.status();
+            if status.current && status.rebuilds > 0 {
+                break;
+            }
+            assert!(
+                restarted.elapsed() < Duration::from_secs(30),
+                "the mirror did not recover: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let answered = mirror.status().answered;
+        assert_eq!(
+            mirror.check(&before).await,
+            Ok(TokenState::IssuedBeforeStoreEpoch)
+        );
+        assert_eq!(mirror.status().answered, answered + 1, "from memory");
+        for node in &cluster.nodes {
+            let streams = node.cli(&["--scan", "--pattern", "vaulttoken:*:changes"]);
+            assert!(
+                streams.trim().is_empty(),
+                "no change was written: {streams}"
+            );
+        }
     })
     .await
     .expect("bounded in time");

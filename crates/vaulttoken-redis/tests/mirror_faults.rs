@@ -35,7 +35,9 @@ const POLL: Duration = Duration::from_millis(5);
 /// The change stream of a single server with the default prefix.
 const STREAM: &str = "vaulttoken:{changes}";
 
-use mirror_support::{STALENESS, later, mirror, mirror_waiting, writer};
+use mirror_support::{
+    STALENESS, feed_client_id, kill_feed_connection, later, mirror, mirror_waiting, writer,
+};
 
 /// Runs `test` within [`TEST_BOUND`].
 async fn bounded(test: impl Future<Output = ()>) {
@@ -222,17 +224,6 @@ async fn redis_killed_then_restarted_empty() {
     .await;
 }
 
-/// The id of the mirror's feed connection in `CLIENT LIST`.
-fn feed_client_id(server: &RedisServer) -> Option<String> {
-    let needle = format!(" name={MIRROR_CLIENT_NAME} ");
-    server
-        .cli(&["CLIENT", "LIST"])
-        .lines()
-        .find(|line| line.contains(&needle))
-        .and_then(|line| line.split(' ').find_map(|field| field.strip_prefix("id=")))
-        .map(str::to_owned)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_connection_killed() {
     if !redis_available("the_feed_connection_killed") {
@@ -246,12 +237,7 @@ async fn the_feed_connection_killed() {
         let check = Check::token(Some("alice"), "t-1").issued_at(now);
         assert_eq!(store.check(&check).await, Ok(TokenState::Live));
 
-        let id = feed_client_id(&server).expect("the feed's connection is named");
-        assert_eq!(
-            server.cli(&["CLIENT", "KILL", "ID", &id]).trim(),
-            "1",
-            "killed"
-        );
+        let id = kill_feed_connection(&server);
         writer
             .revoke(Some("alice"), "t-1", later(10))
             .await
@@ -604,6 +590,125 @@ async fn a_stream_longer_than_a_page_is_replayed_whole() {
         assert_eq!(store.status().answered, 3, "from memory");
     })
     .await;
+}
+
+/// A backlog longer than one page of a follow read (1,000 entries): the
+/// feed cut off (its connection killed, every attempt to connect again held
+/// past its deadline) while 1,100 changes are written, then every byte it
+/// sends held 250 ms, so that it reads the backlog in two pages 250 ms
+/// apart. A full page is not all there was: the mirror says it is current
+/// again only once it holds the last revocation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_longer_than_a_page_is_heard_only_once_read_whole() {
+    if !redis_available("a_backlog_longer_than_a_page_is_heard_only_once_read_whole") {
+        return;
+    }
+    bounded(async {
+        let server = RedisServer::start();
+        let proxy = DelayProxy::start(server.port());
+        let writer = writer(&server).await;
+        let store = mirror(&proxy.url()).await;
+        writer
+            .revoke(Some("alice"), "t-0", later(10))
+            .await
+            .expect("revoke");
+        eventually(Duration::from_secs(2), "the revocation read", || {
+            store.status().entries == 1
+        })
+        .await;
+
+        proxy.delay_all(Some(Duration::from_secs(2)));
+        kill_feed_connection(&server);
+        let until = later(10);
+        for n in 1..=1_100 {
+            writer
+                .revoke(Some("alice"), &format!("t-{n}"), until)
+                .await
+                .expect("revoke");
+        }
+        let revoked = Instant::now();
+        proxy.delay_all(Some(Duration::from_millis(250)));
+        let last = Check::token(Some("alice"), "t-1100");
+        // Whenever it answers from memory after the bound, it refuses.
+        loop {
+            let began = Instant::now();
+            assert!(
+                began < revoked + Duration::from_secs(8),
+                "never current again: {:?}",
+                store.status()
+            );
+            if store.status().current {
+                let from_memory = answered(&store);
+                let state = store.check(&last).await;
+                if answered(&store) > from_memory {
+                    if state == Ok(TokenState::Revoked) {
+                        break;
+                    }
+                    assert!(
+                        began < revoked + STALENESS,
+                        "{state:?} from memory {:?} after the revocation; {:?}",
+                        began - revoked,
+                        store.status()
+                    );
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(store.status().entries, 1_101, "{:?}", store.status());
+        assert_eq!(store.status().rebuilds, 0, "{:?}", store.status());
+        proxy.delay_all(None);
+    })
+    .await;
+}
+
+/// A mirror connected over RESP3 (`protocol=resp3` in its URL): the
+/// blocking read answers a map, which the feed reads as the array of RESP2;
+/// it follows changes with no fault (the feed logs no warning or error).
+#[test]
+fn a_mirror_over_resp3_follows_without_a_fault() {
+    if !redis_available("a_mirror_over_resp3_follows_without_a_fault") {
+        return;
+    }
+    let recorder = EventRecorder::default();
+    run_recorded(&recorder, async {
+        let server = RedisServer::start();
+        let writer = writer(&server).await;
+        let store = mirror(&format!("{}/?protocol=resp3", server.url())).await;
+        for n in 0..3 {
+            let id = format!("t-{n}");
+            writer
+                .revoke(Some("alice"), &id, later(10))
+                .await
+                .expect("revoke");
+            let revoked = Instant::now();
+            let check = Check::token(Some("alice"), &id);
+            loop {
+                let from_memory = answered(&store);
+                let state = store.check(&check).await;
+                if state == Ok(TokenState::Revoked) && answered(&store) > from_memory {
+                    break;
+                }
+                assert!(
+                    revoked.elapsed() < STALENESS,
+                    "{state:?}, {:?}",
+                    store.status()
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        let status = store.status();
+        assert_eq!((status.entries, status.rebuilds), (3, 0), "{status:?}");
+    });
+    let faults: Vec<_> = recorder
+        .events()
+        .into_iter()
+        .filter(|event| {
+            event.target == "vaulttoken_redis"
+                && event.level <= tracing::Level::WARN
+                && event.fields["message"].starts_with("revocation mirror")
+        })
+        .collect();
+    assert!(faults.is_empty(), "{faults:?}");
 }
 
 /// The change stream and its record deleted by hand while a mirror follows

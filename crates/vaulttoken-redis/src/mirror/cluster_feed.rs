@@ -583,3 +583,66 @@ fn topology_of(answer: &Value) -> Option<Topology> {
     }
     Some(topology)
 }
+
+#[cfg(test)]
+mod tests {
+    use redis::Value;
+
+    use super::topology_of;
+
+    fn range(first: i64, last: i64, port: i64) -> Value {
+        let node = Value::Array(vec![
+            Value::BulkString(b"127.0.0.1".to_vec()),
+            Value::Int(port),
+            Value::BulkString(b"a-node-id".to_vec()),
+        ]);
+        Value::Array(vec![Value::Int(first), Value::Int(last), node])
+    }
+
+    #[test]
+    fn cluster_slots_are_read_as_primaries_and_their_ranges() {
+        let answer = Value::Array(vec![
+            range(0, 8191, 7000),
+            range(8192, 16383, 7001),
+            range(100, 100, 7000),
+        ]);
+        let topology = topology_of(&answer).expect("readable");
+        let primaries: Vec<_> = topology.into_iter().collect();
+        assert_eq!(
+            primaries,
+            [
+                (("127.0.0.1".to_owned(), 7000), vec![(0, 8191), (100, 100)]),
+                (("127.0.0.1".to_owned(), 7001), vec![(8192, 16383)]),
+            ]
+        );
+    }
+
+    /// A slot past the last (16383), a negative one, a port that is no
+    /// port, a host that is not a string: unreadable, never a range the
+    /// feed would read markers of.
+    #[test]
+    fn a_range_outside_the_slots_is_unreadable() {
+        for bad in [
+            range(0, 16384, 7000),
+            range(16384, 16384, 7000),
+            range(-1, 10, 7000),
+            range(0, 10, 70_000),
+        ] {
+            assert_eq!(
+                topology_of(&Value::Array(vec![bad.clone()])),
+                None,
+                "{bad:?}"
+            );
+        }
+        let simple_host = Value::Array(vec![
+            Value::Int(0),
+            Value::Int(10),
+            Value::Array(vec![
+                Value::SimpleString("127.0.0.1".to_owned()),
+                Value::Int(7000),
+            ]),
+        ]);
+        assert_eq!(topology_of(&Value::Array(vec![simple_host])), None);
+        assert_eq!(topology_of(&Value::Nil), None);
+    }
+}

@@ -556,10 +556,13 @@ fn read_entries(value: &Value) -> Option<Vec<(StreamId, Vec<u8>)>> {
     }
 }
 
+/// A bulk string: every string the feeds read (ids, fields, the feed
+/// record's values, `CLUSTER SLOTS` hosts, published messages) is one in
+/// RESP2 and RESP3 alike. Anything else is unreadable (the feed fails
+/// closed): a simple string is no answer Redis gives to those reads.
 pub(super) fn bytes(value: &Value) -> Option<&[u8]> {
     match value {
         Value::BulkString(bytes) => Some(bytes),
-        Value::SimpleString(text) => Some(text.as_bytes()),
         _ => None,
     }
 }
