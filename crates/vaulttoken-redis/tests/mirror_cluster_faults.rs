@@ -382,3 +382,62 @@ async fn a_primary_restarted_empty_without_changes_is_told_by_its_epoch_markers(
     .await
     .expect("bounded in time");
 }
+
+/// A primary that loses its data in place (`FLUSHALL`: the mirror's
+/// connections stay up, and no change is written after the loss) is told
+/// by the epoch markers the feed reads every heartbeat: once the writer has
+/// started the slot's new epoch, the mirror accepts a token from before the
+/// loss for at most the bound, then rebuilds and refuses it from memory.
+/// Before the heartbeat read markers (it sent `PING`) the mirror answered
+/// `Live` from memory until its next reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_flushed_in_place_is_told_within_the_bound() {
+    if !redis_available("a_primary_flushed_in_place") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let cluster = RedisCluster::start();
+        let (writer, mirror) = stores(&cluster).await;
+        let node = node_serving(&cluster, "{anon}");
+        let before = Check::token(None, "p-1").issued_at(SystemClock.now());
+        assert_eq!(mirror.check(&before).await, Ok(TokenState::Live));
+        // A new epoch counts whole seconds: the loss comes a second later.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        cluster.nodes[node].cli(&["FLUSHALL"]);
+        // The writer starts the new epoch when it next uses the slot.
+        let flushed = Instant::now();
+        while writer.check(&before).await != Ok(TokenState::IssuedBeforeStoreEpoch) {
+            assert!(flushed.elapsed() < Duration::from_secs(10), "no new epoch");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let refused = Instant::now();
+        loop {
+            let answer = mirror.check(&before).await;
+            if answer != Ok(TokenState::Live) {
+                assert_eq!(answer, Ok(TokenState::IssuedBeforeStoreEpoch));
+                break;
+            }
+            assert!(
+                refused.elapsed() < STALENESS,
+                "accepted past the bound: {:?}",
+                mirror.status()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            mirror.wait_current(Duration::from_secs(10)).await,
+            "{:?}",
+            mirror.status()
+        );
+        let status = mirror.status();
+        assert!(status.rebuilds > 0, "{status:?}");
+        let answered = status.answered;
+        assert_eq!(
+            mirror.check(&before).await,
+            Ok(TokenState::IssuedBeforeStoreEpoch)
+        );
+        assert_eq!(mirror.status().answered, answered + 1, "from memory");
+    })
+    .await
+    .expect("bounded in time");
+}

@@ -55,7 +55,9 @@ const READER_RULES: [&str; 13] = [
 const MIRROR_RULES: [&str; 5] = ["+client|setname", "+xread", "+xrange", "+hmget", "+mget"];
 
 /// What a read-only cluster mirror sends besides [`MIRROR_RULES`]: RESP3
-/// (`HELLO`), the topology, the wake-ups' channel and its heartbeat.
+/// (`HELLO`), the topology, the wake-ups' channel, and `PING`, which the
+/// cluster client sends to check a connection it makes (the feed's
+/// heartbeat reads epoch markers, with `GET`).
 const CLUSTER_MIRROR_RULES: [&str; 5] = [
     "+hello",
     "+cluster|slots",

@@ -12,11 +12,14 @@
 //!   change itself is read from the stream (`XRANGE` from the slot's last
 //!   applied entry), so a forged or repeated message costs a read, never a
 //!   wrong entry.
-//! - **Heard.** Every heartbeat the feed sends `PING` on each primary's
-//!   connection; once its `PONG` is back and every slot woken before it is
-//!   read, everything that primary committed before the `PING` was sent is
+//! - **Heard.** Every heartbeat the feed reads a few of each primary's epoch
+//!   markers on its connection (its slots in turn, [`PROBED`] a round);
+//!   once the answer is back and every slot woken before it is read,
+//!   everything that primary committed before the read was sent is
 //!   applied. The mirror has heard from the cluster at the earliest of these
-//!   instants over all primaries.
+//!   instants over all primaries. A marker gone or changed is a rebuild: a
+//!   primary that lost its data in place (`FLUSHALL`, its connections up)
+//!   is told within a heartbeat, though no change follows the loss.
 //! - **Topology.** Each round also reads `CLUSTER SLOTS`: a new set of
 //!   primaries or a slot that moved makes the feed connect again, with a
 //!   repair. So does any failed call.
@@ -46,6 +49,12 @@ use super::feed::{
 use crate::changes;
 use crate::keys::{KeyLayout, SLOTS};
 use crate::mirror::{MIRROR_CLIENT_NAME, Shared};
+
+/// How many of a primary's epoch markers each heartbeat reads, its slots
+/// in turn: a primary that lost its data lost them all, so one would tell;
+/// the turn also finds, within `SLOTS / PROBED` rounds, a marker removed by
+/// hand.
+const PROBED: usize = 16;
 
 /// A primary and the slots it serves (`CLUSTER SLOTS`), by address.
 type Topology = BTreeMap<(String, u16), Vec<(u16, u16)>>;
@@ -85,8 +94,11 @@ struct Link {
     connection: MultiplexedConnection,
     /// The slots it serves.
     ranges: Vec<(u16, u16)>,
-    /// The send instant of its last answered `PING`.
+    /// The send instant of its last answered read of epoch markers.
     heard: Option<Instant>,
+    /// Where the next heartbeat's read of its markers starts, among its
+    /// slots ([`probed_slots`]).
+    probed: usize,
 }
 
 impl ClusterFeed {
@@ -222,7 +234,8 @@ impl ClusterFeed {
     }
 
     /// One heartbeat: the topology is unchanged, and each primary answers a
-    /// `PING` after its earlier wake-ups were read.
+    /// read of [`PROBED`] of its epoch markers (the next in turn), which must
+    /// hold what the table knows, after its earlier wake-ups were read.
     async fn round(
         &self,
         links: &mut [Link],
@@ -237,14 +250,19 @@ impl ClusterFeed {
         if &found != topology {
             return Err(Fault::Connection);
         }
-        let deadline = self.settings.deadline;
         for index in 0..links.len() {
             let sent = Instant::now();
-            let ping = cmd("PING");
-            let connection = &mut links[index].connection;
-            tokio::time::timeout(deadline, ping.query_async::<Value>(connection))
-                .await
-                .map_err(|_| Fault::Connection)??;
+            let link = &mut links[index];
+            let probed = probed_slots(&link.ranges, link.probed);
+            if probed.is_empty() {
+                // Never: every primary of a topology serves a range
+                // (`topology_of`), so a mutant without this guard is
+                // equivalent. It is here because an empty pipeline would
+                // count as heard without asking the primary anything.
+                return Err(Fault::Unreadable("a primary without slots"));
+            }
+            link.probed = link.probed.wrapping_add(PROBED);
+            self.check_epochs(link, &probed).await?;
             let mut slots = BTreeSet::new();
             while let Ok(push) = pushes.try_recv() {
                 self.woken_slot(push, &mut slots)?;
@@ -347,6 +365,7 @@ impl ClusterFeed {
             connection,
             ranges,
             heard: None,
+            probed: 0,
         })
     }
 
@@ -489,41 +508,78 @@ impl ClusterFeed {
                 .iter()
                 .flat_map(|(first, last)| *first..=*last)
                 .collect();
-            let mut reads = pipe();
-            for slot in &slots {
-                let marker = self
-                    .keys
-                    .epoch_of_slot(*slot)
-                    .ok_or(Fault::Unreadable("a slot"))?;
-                reads.cmd("GET").arg(marker);
-            }
-            let answers: Vec<Value> = tokio::time::timeout(
-                self.settings.deadline,
-                reads.query_async(&mut link.connection),
-            )
-            .await
-            .map_err(|_| Fault::Connection)??;
-            if answers.len() != slots.len() {
-                return Err(Fault::Unreadable("the epoch markers"));
-            }
-            for (slot, answer) in slots.iter().zip(&answers) {
-                let epoch = optional_integer(answer).ok_or(Fault::Unreadable("an epoch marker"))?;
-                let held = self.shared.table.epoch_of(*slot);
-                match (held, epoch) {
-                    // A marker never changes while it exists: gone, or
-                    // another, means the slot's data was lost.
-                    (Some(held), found) if found != Some(held) => {
-                        return Err(Fault::Rebuild(
-                            "an epoch marker is gone or changed (Redis lost a slot's data)",
-                        ));
-                    }
-                    (None, Some(epoch)) => self.shared.table.apply_epoch(*slot, epoch),
-                    _ => {}
+            self.check_epochs(link, &slots).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads the epoch markers of `slots` on `link`'s primary (one pipeline):
+    /// a marker the table knew that is gone or changed is a rebuild, and one
+    /// it did not know is learnt.
+    async fn check_epochs(&self, link: &mut Link, slots: &[u16]) -> Result<(), Fault> {
+        let mut reads = pipe();
+        for slot in slots {
+            let marker = self
+                .keys
+                .epoch_of_slot(*slot)
+                .ok_or(Fault::Unreadable("a slot"))?;
+            reads.cmd("GET").arg(marker);
+        }
+        let answers: Vec<Value> = tokio::time::timeout(
+            self.settings.deadline,
+            reads.query_async(&mut link.connection),
+        )
+        .await
+        .map_err(|_| Fault::Connection)??;
+        if answers.len() != slots.len() {
+            return Err(Fault::Unreadable("the epoch markers"));
+        }
+        for (slot, answer) in slots.iter().zip(&answers) {
+            let epoch = optional_integer(answer).ok_or(Fault::Unreadable("an epoch marker"))?;
+            let held = self.shared.table.epoch_of(*slot);
+            match (held, epoch) {
+                // A marker never changes while it exists: gone, or
+                // another, means the slot's data was lost.
+                (Some(held), found) if found != Some(held) => {
+                    return Err(Fault::Rebuild(
+                        "an epoch marker is gone or changed (Redis lost a slot's data)",
+                    ));
                 }
+                (None, Some(epoch)) => self.shared.table.apply_epoch(*slot, epoch),
+                _ => {}
             }
         }
         Ok(())
     }
+}
+
+/// The [`PROBED`] slots of `ranges` whose markers a heartbeat reads: from
+/// the `from`th slot the primary serves on (wrapping), all of them when it
+/// serves fewer.
+fn probed_slots(ranges: &[(u16, u16)], from: usize) -> Vec<u16> {
+    let served: usize = ranges
+        .iter()
+        .map(|(first, last)| usize::from(last.saturating_sub(*first)) + 1)
+        .sum();
+    if served == 0 {
+        return Vec::new();
+    }
+    let start = from % served;
+    (0..PROBED.min(served))
+        .filter_map(|i| nth_slot(ranges, (start + i) % served))
+        .collect()
+}
+
+/// The `n`th slot (from 0) of `ranges`, in their order.
+fn nth_slot(ranges: &[(u16, u16)], mut n: usize) -> Option<u16> {
+    for (first, last) in ranges {
+        let width = usize::from(last.saturating_sub(*first)) + 1;
+        if n < width {
+            return u16::try_from(n).ok().map(|n| first + n);
+        }
+        n -= width;
+    }
+    None
 }
 
 /// Whether `ranges` hold `slot`.
@@ -586,9 +642,12 @@ fn topology_of(answer: &Value) -> Option<Topology> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use redis::Value;
 
-    use super::topology_of;
+    use super::{PROBED, probed_slots, topology_of};
+    use crate::keys::SLOTS;
 
     fn range(first: i64, last: i64, port: i64) -> Value {
         let node = Value::Array(vec![
@@ -644,5 +703,39 @@ mod tests {
         ]);
         assert_eq!(topology_of(&Value::Array(vec![simple_host])), None);
         assert_eq!(topology_of(&Value::Nil), None);
+    }
+
+    /// Each heartbeat reads the next `PROBED` markers of a primary's slots,
+    /// across its ranges and around to the first, and in turn all of them.
+    #[test]
+    fn heartbeats_read_a_primarys_markers_in_turn() {
+        let wide = [(0, 8191)];
+        assert_eq!(probed_slots(&wide, 0), (0..16).collect::<Vec<u16>>());
+        assert_eq!(probed_slots(&wide, 16), (16..32).collect::<Vec<u16>>());
+        let around: Vec<u16> = [8190, 8191].into_iter().chain(0..14).collect();
+        assert_eq!(probed_slots(&wide, 8190), around);
+        assert_eq!(probed_slots(&wide, 8192 + 3), (3..19).collect::<Vec<u16>>());
+        // Fewer slots than a heartbeat reads: all of them, from `from`.
+        let narrow = [(5, 9), (100, 102), (7, 7)];
+        let all: Vec<u16> = [5, 6, 7, 8, 9, 100, 101, 102, 7].into();
+        assert_eq!(probed_slots(&narrow, 0), all);
+        let from_two: Vec<u16> = [7, 8, 9, 100, 101, 102, 7, 5, 6].into();
+        assert_eq!(probed_slots(&narrow, 2), from_two);
+        assert!(probed_slots(&[], 0).is_empty());
+        // In turn, every slot of every range.
+        let split = [(0, 99), (8000, 16383)];
+        let served: usize = 100 + 8384;
+        let mut seen = BTreeSet::new();
+        let mut from = 0;
+        for _ in 0..served.div_ceil(PROBED) {
+            seen.extend(probed_slots(&split, from));
+            from += PROBED;
+        }
+        assert_eq!(seen.len(), served);
+        let whole = [(0, SLOTS - 1)];
+        assert_eq!(
+            probed_slots(&whole, usize::from(SLOTS) - 1)[..2],
+            [SLOTS - 1, 0]
+        );
     }
 }
