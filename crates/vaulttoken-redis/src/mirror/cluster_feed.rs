@@ -722,6 +722,9 @@ mod tests {
         let from_two: Vec<u16> = [7, 8, 9, 100, 101, 102, 7, 5, 6].into();
         assert_eq!(probed_slots(&narrow, 2), from_two);
         assert!(probed_slots(&[], 0).is_empty());
+        // The turn's counter wraps (`wrapping_add`); the slots never do.
+        let last_turn: Vec<u16> = [8191].into_iter().chain(0..15).collect();
+        assert_eq!(probed_slots(&wide, usize::MAX), last_turn);
         // In turn, every slot of every range.
         let split = [(0, 99), (8000, 16383)];
         let served: usize = 100 + 8384;
