@@ -2,6 +2,7 @@
 //! memory (one instance) or, with Redis, in Redis so that the limits hold
 //! across instances.
 
+mod lease;
 mod memory;
 mod redis;
 
