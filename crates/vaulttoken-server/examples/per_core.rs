@@ -27,6 +27,10 @@
 //!
 //! 1. `bare`: `GET /hello` to the bare axum server;
 //! 2. `decode`: `CLIENTS x REQUESTS` raw decodes in one pinned process;
+//!    then `bare-decode`: the bare axum server again, with a handler that
+//!    decodes the token of each `POST /decode` as `decode` does and answers
+//!    `{"active":true}`: the floor of an introspection over HTTP here (the
+//!    exchange and the decode, nothing else);
 //! 3. `introspect`: `POST /token/introspect` of one `v4.public` access token;
 //! 4. `issue`: `POST /token`, each a new family;
 //! 5. `refresh`: `POST /token/refresh`, each with a refresh token the issue
@@ -40,6 +44,15 @@
 //! 7. `issue-mirror` and `refresh-mirror`: issue and refresh as in 4 and 5,
 //!    by the mirrored server: a refresh's token check answers from memory,
 //!    its rotation is still one script call in Redis.
+//!
+//! `PER_CORE_LOAD_POLL=spin` keeps the load generator's thread from
+//! sleeping (a task that yields forever, so its runtime polls its sockets
+//! without blocking): on loopback the server's core runs the receiving side
+//! of every answer it sends, and wakes the load generator's thread if it
+//! sleeps, which in this VM is an interrupt to the other core; with `spin`
+//! the server is not charged for that wake-up (a client on another machine
+//! never costs it one). The default, `sleep`, is a load generator as any
+//! client is. The figures name the mode.
 //!
 //! The server's CPU time is the sum of `/proc/<pid>/task/*/schedstat` (its
 //! threads, nanoseconds) before and after a phase; `/proc/<pid>/stat`
@@ -101,7 +114,7 @@ const MAX_REQUESTS: usize = 100_000;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("bare") => bare(args[1].parse().unwrap()),
+        Some("bare") => bare(args[1].parse().unwrap(), args.get(2).map(Path::new)),
         Some("decode") => decode(Path::new(&args[1]), Path::new(&args[2]), &args[3]),
         _ => {
             let clients: usize = args.first().map_or(64, |a| a.parse().unwrap());
@@ -428,6 +441,13 @@ fn drive(
 ) -> Outcome {
     let total: usize = requests.iter().map(Vec::len).sum();
     let run = async {
+        let spinner = spinning().then(|| {
+            tokio::spawn(async {
+                loop {
+                    tokio::task::yield_now().await;
+                }
+            })
+        });
         let mut tasks = Vec::with_capacity(requests.len());
         for connection in requests {
             tasks.push(tokio::spawn(async move {
@@ -478,6 +498,9 @@ fn drive(
                 outcome.3 = first_error;
             }
         }
+        if let Some(spinner) = spinner {
+            spinner.abort();
+        }
         outcome
     };
     let me = std::process::id();
@@ -502,6 +525,16 @@ fn drive(
         server,
         others: Some((redis.threads, load.threads)),
         bodies,
+    }
+}
+
+/// Whether the load generator spins (`PER_CORE_LOAD_POLL=spin`) rather
+/// than sleeps while it waits for answers.
+fn spinning() -> bool {
+    match std::env::var("PER_CORE_LOAD_POLL").as_deref() {
+        Ok("spin") => true,
+        Ok("sleep") | Err(_) => false,
+        Ok(other) => panic!("PER_CORE_LOAD_POLL must be spin or sleep, not {other}"),
     }
 }
 
@@ -645,12 +678,13 @@ fn run(clients: usize, requests: usize) {
     let server_address = SocketAddr::from(([127, 0, 0, 1], server_port));
 
     println!(
-        "per-core run: {clients} connections x {requests} requests a phase; rate limits {}",
+        "per-core run: {clients} connections x {requests} requests a phase; rate limits {}; the load generator {}",
         if limit == "0" {
             "off"
         } else {
             "on (1e9 a minute)"
-        }
+        },
+        if spinning() { "spins" } else { "sleeps" }
     );
     println!(
         "server core {server_core}: vaulttoken-server pid {} (cores {}), {}",
@@ -746,6 +780,50 @@ fn run(clients: usize, requests: usize) {
     std::fs::write(&token_file, &access).unwrap();
     let decoded = decode_pinned(server_core, &me, &keys_file, &token_file, total);
     let decoded = finish(decoded, "decode");
+
+    // 2b. The floor of an introspection: the bare axum server decoding the
+    //     token of each request, on the server core.
+    println!("load average before bare-decode: {}", load_average());
+    let floor_port = free_port();
+    let floor_log = dir.0.join("bare-decode.log");
+    let mut floor_server = Process {
+        child: pinned(server_core, &me)
+            .args(["bare", &floor_port.to_string()])
+            .arg(&keys_file)
+            .stdout(std::fs::File::create(&floor_log).unwrap())
+            .spawn()
+            .unwrap(),
+        name: "bare decoding axum server",
+    };
+    wait_listening(&mut floor_server, floor_port, &floor_log);
+    let watched_floor = Watched {
+        server: floor_server.pid(),
+        redis: redis.pid(),
+        tick,
+    };
+    let floor_address = SocketAddr::from(([127, 0, 0, 1], floor_port));
+    let decode_request = post("/decode", &access);
+    let warm = drive(
+        &runtime,
+        floor_address,
+        &watched_floor,
+        same(&decode_request, clients, (requests / 10).max(1)),
+        br#""active":true"#,
+        false,
+    );
+    assert_eq!(warm.errors, 0, "warm-up: {:?}", warm.first_error);
+    let floor = finish(
+        drive(
+            &runtime,
+            floor_address,
+            &watched_floor,
+            same(&decode_request, clients, requests),
+            br#""active":true"#,
+            false,
+        ),
+        "bare-decode",
+    );
+    drop(floor_server);
 
     // 3. Introspection.
     println!("load average before introspect: {}", load_average());
@@ -856,6 +934,12 @@ fn run(clients: usize, requests: usize) {
     let ratio = introspected.per_cpu_second() / decoded.per_cpu_second();
     println!("introspect / raw decode, per server CPU second: {ratio:.2} (goal at least 0.7)");
     println!(
+        "bare-decode (the HTTP exchange and the decode alone) / raw decode: {:.2}; introspect / bare-decode: {:.2}, with the mirror: {:.2}",
+        floor.per_cpu_second() / decoded.per_cpu_second(),
+        introspected.per_cpu_second() / floor.per_cpu_second(),
+        mirror_introspected.per_cpu_second() / floor.per_cpu_second()
+    );
+    println!(
         "introspect with the mirror / raw decode: {:.2}; with the mirror / round trip: {:.2}",
         mirror_introspected.per_cpu_second() / decoded.per_cpu_second(),
         mirror_introspected.per_cpu_second() / introspected.per_cpu_second()
@@ -953,15 +1037,21 @@ fn decode_pinned(core: usize, me: &Path, keys: &Path, token: &Path, total: usize
 /// `decode KEYS TOKEN COUNT`: the server's key set (the JSON of `GET
 /// /keys`), its access token, and how many decodes. Prints `count errors
 /// cpu_ns wall_ns p50_ns p99_ns`.
-fn decode(keys: &Path, token: &Path, count: &str) {
-    let count: usize = count.parse().unwrap();
+/// The raw decode: a `PublicService` over the key set file `keys` (the
+/// server's `GET /keys`), with the issuer rule.
+fn verifier(keys: &Path) -> PublicService {
     let set = KeySet::parse(&std::fs::read_to_string(keys).unwrap()).unwrap();
     let ring = set
         .public_ring(&RingSettings::new(), time::Duration::hours(1))
         .unwrap();
-    let verifier = PublicService::from_ring(Arc::new(ring))
+    PublicService::from_ring(Arc::new(ring))
         .rules(RuleSet::default().issued_by(ISSUER))
-        .build();
+        .build()
+}
+
+fn decode(keys: &Path, token: &Path, count: &str) {
+    let count: usize = count.parse().unwrap();
+    let verifier = verifier(keys);
     let token = std::fs::read_to_string(token).unwrap();
     let check = |verifier: &PublicService| {
         verifier
@@ -998,18 +1088,34 @@ fn decode(keys: &Path, token: &Path, count: &str) {
     );
 }
 
-/// `bare PORT`: an axum server with one handler, `GET /hello`, on the
-/// runtime `#[tokio::main]` makes (one worker per core it may use: one).
-fn bare(port: u16) {
+/// `bare PORT [KEYS]`: an axum server with one handler, `GET /hello`, on the
+/// multi-thread runtime the token server uses (one worker on one core);
+/// with the key set file `KEYS`, a second one, `POST /decode`, which
+/// decodes the token of its body as the `decode` mode does and answers
+/// `{"active":true}`: the HTTP exchange and the decode, and nothing else.
+fn bare(port: u16, keys: Option<&Path>) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
+    let verifier = keys.map(|keys| Arc::new(verifier(keys)));
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .unwrap();
-        let router = axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" }));
+        let mut router =
+            axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" }));
+        if let Some(verifier) = verifier {
+            router = router.route(
+                "/decode",
+                axum::routing::post(move |token: String| async move {
+                    match verifier.decode(&token) {
+                        Ok(_) => (axum::http::StatusCode::OK, r#"{"active":true}"#),
+                        Err(_) => (axum::http::StatusCode::BAD_REQUEST, r#"{"active":false}"#),
+                    }
+                }),
+            );
+        }
         axum::serve(listener, router).await.unwrap();
     });
 }
