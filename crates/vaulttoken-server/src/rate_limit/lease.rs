@@ -542,6 +542,21 @@ mod tests {
     }
 
     #[test]
+    fn a_book_with_room_sweeps_nothing() {
+        let mut book = LeaseBook::new(4);
+        let now = Instant::now();
+        for size in [1, 2, 4] {
+            assert_eq!(lease(&mut book, &ip(1), now), size);
+            spend_all(&mut book, &ip(1), size - 1, now);
+        }
+        // A new key in the next window: ip 1's lease of the last window is
+        // kept, and with it its size.
+        assert_eq!(book.take(&ip(2), LIMIT, 8, 1, now), sized(1));
+        assert_eq!(book.len(), 2);
+        assert_eq!(book.take(&ip(1), LIMIT, 8, 1, now), sized(8));
+    }
+
+    #[test]
     fn the_book_is_bounded_and_sweeps_past_windows() {
         let mut book = LeaseBook::new(2);
         let now = Instant::now();
