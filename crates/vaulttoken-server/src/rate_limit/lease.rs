@@ -310,6 +310,19 @@ mod tests {
     }
 
     #[test]
+    fn a_lease_spent_in_exactly_hot_or_cool_keeps_its_size() {
+        let mut book = LeaseBook::new(4);
+        let key = ip(1);
+        let start = Instant::now();
+        assert_eq!(lease(&mut book, &key, start), 1);
+        assert_eq!(lease(&mut book, &key, start + HOT), 1);
+        assert_eq!(lease(&mut book, &key, start + HOT), 2);
+        spend_all(&mut book, &key, 1, start + HOT);
+        assert_eq!(lease(&mut book, &key, start + HOT + COOL), 2);
+        spend_all(&mut book, &key, 1, start + HOT + COOL);
+    }
+
+    #[test]
     fn the_cap_is_a_64th_of_the_limit_and_at_least_one() {
         assert_eq!(LeaseBook::cap(0), 1);
         assert_eq!(LeaseBook::cap(127), 1);
