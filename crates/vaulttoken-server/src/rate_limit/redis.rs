@@ -461,6 +461,16 @@ mod tests {
             }
             assert_eq!(script_calls(&server), calls + 10);
             assert_eq!(counted(&server, &limiter, &ip(1)), 10);
+            // In the key of the window the clock is in: day numbers since 1970.
+            let day = SystemClock.now().unix_timestamp().unsigned_abs() / 86_400;
+            assert_eq!(limiter.slot(), day);
+            let key = format!("vaulttoken:server:rl:ip:192.0.2.1:{day}");
+            assert_eq!(server.raw_command(&["GET", &key]).unwrap(), "$2\r\n10\r\n");
+            // Its Debug names the limits and the deadline, not the URL.
+            assert_eq!(
+                format!("{limiter:?}"),
+                "RedisLimiter { per_ip: 120, per_client: 1000000000, window: 86400s, deadline: 2s, .. }"
+            );
         })
         .await;
     }
