@@ -15,7 +15,8 @@
 //!   (the load generator, one thread) and `redis-server`.
 //!
 //! The server runs as deployed: JSON logs (one line per request at the
-//! default `info`, to a file; `RUST_LOG` is passed on if set), rate limits
+//! default `info`, to a file; `RUST_LOG` and `VAULTTOKEN_LOG_WRITES` are
+//! passed on if set), rate limits
 //! on but set high enough never to refuse (`1000000000` per IP and per
 //! client per minute; `PER_CORE_RATE_LIMITS=off` turns them off instead),
 //! `v4.public` access tokens. Only the Redis deadlines are raised (5 s for
@@ -628,8 +629,10 @@ fn run(clients: usize, requests: usize) {
         if let Some(bound) = mirror {
             command.env("VAULTTOKEN_MIRROR_MAX_STALENESS_MS", bound);
         }
-        if let Ok(filter) = std::env::var("RUST_LOG") {
-            command.env("RUST_LOG", filter);
+        for passed in ["RUST_LOG", "VAULTTOKEN_LOG_WRITES"] {
+            if let Ok(value) = std::env::var(passed) {
+                command.env(passed, value);
+            }
         }
         let mut server = Process {
             child: command
