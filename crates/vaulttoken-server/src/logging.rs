@@ -188,16 +188,14 @@ pub fn init_logging() -> Logs {
             flushing.flush_within(PANIC_PATIENCE);
             default_hook(info);
         }));
-        // Without the thread a line could wait for the next one: write
-        // every line at once instead.
-        let every_line = Arc::new(AtomicBool::new(ticker.is_err()));
-        Stdouts { batch, every_line }
+        let setting = std::env::var(LOG_WRITES_VAR).ok();
+        let every_line = every_line_at_start(setting.as_deref(), ticker.is_ok());
+        Stdouts {
+            batch,
+            every_line: Arc::new(AtomicBool::new(every_line)),
+        }
     });
     let logs = Logs(stdouts);
-    let from_env = std::env::var(LOG_WRITES_VAR).ok();
-    if from_env.as_deref().and_then(LogWrites::parse) == Some(LogWrites::Line) {
-        logs.set_writes(LogWrites::Line);
-    }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .fmt_fields(JsonFields)
@@ -209,6 +207,14 @@ pub fn init_logging() -> Logs {
         .with_env_filter(filter)
         .try_init();
     logs
+}
+
+/// Whether every line is written at once from the start: with
+/// `VAULTTOKEN_LOG_WRITES=line` (read leniently: anything else is the
+/// default, which the configuration then refuses), or without the
+/// background thread (a line could otherwise wait for the next one).
+fn every_line_at_start(setting: Option<&str>, ticker_started: bool) -> bool {
+    !ticker_started || setting.and_then(LogWrites::parse) == Some(LogWrites::Line)
 }
 
 /// The subscriber's writer: each line it is given goes to the batch,
@@ -364,6 +370,15 @@ mod tests {
         let maker = BatchWriter::new(batch, Arc::new(AtomicBool::new(false)));
         io::Write::write_all(&mut maker.make_writer(), b"unknown\n").unwrap();
         assert_eq!(writes.all(), ["unknown\n"]);
+    }
+
+    #[test]
+    fn every_line_is_written_at_once_from_the_start_with_line_or_no_thread() {
+        assert!(every_line_at_start(Some("line"), true));
+        for setting in [None, Some("batched"), Some("lines"), Some("")] {
+            assert!(!every_line_at_start(setting, true), "{setting:?}");
+            assert!(every_line_at_start(setting, false), "{setting:?}");
+        }
     }
 
     #[test]

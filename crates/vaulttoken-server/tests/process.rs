@@ -101,6 +101,47 @@ fn log_lines_reach_stdout_soon_after_the_answer_and_the_last_before_the_exit() {
     }
 }
 
+/// `line` writes each line with a `write` of its own; `batched` writes the
+/// several lines of an issue together (when the worker goes idle after
+/// it): counted by the server's `write` system calls (Linux), the same
+/// requests and answers to each. `line` from the environment, and from the
+/// configuration file (read after the logs started).
+#[test]
+fn line_writes_each_line_and_batched_writes_a_requests_lines_together() {
+    const ISSUES: u64 = 10;
+    let file = server::KeyFilePath::new();
+    std::fs::write(&file.0, "VAULTTOKEN_LOG_WRITES=line\n").unwrap();
+    let from_file = file.0.to_str().unwrap();
+    let cases = [
+        ("batched", ("VAULTTOKEN_LOG_WRITES", "batched")),
+        ("line", ("VAULTTOKEN_LOG_WRITES", "line")),
+        ("line in the file", ("VAULTTOKEN_CONFIG_FILE", from_file)),
+    ];
+    let mut counted = Vec::new();
+    for (name, setting) in cases {
+        let server = ServerProcess::start_with(&[setting]);
+        assert_eq!(post(&server, "/token", &json!({"subject": "warm"})).0, 200);
+        std::thread::sleep(Duration::from_millis(300));
+        let (lines_before, calls_before) = (server.log().lines().count(), server.write_calls());
+        for n in 0..ISSUES {
+            let (status, _) = post(&server, "/token", &json!({"subject": format!("s{n}")}));
+            assert_eq!(status, 200);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let lines = u64::try_from(server.log().lines().count() - lines_before).unwrap();
+        let calls = server.write_calls() - calls_before;
+        assert!(lines >= 2 * ISSUES, "{name}: {lines} lines");
+        counted.push((name, lines, calls));
+    }
+    let (_, _, batched) = counted[0];
+    for &(name, lines, calls) in &counted[1..] {
+        // Each line its own write, besides the answers.
+        assert!(calls >= lines + ISSUES, "{name}: {counted:?}");
+        // At least one write less per issue when batched.
+        assert!(batched + ISSUES <= calls, "{name}: {counted:?}");
+    }
+}
+
 /// A start that fails (the listen port taken) exits 1 with the error
 /// logged on stdout, after the lines logged before it.
 #[test]

@@ -262,6 +262,14 @@ mod tests {
         }
     }
 
+    /// The limits docs/OPERATIONS.md gives operators.
+    #[test]
+    fn the_default_limits_are_64_kib_50_ms_and_1_mib() {
+        assert_eq!(Limits::DEFAULT.flush_bytes, 65_536);
+        assert_eq!(Limits::DEFAULT.max_age, Duration::from_millis(50));
+        assert_eq!(Limits::DEFAULT.cap, 1_048_576);
+    }
+
     #[test]
     fn lines_wait_for_a_flush_then_go_out_in_one_write_in_order() {
         let (batch, sink) = batch(Limits::DEFAULT);

@@ -123,6 +123,18 @@ impl ServerProcess {
         }
     }
 
+    /// Its `write` system calls so far (`syscw` of `/proc/<pid>/io`, Linux:
+    /// `write` and `writev`, so its log lines and its HTTP answers).
+    pub(crate) fn write_calls(&self) -> u64 {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", self.child.id())).unwrap();
+        io.lines()
+            .find_map(|line| line.strip_prefix("syscw:"))
+            .unwrap_or_else(|| panic!("no syscw in {io}"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
     /// The loopback port it listens on.
     pub(crate) fn port(&self) -> u16 {
         self.port
