@@ -15,9 +15,10 @@
 //!   (the load generator, one thread) and `redis-server`.
 //!
 //! The server runs as deployed: JSON logs (one line per request at the
-//! default `info`, to a file; `RUST_LOG` is passed on if set), rate limits
-//! on but set high enough never to refuse (`1000000000` per IP and per
-//! client per minute; `PER_CORE_RATE_LIMITS=off` turns them off instead),
+//! default `info`, to a file, in batches; `RUST_LOG` and
+//! `VAULTTOKEN_LOG_WRITES` are passed on if set), rate limits on but set
+//! high enough never to refuse (`1000000000` per IP and per client per
+//! minute; `PER_CORE_RATE_LIMITS=off` turns them off instead),
 //! `v4.public` access tokens. Only the Redis deadlines are raised (5 s for
 //! each store call and each rate-limit count), so that a busy machine
 //! starving the load core does not turn into refusals.
@@ -215,12 +216,15 @@ fn schedstat(path: &Path) -> Duration {
 
 /// The CPU time of `pid` so far: the sum over its live threads'
 /// `schedstat`, and utime and stime of `/proc/<pid>/stat` (every thread,
-/// also those that ended; clock ticks of `tick`).
+/// also those that ended; clock ticks of `tick`). And its `write` system
+/// calls (`syscw` of `/proc/<pid>/io`: `write` and `writev`, not `send`):
+/// for the server, its log writes to stdout.
 #[derive(Clone, Copy)]
 struct Cpu {
     threads: Duration,
     user: Duration,
     system: Duration,
+    writes: u64,
 }
 
 impl Cpu {
@@ -244,10 +248,17 @@ impl Cpu {
             })
             .unwrap_or_default();
         let ticks = |i: usize| tick * fields.get(i).copied().unwrap_or(0);
+        let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+        let writes = io
+            .lines()
+            .find_map(|line| line.strip_prefix("syscw:"))
+            .and_then(|count| count.trim().parse().ok())
+            .unwrap_or(0);
         Self {
             threads,
             user: ticks(0),
             system: ticks(1),
+            writes,
         }
     }
 
@@ -256,6 +267,7 @@ impl Cpu {
             threads: self.threads.saturating_sub(before.threads),
             user: self.user.saturating_sub(before.user),
             system: self.system.saturating_sub(before.system),
+            writes: self.writes.saturating_sub(before.writes),
         }
     }
 
@@ -403,7 +415,7 @@ impl Outcome {
             )
         });
         println!(
-            "{name:<11} {:>7} req {:>8.0} req/s   p50 {:>9.1?}   p99 {:>9.1?}   errors {}   {:>7.0} per server CPU second ({:.1} µs/req, {:.0} % in the kernel; stat {:.2} s vs {:.2} s; server core {:.0} % busy){others}",
+            "{name:<11} {:>7} req {:>8.0} req/s   p50 {:>9.1?}   p99 {:>9.1?}   errors {}   {:>7.0} per server CPU second ({:.1} µs/req, {:.0} % in the kernel; stat {:.2} s vs {:.2} s; server core {:.0} % busy; {:.2} writes/req){others}",
             self.count(),
             self.count() as f64 / self.elapsed.as_secs_f64(),
             self.at(50),
@@ -415,6 +427,7 @@ impl Outcome {
             (self.server.user + self.server.system).as_secs_f64(),
             self.server.threads.as_secs_f64(),
             self.server.threads.as_secs_f64() * 100.0 / self.elapsed.as_secs_f64(),
+            self.server.writes as f64 / self.count().max(1) as f64,
         );
         if let Some(error) = &self.first_error {
             println!("            first error: {error}");
@@ -661,8 +674,10 @@ fn run(clients: usize, requests: usize) {
         if let Some(bound) = mirror {
             command.env("VAULTTOKEN_MIRROR_MAX_STALENESS_MS", bound);
         }
-        if let Ok(filter) = std::env::var("RUST_LOG") {
-            command.env("RUST_LOG", filter);
+        for passed in ["RUST_LOG", "VAULTTOKEN_LOG_WRITES"] {
+            if let Ok(value) = std::env::var(passed) {
+                command.env(passed, value);
+            }
         }
         let mut server = Process {
             child: command
@@ -1025,6 +1040,7 @@ fn decode_pinned(core: usize, me: &Path, keys: &Path, token: &Path, total: usize
             threads: cpu,
             user: cpu,
             system: Duration::ZERO,
+            writes: 0,
         },
         others: None,
         bodies: Vec::new(),

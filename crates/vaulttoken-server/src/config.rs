@@ -15,6 +15,7 @@ use vaulttoken::binding::{IpPrefix, Observer};
 use vaulttoken_axum::TrustedProxies;
 
 use crate::clients::Clients;
+use crate::logging::LogWrites;
 use crate::secret::Secret;
 
 /// Names the file of `KEY=value` lines read before the environment (which
@@ -60,6 +61,7 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("VAULTTOKEN_CLIENT_DEFAULT_SCOPES", Some("")),
     ("VAULTTOKEN_ROTATE_EVERY", None),
     ("VAULTTOKEN_METRICS_LISTEN", None),
+    ("VAULTTOKEN_LOG_WRITES", Some("batched")),
 ];
 
 /// Seconds added to the announcement period beyond the key set's cache
@@ -179,6 +181,12 @@ pub struct Config {
     /// `VAULTTOKEN_LISTEN`'s; unset or empty: on the main listener). For a
     /// port only the monitoring network reaches.
     pub metrics_listen: Option<SocketAddr>,
+    /// When log lines reach stdout (`VAULTTOKEN_LOG_WRITES`, `batched` or
+    /// `line`, default `batched`). Read from the environment by
+    /// [`init_logging`](crate::init_logging) before the configuration, and
+    /// applied from here with [`Logs::set_writes`](crate::Logs::set_writes)
+    /// (a value set in the configuration file).
+    pub log_writes: LogWrites,
 }
 
 impl Config {

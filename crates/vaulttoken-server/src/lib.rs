@@ -38,7 +38,7 @@ pub use crate::config::{
     AccessPurpose, BindingConfig, BindingMode, CONFIG_FILE_VAR, Config, ConfigError, Lifetimes,
     RateLimits, RedisDeadlines, RedisTarget, VARIABLES,
 };
-pub use crate::logging::init_logging;
+pub use crate::logging::{LogWrites, Logs, init_logging};
 pub use crate::oauth_error::{OAuthError, STORE_RETRY_AFTER_SECS};
 pub use crate::routes::MAX_BODY_LEN;
 pub use crate::secret::Secret;

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use vaulttoken_server::{Config, init_logging, serve};
+use vaulttoken_server::{Config, Logs, init_logging, serve};
 
 /// jemalloc with its background thread: it gives the pages of freed memory
 /// back to the system (within about 10 s), where the system allocator keeps
@@ -14,9 +14,20 @@ use vaulttoken_server::{Config, init_logging, serve};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    init_logging();
+/// Runs the server, then writes the log lines still buffered, whichever
+/// way it ended (the runtime is gone by then: no worker logs any more).
+fn main() -> ExitCode {
+    let logs = init_logging();
+    let code = run(logs);
+    logs.flush();
+    code
+}
+
+/// Validates the configuration, then serves on a multi-threaded runtime
+/// (one worker per core the process may use, as `#[tokio::main]`) whose
+/// workers write the buffered log lines whenever they go idle, so on a
+/// lightly loaded server a request's lines are out as soon as it is done.
+fn run(logs: Logs) -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -25,7 +36,20 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match serve(config).await {
+    logs.set_writes(config.log_writes);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(move || logs.flush())
+        .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(error = %err, "the server could not start its runtime");
+            eprintln!("the server could not start its runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "the server could not start");

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::audience::{MAX_AUDIENCES, valid_audience};
 use crate::clients::{Clients, valid_client_id};
+use crate::logging::{LOG_WRITES_VAR, LogWrites};
 use crate::scopes::{MAX_SCOPES, valid_scope};
 use crate::secret::Secret;
 
@@ -703,6 +704,15 @@ impl<'a> Reader<'a> {
         Some(Some(address))
     }
 
+    /// `VAULTTOKEN_LOG_WRITES`: `batched` or `line`.
+    fn log_writes(&mut self) -> Option<LogWrites> {
+        let writes = LogWrites::parse(self.required(LOG_WRITES_VAR)?);
+        if writes.is_none() {
+            self.problem(LOG_WRITES_VAR, "must be batched or line");
+        }
+        writes
+    }
+
     /// Reads every variable, then answers.
     pub(super) fn finish(mut self) -> Result<Config, ConfigError> {
         self.unknown_names();
@@ -741,6 +751,7 @@ impl<'a> Reader<'a> {
         let issuer = self.issuer();
         let rotate_every = self.rotate_every(keys_max_age, keys_poll, lifetimes.as_ref());
         let metrics_listen = self.metrics_listen(listen);
+        let log_writes = self.log_writes();
         match (
             listen,
             keyring_file,
@@ -760,6 +771,7 @@ impl<'a> Reader<'a> {
             issuer,
             rotate_every,
             mirror,
+            log_writes,
         ) {
             (
                 Some(listen),
@@ -780,6 +792,7 @@ impl<'a> Reader<'a> {
                 Some(issuer),
                 Some(rotate_every),
                 Some(mirror),
+                Some(log_writes),
             ) if self.problems.is_empty() => Ok(Config {
                 listen,
                 keyring_file,
@@ -800,6 +813,7 @@ impl<'a> Reader<'a> {
                 issuer,
                 rotate_every,
                 metrics_listen: metrics_listen.flatten(),
+                log_writes,
             }),
             _ => Err(ConfigError {
                 problems: self.problems,

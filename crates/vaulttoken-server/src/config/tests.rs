@@ -747,3 +747,21 @@ fn each_bad_scope_entry_is_named_by_variable_and_position() {
     let found = problems(&with(vars, "VAULTTOKEN_CLIENT_SCOPES", "web=read"));
     names_only(&found, &["VAULTTOKEN_CLIENTS"]);
 }
+
+#[test]
+fn log_writes_are_batched_by_default_or_line_and_a_bad_value_is_named_not_echoed() {
+    let name = "VAULTTOKEN_LOG_WRITES";
+    let config = Config::from_vars(&good()).unwrap();
+    assert_eq!(config.log_writes, LogWrites::Batched);
+    let config = Config::from_vars(&with(good(), name, "line")).unwrap();
+    assert_eq!(config.log_writes, LogWrites::Line);
+    let config = Config::from_vars(&with(good(), name, "batched")).unwrap();
+    assert_eq!(config.log_writes, LogWrites::Batched);
+    for bad in ["lines", "LINE", "unbuffered-secret-ish"] {
+        let found = problems(&with(good(), name, bad));
+        names_only(&found, &[name]);
+        assert_eq!(found[0], "VAULTTOKEN_LOG_WRITES: must be batched or line");
+    }
+    let found = problems(&with(good(), name, ""));
+    assert_eq!(found, ["VAULTTOKEN_LOG_WRITES: required"]);
+}

@@ -95,6 +95,18 @@ impl ServerProcess {
 
     /// SIGTERM, then the exit status within 10 s.
     pub(crate) fn terminate(mut self) -> ExitStatus {
+        self.stop()
+    }
+
+    /// SIGTERM; once it exited successfully (within 10 s), all it logged.
+    pub(crate) fn log_after_exit(mut self) -> String {
+        let status = self.stop();
+        assert!(status.success(), "{status:?}");
+        self.log()
+    }
+
+    /// SIGTERM, then the exit status within 10 s.
+    fn stop(&mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(sent.success());
@@ -109,6 +121,18 @@ impl ServerProcess {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Its `write` system calls so far (`syscw` of `/proc/<pid>/io`, Linux:
+    /// `write` and `writev`, so its log lines and its HTTP answers).
+    pub(crate) fn write_calls(&self) -> u64 {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", self.child.id())).unwrap();
+        io.lines()
+            .find_map(|line| line.strip_prefix("syscw:"))
+            .unwrap_or_else(|| panic!("no syscw in {io}"))
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     /// The loopback port it listens on.
@@ -134,6 +158,22 @@ impl ServerProcess {
     /// What the server logged to stdout so far (JSON lines).
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(log_path(&self.file)).unwrap_or_default()
+    }
+
+    /// Waits until a line of the log contains `text`, at most `within`:
+    /// the line, or `None` (with the log so far in the panic message of the
+    /// caller's choice).
+    pub(crate) fn log_line_within(&self, text: &str, within: Duration) -> Option<String> {
+        let started = Instant::now();
+        loop {
+            if let Some(line) = self.log().lines().find(|line| line.contains(text)) {
+                return Some(line.to_owned());
+            }
+            if started.elapsed() >= within {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// One bodiless request with `Connection: close`, answered as sent:
