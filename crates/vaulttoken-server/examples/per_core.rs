@@ -745,47 +745,56 @@ fn run(clients: usize, requests: usize) {
     );
     assert_eq!(warm.errors, 0, "warm-up: {:?}", warm.first_error);
 
-    // 1. The bare axum server, on the server core.
-    println!("load average before bare: {}", load_average());
-    let bare_port = free_port();
-    let bare_log = dir.0.join("bare.log");
-    let mut bare_server = Process {
-        child: pinned(server_core, &me)
-            .args(["bare", &bare_port.to_string()])
-            .stdout(std::fs::File::create(&bare_log).unwrap())
-            .spawn()
-            .unwrap(),
-        name: "bare axum server",
-    };
-    wait_listening(&mut bare_server, bare_port, &bare_log);
-    let watched_bare = Watched {
-        server: bare_server.pid(),
-        redis: redis.pid(),
-        tick,
-    };
-    let hello = b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    let bare_address = SocketAddr::from(([127, 0, 0, 1], bare_port));
-    let warm = drive(
-        &runtime,
-        bare_address,
-        &watched_bare,
-        same(hello, clients, (requests / 10).max(1)),
-        b"hello",
-        false,
-    );
-    assert_eq!(warm.errors, 0, "warm-up: {:?}", warm.first_error);
-    let bare_outcome = finish(
-        drive(
+    // A phase of the bare axum server on the server core (`keys`: with its
+    // decoding handler): started, warmed up, driven with `request`, stopped.
+    let bare_phase = |name: &str, keys: Option<&Path>, request: &[u8], needle: &'static [u8]| {
+        println!("load average before {name}: {}", load_average());
+        let port = free_port();
+        let log = dir.0.join(format!("{name}.log"));
+        let mut command = pinned(server_core, &me);
+        command.args(["bare", &port.to_string()]);
+        if let Some(keys) = keys {
+            command.arg(keys);
+        }
+        let mut bare_server = Process {
+            child: command
+                .stdout(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap(),
+            name: "bare axum server",
+        };
+        wait_listening(&mut bare_server, port, &log);
+        let watched = Watched {
+            server: bare_server.pid(),
+            redis: redis.pid(),
+            tick,
+        };
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let warm = drive(
             &runtime,
-            bare_address,
-            &watched_bare,
-            same(hello, clients, requests),
-            b"hello",
+            address,
+            &watched,
+            same(request, clients, (requests / 10).max(1)),
+            needle,
             false,
-        ),
-        "bare",
-    );
-    drop(bare_server);
+        );
+        assert_eq!(warm.errors, 0, "warm-up: {:?}", warm.first_error);
+        finish(
+            drive(
+                &runtime,
+                address,
+                &watched,
+                same(request, clients, requests),
+                needle,
+                false,
+            ),
+            name,
+        )
+    };
+
+    // 1. The bare axum server.
+    let hello = b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let bare_outcome = bare_phase("bare", None, hello, b"hello");
 
     // 2. The raw decode, in a process on the server core.
     println!("load average before decode: {}", load_average());
@@ -797,48 +806,14 @@ fn run(clients: usize, requests: usize) {
     let decoded = finish(decoded, "decode");
 
     // 2b. The floor of an introspection: the bare axum server decoding the
-    //     token of each request, on the server core.
-    println!("load average before bare-decode: {}", load_average());
-    let floor_port = free_port();
-    let floor_log = dir.0.join("bare-decode.log");
-    let mut floor_server = Process {
-        child: pinned(server_core, &me)
-            .args(["bare", &floor_port.to_string()])
-            .arg(&keys_file)
-            .stdout(std::fs::File::create(&floor_log).unwrap())
-            .spawn()
-            .unwrap(),
-        name: "bare decoding axum server",
-    };
-    wait_listening(&mut floor_server, floor_port, &floor_log);
-    let watched_floor = Watched {
-        server: floor_server.pid(),
-        redis: redis.pid(),
-        tick,
-    };
-    let floor_address = SocketAddr::from(([127, 0, 0, 1], floor_port));
+    //     token of each request.
     let decode_request = post("/decode", &access);
-    let warm = drive(
-        &runtime,
-        floor_address,
-        &watched_floor,
-        same(&decode_request, clients, (requests / 10).max(1)),
-        br#""active":true"#,
-        false,
-    );
-    assert_eq!(warm.errors, 0, "warm-up: {:?}", warm.first_error);
-    let floor = finish(
-        drive(
-            &runtime,
-            floor_address,
-            &watched_floor,
-            same(&decode_request, clients, requests),
-            br#""active":true"#,
-            false,
-        ),
+    let floor = bare_phase(
         "bare-decode",
+        Some(&keys_file),
+        &decode_request,
+        br#""active":true"#,
     );
-    drop(floor_server);
 
     // 3. Introspection.
     println!("load average before introspect: {}", load_average());

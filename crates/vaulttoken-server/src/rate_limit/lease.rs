@@ -71,6 +71,13 @@ pub(crate) struct Ask {
 pub(crate) struct LeaseBook {
     leases: HashMap<Key, Lease>,
     capacity: usize,
+    /// The window the book was last swept in: a second sweep in the same
+    /// window would find nothing (every lease left is of that window or on
+    /// its way), so a book kept full by new keys is swept once a window,
+    /// not once a request.
+    swept: Option<u64>,
+    #[cfg(test)]
+    sweeps: usize,
 }
 
 impl LeaseBook {
@@ -78,6 +85,9 @@ impl LeaseBook {
         Self {
             leases: HashMap::new(),
             capacity,
+            swept: None,
+            #[cfg(test)]
+            sweeps: 0,
         }
     }
 
@@ -98,9 +108,17 @@ impl LeaseBook {
         cost: u32,
         now: Instant,
     ) -> Take {
-        if !self.leases.contains_key(key) && self.leases.len() >= self.capacity {
+        if !self.leases.contains_key(key)
+            && self.leases.len() >= self.capacity
+            && self.swept != Some(slot)
+        {
+            self.swept = Some(slot);
             self.leases
                 .retain(|_, lease| lease.slot >= slot || lease.in_flight);
+            #[cfg(test)]
+            {
+                self.sweeps += 1;
+            }
         }
         let lease = if let Some(lease) = self.leases.get_mut(key) {
             lease
@@ -238,20 +256,19 @@ mod tests {
 
     const LIMIT: u32 = 64 * 1024;
 
+    /// What a take asks for.
+    fn ask(wanted: u32, sized: bool) -> Ask {
+        Ask { wanted, sized }
+    }
+
     /// The key's sized lease of `wanted`.
     fn sized(wanted: u32) -> Take {
-        Take::Lease(Ask {
-            wanted,
-            sized: true,
-        })
+        Take::Lease(ask(wanted, true))
     }
 
     /// A request's own cost of `wanted`, while the sized lease is away.
     fn own(wanted: u32) -> Take {
-        Take::Lease(Ask {
-            wanted,
-            sized: false,
-        })
+        Take::Lease(ask(wanted, false))
     }
 
     /// Takes the lease `take` asks for in window 7, granted whole, at
@@ -334,17 +351,7 @@ mod tests {
         let start = Instant::now();
         for _ in 0..5 {
             assert_eq!(book.take(&ip(1), 120, 7, 1, start), sized(1));
-            book.granted(
-                &ip(1),
-                7,
-                Ask {
-                    wanted: 1,
-                    sized: true,
-                },
-                1,
-                1,
-                start,
-            );
+            book.granted(&ip(1), 7, ask(1, true), 1, 1, start);
         }
     }
 
@@ -359,58 +366,16 @@ mod tests {
         assert_eq!(book.take(&key, LIMIT, 7, 1, now), own(1));
         assert_eq!(book.take(&key, LIMIT, 7, 2, now), own(2));
         // Their grants are spent by them: no budget, and no growth.
-        book.granted(
-            &key,
-            7,
-            Ask {
-                wanted: 1,
-                sized: false,
-            },
-            1,
-            1,
-            now,
-        );
-        book.granted(
-            &key,
-            7,
-            Ask {
-                wanted: 2,
-                sized: false,
-            },
-            2,
-            2,
-            now,
-        );
+        book.granted(&key, 7, ask(1, false), 1, 1, now);
+        book.granted(&key, 7, ask(2, false), 2, 2, now);
         assert_eq!(book.take(&key, LIMIT, 7, 1, now), own(1));
-        book.granted(
-            &key,
-            7,
-            Ask {
-                wanted: 2,
-                sized: true,
-            },
-            2,
-            1,
-            now,
-        );
+        book.granted(&key, 7, ask(2, true), 2, 1, now);
         assert_eq!(book.take(&key, LIMIT, 7, 1, now), Take::Taken);
         assert_eq!(book.take(&key, LIMIT, 7, 1, now), sized(4));
         // A lease not granted frees the way for the next sized one.
-        book.not_granted(
-            &key,
-            Ask {
-                wanted: 1,
-                sized: false,
-            },
-        );
+        book.not_granted(&key, ask(1, false));
         assert_eq!(book.take(&key, LIMIT, 7, 1, now), own(1));
-        book.not_granted(
-            &key,
-            Ask {
-                wanted: 4,
-                sized: true,
-            },
-        );
+        book.not_granted(&key, ask(4, true));
         assert_eq!(book.take(&key, LIMIT, 7, 1, now), sized(8));
     }
 
@@ -421,58 +386,18 @@ mod tests {
         let now = Instant::now();
         lease(&mut book, &key, now);
         assert_eq!(book.take(&key, LIMIT, 7, 1, now), sized(2));
-        book.granted(
-            &key,
-            7,
-            Ask {
-                wanted: 2,
-                sized: true,
-            },
-            2,
-            1,
-            now,
-        );
+        book.granted(&key, 7, ask(2, true), 2, 1, now);
         assert_eq!(book.take(&key, LIMIT, 7, 1, now), Take::Taken);
         assert_eq!(book.take(&key, LIMIT, 7, 1, now), sized(4));
         // Three of four: two left.
-        book.granted(
-            &key,
-            7,
-            Ask {
-                wanted: 4,
-                sized: true,
-            },
-            3,
-            1,
-            now,
-        );
+        book.granted(&key, 7, ask(4, true), 3, 1, now);
         spend_all(&mut book, &key, 2, now);
         assert_eq!(book.take(&key, LIMIT, 7, 1, now), sized(8));
-        book.granted(
-            &key,
-            7,
-            Ask {
-                wanted: 8,
-                sized: true,
-            },
-            8,
-            1,
-            now,
-        );
+        book.granted(&key, 7, ask(8, true), 8, 1, now);
         // The next window: the seven left are gone.
         assert_eq!(book.take(&key, LIMIT, 8, 1, now), sized(16));
         // A grant of a past window is not budget in this one.
-        book.granted(
-            &key,
-            7,
-            Ask {
-                wanted: 16,
-                sized: true,
-            },
-            16,
-            1,
-            now,
-        );
+        book.granted(&key, 7, ask(16, true), 16, 1, now);
         assert_eq!(book.take(&key, LIMIT, 8, 1, now), sized(32));
     }
 
@@ -506,17 +431,7 @@ mod tests {
         assert_eq!(book.take(&key, LIMIT, 7, 1, now), sized(2));
         // While it is away, another request's own lease is refused.
         book.full(&key, 7, now + Duration::from_secs(5));
-        book.granted(
-            &key,
-            7,
-            Ask {
-                wanted: 2,
-                sized: true,
-            },
-            2,
-            1,
-            now,
-        );
+        book.granted(&key, 7, ask(2, true), 2, 1, now);
         assert_eq!(book.take(&key, LIMIT, 7, 1, now), Take::Taken);
         assert_eq!(book.take(&key, LIMIT, 7, 1, now), Take::Full(5));
     }
@@ -567,6 +482,7 @@ mod tests {
         assert_eq!(book.take(&ip(2), LIMIT, 8, 1, now), sized(1));
         assert_eq!(book.len(), 2);
         assert_eq!(book.take(&ip(1), LIMIT, 8, 1, now), sized(8));
+        assert_eq!(book.sweeps, 0);
     }
 
     #[test]
@@ -578,36 +494,35 @@ mod tests {
         assert_eq!(book.len(), 2);
         // Full of this window's leases: a third key counts itself alone.
         assert_eq!(book.take(&ip(3), LIMIT, 7, 1, now), own(1));
-        book.granted(
-            &ip(3),
-            7,
-            Ask {
-                wanted: 1,
-                sized: false,
-            },
-            1,
-            1,
-            now,
-        );
+        book.granted(&ip(3), 7, ask(1, false), 1, 1, now);
         assert_eq!(book.len(), 2);
         // In the next window the past leases are swept for it, but one
         // that is on its way.
         assert_eq!(book.take(&ip(3), LIMIT, 8, 1, now), sized(1));
         assert_eq!(book.len(), 2);
-        // ip 1 was swept; it finds no room while ip 2's lease is away.
+        // ip 1 was swept; it finds no room while ip 2's lease is away, and
+        // the book is not swept again in this window, even once ip 2's
+        // lease is back.
         assert_eq!(book.take(&ip(1), LIMIT, 8, 1, now), own(1));
-        book.granted(
-            &ip(2),
-            7,
-            Ask {
-                wanted: 1,
-                sized: true,
-            },
-            1,
-            1,
-            now,
-        );
-        assert_eq!(book.take(&ip(1), LIMIT, 8, 1, now), sized(1));
+        book.granted(&ip(2), 7, ask(1, true), 1, 1, now);
+        assert_eq!(book.take(&ip(1), LIMIT, 8, 1, now), own(1));
+        assert_eq!(book.sweeps, 2);
+        // The next window sweeps it.
+        assert_eq!(book.take(&ip(1), LIMIT, 9, 1, now), sized(1));
+        assert_eq!(book.sweeps, 3);
+        assert_eq!(book.len(), 2);
+    }
+
+    #[test]
+    fn a_book_kept_full_by_new_keys_is_swept_once_a_window() {
+        let mut book = LeaseBook::new(2);
+        let now = Instant::now();
+        lease(&mut book, &ip(1), now);
+        lease(&mut book, &ip(2), now);
+        for last in 3..100 {
+            assert_eq!(book.take(&ip(last), LIMIT, 7, 1, now), own(1));
+        }
+        assert_eq!(book.sweeps, 1);
         assert_eq!(book.len(), 2);
     }
 }
