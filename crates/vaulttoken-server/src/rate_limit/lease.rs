@@ -108,9 +108,11 @@ impl LeaseBook {
         cost: u32,
         now: Instant,
     ) -> Take {
-        if !self.leases.contains_key(key)
-            && self.leases.len() >= self.capacity
+        // The cheap tests first: a book with room (the usual case) does
+        // not hash the key here as well as below.
+        if self.leases.len() >= self.capacity
             && self.swept != Some(slot)
+            && !self.leases.contains_key(key)
         {
             self.swept = Some(slot);
             self.leases
