@@ -23,8 +23,8 @@
 //! each store call and each rate-limit count), so that a busy machine
 //! starving the load core does not turn into refusals.
 //!
-//! One run of each, in this order, every phase `CLIENTS` keep-alive
-//! connections sending `REQUESTS` requests each, one after another:
+//! One run of each, in this order, every phase `CLIENTS` clients sending
+//! `REQUESTS` requests each, one after another:
 //!
 //! 1. `bare`: `GET /hello` to the bare axum server;
 //! 2. `decode`: `CLIENTS x REQUESTS` raw decodes in one pinned process;
@@ -45,6 +45,13 @@
 //! 7. `issue-mirror` and `refresh-mirror`: issue and refresh as in 4 and 5,
 //!    by the mirrored server: a refresh's token check answers from memory,
 //!    its rotation is still one script call in Redis.
+//!
+//! `PER_CORE_HTTP=2` sends the load over HTTP/2 (cleartext, prior
+//! knowledge), as a gateway may: each connection carries
+//! `PER_CORE_HTTP2_STREAMS` clients' requests at once (16 if unset), so the
+//! `CLIENTS` are that many streams on each of `CLIENTS / streams`
+//! connections. The default, `1`, gives each client an HTTP/1.1 keep-alive
+//! connection of its own.
 //!
 //! `PER_CORE_LOAD_POLL=spin` keeps the load generator's thread from
 //! sleeping (a task that yields forever, so its runtime polls its sockets
@@ -87,6 +94,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
+use axum::http::Method;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
@@ -325,14 +334,135 @@ fn wait_listening(process: &mut Process, port: u16, log: &Path) {
 }
 
 // ---------------------------------------------------------------------------
-// HTTP/1.1 on keep-alive connections
+// HTTP/1.1 on keep-alive connections, or HTTP/2 streams
 
-fn post(path: &str, body: &str) -> Vec<u8> {
-    format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
+/// One request: as HTTP/2 takes it, and as HTTP/1.1 bytes (made once, not
+/// in the measured loop).
+#[derive(Clone)]
+struct Call {
+    method: Method,
+    path: String,
+    body: Bytes,
+    wire: Bytes,
+}
+
+fn post(path: &str, body: &str) -> Call {
+    Call {
+        method: Method::POST,
+        path: path.to_owned(),
+        body: Bytes::copy_from_slice(body.as_bytes()),
+        wire: Bytes::from(format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )),
+    }
+}
+
+fn get(path: &str) -> Call {
+    Call {
+        method: Method::GET,
+        path: path.to_owned(),
+        body: Bytes::new(),
+        wire: Bytes::from(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")),
+    }
+}
+
+/// The HTTP version of the load (`PER_CORE_HTTP`, `1` or `2`; 1 if unset),
+/// and for HTTP/2 the streams a connection carries at once
+/// (`PER_CORE_HTTP2_STREAMS`, 16 if unset): the `CLIENTS` of a phase are
+/// that many streams on each of `CLIENTS / streams` connections (rounded
+/// up), as a gateway sends its calls on a few connections.
+#[derive(Clone, Copy)]
+enum Http {
+    One,
+    Two { streams: usize },
+}
+
+impl Http {
+    fn from_env() -> Self {
+        match std::env::var("PER_CORE_HTTP").as_deref() {
+            Ok("1") | Err(_) => Self::One,
+            Ok("2") => Self::Two {
+                streams: std::env::var("PER_CORE_HTTP2_STREAMS").map_or(16, |n| {
+                    n.parse()
+                        .ok()
+                        .filter(|n| (1..=MAX_CLIENTS).contains(n))
+                        .expect("PER_CORE_HTTP2_STREAMS: 1 to 1024")
+                }),
+            },
+            Ok(other) => panic!("PER_CORE_HTTP must be 1 or 2, not {other}"),
+        }
+    }
+
+    fn name(self) -> String {
+        match self {
+            Self::One => "HTTP/1.1, a connection each".to_owned(),
+            Self::Two { streams } => {
+                format!("HTTP/2 (prior knowledge), {streams} streams a connection")
+            }
+        }
+    }
+}
+
+/// Where a client of a phase sends its requests: its own keep-alive
+/// connection, or a stream of a shared HTTP/2 connection.
+enum Link {
+    One(BufReader<TcpStream>),
+    Two(h2::client::SendRequest<Bytes>),
+}
+
+impl Link {
+    async fn exchange(&mut self, call: &Call) -> std::io::Result<(u16, Vec<u8>)> {
+        match self {
+            Self::One(stream) => exchange(stream, &call.wire).await,
+            Self::Two(connection) => exchange_h2(connection, call)
+                .await
+                .map_err(std::io::Error::other),
+        }
+    }
+}
+
+/// A new HTTP/2 connection (prior knowledge, no upgrade), driven by a task
+/// of its own.
+async fn connect_h2(address: SocketAddr) -> std::io::Result<h2::client::SendRequest<Bytes>> {
+    let stream = TcpStream::connect(address).await?;
+    stream.set_nodelay(true)?;
+    let (connection, driver) = h2::client::handshake(stream)
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::spawn(async move {
+        let _ = driver.await;
+    });
+    Ok(connection)
+}
+
+/// One request on a stream of `connection`: the status and the body.
+async fn exchange_h2(
+    connection: &mut h2::client::SendRequest<Bytes>,
+    call: &Call,
+) -> Result<(u16, Vec<u8>), h2::Error> {
+    let mut ready = connection.clone().ready().await?;
+    let request = axum::http::Request::builder()
+        .method(call.method.clone())
+        .uri(format!("http://127.0.0.1{}", call.path))
+        .header("content-type", "application/json")
+        .body(())
+        .unwrap();
+    let no_body = call.body.is_empty();
+    let (answer, mut stream) = ready.send_request(request, no_body)?;
+    if !no_body {
+        stream.send_data(call.body.clone(), true)?;
+    }
+    let answer = answer.await?;
+    let status = answer.status().as_u16();
+    let mut incoming = answer.into_body();
+    let mut body = Vec::new();
+    while let Some(chunk) = incoming.data().await {
+        let chunk = chunk?;
+        incoming.flow_control().release_capacity(chunk.len())?;
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, body))
 }
 
 /// One request on a keep-alive connection: the status and the body.
@@ -365,10 +495,10 @@ async fn exchange(
 }
 
 /// One request on a new connection, outside any phase: the body of a 200.
-fn once(runtime: &Runtime, address: SocketAddr, request: &[u8]) -> Vec<u8> {
+fn once(runtime: &Runtime, address: SocketAddr, call: &Call) -> Vec<u8> {
     runtime.block_on(async {
         let mut stream = BufReader::new(TcpStream::connect(address).await.unwrap());
-        let (status, body) = exchange(&mut stream, request).await.unwrap();
+        let (status, body) = exchange(&mut stream, &call.wire).await.unwrap();
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         body
     })
@@ -448,12 +578,25 @@ fn drive(
     runtime: &Runtime,
     address: SocketAddr,
     watched: &Watched,
-    requests: Vec<Vec<Vec<u8>>>,
+    requests: Vec<Vec<Call>>,
     needle: &'static [u8],
     keep_bodies: bool,
 ) -> Outcome {
     let total: usize = requests.iter().map(Vec::len).sum();
+    let http = Http::from_env();
     let run = async {
+        // HTTP/2: the connections the clients share, opened before the
+        // phase's clock starts counting requests.
+        let shared = match http {
+            Http::One => Vec::new(),
+            Http::Two { streams } => {
+                let mut shared = Vec::new();
+                for _ in 0..requests.len().div_ceil(streams) {
+                    shared.push(connect_h2(address).await.expect("an HTTP/2 connection"));
+                }
+                shared
+            }
+        };
         let spinner = spinning().then(|| {
             tokio::spawn(async {
                 loop {
@@ -462,21 +605,25 @@ fn drive(
             })
         });
         let mut tasks = Vec::with_capacity(requests.len());
-        for connection in requests {
+        for (client, connection) in requests.into_iter().enumerate() {
+            let link = shared.get(client % shared.len().max(1)).cloned();
             tasks.push(tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(connection.len());
                 let mut bodies = Vec::new();
                 let mut errors = 0usize;
                 let mut first_error = None;
-                let mut stream = match TcpStream::connect(address).await {
-                    Ok(stream) => BufReader::new(stream),
-                    Err(err) => {
-                        return (latencies, bodies, connection.len(), Some(err.to_string()));
-                    }
+                let mut link = match link {
+                    Some(shared) => Link::Two(shared),
+                    None => match TcpStream::connect(address).await {
+                        Ok(stream) => Link::One(BufReader::new(stream)),
+                        Err(err) => {
+                            return (latencies, bodies, connection.len(), Some(err.to_string()));
+                        }
+                    },
                 };
                 for (i, request) in connection.iter().enumerate() {
                     let sent = Instant::now();
-                    match exchange(&mut stream, request).await {
+                    match link.exchange(request).await {
                         Ok((200, body)) if memchr(needle, &body) => {
                             latencies.push(sent.elapsed());
                             if keep_bodies {
@@ -558,9 +705,9 @@ fn memchr(needle: &[u8], haystack: &[u8]) -> bool {
         .any(|window| window == needle)
 }
 
-/// `count` copies of `request` per connection.
-fn same(request: &[u8], clients: usize, requests: usize) -> Vec<Vec<Vec<u8>>> {
-    vec![vec![request.to_vec(); requests]; clients]
+/// `count` copies of `request` per client.
+fn same(request: &Call, clients: usize, requests: usize) -> Vec<Vec<Call>> {
+    vec![vec![request.clone(); requests]; clients]
 }
 
 /// Fails the run (after its line is printed) on any error answer.
@@ -701,6 +848,7 @@ fn run(clients: usize, requests: usize) {
         },
         if spinning() { "spins" } else { "sleeps" }
     );
+    println!("load over {}", Http::from_env().name());
     println!(
         "server core {server_core}: vaulttoken-server pid {} (cores {}), {}",
         server.pid(),
@@ -721,11 +869,7 @@ fn run(clients: usize, requests: usize) {
     let pair: serde_json::Value =
         serde_json::from_slice(&once(&runtime, server_address, &issue_request)).unwrap();
     let access = pair["access_token"].as_str().unwrap().to_owned();
-    let keys = once(
-        &runtime,
-        server_address,
-        b"GET /keys HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
-    );
+    let keys = once(&runtime, server_address, &get("/keys"));
     let introspect_request = post(
         "/token/introspect",
         &format!(r#"{{{credentials},"token":"{access}"}}"#),
@@ -747,7 +891,7 @@ fn run(clients: usize, requests: usize) {
 
     // A phase of the bare axum server on the server core (`keys`: with its
     // decoding handler): started, warmed up, driven with `request`, stopped.
-    let bare_phase = |name: &str, keys: Option<&Path>, request: &[u8], needle: &'static [u8]| {
+    let bare_phase = |name: &str, keys: Option<&Path>, request: &Call, needle: &'static [u8]| {
         println!("load average before {name}: {}", load_average());
         let port = free_port();
         let log = dir.0.join(format!("{name}.log"));
@@ -793,8 +937,7 @@ fn run(clients: usize, requests: usize) {
     };
 
     // 1. The bare axum server.
-    let hello = b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    let bare_outcome = bare_phase("bare", None, hello, b"hello");
+    let bare_outcome = bare_phase("bare", None, &get("/hello"), b"hello");
 
     // 2. The raw decode, in a process on the server core.
     println!("load average before decode: {}", load_average());
@@ -951,8 +1094,8 @@ fn run(clients: usize, requests: usize) {
 
 /// One `POST /token/refresh` for each refresh token an issue phase handed
 /// out, spread over `clients` connections: each used once.
-fn refresh_requests(issued: &Outcome, credentials: &str, clients: usize) -> Vec<Vec<Vec<u8>>> {
-    let mut refreshes: Vec<Vec<Vec<u8>>> = vec![Vec::new(); clients];
+fn refresh_requests(issued: &Outcome, credentials: &str, clients: usize) -> Vec<Vec<Call>> {
+    let mut refreshes: Vec<Vec<Call>> = vec![Vec::new(); clients];
     for (i, body) in issued.bodies.iter().enumerate() {
         let pair: serde_json::Value = serde_json::from_slice(body).unwrap();
         let token = pair["refresh_token"].as_str().unwrap();
@@ -1080,15 +1223,21 @@ fn decode(keys: &Path, token: &Path, count: &str) {
 }
 
 /// `bare PORT [KEYS]`: an axum server with one handler, `GET /hello`, on the
-/// multi-thread runtime the token server uses (one worker on one core);
+/// runtime the token server uses (on one core, a current-thread runtime),
+/// accepting connections as it does (HTTP/1.1 and HTTP/2, `TCP_NODELAY`);
 /// with the key set file `KEYS`, a second one, `POST /decode`, which
 /// decodes the token of its body as the `decode` mode does and answers
 /// `{"active":true}`: the HTTP exchange and the decode, and nothing else.
 fn bare(port: u16, keys: Option<&Path>) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let one_core = std::thread::available_parallelism().is_ok_and(|cores| cores.get() == 1);
+    let runtime = if one_core {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()
+    .unwrap();
     let verifier = keys.map(|keys| Arc::new(verifier(keys)));
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -1107,6 +1256,9 @@ fn bare(port: u16, keys: Option<&Path>) {
                 }),
             );
         }
+        let listener = axum::serve::ListenerExt::tap_io(listener, |connection| {
+            connection.set_nodelay(true).unwrap();
+        });
         axum::serve(listener, router).await.unwrap();
     });
 }

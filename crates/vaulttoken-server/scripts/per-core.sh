@@ -15,12 +15,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 cargo build --release -p vaulttoken-server --bins --example per_core
 TARGET=${CARGO_TARGET_DIR:-target}/release
-# Each run twice: the load generator sleeping while it waits (as any
-# client), then spinning (the server not charged for waking it); see
-# PER_CORE_LOAD_POLL in per_core.rs. POLLS="sleep" runs one mode only.
+# Each run four times: over HTTP/1.1 and over HTTP/2 (PER_CORE_HTTP in
+# per_core.rs), each with the load generator sleeping while it waits (as any
+# client), then spinning (the server not charged for waking it; see
+# PER_CORE_LOAD_POLL). HTTPS="1" or POLLS="sleep" runs one of each only.
 for run in $(seq 1 "${RUNS:-1}"); do
-  for poll in ${POLLS:-sleep spin}; do
-    echo "== run $run, load generator: $poll, $(date -u +%FT%TZ), load average $(cat /proc/loadavg)"
-    PER_CORE_LOAD_POLL=$poll VAULTTOKEN_SERVER_BIN="${VAULTTOKEN_SERVER_BIN:-$TARGET/vaulttoken-server}" "$TARGET/examples/per_core" "$@"
+  for http in ${HTTPS:-1 2}; do
+    for poll in ${POLLS:-sleep spin}; do
+      echo "== run $run, HTTP/$http, load generator: $poll, $(date -u +%FT%TZ), load average $(cat /proc/loadavg)"
+      PER_CORE_HTTP=$http PER_CORE_LOAD_POLL=$poll VAULTTOKEN_SERVER_BIN="${VAULTTOKEN_SERVER_BIN:-$TARGET/vaulttoken-server}" "$TARGET/examples/per_core" "$@"
+    done
   done
 done

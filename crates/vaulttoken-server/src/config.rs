@@ -62,6 +62,7 @@ pub const VARIABLES: &[(&str, Option<&str>)] = &[
     ("VAULTTOKEN_ROTATE_EVERY", None),
     ("VAULTTOKEN_METRICS_LISTEN", None),
     ("VAULTTOKEN_LOG_WRITES", Some("batched")),
+    ("VAULTTOKEN_DRAIN_SECS", Some("10")),
 ];
 
 /// Seconds added to the announcement period beyond the key set's cache
@@ -187,6 +188,13 @@ pub struct Config {
     /// applied from here with [`Logs::set_writes`](crate::Logs::set_writes)
     /// (a value set in the configuration file).
     pub log_writes: LogWrites,
+    /// How long a stopping server waits for its open connections to finish
+    /// (`VAULTTOKEN_DRAIN_SECS`, default 10, 1 to 300): after SIGTERM or
+    /// Ctrl-C it takes no new connection, answers the requests in flight and
+    /// closes idle connections; a connection still open after this long (a
+    /// client that never reads its answer, or never acknowledges an HTTP/2
+    /// GOAWAY) no longer keeps the process from exiting.
+    pub drain: std::time::Duration,
 }
 
 impl Config {

@@ -24,9 +24,10 @@ fn main() -> ExitCode {
 }
 
 /// Validates the configuration, then serves on a multi-threaded runtime
-/// (one worker per core the process may use, as `#[tokio::main]`) whose
-/// workers write the buffered log lines whenever they go idle, so on a
-/// lightly loaded server a request's lines are out as soon as it is done.
+/// (one worker per core the process may use, as `#[tokio::main]`; on one
+/// core, a current-thread runtime: see [`one_core`]) whose workers write the
+/// buffered log lines whenever they go idle, so on a lightly loaded server a
+/// request's lines are out as soon as it is done.
 fn run(logs: Logs) -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -37,7 +38,12 @@ fn run(logs: Logs) -> ExitCode {
         }
     };
     logs.set_writes(config.log_writes);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = if one_core() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = builder
         .enable_all()
         .on_thread_park(move || logs.flush())
         .build();
@@ -57,4 +63,16 @@ fn run(logs: Logs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the process may use one core only (its CPU affinity, as
+/// `taskset` sets it, or its cgroup's CPU quota). There a multi-threaded
+/// runtime has one worker anyway, and its scheduler runs a task another
+/// task woke first, ahead of the rest: an HTTP/2 connection's task then
+/// writes each answer as soon as its stream's handler is done, one `write`
+/// an answer. A current-thread runtime runs woken tasks in turn, so the
+/// connection writes the answers of every stream served meanwhile at once
+/// (BENCHMARKS.md, "Per-core figures").
+fn one_core() -> bool {
+    std::thread::available_parallelism().is_ok_and(|cores| cores.get() == 1)
 }

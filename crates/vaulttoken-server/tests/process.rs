@@ -1,6 +1,8 @@
 //! The `vaulttoken-server` binary as a process: configuration errors before
 //! listening, two processes on one real Redis (shared families and key ring),
-//! and a graceful stop on SIGTERM. Plain HTTP/1.1 over loopback, by hand.
+//! and a graceful stop on SIGTERM; a server on one core over HTTP/1.1 and
+//! HTTP/2. Plain HTTP/1.1 over loopback, by hand, and HTTP/2 with the `h2`
+//! crate.
 #![allow(clippy::unwrap_used, reason = "a test should fail loudly")]
 
 #[path = "support/server.rs"]
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use server::ADMIN;
 
-use process::{ServerProcess, keys, post};
+use process::{ServerProcess, connect_h2, keys, post, post_h2};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_vaulttoken-server");
 
@@ -234,4 +236,123 @@ fn two_processes_on_one_redis_share_families_and_rotations_and_stop_gracefully()
 
     assert!(a.terminate().success());
     assert!(b.terminate().success());
+}
+
+/// `count` introspections of `token` at once, each on its own stream of
+/// `connection`: their answers.
+async fn introspect_at_once(
+    connection: &h2::client::SendRequest<axum::body::Bytes>,
+    token: &serde_json::Value,
+    count: usize,
+) -> Vec<(u16, serde_json::Value)> {
+    let mut streams = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        let connection = connection.clone();
+        let body = json!({ "token": token });
+        streams.spawn(async move { post_h2(&connection, "/token/introspect", &body).await });
+    }
+    streams.join_all().await
+}
+
+#[test]
+fn a_server_on_one_core_serves_http1_and_http2_and_stops_within_its_drain() {
+    if !redis_support::redis_available("a_server_on_one_core") {
+        return;
+    }
+    let redis = redis_support::RedisServer::start();
+    let metrics_port = process::free_port();
+    let metrics_listen = format!("127.0.0.1:{metrics_port}");
+    // The mirror and the shared ring's poll: tasks of its own on Redis,
+    // beside the requests, on the runtime a process on one core has.
+    let server = ServerProcess::start_on_one_core(&[
+        ("VAULTTOKEN_METRICS_LISTEN", &metrics_listen),
+        ("REDIS_URL", &redis.url()),
+        ("VAULTTOKEN_MIRROR_MAX_STALENESS_MS", "2000"),
+        ("VAULTTOKEN_KEYS_POLL_SECS", "1"),
+        ("VAULTTOKEN_DRAIN_SECS", "1"),
+    ]);
+    let cores = server.allowed_cores();
+    assert!(cores.parse::<usize>().is_ok(), "on cores {cores}");
+
+    let (status, pair) = post(&server, "/token", &json!({"subject": "alice"}));
+    assert_eq!(status, 200, "{pair}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let connection = connect_h2(server.port()).await;
+        // A scraper's connection to the metrics listener, held open too.
+        let _scraper = connect_h2(metrics_port).await;
+        for (status, answer) in introspect_at_once(&connection, &pair["access_token"], 16).await {
+            assert_eq!((status, &answer["active"]), (200, &json!(true)), "{answer}");
+            assert_eq!(answer["sub"], "alice");
+        }
+        let (status, next) = post_h2(
+            &connection,
+            "/token/refresh",
+            &json!({"refresh_token": pair["refresh_token"]}),
+        )
+        .await;
+        assert_eq!(status, 200, "{next}");
+        // The first refresh token again, over HTTP/1.1: reuse, refused.
+        let (status, reuse) = post(
+            &server,
+            "/token/refresh",
+            &json!({"refresh_token": pair["refresh_token"]}),
+        );
+        assert_eq!(
+            (status, reuse["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
+    });
+    // The HTTP/2 connections are still open, their client no longer read
+    // (its runtime is idle): it never acknowledges the server's GOAWAY, and
+    // kept the stopping server from exiting until the drain's bound, on
+    // each listener.
+    let log = server.log_after_exit();
+    let messages: Vec<String> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|line| line["fields"]["message"].as_str().map(str::to_owned))
+        .collect();
+    for open in ["connections", "metrics connections"] {
+        let message = format!("{open} still open at the end of the drain: stopping without them");
+        assert!(messages.contains(&message), "{messages:?}");
+    }
+    drop(runtime);
+}
+
+#[test]
+fn on_one_core_the_answers_of_streams_served_together_leave_in_fewer_writes() {
+    // A memory store and warnings only: the server writes nothing but its
+    // answers.
+    let server = ServerProcess::start_on_one_core(&[("RUST_LOG", "warn")]);
+    let (status, pair) = post(&server, "/token", &json!({"subject": "alice"}));
+    assert_eq!(status, 200, "{pair}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let connection = connect_h2(server.port()).await;
+        // The connection's settings and windows, exchanged first.
+        let (status, _) = post_h2(&connection, "/token/introspect", &json!({"token": "x"})).await;
+        assert_eq!(status, 200);
+        let before = server.write_calls();
+        // Sixteen requests sent in one write of this (current-thread)
+        // client: the connection's task flushes after the streams' tasks
+        // queued their frames.
+        let answers = introspect_at_once(&connection, &pair["access_token"], 16).await;
+        let writes = server.write_calls() - before;
+        assert!(
+            answers
+                .iter()
+                .all(|(status, answer)| *status == 200 && answer["active"] == true)
+        );
+        // A multi-threaded runtime on one core wrote one answer a write
+        // here (16 writes): its scheduler runs the connection's task as
+        // soon as a stream's task wakes it.
+        assert!(writes < 8, "{writes} writes for 16 answers");
+    });
 }

@@ -713,6 +713,14 @@ impl<'a> Reader<'a> {
         writes
     }
 
+    /// `VAULTTOKEN_DRAIN_SECS`: 1 to 300 seconds.
+    fn drain(&mut self) -> Option<std::time::Duration> {
+        let seconds = self.seconds("VAULTTOKEN_DRAIN_SECS", 1, 300)?;
+        Some(std::time::Duration::from_secs(
+            seconds.whole_seconds().unsigned_abs(),
+        ))
+    }
+
     /// Reads every variable, then answers.
     pub(super) fn finish(mut self) -> Result<Config, ConfigError> {
         self.unknown_names();
@@ -752,6 +760,7 @@ impl<'a> Reader<'a> {
         let rotate_every = self.rotate_every(keys_max_age, keys_poll, lifetimes.as_ref());
         let metrics_listen = self.metrics_listen(listen);
         let log_writes = self.log_writes();
+        let drain = self.drain();
         match (
             listen,
             keyring_file,
@@ -771,7 +780,7 @@ impl<'a> Reader<'a> {
             issuer,
             rotate_every,
             mirror,
-            log_writes,
+            (log_writes, drain),
         ) {
             (
                 Some(listen),
@@ -792,7 +801,7 @@ impl<'a> Reader<'a> {
                 Some(issuer),
                 Some(rotate_every),
                 Some(mirror),
-                Some(log_writes),
+                (Some(log_writes), Some(drain)),
             ) if self.problems.is_empty() => Ok(Config {
                 listen,
                 keyring_file,
@@ -814,6 +823,7 @@ impl<'a> Reader<'a> {
                 rotate_every,
                 metrics_listen: metrics_listen.flatten(),
                 log_writes,
+                drain,
             }),
             _ => Err(ConfigError {
                 problems: self.problems,

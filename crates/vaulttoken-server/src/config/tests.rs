@@ -765,3 +765,23 @@ fn log_writes_are_batched_by_default_or_line_and_a_bad_value_is_named_not_echoed
     let found = problems(&with(good(), name, ""));
     assert_eq!(found, ["VAULTTOKEN_LOG_WRITES: required"]);
 }
+
+#[test]
+fn the_drain_is_ten_seconds_by_default_and_bounded() {
+    let name = "VAULTTOKEN_DRAIN_SECS";
+    let config = Config::from_vars(&good()).unwrap();
+    assert_eq!(config.drain, std::time::Duration::from_secs(10));
+    for (set, seconds) in [("1", 1), ("300", 300), ("42", 42)] {
+        let config = Config::from_vars(&with(good(), name, set)).unwrap();
+        assert_eq!(config.drain, std::time::Duration::from_secs(seconds));
+    }
+    for bad in ["0", "301", "-5"] {
+        let found = problems(&with(good(), name, bad));
+        assert_eq!(
+            found,
+            ["VAULTTOKEN_DRAIN_SECS: must be from 1 to 300 seconds"]
+        );
+    }
+    let found = problems(&with(good(), name, "soon"));
+    names_only(&found, &[name]);
+}

@@ -31,12 +31,35 @@ impl ServerProcess {
     /// configuration, once it listens (at most 15 s; a server that exits
     /// first fails the test at once).
     pub(crate) fn start_with(extra: &[(&str, &str)]) -> Self {
+        Self::launch(Command::new(BINARY), extra)
+    }
+
+    /// As [`Self::start_with`], pinned with `taskset` (util-linux) to one
+    /// core, the first this test may use: the process, and every thread it
+    /// makes, may run there only.
+    pub(crate) fn start_on_one_core(extra: &[(&str, &str)]) -> Self {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let allowed = status
+            .lines()
+            .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+            .unwrap();
+        let first: String = allowed
+            .trim()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let mut command = Command::new("taskset");
+        command.args(["-c", &first, BINARY]);
+        Self::launch(command, extra)
+    }
+
+    fn launch(mut command: Command, extra: &[(&str, &str)]) -> Self {
         let file = KeyFilePath::new();
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let mut settings = vec![("VAULTTOKEN_LISTEN", listen.as_str())];
         settings.extend_from_slice(extra);
-        let child = Command::new(BINARY)
+        let child = command
             .env_clear()
             .envs(server::vars(&file, &settings))
             .stdout(std::fs::File::create(log_path(&file)).unwrap())
@@ -133,6 +156,17 @@ impl ServerProcess {
             .trim()
             .parse()
             .unwrap()
+    }
+
+    /// The cores it may run on (`Cpus_allowed_list` of `/proc/<pid>/status`).
+    pub(crate) fn allowed_cores(&self) -> String {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+            .unwrap()
+            .trim()
+            .to_owned()
     }
 
     /// The loopback port it listens on.
@@ -301,4 +335,53 @@ impl RawAnswer {
             .find(|(sent, _)| sent == name)
             .map(|(_, value)| value.as_str())
     }
+}
+
+/// A new HTTP/2 connection to the loopback `port` (cleartext, prior
+/// knowledge: no upgrade), driven by a task of its own on the caller's
+/// runtime.
+pub(crate) async fn connect_h2(port: u16) -> h2::client::SendRequest<axum::body::Bytes> {
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let (connection, driver) = h2::client::handshake(stream).await.unwrap();
+    tokio::spawn(async move {
+        let _ = driver.await;
+    });
+    connection
+}
+
+/// A `POST` with a JSON body authenticated as the test client (as [`post`])
+/// on a new stream of `connection`: the status and the JSON body.
+pub(crate) async fn post_h2(
+    connection: &h2::client::SendRequest<axum::body::Bytes>,
+    path: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let mut body = body.clone();
+    body["client_id"] = json!(CLIENT);
+    body["client_secret"] = json!(SECRET);
+    let request = axum::http::Request::post(format!("http://127.0.0.1{path}"))
+        .header("content-type", "application/json")
+        .body(())
+        .unwrap();
+    let mut ready = connection.clone().ready().await.unwrap();
+    let (answer, mut sent) = ready.send_request(request, false).unwrap();
+    sent.send_data(body.to_string().into(), true).unwrap();
+    let answer = answer.await.unwrap();
+    let status = answer.status().as_u16();
+    let mut incoming = answer.into_body();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = incoming.data().await {
+        let chunk = chunk.unwrap();
+        incoming
+            .flow_control()
+            .release_capacity(chunk.len())
+            .unwrap();
+        bytes.extend_from_slice(&chunk);
+    }
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
