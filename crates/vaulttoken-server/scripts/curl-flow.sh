@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The documented curl flow (docs/API.md) against a live vaulttoken-server and
 # a real redis-server, both on loopback ports, both stopped at the end:
-# issue, introspect, refresh, reuse (invalid_grant, family revoked), revoke,
+# issue, introspect (also over HTTP/2, prior knowledge), refresh, reuse (invalid_grant, family revoked), revoke,
 # introspect (active: false), while a real Prometheus scrapes the server's
 # GET /metrics every second (its HTTP API then answers the counters the flow
 # moved: tokens issued, refresh reuse; and readiness), the key set (docs/KEYSET.md: issuer, ETag,
@@ -134,6 +134,10 @@ REFRESH=$(echo "$PAIR" | field '["refresh_token"]')
 FOUND=$(curl -s -X POST "$B/token/introspect" -H "$J" -d "{$C,\"token\":\"$ACCESS\"}")
 expect introspect.active "$(echo "$FOUND" | field '["active"]')" True
 expect introspect.sub "$(echo "$FOUND" | field '["sub"]')" alice
+# The same over cleartext HTTP/2 with prior knowledge, as a gateway sends it.
+H2=$(curl -s --http2-prior-knowledge -w '\n%{http_version}' -X POST "$B/token/introspect" -H "$J" -d "{$C,\"token\":\"$ACCESS\"}")
+expect h2.version "$(echo "$H2" | tail -n 1)" 2
+expect h2.active "$(echo "$H2" | head -n 1 | field '["active"]')" True
 
 # Refresh, then reuse the old refresh token.
 NEXT=$(curl -s -X POST "$B/token/refresh" -H "$J" -d "{$C,\"refresh_token\":\"$REFRESH\"}")

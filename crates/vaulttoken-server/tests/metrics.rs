@@ -27,7 +27,7 @@ mod prometheus;
 use serde_json::{Value, json};
 use vaulttoken_test_redis::{RedisServer, redis_available};
 
-use process::{ServerProcess, free_port, post, raw_request_at};
+use process::{ServerProcess, assert_reuse_refused, free_port, post, raw_request_at};
 use prometheus::{Scrape, scrape, scrape_port};
 use server::CLIENT;
 
@@ -103,15 +103,7 @@ fn counters_move_with_real_requests_by_outcome() {
         &json!({"refresh_token": pair["refresh_token"]}),
     );
     assert_eq!(status, 200, "{next}");
-    let (status, reuse) = post(
-        &server,
-        "/token/refresh",
-        &json!({"refresh_token": pair["refresh_token"]}),
-    );
-    assert_eq!(
-        (status, reuse["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_reuse_refused(&server, &pair["refresh_token"]);
     let (status, _) = post(
         &server,
         "/token/refresh",

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use server::ADMIN;
 
-use process::{ServerProcess, connect_h2, keys, post, post_h2};
+use process::{ServerProcess, assert_reuse_refused, connect_h2, keys, post, post_h2};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_vaulttoken-server");
 
@@ -192,15 +192,7 @@ fn two_processes_on_one_redis_share_families_and_rotations_and_stop_gracefully()
     );
     assert_eq!(status, 200, "{second}");
     // The old refresh token on B: reuse, and the family is revoked on both.
-    let (status, reuse) = post(
-        &b,
-        "/token/refresh",
-        &json!({"refresh_token": first["refresh_token"]}),
-    );
-    assert_eq!(
-        (status, reuse["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_reuse_refused(&b, &first["refresh_token"]);
     let (_, newest) = post(
         &a,
         "/token/refresh",
@@ -296,15 +288,7 @@ fn a_server_on_one_core_serves_http1_and_http2_and_stops_within_its_drain() {
         .await;
         assert_eq!(status, 200, "{next}");
         // The first refresh token again, over HTTP/1.1: reuse, refused.
-        let (status, reuse) = post(
-            &server,
-            "/token/refresh",
-            &json!({"refresh_token": pair["refresh_token"]}),
-        );
-        assert_eq!(
-            (status, reuse["error"].as_str()),
-            (400, Some("invalid_grant"))
-        );
+        assert_reuse_refused(&server, &pair["refresh_token"]);
     });
     // The HTTP/2 connections are still open, their client no longer read
     // (its runtime is idle): it never acknowledges the server's GOAWAY, and

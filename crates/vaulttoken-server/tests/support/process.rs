@@ -250,6 +250,21 @@ pub(crate) fn post(server: &ServerProcess, path: &str, body: &Value) -> (u16, Va
     server.request("POST", path, &[], Some(&body))
 }
 
+/// Asserts that `server` refuses `refresh_token` as a reused one: 400
+/// `invalid_grant`.
+pub(crate) fn assert_reuse_refused(server: &ServerProcess, refresh_token: &Value) {
+    let (status, reuse) = post(
+        server,
+        "/token/refresh",
+        &json!({ "refresh_token": refresh_token }),
+    );
+    assert_eq!(
+        (status, reuse["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{reuse}"
+    );
+}
+
 /// `GET /keys`.
 pub(crate) fn keys(server: &ServerProcess) -> Value {
     server.request("GET", "/keys", &[], None).1
