@@ -312,6 +312,7 @@ fn on_one_core_the_answers_of_streams_served_together_leave_in_fewer_writes() {
     // A memory store and warnings only: the server writes nothing but its
     // answers.
     let server = ServerProcess::start_on_one_core(&[("RUST_LOG", "warn")]);
+    assert_eq!(server.runtime_workers(), 0, "not a current-thread runtime");
     let (status, pair) = post(&server, "/token", &json!({"subject": "alice"}));
     assert_eq!(status, 200, "{pair}");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -339,4 +340,17 @@ fn on_one_core_the_answers_of_streams_served_together_leave_in_fewer_writes() {
         // soon as a stream's task wakes it.
         assert!(writes < 8, "{writes} writes for 16 answers");
     });
+}
+
+#[test]
+fn a_server_on_several_cores_runs_a_worker_on_each() {
+    let cores = std::thread::available_parallelism().unwrap().get();
+    if cores < 2 {
+        eprintln!("one core here: the multi-threaded runtime is not tried");
+        return;
+    }
+    let server = ServerProcess::start_with(&[]);
+    let (status, _) = post(&server, "/token", &json!({"subject": "alice"}));
+    assert_eq!(status, 200);
+    assert_eq!(server.runtime_workers(), cores);
 }

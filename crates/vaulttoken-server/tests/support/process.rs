@@ -169,6 +169,17 @@ impl ServerProcess {
             .to_owned()
     }
 
+    /// Its threads named as tokio names a multi-threaded runtime's workers
+    /// (`tokio-rt-worker`), one per core from its start; a current-thread
+    /// runtime has none (it runs on the main thread).
+    pub(crate) fn runtime_workers(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
+            .unwrap()
+            .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).ok())
+            .filter(|name| name.trim_end() == "tokio-rt-worker")
+            .count()
+    }
+
     /// The loopback port it listens on.
     pub(crate) fn port(&self) -> u16 {
         self.port
