@@ -279,6 +279,9 @@ impl RedisLimiter {
         };
         let stop_at = asked[stop].0;
         let unavailable = refusal == Refusal::Unavailable;
+        // `at > stop_at` and `at >= stop_at` are the same here (a mutant
+        // that swaps them is equivalent): `stop_at` is a key `asked` for,
+        // and `hit` puts each key in `taken` or in `asked`, never in both.
         for &at in taken.iter().filter(|&&at| unavailable || at > stop_at) {
             book.refund(&keys[at], slot, cost);
         }
