@@ -1288,15 +1288,10 @@ fn decode(keys: &Path, token: &Path, count: &str) {
 /// decodes the token of its body as the `decode` mode does and answers
 /// `{"active":true}`: the HTTP exchange and the decode, and nothing else.
 fn bare(port: u16, keys: Option<&Path>) {
-    let one_core = std::thread::available_parallelism().is_ok_and(|cores| cores.get() == 1);
-    let runtime = if one_core {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    }
-    .enable_all()
-    .build()
-    .unwrap();
+    let runtime = vaulttoken_server::runtime_builder()
+        .enable_all()
+        .build()
+        .unwrap();
     let verifier = keys.map(|keys| Arc::new(verifier(keys)));
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))

@@ -381,6 +381,33 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
+/// The builder of the tokio runtime the server runs on: multi-threaded, one
+/// worker per core the process may use (as `#[tokio::main]`), or, where it
+/// may use one core only (its CPU affinity, as `taskset` sets it, or its
+/// cgroup's CPU quota), current-thread. There a multi-threaded runtime has
+/// one worker anyway, and its scheduler runs a task another task woke
+/// first, ahead of the rest: an HTTP/2 connection's task then writes each
+/// answer as soon as its stream's handler is done, one `write` an answer. A
+/// current-thread runtime runs woken tasks in turn, so the connection writes
+/// the answers of every stream served meanwhile at once (BENCHMARKS.md,
+/// "Per-core figures").
+///
+/// # Examples
+///
+/// ```
+/// let runtime = vaulttoken_server::runtime_builder().enable_all().build().unwrap();
+/// assert_eq!(runtime.block_on(async { 6 * 7 }), 42);
+/// ```
+#[must_use]
+pub fn runtime_builder() -> tokio::runtime::Builder {
+    let one_core = std::thread::available_parallelism().is_ok_and(|cores| cores.get() == 1);
+    if one_core {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+}
+
 /// A listener on `address`, the variable `name` names (for the error).
 async fn bind(address: SocketAddr, name: &str) -> Result<tokio::net::TcpListener, StartError> {
     let listener = tokio::net::TcpListener::bind(address)

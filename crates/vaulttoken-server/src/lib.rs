@@ -32,7 +32,7 @@ mod shared_keys;
 mod start_error;
 mod state;
 
-pub use crate::app::{REQUEST_ID, ServerStore, app, connect_store, serve};
+pub use crate::app::{REQUEST_ID, ServerStore, app, connect_store, runtime_builder, serve};
 pub use crate::clients::Clients;
 pub use crate::config::{
     AccessPurpose, BindingConfig, BindingMode, CONFIG_FILE_VAR, Config, ConfigError, Lifetimes,

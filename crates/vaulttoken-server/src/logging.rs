@@ -319,12 +319,18 @@ mod tests {
         writes.all()
     }
 
-    fn levels(write: &str) -> Vec<String> {
-        write
-            .lines()
-            .map(|line| {
-                let value: serde_json::Value = serde_json::from_str(line).unwrap();
-                value["level"].as_str().unwrap().to_owned()
+    /// The levels of the lines of each write.
+    fn levels(writes: &[String]) -> Vec<Vec<String>> {
+        writes
+            .iter()
+            .map(|write| {
+                write
+                    .lines()
+                    .map(|line| {
+                        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+                        value["level"].as_str().unwrap().to_owned()
+                    })
+                    .collect()
             })
             .collect()
     }
@@ -341,9 +347,8 @@ mod tests {
             tracing::info!("last");
             batch.flush();
         });
-        let levels: Vec<Vec<String>> = writes.iter().map(|write| levels(write)).collect();
         assert_eq!(
-            levels,
+            levels(&writes),
             [
                 vec!["TRACE", "DEBUG", "INFO", "WARN"],
                 vec!["INFO", "ERROR"],
@@ -359,8 +364,7 @@ mod tests {
             tracing::info!("i");
             tracing::info!("j");
         });
-        let levels: Vec<Vec<String>> = writes.iter().map(|write| levels(write)).collect();
-        assert_eq!(levels, [vec!["DEBUG"], vec!["INFO"], vec!["INFO"]]);
+        assert_eq!(levels(&writes), [vec!["DEBUG"], vec!["INFO"], vec!["INFO"]]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use vaulttoken_server::{Config, Logs, init_logging, serve};
+use vaulttoken_server::{Config, Logs, init_logging, runtime_builder, serve};
 
 /// jemalloc with its background thread: it gives the pages of freed memory
 /// back to the system (within about 10 s), where the system allocator keeps
@@ -25,7 +25,7 @@ fn main() -> ExitCode {
 
 /// Validates the configuration, then serves on a multi-threaded runtime
 /// (one worker per core the process may use, as `#[tokio::main]`; on one
-/// core, a current-thread runtime: see [`one_core`]) whose workers write the
+/// core, a current-thread runtime: see [`runtime_builder`]) whose workers write the
 /// buffered log lines whenever they go idle, so on a lightly loaded server a
 /// request's lines are out as soon as it is done.
 fn run(logs: Logs) -> ExitCode {
@@ -38,12 +38,7 @@ fn run(logs: Logs) -> ExitCode {
         }
     };
     logs.set_writes(config.log_writes);
-    let mut builder = if one_core() {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    let runtime = builder
+    let runtime = runtime_builder()
         .enable_all()
         .on_thread_park(move || logs.flush())
         .build();
@@ -63,16 +58,4 @@ fn run(logs: Logs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Whether the process may use one core only (its CPU affinity, as
-/// `taskset` sets it, or its cgroup's CPU quota). There a multi-threaded
-/// runtime has one worker anyway, and its scheduler runs a task another
-/// task woke first, ahead of the rest: an HTTP/2 connection's task then
-/// writes each answer as soon as its stream's handler is done, one `write`
-/// an answer. A current-thread runtime runs woken tasks in turn, so the
-/// connection writes the answers of every stream served meanwhile at once
-/// (BENCHMARKS.md, "Per-core figures").
-fn one_core() -> bool {
-    std::thread::available_parallelism().is_ok_and(|cores| cores.get() == 1)
 }

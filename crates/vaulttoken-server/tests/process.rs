@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use server::ADMIN;
 
-use process::{ServerProcess, assert_reuse_refused, connect_h2, keys, post, post_h2};
+use process::{
+    ServerProcess, assert_reuse_refused, client_runtime, connect_h2, keys, post, post_h2,
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_vaulttoken-server");
 
@@ -268,10 +270,7 @@ fn a_server_on_one_core_serves_http1_and_http2_and_stops_within_its_drain() {
 
     let (status, pair) = post(&server, "/token", &json!({"subject": "alice"}));
     assert_eq!(status, 200, "{pair}");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = client_runtime();
     runtime.block_on(async {
         let connection = connect_h2(server.port()).await;
         // A scraper's connection to the metrics listener, held open too.
@@ -315,10 +314,7 @@ fn on_one_core_the_answers_of_streams_served_together_leave_in_fewer_writes() {
     assert_eq!(server.runtime_workers(), 0, "not a current-thread runtime");
     let (status, pair) = post(&server, "/token", &json!({"subject": "alice"}));
     assert_eq!(status, 200, "{pair}");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = client_runtime();
     runtime.block_on(async {
         let connection = connect_h2(server.port()).await;
         // The connection's settings and windows, exchanged first.

@@ -363,6 +363,15 @@ impl RawAnswer {
     }
 }
 
+/// A current-thread runtime for the HTTP/2 helpers below: the client sends
+/// what its tasks queued together in one write.
+pub(crate) fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A new HTTP/2 connection to the loopback `port` (cleartext, prior
 /// knowledge: no upgrade), driven by a task of its own on the caller's
 /// runtime.
