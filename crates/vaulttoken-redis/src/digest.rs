@@ -111,6 +111,13 @@ impl Digest {
         usize::from(self.0[15]) % shards
     }
 
+    /// Which of `groups` (at most 65,536) this digest falls in: read from
+    /// bytes 12 and 13, apart from those [`Digest::shard`] and [`Hash`]
+    /// read.
+    pub(crate) fn group(self, groups: usize) -> usize {
+        usize::from(u16::from_be_bytes([self.0[12], self.0[13]])) % groups
+    }
+
     /// A digest of these bytes (tests build tables without hashing).
     #[cfg(test)]
     pub(crate) fn from_bytes(bytes: [u8; 16]) -> Self {
@@ -418,5 +425,17 @@ mod tests {
         assert_eq!(Digest::from_bytes(bytes).shard(256), 0xc5);
         bytes[0] = 0xff;
         assert_eq!(Digest::from_bytes(bytes).shard(64), 0x05);
+    }
+
+    #[test]
+    fn the_group_is_bytes_12_and_13() {
+        let mut bytes = [0xff_u8; 16];
+        bytes[12] = 0x07;
+        bytes[13] = 0x2a;
+        assert_eq!(Digest::from_bytes(bytes).group(1_024), 0x32a);
+        assert_eq!(Digest::from_bytes(bytes).group(65_536), 0x072a);
+        bytes[11] = 0;
+        bytes[14] = 0;
+        assert_eq!(Digest::from_bytes(bytes).group(1_024), 0x32a);
     }
 }

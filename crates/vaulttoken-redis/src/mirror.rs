@@ -229,8 +229,10 @@ fn feed_settings(store: &RedisStore, mirror: &MirrorOptions) -> FeedSettings {
 ///   after the revocation returned. Past it, checks are round trips to
 ///   Redis, and when those fail, [`StoreError`](vaulttoken::error::StoreError) (503): never "valid" from a
 ///   stale mirror.
-/// - **Reads its own writes.** After a write through this store, checks go
-///   to Redis until the mirror has heard from a later read.
+/// - **Reads its own writes.** After a write through this store, checks of
+///   its subject (of every subject if it failed) go to Redis until the
+///   mirror has heard from a later read. Checks of other subjects still
+///   answer from memory: a write changes only its subject's entries.
 /// - **Exact.** The mirror answers as the store's own check would, in the
 ///   same order; where it cannot tell (a family it never saw created, a
 ///   slot whose epoch marker is missing), it asks Redis.
@@ -315,7 +317,8 @@ impl fmt::Debug for MirroredStore {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MirrorStatus {
-    /// Whether checks answer from memory now.
+    /// Whether checks answer from memory now (but those of a subject this
+    /// process wrote since the mirror last heard from Redis).
     pub current: bool,
     /// How long ago the mirror last heard from Redis (`None`: never).
     pub heard_ago: Option<Duration>,
@@ -577,14 +580,17 @@ impl MirroredStore {
     fn answer_from_memory(&self, check: &Check<'_>) -> Option<TokenState> {
         let shared = &self.shared;
         let generation = shared.freshness.generation();
-        let Some(now_ms) = shared.freshness.current_at(Instant::now()) else {
+        let subject = check.subject;
+        let (id, subject_digest) = Digest::token_and_subject(subject, check.token_id);
+        let Some(now_ms) = shared
+            .freshness
+            .current_at(Instant::now(), Some(subject_digest))
+        else {
             shared.stale.fetch_add(1, Ordering::Relaxed);
             return None;
         };
-        let subject = check.subject;
         let keys = self.inner.keys();
         let slot = || keys.slot_of(subject);
-        let (id, subject_digest) = Digest::token_and_subject(subject, check.token_id);
         let query = Query {
             id,
             subject: subject_digest,
@@ -616,12 +622,18 @@ impl MirroredStore {
         }
     }
 
-    /// `write` through the store; once it returned, this process's checks
-    /// wait for the mirror to hear from a later read.
-    fn write<'a, T: Send + 'a>(&'a self, write: StoreFuture<'a, T>) -> StoreFuture<'a, T> {
+    /// `write` of `subject` through the store; once it returned, this
+    /// process's checks of `subject` (of every subject if it failed) wait
+    /// for the mirror to hear from a later read.
+    fn write<'a, T: Send + 'a>(
+        &'a self,
+        subject: Option<&'a str>,
+        write: StoreFuture<'a, T>,
+    ) -> StoreFuture<'a, T> {
         Box::pin(async move {
             let answer = write.await;
-            self.shared.freshness.wrote(Instant::now());
+            let written = answer.is_ok().then(|| Digest::subject(subject));
+            self.shared.freshness.wrote(Instant::now(), written);
             answer
         })
     }
@@ -641,7 +653,7 @@ impl TokenStore for MirroredStore {
         token_id: &'a str,
         until: time::OffsetDateTime,
     ) -> StoreFuture<'a, ()> {
-        self.write(self.inner.revoke(subject, token_id, until))
+        self.write(subject, self.inner.revoke(subject, token_id, until))
     }
 
     fn consume<'a>(
@@ -650,7 +662,7 @@ impl TokenStore for MirroredStore {
         token_id: &'a str,
         until: time::OffsetDateTime,
     ) -> StoreFuture<'a, Consumption> {
-        self.write(self.inner.consume(subject, token_id, until))
+        self.write(subject, self.inner.consume(subject, token_id, until))
     }
 
     fn consume_issued_at<'a>(
@@ -661,6 +673,7 @@ impl TokenStore for MirroredStore {
         until: time::OffsetDateTime,
     ) -> StoreFuture<'a, Consumption> {
         self.write(
+            subject,
             self.inner
                 .consume_issued_at(subject, token_id, issued_at, until),
         )
@@ -672,7 +685,10 @@ impl TokenStore for MirroredStore {
         cutoff: time::OffsetDateTime,
         until: time::OffsetDateTime,
     ) -> StoreFuture<'a, ()> {
-        self.write(self.inner.revoke_issued_before(subject, cutoff, until))
+        self.write(
+            Some(subject),
+            self.inner.revoke_issued_before(subject, cutoff, until),
+        )
     }
 
     fn supersede<'a>(
@@ -682,15 +698,18 @@ impl TokenStore for MirroredStore {
         token_id: &'a str,
         until: time::OffsetDateTime,
     ) -> StoreFuture<'a, ()> {
-        self.write(self.inner.supersede(subject, slot, token_id, until))
+        self.write(
+            subject,
+            self.inner.supersede(subject, slot, token_id, until),
+        )
     }
 
     fn create_family<'a>(&'a self, family: &'a NewFamily<'a>) -> StoreFuture<'a, Vec<String>> {
-        self.write(self.inner.create_family(family))
+        self.write(Some(family.subject), self.inner.create_family(family))
     }
 
     fn rotate_family<'a>(&'a self, rotation: &'a Rotation<'a>) -> StoreFuture<'a, Rotated> {
-        self.write(self.inner.rotate_family(rotation))
+        self.write(Some(rotation.subject), self.inner.rotate_family(rotation))
     }
 
     fn revoke_family<'a>(
@@ -698,7 +717,7 @@ impl TokenStore for MirroredStore {
         subject: Option<&'a str>,
         family_id: &'a str,
     ) -> StoreFuture<'a, ()> {
-        self.write(self.inner.revoke_family(subject, family_id))
+        self.write(subject, self.inner.revoke_family(subject, family_id))
     }
 
     /// The store's health (every primary answers as a primary, its data

@@ -141,6 +141,42 @@ async fn a_write_through_the_mirror_is_read_back_at_once() {
     .expect("bounded in time");
 }
 
+/// After its own write, only the checks of the written subject wait for
+/// the feed: another subject's checks still answer from memory. (Before,
+/// every check went to Redis after any write of this instance.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_its_own_write_only_that_subjects_checks_go_to_redis() {
+    if !redis_available("after_its_own_write_only_that_subjects_checks_go_to_redis") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let server = RedisServer::start();
+        let store = mirror(&server.url()).await;
+        let bob = Check::token(Some("bob"), "b-1");
+        for n in 0..50 {
+            let id = format!("t-{n}");
+            store
+                .revoke(Some("alice"), &id, later(10))
+                .await
+                .expect("revoke");
+            let answered = store.status().answered;
+            assert_eq!(store.check(&bob).await, Ok(TokenState::Live));
+            assert_eq!(
+                store.status().answered,
+                answered + 1,
+                "bob's check from memory after alice's revocation {n}"
+            );
+            assert_eq!(
+                store.check(&Check::token(Some("alice"), &id)).await,
+                Ok(TokenState::Revoked),
+                "{id}"
+            );
+        }
+    })
+    .await
+    .expect("bounded in time");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_last_clone_stops_the_feed() {
     if !redis_available("dropping_the_last_clone_stops_the_feed") {
