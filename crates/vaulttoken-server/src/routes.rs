@@ -25,6 +25,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -318,7 +319,7 @@ fn field_error(path: &serde_path_to_error::Path, message: &str) -> OAuthError {
 }
 
 /// A JSON answer that must not be cached (RFC 6749 §5.1).
-pub(crate) fn no_store(body: serde_json::Value) -> Response {
+pub(crate) fn no_store(body: impl Serialize) -> Response {
     let mut response = axum::Json(body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

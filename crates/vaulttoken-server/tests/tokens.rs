@@ -61,6 +61,29 @@ async fn introspect_describes_a_live_access_token() {
         found["exp"].as_i64().unwrap(),
     );
     assert_eq!(exp - iat, 900);
+    // RFC 7662 §2.2: what the token does not have is left out (no `scope`
+    // or `aud` here), and so is `binding_drift` without a drift.
+    let members: Vec<&str> = found
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        members,
+        [
+            "active",
+            "client_id",
+            "exp",
+            "iat",
+            "iss",
+            "jti",
+            "nbf",
+            "sub",
+            "token_type"
+        ],
+        "{found}"
+    );
 }
 
 #[tokio::test]

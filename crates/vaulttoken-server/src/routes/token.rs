@@ -14,7 +14,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 use vaulttoken::Error;
@@ -452,38 +452,61 @@ pub(crate) async fn introspect(
             let claims = token.claims();
             let time = |at: Option<OffsetDateTime>| at.map(OffsetDateTime::unix_timestamp);
             // Observe mode: a drift is audited and named, never refused.
-            let drift: Vec<String> = state
+            let binding_drift: Vec<String> = state
                 .binding
                 .drift(claims, binding.as_ref())
                 .map_err(|err| internal(&err))?
                 .iter()
                 .map(|drift| drift.name().to_owned())
                 .collect();
-            let mut answer = json!({
-                "active": true,
-                "token_type": "Bearer",
-                "sub": claims.subject(),
-                "client_id": claims.custom_str(CLIENT_CLAIM),
-                "exp": time(claims.expiration()),
-                "iat": time(claims.issued_at()),
-                "nbf": time(claims.not_before()),
-                "jti": claims.token_id(),
-                "iss": claims.issuer(),
-                "aud": claims.audience(),
-                "scope": claims.custom_str(SCOPE_CLAIM),
-            });
-            // RFC 7662 §2.2: a member the token does not have is left out.
-            if let Some(members) = answer.as_object_mut() {
-                members.retain(|_, value| !value.is_null());
-            }
-            if !drift.is_empty() {
-                answer["binding_drift"] = json!(drift);
-            }
-            Ok(no_store(answer))
+            Ok(no_store(Introspection {
+                active: true,
+                aud: claims.audience(),
+                binding_drift,
+                client_id: claims.custom_str(CLIENT_CLAIM),
+                exp: time(claims.expiration()),
+                iat: time(claims.issued_at()),
+                iss: claims.issuer(),
+                jti: claims.token_id(),
+                nbf: time(claims.not_before()),
+                scope: claims.custom_str(SCOPE_CLAIM),
+                sub: claims.subject(),
+                token_type: "Bearer",
+            }))
         }
         Err(Error::Store(_)) => Err(OAuthError::unavailable()),
         Err(_) => Ok(inactive()),
     }
+}
+
+/// An active token's introspection answer (RFC 7662 §2.2): a member the
+/// token does not have is left out, and so is `binding_drift` when there is
+/// none. Serialized as it is (members in name order), not built as a
+/// `serde_json::Value` first.
+#[derive(Serialize)]
+struct Introspection<'a> {
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    binding_drift: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jti: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<&'a str>,
+    token_type: &'static str,
 }
 
 #[cfg(test)]
