@@ -210,11 +210,13 @@ fn router(state: AppState, metrics_here: bool) -> Router {
                         .get(&REQUEST_ID)
                         .and_then(|value| value.to_str().ok())
                         .unwrap_or_default();
+                    // Recorded as strings, not through `Display`: the
+                    // same JSON strings, without the formatting machinery.
                     tracing::info_span!(
                         "request",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                        request_id = %id,
+                        method = request.method().as_str(),
+                        path = request.uri().path(),
+                        request_id = id,
                     )
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),

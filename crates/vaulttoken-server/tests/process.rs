@@ -91,6 +91,8 @@ fn log_lines_reach_stdout_soon_after_the_answer_and_the_last_before_the_exit() {
                 });
             let line: serde_json::Value = serde_json::from_str(&line).unwrap();
             assert_eq!(line["span"]["request_id"], id.as_str(), "{line}");
+            assert_eq!(line["span"]["method"], "GET", "{line}");
+            assert_eq!(line["span"]["path"], "/healthz", "{line}");
             std::thread::sleep(Duration::from_millis(200));
         }
         let log = ServerProcess::log_after_exit(server);
