@@ -215,24 +215,42 @@ mod tests {
         );
     }
 
-    /// Two subjects in different groups.
-    fn two_subjects() -> (Digest, Digest) {
-        let alice = Digest::subject(Some("alice"));
-        let other = (0..)
-            .map(|n| Digest::subject(Some(&format!("user-{n}"))))
-            .find(|other| other.group(WRITE_GROUPS) != alice.group(WRITE_GROUPS))
-            .expect("another group");
-        (alice, other)
+    /// A whole table heard from at 10 ms, the instant `millis` ms after
+    /// its start, and two subjects in different groups.
+    struct Written {
+        freshness: Freshness,
+        alice: Digest,
+        bob: Digest,
+    }
+
+    impl Written {
+        fn new() -> Self {
+            let freshness = Freshness::new(BOUND);
+            let alice = Digest::subject(Some("alice"));
+            let bob = (0..)
+                .map(|n| Digest::subject(Some(&format!("user-{n}"))))
+                .find(|other| other.group(WRITE_GROUPS) != alice.group(WRITE_GROUPS))
+                .expect("another group");
+            let written = Self {
+                freshness,
+                alice,
+                bob,
+            };
+            written.freshness.whole_from(written.at(0));
+            written.freshness.heard(written.at(10));
+            written
+        }
+
+        fn at(&self, millis: u64) -> Instant {
+            self.freshness.base + Duration::from_millis(millis)
+        }
     }
 
     #[test]
     fn after_its_own_write_a_process_waits_for_a_later_send_for_that_subject() {
-        let freshness = Freshness::new(BOUND);
-        let start = freshness.base;
-        let (alice, bob) = two_subjects();
-        let at = |millis| start + Duration::from_millis(millis);
-        freshness.whole_from(start);
-        freshness.heard(at(10));
+        let written = Written::new();
+        let (freshness, alice, bob) = (&written.freshness, written.alice, written.bob);
+        let at = |millis| written.at(millis);
         freshness.wrote(at(20), Some(alice));
         assert_eq!(freshness.current_at(at(30), Some(alice)), None);
         assert!(freshness.current_at(at(30), Some(bob)).is_some());
@@ -249,12 +267,9 @@ mod tests {
 
     #[test]
     fn after_a_failed_write_every_check_waits_for_a_later_send() {
-        let freshness = Freshness::new(BOUND);
-        let start = freshness.base;
-        let (alice, bob) = two_subjects();
-        let at = |millis| start + Duration::from_millis(millis);
-        freshness.whole_from(start);
-        freshness.heard(at(10));
+        let written = Written::new();
+        let (freshness, alice, bob) = (&written.freshness, written.alice, written.bob);
+        let at = |millis| written.at(millis);
         freshness.wrote(at(20), None);
         for subject in [Some(alice), Some(bob), None] {
             assert_eq!(freshness.current_at(at(30), subject), None);
