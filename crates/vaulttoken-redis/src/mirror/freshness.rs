@@ -227,7 +227,7 @@ mod tests {
         fn new() -> Self {
             let freshness = Freshness::new(BOUND);
             let alice = Digest::subject(Some("alice"));
-            let bob = (0..)
+            let bob = (0..1_000)
                 .map(|n| Digest::subject(Some(&format!("user-{n}"))))
                 .find(|other| other.group(WRITE_GROUPS) != alice.group(WRITE_GROUPS))
                 .expect("another group");
