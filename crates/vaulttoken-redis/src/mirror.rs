@@ -632,8 +632,12 @@ impl MirroredStore {
     ) -> StoreFuture<'a, T> {
         Box::pin(async move {
             let answer = write.await;
-            let written = answer.is_ok().then(|| Digest::subject(subject));
-            self.shared.freshness.wrote(Instant::now(), written);
+            let freshness = &self.shared.freshness;
+            if answer.is_ok() {
+                freshness.wrote(Instant::now(), Digest::subject(subject));
+            } else {
+                freshness.write_failed(Instant::now());
+            }
             answer
         })
     }

@@ -109,16 +109,19 @@ impl Freshness {
     }
 
     /// A write through the mirror of the subject whose digest is `subject`
-    /// returned at `at`, done (`Some`) or failed (`None`): until the feed
-    /// hears from a later send, checks of that subject, or after a failure
-    /// every check, go to Redis, so this process reads its own writes.
-    pub(crate) fn wrote(&self, at: Instant, subject: Option<Digest>) {
-        let stamp = self.stamp(at);
-        let wrote = match subject {
-            Some(subject) => &self.wrote[subject.group(WRITE_GROUPS)],
-            None => &self.failed_write,
-        };
-        wrote.fetch_max(stamp, Ordering::AcqRel);
+    /// returned done at `at`: until the feed hears from a later send,
+    /// checks of that subject go to Redis, so this process reads its own
+    /// writes.
+    pub(crate) fn wrote(&self, at: Instant, subject: Digest) {
+        self.wrote[subject.group(WRITE_GROUPS)].fetch_max(self.stamp(at), Ordering::AcqRel);
+    }
+
+    /// A write through the mirror returned failed at `at`: it may have
+    /// done anything, so until the feed hears from a later send, every
+    /// check goes to Redis.
+    pub(crate) fn write_failed(&self, at: Instant) {
+        self.failed_write
+            .fetch_max(self.stamp(at), Ordering::AcqRel);
     }
 
     /// The table no longer holds a whole state (a rebuild begins): call it
@@ -215,8 +218,9 @@ mod tests {
         );
     }
 
-    /// A whole table heard from at 10 ms, the instant `millis` ms after
-    /// its start, and two subjects in different groups.
+    /// A freshness whole from its start and heard from 10 ms after it,
+    /// with two subjects in different groups; `at(ms)` is the instant `ms`
+    /// after its start.
     struct Written {
         freshness: Freshness,
         alice: Digest,
@@ -251,7 +255,7 @@ mod tests {
         let written = Written::new();
         let (freshness, alice, bob) = (&written.freshness, written.alice, written.bob);
         let at = |millis| written.at(millis);
-        freshness.wrote(at(20), Some(alice));
+        freshness.wrote(at(20), alice);
         assert_eq!(freshness.current_at(at(30), Some(alice)), None);
         assert!(freshness.current_at(at(30), Some(bob)).is_some());
         assert!(freshness.current(at(30)), "but for alice's checks");
@@ -270,7 +274,7 @@ mod tests {
         let written = Written::new();
         let (freshness, alice, bob) = (&written.freshness, written.alice, written.bob);
         let at = |millis| written.at(millis);
-        freshness.wrote(at(20), None);
+        freshness.write_failed(at(20));
         for subject in [Some(alice), Some(bob), None] {
             assert_eq!(freshness.current_at(at(30), subject), None);
         }
