@@ -185,14 +185,21 @@ fn media_type(headers: &HeaderMap) -> Result<Media, OAuthError> {
     if !kind.eq_ignore_ascii_case("application") {
         return Err(unsupported());
     }
-    let subtype = subtype.to_ascii_lowercase();
-    if subtype == "json" || subtype.ends_with("+json") {
+    let subtype = subtype.as_bytes();
+    if subtype.eq_ignore_ascii_case(b"json") || ends_with_ignoring_case(subtype, b"+json") {
         Ok(Media::Json)
-    } else if subtype == "x-www-form-urlencoded" {
+    } else if subtype.eq_ignore_ascii_case(b"x-www-form-urlencoded") {
         Ok(Media::Form)
     } else {
         Err(unsupported())
     }
+}
+
+/// Whether `text` ends with `suffix`, ASCII letters in either case.
+fn ends_with_ignoring_case(text: &[u8], suffix: &[u8]) -> bool {
+    text.len()
+        .checked_sub(suffix.len())
+        .is_some_and(|at| text[at..].eq_ignore_ascii_case(suffix))
 }
 
 /// A JSON body as `T`: one object (serde would read an array as a
@@ -202,6 +209,13 @@ fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, OAuthError> {
         return Err(OAuthError::invalid_request(
             "the body must be a JSON object",
         ));
+    }
+    // A body that reads is read once, without tracking where the reader
+    // is; only one that fails is read again, through
+    // `serde_path_to_error`, to name the field (the same reader either
+    // way, so both accept the same bodies).
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
     }
     let mut reader = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut reader).map_err(|err| {
@@ -405,7 +419,12 @@ mod tests {
             let sample = read(Some(content_type), b"client_id=web").await.unwrap();
             assert_eq!(sample.client_id, "web", "{content_type}");
         }
-        for content_type in ["application/json; charset=utf-8", "application/ld+json"] {
+        for content_type in [
+            "application/json; charset=utf-8",
+            "APPLICATION/JSON",
+            "application/ld+json",
+            "application/Problem+JSON",
+        ] {
             let sample = read(Some(content_type), br#"{"client_id":"web"}"#)
                 .await
                 .unwrap();
@@ -554,6 +573,9 @@ mod tests {
             Some("text/plain"),
             Some("multipart/form-data; boundary=x"),
             Some("application/xml"),
+            Some("application/xjson"),
+            Some("application/jsonx"),
+            Some("application/x-www-form-urlencoded-plus"),
             Some("json"),
             Some("text/json"),
         ] {
