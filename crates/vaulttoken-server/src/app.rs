@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request, header};
+use axum::http::{HeaderName, HeaderValue, Request, header};
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::serve::ListenerExt as _;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -25,6 +27,25 @@ use crate::state::AppState;
 /// The request-id header, set when a request comes without one and copied
 /// to its response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Makes the id of a request that comes without one: a random (v4) UUID,
+/// its header value marked sensitive. HTTP/2 never puts a sensitive value
+/// in its header compression table (HPACK, RFC 7541 §7.1.3): an id is
+/// never sent twice, so indexing it would only make each answer search
+/// and grow the table, and push out the entries that are sent again
+/// (`content-type`, `cache-control`).
+#[derive(Debug, Clone, Copy, Default)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let mut text = uuid::Uuid::encode_buffer();
+        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+        let mut value = HeaderValue::from_str(text).ok()?;
+        value.set_sensitive(true);
+        Some(RequestId::new(value))
+    }
+}
 
 /// The token store the server runs on ([`connect_store`]), and its
 /// revocation mirror when it has one, whose status `GET /metrics` reports
@@ -221,7 +242,7 @@ fn router(state: AppState, metrics_here: bool) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
         .layer(SetSensitiveHeadersLayer::new([
             header::AUTHORIZATION,
             header::PROXY_AUTHORIZATION,
@@ -474,7 +495,27 @@ async fn shutdown_signal() {
 mod tests {
     use axum::serve::{Listener as _, ListenerExt as _};
 
-    use super::no_delay;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower_http::request_id::MakeRequestId as _;
+
+    use super::{NewRequestId, no_delay};
+
+    #[test]
+    fn a_new_request_id_is_a_random_uuid_never_indexed_by_http2() {
+        let request = Request::new(Body::empty());
+        let mut ids = (0..2).map(|_| {
+            let id = NewRequestId.make_request_id(&request).unwrap();
+            let value = id.header_value().clone();
+            assert!(value.is_sensitive(), "{value:?}");
+            let text = value.to_str().unwrap().to_owned();
+            let parsed = uuid::Uuid::try_parse(&text).unwrap();
+            assert_eq!(parsed.get_version_num(), 4, "{text}");
+            assert_eq!(text, parsed.hyphenated().to_string(), "lower case, hyphens");
+            text
+        });
+        assert_ne!(ids.next(), ids.next());
+    }
 
     #[tokio::test]
     async fn accepted_connections_send_without_delay() {
