@@ -974,6 +974,12 @@ fn run(clients: usize, requests: usize) {
     let token_file = dir.0.join("access.txt");
     std::fs::write(&keys_file, &keys).unwrap();
     std::fs::write(&token_file, &access).unwrap();
+    // `PER_CORE_SAVE=DIR` keeps the two in DIR too, for the raw decode
+    // under callgrind (`scripts/introspect-instructions.sh`).
+    if let Some(save) = std::env::var_os("PER_CORE_SAVE") {
+        std::fs::copy(&keys_file, Path::new(&save).join("keyset.json")).unwrap();
+        std::fs::copy(&token_file, Path::new(&save).join("access.txt")).unwrap();
+    }
     let decoded = decode_pinned(server_core, &me, &keys_file, &token_file, total);
     let decoded = finish(decoded, "decode");
 
