@@ -19,6 +19,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use server::{ADMIN, Answer, CLIENT, KeyFilePath, SECRET, from_peer, post, send};
+use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken_server::{Config, app, connect_store};
 
 struct Instance {
@@ -280,10 +281,14 @@ async fn rate_limits_hold_across_instances_and_fail_closed_without_redis() {
     let limits = [
         ("VAULTTOKEN_RATE_LIMIT_PER_IP", "3"),
         ("VAULTTOKEN_RATE_LIMIT_PER_CLIENT", "4"),
-        // Windows are aligned to the clock in Redis: an hour makes a window
-        // change in the middle of the test unlikely.
         ("VAULTTOKEN_RATE_LIMIT_WINDOW_SECS", "3600"),
     ];
+    // Windows are aligned to the clock: all the counts below must fall
+    // into one hour, so in the last half minute of one, wait for the next.
+    let into_hour = SystemClock.now().unix_timestamp().rem_euclid(3600);
+    if into_hour >= 3600 - 30 {
+        tokio::time::sleep(Duration::from_secs(3601 - into_hour.unsigned_abs())).await;
+    }
     let a = instance_with(&redis.url(), "300", true, &limits).await;
     let b = instance_with(&redis.url(), "300", false, &limits).await;
     let good = auth(json!({"token": "x"}));
