@@ -630,13 +630,27 @@ impl MirroredStore {
         subject: Option<&'a str>,
         write: StoreFuture<'a, T>,
     ) -> StoreFuture<'a, T> {
+        self.write_changing(subject, write, |_| true)
+    }
+
+    /// As [`MirroredStore::write`], but a write whose answer `changed` says
+    /// appended no change (nothing the mirror holds moved) leaves the
+    /// checks of `subject` to the mirror: there is nothing to read back.
+    fn write_changing<'a, T: Send + 'a>(
+        &'a self,
+        subject: Option<&'a str>,
+        write: StoreFuture<'a, T>,
+        changed: impl FnOnce(&T) -> bool + Send + 'a,
+    ) -> StoreFuture<'a, T> {
         Box::pin(async move {
             let answer = write.await;
             let freshness = &self.shared.freshness;
-            if answer.is_ok() {
-                freshness.wrote(Instant::now(), Digest::subject(subject));
-            } else {
-                freshness.write_failed(Instant::now());
+            match &answer {
+                Ok(done) if changed(done) => {
+                    freshness.wrote(Instant::now(), Digest::subject(subject));
+                }
+                Ok(_) => {}
+                Err(_) => freshness.write_failed(Instant::now()),
             }
             answer
         })
@@ -712,8 +726,22 @@ impl TokenStore for MirroredStore {
         self.write(Some(family.subject), self.inner.create_family(family))
     }
 
+    /// A rotation that moves the family on, or replays inside its grace,
+    /// appends no change (the family stays live, and the mirror holds no
+    /// generations), so the subject's checks stay with the mirror; one that
+    /// revokes the family appends its change and is read back as any
+    /// write.
     fn rotate_family<'a>(&'a self, rotation: &'a Rotation<'a>) -> StoreFuture<'a, Rotated> {
-        self.write(Some(rotation.subject), self.inner.rotate_family(rotation))
+        self.write_changing(
+            Some(rotation.subject),
+            self.inner.rotate_family(rotation),
+            |rotated| {
+                !matches!(
+                    rotated,
+                    Rotated::Advanced { .. } | Rotated::GraceReplay { .. }
+                )
+            },
+        )
     }
 
     fn revoke_family<'a>(

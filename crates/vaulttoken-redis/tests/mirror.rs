@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use vaulttoken::clock::{Clock as _, SystemClock};
 use vaulttoken::error::StoreError;
-use vaulttoken::store::{Check, NewFamily, TokenState, TokenStore, conformance};
+use vaulttoken::store::{Check, NewFamily, Rotated, Rotation, TokenState, TokenStore, conformance};
 use vaulttoken_redis::{MIRROR_CLIENT_NAME, MirroredStore, RedisStore, StoreOptions};
 use vaulttoken_test_redis::{RedisCluster, RedisServer, command_calls, redis_available};
 
@@ -148,6 +148,62 @@ async fn a_write_through_the_mirror_is_read_back_at_once() {
                 "{id}"
             );
         }
+    })
+    .await
+    .expect("bounded in time");
+}
+
+/// A rotation that moves a family on appends no change, so the subject's
+/// checks keep answering from memory right after it (they used to wait
+/// for the feed to hear from a later read, up to a heartbeat: 6 % of the
+/// checks of a refreshing server went to Redis). One that finds reuse
+/// revokes the family, and is read back at once, as any write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_that_moves_on_leaves_the_subject_to_the_mirror() {
+    if !redis_available("a_rotation_that_moves_on_leaves_the_subject_to_the_mirror") {
+        return;
+    }
+    tokio::time::timeout(BOUND, async {
+        let server = RedisServer::start();
+        let store = mirror(&server.url()).await;
+        let now = SystemClock.now();
+        let family = NewFamily::new("alice", "f-1", now, later(60));
+        store.create_family(&family).await.expect("create");
+        let alice = Check::token(Some("alice"), "a-1").family("f-1");
+        // The creation is read back once the feed hears from a later read.
+        let created = Instant::now();
+        loop {
+            let answered = store.status().answered;
+            assert_eq!(store.check(&alice).await, Ok(TokenState::Live));
+            if store.status().answered > answered {
+                break;
+            }
+            assert!(created.elapsed() < STALENESS * 4, "{:?}", store.status());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for generation in 0..20 {
+            let rotated = store
+                .rotate_family(&Rotation::new("alice", "f-1", generation, now))
+                .await;
+            assert!(
+                matches!(rotated, Ok(Rotated::Advanced { .. })),
+                "{rotated:?}"
+            );
+            let answered = store.status().answered;
+            assert_eq!(store.check(&alice).await, Ok(TokenState::Live));
+            assert_eq!(
+                store.status().answered,
+                answered + 1,
+                "alice's check from memory after rotation {generation}"
+            );
+        }
+        // Generation 0 again: reuse, the family revoked, and this process
+        // sees it at once.
+        let reused = store
+            .rotate_family(&Rotation::new("alice", "f-1", 0, now))
+            .await;
+        assert_eq!(reused, Ok(Rotated::ReuseDetected));
+        assert_eq!(store.check(&alice).await, Ok(TokenState::FamilyRevoked));
     })
     .await
     .expect("bounded in time");
