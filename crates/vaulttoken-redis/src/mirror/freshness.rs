@@ -9,7 +9,9 @@
 //! ahead of Redis, and Redis's own clock plays no part.
 //!
 //! Own writes are stamped by subject: a write changes only its subject's
-//! entries, so after it only checks of that subject wait for the feed.
+//! entries, so after it only checks of that subject wait for the feed (and
+//! a write that appends no change, as a refresh that moves its family on,
+//! is not stamped: there is nothing to read back).
 //! Subjects share [`WRITE_GROUPS`] groups by their digest (two in one
 //! group wait for each other: only slower, never wrong). A write that
 //! failed may have done anything, a new epoch for every slot included, and

@@ -92,8 +92,8 @@ where
             "mirror_checks",
             "Token checks the revocation mirror saw, by outcome: answered (from memory), stale \
              (sent to Redis: the mirror was not current: not heard from Redis within its bound, \
-             rebuilding, or not since this instance's last write of the subject), unknown (sent \
-             to Redis: the mirror could not tell)",
+             rebuilding, or not since this instance's last write of the subject that changed \
+             the mirror), unknown (sent to Redis: the mirror could not tell)",
             None,
             MetricType::Counter,
         )?;
