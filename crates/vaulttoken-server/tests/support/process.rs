@@ -53,12 +53,21 @@ impl ServerProcess {
         Self::launch(command, extra)
     }
 
+    /// The server listens on a port the system picks (`127.0.0.1:0`), and
+    /// its port is read from its `listening` log line: a port chosen here
+    /// and passed on could be taken meanwhile by another test's process (a
+    /// Redis that then answered this server's requests), while this server
+    /// failed to start. A `RUST_LOG` in `extra` gets
+    /// `vaulttoken_server::app=info` added, so that the line is written.
     fn launch(mut command: Command, extra: &[(&str, &str)]) -> Self {
         let file = KeyFilePath::new();
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let mut settings = vec![("VAULTTOKEN_LISTEN", listen.as_str())];
+        let mut settings = vec![("VAULTTOKEN_LISTEN", "127.0.0.1:0")];
         settings.extend_from_slice(extra);
+        let with_listening: String;
+        if let Some(filter) = settings.iter_mut().find(|(name, _)| *name == "RUST_LOG") {
+            with_listening = format!("{},vaulttoken_server::app=info", filter.1);
+            filter.1 = &with_listening;
+        }
         let child = command
             .env_clear()
             .envs(server::vars(&file, &settings))
@@ -66,17 +75,24 @@ impl ServerProcess {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut process = Self { child, port, file };
+        let mut process = Self {
+            child,
+            port: 0,
+            file,
+        };
         let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        process.port = loop {
+            if let Some(port) = listening_port(&process.log()) {
+                break port;
+            }
             let exited = process.child.try_wait().unwrap();
             assert!(exited.is_none(), "the server exited: {exited:?}");
             assert!(
                 started.elapsed() < Duration::from_secs(15),
                 "the server did not listen"
             );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         process
     }
 
@@ -332,6 +348,20 @@ pub(crate) fn raw_request_at(
 }
 
 /// Where a server with the key file `file` logs.
+/// The port of the main listener in `log`, once its `listening` line is
+/// there.
+fn listening_port(log: &str) -> Option<u16> {
+    log.lines().find_map(|line| {
+        let line: Value = serde_json::from_str(line).ok()?;
+        let fields = &line["fields"];
+        if fields["message"] != "listening" || fields["variable"] != "VAULTTOKEN_LISTEN" {
+            return None;
+        }
+        let address: std::net::SocketAddr = fields["address"].as_str()?.parse().ok()?;
+        Some(address.port())
+    })
+}
+
 fn log_path(file: &KeyFilePath) -> std::path::PathBuf {
     file.0.with_extension("log")
 }
