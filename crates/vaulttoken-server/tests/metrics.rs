@@ -363,12 +363,11 @@ fn a_refresh_token_grant_at_post_token_counts_as_a_refresh() {
 #[test]
 fn a_separate_listener_serves_the_metrics_and_the_main_one_does_not() {
     // The memory store: no Redis needed, and no shared ring to sync.
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
     let server = ServerProcess::start_with(&[
-        ("VAULTTOKEN_METRICS_LISTEN", &listen),
+        ("VAULTTOKEN_METRICS_LISTEN", "127.0.0.1:0"),
         ("VAULTTOKEN_REFRESH_GRACE_SECS", "30"),
     ]);
+    let port = server.metrics_port();
     assert_eq!(server.raw_request("GET", "/metrics", &[]).status, 404);
     // The metrics listener serves nothing else.
     assert_eq!(raw_request_at(port, "GET", "/healthz", &[]).status, 404);
@@ -438,6 +437,17 @@ fn the_metrics_listener_must_differ_from_the_main_one() {
     );
     let config = vaulttoken_server::Config::from_vars(&vars).unwrap();
     assert_eq!(config.metrics_listen, None);
+    // Port 0 on both: two ports the system picks, which always differ.
+    let any = "127.0.0.1:0";
+    let vars = server::vars(
+        &server::KeyFilePath::new(),
+        &[
+            ("VAULTTOKEN_LISTEN", any),
+            ("VAULTTOKEN_METRICS_LISTEN", any),
+        ],
+    );
+    let config = vaulttoken_server::Config::from_vars(&vars).unwrap();
+    assert_eq!(config.metrics_listen, Some(any.parse().unwrap()));
 }
 
 /// A key's age counts from when it began signing: after an announced

@@ -256,12 +256,10 @@ fn a_server_on_one_core_serves_http1_and_http2_and_stops_within_its_drain() {
         return;
     }
     let redis = redis_support::RedisServer::start();
-    let metrics_port = process::free_port();
-    let metrics_listen = format!("127.0.0.1:{metrics_port}");
     // The mirror and the shared ring's poll: tasks of its own on Redis,
     // beside the requests, on the runtime a process on one core has.
     let server = ServerProcess::start_on_one_core(&[
-        ("VAULTTOKEN_METRICS_LISTEN", &metrics_listen),
+        ("VAULTTOKEN_METRICS_LISTEN", "127.0.0.1:0"),
         ("REDIS_URL", &redis.url()),
         ("VAULTTOKEN_MIRROR_MAX_STALENESS_MS", "2000"),
         ("VAULTTOKEN_KEYS_POLL_SECS", "1"),
@@ -269,6 +267,7 @@ fn a_server_on_one_core_serves_http1_and_http2_and_stops_within_its_drain() {
     ]);
     let cores = server.allowed_cores();
     assert!(cores.parse::<usize>().is_ok(), "on cores {cores}");
+    let metrics_port = server.metrics_port();
 
     let (status, pair) = post(&server, "/token", &json!({"subject": "alice"}));
     assert_eq!(status, 200, "{pair}");

@@ -689,15 +689,15 @@ impl<'a> Reader<'a> {
     }
 
     /// `VAULTTOKEN_METRICS_LISTEN`: unset or empty, none (`/metrics` on the
-    /// main listener); else an `address:port` other than `listen`. `None`
-    /// after a problem.
+    /// main listener); else an `address:port` other than `listen` (port 0,
+    /// a port the system picks, differs from any). `None` after a problem.
     fn metrics_listen(&mut self, listen: Option<SocketAddr>) -> Option<Option<SocketAddr>> {
         const NAME: &str = "VAULTTOKEN_METRICS_LISTEN";
         if self.optional(NAME).is_none() {
             return Some(None);
         }
         let address: SocketAddr = self.parsed(NAME, "an address:port such as 127.0.0.1:9090")?;
-        if listen == Some(address) {
+        if listen == Some(address) && address.port() != 0 {
             self.problem(NAME, "must differ from VAULTTOKEN_LISTEN");
             return None;
         }

@@ -82,7 +82,7 @@ impl ServerProcess {
         };
         let started = Instant::now();
         process.port = loop {
-            if let Some(port) = listening_port(&process.log()) {
+            if let Some(port) = listening_port(&process.log(), "VAULTTOKEN_LISTEN") {
                 break port;
             }
             let exited = process.child.try_wait().unwrap();
@@ -94,6 +94,23 @@ impl ServerProcess {
             std::thread::sleep(Duration::from_millis(20));
         };
         process
+    }
+
+    /// The port of the separate metrics listener, set to port 0
+    /// (`VAULTTOKEN_METRICS_LISTEN=127.0.0.1:0`), from its `listening` log
+    /// line (at most 15 s).
+    pub(crate) fn metrics_port(&self) -> u16 {
+        let started = Instant::now();
+        loop {
+            if let Some(port) = listening_port(&self.log(), "VAULTTOKEN_METRICS_LISTEN") {
+                return port;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "the metrics listener did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The key file the server created.
@@ -348,13 +365,13 @@ pub(crate) fn raw_request_at(
 }
 
 /// Where a server with the key file `file` logs.
-/// The port of the main listener in `log`, once its `listening` line is
-/// there.
-fn listening_port(log: &str) -> Option<u16> {
+/// The port of the listener that `variable` sets in `log`, once its
+/// `listening` line is there.
+fn listening_port(log: &str, variable: &str) -> Option<u16> {
     log.lines().find_map(|line| {
         let line: Value = serde_json::from_str(line).ok()?;
         let fields = &line["fields"];
-        if fields["message"] != "listening" || fields["variable"] != "VAULTTOKEN_LISTEN" {
+        if fields["message"] != "listening" || fields["variable"] != variable {
             return None;
         }
         let address: std::net::SocketAddr = fields["address"].as_str()?.parse().ok()?;
