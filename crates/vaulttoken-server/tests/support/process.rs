@@ -100,17 +100,14 @@ impl ServerProcess {
     /// (`VAULTTOKEN_METRICS_LISTEN=127.0.0.1:0`), from its `listening` log
     /// line (at most 15 s).
     pub(crate) fn metrics_port(&self) -> u16 {
-        let started = Instant::now();
-        loop {
-            if let Some(port) = listening_port(&self.log(), "VAULTTOKEN_METRICS_LISTEN") {
-                return port;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "the metrics listener did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        const VARIABLE: &str = "VAULTTOKEN_METRICS_LISTEN";
+        let line = self
+            .log_line_within(
+                &format!(r#""variable":"{VARIABLE}""#),
+                Duration::from_secs(15),
+            )
+            .unwrap_or_else(|| panic!("the metrics listener did not listen: {}", self.log()));
+        listening_port(&line, VARIABLE).unwrap()
     }
 
     /// The key file the server created.
